@@ -1,0 +1,27 @@
+// The whole test suite, in the order a failure is cheapest to see. Each stage is a real command; the
+// run stops at nothing, so one failing stage still shows the others, and exits non-zero if any failed.
+import { spawnSync } from 'node:child_process';
+
+const python = process.env.AMC_PYTHON || '/usr/bin/python3';
+const stages = [
+  ['typecheck', 'npx', ['tsc', '--noEmit', '-p', '.']],
+  ['build', 'node', ['scripts/build.mjs']],
+  ['unit (mocha, TypeScript core + model)', 'npx', ['mocha', '--require', 'tsx/cjs', 'test/unit/**/*.test.ts']],
+  ['trainer (pytest, PyTorch)', python, ['-m', 'pytest', '-q', 'trainer/tests']],
+];
+
+const only = process.env.AMC_TEST_ONLY; // e.g. AMC_TEST_ONLY=unit to run one stage while developing
+let passed = 0, failed = 0;
+const failures = [];
+for (const [name, cmd, args] of stages) {
+  if (only && !name.startsWith(only)) continue;
+  console.log(`\n=== ${name} ===`);
+  const t0 = Date.now();
+  const r = spawnSync(cmd, args, { stdio: 'inherit', shell: false });
+  const ok = r.status === 0;
+  console.log(`=== ${name}: ${ok ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (ok) passed++; else { failed++; failures.push(name); }
+}
+if (failures.length) console.log(`\nfailed stages: ${failures.join(', ')}`);
+console.log(`stages: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
