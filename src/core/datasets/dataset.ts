@@ -1,0 +1,45 @@
+// The one interface every dataset reader implements. Readers live beside this file, one per format family;
+// `index.ts` (format detection + open) picks one. Pure TypeScript with node:fs only: no vscode.
+import type { DatasetFormat, Problem, Sample } from '../types';
+
+export interface OpenOptions {
+  /** Folder images are resolved against; default: the reader's rule for its format (see README). */
+  imageRoot?: string;
+  /** For RefCOCO ALBEF JSON: the refs(unc).p to join with; default: looked up next to the file. */
+  refsFile?: string;
+  /** For RefCOCO pickles: the instances.json; default: next to the pickle. For raw VG: image_data.json. */
+  companionFile?: string;
+  /** Progress while indexing large files: bytes read of total. */
+  onProgress?: (bytesRead: number, totalBytes: number) => void;
+  /** Abort indexing (closing an editor). */
+  signal?: AbortSignal;
+}
+
+/** An opened dataset. Samples are served by index in pages; a reader never has to hold the whole file. */
+export interface Dataset {
+  readonly format: DatasetFormat;
+  readonly file: string;
+  /** Samples indexed so far; grows while `complete` is pending (large files), final afterwards. */
+  count(): number;
+  /** Resolves when indexing is finished (rejects with a ReaderError if the file is bad). */
+  readonly complete: Promise<void>;
+  /**
+   * Samples [start, start+limit) in index order. Waits only until those indices are indexed (so the first
+   * page of a 700 MB file is served while indexing continues); returns fewer at the end.
+   */
+  page(start: number, limit: number): Promise<Sample[]>;
+  /** Problems found so far (bad boxes, entries skipped with a reason, ...). */
+  problems(): Problem[];
+  /** Distinct splits present, in first-seen order. */
+  splits(): string[];
+  /** Release file handles and stop indexing. */
+  close(): Promise<void>;
+}
+
+/** A file that cannot be read as the expected format: names the file and the entry. */
+export class ReaderError extends Error {
+  constructor(readonly file: string, readonly entry: string | undefined, message: string) {
+    super(`${file}${entry ? ` (${entry})` : ''}: ${message}`);
+    this.name = 'ReaderError';
+  }
+}
