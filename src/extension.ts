@@ -1,0 +1,25 @@
+// Extension entry: creates the shared output channel and lets each feature register itself. Every host
+// object (commands, providers, status items, watchers) goes into context.subscriptions, so deactivation
+// disposes everything. Features add exactly one `registerX(context)` line below.
+import * as vscode from 'vscode';
+import { createOutputChannel, releaseOutputChannel } from './output';
+
+/** What `activate` returns (vscode.extensions.getExtension(...).exports): used by the extension-host tests. */
+export interface AmcExtensionApi {
+  readonly extensionPath: string;
+  readonly output: vscode.LogOutputChannel;
+}
+
+export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
+  const output = createOutputChannel();
+  context.subscriptions.push(output, { dispose: releaseOutputChannel });
+  output.info(`AMC Grounding Lens ${context.extension.packageJSON.version} activated (workspace trusted: ${vscode.workspace.isTrusted})`);
+
+  // --- feature registrations (one line each) ---
+
+  return { extensionPath: context.extensionPath, output };
+}
+
+export function deactivate(): void {
+  // Everything is disposed through context.subscriptions.
+}
