@@ -1,0 +1,203 @@
+"""`python -m amc_trainer eval`: pointing-game accuracy per split, exactly as spec §4.1.
+
+For every query: the raw eval GradCAM (spec §1.3, g×g, no normalisation) → `F.interpolate(size=(H, W),
+mode='bicubic', align_corners=False)` to the original image size → the first maximum in row-major order
+`(map == map.max()).nonzero()[0]` → a hit when that pixel is strictly inside any ground-truth box
+(`x > x1 and x < x2 and y > y1 and y < y2`; the RefCOCO rule `x < x1 + w` is the same test on the
+reader's xyxy box). Accuracy = hits / queries, per split.
+
+This is the PyTorch reference that the TypeScript evaluator is compared with, sample by sample: the report
+lists every query's id, split, hit, point and score (the raw ITM match logit).
+
+Batch size does not change a result: each image is encoded on its own, padding tokens are masked in every
+attention and zeroed in the map, and padding only rescales a map by a constant (the mean over all L token
+positions, spec §1.3), which moves no argmax.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import OrderedDict
+from typing import Any, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def pointing_point(cam: torch.Tensor, height: int, width: int) -> tuple[int, int]:
+    """(x, y) of the first row-major maximum of the bicubic-upsampled raw map (spec §4.1 steps 2-3)."""
+    g_h, g_w = cam.shape[-2:]
+    up = F.interpolate(cam.reshape(1, 1, g_h, g_w).float(), size=(int(height), int(width)), mode="bicubic",
+                       align_corners=False)[0, 0]
+    y, x = (up == up.max()).nonzero()[0].tolist()
+    return int(x), int(y)
+
+
+def is_hit(x: float, y: float, boxes_xyxy: Sequence[Sequence[float]]) -> bool:
+    """Strictly inside any box (spec §4.1 step 4; several boxes act as a union)."""
+    return any(x > b[0] and x < b[2] and y > b[1] and y < b[3] for b in boxes_xyxy)
+
+
+def load_queries(path: str, image_root: Optional[str] = None, split: Optional[str] = None) -> list:
+    from .data import read_eval_queries
+    queries = read_eval_queries(path, image_root) if image_root else read_eval_queries(path)
+    if split:
+        available = sorted({q.split for q in queries})
+        queries = [q for q in queries if q.split == split]
+        if not queries:
+            raise ValueError(f"{path}: no queries in split '{split}' (splits present: {', '.join(available) or 'none'})")
+    if not queries:
+        raise ValueError(f"{path}: no evaluation queries found")
+    return queries
+
+
+def _load_image(query, image_res: int) -> torch.Tensor:
+    from .data import load_eval_image
+    resample = getattr(query, "resample", None)
+    if resample is not None:
+        return load_eval_image(query.image, image_res, resample=resample)
+    return load_eval_image(query.image, image_res)
+
+
+@torch.no_grad()
+def _encode(model, images: torch.Tensor) -> torch.Tensor:
+    return model.encode_image(images)
+
+
+def evaluate_queries(model, queries: list, tokenizer, image_res: int, batch_size: int = 16,
+                     device: Optional[torch.device] = None, max_length: Optional[int] = None,
+                     progress=None) -> list[dict]:
+    """Per-query records {id, split, hit, point:[x,y], score, boxes}. The model must be in eval mode."""
+    device = device or torch.device("cpu")
+    records: list[dict] = []
+    cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()  # image path -> embeds [1+N, Dv]; consecutive
+    cache_size = max(4, 2 * batch_size)                      # queries usually share images
+    for start in range(0, len(queries), batch_size):
+        chunk = queries[start:start + batch_size]
+        todo = [q.image for q in chunk if q.image not in cache]
+        todo = list(dict.fromkeys(todo))
+        for i in range(0, len(todo), batch_size):
+            paths = todo[i:i + batch_size]
+            pixels = torch.stack([_load_image(next(q for q in chunk if q.image == p), image_res) for p in paths])
+            embeds = _encode(model, pixels.to(device))
+            for p, e in zip(paths, embeds):
+                cache[p] = e
+        image_embeds = torch.stack([cache[q.image] for q in chunk])
+        while len(cache) > cache_size:
+            cache.popitem(last=False)
+        input_ids, attention_mask = tokenizer.tok([q.caption for q in chunk], max_length=max_length)
+        out = model.explain(image_embeds, input_ids.to(device), attention_mask.to(device))
+        cams = out["gradcam"].detach().cpu()
+        logits = out["itm_logits"].detach().cpu()
+        for b, q in enumerate(chunk):
+            x, y = pointing_point(cams[b], q.height, q.width)
+            boxes = [list(map(float, box)) for box in q.boxes_xyxy]
+            records.append({"id": str(q.id), "split": q.split, "hit": is_hit(x, y, boxes), "point": [x, y],
+                            "score": float(logits[b, 1]), "phrase": q.caption, "image": q.image,
+                            "width": int(q.width), "height": int(q.height), "boxes": boxes})
+        if progress:
+            progress(min(len(queries), start + batch_size), len(queries))
+    return records
+
+
+def summarize(records: list[dict]) -> dict:
+    splits: dict[str, dict] = {}
+    for r in records:
+        s = splits.setdefault(r["split"], {"n": 0, "hits": 0})
+        s["n"] += 1
+        s["hits"] += int(r["hit"])
+    for s in splits.values():
+        s["accuracy"] = s["hits"] / s["n"]
+    n = len(records)
+    hits = sum(int(r["hit"]) for r in records)
+    return {"splits": dict(sorted(splits.items())), "n": n, "hits": hits, "accuracy": hits / n if n else 0.0}
+
+
+# Keys an explanation does not use: momentum copies, queues, ITC projections and temperature, MLM head.
+def _needed_for_explain(key: str) -> bool:
+    unused = ("_m.", "queue", "vision_proj", "text_proj", "cls.", "temp", "position_ids")
+    return not any(part in key for part in unused) and key.split(".")[0] in ("visual_encoder", "text_encoder", "itm_head")
+
+
+def load_model_for_eval(checkpoint_path: str, model_size: Optional[str], image_res: Optional[int],
+                        device: torch.device, log=lambda s: None):
+    """Our checkpoints carry their ModelConfig; ALBEF/AMC ones need --model (default base)."""
+    from .model import ALBEF, ModelConfig, load_state_dict_report
+    from .train import read_checkpoint, state_dict_of
+    ckpt = read_checkpoint(checkpoint_path)
+    state = state_dict_of(ckpt, checkpoint_path)
+    saved = ckpt.get("model_config") if isinstance(ckpt, dict) else None
+    if saved and not model_size:
+        mcfg = ModelConfig(**saved)
+        if image_res and image_res != mcfg.image_res:
+            mcfg = ModelConfig(**{**saved, "image_res": image_res})
+    else:
+        factory = ModelConfig.small if model_size == "small" else ModelConfig.base
+        mcfg = factory(image_res=image_res or 256)
+    model = ALBEF(mcfg)
+    missing, unexpected = load_state_dict_report(model, state)
+    needed = [k for k in missing if _needed_for_explain(k)]
+    if needed:
+        raise ValueError(f"{checkpoint_path}: {len(needed)} weights the explanation needs are missing: "
+                         + ", ".join(needed[:20]) + (" ..." if len(needed) > 20 else ""))
+    if missing:
+        log(f"{checkpoint_path}: {len(missing)} keys not in the checkpoint (unused by evaluation): "
+            + ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else ""))
+    if unexpected:
+        log(f"{checkpoint_path}: {len(unexpected)} checkpoint keys not used by this model: "
+            + ", ".join(unexpected[:8]) + (" ..." if len(unexpected) > 8 else ""))
+    model.to(device).eval()
+    return model, mcfg
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m amc_trainer eval",
+                                     description="Pointing-game accuracy per split (spec §4).")
+    parser.add_argument("--checkpoint", required=True, help="our checkpoint_XX.pth/last.pth, ALBEF.pth or AMC best_*.pth")
+    parser.add_argument("--data", required=True, help="annotation file in any format the extension opens")
+    parser.add_argument("--image-root", default=None, help="image folder (default: the reader's, next to the data)")
+    parser.add_argument("--split", default=None, help="only this split (e.g. test, testA, testB)")
+    parser.add_argument("--out", default=None, help="write the full report (summary + per-sample records) here")
+    parser.add_argument("--batch-size", type=int, default=8, help="queries per GradCAM batch (results do not depend on it)")
+    parser.add_argument("--model", choices=["small", "base"], default=None,
+                        help="model size for checkpoints without a saved model config (default: base)")
+    parser.add_argument("--image-res", type=int, default=None,
+                        help="evaluation resolution (default: the checkpoint's; RefCOCO+ with base: 384)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    args = parser.parse_args(argv)
+
+    def log(text: str) -> None:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    try:
+        from .tokenizer import BertTokenizer
+        device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                              else ("cpu" if args.device == "auto" else args.device))
+        model, mcfg = load_model_for_eval(args.checkpoint, args.model, args.image_res, device, log)
+        queries = load_queries(args.data, args.image_root, args.split)
+        log(f"evaluating {len(queries)} queries at {mcfg.image_res} px (grid {mcfg.image_res // mcfg.patch_size})")
+        records = evaluate_queries(model, queries, BertTokenizer.from_vocab(), image_res=mcfg.image_res,
+                                   batch_size=args.batch_size, device=device,
+                                   max_length=getattr(mcfg, "max_position", None))
+    except (ValueError, FileNotFoundError, OSError, KeyError) as err:
+        sys.stdout.write(json.dumps({"event": "error", "message": str(err)}) + "\n")
+        log(f"error: {err}")
+        return 2
+    summary = summarize(records)
+    report: dict[str, Any] = {"checkpoint": os.path.abspath(args.checkpoint), "data": os.path.abspath(args.data),
+                              "image_res": mcfg.image_res, "grid": mcfg.image_res // mcfg.patch_size,
+                              "protocol": "spec §4.1: raw GradCAM, bicubic align_corners=False, first row-major "
+                                          "argmax, strictly inside any box", **summary, "samples": records}
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=1)
+    sys.stdout.write(json.dumps({"event": "eval", **summary, "report": args.out}) + "\n")
+    sys.stdout.flush()
+    for split, s in summary["splits"].items():
+        log(f"{split:>8}: {s['accuracy'] * 100:6.2f}%  ({s['hits']}/{s['n']})")
+    log(f"{'all':>8}: {summary['accuracy'] * 100:6.2f}%  ({summary['hits']}/{summary['n']})")
+    return 0
