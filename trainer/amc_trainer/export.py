@@ -1,0 +1,445 @@
+"""ONNX export: image_encoder.onnx + grounding.onnx (GradCAM's backward pass inside the graph), model.json,
+vocab.txt and fixture.json (DESIGN.md "The model contract").
+
+ONNX Runtime has no autograd, so `GroundingGraph` computes the forward pass of the text encoder AND, by
+hand, the backward pass from the raw ITM match logit down to the cross-attention probabilities of the
+GradCAM layer (spec §1.2, eval mode: dropout is the identity). Only plain tensor ops are used, with every
+shape read from the inputs, so torch.onnx traces it with dynamic batch and token axes on torch 1.13 and
+2.x alike. `test_export.py` proves the hand-written backward equals autograd (model.explain) in PyTorch,
+and the ONNX graphs equal it in onnxruntime-node.
+
+    python -m amc_trainer export --checkpoint CKPT --out models/NAME [--config small|base] [--image-res 256|384]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .model import (ALBEF, CLIP_MEAN, CLIP_STD, BertLayer, ModelConfig, gradcam_eval_map,
+                    gradcam_token_maps, load_state_dict_report)
+
+CONTRACT_VERSION = 1
+OPSET = 16
+VOCAB_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vocab.txt")
+SQRT_HALF = 1.0 / math.sqrt(2.0)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Hand-written forward + backward of the BERT layers (eval mode)
+
+def _linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    return F.linear(x, layer.weight, layer.bias)
+
+
+def _linear_input_grad(dy: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    # y = x W^T + b  =>  dx = dy W
+    return dy @ layer.weight
+
+
+def _layer_norm(x: torch.Tensor, ln: nn.LayerNorm) -> Tuple[torch.Tensor, tuple]:
+    mu = x.mean(dim=-1, keepdim=True)
+    xc = x - mu
+    rstd = torch.rsqrt((xc * xc).mean(dim=-1, keepdim=True) + ln.eps)
+    xhat = xc * rstd
+    return xhat * ln.weight + ln.bias, (xhat, rstd, ln.weight)
+
+
+def _layer_norm_grad(dy: torch.Tensor, cache: tuple) -> torch.Tensor:
+    xhat, rstd, weight = cache
+    dxhat = dy * weight
+    return rstd * (dxhat - dxhat.mean(dim=-1, keepdim=True) - xhat * (dxhat * xhat).mean(dim=-1, keepdim=True))
+
+
+def _gelu(x: torch.Tensor) -> torch.Tensor:
+    return x * 0.5 * (1.0 + torch.erf(x * SQRT_HALF))
+
+
+def _gelu_grad(x: torch.Tensor) -> torch.Tensor:
+    # d/dx [x Phi(x)] = Phi(x) + x phi(x)  (exact erf GELU, BERT's "gelu")
+    return 0.5 * (1.0 + torch.erf(x * SQRT_HALF)) + x * torch.exp(-0.5 * x * x) * INV_SQRT_2PI
+
+
+def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    B, T, D = x.shape[0], x.shape[1], x.shape[2]
+    return x.reshape(B, T, heads, D // heads).permute(0, 2, 1, 3)
+
+
+def _merge_heads(x: torch.Tensor) -> torch.Tensor:
+    B, H, T, d = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    return x.permute(0, 2, 1, 3).reshape(B, T, H * d)
+
+
+def _softmax_grad(p: torch.Tensor, dp: torch.Tensor) -> torch.Tensor:
+    return p * (dp - (dp * p).sum(dim=-1, keepdim=True))
+
+
+class _Attention:
+    """Forward of one BertAttention block (self or cross) keeping what its backward needs."""
+
+    def __init__(self, block, hidden: torch.Tensor, keys_from: torch.Tensor, mask: Optional[torch.Tensor],
+                 heads: int):
+        sa = block.self
+        self.block, self.heads, self.scale = block, heads, 1.0 / math.sqrt(sa.head_dim)
+        self.q = _split_heads(_linear(hidden, sa.query), heads)
+        self.k = _split_heads(_linear(keys_from, sa.key), heads)
+        self.v = _split_heads(_linear(keys_from, sa.value), heads)
+        scores = (self.q @ self.k.transpose(-1, -2)) * self.scale
+        if mask is not None:
+            scores = scores + mask
+        self.probs = torch.softmax(scores, dim=-1)
+        context = _merge_heads(self.probs @ self.v)
+        self.out, self.ln = _layer_norm(_linear(context, block.output.dense) + hidden, block.output.LayerNorm)
+
+    def grad_probs(self, d_out: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> (d_probs [B,H,T,K], d_context_heads, gradient to the residual input)."""
+        dz = _layer_norm_grad(d_out, self.ln)
+        d_context = _split_heads(_linear_input_grad(dz, self.block.output.dense), self.heads)
+        return d_context @ self.v.transpose(-1, -2), d_context, dz
+
+    def grad_input(self, d_out: torch.Tensor, keys_are_input: bool) -> torch.Tensor:
+        d_probs, d_context, d_hidden = self.grad_probs(d_out)
+        d_scores = _softmax_grad(self.probs, d_probs) * self.scale
+        sa = self.block.self
+        d_hidden = d_hidden + _linear_input_grad(_merge_heads(d_scores @ self.k), sa.query)
+        if keys_are_input:  # self-attention: keys and values come from the same hidden states
+            d_k = d_scores.transpose(-1, -2) @ self.q
+            d_v = self.probs.transpose(-1, -2) @ d_context
+            d_hidden = d_hidden + _linear_input_grad(_merge_heads(d_k), sa.key)
+            d_hidden = d_hidden + _linear_input_grad(_merge_heads(d_v), sa.value)
+        return d_hidden
+
+
+class _LayerForward:
+    def __init__(self, layer: BertLayer, hidden: torch.Tensor, mask: torch.Tensor, image_embeds: torch.Tensor,
+                 heads: int):
+        self.layer = layer
+        self.self_attn = _Attention(layer.attention, hidden, hidden, mask, heads)
+        x = self.self_attn.out
+        self.cross_attn = None
+        if layer.has_cross_attention:
+            self.cross_attn = _Attention(layer.crossattention, x, image_embeds, None, heads)
+            x = self.cross_attn.out
+        self.pre_gelu = _linear(x, layer.intermediate.dense)
+        self.out, self.ln = _layer_norm(_linear(_gelu(self.pre_gelu), layer.output.dense) + x,
+                                        layer.output.LayerNorm)
+
+    def grad_ffn(self, d_out: torch.Tensor) -> torch.Tensor:
+        """Gradient at the FFN's input (the attention output)."""
+        dz = _layer_norm_grad(d_out, self.ln)
+        d_inter = _linear_input_grad(dz, self.layer.output.dense) * _gelu_grad(self.pre_gelu)
+        return dz + _linear_input_grad(d_inter, self.layer.intermediate.dense)
+
+    def grad_input(self, d_out: torch.Tensor) -> torch.Tensor:
+        d = self.grad_ffn(d_out)
+        if self.cross_attn is not None:
+            d = self.cross_attn.grad_input(d, keys_are_input=False)  # image_embeds are constants
+        return self.self_attn.grad_input(d, keys_are_input=True)
+
+
+class GroundingGraph(nn.Module):
+    """(image_embeds [B,1+N,Dv], input_ids int64 [B,T], attention_mask int64 [B,T]) ->
+    (itm_logits [B,2], gradcam [B,g,g], token_gradcam [B,T,g,g]) == ALBEF.explain, backward by hand."""
+
+    def __init__(self, model: ALBEF):
+        super().__init__()
+        self.cfg = model.cfg
+        self.bert = model.text_encoder.bert
+        self.itm_head = model.itm_head
+
+    def forward(self, image_embeds: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        cfg = self.cfg
+        emb = self.bert.embeddings
+        T = input_ids.shape[1]
+        x = emb.word_embeddings.weight[input_ids] + emb.position_embeddings.weight[:T] \
+            + emb.token_type_embeddings.weight[0]
+        x, _ = _layer_norm(x, emb.LayerNorm)
+        mask_f = attention_mask.to(x.dtype)
+        mask = (1.0 - mask_f[:, None, None, :]) * -10000.0
+        caches: List[_LayerForward] = []
+        for i, layer in enumerate(self.bert.encoder.layer):
+            step = _LayerForward(layer, x, mask, image_embeds, cfg.text_heads)
+            if i >= cfg.gradcam_layer:
+                caches.append(step)
+            x = step.out
+        itm_logits = _linear(x[:, 0], self.itm_head)
+        # d(itm_logits[:,1].sum())/d(hidden): the match row of itm_head at the [CLS] position, 0 elsewhere
+        is_cls = (torch.cumsum(torch.ones_like(mask_f), dim=1) == 1.0).to(x.dtype)   # [B,T]
+        d = is_cls[:, :, None] * self.itm_head.weight[1]
+        for step in reversed(caches[1:]):
+            d = step.grad_input(d)
+        probe = caches[0]
+        d_probs, _, _ = probe.cross_attn.grad_probs(probe.grad_ffn(d))
+        token_maps = gradcam_token_maps(probe.cross_attn.probs, d_probs, attention_mask, cfg.grid)
+        return itm_logits, gradcam_eval_map(token_maps), token_maps
+
+
+class ImageEncoderGraph(nn.Module):
+    def __init__(self, model: ALBEF):
+        super().__init__()
+        self.visual_encoder = model.visual_encoder
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.visual_encoder(image)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Writing the ONNX files
+
+def export_onnx(model: ALBEF, out_dir: str, batch: int = 2, tokens: int = 7) -> Dict[str, str]:
+    """Writes image_encoder.onnx and grounding.onnx into out_dir; returns {file: path}."""
+    cfg = model.cfg
+    model.eval()
+    os.makedirs(out_dir, exist_ok=True)
+    image = torch.randn(batch, 3, cfg.image_res, cfg.image_res)
+    with torch.no_grad():
+        embeds = model.encode_image(image)
+    ids = torch.randint(1000, 2000, (batch, tokens))
+    ids[:, 0] = 101
+    att = torch.ones(batch, tokens, dtype=torch.long)
+    att[-1, tokens - 2:] = 0
+    paths = {"image_encoder.onnx": os.path.join(out_dir, "image_encoder.onnx"),
+             "grounding.onnx": os.path.join(out_dir, "grounding.onnx")}
+    with torch.no_grad():
+        _onnx_export(ImageEncoderGraph(model), (image,), paths["image_encoder.onnx"], ["image"], ["image_embeds"],
+                     {"image": {0: "batch"}, "image_embeds": {0: "batch"}})
+        _onnx_export(GroundingGraph(model), (embeds, ids, att), paths["grounding.onnx"],
+                     ["image_embeds", "input_ids", "attention_mask"], ["itm_logits", "gradcam", "token_gradcam"],
+                     {"image_embeds": {0: "batch"}, "input_ids": {0: "batch", 1: "tokens"},
+                      "attention_mask": {0: "batch", 1: "tokens"}, "itm_logits": {0: "batch"},
+                      "gradcam": {0: "batch"}, "token_gradcam": {0: "batch", 1: "tokens"}})
+    return paths
+
+
+def _onnx_export(module: nn.Module, args: tuple, path: str, inputs: List[str], outputs: List[str],
+                 dynamic_axes: dict) -> None:
+    tmp = path + ".tmp"
+    torch.onnx.export(module, args, tmp, input_names=inputs, output_names=outputs, dynamic_axes=dynamic_axes,
+                      opset_version=OPSET, do_constant_folding=True)
+    os.replace(tmp, path)
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Card and fixture
+
+def resampling_for(image_res: int) -> str:
+    # spec §4: RefCOCO-style evaluation resizes with PIL bicubic at 384 px, Flickr-style with bilinear at 256
+    return "bicubic" if image_res >= 384 else "bilinear"
+
+
+def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: Optional[dict] = None) -> dict:
+    g, S = cfg.grid, cfg.image_res
+    saved = saved or {}
+    return {
+        "name": name,
+        "contract_version": CONTRACT_VERSION,
+        "architecture": "ALBEF (ViT + BERT with cross-attention from fusion_layer, ITM head)",
+        "image_size": S,
+        "patch_size": cfg.patch_size,
+        "grid": g,
+        "mean": list(CLIP_MEAN),
+        "std": list(CLIP_STD),
+        "resampling": resampling_for(S),
+        "max_text_length": 25,
+        "vocab": "vocab.txt",
+        "lowercase": True,
+        "add_sep": False,
+        "gradcam_layer": cfg.gradcam_layer,
+        "fusion_layer": cfg.fusion_layer,
+        "config": cfg.to_dict(),
+        "inputs": {
+            "image_encoder.onnx": [{"name": "image", "dtype": "float32", "shape": ["B", 3, S, S]}],
+            "grounding.onnx": [
+                {"name": "image_embeds", "dtype": "float32", "shape": ["B", 1 + g * g, cfg.vision_width]},
+                {"name": "input_ids", "dtype": "int64", "shape": ["B", "T"]},
+                {"name": "attention_mask", "dtype": "int64", "shape": ["B", "T"]}],
+        },
+        "outputs": {
+            "image_encoder.onnx": [{"name": "image_embeds", "dtype": "float32",
+                                    "shape": ["B", 1 + g * g, cfg.vision_width]}],
+            "grounding.onnx": [
+                {"name": "itm_logits", "dtype": "float32", "shape": ["B", 2]},
+                {"name": "gradcam", "dtype": "float32", "shape": ["B", g, g]},
+                {"name": "token_gradcam", "dtype": "float32", "shape": ["B", "T", g, g]}],
+        },
+        "training": {
+            "data": saved.get("data"),
+            "recipe": saved.get("recipe"),
+            "notes": ["horizontal flip swaps 'left'/'right' in the phrase (the AMC reference does not)"],
+        },
+        "metrics": saved.get("metrics", {}),
+        "sha256": {os.path.basename(p): sha256_file(p) for p in onnx_paths.values()},
+    }
+
+
+def _fixture_images(S: int) -> List["object"]:
+    """Two deterministic synthetic scenes (PIL images of size S x S)."""
+    from PIL import Image, ImageDraw
+    scenes = []
+    a = Image.new("RGB", (S, S), (40, 90, 160))
+    d = ImageDraw.Draw(a)
+    d.ellipse([S * 0.1, S * 0.2, S * 0.45, S * 0.55], fill=(220, 30, 30))
+    d.rectangle([S * 0.55, S * 0.5, S * 0.9, S * 0.85], fill=(240, 220, 40))
+    scenes.append(a)
+    b = Image.new("RGB", (S, S), (200, 200, 190))
+    d = ImageDraw.Draw(b)
+    d.polygon([(S * 0.5, S * 0.1), (S * 0.2, S * 0.6), (S * 0.8, S * 0.6)], fill=(30, 160, 60))
+    d.rectangle([S * 0.05, S * 0.7, S * 0.3, S * 0.95], fill=(30, 30, 220))
+    scenes.append(b)
+    return scenes
+
+
+def image_to_tensor(img) -> torch.Tensor:
+    """PIL RGB S x S -> CLIP-normalised float32 [3,S,S] (spec §6)."""
+    import numpy as np
+    arr = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)
+    mean = torch.tensor(CLIP_MEAN).view(3, 1, 1)
+    std = torch.tensor(CLIP_STD).view(3, 1, 1)
+    return (arr - mean) / std
+
+
+def _tokenize(phrases: List[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+    from .tokenizer import BertTokenizer, pre_caption
+    tok = BertTokenizer.from_vocab()
+    return tok([pre_caption(p) for p in phrases], max_length=25)
+
+
+def build_fixture(model: ALBEF) -> dict:
+    """Inputs (PNG at S x S, so no resize is involved, plus the phrases' ids) and the PyTorch outputs."""
+    import base64
+    cfg = model.cfg
+    images = _fixture_images(cfg.image_res)
+    phrases = ["a red circle", "the green triangle above the blue square"]
+    input_ids, attention_mask = _tokenize(phrases)
+    pixels = torch.stack([image_to_tensor(im) for im in images])
+    model.eval()
+    with torch.no_grad():
+        embeds = model.encode_image(pixels)
+    out = model.explain(embeds, input_ids, attention_mask)
+    pngs = []
+    for im in images:
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        pngs.append(base64.b64encode(buf.getvalue()).decode("ascii"))
+    return {
+        "description": "PyTorch reference outputs; images are S x S PNGs (no resize), normalised with mean/std",
+        "images_png_base64": pngs,
+        "phrases": phrases,
+        "input_ids": input_ids.tolist(),
+        "attention_mask": attention_mask.tolist(),
+        "image_embeds_cls": embeds[:, 0].tolist(),
+        "image_embeds_mean": embeds.mean(dim=(1, 2)).tolist(),
+        "itm_logits": out["itm_logits"].tolist(),
+        "gradcam": out["gradcam"].tolist(),
+        "token_gradcam": out["token_gradcam"].tolist(),
+    }
+
+
+# ----------------------------------------------------------------------------------------------------
+# Checkpoint -> model
+
+def load_checkpoint(path: str) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)  # torch >= 1.13: no code execution
+    except TypeError:  # pragma: no cover - older torch without weights_only
+        return torch.load(path, map_location="cpu")
+
+
+def model_from_checkpoint(path: str, config: Optional[str], image_res: Optional[int]
+                          ) -> Tuple[ALBEF, dict, List[str], List[str]]:
+    """Builds the model a checkpoint describes (its saved 'model_config' when present, else --config)
+    and loads it. Returns (model, raw checkpoint, missing, unexpected)."""
+    ckpt = load_checkpoint(path)
+    saved_cfg = ckpt.get("model_config") if isinstance(ckpt, dict) else None
+    if config is None and saved_cfg:
+        cfg = ModelConfig.from_dict(dict(saved_cfg))
+        if image_res:
+            cfg.image_res = image_res
+    else:
+        factory = {"small": ModelConfig.small, "base": ModelConfig.base}.get(config or "small")
+        if factory is None:
+            raise ValueError(f"--config must be small or base, got {config!r}")
+        cfg = factory(image_res or 256)
+    # export needs no MLM head nor momentum copies; keep them only if the checkpoint has them
+    state = ckpt["model"] if isinstance(ckpt, dict) and isinstance(ckpt.get("model"), dict) else ckpt
+    keys = list(state.keys())
+    cfg.mlm_head = any(".cls.predictions." in k for k in keys)
+    cfg.use_momentum_distill = any(k.startswith(("visual_encoder_m.", "module.visual_encoder_m.")) for k in keys)
+    if not cfg.use_momentum_distill:
+        cfg.queue_size = 0
+    if cfg.queue_size and "image_queue" in state:
+        cfg.queue_size = state["image_queue"].shape[1]
+    if any(k.endswith("queue_ptr") for k in keys):
+        cfg.queue_ptr_style = "albef"
+    model = ALBEF(cfg)
+    missing, unexpected = load_state_dict_report(model, state)
+    return model, ckpt if isinstance(ckpt, dict) else {}, missing, unexpected
+
+
+def export_model(model: ALBEF, out_dir: str, name: Optional[str] = None, saved: Optional[dict] = None,
+                 with_fixture: bool = True) -> dict:
+    """Writes the full model folder; returns the card."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = export_onnx(model, out_dir)
+    shutil.copyfile(VOCAB_PATH, os.path.join(out_dir, "vocab.txt"))
+    if with_fixture:
+        with open(os.path.join(out_dir, "fixture.json"), "w") as f:
+            json.dump(build_fixture(model), f)
+    card = model_card(name or os.path.basename(os.path.normpath(out_dir)), model.cfg, paths, saved)
+    with open(os.path.join(out_dir, "model.json"), "w") as f:
+        json.dump(card, f, indent=2)
+    return card
+
+
+def main(argv: List[str]) -> int:
+    p = argparse.ArgumentParser(prog="amc_trainer export", description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", required=True, help="trainer checkpoint, ALBEF.pth or AMC best_*.pth")
+    p.add_argument("--out", required=True, help="output folder, e.g. models/my-model")
+    p.add_argument("--config", choices=["small", "base"], default=None,
+                   help="architecture when the checkpoint has no saved model_config (default small)")
+    p.add_argument("--image-res", type=int, choices=[256, 384], default=None,
+                   help="input size; pos_embed is interpolated when it differs from the checkpoint")
+    p.add_argument("--name", default=None, help="card name (default: the folder name)")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="export even if model keys are missing from the checkpoint (they stay random)")
+    args = p.parse_args(argv)
+    if not os.path.isfile(args.checkpoint):
+        print(f"export: checkpoint not found: {args.checkpoint}", file=sys.stderr)
+        return 2
+    try:
+        model, ckpt, missing, unexpected = model_from_checkpoint(args.checkpoint, args.config, args.image_res)
+    except (ValueError, RuntimeError, KeyError) as e:
+        print(f"export: cannot load {args.checkpoint}: {e}", file=sys.stderr)
+        return 2
+    if unexpected:
+        print(f"export: {len(unexpected)} checkpoint keys not used by the model: {', '.join(unexpected)}",
+              file=sys.stderr)
+    if missing:
+        print(f"export: {len(missing)} model keys missing from the checkpoint: {', '.join(missing)}",
+              file=sys.stderr)
+        if not args.allow_missing:
+            return 2
+    saved = {"data": ckpt.get("data"), "recipe": ckpt.get("config"), "metrics": ckpt.get("metrics") or {}}
+    card = export_model(model, args.out, args.name, saved)
+    print(json.dumps({"event": "done", "out": args.out, "sha256": card["sha256"]}))
+    return 0
