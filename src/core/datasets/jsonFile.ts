@@ -1,0 +1,139 @@
+// Reading a whole JSON annotation file (info-ground, ALBEF, COCO instances.json) with errors that name the
+// file and the entry: a 0-byte file, a truncated file (which top-level entry it ends in), a syntax error
+// (line, column, entry). Python's json.dump writes NaN / Infinity for non-finite floats, which JSON.parse
+// rejects; those are read back as numbers so that the reader can report "box with NaN" for that entry.
+import { readFile } from 'node:fs/promises';
+import { ReaderError } from './dataset';
+
+/** One element of the top-level array or object, with the byte offset where it starts. */
+export interface JsonEntry {
+  key?: string;   // object member name (top-level object)
+  index: number;  // position among the top-level entries
+  offset: number; // byte offset of the key (object) or the value (array)
+}
+
+export interface JsonDocument {
+  value: unknown;
+  /** Top-level entries in file order (JSON.parse reorders integer-like keys; this does not). */
+  entries: JsonEntry[];
+  bytes: number;
+}
+
+export function entryLabel(e: JsonEntry): string {
+  return e.key !== undefined ? JSON.stringify(e.key) : `[${e.index}]`;
+}
+
+/** Read and parse `file`; `expected` describes the format for messages ("info-ground sentences_{split}.json"). */
+export async function readJsonFile(file: string, expected: string): Promise<JsonDocument> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(file);
+  } catch (err) {
+    throw new ReaderError(file, undefined, `cannot read the file: ${(err as Error).message}`);
+  }
+  return parseJsonBuffer(buf, file, expected);
+}
+
+export function parseJsonBuffer(buf: Buffer, file: string, expected: string): JsonDocument {
+  if (buf.length === 0) throw new ReaderError(file, undefined, `the file is empty (0 bytes); expected ${expected}`);
+  const entries = scanTopLevel(buf, file, expected);
+  const text = buf.toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (first) {
+    const patched = quotePythonNonFinite(text);
+    try {
+      if (patched === undefined) throw first;
+      value = JSON.parse(patched, (_k, v: unknown) => (typeof v === 'string' && v.startsWith(NON_FINITE_TAG) ? Number(v.slice(NON_FINITE_TAG.length)) : v));
+    } catch {
+      throw syntaxError(first as Error, text, entries, file, expected);
+    }
+  }
+  return { value, entries, bytes: buf.length };
+}
+
+/**
+ * Walk the bytes once: top-level entry offsets and, if the brackets never close, which entry the file
+ * ends in. Structural characters are ASCII, so scanning UTF-8 bytes is exact.
+ */
+function scanTopLevel(buf: Buffer, file: string, expected: string): JsonEntry[] {
+  let i = 0;
+  if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3; // UTF-8 BOM
+  while (i < buf.length && isSpace(buf[i])) i++;
+  if (i === buf.length) throw new ReaderError(file, undefined, `the file holds only whitespace; expected ${expected}`);
+  const open = buf[i];
+  if (open !== 0x7b && open !== 0x5b) return []; // not a container: JSON.parse and the reader will say what it is
+  const isObject = open === 0x7b;
+  const entries: JsonEntry[] = [];
+  let depth = 0;
+  let expectEntry = false; // at depth 1, right after '{' / '[' / ','
+  for (; i < buf.length; i++) {
+    const c = buf[i];
+    if (c === 0x22) { // string
+      const start = i;
+      for (i++; i < buf.length && buf[i] !== 0x22; i++) if (buf[i] === 0x5c) i++;
+      if (i >= buf.length) break; // unterminated string: truncated
+      if (depth === 1 && expectEntry) {
+        let key: string | undefined;
+        if (isObject) { try { key = JSON.parse(buf.toString('utf8', start, i + 1)) as string; } catch { key = undefined; } }
+        entries.push({ key, index: entries.length, offset: start });
+        expectEntry = false;
+      }
+      continue;
+    }
+    if (isSpace(c)) continue;
+    if (depth === 1 && expectEntry && c !== 0x5d && c !== 0x7d) {
+      entries.push({ index: entries.length, offset: i });
+      expectEntry = false;
+    }
+    if (c === 0x7b || c === 0x5b) { depth++; if (depth === 1) expectEntry = true; }
+    else if (c === 0x7d || c === 0x5d) { depth--; if (depth === 0) return entries; }
+    else if (c === 0x2c && depth === 1) expectEntry = true;
+  }
+  const last = entries[entries.length - 1];
+  throw new ReaderError(file, last ? `entry ${entryLabel(last)} at byte ${last.offset}` : undefined,
+    `the JSON ends at byte ${buf.length} before its ${isObject ? 'object' : 'array'} is closed: the file looks truncated (expected ${expected})`);
+}
+
+function isSpace(c: number): boolean { return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; }
+
+const NON_FINITE_TAG = '\u0000amc-python-float:';
+
+/** Replace Python's bare NaN / Infinity / -Infinity (outside strings) by tagged strings; undefined if none. */
+function quotePythonNonFinite(text: string): string | undefined {
+  let out = '';
+  let last = 0;
+  let found = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      continue;
+    }
+    for (const token of ['NaN', 'Infinity', '-Infinity']) {
+      if (text.startsWith(token, i)) {
+        out += text.slice(last, i) + JSON.stringify(NON_FINITE_TAG + token);
+        i += token.length - 1;
+        last = i + 1;
+        found = true;
+        break;
+      }
+    }
+  }
+  return found ? out + text.slice(last) : undefined;
+}
+
+function syntaxError(err: Error, text: string, entries: JsonEntry[], file: string, expected: string): ReaderError {
+  const m = /position (\d+)/.exec(err.message);
+  if (!m) return new ReaderError(file, undefined, `invalid JSON: ${err.message} (expected ${expected})`);
+  const charPos = Number(m[1]);
+  const before = text.slice(0, charPos);
+  const line = before.split('\n').length;
+  const column = charPos - before.lastIndexOf('\n');
+  const byte = Buffer.byteLength(before, 'utf8');
+  let entry: JsonEntry | undefined;
+  for (const e of entries) { if (e.offset <= byte) entry = e; else break; }
+  const where = `${entry ? `entry ${entryLabel(entry)}, ` : ''}line ${line}, column ${column}`;
+  return new ReaderError(file, where, `invalid JSON: ${err.message.replace(/ in JSON at position \d+.*$/s, '')} (expected ${expected})`);
+}
