@@ -55,8 +55,8 @@ export function contentHash(bytes: Uint8Array): string {
  * Decode to 8-bit RGB with EXIF orientation applied. Alpha is dropped, not composited, because PIL's
  * `convert('RGB')` drops it; greyscale is replicated; CMYK and other colour spaces go through sRGB.
  */
-export async function decodeRgb(bytes: Uint8Array, file: string, maxPixels = DEFAULT_MAX_PIXELS): Promise<RgbImage> {
-  let meta: sharp.Metadata;
+export async function decodeRgb(bytes: Uint8Array, file: string, maxPixels = DEFAULT_MAX_PIXELS, applyExif = true): Promise<RgbImage> {
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (e) {
@@ -68,8 +68,9 @@ export async function decodeRgb(bytes: Uint8Array, file: string, maxPixels = DEF
     throw new ImageError(file, `image is ${w}×${h} = ${(w * h / 1e6).toFixed(1)} megapixels, over the limit of ${(maxPixels / 1e6).toFixed(0)}`);
   }
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
-      .rotate() // EXIF orientation
+    let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' });
+    if (applyExif) pipeline = pipeline.rotate(); // EXIF orientation
+    const { data, info } = await pipeline
       .toColourspace('srgb')
       .removeAlpha()
       .raw({ depth: 'uchar' })
@@ -79,6 +80,16 @@ export async function decodeRgb(bytes: Uint8Array, file: string, maxPixels = DEF
   } catch (e) {
     if (e instanceof ImageError) throw e;
     throw new ImageError(file, `cannot decode image (${cleanSharpMessage(e)})`);
+  }
+}
+
+/** Stored pixel size and EXIF orientation tag (1 when absent; 5–8 swap width and height). */
+export async function storedSize(file: string): Promise<{ width: number; height: number; orientation: number } | undefined> {
+  try {
+    const m = await sharp(file, { limitInputPixels: false }).metadata();
+    return m.width && m.height ? { width: m.width, height: m.height, orientation: m.orientation ?? 1 } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

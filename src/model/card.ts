@@ -1,0 +1,215 @@
+// The model card (`models/<name>/model.json`) and the checks that a model folder is what its card says
+// (DESIGN.md "The model contract"). Every refusal names the file and what differs.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { RESAMPLINGS, type Resampling } from './pil-resample';
+import type { IoSignature } from './session';
+
+/** The contract versions this engine understands. */
+export const SUPPORTED_CONTRACT_VERSIONS = [1];
+
+export const CARD_FILE = 'model.json';
+export const IMAGE_ENCODER_FILE = 'image_encoder.onnx';
+export const GROUNDING_FILE = 'grounding.onnx';
+
+/** The card as the engine uses it (normalised from model.json). Other card fields are kept in `raw`. */
+export interface ModelCard {
+  contractVersion: number;
+  name: string;
+  imageSize: number;         // S
+  patchSize: number;
+  grid: number;              // g = S / patch
+  visionWidth: number;       // Dv of image_embeds
+  mean: [number, number, number];
+  std: [number, number, number];
+  resampling: Resampling;
+  maxTextLength: number;     // [CLS] + wordpieces
+  maxWords: number;          // pre_caption's max_words
+  vocabFile: string;         // relative to the model folder
+  lowercase: boolean;
+  gradcamLayer: number;
+  files: { imageEncoder: { file: string; sha256: string }; grounding: { file: string; sha256: string } };
+  raw: Record<string, unknown>;
+}
+
+export class ModelCardError extends Error {
+  constructor(readonly file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = 'ModelCardError';
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function pick(obj: Json, keys: string[]): unknown {
+  for (const k of keys) {
+    const parts = k.split('.');
+    let cur: unknown = obj;
+    for (const p of parts) cur = cur && typeof cur === 'object' ? (cur as Json)[p] : undefined;
+    if (cur !== undefined) return cur;
+  }
+  return undefined;
+}
+
+/** Read and check model.json. `modelDir` is the folder; the card must be `model.json` in it. */
+export function readModelCard(modelDir: string): ModelCard {
+  const file = path.join(modelDir, CARD_FILE);
+  if (!existsSync(modelDir)) throw new ModelCardError(modelDir, 'model folder not found');
+  if (!statSync(modelDir).isDirectory()) throw new ModelCardError(modelDir, 'is not a folder (a model is a folder with model.json, image_encoder.onnx, grounding.onnx, vocab.txt)');
+  if (!existsSync(file)) throw new ModelCardError(file, 'model card not found: this folder is not an exported model (expected model.json, image_encoder.onnx, grounding.onnx, vocab.txt)');
+  let raw: Json;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as Json;
+  } catch (e) {
+    throw new ModelCardError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ModelCardError(file, 'the card must be a JSON object');
+  return parseModelCard(raw, file);
+}
+
+export function parseModelCard(raw: Json, file: string): ModelCard {
+  const problems: string[] = [];
+  const num = (keys: string[], what: string, check: (v: number) => boolean = (v) => Number.isInteger(v) && v > 0): number => {
+    const v = pick(raw, keys);
+    if (typeof v !== 'number' || !check(v)) { problems.push(`${keys[0]} (${what}) ${v === undefined ? 'is missing' : `is invalid: ${JSON.stringify(v)}`}`); return NaN; }
+    return v;
+  };
+  const triple = (keys: string[]): [number, number, number] => {
+    const v = pick(raw, keys);
+    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      problems.push(`${keys[0]} must be three numbers (R, G, B), got ${JSON.stringify(v)}`);
+      return [NaN, NaN, NaN];
+    }
+    return v as [number, number, number];
+  };
+
+  const contractVersion = num(['contract_version'], 'model contract version');
+  if (Number.isFinite(contractVersion) && !SUPPORTED_CONTRACT_VERSIONS.includes(contractVersion)) {
+    problems.push(`contract_version is ${contractVersion}, this version of AMC Grounding Lens reads ${SUPPORTED_CONTRACT_VERSIONS.join(', ')} (re-export the model or update the extension)`);
+  }
+  const imageSize = num(['image_size', 'image_res'], 'input side S');
+  const patchSize = num(['patch_size'], 'ViT patch size');
+  const grid = num(['grid', 'gradcam_grid'], 'GradCAM grid g');
+  if (Number.isFinite(imageSize + patchSize + grid) && imageSize / patchSize !== grid) {
+    problems.push(`grid ${grid} does not equal image_size / patch_size = ${imageSize}/${patchSize}`);
+  }
+  const visionWidth = num(['vision_width', 'image_embed_dim', 'config.vision_width'], 'width of image_embeds');
+  const mean = triple(['mean', 'image_mean', 'normalize.mean']);
+  const std = triple(['std', 'image_std', 'normalize.std']);
+  if (std.some((s) => !(s > 0))) problems.push(`std must be positive, got ${JSON.stringify(std)}`);
+  const resamplingRaw = pick(raw, ['resampling', 'resample']);
+  const resampling = typeof resamplingRaw === 'string' ? resamplingRaw.toLowerCase().replace(/^pil[-_.]?/, '') : '';
+  if (!(RESAMPLINGS as readonly string[]).includes(resampling)) {
+    problems.push(`resampling ${JSON.stringify(resamplingRaw)} is not one of ${RESAMPLINGS.join(', ')}`);
+  }
+  const maxTextLength = num(['max_text_length', 'max_length'], 'max tokens incl. [CLS]', (v) => Number.isInteger(v) && v >= 2);
+  const maxWordsRaw = pick(raw, ['max_words']);
+  const maxWords = typeof maxWordsRaw === 'number' && Number.isInteger(maxWordsRaw) && maxWordsRaw > 0 ? maxWordsRaw : 50;
+  const vocabFile = pick(raw, ['vocab', 'vocab_file']);
+  if (typeof vocabFile !== 'string' || !vocabFile) problems.push('vocab (the WordPiece vocabulary file) is missing');
+  const lowercaseRaw = pick(raw, ['lowercase', 'do_lower_case']);
+  const lowercase = lowercaseRaw === undefined ? true : lowercaseRaw === true;
+  const gradcamLayer = num(['gradcam_layer'], 'cross-attention layer of GradCAM', (v) => Number.isInteger(v) && v >= 0);
+  const name = typeof raw.name === 'string' && raw.name ? raw.name : path.basename(path.dirname(file));
+
+  const fileEntry = (which: string, defaultName: string): { file: string; sha256: string } => {
+    const files = raw.files as Json | undefined;
+    const entry = (files && typeof files === 'object' ? (files[which] ?? files[defaultName]) : undefined) as Json | string | undefined;
+    const sha = pick(raw, [`sha256.${defaultName}`, `sha256.${which}`]) ??
+      (entry && typeof entry === 'object' ? entry.sha256 : undefined);
+    const fname = entry && typeof entry === 'object' && typeof entry.file === 'string' ? entry.file : defaultName;
+    if (typeof sha !== 'string' || !/^[0-9a-f]{64}$/i.test(sha)) problems.push(`sha256 of ${defaultName} is missing or not 64 hex digits`);
+    return { file: fname, sha256: typeof sha === 'string' ? sha.toLowerCase() : '' };
+  };
+  const imageEncoder = fileEntry('image_encoder', IMAGE_ENCODER_FILE);
+  const grounding = fileEntry('grounding', GROUNDING_FILE);
+
+  if (problems.length) throw new ModelCardError(file, `invalid model card: ${problems.join('; ')}`);
+  return {
+    contractVersion, name, imageSize, patchSize, grid, visionWidth, mean, std, resampling: resampling as Resampling,
+    maxTextLength, maxWords, vocabFile: vocabFile as string, lowercase, gradcamLayer,
+    files: { imageEncoder, grounding }, raw,
+  };
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await new Promise<void>((resolve, reject) => {
+    createReadStream(file).on('data', (d) => hash.update(d)).on('end', () => resolve()).on('error', reject);
+  });
+  return hash.digest('hex');
+}
+
+/** The files the card names exist and have the recorded sha256. */
+export async function checkModelFiles(modelDir: string, card: ModelCard): Promise<void> {
+  const problems: string[] = [];
+  for (const { file, sha256 } of [card.files.imageEncoder, card.files.grounding]) {
+    const p = path.join(modelDir, file);
+    if (!existsSync(p)) { problems.push(`${file} is missing`); continue; }
+    const actual = await sha256File(p);
+    if (actual !== sha256) problems.push(`${file} has sha256 ${actual.slice(0, 12)}…, the card records ${sha256.slice(0, 12)}… (file changed after export?)`);
+  }
+  if (!existsSync(path.join(modelDir, card.vocabFile))) problems.push(`${card.vocabFile} (vocabulary) is missing`);
+  if (problems.length) throw new ModelCardError(path.join(modelDir, CARD_FILE), `model folder does not match its card: ${problems.join('; ')}`);
+}
+
+/** What each graph must look like given the card; `null` dims are free (batch, sequence length). */
+export function expectedSignatures(card: ModelCard): {
+  imageEncoder: { inputs: ExpectedIo[]; outputs: ExpectedIo[] };
+  grounding: { inputs: ExpectedIo[]; outputs: ExpectedIo[] };
+} {
+  const S = card.imageSize, g = card.grid, N1 = g * g + 1, Dv = card.visionWidth;
+  return {
+    imageEncoder: {
+      inputs: [{ name: 'image', type: 'float32', shape: [null, 3, S, S] }],
+      outputs: [{ name: 'image_embeds', type: 'float32', shape: [null, N1, Dv] }],
+    },
+    grounding: {
+      inputs: [
+        { name: 'image_embeds', type: 'float32', shape: [null, N1, Dv] },
+        { name: 'input_ids', type: 'int64', shape: [null, null] },
+        { name: 'attention_mask', type: 'int64', shape: [null, null] },
+      ],
+      outputs: [
+        { name: 'itm_logits', type: 'float32', shape: [null, 2] },
+        { name: 'gradcam', type: 'float32', shape: [null, g, g] },
+        { name: 'token_gradcam', type: 'float32', shape: [null, null, g, g] },
+      ],
+    },
+  };
+}
+
+export interface ExpectedIo { name: string; type: string; shape: (number | null)[]; }
+
+/**
+ * Compare a graph's declared inputs/outputs with what the card implies. A symbolic (string) dim in the graph
+ * matches a free dim; a fixed graph dim where the engine needs a free one (batch, length) is reported too.
+ */
+export function compareSignatures(graphFile: string, kind: 'input' | 'output', actual: IoSignature[], expected: ExpectedIo[]): string[] {
+  const problems: string[] = [];
+  for (const exp of expected) {
+    const got = actual.find((a) => a.name === exp.name);
+    if (!got) {
+      problems.push(`${graphFile} has no ${kind} "${exp.name}" (it has ${actual.map((a) => `"${a.name}"`).join(', ') || 'none'})`);
+      continue;
+    }
+    if (got.type !== exp.type) problems.push(`${graphFile} ${kind} "${exp.name}" is ${got.type}, expected ${exp.type}`);
+    if (got.shape.length !== exp.shape.length) {
+      problems.push(`${graphFile} ${kind} "${exp.name}" has shape [${got.shape.join(',')}], expected rank ${exp.shape.length} [${exp.shape.map((d) => d ?? '?').join(',')}]`);
+      continue;
+    }
+    exp.shape.forEach((d, i) => {
+      const a = got.shape[i];
+      if (d === null) {
+        if (typeof a === 'number' && a > 0 && i === 0) problems.push(`${graphFile} ${kind} "${exp.name}" has a fixed batch size ${a}; the engine needs a dynamic batch axis`);
+      } else if (typeof a === 'number' && a !== d) {
+        problems.push(`${graphFile} ${kind} "${exp.name}" dim ${i} is ${a}, the card implies ${d}`);
+      }
+    });
+  }
+  for (const a of actual) {
+    if (kind === 'input' && !expected.some((e) => e.name === a.name)) problems.push(`${graphFile} has an unexpected input "${a.name}"`);
+  }
+  return problems;
+}

@@ -1,0 +1,171 @@
+// The inference engine the editor, commands and CLI call. onnxruntime runs in a worker thread (worker.ts), so a
+// long evaluation never blocks the caller's event loop; requests queue in order, can be cancelled with an
+// AbortSignal, and explainBatch sends a whole page of samples as one request that the worker batches.
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Sample } from '../core/types';
+import type { ModelCard } from './card';
+import type { BatchItem, ExplainResult, SampleExplanation } from './runtime';
+import type { ProviderSetting } from './session';
+import type { WorkerEvent, WorkerInit, WorkerRequest, WorkerStats, WorkerValue } from './worker-protocol';
+
+export type { ProviderSetting } from './session';
+export type { ExplainResult, SampleExplanation } from './runtime';
+export type { ModelCard } from './card';
+
+export interface EngineOptions {
+  provider?: ProviderSetting;
+  threads?: number;
+  imageCacheSize?: number;
+  /** Largest batch per graph run (default 8, the reference evaluation's batch). */
+  batchSize?: number;
+  /** Refuse images over this many pixels (default 100 M). */
+  maxPixels?: number;
+  /** Path of the worker script; default: worker.js beside this bundle, or worker.ts when run from source. */
+  workerScript?: string;
+}
+
+/** The default model folder shipped with the extension. */
+export function defaultModelDir(extensionRoot: string): string {
+  return path.join(extensionRoot, 'models', 'amc-small-synthetic');
+}
+
+/** Rebuild an error from the worker with its name, so callers can tell AbortError / ModelCardError apart. */
+function revive(e: { name: string; message: string }): Error {
+  const err = new Error(e.message);
+  err.name = e.name;
+  return err;
+}
+
+function resolveWorker(explicit?: string): { file: string; execArgv?: string[] } {
+  if (explicit) return { file: explicit, execArgv: explicit.endsWith('.ts') ? ['--require', 'tsx/cjs'] : undefined };
+  const bundled = path.join(__dirname, 'worker.js');
+  if (existsSync(bundled)) return { file: bundled };
+  // Running from source (mocha + tsx, benchmarks): load the TypeScript worker through tsx.
+  const source = path.join(__dirname, 'worker.ts');
+  if (existsSync(source)) return { file: source, execArgv: ['--require', 'tsx/cjs'] };
+  throw new Error(`inference worker not found: expected ${bundled} (run \`npm run build\`)`);
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+interface Pending { resolve: (v: WorkerValue) => void; reject: (e: Error) => void; }
+
+export class InferenceEngine {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closed = false;
+  private fatal?: Error;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly modelDir: string,
+    readonly card: ModelCard,
+    readonly provider: 'cuda' | 'cpu',
+    readonly providerNote: string | undefined,
+  ) {
+    worker.on('message', (ev: WorkerEvent) => {
+      if (ev.type !== 'result') return;
+      const p = this.pending.get(ev.id);
+      if (!p) return;
+      this.pending.delete(ev.id);
+      if (ev.ok) p.resolve(ev.value);
+      else p.reject(revive(ev.error));
+    });
+    const die = (err: Error): void => {
+      this.fatal = err;
+      this.closed = true;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    worker.on('error', (e) => die(new Error(`inference worker crashed: ${e.message}`)));
+    worker.on('exit', (code) => { if (!this.closed) die(new Error(`inference worker exited (code ${code})`)); });
+  }
+
+  /** Start the worker, which validates the card and the ONNX graphs; rejects with the reason on any mismatch. */
+  static async open(modelDir: string, opts: EngineOptions = {}): Promise<InferenceEngine> {
+    const dir = path.resolve(modelDir);
+    const { file, execArgv } = resolveWorker(opts.workerScript);
+    const init: WorkerInit = {
+      modelDir: dir,
+      options: {
+        provider: opts.provider, threads: opts.threads, imageCacheSize: opts.imageCacheSize,
+        batchSize: opts.batchSize, maxPixels: opts.maxPixels,
+      },
+    };
+    const worker = new Worker(file, { workerData: init, execArgv });
+    const ready = await new Promise<Extract<WorkerEvent, { type: 'ready' }>>((resolve, reject) => {
+      const onMessage = (ev: WorkerEvent): void => {
+        if (ev.type === 'ready') { cleanup(); resolve(ev); }
+        else if (ev.type === 'failed') { cleanup(); reject(revive(ev.error)); }
+      };
+      const onError = (e: Error): void => { cleanup(); reject(new Error(`inference worker failed to start: ${e.message}`)); };
+      const onExit = (code: number): void => { cleanup(); reject(new Error(`inference worker exited during start (code ${code})`)); };
+      const cleanup = (): void => { worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    }).catch(async (e) => { await worker.terminate(); throw e; });
+    return new InferenceEngine(worker, dir, ready.card, ready.provider, ready.providerNote);
+  }
+
+  private request<T extends WorkerValue>(req: DistributiveOmit<WorkerRequest, 'id'>, signal?: AbortSignal): Promise<T> {
+    if (this.closed) return Promise.reject(this.fatal ?? new Error('inference engine is disposed'));
+    if (signal?.aborted) {
+      const e = new Error('cancelled'); e.name = 'AbortError';
+      return Promise.reject(e);
+    }
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => { this.worker.postMessage({ type: 'cancel', id } satisfies WorkerRequest); };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, {
+        resolve: (v) => { signal?.removeEventListener('abort', onAbort); resolve(v as T); },
+        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
+      });
+      this.worker.postMessage({ ...req, id } as WorkerRequest);
+    });
+  }
+
+  /** Explain one phrase on one image (any image file). */
+  explain(image: string, phrase: string, signal?: AbortSignal): Promise<ExplainResult> {
+    return this.request<ExplainResult>({ type: 'explain', image, phrase }, signal);
+  }
+
+  /** Explain a dataset sample: adds the hit and the per-sample L_mean / L_max on its box(es). */
+  async explainSample(sample: Sample, signal?: AbortSignal): Promise<SampleExplanation> {
+    const [r] = await this.explainBatch([sample], signal);
+    if ('error' in r) throw new Error(r.error);
+    return r;
+  }
+
+  /** Many samples in one request; images are encoded once each, phrases grounded in batches. */
+  explainBatch(samples: Sample[], signal?: AbortSignal): Promise<(SampleExplanation | { error: string })[]> {
+    return this.request<BatchItem[]>({ type: 'explainSamples', samples }, signal);
+  }
+
+  /** The model's tokenization of a phrase (for per-token UI), or the reason it is refused. */
+  tokenize(phrase: string): Promise<{ ids: number[]; tokens: string[]; caption: string }> {
+    return this.request({ type: 'tokenize', phrase });
+  }
+
+  /** Counters: graph runs, cache hits, queue length. */
+  stats(): Promise<WorkerStats> {
+    return this.request<WorkerStats>({ type: 'stats' });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await Promise.race([
+        this.request({ type: 'dispose' }),
+        new Promise((r) => setTimeout(r, 5000)),
+      ]);
+    } catch { /* the worker is going away regardless */ }
+    this.closed = true;
+    for (const p of this.pending.values()) { const e = new Error('cancelled'); e.name = 'AbortError'; p.reject(e); }
+    this.pending.clear();
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,352 @@
+// The model in one place: card + two onnxruntime sessions + tokenizer + image pipeline + embedding cache.
+// Runs wherever it is created: the inference worker (worker.ts) for the editor and CLI, or in-process for
+// benchmarks. Every number it returns goes through src/core (pointing game, losses).
+import { statSync } from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { sampleLosses } from '../core/math/amc';
+import { isHit, pointingGame } from '../core/math/pointing';
+import type { Sample } from '../core/types';
+import {
+  checkModelFiles, compareSignatures, expectedSignatures, readModelCard, type ModelCard, ModelCardError, CARD_FILE,
+} from './card';
+import { contentHash, decodeRgb, storedSize, DEFAULT_MAX_PIXELS, ImageError, normalizeToChw, readImageBytes } from './image';
+import { resizeRgbLikePil } from './pil-resample';
+import { openSession, signatureOf, type Provider, type ProviderSetting } from './session';
+import { BertTokenizer, TokenizeError, type EncodedText } from './tokenizer';
+
+export interface RuntimeOptions {
+  provider?: ProviderSetting;
+  threads?: number;
+  /** Images whose embeddings are kept (LRU). */
+  imageCacheSize?: number;
+  /** Largest batch sent to either graph (images for the encoder, phrases for grounding). */
+  batchSize?: number;
+  maxPixels?: number;
+  /** Skip the sha256 check of the ONNX files (benchmarks reopening the same model); default false. */
+  skipHashCheck?: boolean;
+}
+
+export interface ExplainResult {
+  score: number;            // raw ITM match logit (itm_logits[1])
+  itmProbability: number;   // softmax(itm_logits)[1], for display
+  grid: number;
+  /**
+   * Raw g×g map (row-major), spec §1.3, as a batch of one computes it: mean over heads and over this phrase's
+   * tokens. In a padded batch the graph divides by the padded length instead; that constant factor is undone here
+   * so a sample's numbers never depend on its batch (the argmax never did).
+   */
+  gradcam: Float32Array;
+  tokens: string[];
+  tokenGradcam: Float32Array[];
+  width: number;
+  height: number;
+  point: { x: number; y: number };
+}
+
+export interface SampleExplanation extends ExplainResult {
+  hit: boolean;
+  lMean: number;
+  lMax: number;
+  total: number;
+  maskEmpty: boolean;
+}
+
+export type BatchItem = SampleExplanation | { error: string };
+
+export class AbortError extends Error {
+  constructor() { super('cancelled'); this.name = 'AbortError'; }
+}
+
+/** Whether the pixels are used as stored or turned by their EXIF orientation tag. */
+type Orientation = 'exif' | 'stored';
+
+interface CachedImage { embeds: Float32Array; width: number; height: number; }
+
+/** A bounded LRU (Map keeps insertion order; a hit is re-inserted at the end). */
+export class LruCache<K, V> {
+  private readonly map = new Map<K, V>();
+  hits = 0;
+  misses = 0;
+  constructor(readonly capacity: number) {}
+  get(key: K): V | undefined {
+    const v = this.map.get(key);
+    if (v === undefined) { this.misses++; return undefined; }
+    this.hits++;
+    this.map.delete(key);
+    this.map.set(key, v);
+    return v;
+  }
+  set(key: K, value: V): void {
+    if (this.capacity <= 0) return;
+    this.map.delete(key);
+    this.map.set(key, value);
+    while (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+  }
+  get size(): number { return this.map.size; }
+  clear(): void { this.map.clear(); }
+}
+
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new AbortError();
+}
+
+export class ModelRuntime {
+  readonly tokenizer: BertTokenizer;
+  readonly batchSize: number;
+  private readonly cache: LruCache<string, CachedImage>;
+  private readonly hashMemo = new LruCache<string, string>(4096); // path|mtime|size → content hash
+  private readonly maxPixels: number;
+  /** Counters for tests and benchmarks. */
+  readonly stats = { imagesEncoded: 0, encoderRuns: 0, groundingRuns: 0, phrasesGrounded: 0 };
+
+  private constructor(
+    readonly modelDir: string,
+    readonly card: ModelCard,
+    private readonly encoder: ort.InferenceSession,
+    private readonly grounding: ort.InferenceSession,
+    readonly provider: Provider,
+    readonly providerNote: string | undefined,
+    opts: RuntimeOptions,
+  ) {
+    this.tokenizer = BertTokenizer.fromVocabFile(path.join(modelDir, card.vocabFile), {
+      maxLength: card.maxTextLength, lowercase: card.lowercase, maxWords: card.maxWords,
+    });
+    this.batchSize = Math.max(1, Math.floor(opts.batchSize ?? 8));
+    this.cache = new LruCache(opts.imageCacheSize ?? 64);
+    this.maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  }
+
+  /** Read the card, check file hashes, open both graphs and refuse any I/O that does not match the card. */
+  static async open(modelDir: string, opts: RuntimeOptions = {}): Promise<ModelRuntime> {
+    const dir = path.resolve(modelDir);
+    const card = readModelCard(dir);
+    if (!opts.skipHashCheck) await checkModelFiles(dir, card);
+    const enc = await openSession(path.join(dir, card.files.imageEncoder.file), opts);
+    let gr;
+    try {
+      gr = await openSession(path.join(dir, card.files.grounding.file), { ...opts, provider: enc.provider });
+    } catch (e) {
+      await enc.session.release();
+      throw e;
+    }
+    const exp = expectedSignatures(card);
+    const problems = [
+      ...compareSignatures(card.files.imageEncoder.file, 'input', signatureOf(enc.session.inputMetadata), exp.imageEncoder.inputs),
+      ...compareSignatures(card.files.imageEncoder.file, 'output', signatureOf(enc.session.outputMetadata), exp.imageEncoder.outputs),
+      ...compareSignatures(card.files.grounding.file, 'input', signatureOf(gr.session.inputMetadata), exp.grounding.inputs),
+      ...compareSignatures(card.files.grounding.file, 'output', signatureOf(gr.session.outputMetadata), exp.grounding.outputs),
+    ];
+    if (problems.length) {
+      await enc.session.release();
+      await gr.session.release();
+      throw new ModelCardError(path.join(dir, CARD_FILE), `the ONNX graphs do not match the card: ${problems.join('; ')}`);
+    }
+    return new ModelRuntime(dir, card, enc.session, gr.session, enc.provider, enc.providerNote, opts);
+  }
+
+  async dispose(): Promise<void> {
+    this.cache.clear();
+    await this.encoder.release();
+    await this.grounding.release();
+  }
+
+  get cacheStats(): { size: number; hits: number; misses: number } {
+    return { size: this.cache.size, hits: this.cache.hits, misses: this.cache.misses };
+  }
+
+  // -- images --------------------------------------------------------------------------------------------
+
+  private async imageKey(file: string): Promise<{ hash: string; bytes?: Buffer }> {
+    let st;
+    try {
+      st = statSync(file);
+    } catch {
+      return { hash: '', bytes: await readImageBytes(file) }; // readImageBytes gives the message
+    }
+    const memoKey = `${file}|${st.mtimeMs}|${st.size}`;
+    const known = this.hashMemo.get(memoKey);
+    if (known) return { hash: known };
+    const bytes = await readImageBytes(file);
+    const hash = contentHash(bytes);
+    this.hashMemo.set(memoKey, hash);
+    return { hash, bytes };
+  }
+
+  /**
+   * Embeddings for each distinct image (file path + orientation), encoding the ones not cached in batches.
+   * Returns one entry per request: the cached image or the error that names the file.
+   */
+  async images(requests: { file: string; orientation: Orientation }[], signal?: AbortSignal): Promise<(CachedImage | ImageError | Error)[]> {
+    const out: (CachedImage | ImageError | Error | undefined)[] = new Array(requests.length);
+    const pending: { idx: number; key: string; width: number; height: number; tensor: Float32Array }[] = [];
+    const S = this.card.imageSize;
+    for (let i = 0; i < requests.length; i++) {
+      throwIfAborted(signal);
+      const { file, orientation } = requests[i];
+      try {
+        const { hash, bytes } = await this.imageKey(file);
+        const key = `${hash}|${orientation}`;
+        const hit = this.cache.get(key);
+        if (hit) { out[i] = hit; continue; }
+        const dup = pending.find((p) => p.key === key);
+        if (dup) { out[i] = undefined; pending.push({ ...dup, idx: i }); continue; }
+        const rgb = await decodeRgb(bytes ?? await readImageBytes(file), file, this.maxPixels, orientation === 'exif');
+        const resized = resizeRgbLikePil(rgb.data, rgb.width, rgb.height, S, S, this.card.resampling);
+        pending.push({ idx: i, key, width: rgb.width, height: rgb.height, tensor: normalizeToChw(resized, S, this.card.mean, this.card.std) });
+      } catch (e) {
+        out[i] = e instanceof Error ? e : new Error(String(e));
+      }
+    }
+    // Encode distinct keys in batches.
+    const distinct = [...new Map(pending.map((p) => [p.key, p])).values()];
+    const plane = 3 * S * S;
+    for (let start = 0; start < distinct.length; start += this.batchSize) {
+      throwIfAborted(signal);
+      const chunk = distinct.slice(start, start + this.batchSize);
+      const input = new Float32Array(chunk.length * plane);
+      chunk.forEach((p, b) => input.set(p.tensor, b * plane));
+      const result = await this.encoder.run({ image: new ort.Tensor('float32', input, [chunk.length, 3, S, S]) });
+      this.stats.encoderRuns++;
+      this.stats.imagesEncoded += chunk.length;
+      const embeds = result.image_embeds;
+      const per = embeds.data.length / chunk.length;
+      const data = embeds.data as Float32Array;
+      chunk.forEach((p, b) => {
+        this.cache.set(p.key, { embeds: data.slice(b * per, (b + 1) * per), width: p.width, height: p.height });
+      });
+      for (const v of Object.values(result)) v.dispose();
+      // Resolve every request waiting on these keys (the cache may already have evicted an early one when the
+      // request spans more images than the cache holds, so answer from the chunk directly).
+      for (const p of pending) {
+        const b = chunk.findIndex((c) => c.key === p.key);
+        if (b >= 0) out[p.idx] = { embeds: data.slice(b * per, (b + 1) * per), width: p.width, height: p.height };
+      }
+    }
+    return out as (CachedImage | Error)[];
+  }
+
+  // -- grounding -----------------------------------------------------------------------------------------
+
+  /** Run the grounding graph on (image embeds, tokenized phrase) pairs, in batches; results in order. */
+  async ground(pairs: { image: CachedImage; text: EncodedText }[], signal?: AbortSignal): Promise<ExplainResult[]> {
+    const g = this.card.grid, gg = g * g;
+    const out: ExplainResult[] = [];
+    for (let start = 0; start < pairs.length; start += this.batchSize) {
+      throwIfAborted(signal);
+      const chunk = pairs.slice(start, start + this.batchSize);
+      const B = chunk.length;
+      const T = Math.max(...chunk.map((p) => p.text.ids.length));
+      const per = chunk[0].image.embeds.length;
+      const embeds = new Float32Array(B * per);
+      const ids = new BigInt64Array(B * T);
+      const mask = new BigInt64Array(B * T);
+      chunk.forEach((p, b) => {
+        embeds.set(p.image.embeds, b * per);
+        p.text.ids.forEach((id, t) => { ids[b * T + t] = BigInt(id); mask[b * T + t] = 1n; });
+      });
+      const N1 = per / this.card.visionWidth;
+      const res = await this.grounding.run({
+        image_embeds: new ort.Tensor('float32', embeds, [B, N1, this.card.visionWidth]),
+        input_ids: new ort.Tensor('int64', ids, [B, T]),
+        attention_mask: new ort.Tensor('int64', mask, [B, T]),
+      });
+      this.stats.groundingRuns++;
+      this.stats.phrasesGrounded += B;
+      const logits = res.itm_logits.data as Float32Array;
+      const cam = res.gradcam.data as Float32Array;
+      const tok = res.token_gradcam.data as Float32Array;
+      chunk.forEach((p, b) => {
+        const n = p.text.ids.length;
+        const l0 = logits[b * 2], l1 = logits[b * 2 + 1];
+        const m = Math.max(l0, l1);
+        const e0 = Math.exp(l0 - m), e1 = Math.exp(l1 - m);
+        const gradcam = new Float32Array(gg);
+        const scale = T / n; // undo the padded divisor (see ExplainResult.gradcam)
+        for (let i = 0; i < gg; i++) gradcam[i] = n === T ? cam[b * gg + i] : cam[b * gg + i] * scale;
+        const tokenGradcam: Float32Array[] = [];
+        for (let t = 0; t < n; t++) tokenGradcam.push(tok.slice((b * T + t) * gg, (b * T + t + 1) * gg));
+        const { point } = pointingGame(gradcam, g, p.image.width, p.image.height, []);
+        out.push({
+          score: l1, itmProbability: e1 / (e0 + e1), grid: g, gradcam, tokens: p.text.tokens, tokenGradcam,
+          width: p.image.width, height: p.image.height, point,
+        });
+      });
+      for (const v of Object.values(res)) v.dispose();
+    }
+    return out;
+  }
+
+  // -- the API -------------------------------------------------------------------------------------------
+
+  /** Tokenize or throw a TokenizeError that names the phrase. */
+  encodePhrase(phrase: string): EncodedText {
+    return this.tokenizer.encodePhrase(phrase);
+  }
+
+  async explain(image: string, phrase: string, signal?: AbortSignal): Promise<ExplainResult> {
+    const text = this.encodePhrase(phrase);
+    const [img] = await this.images([{ file: image, orientation: 'exif' }], signal);
+    if (img instanceof Error) throw img;
+    const [r] = await this.ground([{ image: img, text }], signal);
+    return r;
+  }
+
+  async explainSample(sample: Sample, signal?: AbortSignal): Promise<SampleExplanation> {
+    const [r] = await this.explainSamples([sample], signal);
+    if ('error' in r) throw new Error(r.error);
+    return r;
+  }
+
+  /**
+   * Every sample explained, in order; a sample that cannot be (missing image, empty phrase, ...) gets
+   * `{ error }` naming the sample and the reason, and the others still run.
+   */
+  async explainSamples(samples: Sample[], signal?: AbortSignal): Promise<BatchItem[]> {
+    const out: BatchItem[] = new Array(samples.length);
+    const texts: (EncodedText | undefined)[] = samples.map((s, i) => {
+      try {
+        return this.encodePhrase(s.phrase);
+      } catch (e) {
+        out[i] = { error: `${sampleLabel(s)}: ${(e as Error).message}` };
+        return undefined;
+      }
+    });
+    const wanted = samples.map((s, i) => (texts[i] ? i : -1)).filter((i) => i >= 0);
+    const orientations = await Promise.all(wanted.map((i) => this.orientationFor(samples[i])));
+    const imgs = await this.images(wanted.map((i, k) => ({ file: samples[i].image, orientation: orientations[k] })), signal);
+    const pairs: { idx: number; image: CachedImage; text: EncodedText }[] = [];
+    wanted.forEach((i, k) => {
+      const img = imgs[k];
+      if (img instanceof Error) out[i] = { error: `${sampleLabel(samples[i])}: ${img.message}` };
+      else pairs.push({ idx: i, image: img, text: texts[i]! });
+    });
+    const results = await this.ground(pairs, signal);
+    pairs.forEach((p, k) => {
+      const r = results[k];
+      const s = samples[p.idx];
+      const hit = isHit(r.point, s.boxes, 'xyxy'); // Sample.boxes are xyxy for every hit rule (types.ts)
+      const losses = sampleLosses(r.gradcam, r.grid, s.boxes, r.width, r.height);
+      out[p.idx] = { ...r, hit, lMean: losses.lMean, lMax: losses.lMax, total: losses.total, maskEmpty: losses.maskEmpty };
+    });
+    return out;
+  }
+
+  /**
+   * EXIF orientation is applied unless the annotation states the image size and that size is the stored
+   * (unrotated) one: boxes are in the pixel frame the annotator saw, and most dataset tools (PIL, the reference
+   * evaluation) ignore the EXIF tag.
+   */
+  private async orientationFor(sample: Sample): Promise<Orientation> {
+    if (!sample.width || !sample.height) return 'exif';
+    try {
+      const s = await storedSize(sample.image);
+      if (s && s.orientation >= 5 && s.width === sample.width && s.height === sample.height) return 'stored';
+    } catch { /* the image error is reported by images() */ }
+    return 'exif';
+  }
+}
+
+export function sampleLabel(s: Sample): string {
+  return `${s.source?.file ?? ''}${s.source?.entry ? ` (${s.source.entry})` : ` sample ${s.index}`}`.trim();
+}
