@@ -1,0 +1,228 @@
+// The AMC Visual Genome training JSON (spec §5.1, read by AMC dataset/caption_dataset.py):
+// [{"image": path relative to image_root, "caption": str | [str], "bbox": [[x1, y1, x2, y2], ...]}].
+// One Sample per (entry, caption) with all of the entry's boxes (the trainer draws one box per step; the
+// viewer and the pointing game use the union). Indexed by the byte scanner like the raw VG file, because the
+// authors' files are large too.
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { BoxXYXY, Problem, Sample } from '../types';
+import { preCaption } from '../text';
+import { problem, sampleProblems } from '../lint';
+import { ReaderError, type Dataset, type OpenOptions } from './dataset';
+import {
+  GrowableColumn, IndexProgress, JsonScanError, JsonScanner, parseElement, readRange, scanFile, type ScanHandler,
+} from './jsonScan';
+import { resolveImage, show } from './loadedDataset';
+
+export async function openAmcVg(file: string, opts: OpenOptions = {}): Promise<Dataset> {
+  const absolute = path.resolve(file);
+  const { size } = await stat(absolute).catch(() => { throw new ReaderError(absolute, undefined, 'file does not exist or cannot be read'); });
+  if (size === 0) throw new ReaderError(absolute, undefined, 'the file is empty (0 bytes); expected an AMC VG JSON list [{"image", "caption", "bbox"}]');
+  return new AmcVgDataset(absolute, size, opts);
+}
+
+/** Records each entry's byte range and how many captions it has (one sample per caption). */
+class AmcIndexer implements ScanHandler {
+  readonly entryStart: GrowableColumn;
+  readonly entryLength = new GrowableColumn();
+  readonly sampleEntry = new GrowableColumn();
+  readonly sampleCaption = new GrowableColumn();
+  readonly problems: Problem[] = [];
+  private entryOrdinal = -1;
+  private inEntry = false;
+  private entryOffset = 0;
+  private entryKey: string | undefined;
+  private captions = -1;    // -1: no "caption" key seen (the page reader names the schema error)
+  private inCaptionList = false;
+
+  constructor(private readonly file: string, wideOffsets: boolean) {
+    this.entryStart = new GrowableColumn(wideOffsets);
+  }
+
+  describe(offset: number): string {
+    return this.inEntry ? `entry [${this.entryOrdinal}] starting at byte ${this.entryOffset}, byte ${offset}` : `byte ${offset}`;
+  }
+
+  open(isObject: boolean, depth: number, offset: number): void {
+    if (depth === 1) {
+      if (isObject) throw new JsonScanError(offset, 'expected a JSON list of entries [{"image", "caption", "bbox"}], found an object');
+    } else if (depth === 2) {
+      this.entryOrdinal++;
+      if (!isObject) throw new JsonScanError(offset, `entry [${this.entryOrdinal}] is a list, expected an object {"image", "caption", "bbox"}`);
+      this.inEntry = true;
+      this.entryOffset = offset;
+      this.entryKey = undefined;
+      this.captions = -1;
+    } else if (depth === 3 && this.entryKey === 'caption') {
+      if (isObject) this.captions = 1; // not a string: the page reader reports it
+      else { this.captions = 0; this.inCaptionList = true; }
+    } else if (depth === 4 && this.inCaptionList) {
+      this.captions++;
+    }
+  }
+
+  close(_isObject: boolean, depth: number, offset: number): void {
+    if (depth === 3) {
+      this.inCaptionList = false;
+    } else if (depth === 2) {
+      const entry = this.entryStart.length;
+      this.entryStart.push(this.entryOffset);
+      this.entryLength.push(offset + 1 - this.entryOffset);
+      const n = this.captions === -1 ? 1 : this.captions;
+      if (n === 0) {
+        this.problems.push(problem('empty-caption-list', `entry [${this.entryOrdinal}] has an empty "caption" list`,
+          { file: this.file, entry: `entry [${this.entryOrdinal}]`, byteOffset: this.entryOffset }));
+      }
+      for (let c = 0; c < n; c++) {
+        this.sampleEntry.push(entry);
+        this.sampleCaption.push(c);
+      }
+      this.inEntry = false;
+    }
+  }
+
+  key(depth: number, name: string): void {
+    if (depth === 2) this.entryKey = name;
+  }
+
+  scalar(depth: number, raw: string, offset: number): void {
+    if (depth === 0) throw new JsonScanError(offset, `expected a JSON list of entries, found ${raw.slice(0, 40)}`);
+    if (depth === 1) throw new JsonScanError(offset, `entry [${this.entryOrdinal + 1}] is ${raw.slice(0, 40)}, expected an object`);
+    if (depth === 2 && this.entryKey === 'caption') this.captions = 1;
+    else if (depth === 3 && this.inCaptionList) this.captions++;
+  }
+
+  get committed(): number { return this.sampleEntry.length; }
+}
+
+class AmcVgDataset implements Dataset {
+  readonly format = 'amc-vg' as const;
+  readonly complete: Promise<void>;
+  private readonly progress = new IndexProgress();
+  private readonly indexer: AmcIndexer;
+  private readonly imageRoot: string;
+  private readonly servedProblems = new Map<number, Problem[]>();
+  private readHandle: Promise<FileHandle> | undefined;
+  private readonly abort = new AbortController();
+  private closed = false;
+
+  constructor(readonly file: string, size: number, private readonly opts: OpenOptions) {
+    // AMC joins `image` to the config's image_root with os.path.join; default: the annotation file's folder.
+    this.imageRoot = path.resolve(opts.imageRoot ?? path.dirname(file));
+    this.indexer = new AmcIndexer(file, size >= 2 ** 32);
+    this.complete = this.index();
+    this.complete.catch(() => undefined); // reported through `complete`/`page`; never an unhandled rejection
+  }
+
+  private async index(): Promise<void> {
+    const indexer = this.indexer;
+    const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, this.abort.signal]) : this.abort.signal;
+    const scanner = new JsonScanner(indexer, { eventDepth: 4, keyDepth: 3, scalarDepth: 3 });
+    try {
+      await scanFile(this.file, scanner, {
+        signal, onProgress: this.opts.onProgress, afterChunk: () => this.progress.publish(indexer.committed),
+      });
+      this.progress.publish(indexer.committed);
+      this.progress.finish();
+    } catch (err) {
+      const error = err instanceof JsonScanError
+        ? new ReaderError(this.file, indexer.describe(err.offset), err.message)
+        : new ReaderError(this.file, undefined, (err as Error).message);
+      this.progress.publish(indexer.committed);
+      this.progress.finish(error);
+      throw error;
+    }
+  }
+
+  count(): number { return this.progress.committed; }
+
+  async page(start: number, limit: number): Promise<Sample[]> {
+    if (!Number.isInteger(start) || start < 0 || !Number.isInteger(limit) || limit < 0) {
+      throw new RangeError(`page(${start}, ${limit}): start and limit must be non-negative integers`);
+    }
+    if (this.closed) throw new ReaderError(this.file, undefined, 'the dataset was closed');
+    await this.progress.waitFor(start + limit);
+    const end = Math.min(start + limit, this.progress.committed);
+    if (end <= start) {
+      if (this.progress.error && start >= this.progress.committed && limit > 0) throw this.progress.error;
+      return [];
+    }
+    const ix = this.indexer;
+    this.readHandle ??= open(this.file, 'r');
+    const handle = await this.readHandle;
+    const firstEntry = ix.sampleEntry.get(start), lastEntry = ix.sampleEntry.get(end - 1);
+    const byteStart = ix.entryStart.get(firstEntry);
+    const bytes = await readRange(handle, byteStart, ix.entryStart.get(lastEntry) + ix.entryLength.get(lastEntry));
+    const samples: Sample[] = [];
+    let parsedEntry = -1;
+    let value: Record<string, unknown> = {};
+    for (let i = start; i < end; i++) {
+      const entry = ix.sampleEntry.get(i);
+      const offset = ix.entryStart.get(entry);
+      if (entry !== parsedEntry) {
+        const parsed = parseElement(bytes.toString('utf8', offset - byteStart, offset - byteStart + ix.entryLength.get(entry)));
+        if (parsed.error) throw new ReaderError(this.file, `entry [${entry}] at byte ${offset}`, `entry ${parsed.error}`);
+        value = parsed.value as Record<string, unknown>;
+        parsedEntry = entry;
+      }
+      samples.push(this.toSample(i, value, entry, ix.sampleCaption.get(i), offset));
+    }
+    return samples;
+  }
+
+  private toSample(index: number, e: Record<string, unknown>, entry: number, captionIndex: number, byteOffset: number): Sample {
+    const where = `entry [${entry}] at byte ${byteOffset}`;
+    const fail = (message: string): never => { throw new ReaderError(this.file, where, message); };
+    if (typeof e.image !== 'string' || e.image === '') fail(`"image" is ${show(e.image)}, expected a path string`);
+    const captions = e.caption;
+    const phrase = typeof captions === 'string' ? captions : Array.isArray(captions) ? captions[captionIndex] : undefined;
+    if (typeof phrase !== 'string') {
+      fail(Array.isArray(captions) ? `caption ${captionIndex} is ${show(phrase)}, expected a string`
+        : `"caption" is ${show(captions)}, expected a string or a list of strings`);
+    }
+    if (!Array.isArray(e.bbox)) fail(`"bbox" is ${show(e.bbox)}, expected a list of [x1, y1, x2, y2] boxes`);
+    const boxes: BoxXYXY[] = [];
+    (e.bbox as unknown[]).forEach((b, k) => {
+      if (Array.isArray(b) && Array.isArray(b[0])) {
+        fail(`bbox[${k}] is a nested list of boxes ${show(b)}; AMC's reader fails on these too (spec §2, undefined \`boxes\`)`);
+      }
+      if (!Array.isArray(b) || b.length !== 4) fail(`bbox[${k}] is ${show(b)}, expected [x1, y1, x2, y2]`);
+      for (const v of b as unknown[]) {
+        if (typeof v !== 'number' || !Number.isFinite(v)) fail(`bbox[${k}] ${show(b)} has ${show(v)}, expected finite numbers`);
+      }
+      boxes.push([...(b as number[])] as BoxXYXY);
+    });
+    const image = e.image as string;
+    const many = Array.isArray(captions);
+    const sample: Sample = {
+      index,
+      id: many ? `${entry}:${captionIndex}` : String(entry),
+      image: resolveImage(this.imageRoot, image),
+      imageId: image,
+      phrase: phrase as string,
+      caption: preCaption(phrase as string),
+      boxes,
+      sourceBoxes: boxes.map((b) => [...b]),
+      hitRule: 'xyxy',
+      ids: many ? { entry, caption: captionIndex } : { entry },
+      source: { file: this.file, entry: many ? `entry [${entry}] caption ${captionIndex}` : `entry [${entry}]`, byteOffset },
+    };
+    const found = sampleProblems(sample);
+    if (found.length) this.servedProblems.set(index, found);
+    return sample;
+  }
+
+  problems(): Problem[] {
+    return [...this.indexer.problems, ...[...this.servedProblems.values()].flat()];
+  }
+
+  splits(): string[] { return []; }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.abort.abort();
+    await this.complete.catch(() => undefined);
+    if (this.readHandle) await (await this.readHandle).close();
+    this.readHandle = undefined;
+  }
+}

@@ -1,0 +1,303 @@
+// Visual Genome raw `region_descriptions.json` (spec §5.4): a JSON list over images
+// `{"id", "regions": [{"region_id", "image_id", "phrase", "x", "y", "width", "height"}]}`, one Sample per region.
+// The real file is ~700 MB (5.4M regions), too big for JSON.parse, so it is indexed by the byte scanner: the
+// byte range of every region is kept in typed-array columns and pages are read back with positional reads.
+import { access, open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { BoxXYXY, Problem, Sample } from '../types';
+import { preCaption } from '../text';
+import { problem, sampleProblems } from '../lint';
+import { ReaderError, type Dataset, type OpenOptions } from './dataset';
+import {
+  GrowableColumn, IndexProgress, JsonScanError, JsonScanner, parseElement, readRange, scanFile, type ScanHandler,
+} from './jsonScan';
+import { show } from './loadedDataset';
+
+interface ImageInfo { width?: number; height?: number; relPath?: string }
+
+/** Open a VG region_descriptions.json. Returns at once; `page()` serves regions while indexing continues. */
+export async function openVgRegions(file: string, opts: OpenOptions = {}): Promise<Dataset> {
+  const absolute = path.resolve(file);
+  const { size } = await stat(absolute).catch(() => { throw new ReaderError(absolute, undefined, 'file does not exist or cannot be read'); });
+  if (size === 0) throw new ReaderError(absolute, undefined, 'the file is empty (0 bytes); expected a VG region_descriptions.json list');
+  return new VgRegionsDataset(absolute, size, opts);
+}
+
+/** Records byte ranges of regions (depth 4 objects inside an image's "regions" list) and each image's id. */
+class VgIndexer implements ScanHandler {
+  readonly regionStart: GrowableColumn;
+  readonly regionLength = new GrowableColumn();
+  readonly imageFirstRegion = new GrowableColumn();
+  readonly imageIdRaw: string[] = [];
+  readonly problems: Problem[] = [];
+  committedRegions = 0;
+  private readonly seenImageIds = new Set<string>();
+  // The image entry being read.
+  private imageOrdinal = -1;
+  private inImage = false;
+  private imageOffset = 0;
+  private imageFirst = 0;
+  private imageKey: string | undefined;
+  private imageId: string | undefined;
+  private sawRegions = false;
+  private inRegions = false;
+  private regionOpen = 0;
+
+  constructor(private readonly file: string, wideOffsets: boolean) {
+    this.regionStart = new GrowableColumn(wideOffsets);
+  }
+
+  /** Where the scanner is, for error messages: the image entry being read, if any. */
+  describe(offset: number): string {
+    if (this.inImage) {
+      return `image entry [${this.imageOrdinal}]${this.imageId !== undefined ? ` (id ${this.imageId})` : ''} starting at byte ${this.imageOffset}, byte ${offset}`;
+    }
+    return `byte ${offset}`;
+  }
+
+  open(isObject: boolean, depth: number, offset: number): void {
+    if (depth === 1) {
+      if (isObject) throw new JsonScanError(offset, 'expected a JSON list of images ([{"id", "regions": [...]}, ...]), found an object');
+    } else if (depth === 2) {
+      this.imageOrdinal++;
+      if (!isObject) throw new JsonScanError(offset, `image entry [${this.imageOrdinal}] is a list, expected an object {"id", "regions"}`);
+      this.inImage = true;
+      this.imageOffset = offset;
+      this.imageFirst = this.regionLength.length;
+      this.imageKey = undefined;
+      this.imageId = undefined;
+      this.sawRegions = false;
+    } else if (depth === 3) {
+      if (this.imageKey === 'regions') {
+        if (isObject) throw new JsonScanError(offset, '"regions" is an object, expected a list of regions');
+        this.inRegions = true;
+        this.sawRegions = true;
+      }
+    } else if (depth === 4 && this.inRegions) {
+      if (!isObject) throw new JsonScanError(offset, 'a region is a list, expected an object');
+      this.regionOpen = offset;
+    }
+  }
+
+  close(_isObject: boolean, depth: number, offset: number): void {
+    if (depth === 4) {
+      if (this.inRegions) {
+        this.regionStart.push(this.regionOpen);
+        this.regionLength.push(offset + 1 - this.regionOpen);
+      }
+    } else if (depth === 3) {
+      this.inRegions = false;
+    } else if (depth === 2) {
+      if (this.imageId === undefined) throw new JsonScanError(offset, 'image entry has no "id"');
+      if (!this.sawRegions) throw new JsonScanError(offset, 'image entry has no "regions" list');
+      if (this.seenImageIds.has(this.imageId)) {
+        this.problems.push(problem('duplicate-id', `image id ${this.imageId} appears more than once`,
+          { file: this.file, entry: `image ${this.imageId}`, byteOffset: this.imageOffset }));
+      } else {
+        this.seenImageIds.add(this.imageId);
+      }
+      this.imageFirstRegion.push(this.imageFirst);
+      this.imageIdRaw.push(this.imageId);
+      this.committedRegions = this.regionLength.length; // an image's regions are served once its "id" is known
+      this.inImage = false;
+    }
+  }
+
+  key(depth: number, name: string): void {
+    if (depth === 2) this.imageKey = name;
+  }
+
+  scalar(depth: number, raw: string, offset: number): void {
+    if (depth === 0) throw new JsonScanError(offset, `expected a JSON list of images, found ${raw.slice(0, 40)}`);
+    if (depth === 1) throw new JsonScanError(offset, `image entry [${this.imageOrdinal + 1}] is ${raw.slice(0, 40)}, expected an object`);
+    if (depth === 2 && (this.imageKey === 'id' || (this.imageKey === 'image_id' && this.imageId === undefined))) {
+      const value = parseElement(raw);
+      if (typeof value.value !== 'number' && typeof value.value !== 'string') {
+        throw new JsonScanError(offset, `image "id" is ${raw.slice(0, 40)}, expected a number or string`);
+      }
+      this.imageId = String(value.value);
+    } else if (depth === 2 && this.imageKey === 'regions') {
+      throw new JsonScanError(offset, `"regions" is ${raw.slice(0, 40)}, expected a list`);
+    } else if (depth === 3 && this.inRegions) {
+      throw new JsonScanError(offset, `a region is ${raw.slice(0, 40)}, expected an object`);
+    }
+  }
+}
+
+class VgRegionsDataset implements Dataset {
+  readonly format = 'vg-regions' as const;
+  readonly complete: Promise<void>;
+  private readonly progress = new IndexProgress();
+  private readonly indexer: VgIndexer;
+  private readonly imageRoot: string;
+  private readonly imageInfo: Promise<Map<string, ImageInfo> | undefined>;
+  private readonly imagePaths = new Map<string, Promise<string>>();
+  private readonly servedProblems = new Map<number, Problem[]>();
+  private readHandle: Promise<FileHandle> | undefined;
+  private readonly abort = new AbortController();
+  private closed = false;
+
+  constructor(readonly file: string, size: number, private readonly opts: OpenOptions) {
+    this.imageRoot = path.resolve(opts.imageRoot ?? path.dirname(file));
+    this.indexer = new VgIndexer(file, size >= 2 ** 32);
+    this.imageInfo = this.loadImageData();
+    this.imageInfo.catch(() => undefined);
+    this.complete = this.index();
+    this.complete.catch(() => undefined); // reported through `complete`/`page`; never an unhandled rejection
+  }
+
+  private async index(): Promise<void> {
+    const indexer = this.indexer;
+    const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, this.abort.signal]) : this.abort.signal;
+    const scanner = new JsonScanner(indexer, { eventDepth: 4, keyDepth: 3, scalarDepth: 3 });
+    try {
+      await scanFile(this.file, scanner, {
+        signal, onProgress: this.opts.onProgress, afterChunk: () => this.progress.publish(indexer.committedRegions),
+      });
+      this.progress.publish(indexer.committedRegions);
+      this.progress.finish();
+    } catch (err) {
+      const error = err instanceof JsonScanError
+        ? new ReaderError(this.file, indexer.describe(err.offset), err.message)
+        : err instanceof ReaderError ? err : new ReaderError(this.file, undefined, (err as Error).message);
+      this.progress.publish(indexer.committedRegions);
+      this.progress.finish(error);
+      throw error;
+    }
+  }
+
+  /** image_data.json (companion or next to the file): sizes and the VG_100K / VG_100K_2 folder from each url. */
+  private async loadImageData(): Promise<Map<string, ImageInfo> | undefined> {
+    const companion = this.opts.companionFile ?? path.join(path.dirname(this.file), 'image_data.json');
+    let text: string;
+    try {
+      text = await readFile(companion, 'utf8');
+    } catch {
+      if (this.opts.companionFile) throw new ReaderError(companion, undefined, 'image_data.json not found');
+      return undefined;
+    }
+    const parsed = parseElement(text);
+    if (parsed.error || !Array.isArray(parsed.value)) {
+      throw new ReaderError(companion, undefined, parsed.error ?? 'expected a JSON list of {"image_id", "width", "height", "url"}');
+    }
+    const map = new Map<string, ImageInfo>();
+    (parsed.value as unknown[]).forEach((entry, i) => {
+      if (typeof entry !== 'object' || entry === null) throw new ReaderError(companion, `[${i}]`, `entry is ${show(entry)}, expected an object`);
+      const e = entry as Record<string, unknown>;
+      const id = e.image_id ?? e.id;
+      if (typeof id !== 'number' && typeof id !== 'string') throw new ReaderError(companion, `[${i}]`, 'entry has no "image_id"');
+      const info: ImageInfo = {};
+      if (typeof e.width === 'number' && Number.isFinite(e.width)) info.width = e.width;
+      if (typeof e.height === 'number' && Number.isFinite(e.height)) info.height = e.height;
+      if (typeof e.url === 'string') {
+        const parts = e.url.split('/');
+        if (parts.length >= 2 && /^VG_100K(_2)?$/.test(parts[parts.length - 2])) info.relPath = parts.slice(-2).join('/');
+      }
+      map.set(String(id), info);
+    });
+    return map;
+  }
+
+  /** Images live in VG_100K/ or VG_100K_2/: take the folder from image_data's url, else look (once per image). */
+  private imagePath(imageId: string, info: ImageInfo | undefined): Promise<string> {
+    if (info?.relPath) return Promise.resolve(path.join(this.imageRoot, info.relPath));
+    let found = this.imagePaths.get(imageId);
+    if (!found) {
+      const first = path.join(this.imageRoot, 'VG_100K', `${imageId}.jpg`);
+      const second = path.join(this.imageRoot, 'VG_100K_2', `${imageId}.jpg`);
+      found = access(first).then(() => first, () => access(second).then(() => second, () => first));
+      this.imagePaths.set(imageId, found);
+    }
+    return found;
+  }
+
+  count(): number { return this.progress.committed; }
+
+  async page(start: number, limit: number): Promise<Sample[]> {
+    if (!Number.isInteger(start) || start < 0 || !Number.isInteger(limit) || limit < 0) {
+      throw new RangeError(`page(${start}, ${limit}): start and limit must be non-negative integers`);
+    }
+    if (this.closed) throw new ReaderError(this.file, undefined, 'the dataset was closed');
+    await this.progress.waitFor(start + limit);
+    const end = Math.min(start + limit, this.progress.committed);
+    if (end <= start) {
+      if (this.progress.error && start >= this.progress.committed && limit > 0) throw this.progress.error;
+      return [];
+    }
+    const indexer = this.indexer;
+    const info = await this.imageInfo;
+    this.readHandle ??= open(this.file, 'r');
+    const handle = await this.readHandle;
+    const byteStart = indexer.regionStart.get(start);
+    const byteEnd = indexer.regionStart.get(end - 1) + indexer.regionLength.get(end - 1);
+    const bytes = await readRange(handle, byteStart, byteEnd);
+
+    const samples: Sample[] = [];
+    let image = indexer.imageFirstRegion.findLastAtMost(start);
+    while (image + 1 < indexer.imageFirstRegion.length && indexer.imageFirstRegion.get(image + 1) <= start) image++;
+    for (let i = start; i < end; i++) {
+      while (image + 1 < indexer.imageFirstRegion.length && indexer.imageFirstRegion.get(image + 1) <= i) image++;
+      const imageId = indexer.imageIdRaw[image];
+      const offset = indexer.regionStart.get(i);
+      const text = bytes.toString('utf8', offset - byteStart, offset - byteStart + indexer.regionLength.get(i));
+      const imageInfo = info?.get(imageId);
+      samples.push(this.toSample(i, text, imageId, offset, imageInfo, await this.imagePath(imageId, imageInfo)));
+    }
+    return samples;
+  }
+
+  private toSample(index: number, text: string, imageId: string, byteOffset: number, info: ImageInfo | undefined, image: string): Sample {
+    const parsed = parseElement(text);
+    const where = (regionId?: unknown): string =>
+      `image ${imageId}, ${regionId !== undefined ? `region ${show(regionId)}` : `region #${index}`} at byte ${byteOffset}`;
+    if (parsed.error) throw new ReaderError(this.file, where(/"region_id"\s*:\s*(\d+)/.exec(text)?.[1]), `region ${parsed.error}`);
+    const r = parsed.value as Record<string, unknown>;
+    const regionId = r.region_id ?? r.id;
+    if (typeof regionId !== 'number' && typeof regionId !== 'string') {
+      throw new ReaderError(this.file, where(), `region has no "region_id" (got ${show(regionId)})`);
+    }
+    if (typeof r.phrase !== 'string') throw new ReaderError(this.file, where(regionId), `"phrase" is ${show(r.phrase)}, expected a string`);
+    for (const k of ['x', 'y', 'width', 'height'] as const) {
+      const v = r[k];
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new ReaderError(this.file, where(regionId), `"${k}" is ${show(v)}, expected a finite number`);
+      }
+    }
+    const x = r.x as number, y = r.y as number, w = r.width as number, h = r.height as number;
+    // spec §5.4: xywh -> xyxy as [x, y, x+width, y+height]. Whether AMC's preprocessing used +w or +w−1 is
+    // unknown upstream (its VG JSON is not public); +w is the plain reading of VG's top-left + size.
+    const box: BoxXYXY = [x, y, x + w, y + h];
+    const sample: Sample = {
+      index,
+      id: String(regionId),
+      image,
+      imageId,
+      width: info?.width,
+      height: info?.height,
+      phrase: r.phrase,
+      caption: preCaption(r.phrase),
+      boxes: [box],
+      sourceBoxes: [[x, y, w, h]],
+      hitRule: 'xyxy',
+      ids: { image_id: /^\d+$/.test(imageId) ? Number(imageId) : imageId, region_id: regionId },
+      source: { file: this.file, entry: `image ${imageId}, region ${regionId}`, byteOffset },
+    };
+    const found = sampleProblems(sample);
+    if (found.length) this.servedProblems.set(index, found);
+    return sample;
+  }
+
+  problems(): Problem[] {
+    return [...this.indexer.problems, ...[...this.servedProblems.values()].flat()];
+  }
+
+  splits(): string[] { return []; }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.abort.abort();
+    await this.complete.catch(() => undefined);
+    if (this.readHandle) await (await this.readHandle).close();
+    this.readHandle = undefined;
+  }
+}

@@ -1,0 +1,221 @@
+// Annotation checks shared by the readers (per served sample), `amc lint` and the editor's Problems view.
+// Pure TypeScript + node:fs: no vscode.
+import { stat } from 'node:fs/promises';
+import type { Problem, Sample, SourceLocation } from './types';
+import type { Dataset } from './datasets/dataset';
+import { ReaderError } from './datasets/dataset';
+
+/** Problem codes and what each means. Severity 'error' makes `amc lint` exit 1. */
+export const PROBLEM_CODES = {
+  'degenerate-box': 'error: after the reference clamp + int() the box covers no pixel, so its mask is empty (spec §2)',
+  'box-outside-image': 'warning: the box reaches outside the image; the reference clamps it (spec §2)',
+  'no-boxes': 'error: the phrase has no box, so it cannot be scored or trained on',
+  'missing-image': 'error: the image file does not exist under the image root',
+  'duplicate-id': 'error: two entries share an id',
+  'unreadable-entry': 'error: the entry does not match the format schema',
+  'unreadable-file': 'error: the file cannot be read to the end (e.g. truncated JSON)',
+  'empty-caption-list': 'warning: the entry lists no caption, so it yields no sample',
+} as const;
+export type ProblemCode = keyof typeof PROBLEM_CODES;
+
+export function problem(code: ProblemCode, message: string, location: SourceLocation): Problem {
+  return { severity: PROBLEM_CODES[code].startsWith('error') ? 'error' : 'warning', code, message, location };
+}
+
+function fmt(box: readonly number[]): string {
+  return `[${box.join(', ')}]`;
+}
+
+/**
+ * Box checks for one sample, exactly in the reference's terms (spec §2 step 3): x1 ∈ [0, w−1], y1 ∈ [0, h−1],
+ * x2 ∈ [1, w], y2 ∈ [1, h], then int() truncation; the mask is empty when x1 >= x2 or y1 >= y2. Without a known
+ * image size only the raw coordinates can be checked.
+ */
+export function sampleProblems(sample: Sample): Problem[] {
+  const out: Problem[] = [];
+  const where = `phrase ${JSON.stringify(sample.phrase)}`;
+  if (sample.boxes.length === 0) {
+    out.push(problem('no-boxes', `${where} has no box`, sample.source));
+    return out;
+  }
+  const { width: w, height: h } = sample;
+  for (const box of sample.boxes) {
+    const [x1, y1, x2, y2] = box;
+    if (w !== undefined && h !== undefined) {
+      if (x1 < 0 || y1 < 0 || x2 > w || y2 > h) {
+        out.push(problem('box-outside-image', `box ${fmt(box)} of ${where} reaches outside the ${w}x${h} image`, sample.source));
+      }
+      const cx1 = Math.trunc(clamp(x1, 0, w - 1)), cy1 = Math.trunc(clamp(y1, 0, h - 1));
+      const cx2 = Math.trunc(clamp(x2, 1, w)), cy2 = Math.trunc(clamp(y2, 1, h));
+      if (cx1 >= cx2 || cy1 >= cy2) {
+        out.push(problem('degenerate-box', `box ${fmt(box)} of ${where} covers no pixel of the ${w}x${h} image ` +
+          `(clamped and truncated: ${fmt([cx1, cy1, cx2, cy2])})`, sample.source));
+      }
+    } else if (x2 <= x1 || y2 <= y1 || x2 <= 0 || y2 <= 0) {
+      out.push(problem('degenerate-box', `box ${fmt(box)} of ${where} covers no pixel (x2 <= x1, y2 <= y1 or entirely left of/above the image)`, sample.source));
+    }
+  }
+  return out;
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Math.min(Math.max(v, lo), hi);
+}
+
+export interface LintOptions {
+  /** Check that every image file exists (one stat per distinct image). Default true. */
+  checkImages?: boolean;
+  /** Samples read per page. */
+  pageSize?: number;
+  onProgress?: (samplesDone: number, samplesKnown: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface LintReport {
+  problems: Problem[];
+  samples: number;
+  errors: number;
+  warnings: number;
+}
+
+/**
+ * Read every sample of a dataset and report its problems: unreadable entries (each one named, the rest still
+ * checked), bad boxes, phrases without boxes, duplicate ids, missing images, and the reader's own problems.
+ */
+export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promise<LintReport> {
+  const pageSize = options.pageSize ?? 2000;
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  const add = (p: Problem): void => {
+    const key = `${p.code}\u0000${p.location.entry}\u0000${p.message}`;
+    if (!seen.has(key)) { seen.add(key); problems.push(p); }
+  };
+  const ids = new IdTracker();
+  // AMC VG sample ids are positions (entry:caption), unique by construction; other formats carry source ids.
+  const trackIds = ds.format !== 'amc-vg';
+  const images = new Map<string, SourceLocation>(); // image path -> first sample that uses it
+  let fileError: unknown;
+  ds.complete.catch((err: unknown) => { fileError = err; });
+
+  let index = 0;
+  let samples = 0;
+  for (;;) {
+    if (options.signal?.aborted) throw new Error('lint aborted');
+    let page: Sample[];
+    try {
+      page = await ds.page(index, pageSize);
+    } catch (err) {
+      if (!(err instanceof ReaderError)) throw err;
+      if (index >= ds.count()) { fileError = err; break; } // the index itself failed here
+      page = [];
+      // Find the unreadable entries of this page one by one; keep the readable ones.
+      const end = Math.min(index + pageSize, ds.count());
+      for (let i = index; i < end; i++) {
+        try {
+          page.push(...await ds.page(i, 1));
+        } catch (one) {
+          if (!(one instanceof ReaderError)) throw one;
+          add(problem('unreadable-entry', one.message, { file: one.file, entry: one.entry ?? `sample ${i}` }));
+        }
+      }
+      index = end;
+      for (const s of page) checkOne(s);
+      samples = index;
+      options.onProgress?.(index, ds.count());
+      continue;
+    }
+    for (const s of page) checkOne(s);
+    index += page.length;
+    samples = index;
+    options.onProgress?.(index, ds.count());
+    if (page.length < pageSize) break;
+  }
+
+  function checkOne(s: Sample): void {
+    for (const p of sampleProblems(s)) add(p);
+    if (trackIds) ids.add(s.id, s.index);
+    if (!images.has(s.image)) images.set(s.image, s.source);
+  }
+
+  try { await ds.complete; } catch (err) { fileError ??= err; }
+  if (fileError !== undefined) {
+    const err = fileError as Error;
+    const location = err instanceof ReaderError ? { file: err.file, entry: err.entry ?? 'file' } : { file: ds.file, entry: 'file' };
+    add(problem('unreadable-file', err.message, location));
+  }
+
+  for (const [id, indices] of ids.duplicates()) {
+    const located = await Promise.all(indices.map(async (i) => (await ds.page(i, 1).catch(() => []))[0]?.source.entry ?? `sample ${i}`));
+    add(problem('duplicate-id', `id ${JSON.stringify(id)} is used by ${indices.length} entries: ${located.join('; ')}`,
+      { file: ds.file, entry: located[0] }));
+  }
+
+  for (const p of ds.problems()) add(p);
+
+  if (options.checkImages ?? true) {
+    const entries = [...images];
+    const CONCURRENCY = 32;
+    for (let k = 0; k < entries.length; k += CONCURRENCY) {
+      await Promise.all(entries.slice(k, k + CONCURRENCY).map(async ([image, location]) => {
+        const ok = await stat(image).then((st) => st.isFile(), () => false);
+        if (!ok) add(problem('missing-image', `image file ${image} does not exist`, location));
+      }));
+    }
+  }
+
+  let errors = 0, warnings = 0;
+  for (const p of problems) (p.severity === 'error' ? errors++ : warnings++);
+  return { problems, samples, errors, warnings };
+}
+
+/**
+ * Finds repeated sample ids without a Map of millions of strings: integer ids (VG region ids) go into a
+ * Float64Array that is sorted once; other ids into a Set.
+ */
+class IdTracker {
+  private numeric = new Float64Array(1024);
+  private sampleIndex = new Uint32Array(1024);
+  private numericCount = 0;
+  private readonly textual = new Map<string, number[]>();
+
+  add(id: string, index: number): void {
+    const n = /^(0|[1-9]\d{0,14})$/.test(id) ? Number(id) : NaN;
+    if (Number.isNaN(n)) {
+      const list = this.textual.get(id);
+      if (list) list.push(index); else this.textual.set(id, [index]);
+      return;
+    }
+    if (this.numericCount === this.numeric.length) {
+      const ids = new Float64Array(this.numeric.length * 2);
+      ids.set(this.numeric);
+      this.numeric = ids;
+      const indices = new Uint32Array(this.sampleIndex.length * 2);
+      indices.set(this.sampleIndex);
+      this.sampleIndex = indices;
+    }
+    this.numeric[this.numericCount] = n;
+    this.sampleIndex[this.numericCount] = index;
+    this.numericCount++;
+  }
+
+  /** Each repeated id with the sample indices that use it. */
+  duplicates(): [string, number[]][] {
+    const out: [string, number[]][] = [];
+    for (const [id, list] of this.textual) if (list.length > 1) out.push([id, list]);
+    const sorted = this.numeric.slice(0, this.numericCount).sort();
+    const repeated = new Set<number>();
+    for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) repeated.add(sorted[i]);
+    if (repeated.size) {
+      const where = new Map<number, number[]>();
+      for (let i = 0; i < this.numericCount; i++) {
+        const v = this.numeric[i];
+        if (repeated.has(v)) {
+          const list = where.get(v);
+          if (list) list.push(this.sampleIndex[i]); else where.set(v, [this.sampleIndex[i]]);
+        }
+      }
+      for (const [v, list] of where) out.push([String(v), list]);
+    }
+    return out;
+  }
+}
