@@ -418,7 +418,7 @@ def gradcam_token_maps(attn: torch.Tensor, grad: torch.Tensor, attention_mask: t
 
     Drops the image-CLS key and reshapes the N patches row-major to g x g."""
     B, H, L, K = attn.shape
-    if K != grid * grid + 1:
+    if not torch.jit.is_tracing() and K != grid * grid + 1:
         raise ValueError(f"cross-attention has {K} keys, expected 1 + {grid}x{grid}")
     m = attention_mask.to(attn.dtype).reshape(B, 1, L, 1, 1)
     a = attn[:, :, :, 1:].reshape(B, H, L, grid, grid) * m
