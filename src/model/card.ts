@@ -30,6 +30,8 @@ export interface ModelCard {
   lowercase: boolean;
   gradcamLayer: number;
   files: { imageEncoder: { file: string; sha256: string }; grounding: { file: string; sha256: string } };
+  /** Inputs/outputs as the card records them (checked against the graphs too). */
+  declared: { imageEncoder?: { inputs: IoSignature[]; outputs: IoSignature[] }; grounding?: { inputs: IoSignature[]; outputs: IoSignature[] } };
   raw: Record<string, unknown>;
 }
 
@@ -88,49 +90,66 @@ export function parseModelCard(raw: Json, file: string): ModelCard {
   if (Number.isFinite(contractVersion) && !SUPPORTED_CONTRACT_VERSIONS.includes(contractVersion)) {
     problems.push(`contract_version is ${contractVersion}, this version of AMC Grounding Lens reads ${SUPPORTED_CONTRACT_VERSIONS.join(', ')} (re-export the model or update the extension)`);
   }
-  const imageSize = num(['image_size', 'image_res'], 'input side S');
+  const imageSize = num(['image_size'], 'input side S');
   const patchSize = num(['patch_size'], 'ViT patch size');
-  const grid = num(['grid', 'gradcam_grid'], 'GradCAM grid g');
+  const grid = num(['grid'], 'GradCAM grid g');
   if (Number.isFinite(imageSize + patchSize + grid) && imageSize / patchSize !== grid) {
     problems.push(`grid ${grid} does not equal image_size / patch_size = ${imageSize}/${patchSize}`);
   }
-  const visionWidth = num(['vision_width', 'image_embed_dim', 'config.vision_width'], 'width of image_embeds');
-  const mean = triple(['mean', 'image_mean', 'normalize.mean']);
-  const std = triple(['std', 'image_std', 'normalize.std']);
+  const visionWidth = num(['config.vision_width', 'vision_width'], 'width of image_embeds');
+  const mean = triple(['mean']);
+  const std = triple(['std']);
   if (std.some((s) => !(s > 0))) problems.push(`std must be positive, got ${JSON.stringify(std)}`);
-  const resamplingRaw = pick(raw, ['resampling', 'resample']);
+  const resamplingRaw = pick(raw, ['resampling']);
   const resampling = typeof resamplingRaw === 'string' ? resamplingRaw.toLowerCase().replace(/^pil[-_.]?/, '') : '';
   if (!(RESAMPLINGS as readonly string[]).includes(resampling)) {
     problems.push(`resampling ${JSON.stringify(resamplingRaw)} is not one of ${RESAMPLINGS.join(', ')}`);
   }
-  const maxTextLength = num(['max_text_length', 'max_length'], 'max tokens incl. [CLS]', (v) => Number.isInteger(v) && v >= 2);
+  const maxTextLength = num(['max_text_length'], 'max tokens incl. [CLS]', (v) => Number.isInteger(v) && v >= 2);
   const maxWordsRaw = pick(raw, ['max_words']);
   const maxWords = typeof maxWordsRaw === 'number' && Number.isInteger(maxWordsRaw) && maxWordsRaw > 0 ? maxWordsRaw : 50;
-  const vocabFile = pick(raw, ['vocab', 'vocab_file']);
+  const vocabFile = pick(raw, ['vocab']);
   if (typeof vocabFile !== 'string' || !vocabFile) problems.push('vocab (the WordPiece vocabulary file) is missing');
-  const lowercaseRaw = pick(raw, ['lowercase', 'do_lower_case']);
+  const lowercaseRaw = pick(raw, ['lowercase']);
+  if (raw.add_sep === true) problems.push('add_sep is true: ALBEF/AMC models take [CLS] + wordpieces with no [SEP] (spec §0); this engine does not add one');
   const lowercase = lowercaseRaw === undefined ? true : lowercaseRaw === true;
   const gradcamLayer = num(['gradcam_layer'], 'cross-attention layer of GradCAM', (v) => Number.isInteger(v) && v >= 0);
   const name = typeof raw.name === 'string' && raw.name ? raw.name : path.basename(path.dirname(file));
 
-  const fileEntry = (which: string, defaultName: string): { file: string; sha256: string } => {
-    const files = raw.files as Json | undefined;
-    const entry = (files && typeof files === 'object' ? (files[which] ?? files[defaultName]) : undefined) as Json | string | undefined;
-    const sha = pick(raw, [`sha256.${defaultName}`, `sha256.${which}`]) ??
-      (entry && typeof entry === 'object' ? entry.sha256 : undefined);
-    const fname = entry && typeof entry === 'object' && typeof entry.file === 'string' ? entry.file : defaultName;
-    if (typeof sha !== 'string' || !/^[0-9a-f]{64}$/i.test(sha)) problems.push(`sha256 of ${defaultName} is missing or not 64 hex digits`);
+  // sha256 of each graph: {"sha256": {"image_encoder.onnx": hex, "grounding.onnx": hex}} (exporter's layout).
+  const shaMap = (raw.sha256 && typeof raw.sha256 === 'object' ? raw.sha256 : {}) as Json;
+  const fileEntry = (fname: string): { file: string; sha256: string } => {
+    const sha = shaMap[fname];
+    if (typeof sha !== 'string' || !/^[0-9a-f]{64}$/i.test(sha)) problems.push(`sha256["${fname}"] is missing or not 64 hex digits`);
     return { file: fname, sha256: typeof sha === 'string' ? sha.toLowerCase() : '' };
   };
-  const imageEncoder = fileEntry('image_encoder', IMAGE_ENCODER_FILE);
-  const grounding = fileEntry('grounding', GROUNDING_FILE);
+  const imageEncoder = fileEntry(IMAGE_ENCODER_FILE);
+  const grounding = fileEntry(GROUNDING_FILE);
+  const declared = { imageEncoder: declaredIo(raw, IMAGE_ENCODER_FILE, problems), grounding: declaredIo(raw, GROUNDING_FILE, problems) };
 
   if (problems.length) throw new ModelCardError(file, `invalid model card: ${problems.join('; ')}`);
   return {
     contractVersion, name, imageSize, patchSize, grid, visionWidth, mean, std, resampling: resampling as Resampling,
     maxTextLength, maxWords, vocabFile: vocabFile as string, lowercase, gradcamLayer,
-    files: { imageEncoder, grounding }, raw,
+    files: { imageEncoder, grounding }, declared, raw,
   };
+}
+
+/** The card's own record of a graph's inputs and outputs ("inputs"/"outputs" → file → [{name, dtype, shape}]). */
+function declaredIo(raw: Json, fname: string, problems: string[]): { inputs: IoSignature[]; outputs: IoSignature[] } | undefined {
+  const read = (kind: 'inputs' | 'outputs'): IoSignature[] | undefined => {
+    const byFile = raw[kind] as Json | undefined;
+    if (!byFile || typeof byFile !== 'object') return undefined;
+    const list = byFile[fname];
+    if (list === undefined) return undefined;
+    if (!Array.isArray(list)) { problems.push(`${kind}["${fname}"] must be a list`); return undefined; }
+    return list.map((e: Json) => ({
+      name: String(e.name), type: String(e.dtype ?? e.type),
+      shape: Array.isArray(e.shape) ? (e.shape as (number | string)[]) : [],
+    }));
+  };
+  const inputs = read('inputs'), outputs = read('outputs');
+  return inputs || outputs ? { inputs: inputs ?? [], outputs: outputs ?? [] } : undefined;
 }
 
 export async function sha256File(file: string): Promise<string> {
@@ -180,36 +199,39 @@ export function expectedSignatures(card: ModelCard): {
   };
 }
 
-export interface ExpectedIo { name: string; type: string; shape: (number | null)[]; }
+export interface ExpectedIo { name: string; type: string; shape: (number | string | null)[]; }
 
 /**
- * Compare a graph's declared inputs/outputs with what the card implies. A symbolic (string) dim in the graph
- * matches a free dim; a fixed graph dim where the engine needs a free one (batch, length) is reported too.
+ * Compare a graph's inputs/outputs as onnxruntime reports them with what they should be (`source` says who
+ * expects it: the card's record, or the engine given the card's sizes). A symbolic (string) dim in the graph
+ * matches a free dim; a fixed batch dim where the engine needs a dynamic one is reported too.
  */
-export function compareSignatures(graphFile: string, kind: 'input' | 'output', actual: IoSignature[], expected: ExpectedIo[]): string[] {
+export function compareSignatures(graphFile: string, kind: 'input' | 'output', actual: IoSignature[], expected: ExpectedIo[],
+    source = 'the engine needs'): string[] {
   const problems: string[] = [];
+  const fmt = (shape: readonly (number | string | null)[]): string => `[${shape.map((d) => d ?? '?').join(',')}]`;
   for (const exp of expected) {
     const got = actual.find((a) => a.name === exp.name);
     if (!got) {
-      problems.push(`${graphFile} has no ${kind} "${exp.name}" (it has ${actual.map((a) => `"${a.name}"`).join(', ') || 'none'})`);
+      problems.push(`${graphFile} has no ${kind} "${exp.name}" (${source} it; the graph has ${actual.map((a) => `"${a.name}"`).join(', ') || 'none'})`);
       continue;
     }
-    if (got.type !== exp.type) problems.push(`${graphFile} ${kind} "${exp.name}" is ${got.type}, expected ${exp.type}`);
+    if (got.type !== exp.type) problems.push(`${graphFile} ${kind} "${exp.name}" is ${got.type}, ${source} ${exp.type}`);
     if (got.shape.length !== exp.shape.length) {
-      problems.push(`${graphFile} ${kind} "${exp.name}" has shape [${got.shape.join(',')}], expected rank ${exp.shape.length} [${exp.shape.map((d) => d ?? '?').join(',')}]`);
+      problems.push(`${graphFile} ${kind} "${exp.name}" has shape ${fmt(got.shape)}, ${source} ${fmt(exp.shape)}`);
       continue;
     }
     exp.shape.forEach((d, i) => {
       const a = got.shape[i];
-      if (d === null) {
-        if (typeof a === 'number' && a > 0 && i === 0) problems.push(`${graphFile} ${kind} "${exp.name}" has a fixed batch size ${a}; the engine needs a dynamic batch axis`);
+      if (d === null || typeof d === 'string') {
+        if (typeof a === 'number' && i === 0) problems.push(`${graphFile} ${kind} "${exp.name}" has a fixed batch size ${a}; ${source} a dynamic batch axis`);
       } else if (typeof a === 'number' && a !== d) {
-        problems.push(`${graphFile} ${kind} "${exp.name}" dim ${i} is ${a}, the card implies ${d}`);
+        problems.push(`${graphFile} ${kind} "${exp.name}" has shape ${fmt(got.shape)}, ${source} ${fmt(exp.shape)}`);
       }
     });
   }
-  for (const a of actual) {
-    if (kind === 'input' && !expected.some((e) => e.name === a.name)) problems.push(`${graphFile} has an unexpected input "${a.name}"`);
+  if (kind === 'input') {
+    for (const a of actual) if (!expected.some((e) => e.name === a.name)) problems.push(`${graphFile} has an input "${a.name}" that ${source === 'the engine needs' ? 'the engine does not feed' : 'the card does not record'}`);
   }
-  return problems;
+  return [...new Set(problems)];
 }

@@ -131,16 +131,29 @@ export class ModelRuntime {
       throw e;
     }
     const exp = expectedSignatures(card);
+    const encIn = signatureOf(enc.session.inputMetadata), encOut = signatureOf(enc.session.outputMetadata);
+    const grIn = signatureOf(gr.session.inputMetadata), grOut = signatureOf(gr.session.outputMetadata);
     const problems = [
-      ...compareSignatures(card.files.imageEncoder.file, 'input', signatureOf(enc.session.inputMetadata), exp.imageEncoder.inputs),
-      ...compareSignatures(card.files.imageEncoder.file, 'output', signatureOf(enc.session.outputMetadata), exp.imageEncoder.outputs),
-      ...compareSignatures(card.files.grounding.file, 'input', signatureOf(gr.session.inputMetadata), exp.grounding.inputs),
-      ...compareSignatures(card.files.grounding.file, 'output', signatureOf(gr.session.outputMetadata), exp.grounding.outputs),
+      // what the card says the graphs are ...
+      ...(card.declared.imageEncoder ? [
+        ...compareSignatures(card.files.imageEncoder.file, 'input', encIn, card.declared.imageEncoder.inputs, 'the card records'),
+        ...compareSignatures(card.files.imageEncoder.file, 'output', encOut, card.declared.imageEncoder.outputs, 'the card records'),
+      ] : []),
+      ...(card.declared.grounding ? [
+        ...compareSignatures(card.files.grounding.file, 'input', grIn, card.declared.grounding.inputs, 'the card records'),
+        ...compareSignatures(card.files.grounding.file, 'output', grOut, card.declared.grounding.outputs, 'the card records'),
+      ] : []),
+      // ... and what this engine needs them to be, given the card's sizes
+      ...compareSignatures(card.files.imageEncoder.file, 'input', encIn, exp.imageEncoder.inputs),
+      ...compareSignatures(card.files.imageEncoder.file, 'output', encOut, exp.imageEncoder.outputs),
+      ...compareSignatures(card.files.grounding.file, 'input', grIn, exp.grounding.inputs),
+      ...compareSignatures(card.files.grounding.file, 'output', grOut, exp.grounding.outputs),
     ];
-    if (problems.length) {
+    const unique = [...new Set(problems)];
+    if (unique.length) {
       await enc.session.release();
       await gr.session.release();
-      throw new ModelCardError(path.join(dir, CARD_FILE), `the ONNX graphs do not match the card: ${problems.join('; ')}`);
+      throw new ModelCardError(path.join(dir, CARD_FILE), `the ONNX graphs do not match the card: ${unique.join('; ')}`);
     }
     return new ModelRuntime(dir, card, enc.session, gr.session, enc.provider, enc.providerNote, opts);
   }
