@@ -3,6 +3,9 @@
 // disposes everything. Features add exactly one `registerX(context)` line below.
 import * as vscode from 'vscode';
 import { createOutputChannel, releaseOutputChannel } from './output';
+import { registerAnnotationViewer } from './editor/register';
+import { registerExplainCommand } from './commands/explain';
+import { registerEvaluateCommand } from './commands/evaluate';
 
 /** What `activate` returns (vscode.extensions.getExtension(...).exports): used by the extension-host tests. */
 export interface AmcExtensionApi {
@@ -16,6 +19,9 @@ export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
   output.info(`AMC Grounding Lens ${context.extension.packageJSON.version} activated (workspace trusted: ${vscode.workspace.isTrusted})`);
 
   // --- feature registrations (one line each) ---
+  registerAnnotationViewer(context);
+  registerExplainCommand(context);
+  registerEvaluateCommand(context);
 
   return { extensionPath: context.extensionPath, output };
 }

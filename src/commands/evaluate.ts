@@ -1,0 +1,55 @@
+// "AMC: Evaluate pointing game": runs the pointing game (spec §4.1) over the dataset of the active viewer (or the
+// file given / picked), with a cancellable progress notification; results fill the viewer's metric columns and
+// its per-split accuracy table. Returns the summary (used by the extension-host tests).
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { annotationViewer, VIEW_TYPE, type OpenViewer } from '../editor/annotationEditor';
+import type { EvaluationSummary } from '../protocol';
+
+async function viewerToEvaluate(uri?: vscode.Uri): Promise<OpenViewer | undefined> {
+  const provider = annotationViewer();
+  if (!provider) throw new Error('the annotation viewer is not registered');
+  const open = provider.viewerFor(uri);
+  if (open && (!uri || open.document.uri.toString() === uri.toString())) return open;
+  let target = uri;
+  if (!target) {
+    const picked = await vscode.window.showOpenDialog({
+      canSelectMany: false, openLabel: 'Evaluate', title: 'AMC: pick an annotation file to evaluate',
+      filters: { 'Annotation files': ['json', 'p', 'txt'] },
+    });
+    target = picked?.[0];
+    if (!target) return undefined;
+  }
+  await vscode.commands.executeCommand('vscode.openWith', target, VIEW_TYPE);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const v = provider.viewerFor(target);
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the viewer for ${target.fsPath} did not open`);
+}
+
+export function registerEvaluateCommand(context: vscode.ExtensionContext): void {
+  context.subscriptions.push(vscode.commands.registerCommand('amc.evaluatePointingGame', async (uri?: vscode.Uri): Promise<EvaluationSummary | undefined> => {
+    let viewer: OpenViewer | undefined;
+    try {
+      viewer = await viewerToEvaluate(uri instanceof vscode.Uri ? uri : undefined);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`AMC: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+    if (!viewer) return undefined;
+    const provider = annotationViewer()!;
+    try {
+      const summary = await provider.evaluate(viewer);
+      const lines = summary.bySplit.map((a) => `${a.split} ${Number.isFinite(a.accuracy) ? (a.accuracy * 100).toFixed(2) : '–'}% (${a.hits}/${a.total})`);
+      void vscode.window.showInformationMessage(
+        `AMC pointing game on ${path.basename(viewer.document.uri.fsPath)}${summary.cancelled ? ' (cancelled, partial)' : ''}: ${lines.join(' · ')}`);
+      return summary;
+    } catch (err) {
+      void vscode.window.showErrorMessage(`AMC: pointing game failed: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+  }));
+}

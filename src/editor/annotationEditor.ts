@@ -1,0 +1,314 @@
+// Custom read-only editor `amc.annotationViewer`: opens any annotation file the readers know, shows it in the
+// viewer webview, publishes the readers' problems to the Problems panel, and finds (or asks once for) the image
+// root. The webview may read only the extension's out/ and media/ folders and the dataset's image roots.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { getSettings, onSettingsChanged, setImageRoot } from '../config';
+import type { Dataset } from '../core/datasets/dataset';
+import { openDataset } from '../core/datasets/index';
+import type { Problem, Sample } from '../core/types';
+import { METHOD_NAMES, RequestError, RequestServer, type EvaluationSummary, type RequestHandlers } from '../protocol';
+import type { EngineHost } from './engineHost';
+import { makeNonce, renderWebviewHtml } from './html';
+import { offsetsToPositions } from './positions';
+import { ViewerSession } from './viewerSession';
+
+export const VIEW_TYPE = 'amc.annotationViewer';
+/** Same viewer, offered through "Open With…" for any .json / .p file (priority "option"). */
+export const VIEW_TYPE_ANY_FILE = 'amc.annotationViewer.anyFile';
+const MAX_DIAGNOSTICS_PER_FILE = 2000;
+
+export class AnnotationDocument implements vscode.CustomDocument {
+  constructor(readonly uri: vscode.Uri, public dataset: Dataset | undefined, public openError: string | undefined, public imageRoots: string[]) {}
+  dispose(): void { void this.dataset?.close(); }
+}
+
+export interface OpenViewer { document: AnnotationDocument; panel: vscode.WebviewPanel; session?: ViewerSession; }
+
+function errorMessage(err: unknown): string { return err instanceof Error ? err.message : String(err); }
+
+/** Deepest folder containing every path (POSIX or Windows), or '' when they share none. */
+export function commonFolder(folders: readonly string[]): string {
+  if (!folders.length) return '';
+  const split = folders.map((f) => path.resolve(f).split(path.sep));
+  let n = 0;
+  while (split.every((p) => n < p.length && p[n] === split[0][n])) n++;
+  return split[0].slice(0, n).join(path.sep) || (n > 0 ? path.sep : '');
+}
+
+/** Folders the webview may load images from: the configured root, else the images' common folder. */
+export function imageRootsOf(samples: readonly Sample[], datasetFile: string, configured?: string): string[] {
+  if (configured) return [path.resolve(configured)];
+  const dirs = [...new Set(samples.map((s) => path.dirname(path.resolve(path.dirname(datasetFile), s.image))))];
+  if (!dirs.length) return [path.dirname(datasetFile)];
+  const common = commonFolder(dirs);
+  // A common folder at the filesystem's top would grant far more than the dataset: list the folders instead.
+  if (common && common.split(path.sep).filter(Boolean).length >= 2) return [common];
+  return dirs.slice(0, 32);
+}
+
+export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProvider<AnnotationDocument> {
+  private readonly viewers = new Set<OpenViewer>();
+  private lastActive: OpenViewer | undefined;
+  private readonly imageChecks = new Map<string, Promise<string | undefined>>();
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly engines: EngineHost,
+    private readonly diagnostics: vscode.DiagnosticCollection,
+    private readonly log: (line: string) => void,
+  ) {
+    context.subscriptions.push(engines.onDidChangeModel(() => { for (const v of this.viewers) void v.session?.modelChanged(); }));
+  }
+
+  static register(context: vscode.ExtensionContext, engines: EngineHost, log: (line: string) => void): AnnotationViewerProvider {
+    const diagnostics = vscode.languages.createDiagnosticCollection('amc');
+    const provider = new AnnotationViewerProvider(context, engines, diagnostics, log);
+    const options = { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: false } };
+    context.subscriptions.push(
+      diagnostics,
+      vscode.window.registerCustomEditorProvider(VIEW_TYPE, provider, options),
+      vscode.window.registerCustomEditorProvider(VIEW_TYPE_ANY_FILE, provider, options),
+      onSettingsChanged(['imageRoots'], () => provider.imageChecks.clear()),
+    );
+    return provider;
+  }
+
+  /** The viewer of `uri` (any, when undefined: the active one, else the last one focused). */
+  viewerFor(uri?: vscode.Uri): OpenViewer | undefined {
+    const all = [...this.viewers];
+    if (uri) return all.find((v) => v.panel.active && v.document.uri.toString() === uri.toString()) ?? all.find((v) => v.document.uri.toString() === uri.toString());
+    return all.find((v) => v.panel.active) ?? (this.lastActive && this.viewers.has(this.lastActive) ? this.lastActive : all[all.length - 1]);
+  }
+
+  async openCustomDocument(uri: vscode.Uri): Promise<AnnotationDocument> {
+    const file = uri.fsPath;
+    const configured = getSettings().imageRoots[file];
+    const t0 = Date.now();
+    let dataset: Dataset;
+    try {
+      dataset = await openDataset(file, { imageRoot: configured });
+    } catch (err) {
+      const message = errorMessage(err);
+      this.log(`viewer: could not open ${file}: ${message}`);
+      this.diagnostics.set(uri, [new vscode.Diagnostic(new vscode.Range(0, 0, 0, 1), message, vscode.DiagnosticSeverity.Error)]);
+      return new AnnotationDocument(uri, undefined, message, [path.dirname(file)]);
+    }
+    const first = await dataset.page(0, 200);
+    const doc = new AnnotationDocument(uri, dataset, undefined, imageRootsOf(first, file, configured));
+    this.log(`viewer: opened ${file} as ${dataset.format} in ${Date.now() - t0} ms; image roots ${doc.imageRoots.join(', ')}`);
+    void this.publishProblems(doc);
+    if (!configured) void this.askForImageRoot(doc, first);
+    return doc;
+  }
+
+  async resolveCustomEditor(document: AnnotationDocument, panel: vscode.WebviewPanel): Promise<void> {
+    const viewer: OpenViewer = { document, panel };
+    this.viewers.add(viewer);
+    this.lastActive = viewer;
+    panel.onDidChangeViewState(() => { if (panel.active) this.lastActive = viewer; });
+    panel.onDidDispose(() => { viewer.session?.dispose(); this.viewers.delete(viewer); });
+    panel.webview.onDidReceiveMessage((m) => this.receive(viewer, m));
+    this.attach(viewer);
+  }
+
+  private receiveFallback = new WeakMap<OpenViewer, RequestServer>();
+  private receive(viewer: OpenViewer, message: unknown): void {
+    if (viewer.session) viewer.session.receive(message);
+    else this.receiveFallback.get(viewer)?.receive(message);
+  }
+
+  /** (Re)build the session and the page; called again when the image root changes. */
+  private attach(viewer: OpenViewer): void {
+    const { document, panel } = viewer;
+    viewer.session?.dispose();
+    viewer.session = undefined;
+    const ext = this.context.extensionUri;
+    panel.webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(ext, 'out'), vscode.Uri.joinPath(ext, 'media'), ...document.imageRoots.map((r) => vscode.Uri.file(r))],
+    };
+    const post = (m: unknown) => { void panel.webview.postMessage(m); };
+    const title = path.basename(document.uri.fsPath);
+    if (!document.dataset) {
+      const failure = async () => { throw new RequestError(`${document.uri.fsPath}: ${document.openError}`); };
+      const handlers = Object.fromEntries(METHOD_NAMES.map((m) => [m, failure])) as unknown as RequestHandlers;
+      this.receiveFallback.set(viewer, new RequestServer(handlers, post));
+    } else {
+      const dataset = document.dataset;
+      viewer.session = new ViewerSession({
+        mode: 'dataset', title, dataset,
+        getExplainer: () => this.engines.explainer(),
+        metricStoreFor: (key) => this.engines.metricStore(key, dataset.file),
+        imageUri: (p) => this.webviewUri(panel, document, p),
+        imageProblem: (p) => this.imageProblem(p, document),
+        savePng: (name, png) => savePng(path.dirname(document.uri.fsPath), name, png),
+        revealSource: (s) => revealSource(s),
+        startEvaluation: () => { void vscode.commands.executeCommand('amc.evaluatePointingGame', document.uri); },
+        colormap: getSettings().colormap,
+        post,
+      });
+    }
+    panel.webview.html = renderWebviewHtml({
+      cspSource: panel.webview.cspSource,
+      nonce: makeNonce(),
+      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(ext, 'out', 'webview.js')).toString(),
+      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(ext, 'out', 'webview.css')).toString(),
+      title,
+    });
+  }
+
+  private webviewUri(panel: vscode.WebviewPanel, document: AnnotationDocument, file: string): string | undefined {
+    const resolved = path.resolve(file);
+    const inside = document.imageRoots.some((root) => {
+      const rel = path.relative(root, resolved);
+      return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+    });
+    return inside ? panel.webview.asWebviewUri(vscode.Uri.file(resolved)).toString() : undefined;
+  }
+
+  private imageProblem(file: string, document: AnnotationDocument): Promise<string | undefined> {
+    let check = this.imageChecks.get(file);
+    if (!check) {
+      check = fs.promises.stat(file).then(
+        (st) => (st.isFile() ? undefined : `${file} is not a file`),
+        () => `Image not found: ${file}. Set the image folder of ${path.basename(document.uri.fsPath)} (setting amc.imageRoots, or reopen the file to be asked).`,
+      );
+      this.imageChecks.set(file, check);
+      if (this.imageChecks.size > 10_000) this.imageChecks.delete(this.imageChecks.keys().next().value as string);
+    }
+    return check;
+  }
+
+  /** Asked once per dataset file when none of the first images exist and no root is configured. */
+  private async askForImageRoot(doc: AnnotationDocument, first: readonly Sample[]): Promise<void> {
+    const file = doc.uri.fsPath;
+    const probe = first.slice(0, 20);
+    if (!probe.length || probe.some((s) => fs.existsSync(s.image))) return;
+    const askedKey = `amc.imageRootAsked:${file}`;
+    if (this.context.workspaceState.get<boolean>(askedKey)) return;
+    await this.context.workspaceState.update(askedKey, true);
+    const choice = await vscode.window.showWarningMessage(
+      `The images of ${path.basename(file)} were not found (the first is expected at ${probe[0].image}).`, 'Choose image folder…', 'Not now');
+    if (choice !== 'Choose image folder…') return;
+    const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use as image folder', defaultUri: vscode.Uri.file(path.dirname(file)) });
+    if (!picked?.[0]) return;
+    await setImageRoot(file, picked[0].fsPath);
+    await this.reopen(doc, picked[0].fsPath);
+  }
+
+  private async reopen(doc: AnnotationDocument, imageRoot: string): Promise<void> {
+    const old = doc.dataset;
+    try {
+      doc.dataset = await openDataset(doc.uri.fsPath, { imageRoot });
+      doc.openError = undefined;
+      doc.imageRoots = [path.resolve(imageRoot)];
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Could not reopen ${doc.uri.fsPath}: ${errorMessage(err)}`);
+      return;
+    }
+    this.imageChecks.clear();
+    for (const v of this.viewers) if (v.document === doc) this.attach(v);
+    void old?.close();
+  }
+
+  private async publishProblems(doc: AnnotationDocument): Promise<void> {
+    const ds = doc.dataset;
+    if (!ds) return;
+    const extra: Problem[] = [];
+    try { await ds.complete; } catch (err) {
+      extra.push({ severity: 'error', message: errorMessage(err), code: 'unreadable', location: { file: ds.file, entry: '' } });
+    }
+    const byFile = new Map<string, Problem[]>();
+    for (const p of [...ds.problems(), ...extra]) {
+      const list = byFile.get(p.location.file) ?? [];
+      if (list.length < MAX_DIAGNOSTICS_PER_FILE) list.push(p);
+      byFile.set(p.location.file, list);
+    }
+    for (const [file, problems] of byFile) {
+      let positions = new Map<number, { line: number; column: number }>();
+      const offsets = problems.filter((p) => p.location.line === undefined && p.location.byteOffset !== undefined).map((p) => p.location.byteOffset!);
+      if (offsets.length) { try { positions = await offsetsToPositions(file, offsets); } catch { /* file gone: line 0 */ } }
+      const diags = problems.map((p) => {
+        const pos = p.location.line !== undefined ? { line: p.location.line - 1, column: 0 }
+          : p.location.byteOffset !== undefined ? positions.get(p.location.byteOffset) ?? { line: 0, column: 0 } : { line: 0, column: 0 };
+        const range = new vscode.Range(pos.line, pos.column, pos.line, p.location.line !== undefined ? 10_000 : pos.column + 1);
+        const d = new vscode.Diagnostic(range, p.location.entry ? `${p.location.entry}: ${p.message}` : p.message,
+          p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+        d.source = 'AMC';
+        d.code = p.code;
+        return d;
+      });
+      this.diagnostics.set(vscode.Uri.file(file), diags);
+    }
+    this.log(`viewer: ${ds.problems().length + extra.length} problem(s) in ${ds.file}`);
+  }
+
+  /** The pointing game over a viewer's dataset with a cancellable progress notification and an ETA. */
+  async evaluate(viewer: OpenViewer): Promise<EvaluationSummary> {
+    const session = viewer.session;
+    if (!session) throw new Error(`${viewer.document.uri.fsPath} could not be opened: ${viewer.document.openError}`);
+    const name = path.basename(viewer.document.uri.fsPath);
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `AMC: pointing game on ${name}`, cancellable: true },
+      async (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        const t0 = Date.now();
+        let reported = 0;
+        const result = await session.evaluate((s) => {
+          const fraction = s.total ? s.done / s.total : 1;
+          const elapsed = (Date.now() - t0) / 1000;
+          const eta = s.done > 0 ? (elapsed / s.done) * (s.total - s.done) : NaN;
+          const all = s.bySplit.find((a) => a.split === 'all');
+          progress.report({
+            increment: fraction * 100 - reported,
+            message: `${s.done}/${s.total}${Number.isFinite(eta) ? ` · ETA ${formatDuration(eta)}` : ''}${all && all.total ? ` · accuracy ${(all.accuracy * 100).toFixed(1)}%` : ''}`,
+          });
+          reported = fraction * 100;
+        }, abort.signal);
+        this.log(`viewer: pointing game on ${viewer.document.uri.fsPath}: ${result.bySplit.map((a) => `${a.split} ${(a.accuracy * 100).toFixed(2)}% (${a.hits}/${a.total})`).join(', ')}${result.cancelled ? ' (cancelled)' : ''} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        return result;
+      });
+  }
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.ceil(seconds)} s`;
+  const m = Math.floor(seconds / 60), s = Math.round(seconds % 60);
+  if (m < 60) return `${m} min ${s} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+async function savePng(folder: string, suggestedName: string, png: Uint8Array): Promise<string | null> {
+  const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(folder, suggestedName)), filters: { 'PNG image': ['png'] } });
+  if (!target) return null;
+  await vscode.workspace.fs.writeFile(target, png);
+  return target.fsPath;
+}
+
+async function revealSource(sample: Sample): Promise<boolean> {
+  const loc = sample.source;
+  if (/\.p$/i.test(loc.file)) return false;   // a pickle is binary: nothing to show as text
+  let position = new vscode.Position(0, 0);
+  if (loc.line !== undefined) position = new vscode.Position(loc.line - 1, 0);
+  else if (loc.byteOffset !== undefined) {
+    const p = (await offsetsToPositions(loc.file, [loc.byteOffset])).get(loc.byteOffset);
+    if (p) position = new vscode.Position(p.line, p.column);
+  }
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(loc.file));
+  await vscode.window.showTextDocument(doc, { selection: new vscode.Range(position, position), preview: true, viewColumn: vscode.ViewColumn.Beside });
+  return true;
+}
+
+let registered: AnnotationViewerProvider | undefined;
+let sharedEngines: EngineHost | undefined;
+
+/** The provider registered by registerAnnotationViewer (commands use it). */
+export function annotationViewer(): AnnotationViewerProvider | undefined { return registered; }
+export function engineHost(): EngineHost | undefined { return sharedEngines; }
+
+export function setRegistered(provider: AnnotationViewerProvider, engines: EngineHost): void {
+  registered = provider;
+  sharedEngines = engines;
+}

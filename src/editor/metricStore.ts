@@ -1,0 +1,98 @@
+// Per-model metrics of every explained sample, stored column-wise so millions of rows stay small
+// (13 bytes a row instead of an object each). No vscode import: unit-tested and used by the test host.
+import type { RowMetrics } from '../protocol';
+
+const STATE_NONE = 0, STATE_HIT = 1, STATE_MISS = 2, STATE_ERROR = 3;
+
+export class MetricStore {
+  private score = new Float32Array(0);
+  private lMean = new Float32Array(0);
+  private lMax = new Float32Array(0);
+  private state = new Uint8Array(0);
+  private splitOf = new Uint16Array(0);
+  private readonly splitNames: string[] = [];
+  private readonly errors = new Map<number, string>();
+  private computed = 0;
+  /** Bumped on every write; views built from an older version may be stale. */
+  version = 0;
+
+  get computedCount(): number { return this.computed; }
+
+  private ensure(index: number): void {
+    if (index < this.state.length) return;
+    const size = Math.max(index + 1, Math.ceil(this.state.length * 1.5), 1024);
+    const grow = <T extends Float32Array | Uint8Array | Uint16Array>(a: T, make: (n: number) => T): T => { const b = make(size); b.set(a); return b; };
+    this.score = grow(this.score, (n) => new Float32Array(n));
+    this.lMean = grow(this.lMean, (n) => new Float32Array(n));
+    this.lMax = grow(this.lMax, (n) => new Float32Array(n));
+    this.state = grow(this.state, (n) => new Uint8Array(n));
+    this.splitOf = grow(this.splitOf, (n) => new Uint16Array(n));
+  }
+
+  private splitId(split: string | undefined): number {
+    const name = split ?? '';
+    let id = this.splitNames.indexOf(name);
+    if (id < 0) { id = this.splitNames.length; this.splitNames.push(name); }
+    return id;
+  }
+
+  set(index: number, metrics: RowMetrics, split: string | undefined): void {
+    this.ensure(index);
+    if (this.state[index] === STATE_NONE) this.computed++;
+    this.errors.delete(index);
+    this.score[index] = metrics.score;
+    this.lMean[index] = metrics.lMean;
+    this.lMax[index] = metrics.lMax;
+    this.state[index] = metrics.hit ? STATE_HIT : STATE_MISS;
+    this.splitOf[index] = this.splitId(split);
+    this.version++;
+  }
+
+  setError(index: number, message: string): void {
+    this.ensure(index);
+    if (this.state[index] === STATE_NONE) this.computed++;
+    this.state[index] = STATE_ERROR;
+    this.errors.set(index, message);
+    this.version++;
+  }
+
+  has(index: number): boolean { return index < this.state.length && this.state[index] !== STATE_NONE; }
+  /** Computed with metrics (not an error). */
+  hasMetrics(index: number): boolean { return index < this.state.length && (this.state[index] === STATE_HIT || this.state[index] === STATE_MISS); }
+  isMiss(index: number): boolean { return index < this.state.length && this.state[index] === STATE_MISS; }
+  error(index: number): string | undefined { return this.errors.get(index); }
+
+  get(index: number): RowMetrics | undefined {
+    if (!this.hasMetrics(index)) return undefined;
+    return { score: this.score[index], lMean: this.lMean[index], lMax: this.lMax[index], hit: this.state[index] === STATE_HIT };
+  }
+
+  /** Numeric sort value of a computed row (hit: 1, miss: 0). */
+  value(index: number, key: 'score' | 'lMean' | 'lMax' | 'hit'): number {
+    switch (key) {
+      case 'score': return this.score[index];
+      case 'lMean': return this.lMean[index];
+      case 'lMax': return this.lMax[index];
+      case 'hit': return this.state[index] === STATE_HIT ? 1 : 0;
+    }
+  }
+
+  /** Indices with metrics, ascending. */
+  computedIndices(): Int32Array {
+    const out = new Int32Array(this.computed);
+    let n = 0;
+    for (let i = 0; i < this.state.length; i++) if (this.state[i] === STATE_HIT || this.state[i] === STATE_MISS) out[n++] = i;
+    return out.subarray(0, n);
+  }
+
+  /** (split, hit) of every computed row, for accuracyBySplit without building millions of objects at once. */
+  *hitRows(): Generator<{ split?: string; hit: boolean }> {
+    for (let i = 0; i < this.state.length; i++) {
+      const s = this.state[i];
+      if (s === STATE_HIT || s === STATE_MISS) {
+        const name = this.splitNames[this.splitOf[i]];
+        yield { split: name === '' ? undefined : name, hit: s === STATE_HIT };
+      }
+    }
+  }
+}

@@ -1,0 +1,351 @@
+// The host half of one annotation viewer: answers the webview's requests (src/protocol.ts) from a Dataset and an
+// inference engine, computes explanations lazily for the rows on screen, caches metrics per model, and runs the
+// dataset-wide pointing game. No vscode import: the custom editor wires it to a webview, the Chromium test host
+// wires it to a page, both with the same code.
+import type { Dataset } from '../core/datasets/dataset';
+import { accuracyBySplit } from '../core/math/pointing';
+import { pointingGame } from '../core/math/pointing';
+import { sampleLosses } from '../core/math/amc';
+import type { Sample } from '../core/types';
+import {
+  MAX_PAGE, PROTOCOL_VERSION, RequestError, RequestServer, SORT_KEYS,
+  type EvaluationSummary, type ExplanationPayload, type HostToWebview, type InitResult, type ModelInfo,
+  type RequestHandlers, type Row, type SampleDetail, type ViewQuery,
+} from '../protocol';
+import { toPayload, type Explainer, type SampleExplanationLike } from './explainer';
+import { buildView, IdentityView, type ListView } from './listView';
+import { MetricStore } from './metricStore';
+
+export interface ViewerSessionOptions {
+  mode: 'dataset' | 'single';
+  title: string;
+  dataset: Dataset;
+  /** Loads (or returns the already loaded) model; rejects with a message the UI shows when there is none. */
+  getExplainer(): Promise<Explainer>;
+  /** The metrics cache for this dataset and model, shared by every viewer of the same file. */
+  metricStoreFor(modelKey: string): MetricStore;
+  /** Webview URI for an image path, or undefined when it is outside the granted roots. */
+  imageUri(path: string): string | undefined;
+  /** Why an image cannot be shown (missing, unreadable), or undefined when it is fine. */
+  imageProblem(path: string): Promise<string | undefined>;
+  savePng(suggestedName: string, png: Uint8Array): Promise<string | null>;
+  revealSource?(sample: Sample): Promise<boolean>;
+  /** Starts the pointing-game evaluation through the host's command (progress notification). */
+  startEvaluation?(): void;
+  colormap: 'jet' | 'viridis';
+  post(message: HostToWebview): void;
+}
+
+const EXPLANATION_CACHE = 48;   // full explanations (maps) kept for the detail view
+const COMPUTE_BATCH = 8;        // samples per explainBatch call for on-screen rows
+const MAX_VISIBLE_REQUEST = 200;
+
+export class ViewerSession {
+  private readonly server: RequestServer;
+  private explainer: Explainer | undefined;
+  private explainerError: string | undefined;
+  private store = new MetricStore();
+  private view: ListView;
+  private viewId = 0;
+  private viewBuild: AbortController | undefined;
+  private readonly explanations = new Map<string, ExplanationPayload>();
+  private computeQueue: number[] = [];
+  private readonly computing = new Set<number>();
+  private pumping = false;
+  private disposed = false;
+  private readonly disposeController = new AbortController();
+  private evaluation: EvaluationSummary | undefined;
+  private progressTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly opts: ViewerSessionOptions) {
+    this.view = new IdentityView(opts.dataset);
+    this.server = new RequestServer(this.handlers(), (m) => { if (!this.disposed) opts.post(m); });
+    this.watchIndexing();
+  }
+
+  /** Feed every message from the webview here. */
+  receive(message: unknown): void { this.server.receive(message); }
+
+  get dataset(): Dataset { return this.opts.dataset; }
+  get metrics(): MetricStore { return this.store; }
+
+  dispose(): void {
+    this.disposed = true;
+    this.disposeController.abort();
+    this.viewBuild?.abort();
+    if (this.progressTimer) clearInterval(this.progressTimer);
+    this.server.dispose();
+  }
+
+  /** Ask the webview to show a sample (e.g. from a command). */
+  select(index: number): void { this.server.emit('select', { index }); }
+
+  /** Drop the current model (setting changed); the next request loads the new one. */
+  async modelChanged(): Promise<void> {
+    this.explainer = undefined;
+    this.explainerError = undefined;
+    this.explanations.clear();
+    this.computeQueue = [];
+    const model = await this.modelInfo();
+    this.server.emit('modelChanged', { model, computedCount: this.store.computedCount });
+  }
+
+  private async loadExplainer(): Promise<Explainer> {
+    if (this.explainer) return this.explainer;
+    try {
+      const e = await this.opts.getExplainer();
+      this.explainer = e;
+      this.explainerError = undefined;
+      this.store = this.opts.metricStoreFor(e.modelKey);
+      return e;
+    } catch (err) {
+      this.explainerError = err instanceof Error ? err.message : String(err);
+      throw new RequestError(this.explainerError, 'no-model');
+    }
+  }
+
+  private async modelInfo(): Promise<ModelInfo | { error: string }> {
+    try { return (await this.loadExplainer()).info; } catch { return { error: this.explainerError ?? 'no model' }; }
+  }
+
+  private watchIndexing(): void {
+    const ds = this.opts.dataset;
+    const emit = (error?: string) => this.server.emit('datasetProgress', {
+      count: ds.count(), indexingComplete: error === undefined && this.indexingDone, splits: ds.splits(),
+      problemCount: ds.problems().length, error,
+    });
+    this.progressTimer = setInterval(() => emit(), 300);
+    ds.complete.then(
+      () => { this.indexingDone = true; if (this.progressTimer) clearInterval(this.progressTimer); emit(); },
+      (err: unknown) => { if (this.progressTimer) clearInterval(this.progressTimer); emit(err instanceof Error ? err.message : String(err)); },
+    );
+  }
+  private indexingDone = false;
+
+  private async samplesAt(indices: readonly number[]): Promise<Map<number, Sample>> {
+    const out = new Map<number, Sample>();
+    const sorted = [...new Set(indices)].sort((a, b) => a - b);
+    for (let i = 0; i < sorted.length;) {
+      let j = i;
+      while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+      for (const s of await this.opts.dataset.page(sorted[i], sorted[j] - sorted[i] + 1)) out.set(s.index, s);
+      i = j + 1;
+    }
+    return out;
+  }
+
+  private async sample(index: number): Promise<Sample> {
+    if (!Number.isInteger(index) || index < 0) throw new RequestError(`sample index must be a non-negative integer, got ${index}`, 'bad-request');
+    const [s] = await this.opts.dataset.page(index, 1);
+    if (!s) throw new RequestError(`${this.opts.dataset.file}: there is no sample ${index} (the dataset has ${this.opts.dataset.count()})`, 'bad-request');
+    return s;
+  }
+
+  private row(s: Sample): Row {
+    return { index: s.index, id: s.id, phrase: s.phrase, split: s.split, metrics: this.store.get(s.index), error: this.store.error(s.index) };
+  }
+
+  private remember(key: string, payload: ExplanationPayload): void {
+    this.explanations.delete(key);
+    this.explanations.set(key, payload);
+    while (this.explanations.size > EXPLANATION_CACHE) this.explanations.delete(this.explanations.keys().next().value as string);
+  }
+
+  private record(sample: Sample, r: SampleExplanationLike | { error: string }): void {
+    if ('error' in r) { this.store.setError(sample.index, r.error); return; }
+    this.store.set(sample.index, { score: r.score, lMean: r.lMean, lMax: r.lMax, hit: r.hit }, sample.split);
+    this.remember(`s${sample.index}`, toPayload(sample.index, sample.phrase, r, r));
+  }
+
+  private handlers(): RequestHandlers {
+    return {
+      ready: async (): Promise<InitResult> => {
+        const ds = this.opts.dataset;
+        const model = await this.modelInfo();
+        return {
+          protocolVersion: PROTOCOL_VERSION, mode: this.opts.mode, title: this.opts.title, file: ds.file,
+          format: this.opts.mode === 'single' ? 'image' : ds.format, count: ds.count(), indexingComplete: this.indexingDone,
+          splits: ds.splits(), model, computedCount: this.store.computedCount, problemCount: ds.problems().length,
+          colormap: this.opts.colormap, evaluation: this.evaluation,
+        };
+      },
+
+      setView: async ({ query }, signal) => {
+        validateQuery(query);
+        this.viewBuild?.abort();
+        const build = new AbortController();
+        this.viewBuild = build;
+        signal.addEventListener('abort', () => build.abort(), { once: true });
+        const view = await buildView(this.opts.dataset, this.store, query, build.signal);
+        if (build.signal.aborted) throw new RequestError('cancelled', 'cancelled');
+        this.view = view;
+        this.viewId++;
+        return { viewId: this.viewId, total: view.total() };
+      },
+
+      getRows: async ({ viewId, start, limit }) => {
+        if (viewId !== this.viewId) throw new RequestError(`view ${viewId} was replaced by view ${this.viewId}`, 'cancelled');
+        if (!Number.isInteger(start) || start < 0 || !Number.isInteger(limit) || limit < 0 || limit > MAX_PAGE) {
+          throw new RequestError(`getRows: start must be ≥ 0 and 0 ≤ limit ≤ ${MAX_PAGE}, got ${start}, ${limit}`, 'bad-request');
+        }
+        const view = this.view;
+        const end = Math.min(view.total(), start + limit);
+        let samples: Sample[];
+        if (view.contiguous) samples = start < end ? await this.opts.dataset.page(start, end - start) : [];
+        else {
+          const indices: number[] = [];
+          for (let p = start; p < end; p++) indices.push(view.indexAt(p));
+          const byIndex = await this.samplesAt(indices);
+          samples = indices.map((i) => byIndex.get(i)).filter((s): s is Sample => s !== undefined);
+        }
+        return { viewId, total: view.total(), rows: samples.map((s) => this.row(s)) };
+      },
+
+      getSample: async ({ index }): Promise<SampleDetail> => {
+        const s = await this.sample(index);
+        const problem = await this.opts.imageProblem(s.image);
+        const uri = problem ? undefined : this.opts.imageUri(s.image);
+        return {
+          index: s.index, id: s.id, phrase: s.phrase, caption: s.caption, split: s.split, boxes: s.boxes, hitRule: s.hitRule,
+          imagePath: s.image, imageUri: uri,
+          imageProblem: problem ?? (uri ? undefined : `${s.image} is outside the folders this viewer may read; set amc.imageRoots for ${this.opts.dataset.file}`),
+          width: s.width, height: s.height, entry: s.source.entry,
+        };
+      },
+
+      explainSample: async ({ index }, signal) => {
+        const cached = this.explanations.get(`s${index}`);
+        if (cached) return cached;
+        const s = await this.sample(index);
+        const { engine } = await this.loadExplainer();
+        if (s.boxes.length === 0) {
+          const r = await engine.explain(s.image, s.phrase, signal);
+          const payload = toPayload(s.index, s.phrase, r);
+          this.remember(`s${index}`, payload);
+          return payload;
+        }
+        let r: SampleExplanationLike;
+        try { r = await engine.explainSample(s, signal); } catch (err) {
+          if (!signal.aborted) this.store.setError(index, err instanceof Error ? err.message : String(err));
+          throw err;
+        }
+        this.record(s, r);
+        this.server.emit('rowsComputed', { rows: [this.row(s)], computedCount: this.store.computedCount });
+        return this.explanations.get(`s${index}`)!;
+      },
+
+      explainPhrase: async ({ index, phrase }, signal) => {
+        if (typeof phrase !== 'string' || phrase.trim() === '') throw new RequestError('type a phrase to explain', 'bad-request');
+        const s = await this.sample(index);
+        const { engine } = await this.loadExplainer();
+        const r = await engine.explain(s.image, phrase, signal);
+        if (s.boxes.length === 0) return toPayload(null, phrase, r);
+        // Same numbers the engine reports for a sample, on this sample's boxes (spec §2 per-sample, §4.1 hit).
+        const losses = sampleLosses(r.gradcam, r.grid, s.boxes, r.width, r.height);
+        const { hit } = pointingGame(r.gradcam, r.grid, r.width, r.height, s.boxes);
+        return toPayload(null, phrase, r, { ...losses, hit });
+      },
+
+      computeRows: async ({ indices }) => {
+        if (!Array.isArray(indices)) throw new RequestError('computeRows: indices must be an array', 'bad-request');
+        await this.loadExplainer();
+        // The newest screenful wins: rows scrolled away are dropped from the queue, not computed.
+        this.computeQueue = indices.slice(0, MAX_VISIBLE_REQUEST)
+          .filter((i) => Number.isInteger(i) && i >= 0 && !this.store.has(i) && !this.computing.has(i));
+        void this.pump();
+        return { queued: this.computeQueue.length };
+      },
+
+      savePng: async ({ suggestedName, base64 }) => {
+        const bytes = Buffer.from(base64, 'base64');
+        if (bytes.length < 8 || bytes.readUInt32BE(0) !== 0x89504e47) throw new RequestError('savePng: the data is not a PNG', 'bad-request');
+        return { path: await this.opts.savePng(suggestedName.replace(/[\\/:*?"<>|]/g, '_'), bytes) };
+      },
+
+      evaluate: async () => {
+        if (!this.opts.startEvaluation) return { started: false };
+        this.opts.startEvaluation();
+        return { started: true };
+      },
+
+      revealSource: async ({ index }) => {
+        const s = await this.sample(index);
+        return { shown: this.opts.revealSource ? await this.opts.revealSource(s) : false };
+      },
+    };
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.computeQueue.length && !this.disposed) {
+        const batch = this.computeQueue.splice(0, COMPUTE_BATCH).filter((i) => !this.store.has(i));
+        if (!batch.length) continue;
+        const { engine } = await this.loadExplainer();
+        batch.forEach((i) => this.computing.add(i));
+        try {
+          const samples = [...(await this.samplesAt(batch)).values()];
+          const results = await engine.explainBatch(samples, this.disposeController.signal);
+          samples.forEach((s, k) => this.record(s, results[k]));
+          this.server.emit('rowsComputed', { rows: samples.map((s) => this.row(s)), computedCount: this.store.computedCount });
+        } finally {
+          batch.forEach((i) => this.computing.delete(i));
+        }
+      }
+    } catch (err) {
+      if (!this.disposed) this.server.emit('modelChanged', { model: { error: err instanceof Error ? err.message : String(err) }, computedCount: this.store.computedCount });
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /**
+   * The pointing game over the whole dataset (spec §4.1): every sample not yet computed with this model is
+   * explained in batches; accuracy per split over all of them. `progress` gets the running summary.
+   */
+  async evaluate(progress: (summary: EvaluationSummary) => void, signal: AbortSignal, batchSize = 16): Promise<EvaluationSummary> {
+    const { engine } = await this.loadExplainer();
+    const ds = this.opts.dataset;
+    await ds.complete;
+    const total = ds.count();
+    let done = 0, errors = 0;
+    const summary = (finished: boolean): EvaluationSummary => ({
+      done, total, errors, finished, cancelled: signal.aborted,
+      bySplit: accuracyBySplit(this.store.hitRows()).map((a) => ({ ...a })),
+    });
+    let lastEmit = 0;
+    for (let start = 0; start < total && !signal.aborted && !this.disposed; start += batchSize) {
+      const page = await ds.page(start, batchSize);
+      const todo = page.filter((s) => !this.store.has(s.index));
+      if (todo.length) {
+        const results = await engine.explainBatch(todo, signal);
+        if (signal.aborted) break;
+        todo.forEach((s, k) => this.record(s, results[k]));
+        this.server.emit('rowsComputed', { rows: todo.map((s) => this.row(s)), computedCount: this.store.computedCount });
+      }
+      done += page.length;
+      errors += page.filter((s) => this.store.error(s.index) !== undefined).length;
+      if (Date.now() - lastEmit > 500 || done >= total) {
+        lastEmit = Date.now();
+        const running = summary(false);
+        this.evaluation = running;
+        this.server.emit('evaluation', running);
+        progress(running);
+      }
+    }
+    const final = summary(!signal.aborted);
+    this.evaluation = final;
+    this.server.emit('evaluation', final);
+    return final;
+  }
+}
+
+function validateQuery(q: ViewQuery): void {
+  if (typeof q !== 'object' || q === null) throw new RequestError('setView: query must be an object', 'bad-request');
+  if (!SORT_KEYS.includes(q.sortKey)) throw new RequestError(`setView: unknown sort key ${JSON.stringify(q.sortKey)}`, 'bad-request');
+  if (q.sortDirection !== 'asc' && q.sortDirection !== 'desc') throw new RequestError('setView: sortDirection must be asc or desc', 'bad-request');
+  if (typeof q.text !== 'string' || (q.split !== null && typeof q.split !== 'string') || typeof q.missesOnly !== 'boolean') {
+    throw new RequestError('setView: text must be a string, split a string or null, missesOnly a boolean', 'bad-request');
+  }
+}

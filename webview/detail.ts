@@ -1,0 +1,352 @@
+// Detail view: image with GT boxes | box mask | GradCAM overlay with the pointing-game point, the phrase's tokens
+// (hover/click shows that token's map), metrics, "explain with another phrase", a user-drawn box with its
+// L_mean/L_max (core sampleLosses), and PNG export. All text from data goes in through textContent.
+import { isHit, sampleLosses } from '../src/core/math';
+import type { BoxXYXY } from '../src/core/types';
+import type { ExplanationPayload, SampleDetail } from '../src/protocol';
+import { composeExport, drawHeatmapPane, drawImagePane, drawMaskPane, fitSize, readPalette, type ColormapName } from './render';
+import * as ui from './ui/toolkit';
+
+export interface DetailHost {
+  explainPhrase(phrase: string): void;
+  backToSample(): void;
+  exportPng(base64: string, suggestedName: string): void;
+  revealSource(): void;
+  stateChanged(): void;
+}
+
+const fmt = (v: number | undefined, d = 4) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+export class DetailView {
+  readonly element = el('section', 'detail');
+  private readonly title = el('h2', 'detail-phrase');
+  private readonly meta = el('div', 'detail-meta');
+  private readonly status = el('div', 'detail-status');
+  private readonly panes = el('div', 'panes');
+  readonly imageCanvas = el('canvas', 'pane-canvas');
+  readonly maskCanvas = el('canvas', 'pane-canvas');
+  readonly heatCanvas = el('canvas', 'pane-canvas');
+  private readonly paneNotes: HTMLElement[] = [];
+  private readonly tokens = el('div', 'tokens');
+  private readonly metrics = el('dl', 'metrics');
+  private readonly drawnResult = el('div', 'drawn-result');
+  private readonly opacityInput = el('input', 'opacity');
+  private readonly colormapSelect: ui.Select<ColormapName>;
+  private readonly altPhrase: ui.TextInput;
+  private readonly boxField: ui.TextInput;
+  private readonly backButton: ui.Button;
+  private readonly exportButton: ui.Button;
+
+  private sample: SampleDetail | null = null;
+  private explanation: ExplanationPayload | null = null;
+  private image: HTMLImageElement | undefined;
+  private imageReady = false;
+  private tokenIndex: number | null = null;   // pinned token map (click); null = mean over tokens
+  private hoverToken: number | null = null;
+  private drawnBox: BoxXYXY | undefined;
+  private dragStart: { x: number; y: number } | undefined;
+
+  constructor(private readonly host: DetailHost, initial: { opacity: number; colormap: ColormapName; altPhrase: string }) {
+    this.element.setAttribute('aria-label', 'Sample detail');
+    const head = el('div', 'detail-head');
+    const reveal = ui.button('Show in file', () => host.revealSource(), { ariaLabel: 'Show this entry in the annotation file' });
+    head.append(this.title, this.meta, reveal.element);
+
+    const controls = el('div', 'detail-controls');
+    const opacityLabel = el('label', 'control', 'Opacity ');
+    this.opacityInput.type = 'range';
+    this.opacityInput.min = '0'; this.opacityInput.max = '1'; this.opacityInput.step = '0.05';
+    this.opacityInput.value = String(initial.opacity);
+    this.opacityInput.setAttribute('aria-label', 'Heatmap opacity');
+    this.opacityInput.addEventListener('input', () => { this.redrawHeat(); host.stateChanged(); });
+    opacityLabel.append(this.opacityInput);
+    this.colormapSelect = ui.dropdown<ColormapName>([{ value: 'jet', label: 'jet' }, { value: 'viridis', label: 'viridis' }],
+      { ariaLabel: 'Colormap', value: initial.colormap, onChange: () => { this.redrawHeat(); host.stateChanged(); } });
+    this.exportButton = ui.button('Export PNG', () => this.export(), { ariaLabel: 'Export the side-by-side view as PNG' });
+    controls.append(opacityLabel, el('span', 'control-label', 'Colormap'), this.colormapSelect.element, this.exportButton.element);
+
+    const captions = ['Image and ground-truth boxes', 'Box mask', 'GradCAM and pointing-game point'];
+    [this.imageCanvas, this.maskCanvas, this.heatCanvas].forEach((canvas, i) => {
+      const fig = el('figure', 'pane');
+      canvas.setAttribute('role', 'img');
+      canvas.setAttribute('aria-label', captions[i]);
+      const note = el('div', 'pane-note');
+      note.setAttribute('role', 'status');
+      this.paneNotes.push(note);
+      fig.append(canvas, note, el('figcaption', undefined, captions[i]));
+      this.panes.append(fig);
+    });
+    for (const c of [this.imageCanvas, this.heatCanvas]) this.enableBoxDrawing(c);
+
+    this.tokens.setAttribute('role', 'toolbar');
+    this.tokens.setAttribute('aria-label', 'Tokens: hover or click for that token’s map');
+
+    const alt = el('div', 'alt-phrase');
+    this.altPhrase = ui.textField({ ariaLabel: 'Explain with another phrase', placeholder: 'another phrase on this image…', value: initial.altPhrase, size: 30 });
+    this.altPhrase.onEnter((v) => this.submitAlt(v));
+    this.altPhrase.onInput(() => host.stateChanged());
+    const altButton = ui.button('Explain phrase', () => this.submitAlt(this.altPhrase.value), { appearance: 'primary' });
+    this.backButton = ui.button('Back to sample phrase', () => host.backToSample());
+    this.backButton.element.hidden = true;
+    alt.append(this.altPhrase.element, altButton.element, this.backButton.element);
+
+    const drawn = el('div', 'drawn');
+    this.boxField = ui.textField({ ariaLabel: 'Box to score, x1 y1 x2 y2 in image pixels (or drag on the image)', placeholder: 'x1 y1 x2 y2 (or drag on the image)', size: 22 });
+    this.boxField.onEnter((v) => this.submitBoxText(v));
+    this.drawnResult.setAttribute('role', 'status');
+    drawn.append(el('span', 'control-label', 'Your box'), this.boxField.element, this.drawnResult);
+
+    this.status.setAttribute('role', 'status');
+    this.status.setAttribute('aria-live', 'polite');
+    this.element.append(head, controls, this.status, this.panes, this.tokens, this.metrics, alt, drawn);
+    new ResizeObserver(() => this.redrawAll()).observe(this.panes);
+    this.showEmpty('Select a sample to see its explanation.');
+  }
+
+  get opacity(): number { return Number(this.opacityInput.value); }
+  get colormap(): ColormapName { return this.colormapSelect.value; }
+  set colormap(name: ColormapName) { this.colormapSelect.value = name; this.redrawHeat(); }
+  get altPhraseText(): string { return this.altPhrase.value; }
+  focusAltPhrase(): void { this.altPhrase.focus(); }
+  get current(): { sample: SampleDetail | null; explanation: ExplanationPayload | null } { return { sample: this.sample, explanation: this.explanation }; }
+
+  showEmpty(message: string): void {
+    this.sample = null; this.explanation = null; this.image = undefined;
+    this.element.classList.add('empty');
+    this.title.textContent = '';
+    this.meta.textContent = '';
+    this.setStatus(message, 'empty');
+    this.tokens.replaceChildren();
+    this.metrics.replaceChildren();
+  }
+
+  setStatus(message: string, kind: 'loading' | 'error' | 'empty' | 'ok'): void {
+    this.status.replaceChildren();
+    this.status.dataset.kind = kind;
+    this.status.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    if (kind === 'loading') this.status.append(ui.progressRing(message));
+    if (message) this.status.append(el('span', undefined, message));
+  }
+
+  setSample(sample: SampleDetail): void {
+    this.element.classList.remove('empty');
+    this.sample = sample;
+    this.explanation = null;
+    this.drawnBox = undefined;
+    this.tokenIndex = this.hoverToken = null;
+    this.drawnResult.textContent = '';
+    this.title.textContent = sample.phrase;
+    this.meta.textContent = [sample.split ? `split ${sample.split}` : '', `#${sample.index}`, sample.entry, `${sample.boxes.length} box${sample.boxes.length === 1 ? '' : 'es'}`]
+      .filter(Boolean).join(' · ');
+    this.tokens.replaceChildren();
+    this.metrics.replaceChildren();
+    this.imageReady = false;
+    this.image = undefined;
+    this.paneNotes.forEach((n) => { n.textContent = ''; });
+    if (!sample.imageUri) {
+      this.paneNotes[0].textContent = sample.imageProblem ?? `Image not available: ${sample.imagePath}`;
+      this.paneNotes[0].classList.add('error');
+    } else {
+      this.paneNotes[0].classList.remove('error');
+      const img = new Image();
+      img.crossOrigin = 'anonymous';   // keeps the canvas exportable (webview resources are served with CORS)
+      img.decoding = 'async';
+      img.onload = () => { if (this.image === img) { this.imageReady = true; this.redrawAll(); } };
+      img.onerror = () => {
+        if (this.image !== img) return;
+        this.paneNotes[0].textContent = `Could not load image ${sample.imagePath}`;
+        this.paneNotes[0].classList.add('error');
+      };
+      this.image = img;
+      img.src = sample.imageUri;
+    }
+    this.redrawAll();
+  }
+
+  setExplanation(payload: ExplanationPayload | null): void {
+    this.explanation = payload;
+    this.tokenIndex = this.hoverToken = null;
+    this.backButton.element.hidden = !payload || payload.index !== null;
+    this.renderTokens();
+    this.renderMetrics();
+    this.updateDrawnResult();
+    this.redrawAll();
+  }
+
+  private size(): { width: number; height: number } | undefined {
+    if (this.explanation) return { width: this.explanation.width, height: this.explanation.height };
+    if (this.image && this.imageReady) return { width: this.image.naturalWidth, height: this.image.naturalHeight };
+    if (this.sample?.width && this.sample.height) return { width: this.sample.width, height: this.sample.height };
+    return undefined;
+  }
+
+  private paneSize(): { w: number; h: number; scale: number } | undefined {
+    const s = this.size();
+    if (!s) return undefined;
+    const gap = 12;
+    const maxW = Math.max(80, Math.floor((this.panes.clientWidth - gap * 2) / 3));
+    return fitSize(s.width, s.height, Math.min(maxW, 480), 480);
+  }
+
+  redrawAll(): void {
+    const size = this.paneSize();
+    const s = this.size();
+    if (!this.sample || !size || !s) return;
+    const palette = readPalette();
+    if (this.image && this.imageReady) drawImagePane(this.imageCanvas, this.image, size, this.sample.boxes, palette, this.drawnBox);
+    drawMaskPane(this.maskCanvas, s.width, s.height, size, this.sample.boxes, palette);
+    this.redrawHeat();
+  }
+
+  private redrawHeat(): void {
+    const size = this.paneSize();
+    const e = this.explanation;
+    if (!size || !e) {
+      if (size) { this.heatCanvas.width = size.w; this.heatCanvas.height = size.h; this.heatCanvas.getContext('2d')?.clearRect(0, 0, size.w, size.h); }
+      return;
+    }
+    const token = this.hoverToken ?? this.tokenIndex;
+    const map = token === null ? e.gradcam : e.tokenGradcam[token];
+    const image = this.image && this.imageReady ? this.image : undefined;
+    drawHeatmapPane(this.heatCanvas, image, size, map, e.grid, { opacity: this.opacity, colormap: this.colormap, point: token === null ? e.point : undefined },
+      readPalette(), this.drawnBox);
+    this.heatCanvas.dataset.map = token === null ? 'mean' : `token ${token}`;
+  }
+
+  private renderTokens(): void {
+    const e = this.explanation;
+    this.tokens.replaceChildren();
+    if (!e) return;
+    const all = el('button', 'token all', 'all tokens');
+    all.setAttribute('aria-pressed', 'true');
+    all.addEventListener('click', () => { this.tokenIndex = null; this.syncTokens(); this.redrawHeat(); });
+    this.tokens.append(all);
+    e.tokens.forEach((t, i) => {
+      const b = el('button', 'token', t);
+      b.dataset.token = String(i);
+      b.setAttribute('aria-pressed', 'false');
+      b.setAttribute('aria-label', `map of token ${t}`);
+      const show = () => { this.hoverToken = i; this.redrawHeat(); };
+      const hide = () => { if (this.hoverToken === i) { this.hoverToken = null; this.redrawHeat(); } };
+      b.addEventListener('mouseenter', show);
+      b.addEventListener('mouseleave', hide);
+      b.addEventListener('focus', show);
+      b.addEventListener('blur', hide);
+      b.addEventListener('click', () => { this.tokenIndex = this.tokenIndex === i ? null : i; this.hoverToken = null; this.syncTokens(); this.redrawHeat(); });
+      this.tokens.append(b);
+    });
+  }
+
+  private syncTokens(): void {
+    for (const b of this.tokens.querySelectorAll<HTMLButtonElement>('button')) {
+      const i = b.dataset.token === undefined ? null : Number(b.dataset.token);
+      b.setAttribute('aria-pressed', String(i === this.tokenIndex));
+    }
+  }
+
+  private renderMetrics(): void {
+    this.metrics.replaceChildren();
+    const e = this.explanation;
+    if (!e) return;
+    const add = (name: string, value: string, cls?: string) => {
+      const dt = el('dt', undefined, name), dd = el('dd', cls, value);
+      dd.dataset.metric = name;
+      this.metrics.append(dt, dd);
+    };
+    if (e.index === null) add('phrase', e.phrase);
+    add('ITM score', fmt(e.score, 3));
+    add('ITM probability', fmt(e.itmProbability, 3));
+    add('L_mean', fmt(e.lMean));
+    add('L_max', fmt(e.lMax));
+    add('hit', e.hit === undefined ? '–' : e.hit ? '✓ hit' : '✗ miss', e.hit === undefined ? undefined : e.hit ? 'hit' : 'miss');
+    add('point', `(${e.point.x}, ${e.point.y})`);
+    if (e.maskEmpty) add('note', 'the box mask is empty (degenerate box)');
+  }
+
+  private submitAlt(phrase: string): void {
+    if (!phrase.trim()) { this.altPhrase.setInvalid('Type a phrase first'); return; }
+    this.altPhrase.setInvalid(null);
+    this.host.explainPhrase(phrase.trim());
+  }
+
+  private submitBoxText(text: string): void {
+    const nums = text.split(/[\s,]+/).filter(Boolean).map(Number);
+    if (nums.length !== 4 || nums.some((n) => !Number.isFinite(n))) { this.boxField.setInvalid('Write four numbers: x1 y1 x2 y2'); return; }
+    this.boxField.setInvalid(null);
+    this.setDrawnBox([nums[0], nums[1], nums[2], nums[3]]);
+  }
+
+  setDrawnBox(box: BoxXYXY | undefined): void {
+    this.drawnBox = box ? [Math.min(box[0], box[2]), Math.min(box[1], box[3]), Math.max(box[0], box[2]), Math.max(box[1], box[3])] : undefined;
+    if (this.drawnBox) this.boxField.value = this.drawnBox.map((v) => Math.round(v)).join(' ');
+    this.updateDrawnResult();
+    this.redrawAll();
+  }
+
+  private updateDrawnResult(): void {
+    const e = this.explanation, b = this.drawnBox;
+    if (!b) { this.drawnResult.textContent = ''; return; }
+    if (!e) { this.drawnResult.textContent = 'explain the sample first to score a box'; return; }
+    const l = sampleLosses(e.gradcam, e.grid, [b], e.width, e.height);
+    const inside = isHit(e.point, [b]);
+    this.drawnResult.textContent = `L_mean ${fmt(l.lMean)} · L_max ${fmt(l.lMax)} · total ${fmt(l.total)} · point ${inside ? 'inside' : 'outside'}${l.maskEmpty ? ' · empty box' : ''}`;
+    this.drawnResult.dataset.lMean = String(l.lMean);
+    this.drawnResult.dataset.lMax = String(l.lMax);
+  }
+
+  private enableBoxDrawing(canvas: HTMLCanvasElement): void {
+    const toImage = (ev: PointerEvent) => {
+      const size = this.paneSize();
+      const r = canvas.getBoundingClientRect();
+      if (!size) return undefined;
+      return { x: (ev.clientX - r.left) / size.scale, y: (ev.clientY - r.top) / size.scale };
+    };
+    canvas.addEventListener('pointerdown', (ev) => {
+      if (!this.sample) return;
+      this.dragStart = toImage(ev);
+      canvas.setPointerCapture(ev.pointerId);
+    });
+    canvas.addEventListener('pointermove', (ev) => {
+      if (!this.dragStart) return;
+      const p = toImage(ev);
+      if (p) { this.drawnBox = [Math.min(this.dragStart.x, p.x), Math.min(this.dragStart.y, p.y), Math.max(this.dragStart.x, p.x), Math.max(this.dragStart.y, p.y)]; this.redrawAll(); }
+    });
+    canvas.addEventListener('pointerup', (ev) => {
+      const start = this.dragStart, p = toImage(ev);
+      this.dragStart = undefined;
+      if (!start || !p) return;
+      if (Math.abs(p.x - start.x) < 2 || Math.abs(p.y - start.y) < 2) { this.setDrawnBox(undefined); return; }
+      this.setDrawnBox([start.x, start.y, p.x, p.y]);
+    });
+  }
+
+  /** The side-by-side PNG, as base64 (also used by tests). */
+  exportBase64(): string | undefined {
+    if (!this.sample) return undefined;
+    const e = this.explanation;
+    const lines = [
+      `${e && e.index === null ? e.phrase : this.sample.phrase}`,
+      e ? `ITM score ${fmt(e.score, 3)} · L_mean ${fmt(e.lMean)} · L_max ${fmt(e.lMax)} · ${e.hit === undefined ? '' : e.hit ? 'hit' : 'miss'} · point (${e.point.x}, ${e.point.y})` : 'not explained yet',
+      `${this.sample.imagePath}`,
+    ];
+    const canvas = composeExport([this.imageCanvas, this.maskCanvas, this.heatCanvas], lines, readPalette());
+    return canvas.toDataURL('image/png').replace(/^data:image\/png;base64,/, '');
+  }
+
+  private export(): void {
+    let data: string | undefined;
+    try { data = this.exportBase64(); } catch (err) {
+      this.setStatus(`Export failed: ${err instanceof Error ? err.message : String(err)}`, 'error');
+      return;
+    }
+    if (!data || !this.sample) return;
+    this.host.exportPng(data, `amc-${this.sample.id}.png`);
+  }
+}

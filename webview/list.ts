@@ -1,0 +1,284 @@
+// Virtualized sample list: renders only the rows on screen and pages rows from the host on demand, so 5 million
+// rows scroll like 50. Past the browser's maximum element height the scrollbar maps proportionally to rows.
+import type { Row, SortDirection, SortKey } from '../src/protocol';
+
+export const ROW_HEIGHT = 24;
+const MAX_SPACER_PX = 8_000_000;   // well under Chromium's ~33.5M px element height limit
+const PAGE_ROWS = 100;
+const MAX_CACHED_PAGES = 60;
+
+export interface ListHost {
+  fetchRows(viewId: number, start: number, limit: number): Promise<{ total: number; rows: Row[] }>;
+  /** The selection moved (keyboard or click). */
+  onSelect(position: number, row: Row | undefined): void;
+  /** Enter / double-click: explain the selected row now. */
+  onActivate(): void;
+  /** Rows on screen that have no metrics yet (debounced). */
+  onVisibleUncomputed(indices: number[]): void;
+  onSortRequest(key: SortKey): void;
+  onScroll(): void;
+}
+
+interface Column { key: string; label: string; sort?: SortKey; className: string; text(row: Row): string; }
+
+const fmt = (v: number | undefined, digits = 3) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(digits));
+
+const COLUMNS: Column[] = [
+  { key: 'state', label: '', className: 'c-state', text: (r) => (r.error ? '⚠' : r.metrics ? '●' : '○') },
+  { key: 'index', label: '#', sort: 'index', className: 'c-index', text: (r) => String(r.index) },
+  { key: 'phrase', label: 'phrase', className: 'c-phrase', text: (r) => r.phrase },
+  { key: 'split', label: 'split', className: 'c-split', text: (r) => r.split ?? '' },
+  { key: 'hit', label: 'hit', sort: 'hit', className: 'c-hit', text: (r) => (r.metrics ? (r.metrics.hit ? '✓' : '✗') : '') },
+  { key: 'lMean', label: 'L_mean', sort: 'lMean', className: 'c-num', text: (r) => fmt(r.metrics?.lMean) },
+  { key: 'lMax', label: 'L_max', sort: 'lMax', className: 'c-num', text: (r) => fmt(r.metrics?.lMax) },
+  { key: 'score', label: 'score', sort: 'score', className: 'c-num', text: (r) => fmt(r.metrics?.score, 2) },
+];
+
+function stateLabel(r: Row | undefined): string {
+  if (!r) return 'loading';
+  if (r.error) return `error: ${r.error}`;
+  return r.metrics ? 'computed' : 'not computed yet';
+}
+
+export class VirtualList {
+  readonly element: HTMLElement;
+  private readonly viewport: HTMLElement;
+  private readonly spacer: HTMLElement;
+  private readonly rowsLayer: HTMLElement;
+  private readonly headerCells = new Map<SortKey, HTMLElement>();
+  private readonly pool: HTMLElement[] = [];
+  private pages = new Map<number, Row[]>();
+  private pending = new Set<number>();
+  private viewId = -1;
+  private total = 0;
+  private selected = -1;
+  private firstExact = 0;
+  private frame = 0;
+  private computeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly host: ListHost) {
+    this.element = document.createElement('div');
+    this.element.className = 'list';
+    this.element.setAttribute('role', 'grid');
+    this.element.setAttribute('aria-label', 'Samples');
+    this.element.setAttribute('aria-readonly', 'true');
+
+    const header = document.createElement('div');
+    header.className = 'list-row list-header';
+    header.setAttribute('role', 'row');
+    header.setAttribute('aria-rowindex', '1');
+    for (const c of COLUMNS) {
+      const cell = document.createElement(c.sort ? 'button' : 'div');
+      cell.className = `cell ${c.className}`;
+      cell.setAttribute('role', 'columnheader');
+      cell.textContent = c.label;
+      if (c.key === 'state') cell.setAttribute('aria-label', 'computed');
+      if (c.sort) {
+        const key = c.sort;
+        cell.title = `Sort by ${c.label}`;
+        cell.addEventListener('click', () => host.onSortRequest(key));
+        this.headerCells.set(key, cell);
+      }
+      header.append(cell);
+    }
+
+    this.viewport = document.createElement('div');
+    this.viewport.className = 'list-viewport';
+    this.viewport.tabIndex = 0;
+    this.viewport.setAttribute('role', 'rowgroup');
+    this.viewport.setAttribute('aria-label', 'Sample rows; arrow keys or j/k move, Enter explains, / searches');
+    this.spacer = document.createElement('div');
+    this.spacer.className = 'list-spacer';
+    this.rowsLayer = document.createElement('div');
+    this.rowsLayer.className = 'list-rows';
+    this.viewport.append(this.spacer, this.rowsLayer);
+    this.viewport.addEventListener('scroll', () => { this.firstExact = this.firstFromScroll(); this.schedule(); host.onScroll(); });
+    new ResizeObserver(() => this.schedule()).observe(this.viewport);
+    this.element.append(header, this.viewport);
+  }
+
+  focus(): void { this.viewport.focus(); }
+
+  get rowCount(): number { return this.total; }
+  get selectedPosition(): number { return this.selected; }
+  get scrollPosition(): number { return this.firstExact; }
+  set scrollPosition(first: number) { this.firstExact = Math.max(0, first); this.syncScrollTop(); this.schedule(); }
+  get viewIdentity(): number { return this.viewId; }
+
+  rowAt(position: number): Row | undefined {
+    return this.pages.get(Math.floor(position / PAGE_ROWS))?.[position % PAGE_ROWS];
+  }
+
+  setSortIndicator(key: SortKey, direction: SortDirection): void {
+    for (const [k, cell] of this.headerCells) cell.setAttribute('aria-sort', k === key ? (direction === 'asc' ? 'ascending' : 'descending') : 'none');
+  }
+
+  /** A new view from the host: drop cached rows. */
+  setView(viewId: number, total: number): void {
+    this.viewId = viewId;
+    this.pages = new Map();
+    this.pending = new Set();
+    this.setTotal(total);
+    this.element.setAttribute('aria-busy', 'false');
+  }
+
+  /** The view grew (large file still indexing). */
+  setTotal(total: number): void {
+    this.total = total;
+    this.element.setAttribute('aria-rowcount', String(total + 1));
+    this.spacer.style.height = `${this.spacerHeight()}px`;
+    if (this.selected >= total) this.selected = total - 1;
+    // Pages at the end may have been short before the view grew.
+    const lastPage = Math.floor(Math.max(0, total - 1) / PAGE_ROWS);
+    for (const [p, rows] of this.pages) if (p >= lastPage - 1 && rows.length < PAGE_ROWS) this.pages.delete(p);
+    this.syncScrollTop();
+    this.schedule();
+  }
+
+  /** Newly computed rows replace cached ones with the same dataset index. */
+  updateRows(rows: Row[]): void {
+    const byIndex = new Map(rows.map((r) => [r.index, r]));
+    let changed = false;
+    for (const page of this.pages.values()) {
+      for (let i = 0; i < page.length; i++) {
+        const r = byIndex.get(page[i].index);
+        if (r) { page[i] = r; changed = true; }
+      }
+    }
+    if (changed) this.schedule();
+  }
+
+  select(position: number, notify = true): void {
+    if (this.total === 0) return;
+    this.selected = Math.max(0, Math.min(this.total - 1, position));
+    this.ensureVisible(this.selected);
+    this.schedule();
+    if (notify) this.host.onSelect(this.selected, this.rowAt(this.selected));
+  }
+
+  /** Keyboard: returns true when the key was handled. */
+  handleKey(e: KeyboardEvent): boolean {
+    const page = Math.max(1, this.visibleRows() - 1);
+    const move = (to: number) => { this.select(to); return true; };
+    switch (e.key) {
+      case 'ArrowDown': case 'j': return move(this.selected < 0 ? 0 : this.selected + 1);
+      case 'ArrowUp': case 'k': return move(this.selected < 0 ? 0 : this.selected - 1);
+      case 'PageDown': return move(this.selected + page);
+      case 'PageUp': return move(this.selected - page);
+      case 'Home': return move(0);
+      case 'End': return move(this.total - 1);
+      case 'Enter': this.host.onActivate(); return true;
+      default: return false;
+    }
+  }
+
+  private visibleRows(): number { return Math.max(1, Math.floor(this.viewport.clientHeight / ROW_HEIGHT)); }
+  private spacerHeight(): number { return Math.min(this.total * ROW_HEIGHT, MAX_SPACER_PX); }
+  private scaled(): boolean { return this.total * ROW_HEIGHT > MAX_SPACER_PX; }
+  private maxFirst(): number { return Math.max(0, this.total - this.visibleRows()); }
+
+  private firstFromScroll(): number {
+    const top = this.viewport.scrollTop;
+    if (!this.scaled()) return top / ROW_HEIGHT;
+    const range = Math.max(1, this.spacerHeight() - this.viewport.clientHeight);
+    return Math.min(1, top / range) * this.maxFirst();
+  }
+
+  private syncScrollTop(): void {
+    this.firstExact = Math.min(this.firstExact, this.maxFirst());
+    const top = this.scaled()
+      ? (this.maxFirst() ? this.firstExact / this.maxFirst() : 0) * Math.max(0, this.spacerHeight() - this.viewport.clientHeight)
+      : this.firstExact * ROW_HEIGHT;
+    if (Math.abs(this.viewport.scrollTop - top) > 0.5) this.viewport.scrollTop = top;
+  }
+
+  private ensureVisible(position: number): void {
+    const visible = this.visibleRows();
+    if (position < this.firstExact) this.firstExact = position;
+    else if (position > this.firstExact + visible - 1) this.firstExact = position - visible + 1;
+    else return;
+    this.syncScrollTop();
+  }
+
+  private schedule(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => { this.frame = 0; this.render(); });
+  }
+
+  /** Render synchronously (tests and first paint). */
+  render(): void {
+    const first = Math.floor(this.firstExact);
+    const offset = (this.firstExact - first) * ROW_HEIGHT;
+    const count = Math.min(this.total - first, this.visibleRows() + 2);
+    this.rowsLayer.style.transform = `translateY(${this.viewport.scrollTop - offset}px)`;
+    while (this.pool.length < Math.max(0, count)) {
+      const el = document.createElement('div');
+      el.className = 'list-row';
+      el.setAttribute('role', 'row');
+      for (const c of COLUMNS) {
+        const cell = document.createElement('div');
+        cell.className = `cell ${c.className}`;
+        cell.setAttribute('role', 'gridcell');
+        el.append(cell);
+      }
+      el.addEventListener('click', () => this.select(Number(el.dataset.position)));
+      el.addEventListener('dblclick', () => { this.select(Number(el.dataset.position)); this.host.onActivate(); });
+      this.pool.push(el);
+      this.rowsLayer.append(el);
+    }
+    const missingPages = new Set<number>();
+    for (let k = 0; k < this.pool.length; k++) {
+      const el = this.pool[k];
+      if (k >= count) { el.hidden = true; continue; }
+      el.hidden = false;
+      const position = first + k;
+      const row = this.rowAt(position);
+      if (!row) missingPages.add(Math.floor(position / PAGE_ROWS));
+      el.dataset.position = String(position);
+      el.id = `row-${position}`;
+      el.setAttribute('aria-rowindex', String(position + 2));
+      el.setAttribute('aria-selected', String(position === this.selected));
+      el.classList.toggle('selected', position === this.selected);
+      el.classList.toggle('miss', row?.metrics?.hit === false);
+      el.classList.toggle('loading', !row);
+      const cells = el.children;
+      for (let c = 0; c < COLUMNS.length; c++) (cells[c] as HTMLElement).textContent = row ? COLUMNS[c].text(row) : c === 2 ? '…' : '';
+      (cells[0] as HTMLElement).setAttribute('aria-label', stateLabel(row));
+      (cells[0] as HTMLElement).title = stateLabel(row);
+    }
+    if (this.selected >= 0) this.viewport.setAttribute('aria-activedescendant', `row-${this.selected}`);
+    for (const p of missingPages) void this.loadPage(p);
+    this.queueCompute(first, count);
+  }
+
+  private async loadPage(page: number): Promise<void> {
+    if (this.pending.has(page)) return;
+    const viewId = this.viewId;
+    this.pending.add(page);
+    try {
+      const { rows, total } = await this.host.fetchRows(viewId, page * PAGE_ROWS, PAGE_ROWS);
+      if (viewId !== this.viewId) return;
+      this.pages.set(page, rows);
+      while (this.pages.size > MAX_CACHED_PAGES) this.pages.delete(this.pages.keys().next().value as number);
+      if (total !== this.total) this.setTotal(total);
+      this.schedule();
+      if (this.selected >= page * PAGE_ROWS && this.selected < (page + 1) * PAGE_ROWS) this.host.onSelect(this.selected, this.rowAt(this.selected));
+    } catch {
+      // A replaced view or a cancelled page: the next render asks again if the rows are still on screen.
+    } finally {
+      if (viewId === this.viewId) this.pending.delete(page);
+    }
+  }
+
+  private queueCompute(first: number, count: number): void {
+    if (this.computeTimer) clearTimeout(this.computeTimer);
+    this.computeTimer = setTimeout(() => {
+      const indices: number[] = [];
+      for (let p = first; p < first + count; p++) {
+        const r = this.rowAt(p);
+        if (r && !r.metrics && !r.error) indices.push(r.index);
+      }
+      if (indices.length) this.host.onVisibleUncomputed(indices);
+    }, 150);
+  }
+}

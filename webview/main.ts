@@ -1,0 +1,405 @@
+// Annotation viewer webview: toolbar (search, split, sort, misses only), virtualized sample list, detail view with
+// the three panes, evaluation summary. Talks to the host only through src/protocol.ts's RequestClient.
+import './styles.css';
+import { DEFAULT_QUERY, RemoteError, RequestClient, type EvaluationSummary, type InitResult, type ModelInfo, type PersistedViewState, type Row, type SortKey, type ViewQuery } from '../src/protocol';
+import { DetailView } from './detail';
+import { VirtualList } from './list';
+import * as ui from './ui/toolkit';
+
+interface VsCodeApi { postMessage(message: unknown): void; getState(): unknown; setState(state: unknown): void; }
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const client = new RequestClient((m) => vscode.postMessage(m));
+window.addEventListener('message', (e: MessageEvent) => client.receive(e.data));
+ui.defineComponents();
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const isCancel = (err: unknown) => err instanceof RemoteError && err.code === 'cancelled';
+
+const SORT_OPTIONS: ReadonlyArray<{ value: string; label: string }> = [
+  { value: 'index:asc', label: 'dataset order' },
+  { value: 'lMax:desc', label: 'worst L_max first' },
+  { value: 'lMean:desc', label: 'worst L_mean first' },
+  { value: 'score:asc', label: 'lowest score first' },
+  { value: 'score:desc', label: 'highest score first' },
+  { value: 'hit:asc', label: 'misses first' },
+  { value: 'lMax:asc', label: 'best L_max first' },
+  { value: 'lMean:asc', label: 'best L_mean first' },
+];
+
+function restoredState(): PersistedViewState {
+  const s = vscode.getState() as Partial<PersistedViewState> | undefined;
+  return {
+    query: { ...DEFAULT_QUERY, ...(s?.query ?? {}) },
+    selectedIndex: typeof s?.selectedIndex === 'number' ? s.selectedIndex : null,
+    scrollPosition: typeof s?.scrollPosition === 'number' ? s.scrollPosition : 0,
+    opacity: typeof s?.opacity === 'number' ? s.opacity : 0.5,
+    colormap: s?.colormap === 'viridis' ? 'viridis' : s?.colormap === 'jet' ? 'jet' : (undefined as unknown as 'jet'),
+    altPhrase: typeof s?.altPhrase === 'string' ? s.altPhrase : '',
+  };
+}
+
+class App {
+  private readonly root = document.getElementById('app')!;
+  private readonly banner = el('div', 'banner');
+  private readonly statusLine = el('div', 'status-line');
+  private readonly summary = el('section', 'summary');
+  private readonly listEmpty = el('div', 'list-empty');
+  private readonly resortButton: ui.Button;
+  private readonly search: ui.TextInput;
+  private readonly splitSelect: ui.Select<string>;
+  private readonly sortSelect: ui.Select<string>;
+  private readonly missesToggle: ui.Toggle;
+  private readonly evaluateButton: ui.Button;
+  private readonly list: VirtualList;
+  private readonly detail: DetailView;
+  private init: InitResult | undefined;
+  private query: ViewQuery;
+  private viewAbort: AbortController | undefined;
+  private detailAbort: AbortController | undefined;
+  private selectTimer: ReturnType<typeof setTimeout> | undefined;
+  private searchTimer: ReturnType<typeof setTimeout> | undefined;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  private shownIndex: number | null = null;
+  private restoring: PersistedViewState;
+  private computedCount = 0;
+  private pendingResort = 0;
+
+  constructor() {
+    this.restoring = restoredState();
+    this.query = this.restoring.query;
+
+    this.search = ui.textField({ ariaLabel: 'Search phrases (/)', placeholder: 'search phrases  ( / )', value: this.query.text, size: 24 });
+    this.search.onInput(() => {
+      if (this.searchTimer) clearTimeout(this.searchTimer);
+      this.searchTimer = setTimeout(() => this.setQuery({ ...this.query, text: this.search.value }), 250);
+    });
+    this.splitSelect = ui.dropdown<string>([{ value: '', label: 'all splits' }], {
+      ariaLabel: 'Split', value: this.query.split ?? '',
+      onChange: (v) => this.setQuery({ ...this.query, split: v === '' ? null : v }),
+    });
+    this.sortSelect = ui.dropdown<string>(SORT_OPTIONS, {
+      ariaLabel: 'Sort', value: `${this.query.sortKey}:${this.query.sortDirection}`,
+      onChange: (v) => { const [k, d] = v.split(':'); this.setQuery({ ...this.query, sortKey: k as SortKey, sortDirection: d as 'asc' | 'desc' }); },
+    });
+    this.missesToggle = ui.checkbox('misses only', { checked: this.query.missesOnly, onChange: (c) => this.setQuery({ ...this.query, missesOnly: c }) });
+    this.resortButton = ui.button('Re-sort', () => this.setQuery(this.query), { title: 'Include rows computed since the list was sorted' });
+    this.resortButton.element.hidden = true;
+    this.evaluateButton = ui.button('Evaluate pointing game', () => { client.request('evaluate', {}).catch((e) => this.showBanner(message(e), 'error')); },
+      { appearance: 'primary', ariaLabel: 'Evaluate the pointing game on the whole dataset' });
+
+    this.list = new VirtualList({
+      fetchRows: (viewId, start, limit) => client.request('getRows', { viewId, start, limit }),
+      onSelect: (_pos, row) => this.onSelect(row),
+      onActivate: () => { const r = this.list.rowAt(this.list.selectedPosition); if (r) this.showSample(r.index, true); },
+      onVisibleUncomputed: (indices) => {
+        if (this.init && 'error' in this.init.model) return;
+        client.request('computeRows', { indices }).catch(() => { /* model errors arrive as modelChanged */ });
+      },
+      onSortRequest: (key) => {
+        const same = this.query.sortKey === key;
+        const direction = same ? (this.query.sortDirection === 'asc' ? 'desc' : 'asc') : key === 'index' || key === 'hit' ? 'asc' : 'desc';
+        this.setQuery({ ...this.query, sortKey: key, sortDirection: direction });
+      },
+      onScroll: () => this.saveState(),
+    });
+    this.detail = new DetailView({
+      explainPhrase: (phrase) => this.explainPhrase(phrase),
+      backToSample: () => { if (this.shownIndex !== null) this.showSample(this.shownIndex, true); },
+      exportPng: (base64, name) => {
+        client.request('savePng', { suggestedName: name, base64 }).then(
+          (r) => { if (r.path) this.setStatusNote(`Saved ${r.path}`); },
+          (e) => this.showBanner(`Export failed: ${message(e)}`, 'error'));
+      },
+      revealSource: () => { if (this.shownIndex !== null) void client.request('revealSource', { index: this.shownIndex }).catch((e) => this.showBanner(message(e), 'error')); },
+      stateChanged: () => this.saveState(),
+    }, { opacity: this.restoring.opacity, colormap: this.restoring.colormap ?? 'jet', altPhrase: this.restoring.altPhrase });
+
+    this.layout();
+    this.wireEvents();
+    document.addEventListener('keydown', (e) => this.onKey(e));
+  }
+
+  private layout(): void {
+    this.banner.hidden = true;
+    this.statusLine.setAttribute('role', 'status');
+    this.statusLine.setAttribute('aria-live', 'polite');
+    const toolbar = el('div', 'toolbar');
+    toolbar.setAttribute('role', 'toolbar');
+    toolbar.setAttribute('aria-label', 'Filter and sort samples');
+    toolbar.append(this.search.element, this.splitSelect.element, el('span', 'control-label', 'Sort'), this.sortSelect.element,
+      this.missesToggle.element, this.resortButton.element, this.evaluateButton.element);
+    const listPane = el('section', 'list-pane');
+    listPane.setAttribute('aria-label', 'Sample list');
+    this.listEmpty.hidden = true;
+    this.listEmpty.setAttribute('role', 'status');
+    listPane.append(this.list.element, this.listEmpty);
+    const main = el('main', 'main');
+    main.append(listPane, this.detail.element);
+    this.summary.setAttribute('aria-label', 'Pointing-game accuracy per split');
+    this.summary.hidden = true;
+    this.root.replaceChildren(this.banner, toolbar, this.statusLine, main, this.summary);
+  }
+
+  private wireEvents(): void {
+    client.on('rowsComputed', ({ rows, computedCount }) => {
+      this.list.updateRows(rows);
+      this.computedCount = computedCount;
+      if (this.query.sortKey !== 'index' || this.query.missesOnly) {
+        this.pendingResort += rows.filter((r) => r.metrics).length;
+        this.resortButton.setLabel(`Re-sort (${this.pendingResort} new)`);
+        this.resortButton.element.hidden = this.pendingResort === 0;
+      }
+      this.renderStatus();
+    });
+    client.on('datasetProgress', (p) => {
+      if (!this.init) return;
+      this.init.count = p.count;
+      this.init.indexingComplete = p.indexingComplete;
+      this.init.problemCount = p.problemCount;
+      if (p.splits.length !== this.init.splits.length) { this.init.splits = p.splits; this.fillSplits(); }
+      if (this.isIdentityQuery()) this.list.setTotal(p.count);
+      if (p.error) this.showBanner(`Could not read the file: ${p.error}`, 'error');
+      this.renderStatus();
+      this.updateListEmpty();
+    });
+    client.on('evaluation', (s) => this.renderSummary(s));
+    client.on('modelChanged', ({ model, computedCount }) => {
+      if (!this.init) return;
+      this.init.model = model;
+      this.computedCount = computedCount;
+      this.renderModel();
+      this.setQuery(this.query);
+      if (this.shownIndex !== null && !('error' in model)) this.showSample(this.shownIndex, true);
+    });
+    client.on('select', ({ index }) => {
+      if (this.isIdentityQuery()) this.list.select(index);
+      else { this.query = { ...DEFAULT_QUERY }; this.syncControls(); void this.applyQuery().then(() => this.list.select(index)); }
+    });
+  }
+
+  async start(): Promise<void> {
+    this.detail.setStatus('Opening…', 'loading');
+    try {
+      this.init = await client.request('ready', {});
+    } catch (e) {
+      this.detail.showEmpty('');
+      this.showBanner(`Could not open this file: ${message(e)}`, 'error');
+      this.detail.setStatus(message(e), 'error');
+      return;
+    }
+    const init = this.init;
+    document.title = init.title;
+    this.computedCount = init.computedCount;
+    document.body.classList.toggle('mode-single', init.mode === 'single');
+    this.fillSplits();
+    this.renderModel();
+    this.renderStatus();
+    if (init.evaluation) this.renderSummary(init.evaluation);
+    if (!this.restoring.colormap) this.detail.colormap = init.colormap;
+    if (init.mode === 'single') {
+      await this.applyQuery();
+      this.list.select(0);
+      return;
+    }
+    await this.applyQuery();
+    if (this.restoring.scrollPosition) this.list.scrollPosition = this.restoring.scrollPosition;
+    if (this.restoring.selectedIndex !== null && this.isIdentityQuery()) this.list.select(this.restoring.selectedIndex);
+    else if (this.list.rowCount > 0) this.list.select(0);
+    else this.detail.showEmpty(init.count === 0 && init.indexingComplete ? 'This file has no samples.' : 'No sample selected.');
+    this.list.focus();
+  }
+
+  private isIdentityQuery(): boolean {
+    const q = this.query;
+    return q.sortKey === 'index' && q.sortDirection === 'asc' && !q.text.trim() && q.split === null && !q.missesOnly;
+  }
+
+  private fillSplits(): void {
+    const splits = this.init?.splits ?? [];
+    this.splitSelect.setOptions([{ value: '', label: 'all splits' }, ...splits.map((s) => ({ value: s, label: s }))]);
+    this.splitSelect.value = this.query.split ?? '';
+  }
+
+  private syncControls(): void {
+    this.search.value = this.query.text;
+    this.splitSelect.value = this.query.split ?? '';
+    this.sortSelect.value = `${this.query.sortKey}:${this.query.sortDirection}`;
+    this.missesToggle.checked = this.query.missesOnly;
+  }
+
+  private setQuery(q: ViewQuery): void {
+    this.query = q;
+    this.syncControls();
+    void this.applyQuery().then(() => { if (this.list.rowCount) this.list.select(0); });
+    this.saveState();
+  }
+
+  private async applyQuery(): Promise<void> {
+    this.viewAbort?.abort();
+    const abort = new AbortController();
+    this.viewAbort = abort;
+    this.list.element.setAttribute('aria-busy', 'true');
+    this.listEmpty.hidden = false;
+    this.listEmpty.replaceChildren(ui.progressRing('Building list'), el('span', undefined, 'Building list…'));
+    try {
+      const { viewId, total } = await client.request('setView', { query: this.query }, abort.signal);
+      if (abort.signal.aborted) return;
+      this.pendingResort = 0;
+      this.resortButton.element.hidden = true;
+      this.list.setSortIndicator(this.query.sortKey, this.query.sortDirection);
+      this.list.setView(viewId, total);
+      this.list.scrollPosition = 0;
+      this.updateListEmpty();
+    } catch (e) {
+      if (isCancel(e)) return;
+      this.listEmpty.hidden = false;
+      this.listEmpty.replaceChildren(el('span', 'error', `Could not build the list: ${message(e)}`));
+    }
+  }
+
+  private updateListEmpty(): void {
+    if (this.list.rowCount > 0) { this.listEmpty.hidden = true; return; }
+    this.listEmpty.hidden = false;
+    const init = this.init;
+    let text: string;
+    if (init && !init.indexingComplete && this.isIdentityQuery()) text = 'Reading the file…';
+    else if (init && init.count === 0) text = 'This file has no samples.';
+    else if (this.query.missesOnly && this.computedCount === 0) text = 'No computed rows yet: misses appear once samples are explained (scroll, or Evaluate pointing game).';
+    else text = 'No samples match the filter.';
+    this.listEmpty.replaceChildren(el('span', undefined, text));
+  }
+
+  private onSelect(row: Row | undefined): void {
+    if (!row) return;   // the page is still loading; the list calls again when it arrives
+    if (this.selectTimer) clearTimeout(this.selectTimer);
+    this.selectTimer = setTimeout(() => this.showSample(row.index, false), 120);
+    this.saveState();
+  }
+
+  private async showSample(index: number, force: boolean): Promise<void> {
+    if (!force && this.shownIndex === index) return;
+    this.detailAbort?.abort();
+    const abort = new AbortController();
+    this.detailAbort = abort;
+    this.shownIndex = index;
+    this.saveState();
+    this.detail.setStatus('Loading sample…', 'loading');
+    try {
+      const sample = await client.request('getSample', { index }, abort.signal);
+      if (abort.signal.aborted) return;
+      this.detail.setSample(sample);
+      if (this.init && 'error' in this.init.model) { this.detail.setStatus(`No explanation: ${this.init.model.error}`, 'error'); return; }
+      this.detail.setStatus('Explaining…', 'loading');
+      const explanation = await client.request('explainSample', { index }, abort.signal);
+      if (abort.signal.aborted) return;
+      this.detail.setExplanation(explanation);
+      this.detail.setStatus('', 'ok');
+    } catch (e) {
+      if (isCancel(e) || abort.signal.aborted) return;
+      this.detail.setStatus(`Could not explain sample ${index}: ${message(e)}`, 'error');
+    }
+  }
+
+  private async explainPhrase(phrase: string): Promise<void> {
+    if (this.shownIndex === null) return;
+    this.detailAbort?.abort();
+    const abort = new AbortController();
+    this.detailAbort = abort;
+    this.detail.setStatus(`Explaining “${phrase}”…`, 'loading');
+    try {
+      const r = await client.request('explainPhrase', { index: this.shownIndex, phrase }, abort.signal);
+      if (abort.signal.aborted) return;
+      this.detail.setExplanation(r);
+      this.detail.setStatus('', 'ok');
+    } catch (e) {
+      if (isCancel(e) || abort.signal.aborted) return;
+      this.detail.setStatus(`Could not explain “${phrase}”: ${message(e)}`, 'error');
+    }
+  }
+
+  private renderModel(): void {
+    const m = this.init?.model;
+    if (m && 'error' in m) this.showBanner(`No model for explanations: ${m.error}`, 'error');
+    else { this.banner.hidden = true; }
+    this.evaluateButton.setDisabled(!m || 'error' in m);
+  }
+
+  private showBanner(text: string, kind: 'error' | 'info'): void {
+    this.banner.hidden = false;
+    this.banner.dataset.kind = kind;
+    this.banner.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    this.banner.textContent = text;
+  }
+
+  private statusNote = '';
+  private setStatusNote(note: string): void { this.statusNote = note; this.renderStatus(); }
+
+  private renderStatus(): void {
+    const init = this.init;
+    if (!init) return;
+    const model = init.model as ModelInfo | { error: string };
+    const parts = [
+      `${init.count.toLocaleString('en-US')} samples${init.indexingComplete ? '' : ' (reading…)'}`,
+      `${this.computedCount.toLocaleString('en-US')} computed`,
+      'error' in model ? 'no model' : `model ${model.name} (${model.provider}${model.providerNote ? `: ${model.providerNote}` : ''})`,
+      init.problemCount ? `${init.problemCount} problem${init.problemCount === 1 ? '' : 's'} (see Problems)` : '',
+      this.statusNote,
+    ];
+    this.statusLine.textContent = parts.filter(Boolean).join(' · ');
+  }
+
+  private renderSummary(s: EvaluationSummary): void {
+    this.summary.hidden = false;
+    const heading = el('h3', undefined, s.finished ? 'Pointing-game accuracy' : s.cancelled ? 'Pointing-game accuracy (cancelled, partial)' : `Pointing-game accuracy (running: ${s.done} / ${s.total})`);
+    const table = el('table', 'summary-table');
+    const head = el('tr');
+    for (const h of ['split', 'hits', 'queries', 'accuracy']) { const th = el('th', undefined, h); th.scope = 'col'; head.append(th); }
+    table.append(head);
+    for (const a of s.bySplit) {
+      const tr = el('tr');
+      tr.dataset.split = a.split;
+      tr.append(el('td', undefined, a.split), el('td', 'num', String(a.hits)), el('td', 'num', String(a.total)),
+        el('td', 'num', Number.isFinite(a.accuracy) ? `${(a.accuracy * 100).toFixed(2)}%` : '–'));
+      table.append(tr);
+    }
+    this.summary.replaceChildren(heading, table);
+    if (s.errors) this.summary.append(el('p', 'error', `${s.errors} sample(s) could not be explained (see the ⚠ rows).`));
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const path = e.composedPath();
+    const typing = path.some((t) => t instanceof HTMLElement && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'VSCODE-TEXT-FIELD' || t.tagName === 'VSCODE-DROPDOWN'));
+    if (typing) {
+      if (e.key === 'Escape') { (document.activeElement as HTMLElement | null)?.blur(); this.list.focus(); }
+      if (e.key === 'Enter' && path.includes(this.search.element)) this.list.focus();
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === '/') { e.preventDefault(); this.search.focus(); return; }
+    const onButton = path.some((t) => t instanceof HTMLElement && (t.tagName === 'BUTTON' || t.tagName === 'VSCODE-BUTTON'));
+    if (e.key === 'Enter' && onButton) return;
+    if (this.init?.mode === 'dataset' && this.list.handleKey(e)) e.preventDefault();
+  }
+
+  private saveState(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      const state: PersistedViewState = {
+        query: this.query, selectedIndex: this.shownIndex, scrollPosition: this.list.scrollPosition,
+        opacity: this.detail.opacity, colormap: this.detail.colormap, altPhrase: this.detail.altPhraseText,
+      };
+      vscode.setState(state);
+    }, 200);
+  }
+}
+
+void new App().start();
