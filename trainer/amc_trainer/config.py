@@ -18,6 +18,8 @@ class TrainConfig:
     # --- model -------------------------------------------------------------------------------------
     model: str = "small"                  # model size: "small" (default/test model) or "base" (ALBEF exactly, spec §6)
     image_res: int = 256                  # training resolution; AMC trains at 256 px (spec §0), grid = 256/16 = 16
+    model_overrides: dict = field(default_factory=dict)  # ModelConfig fields to change, e.g. {"vision_depth": 6}
+                                          # (capacity tuning for the default model; tiny models in tests)
     init_checkpoint: str = ""             # ALBEF.pth / AMC best_*.pth / our checkpoint to start from ("" = random init)
     # --- data --------------------------------------------------------------------------------------
     train_files: list = field(default_factory=list)  # AMC VG JSON files and/or raw VG region_descriptions.json
@@ -59,6 +61,8 @@ class TrainConfig:
     eval_every: int = 0                   # evaluate every N epochs on rank 0 (0 = never during training)
     eval_batch_size: int = 16             # queries per GradCAM batch in evaluation
     device: str = "auto"                  # "auto" (cuda if available), "cpu" or "cuda"
+    rank_weights_dir: str = ""            # if set, every rank also saves its final weights here as rank{R}.pth
+                                          # (lets a test prove the DDP ranks stay identical)
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -111,6 +115,12 @@ def _coerce(name: str, current: Any, value: Any, source: str) -> Any:
             return int(value)
         if isinstance(current, float):
             return float(value)
+        if isinstance(current, dict):
+            if isinstance(value, str):
+                value = json.loads(value)
+            if not isinstance(value, dict):
+                raise ValueError(f"not a JSON object: {value!r}")
+            return dict(value)
         if isinstance(current, list):
             if isinstance(value, str):
                 text = value.strip()

@@ -61,6 +61,12 @@ def _load_image(query, image_res: int) -> torch.Tensor:
     return load_eval_image(query.image, image_res)
 
 
+def _image_size(path: str) -> tuple[int, int]:
+    from PIL import Image
+    with Image.open(path) as im:
+        return im.size
+
+
 @torch.no_grad()
 def _encode(model, images: torch.Tensor) -> torch.Tensor:
     return model.encode_image(images)
@@ -92,11 +98,12 @@ def evaluate_queries(model, queries: list, tokenizer, image_res: int, batch_size
         cams = out["gradcam"].detach().cpu()
         logits = out["itm_logits"].detach().cpu()
         for b, q in enumerate(chunk):
-            x, y = pointing_point(cams[b], q.height, q.width)
+            width, height = (q.width, q.height) if q.width and q.height else _image_size(q.image)
+            x, y = pointing_point(cams[b], height, width)
             boxes = [list(map(float, box)) for box in q.boxes_xyxy]
             records.append({"id": str(q.id), "split": q.split, "hit": is_hit(x, y, boxes), "point": [x, y],
                             "score": float(logits[b, 1]), "phrase": q.caption, "image": q.image,
-                            "width": int(q.width), "height": int(q.height), "boxes": boxes})
+                            "width": int(width), "height": int(height), "boxes": boxes})
         if progress:
             progress(min(len(queries), start + batch_size), len(queries))
     return records

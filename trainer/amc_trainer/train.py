@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import sys
 import time
@@ -192,7 +193,17 @@ def model_config_for(cfg: TrainConfig, saved: Optional[dict] = None):
     if saved:
         return ModelConfig(**saved)
     factory = ModelConfig.small if cfg.model == "small" else ModelConfig.base
-    return factory(image_res=cfg.image_res)
+    mcfg = factory(image_res=cfg.image_res)
+    if cfg.model_overrides:
+        unknown = sorted(set(cfg.model_overrides) - set(mcfg.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"config: unknown model_overrides key(s): {', '.join(unknown)}")
+        mcfg = dataclasses.replace(mcfg, **cfg.model_overrides)
+        try:
+            mcfg.validate()
+        except ValueError as err:
+            raise ConfigError(f"config: model_overrides: {err}") from None
+    return mcfg
 
 
 def read_checkpoint(path: str) -> dict:
@@ -223,17 +234,8 @@ def build_loader(dataset, indices: list[int], cfg: TrainConfig, loader_seed: int
         collate_fn=collate, generator=generator, persistent_workers=False)
 
 
-class LossModule(nn.Module):
-    """Routes forward() to ALBEF.training_losses so DistributedDataParallel can wrap it."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, image, input_ids, attention_mask, box_mask, use_amc: bool, alpha: float,
-                amc_weights, amc_margins, use_mlm: bool):
-        return self.model.training_losses(image, input_ids, attention_mask, box_mask, use_amc=use_amc, alpha=alpha,
-                                          amc_weights=amc_weights, amc_margins=amc_margins, use_mlm=use_mlm)
+def parameters_finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
 def total_loss(out: dict, cfg: TrainConfig) -> torch.Tensor:
@@ -397,10 +399,10 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
         reporter.say(f"resumed from {os.path.join(out_dir, 'last.pth')} at epoch {start_epoch} "
                      f"step {start_step_in_epoch} (global step {global_step})")
 
-    ddp_model: nn.Module = LossModule(model)
+    ddp_model: nn.Module = model  # ALBEF.forward is training_losses
     if info.initialized:
         ddp_model = nn.parallel.DistributedDataParallel(
-            ddp_model, device_ids=[info.local_rank] if info.device.type == "cuda" else None,
+            model, device_ids=[info.local_rank] if info.device.type == "cuda" else None,
             # The MLM head (and ITC/ITM heads when switched off) get no gradient; momentum queues are
             # per-rank state, not something to overwrite from rank 0 every step.
             find_unused_parameters=True, broadcast_buffers=False)
@@ -437,7 +439,7 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
             dist.barrier()
         return path
 
-    last_checkpoint = None
+    last_checkpoint = os.path.join(out_dir, "last.pth") if resume_ckpt is not None else None
     timer_t0, timer_steps = time.time(), 0
     sec_per_step: Optional[float] = None
     for epoch in range(start_epoch, cfg.epochs):
@@ -469,14 +471,24 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
             alpha = cfg.alpha
             if cfg.alpha_warmup and epoch == 0:
                 alpha = cfg.alpha * min(1.0, step_in_epoch / steps_per_epoch)
-            out = ddp_model(batch["image"].to(info.device), input_ids.to(info.device),
-                            attention_mask.to(info.device), batch["box_mask"].to(info.device),
-                            cfg.use_amc, alpha, tuple(cfg.amc_weights), tuple(cfg.amc_margins), cfg.use_mlm)
-            loss = total_loss(out, cfg)
-            if all_reduce_max_flags([int(not torch.isfinite(loss.detach()).item())], info)[0]:
-                values = {k: float(v.detach()) for k, v in out.items()}
+            try:
+                out = ddp_model(batch["image"].to(info.device), input_ids.to(info.device),
+                                attention_mask.to(info.device), batch["box_mask"].to(info.device),
+                                use_amc=cfg.use_amc, alpha=alpha, amc_weights=tuple(cfg.amc_weights),
+                                amc_margins=tuple(cfg.amc_margins), use_mlm=cfg.use_mlm)
+            except RuntimeError as err:
+                # Diverged weights can make the forward itself fail (e.g. hard-negative sampling from a
+                # NaN softmax); that is the same non-finite stop, anything else is a real error.
+                if parameters_finite(model) and not re.search(r"\b(inf|nan)\b", str(err), re.IGNORECASE):
+                    raise
+                out = {"forward_error": str(err).splitlines()[0]}
+            loss = total_loss(out, cfg) if "loss" in out else None
+            bad = loss is None or not bool(torch.isfinite(loss.detach()).item())
+            if all_reduce_max_flags([int(bad)], info)[0]:
+                values = {k: (float(v.detach()) if isinstance(v, torch.Tensor) else v) for k, v in out.items()}
                 message = (f"non-finite loss at epoch {epoch} step {step_in_epoch} (global step {global_step + 1}): "
                            + ", ".join(f"{k}={v}" for k, v in values.items())
+                           + ("" if parameters_finite(model) else "; the weights are not finite")
                            + f"; stopped, last good checkpoint kept: {last_checkpoint or 'none written yet'}")
                 reporter.event("error", message=message, epoch=epoch, step=global_step + 1,
                                checkpoint=os.path.abspath(last_checkpoint) if last_checkpoint else None)
@@ -517,7 +529,11 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
         if cfg.eval_every > 0 and cfg.eval_file and (epoch + 1) % cfg.eval_every == 0:
             run_periodic_eval(model, mcfg, cfg, epoch, info, reporter, tokenizer)
         last_checkpoint = save(epoch + 1, 0, "epoch", f"checkpoint_{epoch:02d}.pth")
+        timer_t0 = time.time()  # evaluation and saving are not training throughput
 
+    if cfg.rank_weights_dir:
+        os.makedirs(cfg.rank_weights_dir, exist_ok=True)
+        atomic_save(model.state_dict(), os.path.join(cfg.rank_weights_dir, f"rank{info.rank}.pth"))
     final = os.path.join(out_dir, "last.pth")
     reporter.event("done", status="finished", step=global_step, epochs=cfg.epochs,
                    wall_s=round(time.time() - t_start, 3), checkpoint=os.path.abspath(final))
