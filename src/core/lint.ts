@@ -42,7 +42,10 @@ export function sampleProblems(sample: Sample): Problem[] {
   for (const box of sample.boxes) {
     const [x1, y1, x2, y2] = box;
     if (w !== undefined && h !== undefined) {
-      if (x1 < 0 || y1 < 0 || x2 > w || y2 > h) {
+      if (x1 >= w || y1 >= h || x2 <= 0 || y2 <= 0) {
+        out.push(problem('box-outside-image', `box ${fmt(box)} of ${where} lies entirely outside the ${w}x${h} image ` +
+          '(the reference clamps it onto the edge row/column)', sample.source));
+      } else if (x1 < 0 || y1 < 0 || x2 > w || y2 > h) {
         out.push(problem('box-outside-image', `box ${fmt(box)} of ${where} reaches outside the ${w}x${h} image`, sample.source));
       }
       const cx1 = Math.trunc(clamp(x1, 0, w - 1)), cy1 = Math.trunc(clamp(y1, 0, h - 1));
@@ -56,6 +59,12 @@ export function sampleProblems(sample: Sample): Problem[] {
     }
   }
   return out;
+}
+
+/** A ReaderError's message without the "file (entry): " prefix, which a Problem carries in its location. */
+function bareMessage(err: ReaderError): string {
+  const prefix = `${err.file}${err.entry ? ` (${err.entry})` : ''}: `;
+  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
 }
 
 function clamp(v: number, lo: number, hi: number): number {
@@ -115,7 +124,7 @@ export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promi
           page.push(...await ds.page(i, 1));
         } catch (one) {
           if (!(one instanceof ReaderError)) throw one;
-          add(problem('unreadable-entry', one.message, { file: one.file, entry: one.entry ?? `sample ${i}` }));
+          add(problem('unreadable-entry', bareMessage(one), { file: one.file, entry: one.entry ?? `sample ${i}` }));
         }
       }
       index = end;
@@ -141,7 +150,7 @@ export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promi
   if (fileError !== undefined) {
     const err = fileError as Error;
     const location = err instanceof ReaderError ? { file: err.file, entry: err.entry ?? 'file' } : { file: ds.file, entry: 'file' };
-    add(problem('unreadable-file', err.message, location));
+    add(problem('unreadable-file', err instanceof ReaderError ? bareMessage(err) : err.message, location));
   }
 
   for (const [id, indices] of ids.duplicates()) {

@@ -51,16 +51,16 @@ class HeadProbe implements ScanHandler {
   readonly kinds = new Map<number, 'object' | 'array'>();
   private readonly closedAt = new Set<number>();
   topClosedEmpty = false;
-  private opened = 0;
+  private topElements = 0;
 
   open(isObject: boolean, depth: number): void {
-    this.opened++;
+    if (depth === 2) this.topElements++;
     if (depth === 1) this.top = isObject ? 'object' : 'array';
     if (!this.kinds.has(depth)) this.kinds.set(depth, isObject ? 'object' : 'array');
   }
 
   close(_isObject: boolean, depth: number): void {
-    if (depth === 1 && this.opened === 1) this.topClosedEmpty = true;
+    if (depth === 1 && this.topElements === 0) this.topClosedEmpty = true;
     this.closedAt.add(depth);
   }
 
@@ -74,6 +74,7 @@ class HeadProbe implements ScanHandler {
 
   scalar(depth: number): void {
     if (depth === 0) this.top = 'scalar';
+    if (depth === 1) this.topElements++;
   }
 
   has(depth: number, ...names: string[]): boolean {
@@ -112,9 +113,10 @@ export function detectFormatFromHead(head: Uint8Array, file: string, totalSize: 
     fail('the first 64 KB are whitespace');
   }
   const first = head[start];
-  if (first === 0x5b || first === 0x7b) return detectJson(head.subarray(start), file, totalSize === head.length, fail);
-
   const text = Buffer.from(head).toString('utf8');
+  if (/^\s*\[\/EN#/.test(text.slice(start))) return 'flickr-raw'; // Sentences/{id}.txt lines start with '[' too
+  if (first === 0x5b || first === 0x7b) return detectJson(head.subarray(start), totalSize === head.length, fail);
+
   if (text.includes('[/EN#')) return 'flickr-raw';
   if (/<annotation[\s>]/.test(text)) {
     fail('this looks like a Flickr30k Entities Annotations/{id}.xml; open the split file (val.txt) or a Sentences/{id}.txt instead');
@@ -127,16 +129,19 @@ export function detectFormatFromHead(head: Uint8Array, file: string, totalSize: 
   return fail(`it is neither JSON, a pickle, nor a Flickr30k text file (starts with ${JSON.stringify(text.slice(0, 40))})`);
 }
 
-function detectJson(head: Uint8Array, file: string, whole: boolean, fail: (why: string) => never): DatasetFormat {
+function detectJson(head: Uint8Array, whole: boolean, failWith: (why: string) => never): DatasetFormat {
   const probe = new HeadProbe();
-  const scanner = new JsonScanner(probe, { eventDepth: 4, keyDepth: 4, scalarDepth: 0 });
+  let invalid = '';
+  const fail = (why: string): never => failWith(`${why}${invalid}`);
+  const scanner = new JsonScanner(probe, { eventDepth: 4, keyDepth: 4, scalarDepth: 1 });
   try {
     scanner.push(head, 0);
     if (whole) scanner.finish();
   } catch (err) {
     if (!(err instanceof JsonScanError)) throw err;
     // Use what was seen before the error; the reader reports the exact place later.
-    if (!probe.top || (whole && probe.keys.size === 0)) fail(`it is not valid JSON (${err.message} at byte ${err.offset})`);
+    invalid = `; also, it is not valid JSON (${err.message} at byte ${err.offset})`;
+    if (!probe.top || (whole && probe.keys.size === 0)) failWith(`it is not valid JSON (${err.message} at byte ${err.offset})`);
   }
   if (probe.top === 'array') {
     if (probe.topClosedEmpty) fail('the JSON list is empty');

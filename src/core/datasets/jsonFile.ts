@@ -125,15 +125,78 @@ function quotePythonNonFinite(text: string): string | undefined {
 }
 
 function syntaxError(err: Error, text: string, entries: JsonEntry[], file: string, expected: string): ReaderError {
+  // V8 gives a position for some errors only ("Unexpected token" has none): find it ourselves then.
   const m = /position (\d+)/.exec(err.message);
-  if (!m) return new ReaderError(file, undefined, `invalid JSON: ${err.message} (expected ${expected})`);
-  const charPos = Number(m[1]);
-  const before = text.slice(0, charPos);
+  const found = m ? { pos: Number(m[1]), message: err.message.replace(/ in JSON at position \d+.*$/s, '') } : firstSyntaxError(text);
+  if (!found) return new ReaderError(file, undefined, `invalid JSON: ${err.message} (expected ${expected})`);
+  const before = text.slice(0, found.pos);
   const line = before.split('\n').length;
-  const column = charPos - before.lastIndexOf('\n');
+  const column = found.pos - before.lastIndexOf('\n');
   const byte = Buffer.byteLength(before, 'utf8');
   let entry: JsonEntry | undefined;
   for (const e of entries) { if (e.offset <= byte) entry = e; else break; }
   const where = `${entry ? `entry ${entryLabel(entry)}, ` : ''}line ${line}, column ${column}`;
-  return new ReaderError(file, where, `invalid JSON: ${err.message.replace(/ in JSON at position \d+.*$/s, '')} (expected ${expected})`);
+  return new ReaderError(file, where, `invalid JSON: ${found.message} (expected ${expected})`);
+}
+
+/** Position and reason of the first JSON syntax error in `text` (a plain recursive-descent check). */
+function firstSyntaxError(text: string): { pos: number; message: string } | undefined {
+  let i = 0;
+  const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i])) i++; };
+  const bad = (what: string): never => {
+    throw { pos: i, message: i >= text.length ? `unexpected end of input, ${what}` : `unexpected ${JSON.stringify(text[i])}, ${what}` };
+  };
+  const string = () => {
+    i++; // opening quote
+    for (; i < text.length; i++) {
+      const c = text[i];
+      if (c === '"') { i++; return; }
+      if (c === '\\') {
+        i++;
+        if (text[i] === 'u') { if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) bad('expected 4 hex digits after \\u'); i += 4; }
+        else if (!'"\\/bfnrt'.includes(text[i] ?? 'x')) bad('invalid escape in a string');
+      } else if (c < ' ') bad('control character in a string');
+    }
+    bad('expected the closing quote of a string');
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++; ws();
+      if (text[i] === '}') { i++; return; }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') bad('expected a double-quoted property name');
+        string(); ws();
+        if (text[i] !== ':') bad("expected ':' after a property name");
+        i++; value(); ws();
+        if (text[i] === ',') { i++; continue; }
+        if (text[i] === '}') { i++; return; }
+        bad("expected ',' or '}' after a property value");
+      }
+    }
+    if (c === '[') {
+      i++; ws();
+      if (text[i] === ']') { i++; return; }
+      for (;;) {
+        value(); ws();
+        if (text[i] === ',') { i++; continue; }
+        if (text[i] === ']') { i++; return; }
+        bad("expected ',' or ']' after an array element");
+      }
+    }
+    if (c === '"') return string();
+    const lit = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i, i + 400));
+    if (!lit) bad('expected a value');
+    i += lit![0].length;
+  };
+  try {
+    value(); ws();
+    if (i < text.length) bad('expected the end of the input');
+  } catch (e) {
+    if (e && typeof e === 'object' && 'pos' in e) return e as { pos: number; message: string };
+    return undefined; // e.g. nesting too deep for the stack
+  }
+  return undefined;
 }

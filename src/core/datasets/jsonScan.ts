@@ -323,7 +323,10 @@ export function parseElement(text: string): { value?: unknown; error?: string } 
   } catch (err) {
     const bare = text.replace(/"(?:[^"\\]|\\.)*"/g, '""'); // ignore words inside strings
     const token = /(?<![A-Za-z_])(-?Infinity|NaN)(?![A-Za-z_])/.exec(bare);
-    if (token) return { error: `contains ${token[1]}, which is not valid JSON (Python's json.dump writes it for float('${token[1].replace('Infinity', 'inf')}'))` };
+    if (token) {
+      const python = { NaN: 'nan', Infinity: 'inf', '-Infinity': '-inf' }[token[1]];
+      return { error: `contains ${token[1]}, which is not valid JSON (Python's json.dump writes it for float('${python}'))` };
+    }
     return { error: `is not valid JSON: ${(err as Error).message}` };
   }
 }

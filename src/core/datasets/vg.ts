@@ -248,8 +248,8 @@ class VgRegionsDataset implements Dataset {
 
   private toSample(index: number, text: string, imageId: string, byteOffset: number, info: ImageInfo | undefined, image: string): Sample {
     const parsed = parseElement(text);
-    const where = (regionId?: unknown): string =>
-      `image ${imageId}, ${regionId !== undefined ? `region ${show(regionId)}` : `region #${index}`} at byte ${byteOffset}`;
+    const where = (regionId?: string | number): string =>
+      `image ${imageId}, ${regionId !== undefined ? `region ${regionId}` : `region #${index}`} at byte ${byteOffset}`;
     if (parsed.error) throw new ReaderError(this.file, where(/"region_id"\s*:\s*(\d+)/.exec(text)?.[1]), `region ${parsed.error}`);
     const r = parsed.value as Record<string, unknown>;
     const regionId = r.region_id ?? r.id;
