@@ -127,7 +127,7 @@ function quotePythonNonFinite(text: string): string | undefined {
 function syntaxError(err: Error, text: string, entries: JsonEntry[], file: string, expected: string): ReaderError {
   // V8 gives a position for some errors only ("Unexpected token" has none): find it ourselves then.
   const m = /position (\d+)/.exec(err.message);
-  const found = m ? { pos: Number(m[1]), message: err.message.replace(/ in JSON at position \d+.*$/s, '') } : firstSyntaxError(text);
+  const found = m ? { pos: Number(m[1]), message: err.message.replace(/ (?:in JSON )?at position \d+.*$/s, '') } : firstSyntaxError(text);
   if (!found) return new ReaderError(file, undefined, `invalid JSON: ${err.message} (expected ${expected})`);
   const before = text.slice(0, found.pos);
   const line = before.split('\n').length;
