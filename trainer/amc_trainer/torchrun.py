@@ -1,0 +1,40 @@
+"""`python -m amc_trainer.torchrun ARGS` = `torchrun ARGS`, working around one launcher bug.
+
+Debian's torch 1.13 on Python 3.11: `Std.from_str("0")` (the default of --redirects and --tee) returns None,
+because Python 3.11 no longer iterates zero-valued or multi-bit members of an IntFlag, and torchrun then
+dies with `'NoneType' object has no attribute 'get'` before starting any worker. Where the installed torch
+parses those flags correctly (fixed upstream in later releases) nothing is patched.
+
+Example (2 CPU processes, gloo):
+  python -m amc_trainer.torchrun --standalone --nproc_per_node=2 -m amc_trainer train --config ... --out ...
+"""
+from __future__ import annotations
+
+import re
+import sys
+
+
+def _patch_std_parsing() -> None:
+    from torch.distributed.elastic.multiprocessing import api
+    if api.Std.from_str("0") is not None:
+        return
+
+    def from_str(cls, vm: str):
+        if re.fullmatch(r"\s*\d\s*", vm):
+            return cls(int(vm))
+        if re.fullmatch(r"\s*\d\s*:\s*\d\s*(,\s*\d\s*:\s*\d\s*)*", vm):
+            return {int(i): cls(int(v)) for i, v in (pair.split(":") for pair in vm.split(","))}
+        raise ValueError(f"{vm!r} is not a stream number (0-3) or a local_rank:number list")
+
+    api.Std.from_str = classmethod(from_str)
+
+
+def main(argv: list[str]) -> int:
+    _patch_std_parsing()
+    from torch.distributed.run import main as torchrun_main
+    torchrun_main(argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
