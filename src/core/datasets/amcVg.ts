@@ -8,13 +8,13 @@ import * as path from 'node:path';
 import type { BoxXYXY, Problem, Sample } from '../types';
 import { preCaption } from '../text';
 import { problem, sampleProblems } from '../lint';
-import { ReaderError, type Dataset, type OpenOptions } from './dataset';
+import { ReaderError, type Dataset } from './dataset';
 import {
-  GrowableColumn, IndexProgress, JsonScanError, JsonScanner, parseElement, readRange, scanFile, type ScanHandler,
+  GrowableColumn, IndexProgress, JsonScanError, JsonScanner, parseElement, readRange, scanFile, type ScanHandler, type ScanOpenOptions,
 } from './jsonScan';
 import { resolveImage, show } from './loadedDataset';
 
-export async function openAmcVg(file: string, opts: OpenOptions = {}): Promise<Dataset> {
+export async function openAmcVg(file: string, opts: ScanOpenOptions = {}): Promise<Dataset> {
   const absolute = path.resolve(file);
   const { size } = await stat(absolute).catch(() => { throw new ReaderError(absolute, undefined, 'file does not exist or cannot be read'); });
   if (size === 0) throw new ReaderError(absolute, undefined, 'the file is empty (0 bytes); expected an AMC VG JSON list [{"image", "caption", "bbox"}]');
@@ -106,7 +106,7 @@ class AmcVgDataset implements Dataset {
   private readonly abort = new AbortController();
   private closed = false;
 
-  constructor(readonly file: string, size: number, private readonly opts: OpenOptions) {
+  constructor(readonly file: string, size: number, private readonly opts: ScanOpenOptions) {
     // AMC joins `image` to the config's image_root with os.path.join; default: the annotation file's folder.
     this.imageRoot = path.resolve(opts.imageRoot ?? path.dirname(file));
     this.indexer = new AmcIndexer(file, size >= 2 ** 32);
@@ -120,7 +120,7 @@ class AmcVgDataset implements Dataset {
     const scanner = new JsonScanner(indexer, { eventDepth: 4, keyDepth: 3, scalarDepth: 3 });
     try {
       await scanFile(this.file, scanner, {
-        signal, onProgress: this.opts.onProgress, afterChunk: () => this.progress.publish(indexer.committed),
+        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, afterChunk: () => this.progress.publish(indexer.committed),
       });
       this.progress.publish(indexer.committed);
       this.progress.finish();

@@ -7,16 +7,16 @@ import * as path from 'node:path';
 import type { BoxXYXY, Problem, Sample } from '../types';
 import { preCaption } from '../text';
 import { problem, sampleProblems } from '../lint';
-import { ReaderError, type Dataset, type OpenOptions } from './dataset';
+import { ReaderError, type Dataset } from './dataset';
 import {
-  GrowableColumn, IndexProgress, JsonScanError, JsonScanner, parseElement, readRange, scanFile, type ScanHandler,
+  GrowableColumn, IndexProgress, JsonScanError, JsonScanner, parseElement, readRange, scanFile, type ScanHandler, type ScanOpenOptions,
 } from './jsonScan';
 import { show } from './loadedDataset';
 
 interface ImageInfo { width?: number; height?: number; relPath?: string }
 
 /** Open a VG region_descriptions.json. Returns at once; `page()` serves regions while indexing continues. */
-export async function openVgRegions(file: string, opts: OpenOptions = {}): Promise<Dataset> {
+export async function openVgRegions(file: string, opts: ScanOpenOptions = {}): Promise<Dataset> {
   const absolute = path.resolve(file);
   const { size } = await stat(absolute).catch(() => { throw new ReaderError(absolute, undefined, 'file does not exist or cannot be read'); });
   if (size === 0) throw new ReaderError(absolute, undefined, 'the file is empty (0 bytes); expected a VG region_descriptions.json list');
@@ -137,7 +137,7 @@ class VgRegionsDataset implements Dataset {
   private readonly abort = new AbortController();
   private closed = false;
 
-  constructor(readonly file: string, size: number, private readonly opts: OpenOptions) {
+  constructor(readonly file: string, size: number, private readonly opts: ScanOpenOptions) {
     this.imageRoot = path.resolve(opts.imageRoot ?? path.dirname(file));
     this.indexer = new VgIndexer(file, size >= 2 ** 32);
     this.imageInfo = this.loadImageData();
@@ -152,7 +152,7 @@ class VgRegionsDataset implements Dataset {
     const scanner = new JsonScanner(indexer, { eventDepth: 4, keyDepth: 3, scalarDepth: 3 });
     try {
       await scanFile(this.file, scanner, {
-        signal, onProgress: this.opts.onProgress, afterChunk: () => this.progress.publish(indexer.committedRegions),
+        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, afterChunk: () => this.progress.publish(indexer.committedRegions),
       });
       this.progress.publish(indexer.committedRegions);
       this.progress.finish();

@@ -1,0 +1,230 @@
+// Visual Genome region_descriptions.json and AMC VG JSON readers: committed fixtures written to the real
+// schemas (spec §5.1, §5.4), bad inputs rejected with file + entry, and the lint checks.
+import { strict as assert } from 'node:assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { openDataset } from '../../src/core/datasets/index';
+import { openVgRegions } from '../../src/core/datasets/vg';
+import { openAmcVg } from '../../src/core/datasets/amcVg';
+import { ReaderError, type Dataset } from '../../src/core/datasets/dataset';
+import { lintDataset } from '../../src/core/lint';
+
+const VG = path.join(__dirname, '..', 'fixtures', 'datasets', 'vg');
+const BAD = path.join(__dirname, '..', 'fixtures', 'datasets', 'bad');
+const WORK = path.join(__dirname, '..', '.work', 'datasets-vg');
+
+async function all(ds: Dataset) {
+  await ds.complete;
+  return ds.page(0, ds.count() + 10);
+}
+
+describe('VG region_descriptions.json reader', () => {
+  const file = path.join(VG, 'region_descriptions.json');
+  let ds: Dataset;
+  before(async () => { ds = await openDataset(file); });
+  after(() => ds.close());
+
+  it('yields one sample per region, boxes [x, y, x+w, y+h] (spec §5.4), hit rule xyxy', async () => {
+    const samples = await all(ds);
+    assert.equal(ds.format, 'vg-regions');
+    assert.equal(samples.length, 6); // image 4 has an empty region list
+    assert.deepEqual(samples.map((s) => s.id), ['1382', '1383', '1384', '2001', '3001', '3002']);
+    const first = samples[0];
+    assert.deepEqual(first.boxes, [[10, 5, 40, 25]]);
+    assert.deepEqual(first.sourceBoxes, [[10, 5, 30, 20]]);
+    assert.equal(first.hitRule, 'xyxy');
+    assert.deepEqual(first.ids, { image_id: 1, region_id: 1382 });
+    assert.equal(first.imageId, '1');
+    assert.equal(first.source.file, file);
+    assert.equal(first.source.entry, 'image 1, region 1382');
+    assert.equal(samples[3].boxes[0].join(), [4, 3, 14.5, 10.25].join()); // fractional sizes kept
+  });
+
+  it('keeps the phrase exactly (escapes decoded) and adds the pre_caption form', async () => {
+    const [, second, third, , , sixth] = await all(ds);
+    assert.equal(second.phrase, 'Man\'s "red" hat - left/right, café!');
+    assert.equal(second.caption, 'mans red hat left right café');
+    assert.equal(third.caption, 'a person on\ta bench');
+    assert.equal(sixth.phrase, 'edge\\corner');
+  });
+
+  it('takes sizes and the VG_100K / VG_100K_2 folder from image_data.json, else finds the image on disk', async () => {
+    const samples = await all(ds);
+    assert.equal(samples[0].image, path.join(VG, 'VG_100K', '1.jpg'));
+    assert.deepEqual([samples[0].width, samples[0].height], [64, 48]);
+    assert.equal(samples[3].image, path.join(VG, 'VG_100K_2', '2.jpg'));
+    // image 3 is not in image_data.json: no size, and the file is found in VG_100K_2
+    assert.equal(samples[4].image, path.join(VG, 'VG_100K_2', '3.jpg'));
+    assert.equal(samples[4].width, undefined);
+  });
+
+  it('serves any page by index, and short pages at the end', async () => {
+    await ds.complete;
+    const page = await ds.page(2, 3);
+    assert.deepEqual(page.map((s) => [s.index, s.id]), [[2, '1384'], [3, '2001'], [4, '3001']]);
+    assert.equal((await ds.page(5, 100)).length, 1);
+    assert.deepEqual(await ds.page(6, 10), []);
+  });
+
+  it('resolves images against --image-root when given', async () => {
+    const other = await openVgRegions(file, { imageRoot: '/data/vg', companionFile: path.join(VG, 'image_data.json') });
+    const [s] = await other.page(0, 1);
+    assert.equal(s.image, path.join('/data/vg', 'VG_100K', '1.jpg'));
+    await other.close();
+  });
+
+  it('lints clean (images exist, boxes inside)', async () => {
+    const report = await lintDataset(ds);
+    assert.deepEqual(report.problems, []);
+    assert.equal(report.samples, 6);
+  });
+});
+
+describe('AMC VG JSON reader', () => {
+  const file = path.join(VG, 'amc_vg.json');
+
+  it('yields one sample per (entry, caption) with all the entry\'s boxes', async () => {
+    const ds = await openDataset(file);
+    const samples = await all(ds);
+    assert.equal(ds.format, 'amc-vg');
+    assert.deepEqual(samples.map((s) => s.id), ['0', '1:0', '1:1', '2']);
+    assert.deepEqual(samples[1].boxes, [[4, 3, 14.5, 10.25], [20, 2, 38, 28]]);
+    assert.deepEqual(samples[2].boxes, samples[1].boxes);
+    assert.equal(samples[1].phrase, 'green street-sign');
+    assert.equal(samples[1].caption, 'green street sign');
+    assert.equal(samples[2].caption, 'street sign');
+    assert.equal(samples[3].phrase, 'a "quoted" square \u2013 [nested] {braces}');
+    assert.equal(samples[0].image, path.join(VG, 'VG_100K', '1.jpg'));
+    assert.equal(samples[0].hitRule, 'xyxy');
+    assert.deepEqual(samples[2].ids, { entry: 1, caption: 1 });
+    assert.equal(samples[2].source.entry, 'entry [1] caption 1');
+    const report = await lintDataset(ds);
+    assert.deepEqual(report.problems, []);
+    await ds.close();
+  });
+
+  it('joins relative image paths to the image root and keeps absolute ones (os.path.join semantics)', async () => {
+    const ds = await openAmcVg(file, { imageRoot: '/elsewhere' });
+    const [s] = await ds.page(0, 1);
+    assert.equal(s.image, path.join('/elsewhere', 'VG_100K', '1.jpg'));
+    await ds.close();
+    mkdirSync(WORK, { recursive: true });
+    const absolute = path.join(WORK, 'amc_absolute.json');
+    writeFileSync(absolute, JSON.stringify([{ image: '/data/vg/VG_100K/7.jpg', caption: 'c', bbox: [[0, 0, 2, 2]] }]));
+    const other = await openAmcVg(absolute, { imageRoot: '/elsewhere' });
+    assert.equal((await other.page(0, 1))[0].image, '/data/vg/VG_100K/7.jpg');
+    await other.close();
+  });
+});
+
+describe('lint problems', () => {
+  it('VG: box outside the image, degenerate box, duplicate region id, missing image', async () => {
+    const file = path.join(VG, 'problems', 'region_descriptions.json');
+    const ds = await openDataset(file);
+    const report = await lintDataset(ds);
+    await ds.close();
+    const found = report.problems.map((p) => `${p.severity} ${p.code} ${p.location.entry}`).sort();
+    assert.deepEqual(found, [
+      'error degenerate-box image 10, region 2',
+      'error duplicate-id image 10, region 1',
+      'error missing-image image 11, region 4',
+      'warning box-outside-image image 10, region 1',
+      'warning box-outside-image image 10, region 3',
+    ]);
+    assert.equal(report.errors, 3);
+    assert.ok(report.problems.every((p) => p.location.file === file));
+    const outside = report.problems.find((p) => p.location.entry === 'image 10, region 3');
+    assert.match(outside!.message, /entirely outside the 64x48 image/);
+  });
+
+  it('AMC VG: phrase with no boxes, empty caption list, upside-down box', async () => {
+    const ds = await openDataset(path.join(VG, 'problems', 'amc_vg.json'));
+    const report = await lintDataset(ds);
+    await ds.close();
+    const found = report.problems.map((p) => `${p.severity} ${p.code} ${p.location.entry}`).sort();
+    assert.deepEqual(found, [
+      'error degenerate-box entry [2]',
+      'error no-boxes entry [0]',
+      'warning empty-caption-list entry [1]',
+    ]);
+  });
+});
+
+describe('bad inputs name the file and the entry', () => {
+  async function pageError(name: string, open = openDataset): Promise<ReaderError> {
+    const file = path.join(BAD, name);
+    const ds = await open(file, {});
+    try {
+      await ds.complete.catch(() => undefined);
+      for (let i = 0; i < Math.max(ds.count(), 1); i++) await ds.page(i, 1);
+      await ds.complete;
+    } catch (err) {
+      assert.ok(err instanceof ReaderError, String(err));
+      assert.equal(err.file, file);
+      assert.ok(err.message.startsWith(`${file} (`), err.message);
+      return err;
+    } finally {
+      await ds.close();
+    }
+    throw new Error(`${name} was accepted`);
+  }
+
+  it('truncated VG JSON: complete rejects naming the image entry; the regions before stay readable', async () => {
+    const file = path.join(BAD, 'vg_truncated.json');
+    const ds = await openVgRegions(file);
+    await assert.rejects(ds.complete, (err: ReaderError) =>
+      err.entry === 'image entry [1] starting at byte 120, byte 221' && /truncated JSON/.test(err.message));
+    assert.equal(ds.count(), 1);
+    assert.equal((await ds.page(0, 1))[0].phrase, 'fine');
+    await assert.rejects(ds.page(1, 1), /truncated JSON/);
+    await ds.close();
+  });
+
+  it('truncated AMC VG JSON', async () => {
+    const err = await pageError('amc_vg_truncated.json');
+    assert.equal(err.entry, 'entry [1] starting at byte 72, byte 122');
+    assert.match(err.message, /file ends inside a string \(truncated JSON\)/);
+  });
+
+  it('region without "phrase"', async () => {
+    const err = await pageError('vg_missing_phrase.json');
+    assert.equal(err.entry, 'image 7, region 12 at byte 110');
+    assert.match(err.message, /"phrase" is undefined, expected a string/);
+  });
+
+  it('box with NaN (as Python json.dump writes it), in VG and AMC VG', async () => {
+    const vg = await pageError('vg_nan_box.json');
+    assert.equal(vg.entry, 'image 8, region 21 at byte 14');
+    assert.match(vg.message, /contains NaN, which is not valid JSON/);
+    const amc = await pageError('amc_vg_nan_box.json');
+    assert.equal(amc.entry, 'entry [1] at byte 72');
+    assert.match(amc.message, /contains NaN/);
+  });
+
+  it('box coordinate null or a string', async () => {
+    assert.match((await pageError('vg_null_box.json')).message, /\(image 9, region 31 at byte 14\): "x" is null, expected a finite number/);
+    assert.match((await pageError('vg_string_box.json')).message, /\(image 9, region 41 at byte 14\): "y" is "12", expected a finite number/);
+  });
+
+  it('caption of the wrong type; image entry without an id', async () => {
+    assert.match((await pageError('amc_vg_bad_caption.json')).message, /\(entry \[0\] at byte 1\): "caption" is 42/);
+    assert.match((await pageError('vg_no_image_id.json')).message, /\(image entry \[0\] starting at byte 1, byte 120\): image entry has no "id"/);
+  });
+
+  it('0-byte file and non-JSON, even when the format is forced', async () => {
+    const empty = path.join(BAD, 'empty.json');
+    await assert.rejects(openVgRegions(empty), (err: ReaderError) => err.message === `${empty}: the file is empty (0 bytes); expected a VG region_descriptions.json list`);
+    await assert.rejects(openAmcVg(empty), /the file is empty \(0 bytes\)/);
+    await assert.rejects(openDataset(empty), /the file is empty \(0 bytes\)/);
+    const err = await pageError('not_json.txt', openVgRegions);
+    assert.match(err.message, /\(byte 0\): expected a JSON list of images, found This/);
+  });
+
+  it('lint reports each unreadable entry and keeps checking the others', async () => {
+    const ds = await openDataset(path.join(BAD, 'vg_missing_phrase.json'));
+    const report = await lintDataset(ds, { checkImages: false });
+    await ds.close();
+    assert.equal(report.samples, 2);
+    assert.deepEqual(report.problems.map((p) => [p.code, p.location.entry]), [['unreadable-entry', 'image 7, region 12 at byte 110']]);
+  });
+});
