@@ -110,6 +110,8 @@ class AmcVgDataset implements Dataset {
     // AMC joins `image` to the config's image_root with os.path.join; default: the annotation file's folder.
     this.imageRoot = path.resolve(opts.imageRoot ?? path.dirname(file));
     this.indexer = new AmcIndexer(file, size >= 2 ** 32);
+    this.readHandle = open(file, 'r'); // opened now so the first page needs one read, not two
+    this.readHandle.catch(() => undefined);
     this.complete = this.index();
     this.complete.catch(() => undefined); // reported through `complete`/`page`; never an unhandled rejection
   }
@@ -222,7 +224,7 @@ class AmcVgDataset implements Dataset {
     this.closed = true;
     this.abort.abort();
     await this.complete.catch(() => undefined);
-    if (this.readHandle) await (await this.readHandle).close();
+    if (this.readHandle) await this.readHandle.then((h) => h.close(), () => undefined);
     this.readHandle = undefined;
   }
 }

@@ -272,8 +272,8 @@ export interface StreamScanOptions {
   chunkBytes?: number;
   onProgress?: (bytesRead: number, totalBytes: number) => void;
   signal?: AbortSignal;
-  /** Called after each chunk is scanned (readers publish newly indexed entries here). */
-  afterChunk?: () => void;
+  /** Called after each chunk is scanned (readers publish newly indexed entries here); true: yield to waiting pages. */
+  afterChunk?: () => boolean | void;
 }
 
 /**
@@ -282,13 +282,15 @@ export interface StreamScanOptions {
  */
 export async function scanFile(file: string, scanner: JsonScanner, options: StreamScanOptions = {}): Promise<number> {
   const chunkBytes = options.chunkBytes ?? 4 << 20;
+  // The first read is small so the first page is indexed (and served) after a few milliseconds.
+  const firstBytes = Math.min(chunkBytes, 256 << 10);
   const handle = await open(file, 'r');
   try {
     const total = (await handle.stat()).size;
     const buffers = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
     let position = 0;
     let which = 0;
-    let pending = handle.read(buffers[which], 0, chunkBytes, position);
+    let pending = handle.read(buffers[which], 0, firstBytes, position);
     for (;;) {
       const { bytesRead } = await pending;
       if (options.signal?.aborted) throw new Error('indexing aborted');
@@ -299,7 +301,7 @@ export async function scanFile(file: string, scanner: JsonScanner, options: Stre
       pending = handle.read(buffers[which], 0, chunkBytes, next);
       scanner.push(current.subarray(0, bytesRead), position);
       position = next;
-      options.afterChunk?.();
+      if (options.afterChunk?.()) await new Promise((resolve) => setImmediate(resolve));
       options.onProgress?.(position, total);
     }
     scanner.finish();
@@ -344,12 +346,15 @@ export class IndexProgress {
   error: Error | undefined;
   private waiters: { need: number; resolve: () => void }[] = [];
 
-  publish(committed: number): void {
+  /** Record progress; true when some waiting page was released (the indexer then yields so it can run). */
+  publish(committed: number): boolean {
     this.committed = committed;
-    if (this.waiters.length === 0) return;
+    if (this.waiters.length === 0) return false;
     const still: { need: number; resolve: () => void }[] = [];
     for (const w of this.waiters) (w.need <= committed ? w.resolve() : still.push(w));
+    const released = still.length < this.waiters.length;
     this.waiters = still;
+    return released;
   }
 
   finish(error?: Error): void {

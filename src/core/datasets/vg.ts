@@ -142,6 +142,8 @@ class VgRegionsDataset implements Dataset {
     this.indexer = new VgIndexer(file, size >= 2 ** 32);
     this.imageInfo = this.loadImageData();
     this.imageInfo.catch(() => undefined);
+    this.readHandle = open(file, 'r'); // opened now so the first page needs one read, not two
+    this.readHandle.catch(() => undefined);
     this.complete = this.index();
     this.complete.catch(() => undefined); // reported through `complete`/`page`; never an unhandled rejection
   }
@@ -297,7 +299,7 @@ class VgRegionsDataset implements Dataset {
     this.closed = true;
     this.abort.abort();
     await this.complete.catch(() => undefined);
-    if (this.readHandle) await (await this.readHandle).close();
+    if (this.readHandle) await this.readHandle.then((h) => h.close(), () => undefined);
     this.readHandle = undefined;
   }
 }
