@@ -1,0 +1,71 @@
+// `amc explain IMAGE "phrase"`: where does the model look for this phrase? Writes the side-by-side figure
+// (image | GradCAM overlay + pointing-game point | per-token strip) and prints the ITM score and the point.
+import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { InferenceEngine, type ProviderSetting } from '../../model/engine';
+import { explainFigure } from '../../model/figure';
+import { resolveModelDir } from '../../model/locate';
+import { intOption, UsageError, type CliIO } from '../command';
+
+export const summary = 'explain a phrase on an image: GradCAM figure, ITM score and pointing-game point';
+export const usage = `usage: amc explain IMAGE "PHRASE" [--model DIR] [--out FILE.png] [--json] [--provider auto|cuda|cpu] [--threads N]
+  IMAGE            any image file sharp reads (JPEG, PNG, WebP, TIFF, ...)
+  PHRASE           the text to ground; cleaned with pre_caption and tokenized as the model was trained
+  --model DIR      exported model folder (default: $AMC_MODEL, else the bundled models/amc-small-synthetic)
+  --out FILE.png   figure path (default: <image name>-explain.png in the current folder)
+  --json           print the result as JSON (score, point, tokens, raw g×g GradCAM, per-token maps)
+  --provider P     onnxruntime execution provider: auto (CUDA, else CPU), cuda, cpu (default auto)
+  --threads N      onnxruntime intra-op threads (default: one per core)`;
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args, allowPositionals: true, strict: true,
+      options: {
+        model: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
+        provider: { type: 'string' }, threads: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+export function providerOption(value: string | undefined): ProviderSetting | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'auto' && value !== 'cuda' && value !== 'cpu') throw new UsageError(`--provider must be auto, cuda or cpu, got '${value}'`);
+  return value;
+}
+
+export async function run(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args);
+  if (positionals.length !== 2) throw new UsageError(positionals.length < 2 ? 'expected IMAGE and "PHRASE"' : 'expected exactly IMAGE and one "PHRASE" (quote the phrase)');
+  const [image, phrase] = positionals;
+  const engine = await InferenceEngine.open(resolveModelDir(values.model), {
+    provider: providerOption(values.provider), threads: intOption('threads', values.threads),
+  });
+  try {
+    if (engine.providerNote && !values.json) io.err(`note: ${engine.providerNote}`);
+    const r = await engine.explain(path.resolve(image), phrase);
+    const out = path.resolve(values.out ?? `${path.parse(image).name}-explain.png`);
+    await writeFile(out, await explainFigure(path.resolve(image), phrase, r));
+    if (values.json) {
+      await io.out(`${JSON.stringify({
+        image: path.resolve(image), phrase, model: engine.card.name, provider: engine.provider, providerNote: engine.providerNote ?? null,
+        score: r.score, itmProbability: r.itmProbability, point: r.point, width: r.width, height: r.height,
+        grid: r.grid, tokens: r.tokens, gradcam: Array.from(r.gradcam), tokenGradcam: r.tokenGradcam.map((m) => Array.from(m)),
+        figure: out,
+      })}\n`);
+    } else {
+      await io.out(`score ${r.score.toFixed(4)} (ITM match logit; p = ${r.itmProbability.toFixed(4)})\n` +
+        `point (${r.point.x}, ${r.point.y}) in ${r.width}×${r.height} px\n` +
+        `tokens ${r.tokens.join(' ')}\n` +
+        `model ${engine.card.name} on ${engine.provider}\n` +
+        `figure ${out}\n`);
+    }
+    return 0;
+  } finally {
+    await engine.dispose();
+  }
+}
