@@ -447,11 +447,35 @@ def gradcam_training_map(cam: torch.Tensor, out_size: int = 256) -> torch.Tensor
 # ----------------------------------------------------------------------------------------------------
 # The full model
 
+class _SkipInit:
+    """Turns torch.nn.init's in-place initialisers into no-ops while a model is built whose every weight a
+    checkpoint will overwrite (random init of ALBEF-base costs tens of seconds on 2 cores)."""
+    NAMES = ("trunc_normal_", "normal_", "uniform_", "kaiming_uniform_", "ones_", "zeros_", "constant_")
+
+    def __enter__(self):
+        self.saved = {n: getattr(nn.init, n) for n in self.NAMES}
+        for n in self.NAMES:
+            setattr(nn.init, n, lambda tensor, *a, **k: tensor)
+
+    def __exit__(self, *exc):
+        for n, f in self.saved.items():
+            setattr(nn.init, n, f)
+
+
 class ALBEF(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, init_weights: bool = True):
+        """init_weights=False leaves parameters uninitialised (torch.empty): only for loading a checkpoint
+        that holds every key (check load_state_dict_report's `missing`)."""
         super().__init__()
         cfg.validate()
         self.cfg = cfg
+        if not init_weights:
+            with _SkipInit():
+                self._build(cfg, init_weights)
+        else:
+            self._build(cfg, init_weights)
+
+    def _build(self, cfg: ModelConfig, init_weights: bool) -> None:
         self.visual_encoder = VisionTransformer(cfg)
         self.text_encoder = BertForMaskedLM(cfg)
         self.vision_proj = nn.Linear(cfg.vision_width, cfg.embed_dim)
@@ -464,12 +488,18 @@ class ALBEF(nn.Module):
             self.text_encoder_m = BertForMaskedLM(cfg)
             self.text_proj_m = nn.Linear(cfg.text_width, cfg.embed_dim)
             for online, momentum in self._momentum_pairs():
-                momentum.load_state_dict(online.state_dict())
+                if init_weights:
+                    momentum.load_state_dict(online.state_dict())
                 for p in momentum.parameters():
                     p.requires_grad_(False)
         if cfg.queue_size:
-            self.register_buffer("image_queue", F.normalize(torch.randn(cfg.embed_dim, cfg.queue_size), dim=0))
-            self.register_buffer("text_queue", F.normalize(torch.randn(cfg.embed_dim, cfg.queue_size), dim=0))
+            def queue() -> torch.Tensor:
+                q = torch.randn(cfg.embed_dim, cfg.queue_size) if init_weights else torch.empty(
+                    cfg.embed_dim, cfg.queue_size)
+                return F.normalize(q, dim=0) if init_weights else q
+
+            self.register_buffer("image_queue", queue())
+            self.register_buffer("text_queue", queue())
             if cfg.queue_ptr_style == "amc":
                 self.register_buffer("queue_ptr_img", torch.zeros(1, dtype=torch.long))
                 self.register_buffer("queue_ptr_txt", torch.zeros(1, dtype=torch.long))
