@@ -16,6 +16,16 @@ export function defineComponents(): void {
   );
 }
 
+/**
+ * The toolkit's text field, checkbox and progress ring overwrite aria-label when they connect ("Text field",
+ * "Checkbox", "Loading"): keep ours.
+ */
+function pinAriaLabel(el: HTMLElement, label: string): void {
+  el.setAttribute('aria-label', label);
+  new MutationObserver(() => { if (el.getAttribute('aria-label') !== label) el.setAttribute('aria-label', label); })
+    .observe(el, { attributes: true, attributeFilter: ['aria-label'] });
+}
+
 export interface ButtonOptions { appearance?: 'primary' | 'secondary' | 'icon'; ariaLabel?: string; title?: string; }
 
 export interface Button { readonly element: HTMLElement; setLabel(text: string): void; setDisabled(disabled: boolean): void; }
@@ -45,7 +55,7 @@ export interface TextInput {
 
 export function textField(opts: { ariaLabel: string; placeholder?: string; value?: string; size?: number }): TextInput {
   const el = document.createElement('vscode-text-field') as HTMLElement & { value: string };
-  el.setAttribute('aria-label', opts.ariaLabel);
+  pinAriaLabel(el, opts.ariaLabel);
   if (opts.placeholder) el.setAttribute('placeholder', opts.placeholder);
   if (opts.size) el.setAttribute('size', String(opts.size));
   if (opts.value) el.setAttribute('value', opts.value);
@@ -92,6 +102,7 @@ export interface Toggle { readonly element: HTMLElement; checked: boolean; }
 export function checkbox(label: string, opts: { checked?: boolean; onChange: (checked: boolean) => void }): Toggle {
   const el = document.createElement('vscode-checkbox') as HTMLElement & { checked: boolean };
   el.textContent = label;
+  pinAriaLabel(el, label);
   if (opts.checked) el.setAttribute('checked', '');
   el.addEventListener('change', () => opts.onChange(!!el.checked));
   return {
@@ -104,7 +115,7 @@ export function checkbox(label: string, opts: { checked?: boolean; onChange: (ch
 /** An indeterminate progress indicator with an accessible label. */
 export function progressRing(label: string): HTMLElement {
   const el = document.createElement('vscode-progress-ring');
-  el.setAttribute('aria-label', label);
+  pinAriaLabel(el, label);
   return el;
 }
 

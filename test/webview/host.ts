@@ -1,0 +1,165 @@
+// Test host for the viewer webview in real Chromium: serves the real HTML shell (src/editor/html.ts, with its CSP),
+// the built out/webview.js, and images (only under the granted roots, like localResourceRoots), and connects the
+// page to a real ViewerSession (src/editor/viewerSession.ts) through the real protocol module — the same host code
+// the VS Code custom editor runs, minus the vscode API.
+import { readFile } from 'node:fs/promises';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Dataset } from '../../src/core/datasets/dataset';
+import type { Explainer } from '../../src/editor/explainer';
+import { makeNonce, renderWebviewHtml } from '../../src/editor/html';
+import { MetricStore } from '../../src/editor/metricStore';
+import { ViewerSession } from '../../src/editor/viewerSession';
+import { METHOD_NAMES, RequestError, RequestServer, type HostToWebview, type RequestHandlers, type WebviewToHost } from '../../src/protocol';
+import { THEMES, type ThemeName } from './themes';
+
+export const ROOT = path.resolve(__dirname, '../..');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+let browser: Browser | undefined;
+export async function sharedBrowser(): Promise<Browser> {
+  browser ??= await chromium.launch({ executablePath: process.env.AMC_CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  return browser;
+}
+export async function closeBrowser(): Promise<void> { await browser?.close(); browser = undefined; }
+
+export interface ViewerOptions {
+  dataset?: Dataset;
+  /** Instead of a dataset: the error the host answers every request with (a file that could not be opened). */
+  openError?: string;
+  explainer: () => Promise<Explainer>;
+  imageRoots: string[];
+  mode?: 'dataset' | 'single';
+  theme?: ThemeName;
+  viewport?: { width: number; height: number };
+}
+
+/** One viewer page plus its host session; records every message both ways for assertions. */
+export class TestViewer {
+  readonly sent: WebviewToHost[] = [];       // webview → host
+  readonly received: HostToWebview[] = [];   // host → webview
+  readonly consoleErrors: string[] = [];
+  readonly saved: Buffer[] = [];
+  session: ViewerSession | undefined;
+  private fallback: RequestServer | undefined;
+  private readonly stores = new Map<string, MetricStore>();
+
+  private constructor(readonly page: Page, private readonly server: http.Server, readonly origin: string, private readonly opts: ViewerOptions) {}
+
+  static async open(opts: ViewerOptions): Promise<TestViewer> {
+    const b = await sharedBrowser();
+    const context = await b.newContext({ viewport: opts.viewport ?? { width: 1400, height: 820 }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    const roots = opts.imageRoots.map((r) => path.resolve(r));
+    const server = http.createServer((req, res) => { void serve(req, res, roots, origin); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const viewer = new TestViewer(page, server, origin, opts);
+    page.on('console', (m) => { if (m.type() === 'error') viewer.consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => viewer.consoleErrors.push(`pageerror: ${e.message}`));
+    await page.exposeBinding('__amcToHost', (_source, message: WebviewToHost) => viewer.fromWebview(message));
+    // A string, not a function: tsx's keepNames helpers do not exist in the page.
+    await page.addInitScript(`
+      window.acquireVsCodeApi = () => ({
+        postMessage: (m) => window.__amcToHost(m),
+        getState: () => { const s = sessionStorage.getItem('amc-webview-state'); return s ? JSON.parse(s) : undefined; },
+        setState: (s) => sessionStorage.setItem('amc-webview-state', JSON.stringify(s)),
+      });`);
+    viewer.attach();
+    await page.goto(`${origin}/view.html`);
+    if (opts.theme) await viewer.setTheme(opts.theme);
+    return viewer;
+  }
+
+  /** A fresh host session for the page (also after a reload: VS Code recreates the page when a tab comes back). */
+  private attach(): void {
+    this.session?.dispose();
+    this.session = undefined;
+    const post = (m: HostToWebview) => {
+      this.received.push(m);
+      void this.page.evaluate((msg) => window.postMessage(msg, '*'), m).catch(() => { /* page closed */ });
+    };
+    if (!this.opts.dataset) {
+      const failure = async () => { throw new RequestError(this.opts.openError ?? 'no dataset'); };
+      this.fallback = new RequestServer(Object.fromEntries(METHOD_NAMES.map((m) => [m, failure])) as unknown as RequestHandlers, post);
+      return;
+    }
+    const dataset = this.opts.dataset;
+    this.session = new ViewerSession({
+      mode: this.opts.mode ?? 'dataset', title: path.basename(dataset.file), dataset,
+      getExplainer: this.opts.explainer,
+      metricStoreFor: (key) => { let s = this.stores.get(key); if (!s) { s = new MetricStore(); this.stores.set(key, s); } return s; },
+      imageUri: (p) => `${this.origin}/img/${encodeURIComponent(path.resolve(p))}`,
+      imageProblem: async (p) => { try { await readFile(p); return undefined; } catch { return `Image not found: ${p}`; } },
+      savePng: async (_name, png) => { this.saved.push(Buffer.from(png)); return `/saved/${this.saved.length}.png`; },
+      colormap: 'jet',
+      post,
+    });
+  }
+
+  private fromWebview(message: WebviewToHost): void {
+    this.sent.push(message);
+    if (this.session) this.session.receive(message); else this.fallback?.receive(message);
+  }
+
+  async reload(): Promise<void> {
+    this.attach();
+    await this.page.reload();
+    if (this.theme) await this.setTheme(this.theme);
+  }
+
+  private theme: ThemeName | undefined;
+  /** Sets the theme the way VS Code does: variables on <html>, a class on <body>. */
+  async setTheme(name: ThemeName): Promise<void> {
+    this.theme = name;
+    const t = THEMES[name];
+    await this.page.evaluate(({ vars, bodyClass }) => {
+      const root = document.documentElement;
+      for (const [k, v] of Object.entries(vars)) root.style.setProperty(k, v);
+      document.body.classList.remove('vscode-light', 'vscode-dark', 'vscode-high-contrast');
+      document.body.classList.add(bodyClass);
+      window.dispatchEvent(new Event('resize'));
+    }, t);
+  }
+
+  requests(method: string): Extract<WebviewToHost, { kind: 'request' }>[] {
+    return this.sent.filter((m): m is Extract<WebviewToHost, { kind: 'request' }> => m.kind === 'request' && m.method === method);
+  }
+
+  async close(): Promise<void> {
+    this.session?.dispose();
+    await this.page.context().close();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg' };
+
+async function serve(req: http.IncomingMessage, res: http.ServerResponse, roots: string[], origin: string): Promise<void> {
+  const url = new URL(req.url ?? '/', origin);
+  const send = (status: number, body: string | Buffer, type = 'text/plain') => {
+    res.writeHead(status, { 'Content-Type': type, 'Access-Control-Allow-Origin': '*' });
+    res.end(body);
+  };
+  try {
+    if (url.pathname === '/view.html') {
+      const html = renderWebviewHtml({ cspSource: origin, nonce: makeNonce(), scriptUri: `${origin}/out/webview.js`, styleUri: `${origin}/out/webview.css`, title: 'viewer' });
+      return send(200, html, 'text/html');
+    }
+    if (url.pathname.startsWith('/out/')) {
+      const file = path.join(ROOT, 'out', path.basename(url.pathname));
+      return send(200, await readFile(file), TYPES[path.extname(file)] ?? 'application/octet-stream');
+    }
+    if (url.pathname.startsWith('/img/')) {
+      const file = path.resolve(decodeURIComponent(url.pathname.slice(5)));
+      // What localResourceRoots does in VS Code: nothing outside the granted folders.
+      if (!roots.some((r) => !path.relative(r, file).startsWith('..'))) return send(403, 'outside the image roots');
+      return send(200, await readFile(file), TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream');
+    }
+    send(404, 'not found');
+  } catch (err) {
+    send(404, String(err));
+  }
+}

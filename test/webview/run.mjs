@@ -1,0 +1,14 @@
+// Runs the webview tests in real Chromium (see host.ts): builds the bundle first so the page runs current code.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const chromium = process.env.AMC_CHROMIUM ?? '/usr/bin/chromium';
+if (!existsSync(chromium)) {
+  console.error(`webview tests need Chromium at ${chromium} (apt-get install chromium, or set AMC_CHROMIUM)`);
+  process.exit(1);
+}
+const build = spawnSync('node', ['scripts/build.mjs'], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+const args = ['mocha', '--require', 'tsx/cjs', '--timeout', '60000', '--slow', '5000', 'test/webview/**/*.test.ts', ...process.argv.slice(2)];
+const r = spawnSync('npx', args, { stdio: 'inherit' });
+process.exit(r.status ?? 1);

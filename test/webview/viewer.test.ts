@@ -1,0 +1,368 @@
+// The annotation viewer webview in real Chromium, driven like a user (mouse, keyboard), against the real host
+// session, the real AMC VG reader and the real inference engine (the tiny random model exported by the trainer).
+import * as assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { openDataset } from '../../src/core/datasets/index';
+import type { Dataset } from '../../src/core/datasets/dataset';
+import { sampleLosses } from '../../src/core/math';
+import type { Explainer } from '../../src/editor/explainer';
+import { InferenceEngine } from '../../src/model/engine';
+import { MAX_PAGE, type HostToWebview } from '../../src/protocol';
+import { hugeDataset, writeSceneDataset, type SceneFixture } from './fixtures';
+import { closeBrowser, ROOT, TestViewer } from './host';
+import { THEMES } from './themes';
+
+const TINY_MODEL = path.join(ROOT, 'test', 'fixtures', 'model', 'tiny');
+const SCREENSHOTS = path.join(ROOT, 'media', 'screenshots');
+
+let fixture: SceneFixture;
+let engine: InferenceEngine;
+let explainer: Explainer;
+const viewers: TestViewer[] = [];
+
+async function openScenes(extra: Partial<Parameters<typeof TestViewer.open>[0]> = {}): Promise<{ viewer: TestViewer; dataset: Dataset }> {
+  const dataset = await openDataset(fixture.file);
+  const viewer = await TestViewer.open({ dataset, explainer: async () => explainer, imageRoots: [fixture.dir], ...extra });
+  viewers.push(viewer);
+  return { viewer, dataset };
+}
+
+async function pixels(png: Buffer): Promise<{ data: Buffer; width: number; height: number; at(x: number, y: number): [number, number, number] }> {
+  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return {
+    data, width: info.width, height: info.height,
+    at: (x, y) => { const i = (Math.round(y) * info.width + Math.round(x)) * 3; return [data[i], data[i + 1], data[i + 2]]; },
+  };
+}
+
+function hex(color: string): [number, number, number] {
+  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})/i.exec(color);
+  if (!m) throw new Error(`not a hex colour: ${color}`);
+  return [parseInt(m[1], 16), parseInt(m[2], 16), parseInt(m[3], 16)];
+}
+
+const near = (a: number[], b: number[], tol = 40) => a.every((v, i) => Math.abs(v - b[i]) <= tol);
+
+async function visibleRows(viewer: TestViewer): Promise<Array<{ position: number; cells: string[]; selected: boolean }>> {
+  return viewer.page.$$eval('.list-rows .list-row:not([hidden])', (rows) => rows.map((r) => ({
+    position: Number((r as HTMLElement).dataset.position),
+    cells: [...r.children].map((c) => c.textContent ?? ''),
+    selected: r.getAttribute('aria-selected') === 'true',
+  })).sort((a, b) => a.position - b.position));
+}
+
+async function waitForExplanation(viewer: TestViewer, phrase?: string): Promise<void> {
+  await viewer.page.waitForFunction((p) => {
+    const dd = document.querySelector('.metrics dd[data-metric="ITM score"]');
+    const title = document.querySelector('.detail-phrase')?.textContent;
+    return dd && dd.textContent !== '–' && (p === null || title === p);
+  }, phrase ?? null, { timeout: 20_000 });
+}
+
+before(async function () {
+  this.timeout(60_000);
+  fixture = await writeSceneDataset();
+  engine = await InferenceEngine.open(TINY_MODEL, { provider: 'cpu' });
+  explainer = { modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`, info: { name: engine.card.name, provider: engine.provider, grid: engine.card.grid }, engine };
+  mkdirSync(SCREENSHOTS, { recursive: true });
+});
+
+afterEach(async () => {
+  for (const v of viewers.splice(0)) {
+    const errors = v.consoleErrors.filter((e) => !/Failed to load resource.*404/.test(e));
+    await v.close();
+    assert.deepEqual(errors, [], 'the page logged errors (CSP violations, exceptions)');
+  }
+});
+
+after(async () => {
+  await engine?.dispose();
+  await closeBrowser();
+});
+
+describe('viewer webview: list', () => {
+  it('shows the file’s rows from paged requests and marks which rows are computed', async () => {
+    const { viewer } = await openScenes();
+    await viewer.page.waitForSelector('.list-row[aria-rowindex="2"] .c-phrase:not(:empty)');
+    const rows = await visibleRows(viewer);
+    assert.equal(rows[0].cells[2], 'the red square');
+    assert.equal(rows[1].cells[2], 'a red box on the left');
+    assert.equal(rows.length, fixture.sampleCount);
+    const pages = viewer.requests('getRows');
+    assert.ok(pages.length >= 1);
+    for (const r of pages) assert.ok((r.params as { limit: number }).limit <= MAX_PAGE);
+    // Lazy explanations: rows on screen get metrics without any click, and their state cell says so.
+    await viewer.page.waitForFunction(() => document.querySelectorAll('.list-rows .c-state[aria-label="computed"]').length >= 20, null, { timeout: 20_000 });
+    const after = await visibleRows(viewer);
+    const computed = after.filter((r) => r.cells[0] === '●');
+    assert.ok(computed.every((r) => r.cells[5] !== '' && r.cells[6] !== '' && r.cells[7] !== ''));
+    const missing = after.find((r) => r.position === fixture.missingImageIndex)!;
+    await viewer.page.waitForFunction((pos) => document.querySelector(`#row-${pos} .c-state`)?.textContent === '⚠', fixture.missingImageIndex);
+    assert.ok(missing);
+  });
+
+  it('moves with j/k and arrows, explains on Enter, focuses search on /', async () => {
+    const { viewer } = await openScenes();
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.keyboard.press('j');
+    await viewer.page.keyboard.press('j');
+    await viewer.page.keyboard.press('ArrowDown');
+    await viewer.page.keyboard.press('k');
+    let rows = await visibleRows(viewer);
+    assert.equal(rows.find((r) => r.selected)?.position, 2);
+    await viewer.page.keyboard.press('Enter');
+    await waitForExplanation(viewer, 'the blue square');
+    await viewer.page.keyboard.press('End');
+    rows = await visibleRows(viewer);
+    assert.equal(rows.find((r) => r.selected)?.position, fixture.sampleCount - 1);
+    await viewer.page.keyboard.press('/');
+    const focused = await viewer.page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    assert.equal(focused, 'Search phrases (/)');
+    await viewer.page.keyboard.type('yellow');
+    await viewer.page.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('.list-rows .list-row:not([hidden]) .c-phrase')].map((c) => c.textContent ?? '');
+      return cells.length > 0 && cells.every((t) => t.includes('yellow'));
+    }, null, { timeout: 10_000 });
+    const yellow = await visibleRows(viewer);
+    const all = await (await openDataset(fixture.file)).page(0, 1000);
+    assert.equal(yellow.length, all.filter((s) => s.phrase.includes('yellow')).length);
+    const setView = viewer.requests('setView').at(-1)!;
+    assert.equal((setView.params as { query: { text: string } }).query.text, 'yellow');
+  });
+
+  it('sorts by a metric on the host (worst L_max first) and filters misses', async () => {
+    const { viewer } = await openScenes();
+    await viewer.page.waitForSelector('.list-row[aria-rowindex="2"] .c-phrase:not(:empty)');
+    const summary = await viewer.session!.evaluate(() => undefined, new AbortController().signal);
+    assert.equal(summary.finished, true);
+    assert.equal(summary.total, fixture.sampleCount);
+    await viewer.page.click('.list-header button:has-text("L_max")');
+    await viewer.page.waitForSelector('.list-header button[aria-sort="descending"]:has-text("L_max")');
+    await viewer.page.waitForFunction(() => document.querySelector('#row-0 .c-num')?.textContent !== '');
+    const rows = await visibleRows(viewer);
+    const lMax = rows.filter((r) => r.cells[6] !== '').map((r) => Number(r.cells[6]));
+    assert.equal(lMax.length, fixture.sampleCount - 1);   // every row but the missing image is computed
+    for (let i = 1; i < lMax.length; i++) assert.ok(lMax[i - 1] >= lMax[i], `L_max not descending at ${i}: ${lMax}`);
+    const hostMax = Math.max(...Array.from({ length: fixture.sampleCount }, (_, i) => viewer.session!.metrics.get(i)?.lMax ?? -Infinity));
+    assert.equal(lMax[0], Number(hostMax.toFixed(3)));
+    // The error row (not computed) comes after the computed ones.
+    assert.equal(rows.at(-1)?.cells[0], '⚠');
+
+    await viewer.page.click('vscode-checkbox:has-text("misses only")');
+    await viewer.page.waitForFunction(() => {
+      const hits = [...document.querySelectorAll('.list-rows .list-row:not([hidden]) .c-hit')].map((c) => c.textContent);
+      return hits.length > 0 && hits.every((h) => h === '✗');
+    }, null, { timeout: 10_000 });
+    const misses = await visibleRows(viewer);
+    const expected = Array.from({ length: fixture.sampleCount }, (_, i) => viewer.session!.metrics.get(i)).filter((m) => m && !m.hit).length;
+    assert.equal(misses.length, expected);
+    // The evaluation summary rendered per split.
+    const summaryText = await viewer.page.textContent('.summary');
+    assert.match(summaryText ?? '', /all/);
+  });
+
+  it('scrolls 5 million rows while rendering only the visible ones', async function () {
+    this.timeout(60_000);
+    const dataset = hugeDataset(5_000_000);
+    const viewer = await TestViewer.open({ dataset, explainer: async () => { throw new Error('no model in this test'); }, imageRoots: ['/nonexistent'] });
+    viewers.push(viewer);
+    await viewer.page.waitForSelector('.list-row[aria-rowindex="2"] .c-phrase:not(:empty)');
+    const domRows = await viewer.page.$$eval('.list-rows .list-row', (r) => r.length);
+    assert.ok(domRows < 60, `${domRows} row elements for 5M rows`);
+    const rowCount = await viewer.page.getAttribute('.list', 'aria-rowcount');
+    assert.equal(rowCount, String(5_000_001));
+    await viewer.page.focus('.list-viewport');
+    const t0 = Date.now();
+    await viewer.page.keyboard.press('End');
+    await viewer.page.waitForSelector('#row-4999999 .c-phrase:has-text("#4999999")', { timeout: 10_000 });
+    const endMs = Date.now() - t0;
+    // Scroll through the middle with the wheel: rows follow, still bounded.
+    await viewer.page.mouse.move(200, 300);
+    await viewer.page.keyboard.press('Home');
+    await viewer.page.waitForSelector('#row-0 .c-phrase:has-text("#0")');
+    for (let i = 0; i < 20; i++) await viewer.page.mouse.wheel(0, 400_000);
+    await viewer.page.waitForFunction(() => {
+      const p = document.querySelector('.list-rows .list-row:not([hidden]) .c-phrase')?.textContent ?? '';
+      return /#\d+/.test(p) && Number(p.split('#')[1]) > 100_000;
+    }, null, { timeout: 10_000 });
+    assert.ok(await viewer.page.$$eval('.list-rows .list-row', (r) => r.length) < 60);
+    const maxLimit = Math.max(...viewer.requests('getRows').map((r) => (r.params as { limit: number }).limit));
+    assert.ok(maxLimit <= 100, `a page asked for ${maxLimit} rows`);
+    const biggest = Math.max(...viewer.received.map((m) => JSON.stringify(m).length));
+    assert.ok(biggest < 100_000, `a host message was ${biggest} bytes`);
+    console.log(`      5M rows: End reached in ${endMs} ms; ${viewer.requests('getRows').length} page requests; largest message ${biggest} B`);
+    // No model: the banner says so, the list still works.
+    const banner = await viewer.page.textContent('.banner[role="alert"]');
+    assert.match(banner ?? '', /no model in this test/);
+  });
+});
+
+describe('viewer webview: detail', () => {
+  it('draws image with GT box outline, box mask and a non-blank GradCAM with the point (pixels)', async () => {
+    const { viewer } = await openScenes({ theme: 'dark' });
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.waitForFunction(() => (document.querySelector('.pane-canvas') as HTMLCanvasElement)?.width > 10);
+    const box = fixture.boxes.get('0:red')!;
+    // Canvas pixels = CSS pixels (deviceScaleFactor 1); the element screenshot includes the canvas border.
+    const geometry = await viewer.page.$$eval('.pane-canvas', (cs) => cs.map((c) => ({ width: (c as HTMLCanvasElement).width, border: c.clientLeft })));
+    const theme = THEMES.dark.vars;
+    const [imagePane, maskPane, heatPane] = await viewer.page.$$('.pane-canvas');
+    const border = geometry[0].border;
+    const shot = async (h: typeof imagePane) => { const p = await pixels(await h.screenshot()); return { ...p, at: (x: number, y: number) => p.at(x + border, y + border) }; };
+    const image = await shot(imagePane);
+    const scale = geometry[0].width / 320;   // scene0 is 320×240
+    const green = hex(theme['--vscode-charts-green']);
+    const midY = ((box[1] + box[3]) / 2) * scale;
+    // Left and right edges of the outline are the theme's green (within the 2-px stroke, anti-aliased at
+    // fractional scales); the middle of the box is the red fill.
+    const edge = (x: number) => [-1, 0, 1, 2].some((d) => near(image.at(Math.floor(x) + d, midY), green, 30));
+    assert.ok(edge(box[0] * scale), `left edge ${[-1, 0, 1, 2].map((d) => image.at(Math.floor(box[0] * scale) + d, midY))} is not ${green}`);
+    assert.ok(edge(box[2] * scale - 2), `right edge ${[-1, 0, 1, 2].map((d) => image.at(Math.floor(box[2] * scale - 2) + d, midY))}`);
+    assert.ok(near(image.at(((box[0] + box[2]) / 2) * scale, midY), [220, 40, 40]), 'box interior keeps the image');
+    assert.ok(!near(image.at(box[2] * scale + 8, midY), green), 'no outline outside the box');
+
+    const mask = await shot(maskPane);
+    assert.ok(near(mask.at(((box[0] + box[2]) / 2) * scale, midY), hex(theme['--vscode-editor-foreground']), 8), 'mask is set inside the box');
+    assert.ok(near(mask.at(5, 5), hex(theme['--vscode-editor-background']), 8), 'mask is clear outside');
+    assert.ok(near(mask.at(box[2] * scale + 4, midY), hex(theme['--vscode-editor-background']), 8), 'mask is clear right of the box');
+
+    const heat = await shot(heatPane);
+    let diff = 0, n = 0;
+    for (let y = 0; y < heat.height - 2 * border; y += 3) for (let x = 0; x < heat.width - 2 * border; x += 3) {
+      const a = heat.at(x, y), b = image.at(Math.min(x, image.width - 1), Math.min(y, image.height - 1));
+      diff += Math.abs(a[0] - b[0]) + Math.abs(a[1] - b[1]) + Math.abs(a[2] - b[2]); n++;
+    }
+    assert.ok(diff / n > 20, `heatmap pane hardly differs from the image (${(diff / n).toFixed(1)})`);
+    const hues = new Set<string>();
+    for (let y = 0; y < heat.height - 2 * border; y += 4) for (let x = 0; x < heat.width - 2 * border; x += 4) hues.add(heat.at(x, y).map((v) => v >> 5).join());
+    assert.ok(hues.size > 12, `heatmap has only ${hues.size} colours`);
+    // The pointing-game point is marked with the theme's red ring at the engine's point.
+    const explanation = [...viewer.received].reverse().find((m) => m.kind === 'response' && m.ok && typeof (m.result as { gradcam?: unknown }).gradcam === 'object');
+    const point = ((explanation as { result: { point: { x: number; y: number } } }).result).point;
+    const red = hex(theme['--vscode-charts-red']);
+    const cx = (point.x + 0.5) * scale, cy = (point.y + 0.5) * scale;
+    const ring = [[cx + 7, cy], [cx - 7, cy], [cx, cy + 7], [cx, cy - 7], [cx + 10, cy], [cx, cy + 10]]
+      .filter(([x, y]) => x >= 0 && y >= 0 && x < heat.width && y < heat.height);
+    assert.ok(ring.some(([x, y]) => near(heat.at(x, y), red, 60)), `no point marker around (${cx}, ${cy})`);
+
+    // Metrics next to the panes.
+    const metrics = await viewer.page.$$eval('.metrics dt', (d) => d.map((x) => x.textContent));
+    assert.deepEqual(metrics.slice(0, 5), ['ITM score', 'ITM probability', 'L_mean', 'L_max', 'hit']);
+    await viewer.page.screenshot({ path: path.join(SCREENSHOTS, 'viewer-dark.png') });
+  });
+
+  it('shows per-token maps on hover and click, and explains another phrase on the same image', async () => {
+    const { viewer } = await openScenes();
+    await waitForExplanation(viewer, 'the red square');
+    const tokens = await viewer.page.$$eval('.tokens .token', (b) => b.map((x) => x.textContent));
+    assert.deepEqual(tokens, ['all tokens', '[CLS]', 'the', 'red', 'square']);
+    await viewer.page.hover('.tokens .token[data-token="2"]');
+    assert.equal(await viewer.page.getAttribute('.pane-canvas[aria-label^="GradCAM"]', 'data-map'), 'token 2');
+    await viewer.page.click('.tokens .token[data-token="3"]');
+    await viewer.page.mouse.move(5, 5);
+    assert.equal(await viewer.page.getAttribute('.pane-canvas[aria-label^="GradCAM"]', 'data-map'), 'token 3');
+    assert.equal(await viewer.page.getAttribute('.tokens .token[data-token="3"]', 'aria-pressed'), 'true');
+
+    await viewer.page.fill('vscode-text-field[aria-label="Explain with another phrase"] input', 'the green square');
+    await viewer.page.keyboard.press('Enter');
+    await viewer.page.waitForFunction(() => document.querySelector('.metrics dd[data-metric="phrase"]')?.textContent === 'the green square', null, { timeout: 20_000 });
+    const tokens2 = await viewer.page.$$eval('.tokens .token', (b) => b.map((x) => x.textContent));
+    assert.deepEqual(tokens2, ['all tokens', '[CLS]', 'the', 'green', 'square']);
+    const req = viewer.requests('explainPhrase').at(-1)!;
+    assert.deepEqual(req.params, { index: 0, phrase: 'the green square' });
+  });
+
+  it('scores a typed or drawn box with the core sampleLosses', async () => {
+    const { viewer } = await openScenes();
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.fill('vscode-text-field[aria-label^="Box to score"] input', '150 100 300 220');
+    await viewer.page.keyboard.press('Enter');
+    await viewer.page.waitForFunction(() => (document.querySelector('.drawn-result') as HTMLElement)?.dataset.lMax !== undefined);
+    const shown = await viewer.page.$eval('.drawn-result', (e) => ({ lMean: Number((e as HTMLElement).dataset.lMean), lMax: Number((e as HTMLElement).dataset.lMax) }));
+    const r = await engine.explain(path.join(fixture.dir, 'images', 'scene0.png'), 'the red square');
+    const expected = sampleLosses(r.gradcam, r.grid, [[150, 100, 300, 220]], r.width, r.height);
+    assert.ok(Math.abs(shown.lMean - expected.lMean) < 1e-9 && Math.abs(shown.lMax - expected.lMax) < 1e-9, `${JSON.stringify(shown)} vs ${JSON.stringify(expected)}`);
+
+    // Drag a box on the image pane.
+    const canvas = (await viewer.page.$('.pane-canvas[aria-label^="Image"]'))!;
+    const b = (await canvas.boundingBox())!;
+    await viewer.page.mouse.move(b.x + 10, b.y + 10);
+    await viewer.page.mouse.down();
+    await viewer.page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 4 });
+    await viewer.page.mouse.up();
+    const typed = await viewer.page.$eval('vscode-text-field[aria-label^="Box to score"]', (e) => (e as unknown as { value: string }).value);
+    const nums = typed.split(' ').map(Number);
+    assert.equal(nums.length, 4);
+    assert.ok(nums[0] < 20 && nums[2] > 100, `dragged box ${typed}`);
+    assert.match(await viewer.page.textContent('.drawn-result') ?? '', /L_mean \d\.\d{4} · L_max \d\.\d{4}/);
+  });
+
+  it('exports the side-by-side view as a PNG through the host', async () => {
+    const { viewer } = await openScenes();
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.click('vscode-button:has-text("Export PNG")');
+    await viewer.page.waitForFunction(() => document.querySelector('.status-line')?.textContent?.includes('Saved'));
+    assert.equal(viewer.saved.length, 1);
+    const meta = await sharp(viewer.saved[0]).metadata();
+    const widths = await viewer.page.$$eval('.pane-canvas', (cs) => cs.map((c) => (c as HTMLCanvasElement).width));
+    assert.equal(meta.width, widths.reduce((a, b) => a + b, 0) + 8 * 2 + 8 * 2);
+  });
+
+  it('shows real error states: missing image, unreadable file', async () => {
+    const { viewer } = await openScenes();
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.focus('.list-viewport');
+    await viewer.page.keyboard.press('End');
+    await viewer.page.waitForFunction(() => document.querySelector('.detail-phrase')?.textContent === 'a picture that is not there');
+    await viewer.page.waitForSelector('.pane-note.error');
+    assert.match(await viewer.page.textContent('.pane-note.error') ?? '', /Image not found: .*does-not-exist\.png/);
+    await viewer.page.waitForSelector('.detail-status[data-kind="error"]');
+    assert.match(await viewer.page.textContent('.detail-status') ?? '', /does-not-exist\.png/);
+
+    const broken = await TestViewer.open({ openError: '/data/bad.json (entry [3]): expected a JSON list', explainer: async () => explainer, imageRoots: [] });
+    viewers.push(broken);
+    await broken.page.waitForSelector('.banner[role="alert"]');
+    assert.match(await broken.page.textContent('.banner') ?? '', /Could not open this file: .*bad\.json \(entry \[3\]\)/);
+  });
+
+  it('restores query, selection and view settings after the page is recreated (setState)', async () => {
+    const { viewer } = await openScenes();
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.focus('.list-viewport');
+    for (let i = 0; i < 4; i++) await viewer.page.keyboard.press('j');
+    await waitForExplanation(viewer, fixture ? (await visibleRows(viewer)).find((r) => r.selected)!.cells[2] : undefined);
+    await viewer.page.$eval('input.opacity', (e) => { (e as HTMLInputElement).value = '0.8'; e.dispatchEvent(new Event('input')); });
+    await viewer.page.waitForTimeout(400);
+    await viewer.reload();
+    await waitForExplanation(viewer);
+    const rows = await visibleRows(viewer);
+    assert.equal(rows.find((r) => r.selected)?.position, 4);
+    assert.equal(await viewer.page.$eval('input.opacity', (e) => (e as HTMLInputElement).value), '0.8');
+  });
+});
+
+describe('viewer webview: themes', () => {
+  for (const theme of ['light', 'dark', 'high-contrast'] as const) {
+    it(`renders with the ${theme} theme’s colours`, async () => {
+      const { viewer } = await openScenes({ theme });
+      await waitForExplanation(viewer, 'the red square');
+      const vars = THEMES[theme].vars;
+      const shot = await pixels(await viewer.page.screenshot());
+      assert.ok(near(shot.at(shot.width - 5, shot.height - 5), hex(vars['--vscode-editor-background']), 2), 'page background');
+      const selected = (await viewer.page.$('.list-row.selected'))!;
+      const b = (await selected.boundingBox())!;
+      const sel = await pixels(await viewer.page.screenshot({ clip: { x: b.x + b.width - 30, y: b.y + 4, width: 4, height: 4 } }));
+      assert.ok(near(sel.at(1, 1), hex(vars['--vscode-list-activeSelectionBackground']), 4), `selection ${sel.at(1, 1)}`);
+      const color = await viewer.page.$eval('.detail-phrase', (e) => getComputedStyle(e).color);
+      const fg = hex(vars['--vscode-foreground']);
+      assert.equal(color, `rgb(${fg[0]}, ${fg[1]}, ${fg[2]})`);
+      if (theme === 'high-contrast') {
+        const border = await viewer.page.$eval('.pane-canvas', (e) => getComputedStyle(e).borderTopColor);
+        assert.equal(border, 'rgb(111, 195, 223)');
+      }
+      if (theme !== 'dark') await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `viewer-${theme}.png`) });
+    });
+  }
+});
