@@ -8,6 +8,7 @@ const stages = [
   ['build', 'node', ['scripts/build.mjs']],
   ['unit (mocha, TypeScript core + model)', 'npx', ['mocha', '--require', 'tsx/cjs', 'test/unit/**/*.test.ts']],
   ['trainer (pytest, PyTorch)', python, ['-m', 'pytest', '-q', 'trainer/tests']],
+  ['webview (Chromium, viewer UI against the real host session)', 'node', ['test/webview/run.mjs']],
 ];
 
 const only = process.env.AMC_TEST_ONLY; // e.g. AMC_TEST_ONLY=unit to run one stage while developing
