@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -27,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint_io import safe_torch_load
 from .model import (ALBEF, CLIP_MEAN, CLIP_STD, BertLayer, ModelConfig, gradcam_eval_map,
                     gradcam_token_maps, load_state_dict_report)
 
@@ -358,18 +360,11 @@ def build_fixture(model: ALBEF) -> dict:
 # ----------------------------------------------------------------------------------------------------
 # Checkpoint -> model
 
-def load_checkpoint(path: str) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)  # torch >= 1.13: no code execution
-    except TypeError:  # pragma: no cover - older torch without weights_only
-        return torch.load(path, map_location="cpu")
-
-
 def model_from_checkpoint(path: str, config: Optional[str], image_res: Optional[int]
                           ) -> Tuple[ALBEF, dict, List[str], List[str]]:
     """Builds the model a checkpoint describes (its saved 'model_config' when present, else --config)
     and loads it. Returns (model, raw checkpoint, missing, unexpected)."""
-    ckpt = load_checkpoint(path)
+    ckpt = safe_torch_load(path)
     saved_cfg = ckpt.get("model_config") if isinstance(ckpt, dict) else None
     if config is None and saved_cfg:
         cfg = ModelConfig.from_dict(dict(saved_cfg))
@@ -428,7 +423,7 @@ def main(argv: List[str]) -> int:
         return 2
     try:
         model, ckpt, missing, unexpected = model_from_checkpoint(args.checkpoint, args.config, args.image_res)
-    except (ValueError, RuntimeError, KeyError) as e:
+    except (ValueError, RuntimeError, KeyError, pickle.UnpicklingError) as e:
         print(f"export: cannot load {args.checkpoint}: {e}", file=sys.stderr)
         return 2
     if unexpected:
