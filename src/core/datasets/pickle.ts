@@ -38,7 +38,13 @@ const UNSAFE: Record<number, string> = {
 const MARK = Symbol('MARK');
 type StackItem = PickleValue | typeof MARK;
 
-const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+/** Bytes → string, one char per byte (Python's latin-1); short strings without a Buffer round trip. */
+function latin1(bytes: Uint8Array): string {
+  if (bytes.length > 64) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+  return s;
+}
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -50,16 +56,17 @@ export function parsePickle(bytes: Uint8Array, file: string): PickleValue {
   if (bytes.length === 0) throw new PickleError(file, 0, undefined, 'the file is empty (0 bytes), expected a pickle');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: StackItem[] = [];
-  const memo = new Map<number, PickleValue>();
+  const memo: PickleValue[] = []; // indices are dense in practice (0, 1, 2, ...); an array is far faster than a Map
   let pos = 0;
   let opStart = 0;
-  let opName = '';
+  let op = -1; // the opcode being executed; -1 before the first and at end of input
+  const opName = (): string => (op < 0 ? '' : OPCODE_NAMES[op] ?? `0x${op.toString(16).padStart(2, '0')}`);
 
-  const fail = (message: string, at = opStart): never => { throw new PickleError(file, at, opName || undefined, message); };
+  const fail = (message: string, at = opStart): never => { throw new PickleError(file, at, opName() || undefined, message); };
   const need = (n: number): number => {
     if (n < 0) fail(`negative length ${n}`);
     if (pos + n > bytes.length) {
-      fail(`the pickle is truncated: ${opName} needs ${n} byte(s) at offset ${pos}, the file has ${bytes.length - pos} left`);
+      fail(`the pickle is truncated: ${opName()} needs ${n} byte(s) at offset ${pos}, the file has ${bytes.length - pos} left`);
     }
     const at = pos;
     pos += n;
@@ -67,7 +74,7 @@ export function parsePickle(bytes: Uint8Array, file: string): PickleValue {
   };
   const readLine = (): string => { // protocol-0 arguments: text up to '\n', which must be there
     const end = bytes.indexOf(0x0a, pos);
-    if (end < 0) fail(`the pickle is truncated: ${opName} argument has no terminating newline`);
+    if (end < 0) fail(`the pickle is truncated: ${opName()} argument has no terminating newline`);
     const line = latin1(bytes.subarray(pos, end));
     pos = end + 1;
     return line;
@@ -106,8 +113,13 @@ export function parsePickle(bytes: Uint8Array, file: string): PickleValue {
     return v as PickleKey;
   };
   const memoGet = (index: number): PickleValue => {
-    if (!memo.has(index)) fail(`memo entry ${index} was never stored: malformed pickle`);
-    return memo.get(index)!;
+    const v = memo[index];
+    if (v === undefined) fail(`memo entry ${index} was never stored: malformed pickle`);
+    return v;
+  };
+  const memoPut = (index: number, v: PickleValue): void => {
+    if (index > memo.length + 1_000_000) fail(`memo index ${index} is implausibly far beyond the ${memo.length} stored: malformed pickle`);
+    memo[index] = v;
   };
   const decodeUtf8 = (b: Uint8Array): string => {
     try { return utf8Decoder.decode(b); } catch { return fail('unicode string is not valid UTF-8'); }
@@ -127,12 +139,11 @@ export function parsePickle(bytes: Uint8Array, file: string): PickleValue {
 
   for (;;) {
     if (pos >= bytes.length) {
-      opName = '';
+      op = -1;
       fail('the pickle is truncated: it ends before the STOP opcode', pos);
     }
     opStart = pos;
-    const op = bytes[pos++];
-    opName = OPCODE_NAMES[op] ?? `0x${op.toString(16).padStart(2, '0')}`;
+    op = bytes[pos++];
     const unsafe = UNSAFE[op];
     if (unsafe) {
       let what = '';
@@ -246,10 +257,10 @@ export function parsePickle(bytes: Uint8Array, file: string): PickleValue {
         break;
       }
       // --- memo
-      case 0x70: memo.set(Number(intFromText(readLine())), top()); break; // PUT
-      case 0x71: memo.set(bytes[need(1)], top()); break; // BINPUT
-      case 0x72: memo.set(view.getUint32(need(4), true), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
+      case 0x70: memoPut(Number(intFromText(readLine())), top()); break; // PUT
+      case 0x71: memoPut(bytes[need(1)], top()); break; // BINPUT
+      case 0x72: memoPut(view.getUint32(need(4), true), top()); break; // LONG_BINPUT
+      case 0x94: memoPut(memo.length, top()); break; // MEMOIZE
       case 0x67: stack.push(memoGet(Number(intFromText(readLine())))); break; // GET
       case 0x68: stack.push(memoGet(bytes[need(1)])); break; // BINGET
       case 0x6a: stack.push(memoGet(view.getUint32(need(4), true))); break; // LONG_BINGET
