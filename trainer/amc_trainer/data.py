@@ -13,7 +13,11 @@ and yields `dict(image FloatTensor[3,S,S], caption str, box_mask FloatTensor[256
   * horizontal flip p=0.5 on image and mask that ALSO swaps left/right words in the caption (the reference
     forgets this, so its flipped samples teach the wrong side); ToGray p=0.2 (ITU-R 601 luma); colour
     jitter (brightness, contrast, saturation, hue) = (0.4, 0.4, 0.4, 0.4) with p=0.5, torchvision
-    semantics in a fixed order; CLIP normalisation (spec §6);
+    semantics in a fixed order; CLIP normalisation (spec §6). The reference's own ColorJitter claims
+    torchvision behaviour but hands albumentations `hue_shift=int(h·255)` (OpenCV hue units of 0–179) and
+    `sat_shift=int(s·255)` (≥ 153, i.e. saturation pinned near 255); we follow the documented intent.
+    Hue ±0.4 and ToGray destroy colour words ("the red circle"): for colour-grounded data such as the
+    synthetic set pass `gray_p=0.0, jitter=(0.4, 0.4, 0.4, 0.0)` (every knob is a keyword argument);
   * every random draw comes from `random.Random("seed:epoch:index")`, so an item depends only on the
     seed, the epoch (`set_epoch`) and its index: DDP ranks, DataLoader workers and resumed runs agree.
 
@@ -231,7 +235,8 @@ class TrainEntry:
     image: str                      # resolved image path
     captions: List[str]             # one is chosen per draw (AMC VG JSON may give a list)
     boxes: List[List[float]]        # xyxy, original pixels
-    source: str                     # "file (entry)" for messages
+    file: str                       # annotation file and entry label, for messages
+    entry: str
     caption_is_list: bool = False   # the reference calls random.choice only on lists
 
 
@@ -367,12 +372,11 @@ def read_train_entries(path: str, image_root: Optional[str] = None) -> List[Trai
                 raise DataError(path, entry, "'image' must be a non-empty path string")
             captions, is_list = _amc_captions(ann.get("caption"), path, entry)
             boxes = _amc_boxes(ann.get("bbox"), path, entry)
-            entries.append(TrainEntry(os.path.join(root, ann["image"]), captions, boxes, f"{path} ({entry})", is_list))
+            entries.append(TrainEntry(os.path.join(root, ann["image"]), captions, boxes, path, entry, is_list))
     else:
         folders = _vg_image_folders(path)
         for entry, image_id, reg, box in _iter_vg_regions(path, data):
-            entries.append(TrainEntry(_vg_image_path(root, image_id, folders), [reg["phrase"]], [box],
-                                      f"{path} ({entry})"))
+            entries.append(TrainEntry(_vg_image_path(root, image_id, folders), [reg["phrase"]], [box], path, entry))
     return entries
 
 
@@ -412,7 +416,7 @@ class GroundingTrainSet(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> Dict[str, Any]:
         entry = self.entries[index]
         rng = self.rng_for(index)
-        image = _open_entry_image(entry)
+        image = open_rgb(entry.image, entry.file, entry.entry)
         width, height = image.size
         # The reference's draw order: the box, then the caption, then any redraws of a degenerate box.
         first_box = rng.choice(entry.boxes)
@@ -421,7 +425,7 @@ class GroundingTrainSet(torch.utils.data.Dataset):
         box = settle_box(first_box, entry.boxes, width, height, rng)
         mask = box_mask(box, width, height)
         pixels = pil_to_tensor(image.resize((self.image_res, self.image_res), Image.BILINEAR))
-        # Fixed number of draws whatever happens, so later draws never depend on earlier outcomes.
+        # The augmentation draws are always made, so their values never depend on which branches run.
         u_flip, u_gray, u_jit = rng.random(), rng.random(), rng.random()
         b, c, s, h = self.jitter
         factors = (rng.uniform(max(0.0, 1 - b), 1 + b), rng.uniform(max(0.0, 1 - c), 1 + c),
@@ -436,11 +440,6 @@ class GroundingTrainSet(torch.utils.data.Dataset):
             if u_jit < self.jitter_p:
                 pixels = color_jitter(pixels, *factors)
         return {"image": normalize(pixels).contiguous(), "caption": caption, "box_mask": mask.contiguous()}
-
-
-def _open_entry_image(entry: TrainEntry) -> Image.Image:
-    file, _, rest = entry.source.partition(" (")
-    return open_rgb(entry.image, file, rest[:-1] if rest else None)
 
 
 def collate(batch: Sequence[Dict[str, Any]]) -> Dict[str, Any]:

@@ -14,8 +14,10 @@ exactly one box, or for plural phrases ("two red circles") to every box it names
 Relations use box edges: A "left of" B when A.x2 ≤ B.x1, "above" when A.y2 ≤ B.y1.
 
 Layout under OUT (what each reader finds by default; one JPEG per scene, copied into each format's folder):
-  region_descriptions.json, image_data.json, VG_100K/{id}.jpg      raw Visual Genome (x, y, width, height)
+  region_descriptions.json, image_data.json, VG_100K/{id}.jpg      raw Visual Genome (x, y, width, height;
+                                                                    a plural phrase gets the union box)
   vg_train.json, vg_val.json, vg_test.json                          AMC VG JSON, images VG_100K/{id}.jpg
+                                                                    (a plural phrase lists every box)
   flickr30k/Sentences/{id}.txt, flickr30k/Annotations/{id}.xml,
   flickr30k/{train,val,test}.txt, flickr30k/flickr30k-images/{id}.jpg   raw Flickr30k Entities (XML 1-based)
   flickr30k/bounding_boxes_{split}.json, flickr30k/sentences_{split}.json   info-ground JSON (0-based)
