@@ -279,37 +279,29 @@ def _amc_captions(raw: Any, file: str, entry: str) -> Tuple[List[str], bool]:
     raise DataError(file, entry, "'caption' must be a string or a non-empty list of strings")
 
 
-def _vg_image_folders(region_file: str) -> Dict[int, str]:
-    """image_id -> 'VG_100K' / 'VG_100K_2' from image_data.json's url, when that file sits beside."""
+def _vg_image_info(region_file: str) -> Tuple[Dict[int, str], Dict[int, Tuple[int, int]]]:
+    """From image_data.json beside the region file (when present): image_id -> 'VG_100K' / 'VG_100K_2' (from
+    its url) and image_id -> (width, height)."""
     path = os.path.join(os.path.dirname(os.path.abspath(region_file)), "image_data.json")
+    folders: Dict[int, str] = {}
+    sizes: Dict[int, Tuple[int, int]] = {}
     if not os.path.exists(path):
-        return {}
-    out = {}
+        return folders, sizes
     data = _load_json(path)
     if not isinstance(data, list):
         raise DataError(path, None, "expected a JSON list of images")
     for i, img in enumerate(data):
-        if not isinstance(img, dict):
-            raise DataError(path, f"[{i}]", "expected an object")
-        image_id = img.get("image_id", img.get("id"))
+        image_id = img.get("image_id", img.get("id")) if isinstance(img, dict) else None
+        if not isinstance(image_id, int) or isinstance(image_id, bool):
+            raise DataError(path, f"[{i}]", "expected an object with an integer 'image_id'")
         url = img.get("url")
-        if isinstance(url, str) and image_id is not None:
+        if isinstance(url, str):
             parts = url.rstrip("/").split("/")
-            if len(parts) >= 2:
-                out[int(image_id)] = parts[-2]
-    return out
-
-
-def _vg_image_sizes(region_file: str) -> Dict[int, Tuple[int, int]]:
-    path = os.path.join(os.path.dirname(os.path.abspath(region_file)), "image_data.json")
-    if not os.path.exists(path):
-        return {}
-    out = {}
-    for img in _load_json(path):
-        image_id = img.get("image_id", img.get("id"))
-        if image_id is not None and _is_number(img.get("width")) and _is_number(img.get("height")):
-            out[int(image_id)] = (int(img["width"]), int(img["height"]))
-    return out
+            if len(parts) >= 2 and parts[-2] in ("VG_100K", "VG_100K_2"):
+                folders[image_id] = parts[-2]
+        if _is_number(img.get("width")) and _is_number(img.get("height")):
+            sizes[image_id] = (int(img["width"]), int(img["height"]))
+    return folders, sizes
 
 
 def _vg_image_path(image_root: str, image_id: int, folders: Dict[int, str]) -> str:
@@ -335,8 +327,8 @@ def _iter_vg_regions(path: str, data: Any):
                 raise DataError(path, f"[{i}].regions[{j}]", "expected an object")
             rid = reg.get("image_id", image_id)
             entry = f"image {rid}, region {reg.get('region_id', j)}"
-            if rid is None or not isinstance(reg.get("phrase"), str):
-                raise DataError(path, entry, "a region needs 'image_id' (or its image's 'id') and a 'phrase' string")
+            if not isinstance(rid, int) or isinstance(rid, bool) or not isinstance(reg.get("phrase"), str):
+                raise DataError(path, entry, "a region needs an integer 'image_id' (or its image's 'id') and a 'phrase' string")
             for k in ("x", "y", "width", "height"):
                 if not _is_number(reg.get(k)):
                     raise DataError(path, entry, f"region '{k}' must be a finite number, got {reg.get(k)!r}")
@@ -374,7 +366,7 @@ def read_train_entries(path: str, image_root: Optional[str] = None) -> List[Trai
             boxes = _amc_boxes(ann.get("bbox"), path, entry)
             entries.append(TrainEntry(os.path.join(root, ann["image"]), captions, boxes, path, entry, is_list))
     else:
-        folders = _vg_image_folders(path)
+        folders, _ = _vg_image_info(path)
         for entry, image_id, reg, box in _iter_vg_regions(path, data):
             entries.append(TrainEntry(_vg_image_path(root, image_id, folders), [reg["phrase"]], [box], path, entry))
     return entries
@@ -550,7 +542,7 @@ def _eval_amc_vg(path: str, image_root: Optional[str]) -> List[EvalQuery]:
 def _eval_vg_regions(path: str, image_root: Optional[str]) -> List[EvalQuery]:
     root = image_root or os.path.dirname(os.path.abspath(path))
     data = _load_json(path)
-    folders, sizes = _vg_image_folders(path), _vg_image_sizes(path)
+    folders, sizes = _vg_image_info(path)
     split = split_from_name(path)
     out = []
     for entry, image_id, reg, box in _iter_vg_regions(path, data):

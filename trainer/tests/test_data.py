@@ -347,3 +347,21 @@ def test_load_eval_image_is_pil_resize_then_clip_normalise(synth_set):
         assert torch.allclose(got, ref, atol=1e-6)
     with pytest.raises(ValueError, match="resample must be one of"):
         load_eval_image(path, 256, resample="lanczos")
+
+
+def test_raw_vg_image_folder_and_size_come_from_image_data(tmp_path):
+    (tmp_path / "VG_100K_2").mkdir()
+    Image.new("RGB", (50, 40), (10, 20, 30)).save(tmp_path / "VG_100K_2" / "7.jpg")
+    regions = [{"id": 7, "regions": [{"region_id": 99, "image_id": 7, "phrase": "a dark square",
+                                      "x": 5, "y": 6, "width": 20, "height": 10}]}]
+    (tmp_path / "region_descriptions.json").write_text(json.dumps(regions))
+    (tmp_path / "image_data.json").write_text(json.dumps([{"image_id": 7, "width": 50, "height": 40,
+                                                           "url": "https://x/VG_100K_2/7.jpg"}]))
+    (entry,) = read_train_entries(str(tmp_path / "region_descriptions.json"))
+    assert entry.image == str(tmp_path / "VG_100K_2" / "7.jpg") and entry.boxes == [[5.0, 6.0, 25.0, 16.0]]
+    (q,) = read_eval_queries(str(tmp_path / "region_descriptions.json"))
+    assert (q.id, q.width, q.height, q.boxes_xyxy, q.caption) == ("99", 50, 40, [[5.0, 6.0, 25.0, 16.0]], "a dark square")
+    regions[0]["regions"][0]["width"] = "wide"
+    (tmp_path / "region_descriptions.json").write_text(json.dumps(regions))
+    with pytest.raises(DataError, match=r"region_descriptions\.json \(image 7, region 99\): region 'width' must be"):
+        read_train_entries(str(tmp_path / "region_descriptions.json"))
