@@ -8,6 +8,7 @@ const [contender, file, bundle] = process.argv.slice(2);
 const PAGE = 100;
 const t0 = performance.now();
 const ms = () => Math.round(performance.now() - t0);
+const cpu = () => { const u = process.cpuUsage(); return Math.round((u.user + u.system) / 1000); }; // this process's CPU, all threads
 let result;
 
 try {
@@ -15,34 +16,34 @@ try {
     const { openVgRegions } = createRequire(import.meta.url)(bundle);
     const ds = await openVgRegions(file);
     const page = await ds.page(0, PAGE);
-    const firstPageMs = ms();
+    const firstPageMs = ms(), firstPageCpuMs = cpu();
     if (page.length !== PAGE) throw new Error(`first page has ${page.length} samples`);
     await ds.complete;
-    const fullMs = ms();
+    const fullMs = ms(), fullCpuMs = cpu();
     const last = await ds.page(ds.count() - 1, 1); // the index serves the end of the file too
     if (last.length !== 1) throw new Error('last sample missing');
-    result = { firstPageMs, fullMs, regions: ds.count() };
+    result = { firstPageMs, firstPageCpuMs, fullMs, fullCpuMs, regions: ds.count() };
     await ds.close();
   } else if (contender === 'stream-json') {
     // stream-json 3.x (ESM): the top-level array streamed element by element, each image assembled whole.
     const { streamArray } = await import('stream-json/streamers/stream-array.js');
     let regions = 0;
-    let firstPageMs;
+    let firstPageMs, firstPageCpuMs;
     const pipeline = createReadStream(file).pipe(streamArray.withParserAsStream({ streamValues: false }));
     for await (const { value } of pipeline) {
       regions += value.regions.length;
-      if (firstPageMs === undefined && regions >= PAGE) firstPageMs = ms();
+      if (firstPageMs === undefined && regions >= PAGE) { firstPageMs = ms(); firstPageCpuMs = cpu(); }
     }
-    result = { firstPageMs, fullMs: ms(), regions };
+    result = { firstPageMs, firstPageCpuMs, fullMs: ms(), fullCpuMs: cpu(), regions };
   } else if (contender === 'json-parse') {
     const images = JSON.parse(readFileSync(file, 'utf8'));
     let regions = 0;
     for (const image of images) regions += image.regions.length;
-    result = { firstPageMs: ms(), fullMs: ms(), regions };
+    result = { firstPageMs: ms(), firstPageCpuMs: cpu(), fullMs: ms(), fullCpuMs: cpu(), regions };
   } else {
     throw new Error(`unknown contender ${contender}`);
   }
 } catch (err) {
-  result = { error: String(err.message ?? err).slice(0, 120), atMs: ms() };
+  result = { error: String(err.message ?? err).slice(0, 120), atMs: ms(), atCpuMs: cpu() };
 }
 console.log(JSON.stringify({ contender, ...result, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }));

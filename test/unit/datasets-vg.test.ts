@@ -1,7 +1,7 @@
 // Visual Genome region_descriptions.json and AMC VG JSON readers: committed fixtures written to the real
 // schemas (spec §5.1, §5.4), bad inputs rejected with file + entry, and the lint checks.
 import { strict as assert } from 'node:assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { openDataset } from '../../src/core/datasets/index';
 import { openVgRegions } from '../../src/core/datasets/vg';
@@ -71,6 +71,22 @@ describe('VG region_descriptions.json reader', () => {
     const [s] = await other.page(0, 1);
     assert.equal(s.image, path.join('/data/vg', 'VG_100K', '1.jpg'));
     await other.close();
+  });
+
+  it('finds sizes when image_data.json lists the images in another order than the region file', async () => {
+    const dir = path.join(WORK, 'shuffled');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(file, path.join(dir, 'region_descriptions.json'));
+    const entries = JSON.parse(readFileSync(path.join(VG, 'image_data.json'), 'utf8')) as unknown[];
+    writeFileSync(path.join(dir, 'image_data.json'), JSON.stringify(entries.reverse()));
+    const shuffled = await openVgRegions(path.join(dir, 'region_descriptions.json'));
+    await shuffled.complete;
+    const samples = await shuffled.page(0, 10);
+    assert.deepEqual(samples.map((s) => [s.imageId, s.width ?? null, s.height ?? null, path.basename(path.dirname(s.image))]), [
+      ['1', 64, 48, 'VG_100K'], ['1', 64, 48, 'VG_100K'], ['1', 64, 48, 'VG_100K'], ['2', 40, 30, 'VG_100K_2'],
+      ['3', null, null, 'VG_100K'], ['3', null, null, 'VG_100K'], // no image files in this folder: the default folder
+    ]);
+    await shuffled.close();
   });
 
   it('lints clean (images exist, boxes inside)', async () => {

@@ -122,7 +122,7 @@ class AmcVgDataset implements Dataset {
     const scanner = new JsonScanner(indexer, { eventDepth: 4, keyDepth: 3, scalarDepth: 3 });
     try {
       await scanFile(this.file, scanner, {
-        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, afterChunk: () => this.progress.publish(indexer.committed),
+        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, afterChunk: () => this.progress.step(indexer.committed),
       });
       this.progress.publish(indexer.committed);
       this.progress.finish();
@@ -144,6 +144,10 @@ class AmcVgDataset implements Dataset {
     }
     if (this.closed) throw new ReaderError(this.file, undefined, 'the dataset was closed');
     await this.progress.waitFor(start + limit);
+    return this.progress.serve(() => this.read(start, limit));
+  }
+
+  private async read(start: number, limit: number): Promise<Sample[]> {
     const end = Math.min(start + limit, this.progress.committed);
     if (end <= start) {
       if (this.progress.error && start >= this.progress.committed && limit > 0) throw this.progress.error;

@@ -272,8 +272,8 @@ export interface StreamScanOptions {
   chunkBytes?: number;
   onProgress?: (bytesRead: number, totalBytes: number) => void;
   signal?: AbortSignal;
-  /** Called after each chunk is scanned (readers publish newly indexed entries here); true: yield to waiting pages. */
-  afterChunk?: () => boolean | void;
+  /** Called after each chunk is scanned (readers publish newly indexed entries here); awaited before the next chunk. */
+  afterChunk?: () => Promise<void> | void;
 }
 
 /**
@@ -301,7 +301,8 @@ export async function scanFile(file: string, scanner: JsonScanner, options: Stre
       pending = handle.read(buffers[which], 0, chunkBytes, next);
       scanner.push(current.subarray(0, bytesRead), position);
       position = next;
-      if (options.afterChunk?.()) await new Promise((resolve) => setImmediate(resolve));
+      const paused = options.afterChunk?.();
+      if (paused) await paused;
       options.onProgress?.(position, total);
     }
     scanner.finish();
@@ -368,5 +369,32 @@ export class IndexProgress {
   waitFor(need: number): Promise<void> {
     if (this.committed >= need || this.done) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ need, resolve }));
+  }
+
+  // Page reads have priority over indexing: on this 2-core machine a page's few reads would otherwise queue
+  // behind 4 MB scan steps (measured: first page 4.1 s instead of milliseconds on the 700 MB file).
+  private activeReads = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  /** Run a page read (after its waitFor) while the indexer holds still between chunks. */
+  async serve<T>(read: () => Promise<T>): Promise<T> {
+    this.activeReads++;
+    try {
+      return await read();
+    } finally {
+      if (--this.activeReads === 0) {
+        const idle = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of idle) w();
+      }
+    }
+  }
+
+  /** The indexer's step between chunks: publish progress, then let released and running page reads finish first. */
+  async step(committed: number): Promise<void> {
+    const released = this.publish(committed);
+    if (!released && this.activeReads === 0) return;
+    await new Promise((resolve) => setImmediate(resolve)); // released pages reach serve() first
+    while (this.activeReads > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 }
