@@ -156,6 +156,15 @@ export interface RequestMap {
   evaluate: { params: Record<string, never>; result: { started: boolean } };
   /** Show the annotation entry of a sample in a text editor. */
   revealSource: { params: { index: number }; result: { shown: boolean } };
+  /** The webview drew an explanation (for the host's log, timing and the extension-host tests). */
+  reportShown: { params: ShownReport; result: Record<string, never> };
+}
+
+export interface ShownReport {
+  index: number | null;
+  phrase: string;
+  /** The metric values as the webview displays them. */
+  metrics: Record<string, string>;
 }
 
 export type Method = keyof RequestMap;
@@ -199,7 +208,7 @@ export type HostToWebview = ResponseMessage | EventMessage;
 
 export const METHOD_NAMES: readonly Method[] = [
   'ready', 'setView', 'getRows', 'getSample', 'explainSample', 'explainPhrase', 'computeRows', 'savePng', 'evaluate',
-  'revealSource',
+  'revealSource', 'reportShown',
 ];
 const METHODS: ReadonlySet<string> = new Set<string>(METHOD_NAMES);
 

@@ -270,6 +270,13 @@ export class DetailView {
     if (e.maskEmpty) add('note', 'the box mask is empty (degenerate box)');
   }
 
+  /** The metrics as displayed (name → text), for the host's "shown" report. */
+  displayedMetrics(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const dd of this.metrics.querySelectorAll<HTMLElement>('dd')) out[dd.dataset.metric ?? ''] = dd.textContent ?? '';
+    return out;
+  }
+
   private submitAlt(phrase: string): void {
     if (!phrase.trim()) { this.altPhrase.setInvalid('Type a phrase first'); return; }
     this.altPhrase.setInvalid(null);

@@ -302,6 +302,7 @@ class App {
       if (abort.signal.aborted) return;
       this.detail.setExplanation(explanation);
       this.detail.setStatus('', 'ok');
+      this.reportShown(explanation.index, explanation.phrase);
     } catch (e) {
       if (isCancel(e) || abort.signal.aborted) return;
       this.detail.setStatus(`Could not explain sample ${index}: ${message(e)}`, 'error');
@@ -319,10 +320,16 @@ class App {
       if (abort.signal.aborted) return;
       this.detail.setExplanation(r);
       this.detail.setStatus('', 'ok');
+      this.reportShown(null, phrase);
     } catch (e) {
       if (isCancel(e) || abort.signal.aborted) return;
       this.detail.setStatus(`Could not explain “${phrase}”: ${message(e)}`, 'error');
     }
+  }
+
+  private reportShown(index: number | null, phrase: string): void {
+    // After the frame that paints the panes, so "shown" means on screen.
+    requestAnimationFrame(() => { void client.request('reportShown', { index, phrase, metrics: this.detail.displayedMetrics() }).catch(() => undefined); });
   }
 
   private renderModel(): void {

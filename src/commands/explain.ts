@@ -7,6 +7,7 @@ import { preCaption } from '../core/text';
 import { engineHost } from '../editor/annotationEditor';
 import { makeNonce, renderWebviewHtml } from '../editor/html';
 import { MemoryDataset, phraseSample } from '../editor/memoryDataset';
+import { liveViewers } from '../editor/registry';
 import { ViewerSession } from '../editor/viewerSession';
 import { getSettings } from '../config';
 import { outputChannel } from '../output';
@@ -78,8 +79,10 @@ export function registerExplainCommand(context: vscode.ExtensionContext): void {
       colormap: getSettings().colormap,
       post: (m) => { void panel.webview.postMessage(m); },
     });
+    const live = { kind: 'single' as const, file: image, session };
+    liveViewers.add(live);
     panel.webview.onDidReceiveMessage((m) => session.receive(m));
-    panel.onDidDispose(() => session.dispose());
+    panel.onDidDispose(() => { session.dispose(); liveViewers.delete(live); });
     panel.webview.html = renderWebviewHtml({
       cspSource: panel.webview.cspSource, nonce: makeNonce(), title: `AMC: ${phrase}`,
       scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(ext, 'out', 'webview.js')).toString(),

@@ -12,6 +12,7 @@ import { METHOD_NAMES, RequestError, RequestServer, type EvaluationSummary, type
 import type { EngineHost } from './engineHost';
 import { makeNonce, renderWebviewHtml } from './html';
 import { offsetsToPositions } from './positions';
+import { liveViewers, type LiveViewer } from './registry';
 import { ViewerSession } from './viewerSession';
 
 export const VIEW_TYPE = 'amc.annotationViewer';
@@ -24,7 +25,7 @@ export class AnnotationDocument implements vscode.CustomDocument {
   dispose(): void { void this.dataset?.close(); }
 }
 
-export interface OpenViewer { document: AnnotationDocument; panel: vscode.WebviewPanel; session?: ViewerSession; }
+export interface OpenViewer { document: AnnotationDocument; panel: vscode.WebviewPanel; session?: ViewerSession; live?: LiveViewer; }
 
 function errorMessage(err: unknown): string { return err instanceof Error ? err.message : String(err); }
 
@@ -108,7 +109,11 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     this.viewers.add(viewer);
     this.lastActive = viewer;
     panel.onDidChangeViewState(() => { if (panel.active) this.lastActive = viewer; });
-    panel.onDidDispose(() => { viewer.session?.dispose(); this.viewers.delete(viewer); });
+    panel.onDidDispose(() => {
+      viewer.session?.dispose();
+      if (viewer.live) liveViewers.delete(viewer.live);
+      this.viewers.delete(viewer);
+    });
     panel.webview.onDidReceiveMessage((m) => this.receive(viewer, m));
     this.attach(viewer);
   }
@@ -124,6 +129,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     const { document, panel } = viewer;
     viewer.session?.dispose();
     viewer.session = undefined;
+    if (viewer.live) liveViewers.delete(viewer.live);
     const ext = this.context.extensionUri;
     panel.webview.options = {
       enableScripts: true,
@@ -148,7 +154,10 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
         startEvaluation: () => { void vscode.commands.executeCommand('amc.evaluatePointingGame', document.uri); },
         colormap: getSettings().colormap,
         post,
+        onFirstShown: (ms, shown) => this.log(`viewer: first explanation (“${shown.phrase}”) shown ${ms} ms after opening ${document.uri.fsPath}`),
       });
+      viewer.live = { kind: 'dataset', file: document.uri.fsPath, session: viewer.session };
+      liveViewers.add(viewer.live);
     }
     panel.webview.html = renderWebviewHtml({
       cspSource: panel.webview.cspSource,

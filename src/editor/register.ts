@@ -3,10 +3,13 @@ import * as vscode from 'vscode';
 import { outputChannel } from '../output';
 import { AnnotationViewerProvider, setRegistered } from './annotationEditor';
 import { EngineHost } from './engineHost';
+import { viewerStates } from './registry';
 
 export function registerAnnotationViewer(context: vscode.ExtensionContext): void {
   const log = (line: string) => outputChannel().info(line);
   const engines = new EngineHost(context.extensionPath, log);
   context.subscriptions.push(engines);
   setRegistered(AnnotationViewerProvider.register(context, engines, log), engines);
+  // Not in the palette: what each open viewer last drew (extension-host tests, debugging).
+  context.subscriptions.push(vscode.commands.registerCommand('amc.viewerState', () => viewerStates()));
 }

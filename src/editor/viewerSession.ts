@@ -10,7 +10,7 @@ import type { Sample } from '../core/types';
 import {
   MAX_PAGE, PROTOCOL_VERSION, RequestError, RequestServer, SORT_KEYS,
   type EvaluationSummary, type ExplanationPayload, type HostToWebview, type InitResult, type ModelInfo,
-  type RequestHandlers, type Row, type SampleDetail, type ViewQuery,
+  type RequestHandlers, type Row, type SampleDetail, type ShownReport, type ViewQuery,
 } from '../protocol';
 import { toPayload, type Explainer, type SampleExplanationLike } from './explainer';
 import { buildView, IdentityView, type ListView } from './listView';
@@ -34,6 +34,8 @@ export interface ViewerSessionOptions {
   startEvaluation?(): void;
   colormap: 'jet' | 'viridis';
   post(message: HostToWebview): void;
+  /** Called once, when the webview first drew an explanation (ms since the session was created). */
+  onFirstShown?(ms: number, report: ShownReport): void;
 }
 
 const EXPLANATION_CACHE = 48;   // full explanations (maps) kept for the detail view
@@ -56,6 +58,10 @@ export class ViewerSession {
   private readonly disposeController = new AbortController();
   private evaluation: EvaluationSummary | undefined;
   private progressTimer: ReturnType<typeof setInterval> | undefined;
+  /** When the session was created (the document opened) and what the webview last drew, with its delay. */
+  readonly openedAt = Date.now();
+  firstShownMs: number | undefined;
+  lastShown: (ShownReport & { at: number }) | undefined;
 
   constructor(private readonly opts: ViewerSessionOptions) {
     this.view = new IdentityView(opts.dataset);
@@ -68,6 +74,7 @@ export class ViewerSession {
 
   get dataset(): Dataset { return this.opts.dataset; }
   get metrics(): MetricStore { return this.store; }
+  get lastEvaluation(): EvaluationSummary | undefined { return this.evaluation; }
 
   dispose(): void {
     this.disposed = true;
@@ -266,6 +273,15 @@ export class ViewerSession {
         if (!this.opts.startEvaluation) return { started: false };
         this.opts.startEvaluation();
         return { started: true };
+      },
+
+      reportShown: async (report) => {
+        this.lastShown = { ...report, at: Date.now() };
+        if (this.firstShownMs === undefined) {
+          this.firstShownMs = Date.now() - this.openedAt;
+          this.opts.onFirstShown?.(this.firstShownMs, report);
+        }
+        return {};
       },
 
       revealSource: async ({ index }) => {

@@ -1,0 +1,27 @@
+// Live viewer sessions (custom editors and Explain-phrase panels), for the `amc.viewerState` command: what each
+// webview last drew and how long after opening, so the extension-host tests (and a user debugging a slow model)
+// can read it without scraping the webview. No vscode import.
+import type { EvaluationSummary, ShownReport } from '../protocol';
+import type { ViewerSession } from './viewerSession';
+
+export interface LiveViewer { kind: 'dataset' | 'single'; file: string; session: ViewerSession; }
+
+export const liveViewers = new Set<LiveViewer>();
+
+export interface ViewerState {
+  kind: 'dataset' | 'single';
+  file: string;
+  format: string;
+  count: number;
+  computedCount: number;
+  firstShownMs?: number;
+  lastShown?: ShownReport;
+  evaluation?: EvaluationSummary;
+}
+
+export function viewerStates(): ViewerState[] {
+  return [...liveViewers].map(({ kind, file, session }) => ({
+    kind, file, format: session.dataset.format, count: session.dataset.count(), computedCount: session.metrics.computedCount,
+    firstShownMs: session.firstShownMs, lastShown: session.lastShown, evaluation: session.lastEvaluation,
+  }));
+}

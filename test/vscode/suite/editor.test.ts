@@ -1,0 +1,110 @@
+// The annotation viewer inside a real VS Code: every bundled format opens in the custom editor and its webview
+// draws the first sample's explanation (read back through `amc.viewerState`, which reports what the webview
+// itself displayed), Problems gets the readers' problems, "AMC: Explain phrase" explains a bundled image, and
+// "AMC: Evaluate pointing game" scores the bundled sample data.
+import * as assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { EvaluationSummary } from '../../../src/protocol';
+import type { ViewerState } from '../../../src/editor/registry';
+import { activateAmc, repoDir, samplesDir, waitFor } from './helpers';
+
+const FORMATS: Array<{ format: string; file: string; viewType: string }> = [
+  { format: 'vg-regions', file: 'region_descriptions.json', viewType: 'amc.annotationViewer' },
+  { format: 'amc-vg', file: 'vg_val.json', viewType: 'amc.annotationViewer' },
+  { format: 'flickr-raw', file: 'flickr30k/val.txt', viewType: 'amc.annotationViewer.anyFile' },
+  { format: 'flickr-infoground', file: 'flickr30k/bounding_boxes_val.json', viewType: 'amc.annotationViewer' },
+  { format: 'refcoco-pickle', file: 'refcoco+/refs(unc).p', viewType: 'amc.annotationViewer' },
+  { format: 'refcoco-albef', file: 'refcoco+_val.json', viewType: 'amc.annotationViewer' },
+];
+
+async function states(): Promise<ViewerState[]> {
+  return (await vscode.commands.executeCommand<ViewerState[]>('amc.viewerState')) ?? [];
+}
+
+let samples: string;
+let repo: string;
+
+describe('annotation viewer (custom editor)', function () {
+  this.timeout(180_000);
+
+  before(async () => {
+    const { api } = await activateAmc();
+    repo = repoDir(api.extensionPath);
+    samples = samplesDir(api.extensionPath);
+    // The bundled default model when it is there; until it lands, the tiny random model the engine tests use.
+    if (!existsSync(path.join(repo, 'models', 'amc-small-synthetic', 'model.json'))) {
+      const tiny = path.join(repo, 'test', 'fixtures', 'model', 'tiny');
+      await vscode.workspace.getConfiguration('amc').update('modelPath', tiny, vscode.ConfigurationTarget.Global);
+      console.log(`      (no bundled default model yet: using ${tiny})`);
+    }
+  });
+
+  after(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  for (const { format, file, viewType } of FORMATS) {
+    it(`opens ${file} (${format}) and the webview shows the first sample's metrics`, async () => {
+      const uri = vscode.Uri.file(path.join(samples, file));
+      const opened = Date.now();
+      await vscode.commands.executeCommand('vscode.openWith', uri, viewType);
+      const state = await waitFor(`the first explanation of ${file} in the webview`, async () => {
+        const s = (await states()).find((v) => v.kind === 'dataset' && v.file === uri.fsPath);
+        return s?.lastShown && s.lastShown.index === 0 ? s : undefined;
+      }, 120_000);
+      assert.equal(state.format, format);
+      assert.ok(state.count > 0);
+      const m = state.lastShown!.metrics;
+      assert.match(m['ITM score'], /^-?\d+\.\d{3}$/, `ITM score shown: ${JSON.stringify(m)}`);
+      assert.match(m['L_mean'], /^\d+\.\d{4}$/);
+      assert.match(m['L_max'], /^\d+\.\d{4}$/);
+      assert.match(m['hit'], /hit|miss/);
+      console.log(`      ${file}: ${state.count} samples; first explanation shown ${state.firstShownMs} ms after the editor opened (${Date.now() - opened} ms since openWith)`);
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    });
+  }
+
+  it('puts the readers\' problems in the Problems panel', async () => {
+    const uri = vscode.Uri.file(path.join(repo, 'test', 'fixtures', 'datasets', 'vg', 'problems', 'amc_vg.json'));
+    await vscode.commands.executeCommand('vscode.openWith', uri, 'amc.annotationViewer.anyFile');
+    const diagnostics = await waitFor('diagnostics for amc_vg.json', () => {
+      const d = vscode.languages.getDiagnostics(uri);
+      return d.length ? d : undefined;
+    }, 30_000);
+    assert.ok(diagnostics.some((d) => d.source === 'AMC' && /empty "caption" list/.test(d.message)), JSON.stringify(diagnostics.map((d) => d.message)));
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  it('AMC: Explain phrase explains a bundled image in a panel', async () => {
+    const image = vscode.Uri.file(path.join(samples, 'VG_100K', '1.jpg'));
+    const result = await vscode.commands.executeCommand<{ score: number; width: number; height: number; point: { x: number; y: number }; tokens: string[] }>(
+      'amc.explainPhrase', image, 'a blue circle');
+    assert.ok(result, 'the command returned no result');
+    assert.ok(Number.isFinite(result.score));
+    assert.ok(result.width > 0 && result.height > 0);
+    assert.ok(result.point.x >= 0 && result.point.x < result.width && result.point.y >= 0 && result.point.y < result.height);
+    assert.deepEqual(result.tokens.slice(0, 1), ['[CLS]']);
+    const shown = await waitFor('the Explain phrase panel to draw', async () =>
+      (await states()).find((s) => s.kind === 'single' && s.file === image.fsPath && s.lastShown?.phrase === 'a blue circle'), 60_000);
+    assert.equal(shown.lastShown!.metrics['ITM score'], result.score.toFixed(3));
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  it('AMC: Evaluate pointing game scores samples/synthetic and reports accuracy per split', async () => {
+    const uri = vscode.Uri.file(path.join(samples, 'vg_val.json'));
+    const summary = await vscode.commands.executeCommand<EvaluationSummary>('amc.evaluatePointingGame', uri);
+    assert.ok(summary, 'the command returned no summary');
+    assert.equal(summary.finished, true);
+    assert.equal(summary.done, summary.total);
+    const all = summary.bySplit.find((a) => a.split === 'all')!;
+    assert.equal(all.total + summary.errors, summary.total);
+    assert.equal(all.accuracy, all.hits / all.total);
+    assert.ok(all.accuracy >= 0 && all.accuracy <= 1);
+    const state = (await states()).find((s) => s.kind === 'dataset' && s.file === uri.fsPath)!;
+    assert.equal(state.computedCount, summary.total);   // every sample computed (errors included)
+    assert.deepEqual(state.evaluation?.bySplit, summary.bySplit);
+    console.log(`      pointing game on vg_val.json: ${summary.bySplit.map((a) => `${a.split} ${(a.accuracy * 100).toFixed(2)}% (${a.hits}/${a.total})`).join(', ')}`);
+  });
+});
