@@ -6,6 +6,9 @@ import { UsageError } from './command';
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   samples: () => import('./commands/samples'),
   lint: () => import('./commands/lint'),
+  explain: () => import('./commands/explain'),
+  eval: () => import('./commands/eval'),
+  demo: () => import('./commands/demo'),
 };
 
 const io: CliIO = {

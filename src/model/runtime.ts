@@ -11,7 +11,7 @@ import {
   checkModelFiles, compareSignatures, expectedSignatures, readModelCard, type ModelCard, ModelCardError, CARD_FILE,
 } from './card';
 import { contentHash, decodeRgb, storedSize, DEFAULT_MAX_PIXELS, ImageError, normalizeToChw, readImageBytes } from './image';
-import { resizeRgbLikePil } from './pil-resample';
+import { resizeRgbLikePil, type Resampling } from './pil-resample';
 import { openSession, signatureOf, type Provider, type ProviderSetting } from './session';
 import { BertTokenizer, TokenizeError, type EncodedText } from './tokenizer';
 
@@ -60,6 +60,22 @@ export class AbortError extends Error {
 
 /** Whether the pixels are used as stored or turned by their EXIF orientation tag. */
 type Orientation = 'exif' | 'stored';
+
+interface ImageRequest {
+  file: string;
+  orientation: Orientation;
+  /** Default: the card's resampling. */
+  resampling?: Resampling;
+}
+
+/**
+ * The resize the reference evaluation uses for a benchmark (spec §4): RefCOCO-family data (boxes stored xywh)
+ * is resized with PIL bicubic, Flickr30k / Visual Genome style data bilinear. The trainer's evaluation
+ * (trainer/amc_trainer/data.py EvalQuery.resample) applies the same rule, so both give the same hits.
+ */
+export function protocolResampling(sample: Sample): Resampling {
+  return sample.hitRule === 'xywh' ? 'bicubic' : 'bilinear';
+}
 
 interface CachedImage { embeds: Float32Array; width: number; height: number; }
 
@@ -190,22 +206,23 @@ export class ModelRuntime {
    * Embeddings for each distinct image (file path + orientation), encoding the ones not cached in batches.
    * Returns one entry per request: the cached image or the error that names the file.
    */
-  async images(requests: { file: string; orientation: Orientation }[], signal?: AbortSignal): Promise<(CachedImage | ImageError | Error)[]> {
+  async images(requests: ImageRequest[], signal?: AbortSignal): Promise<(CachedImage | ImageError | Error)[]> {
     const out: (CachedImage | ImageError | Error | undefined)[] = new Array(requests.length);
     const pending: { idx: number; key: string; width: number; height: number; tensor: Float32Array }[] = [];
     const S = this.card.imageSize;
     for (let i = 0; i < requests.length; i++) {
       throwIfAborted(signal);
       const { file, orientation } = requests[i];
+      const resampling = requests[i].resampling ?? this.card.resampling;
       try {
         const { hash, bytes } = await this.imageKey(file);
-        const key = `${hash}|${orientation}`;
+        const key = `${hash}|${orientation}|${resampling}`;
         const hit = this.cache.get(key);
         if (hit) { out[i] = hit; continue; }
         const dup = pending.find((p) => p.key === key);
         if (dup) { out[i] = undefined; pending.push({ ...dup, idx: i }); continue; }
         const rgb = await decodeRgb(bytes ?? await readImageBytes(file), file, this.maxPixels, orientation === 'exif');
-        const resized = resizeRgbLikePil(rgb.data, rgb.width, rgb.height, S, S, this.card.resampling);
+        const resized = resizeRgbLikePil(rgb.data, rgb.width, rgb.height, S, S, resampling);
         pending.push({ idx: i, key, width: rgb.width, height: rgb.height, tensor: normalizeToChw(resized, S, this.card.mean, this.card.std) });
       } catch (e) {
         out[i] = e instanceof Error ? e : new Error(String(e));
@@ -327,7 +344,9 @@ export class ModelRuntime {
     });
     const wanted = samples.map((s, i) => (texts[i] ? i : -1)).filter((i) => i >= 0);
     const orientations = await Promise.all(wanted.map((i) => this.orientationFor(samples[i])));
-    const imgs = await this.images(wanted.map((i, k) => ({ file: samples[i].image, orientation: orientations[k] })), signal);
+    const imgs = await this.images(wanted.map((i, k) => ({
+      file: samples[i].image, orientation: orientations[k], resampling: protocolResampling(samples[i]),
+    })), signal);
     const pairs: { idx: number; image: CachedImage; text: EncodedText }[] = [];
     wanted.forEach((i, k) => {
       const img = imgs[k];
