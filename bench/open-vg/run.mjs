@@ -5,6 +5,7 @@
 //   node bench/open-vg/run.mjs [--images 108077] [--mid-images 30000] [--no-stream-json] [--only-mid]
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -59,10 +60,12 @@ for (const images of sizes) {
 
 const s = (v) => (v === undefined ? '—' : (v / 1000).toFixed(2));
 console.log(`\nopen-vg: VG-shaped region_descriptions.json (+ image_data.json), node ${process.version}, ${new Date().toISOString()}`);
-console.log('| file | contender | regions | first page of 100 (s) | full index (s) | peak RSS (MB) | note |');
-console.log('|---|---|---|---|---|---|---|');
+console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores (wall times stretch with load; CPU times less)`);
+console.log('| file | contender | regions | first page of 100: wall (s) | CPU (s) | full index: wall (s) | CPU (s) | peak RSS (MB) | note |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.file} | ${r.contender} | ${r.regions?.toLocaleString('en-US') ?? '—'} | ${s(r.firstPageMs)} | ${s(r.fullMs)} | ${r.maxRssMB} | ${r.error ? `fails after ${s(r.atMs)} s: ${r.error}` : ''} |`);
+  console.log(`| ${r.file} | ${r.contender} | ${r.regions?.toLocaleString('en-US') ?? '—'} | ${s(r.firstPageMs)} | ${s(r.firstPageCpuMs)} | ` +
+    `${s(r.fullMs)} | ${s(r.fullCpuMs)} | ${r.maxRssMB} | ${r.error ? `fails after ${s(r.atMs)} s: ${r.error}` : ''} |`);
 }
 const goal = rows.filter((r) => r.contender === 'ours').pop();
 if (goal && !goal.error) {

@@ -102,6 +102,7 @@ export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promi
   const ids = new IdTracker();
   // AMC VG sample ids are positions (entry:caption), unique by construction; other formats carry source ids.
   const trackIds = ds.format !== 'amc-vg';
+  const checkImages = options.checkImages ?? true;
   const images = new Map<string, SourceLocation>(); // image path -> first sample that uses it
   let fileError: unknown;
   ds.complete.catch((err: unknown) => { fileError = err; });
@@ -143,7 +144,7 @@ export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promi
   function checkOne(s: Sample): void {
     for (const p of sampleProblems(s)) add(p);
     if (trackIds) ids.add(s.id, s.index);
-    if (!images.has(s.image)) images.set(s.image, s.source);
+    if (checkImages && !images.has(s.image)) images.set(s.image, s.source);
   }
 
   try { await ds.complete; } catch (err) { fileError ??= err; }
@@ -161,7 +162,7 @@ export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promi
 
   for (const p of ds.problems()) add(p);
 
-  if (options.checkImages ?? true) {
+  if (checkImages) {
     const entries = [...images];
     const CONCURRENCY = 32;
     for (let k = 0; k < entries.length; k += CONCURRENCY) {
