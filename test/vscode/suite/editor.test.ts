@@ -3,7 +3,7 @@
 // itself displayed), Problems gets the readers' problems, "AMC: Explain phrase" explains a bundled image, and
 // "AMC: Evaluate pointing game" scores the bundled sample data.
 import * as assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EvaluationSummary } from '../../../src/protocol';
@@ -25,6 +25,9 @@ async function states(): Promise<ViewerState[]> {
 
 let samples: string;
 let repo: string;
+let model = 'bundled default';
+/** Measured numbers, written to test/.work/viewer-timings.json (console output of the host is not forwarded). */
+const timings: Record<string, unknown> = {};
 
 describe('annotation viewer (custom editor)', function () {
   this.timeout(180_000);
@@ -37,12 +40,15 @@ describe('annotation viewer (custom editor)', function () {
     if (!existsSync(path.join(repo, 'models', 'amc-small-synthetic', 'model.json'))) {
       const tiny = path.join(repo, 'test', 'fixtures', 'model', 'tiny');
       await vscode.workspace.getConfiguration('amc').update('modelPath', tiny, vscode.ConfigurationTarget.Global);
-      console.log(`      (no bundled default model yet: using ${tiny})`);
+      model = tiny;
     }
   });
 
   after(async () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const dir = path.join(repo, 'test', '.work');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'viewer-timings.json'), JSON.stringify({ model, ...timings }, null, 2));
   });
 
   for (const { format, file, viewType } of FORMATS) {
@@ -61,7 +67,7 @@ describe('annotation viewer (custom editor)', function () {
       assert.match(m['L_mean'], /^\d+\.\d{4}$/);
       assert.match(m['L_max'], /^\d+\.\d{4}$/);
       assert.match(m['hit'], /hit|miss/);
-      console.log(`      ${file}: ${state.count} samples; first explanation shown ${state.firstShownMs} ms after the editor opened (${Date.now() - opened} ms since openWith)`);
+      timings[file] = { samples: state.count, openWithToShownMs: Date.now() - opened, sessionToShownMs: state.firstShownMs };
       await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     });
   }
@@ -105,6 +111,6 @@ describe('annotation viewer (custom editor)', function () {
     const state = (await states()).find((s) => s.kind === 'dataset' && s.file === uri.fsPath)!;
     assert.equal(state.computedCount, summary.total);   // every sample computed (errors included)
     assert.deepEqual(state.evaluation?.bySplit, summary.bySplit);
-    console.log(`      pointing game on vg_val.json: ${summary.bySplit.map((a) => `${a.split} ${(a.accuracy * 100).toFixed(2)}% (${a.hits}/${a.total})`).join(', ')}`);
+    timings['evaluate vg_val.json'] = summary.bySplit;
   });
 });
