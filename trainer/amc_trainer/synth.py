@@ -38,6 +38,8 @@ Deterministic: the same arguments give the same bytes.
 from __future__ import annotations
 
 import argparse
+import collections
+import concurrent.futures
 import io
 import json
 import math
@@ -454,8 +456,174 @@ SENTENCE_TEMPLATES_2 = ("{A} and {B} on {S} .", "There are {A} and {B} .", "{A} 
 SENTENCE_TEMPLATES_3 = ("We can see {A} , {B} and {C} .", "{A} , {B} and {C} on {S} .")
 
 
+_WORKER: Dict[str, object] = {}
+
+
+def _init_worker(seed: int, dirs: Dict[str, str], split_of: Dict[int, str]) -> None:
+    _WORKER.update(seed=seed, dirs=dirs, split_of=split_of, grain=_noise_bank(seed))
+
+
+def _scene_outputs(i: int) -> dict:
+    """Render scene i, write its images and per-image files, and return its entries for the whole-set files.
+
+    Depends only on (seed, i) and the split table, so scenes can be made in any order or process."""
+    seed, dirs = _WORKER["seed"], _WORKER["dirs"]
+    counts = collections.Counter()
+    out: dict = {"amc": [], "coco_anns": [], "refs": [], "albef": [], "counts": counts}
+    rng = np.random.default_rng([seed, i])
+    scene = make_scene(i + 1, rng)
+    scene.split = _WORKER["split_of"][i]
+    scene.jpeg = render_scene(scene, rng, _WORKER["grain"])
+    sid = scene.id
+    paths = [os.path.join(dirs["vg"], f"{sid}.jpg"), os.path.join(dirs["flickr_img"], f"{sid}.jpg"),
+             os.path.join(dirs["coco"], f"COCO_train2014_{sid:012d}.jpg")]
+    for p in paths:
+        with open(p, "wb") as f:
+            f.write(scene.jpeg)
+    counts["shapes"] += len(scene.shapes)
+    # Ids are image id × 100 + a local count (< 100 per image), so every scene is written independently.
+    region_id = ann_id = ref_id = sent_id = entity_id = sid * 100
+    singular, plural = describe(scene)
+    W, H = scene.width, scene.height
+
+    # --- Visual Genome: 1–2 region phrases per describable shape + the plural groups ---------------------
+    regions = []
+    vg_phrases: List[Phrase] = []
+    for s in scene.shapes:
+        options = singular[s.index]
+        if options:
+            picks = rng.choice(len(options), size=min(len(options), 2), replace=False)
+            vg_phrases += [options[int(p)] for p in sorted(picks)]
+    vg_phrases += plural
+    for ph in vg_phrases:
+        boxes = [scene.shapes[t].box for t in ph.targets]
+        ux1, uy1 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        ux2, uy2 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+        region_id += 1
+        regions.append({"region_id": region_id, "width": ux2 - ux1, "height": uy2 - uy1, "image_id": sid,
+                        "phrase": ph.text, "y": uy1, "x": ux1})
+        out["amc"].append({"image": f"VG_100K/{sid}.jpg", "caption": ph.text, "bbox": [list(b) for b in boxes]})
+    out["region"] = {"regions": regions, "id": sid}
+    out["image_data"] = {"width": W, "url": f"https://cs.stanford.edu/people/rak248/VG_100K/{sid}.jpg",
+                         "height": H, "image_id": sid, "coco_id": sid, "flickr_id": sid}
+    counts["vg_regions"] += len(regions)
+
+    # --- Flickr30k Entities: 5 sentences mentioning 1–3 entities --------------------------------------
+    entities = []  # (entity id, phrase options)
+    shape_entity = {}
+    for s in scene.shapes:
+        if singular[s.index]:
+            entity_id += 1
+            shape_entity[s.index] = entity_id
+            entities.append((entity_id, singular[s.index]))
+    group_entities = []
+    for ph in plural:
+        entity_id += 1
+        group_entities.append((entity_id, ph))
+        entities.append((entity_id, [ph]))
+    entity_id += 1
+    scene_entity = entity_id
+    lines, ig_sentences = [], []
+    for _ in range(5 if entities else 0):
+        k = min(len(entities), 1 + int(rng.integers(3)))
+        chosen = [entities[int(j)] for j in rng.choice(len(entities), size=k, replace=False)]
+        templates = (SENTENCE_TEMPLATES_1, SENTENCE_TEMPLATES_2, SENTENCE_TEMPLATES_3)[k - 1]
+        template = templates[int(rng.integers(len(templates)))]
+        slots = {}
+        for slot, (eid, options) in zip("ABC", chosen):
+            ph = options[int(rng.integers(len(options)))]
+            slots[slot] = (eid, ph.text)
+        # Fill the slots; the phrase that starts the sentence is capitalised as Flickr captions are. The
+        # info-ground record (words without the tags, first_word_index, phrase, phrase_id, phrase_type) is
+        # built alongside; the tests check it equals what the raw-file parser reads back.
+        parts, words, phrases = [], [], []
+        for piece in template.split(" "):
+            if piece in ("{A}", "{B}", "{C}", "{S}", "{N}"):
+                if piece == "{S}":
+                    eid, ptype, text = scene_entity, "scene", f"a {scene.background} background"
+                elif piece == "{N}":
+                    eid, ptype, text = 0, "notvisual", "someone"
+                else:
+                    (eid, text), ptype = slots[piece[1]], "other"
+                if not parts:
+                    text = _capitalise(text)
+                parts.append(f"[/EN#{eid}/{ptype} {text}]")
+                phrases.append({"first_word_index": len(words), "phrase": text, "phrase_id": str(eid),
+                                "phrase_type": [ptype]})
+                words += text.split(" ")
+            else:
+                parts.append(piece)
+                words.append(piece)
+        lines.append(" ".join(parts))
+        ig_sentences.append({"sentence": " ".join(words), "phrases": phrases})
+    with open(os.path.join(dirs["flickr_sent"], f"{sid}.txt"), "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(lines) + "\n")
+    xml = [f"<annotation>\n<filename>{sid}.jpg</filename>\n<size>\n<width>{W}</width>\n<height>{H}</height>\n"
+           f"<depth>3</depth>\n</size>"]
+    ig_box: Dict[str, list] = {"boxes": {}, "scene": [], "nobox": []}
+    for s in scene.shapes:
+        names = []
+        if s.index in shape_entity:
+            names.append(shape_entity[s.index])
+        names += [eid for eid, ph in group_entities if s.index in ph.targets]
+        if not names:
+            continue
+        x1, y1, x2, y2 = (v + 1 for v in s.box)  # 1-based, as Flickr30k Entities; info-ground subtracts 1
+        xml.append("<object>\n" + "".join(f"<name>{n}</name>\n" for n in names) +
+                   f"<bndbox>\n<xmin>{x1}</xmin>\n<ymin>{y1}</ymin>\n<xmax>{x2}</xmax>\n<ymax>{y2}</ymax>\n</bndbox>\n</object>")
+        for n in names:
+            ig_box["boxes"].setdefault(str(n), []).append(list(s.box))
+    xml.append(f"<object>\n<name>{scene_entity}</name>\n<nobndbox>0</nobndbox>\n<scene>1</scene>\n</object>")
+    xml.append("</annotation>\n")
+    ig_box["scene"].append(str(scene_entity))
+    ig_box.update({"width": W, "height": H, "depth": 3})
+    with open(os.path.join(dirs["flickr_ann"], f"{sid}.xml"), "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(xml))
+    out["ig_sent"] = ig_sentences
+    out["ig_box"] = ig_box
+    counts["flickr_queries"] += sum(1 for st in ig_sentences for p in st["phrases"] if p["phrase_id"] in ig_box["boxes"])
+
+    # --- COCO instances + RefCOCO+ refs -----------------------------------------------------------------
+    out["coco_image"] = {"id": sid, "file_name": f"COCO_train2014_{sid:012d}.jpg", "height": H, "width": W}
+    for s in scene.shapes:
+        ann_id += 1
+        x1, y1, x2, y2 = s.box
+        seg = [round(v, 2) for p in s.polygon for v in p]
+        out["coco_anns"].append({"id": ann_id, "image_id": sid, "category_id": KINDS.index(s.kind) + 1,
+                                 "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
+                                 "segmentation": [seg], "iscrowd": 0})
+        options = [p for p in singular[s.index] if not p.location_words]
+        if not options:
+            continue
+        ref_id += 1
+        split = scene.split
+        if split == "test":
+            split = "testA" if s.kind in TESTA_KINDS else "testB"
+        n_sent = min(len(options), 1 + int(rng.integers(3)))
+        picks = sorted(int(p) for p in rng.choice(len(options), size=n_sent, replace=False))
+        sentences, sent_ids = [], []
+        for p in picks:
+            sent_id += 1
+            raw = options[p].text
+            sent, tokens = _sent_form(raw)
+            sentences.append({"tokens": tokens, "raw": raw, "sent_id": sent_id, "sent": sent})
+            sent_ids.append(sent_id)
+            if split != "train":
+                out["albef"].append(("val" if split == "val" else "test", {
+                    "image": f"train2014/COCO_train2014_{sid:012d}.jpg", "text": sent, "ref_id": ref_id}))
+            if split in ("testA", "testB"):
+                counts[f"refcoco_{split}_sentences"] += 1
+        counts["refcoco_sentences"] += len(sentences)
+        out["refs"].append({"sent_ids": sent_ids, "file_name": f"COCO_train2014_{sid:012d}_{ann_id}.jpg",
+                            "ann_id": ann_id, "ref_id": ref_id, "image_id": sid, "split": split,
+                            "sentences": sentences, "category_id": KINDS.index(s.kind) + 1})
+    out["split"] = scene.split
+    out["sid"] = sid
+    return out
+
+
 def generate(out_dir: str, n_images: int, seed: int, val_frac: float = 0.1, test_frac: float = 0.1,
-             command: Optional[str] = None) -> Dict[str, int]:
+             command: Optional[str] = None, workers: int = 1) -> Dict[str, int]:
     """Write the whole set under out_dir; returns counts per format (also written to out_dir/counts.json)."""
     if n_images < 1:
         raise ValueError("--images must be at least 1")
@@ -475,7 +643,6 @@ def generate(out_dir: str, n_images: int, seed: int, val_frac: float = 0.1, test
     for rank, i in enumerate(order):
         split_of[int(i)] = "test" if rank < n_test else ("val" if rank < n_test + n_val else "train")
 
-    grain = _noise_bank(seed)
     region_descriptions, image_data = [], []
     amc = {"train": [], "val": [], "test": []}
     flickr_ids = {"train": [], "val": [], "test": []}
@@ -483,158 +650,31 @@ def generate(out_dir: str, n_images: int, seed: int, val_frac: float = 0.1, test
     ig_sents = {"train": {}, "val": {}, "test": {}}
     coco_images, coco_anns, refs = [], [], []
     albef = {"val": [], "test": []}
-    region_id = ann_id = ref_id = sent_id = entity_id = 0
     counts = {"images": n_images, "shapes": 0, "vg_regions": 0, "flickr_queries": 0, "refcoco_sentences": 0,
               "refcoco_testA_sentences": 0, "refcoco_testB_sentences": 0}
 
-    for i in range(n_images):
-        rng = np.random.default_rng([seed, i])
-        scene = make_scene(i + 1, rng)
-        scene.split = split_of[i]
-        scene.jpeg = render_scene(scene, rng, grain)
-        sid = scene.id
-        paths = [os.path.join(dirs["vg"], f"{sid}.jpg"), os.path.join(dirs["flickr_img"], f"{sid}.jpg"),
-                 os.path.join(dirs["coco"], f"COCO_train2014_{sid:012d}.jpg")]
-        for p in paths:
-            with open(p, "wb") as f:
-                f.write(scene.jpeg)
-        counts["shapes"] += len(scene.shapes)
-        singular, plural = describe(scene)
-        W, H = scene.width, scene.height
-
-        # --- Visual Genome: 1–2 region phrases per describable shape + the plural groups ---------------------
-        regions = []
-        vg_phrases: List[Phrase] = []
-        for s in scene.shapes:
-            options = singular[s.index]
-            if options:
-                picks = rng.choice(len(options), size=min(len(options), 2), replace=False)
-                vg_phrases += [options[int(p)] for p in sorted(picks)]
-        vg_phrases += plural
-        for ph in vg_phrases:
-            boxes = [scene.shapes[t].box for t in ph.targets]
-            ux1, uy1 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-            ux2, uy2 = max(b[2] for b in boxes), max(b[3] for b in boxes)
-            region_id += 1
-            regions.append({"region_id": region_id, "width": ux2 - ux1, "height": uy2 - uy1, "image_id": sid,
-                            "phrase": ph.text, "y": uy1, "x": ux1})
-            amc[scene.split].append({"image": f"VG_100K/{sid}.jpg", "caption": ph.text,
-                                     "bbox": [list(b) for b in boxes]})
-        region_descriptions.append({"regions": regions, "id": sid})
-        image_data.append({"width": W, "url": f"https://cs.stanford.edu/people/rak248/VG_100K/{sid}.jpg",
-                           "height": H, "image_id": sid, "coco_id": sid, "flickr_id": sid})
-        counts["vg_regions"] += len(regions)
-
-        # --- Flickr30k Entities: 5 sentences mentioning 1–3 entities --------------------------------------
-        entities = []  # (entity id, phrase options, targets)
-        shape_entity = {}
-        for s in scene.shapes:
-            if singular[s.index]:
-                entity_id += 1
-                shape_entity[s.index] = entity_id
-                entities.append((entity_id, singular[s.index]))
-        group_entities = []
-        for ph in plural:
-            entity_id += 1
-            group_entities.append((entity_id, ph))
-            entities.append((entity_id, [ph]))
-        entity_id += 1
-        scene_entity = entity_id
-        lines, ig_sentences = [], []
-        for _ in range(5 if entities else 0):
-            k = min(len(entities), 1 + int(rng.integers(3)))
-            chosen = [entities[int(j)] for j in rng.choice(len(entities), size=k, replace=False)]
-            templates = (SENTENCE_TEMPLATES_1, SENTENCE_TEMPLATES_2, SENTENCE_TEMPLATES_3)[k - 1]
-            template = templates[int(rng.integers(len(templates)))]
-            slots = {}
-            for slot, (eid, options) in zip("ABC", chosen):
-                ph = options[int(rng.integers(len(options)))]
-                slots[slot] = (eid, ph.text)
-            # Fill the slots; the phrase that starts the sentence is capitalised as Flickr captions are. The
-            # info-ground record (words without the tags, first_word_index, phrase, phrase_id, phrase_type) is
-            # built alongside; the tests check it equals what the raw-file parser reads back.
-            parts, words, phrases = [], [], []
-            for piece in template.split(" "):
-                if piece in ("{A}", "{B}", "{C}", "{S}", "{N}"):
-                    if piece == "{S}":
-                        eid, ptype, text = scene_entity, "scene", f"a {scene.background} background"
-                    elif piece == "{N}":
-                        eid, ptype, text = 0, "notvisual", "someone"
-                    else:
-                        (eid, text), ptype = slots[piece[1]], "other"
-                    if not parts:
-                        text = _capitalise(text)
-                    parts.append(f"[/EN#{eid}/{ptype} {text}]")
-                    phrases.append({"first_word_index": len(words), "phrase": text, "phrase_id": str(eid),
-                                    "phrase_type": [ptype]})
-                    words += text.split(" ")
-                else:
-                    parts.append(piece)
-                    words.append(piece)
-            lines.append(" ".join(parts))
-            ig_sentences.append({"sentence": " ".join(words), "phrases": phrases})
-        with open(os.path.join(dirs["flickr_sent"], f"{sid}.txt"), "w", encoding="utf-8", newline="\n") as f:
-            f.write("\n".join(lines) + "\n")
-        xml = [f"<annotation>\n<filename>{sid}.jpg</filename>\n<size>\n<width>{W}</width>\n<height>{H}</height>\n"
-               f"<depth>3</depth>\n</size>"]
-        ig_box: Dict[str, list] = {"boxes": {}, "scene": [], "nobox": []}
-        for s in scene.shapes:
-            names = []
-            if s.index in shape_entity:
-                names.append(shape_entity[s.index])
-            names += [eid for eid, ph in group_entities if s.index in ph.targets]
-            if not names:
-                continue
-            x1, y1, x2, y2 = (v + 1 for v in s.box)  # 1-based, as Flickr30k Entities; info-ground subtracts 1
-            xml.append("<object>\n" + "".join(f"<name>{n}</name>\n" for n in names) +
-                       f"<bndbox>\n<xmin>{x1}</xmin>\n<ymin>{y1}</ymin>\n<xmax>{x2}</xmax>\n<ymax>{y2}</ymax>\n</bndbox>\n</object>")
-            for n in names:
-                ig_box["boxes"].setdefault(str(n), []).append(list(s.box))
-        xml.append(f"<object>\n<name>{scene_entity}</name>\n<nobndbox>0</nobndbox>\n<scene>1</scene>\n</object>")
-        xml.append("</annotation>\n")
-        ig_box["scene"].append(str(scene_entity))
-        ig_box.update({"width": W, "height": H, "depth": 3})
-        with open(os.path.join(dirs["flickr_ann"], f"{sid}.xml"), "w", encoding="utf-8", newline="\n") as f:
-            f.write("\n".join(xml))
-        ig_sents[scene.split][str(sid)] = ig_sentences
-        ig_boxes[scene.split][str(sid)] = ig_box
-        counts["flickr_queries"] += sum(1 for st in ig_sentences for p in st["phrases"] if p["phrase_id"] in ig_box["boxes"])
-        flickr_ids[scene.split].append(str(sid))
-
-        # --- COCO instances + RefCOCO+ refs -----------------------------------------------------------------
-        coco_images.append({"id": sid, "file_name": f"COCO_train2014_{sid:012d}.jpg", "height": H, "width": W})
-        for s in scene.shapes:
-            ann_id += 1
-            x1, y1, x2, y2 = s.box
-            seg = [round(v, 2) for p in s.polygon for v in p]
-            coco_anns.append({"id": ann_id, "image_id": sid, "category_id": KINDS.index(s.kind) + 1,
-                              "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
-                              "segmentation": [seg], "iscrowd": 0})
-            options = [p for p in singular[s.index] if not p.location_words]
-            if not options:
-                continue
-            ref_id += 1
-            split = scene.split
-            if split == "test":
-                split = "testA" if s.kind in TESTA_KINDS else "testB"
-            n_sent = min(len(options), 1 + int(rng.integers(3)))
-            picks = sorted(int(p) for p in rng.choice(len(options), size=n_sent, replace=False))
-            sentences, sent_ids = [], []
-            for p in picks:
-                sent_id += 1
-                raw = options[p].text
-                sent, tokens = _sent_form(raw)
-                sentences.append({"tokens": tokens, "raw": raw, "sent_id": sent_id, "sent": sent})
-                sent_ids.append(sent_id)
-                if split != "train":
-                    albef["val" if split == "val" else "test"].append(
-                        {"image": f"train2014/COCO_train2014_{sid:012d}.jpg", "text": sent, "ref_id": ref_id})
-                if split in ("testA", "testB"):
-                    counts[f"refcoco_{split}_sentences"] += 1
-            counts["refcoco_sentences"] += len(sentences)
-            refs.append({"sent_ids": sent_ids, "file_name": f"COCO_train2014_{sid:012d}_{ann_id}.jpg",
-                         "ann_id": ann_id, "ref_id": ref_id, "image_id": sid, "split": split,
-                         "sentences": sentences, "category_id": KINDS.index(s.kind) + 1})
+    if workers > 1 and n_images > 1:
+        with concurrent.futures.ProcessPoolExecutor(workers, initializer=_init_worker,
+                                                    initargs=(seed, dirs, split_of)) as pool:
+            results = list(pool.map(_scene_outputs, range(n_images), chunksize=8))
+    else:
+        _init_worker(seed, dirs, split_of)
+        results = [_scene_outputs(i) for i in range(n_images)]
+    for r in results:  # in scene order, whichever process made them
+        split = r["split"]
+        region_descriptions.append(r["region"])
+        image_data.append(r["image_data"])
+        amc[split].extend(r["amc"])
+        flickr_ids[split].append(str(r["sid"]))
+        ig_sents[split][str(r["sid"])] = r["ig_sent"]
+        ig_boxes[split][str(r["sid"])] = r["ig_box"]
+        coco_images.append(r["coco_image"])
+        coco_anns.extend(r["coco_anns"])
+        refs.extend(r["refs"])
+        for held_out_split, entry in r["albef"]:
+            albef[held_out_split].append(entry)
+        for key, value in r["counts"].items():
+            counts[key] += value
 
     # --- files that cover the whole set --------------------------------------------------------------------
     _write_json(os.path.join(out_dir, "region_descriptions.json"), region_descriptions)
@@ -682,6 +722,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--val-frac", type=float, default=0.1, help="share of scenes in val (default 0.1)")
     parser.add_argument("--test-frac", type=float, default=0.1, help="share of scenes in test (default 0.1)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                        help="processes rendering scenes (default: 2 or the CPU count if smaller); the output "
+                             "does not depend on it")
     args = parser.parse_args(argv)
     if not (0 <= args.val_frac < 1 and 0 <= args.test_frac < 1 and args.val_frac + args.test_frac < 1):
         print("synth: --val-frac and --test-frac must be in [0, 1) and sum to less than 1", file=sys.stderr)
@@ -691,7 +734,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     t0 = time.time()
     counts = generate(args.out, args.images, args.seed, args.val_frac, args.test_frac,
-                      command=_command(args.out, args.images, args.seed, args.val_frac, args.test_frac))
+                      command=_command(args.out, args.images, args.seed, args.val_frac, args.test_frac),
+                      workers=max(1, args.workers))
     print(json.dumps({"event": "done", "out": os.path.abspath(args.out), "wall_s": round(time.time() - t0, 2),
                       **counts}))
     print(f"synth: wrote {args.images} scenes to {args.out} in {time.time() - t0:.1f} s", file=sys.stderr)
