@@ -6,11 +6,13 @@ import { createOutputChannel, releaseOutputChannel } from './output';
 import { registerAnnotationViewer } from './editor/register';
 import { registerExplainCommand } from './commands/explain';
 import { registerEvaluateCommand } from './commands/evaluate';
+import { type FineTuneApi, registerFineTune } from './tasks';
 
 /** What `activate` returns (vscode.extensions.getExtension(...).exports): used by the extension-host tests. */
 export interface AmcExtensionApi {
   readonly extensionPath: string;
   readonly output: vscode.LogOutputChannel;
+  readonly fineTune: FineTuneApi;
 }
 
 export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
@@ -22,8 +24,9 @@ export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
   registerAnnotationViewer(context);
   registerExplainCommand(context);
   registerEvaluateCommand(context);
+  const fineTune = registerFineTune(context);
 
-  return { extensionPath: context.extensionPath, output };
+  return { extensionPath: context.extensionPath, output, fineTune };
 }
 
 export function deactivate(): void {
