@@ -89,7 +89,7 @@ describe('VG streaming index on a generated multi-MB file', function () {
   before(async () => {
     mkdirSync(WORK, { recursive: true });
     if (!existsSync(file)) {
-      // @ts-expect-error the generator is a plain .mjs script shared with the benchmark
+      // the benchmark's generator (plain .mjs, typed by generate.d.mts)
       const { generate } = await import('../../bench/open-vg/generate.mjs');
       await generate(dir, { images: 2000, meanRegions: 50, seed: 7 });
     }
