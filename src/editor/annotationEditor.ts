@@ -11,6 +11,7 @@ import type { Problem, Sample } from '../core/types';
 import { METHOD_NAMES, RequestError, RequestServer, type EvaluationSummary, type RequestHandlers } from '../protocol';
 import type { EngineHost } from './engineHost';
 import { makeNonce, renderWebviewHtml } from './html';
+import { imageRootsOf, isInsideRoots } from './imageRoots';
 import { offsetsToPositions } from './positions';
 import { liveViewers, type LiveViewer } from './registry';
 import { ViewerSession } from './viewerSession';
@@ -28,26 +29,6 @@ export class AnnotationDocument implements vscode.CustomDocument {
 export interface OpenViewer { document: AnnotationDocument; panel: vscode.WebviewPanel; session?: ViewerSession; live?: LiveViewer; }
 
 function errorMessage(err: unknown): string { return err instanceof Error ? err.message : String(err); }
-
-/** Deepest folder containing every path (POSIX or Windows), or '' when they share none. */
-export function commonFolder(folders: readonly string[]): string {
-  if (!folders.length) return '';
-  const split = folders.map((f) => path.resolve(f).split(path.sep));
-  let n = 0;
-  while (split.every((p) => n < p.length && p[n] === split[0][n])) n++;
-  return split[0].slice(0, n).join(path.sep) || (n > 0 ? path.sep : '');
-}
-
-/** Folders the webview may load images from: the configured root, else the images' common folder. */
-export function imageRootsOf(samples: readonly Sample[], datasetFile: string, configured?: string): string[] {
-  if (configured) return [path.resolve(configured)];
-  const dirs = [...new Set(samples.map((s) => path.dirname(path.resolve(path.dirname(datasetFile), s.image))))];
-  if (!dirs.length) return [path.dirname(datasetFile)];
-  const common = commonFolder(dirs);
-  // A common folder at the filesystem's top would grant far more than the dataset: list the folders instead.
-  if (common && common.split(path.sep).filter(Boolean).length >= 2) return [common];
-  return dirs.slice(0, 32);
-}
 
 export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProvider<AnnotationDocument> {
   private readonly viewers = new Set<OpenViewer>();
@@ -170,10 +151,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
 
   private webviewUri(panel: vscode.WebviewPanel, document: AnnotationDocument, file: string): string | undefined {
     const resolved = path.resolve(file);
-    const inside = document.imageRoots.some((root) => {
-      const rel = path.relative(root, resolved);
-      return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
-    });
+    const inside = isInsideRoots(resolved, document.imageRoots);
     return inside ? panel.webview.asWebviewUri(vscode.Uri.file(resolved)).toString() : undefined;
   }
 

@@ -10,6 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Dataset } from '../../src/core/datasets/dataset';
 import type { Explainer } from '../../src/editor/explainer';
 import { makeNonce, renderWebviewHtml } from '../../src/editor/html';
+import { isInsideRoots } from '../../src/editor/imageRoots';
 import { MetricStore } from '../../src/editor/metricStore';
 import { ViewerSession } from '../../src/editor/viewerSession';
 import { METHOD_NAMES, RequestError, RequestServer, type HostToWebview, type RequestHandlers, type WebviewToHost } from '../../src/protocol';
@@ -155,7 +156,7 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, roots:
     if (url.pathname.startsWith('/img/')) {
       const file = path.resolve(decodeURIComponent(url.pathname.slice(5)));
       // What localResourceRoots does in VS Code: nothing outside the granted folders.
-      if (!roots.some((r) => !path.relative(r, file).startsWith('..'))) return send(403, 'outside the image roots');
+      if (!isInsideRoots(file, roots)) return send(403, 'outside the image roots');
       return send(200, await readFile(file), TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream');
     }
     send(404, 'not found');

@@ -1,0 +1,207 @@
+// The viewer's host-side logic without VS Code or a browser: the message protocol's request/response pairing,
+// list views (host-side sort/filter over millions of rows), the column metric store, the HTML shell's CSP,
+// image roots, byte offsets → positions, and the session's answers to bad requests.
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { Sample } from '../../src/core/types';
+import { contentSecurityPolicy, renderWebviewHtml } from '../../src/editor/html';
+import { commonFolder, imageRootsOf, isInsideRoots } from '../../src/editor/imageRoots';
+import { buildView, kthMissing } from '../../src/editor/listView';
+import { MemoryDataset } from '../../src/editor/memoryDataset';
+import { MetricStore } from '../../src/editor/metricStore';
+import { offsetsToPositions } from '../../src/editor/positions';
+import { ViewerSession } from '../../src/editor/viewerSession';
+import {
+  DEFAULT_QUERY, RemoteError, RequestClient, RequestServer, type HostToWebview, type RequestHandlers, type ViewQuery, type WebviewToHost,
+} from '../../src/protocol';
+
+function sample(i: number, split = i % 2 ? 'val' : 'test', phrase = `phrase ${i}`): Sample {
+  return {
+    index: i, id: `s${i}`, image: `/img/${i}.jpg`, imageId: String(i), phrase, caption: phrase, boxes: [[0, 0, 4, 4]],
+    sourceBoxes: [[0, 0, 4, 4]], hitRule: 'xyxy', split, ids: {}, source: { file: '/d.json', entry: `[${i}]` },
+  };
+}
+
+/** A client and a server wired back to back, as the webview and the host are. */
+function pair(handlers: Partial<RequestHandlers>) {
+  const toHost: WebviewToHost[] = [];
+  const toWebview: HostToWebview[] = [];
+  let server!: RequestServer;
+  const client = new RequestClient((m) => { toHost.push(m); server.receive(JSON.parse(JSON.stringify(m))); });
+  server = new RequestServer(handlers as RequestHandlers, (m) => { toWebview.push(m); client.receive(JSON.parse(JSON.stringify(m))); });
+  return { client, server, toHost, toWebview };
+}
+
+describe('viewer protocol', () => {
+  it('answers every request exactly once, with the result or the thrown error', async () => {
+    const { client, toWebview } = pair({
+      getSample: async ({ index }) => { if (index < 0) throw new Error(`no sample ${index}`); return { index } as never; },
+    });
+    const ok = await client.request('getSample', { index: 3 });
+    assert.deepEqual(ok, { index: 3 });
+    await assert.rejects(client.request('getSample', { index: -1 }), (e: unknown) => e instanceof RemoteError && e.message === 'no sample -1' && e.code === 'failed');
+    assert.equal(toWebview.filter((m) => m.kind === 'response').length, 2);
+    assert.equal(client.pendingCount, 0);
+  });
+
+  it('rejects malformed messages with a bad-request answer naming the problem', () => {
+    const answers: HostToWebview[] = [];
+    const server = new RequestServer({} as RequestHandlers, (m) => answers.push(m));
+    server.receive({ kind: 'request', id: 7, method: 'dropTables', params: {} });
+    server.receive('not an object');
+    server.receive({ kind: 'request', id: 8, method: 'getRows', params: null });
+    assert.deepEqual(answers.map((a) => a.kind === 'response' && !a.ok && [a.id, a.error.code, a.error.message]), [
+      [7, 'bad-request', 'unknown method "dropTables"'],
+      [-1, 'bad-request', 'message is not an object'],
+      [8, 'bad-request', 'getRows: params must be an object'],
+    ]);
+  });
+
+  it('cancels a request: the handler sees the abort and the client gets a cancelled error', async () => {
+    let sawAbort = false;
+    const { client } = pair({
+      explainSample: (_p, signal) => new Promise((_resolve, reject) => {
+        signal.addEventListener('abort', () => { sawAbort = true; reject(new Error('stopped')); });
+      }),
+    });
+    const abort = new AbortController();
+    const pending = client.request('explainSample', { index: 1 }, abort.signal);
+    abort.abort();
+    await assert.rejects(pending, (e: unknown) => e instanceof RemoteError && e.code === 'cancelled');
+    assert.equal(sawAbort, true);
+  });
+
+  it('delivers events to listeners by name', () => {
+    const { client, server } = pair({});
+    const seen: number[] = [];
+    client.on('select', ({ index }) => seen.push(index));
+    server.emit('select', { index: 5 });
+    server.emit('rowsComputed', { rows: [], computedCount: 0 });
+    assert.deepEqual(seen, [5]);
+  });
+});
+
+describe('viewer list views', () => {
+  it('kthMissing finds the k-th index not computed, like a linear scan', () => {
+    const present = Int32Array.from([0, 1, 5, 6, 7, 20, 21, 100]);
+    const set = new Set(present);
+    const missing: number[] = [];
+    for (let i = 0; missing.length < 200; i++) if (!set.has(i)) missing.push(i);
+    for (let k = 0; k < 200; k++) assert.equal(kthMissing(present, k), missing[k], `k=${k}`);
+  });
+
+  const query = (q: Partial<ViewQuery>): ViewQuery => ({ ...DEFAULT_QUERY, ...q });
+
+  it('sorts computed rows by a metric, uncomputed rows after them in dataset order', async () => {
+    const ds = new MemoryDataset('/d.json', 'amc-vg', Array.from({ length: 10 }, (_, i) => sample(i)));
+    const store = new MetricStore();
+    store.set(7, { score: 1, lMean: 0.1, lMax: 0.9, hit: false }, 'val');
+    store.set(2, { score: 2, lMean: 0.2, lMax: 0.3, hit: true }, 'test');
+    store.set(4, { score: 3, lMean: 0.3, lMax: 0.9, hit: false }, 'test');   // ties 7 on lMax: dataset order
+    store.setError(9, 'image missing');
+    const view = await buildView(ds, store, query({ sortKey: 'lMax', sortDirection: 'desc' }), new AbortController().signal);
+    const order = Array.from({ length: view.total() }, (_, p) => view.indexAt(p));
+    assert.deepEqual(order, [4, 7, 2, 0, 1, 3, 5, 6, 8, 9]);
+    const misses = await buildView(ds, store, query({ missesOnly: true }), new AbortController().signal);
+    assert.deepEqual(Array.from({ length: misses.total() }, (_, p) => misses.indexAt(p)), [4, 7]);
+  });
+
+  it('filters by split and phrase text on the host, then sorts', async () => {
+    const ds = new MemoryDataset('/d.json', 'amc-vg', Array.from({ length: 12 }, (_, i) => sample(i, i % 3 ? 'train' : 'val', i % 4 ? `a Red circle ${i}` : `blue ${i}`)));
+    const store = new MetricStore();
+    store.set(6, { score: 5, lMean: 0, lMax: 0, hit: true }, 'val');
+    store.set(9, { score: 9, lMean: 0, lMax: 0, hit: true }, 'val');
+    const view = await buildView(ds, store, query({ split: 'val', text: 'red', sortKey: 'score', sortDirection: 'desc' }), new AbortController().signal);
+    assert.deepEqual(Array.from({ length: view.total() }, (_, p) => view.indexAt(p)), [9, 6, 3]);
+  });
+
+  it('pages a 5-million-row view without materialising it', async () => {
+    const n = 5_000_000;
+    const ds = new MemoryDataset('/huge.json', 'amc-vg', { count: n, at: (i) => sample(i), splits: ['test', 'val'] });
+    const store = new MetricStore();
+    store.set(4_999_999, { score: 0, lMean: 0, lMax: 2, hit: false }, 'val');
+    store.set(10, { score: 0, lMean: 0, lMax: 1, hit: true }, 'test');
+    const view = await buildView(ds, store, query({ sortKey: 'lMax', sortDirection: 'desc' }), new AbortController().signal);
+    assert.equal(view.total(), n);
+    assert.deepEqual([0, 1, 2, 11, 12, n - 1].map((p) => view.indexAt(p)), [4_999_999, 10, 0, 9, 11, 4_999_998]);
+  });
+
+  it('keeps metrics in columns and reports accuracy rows and errors', () => {
+    const store = new MetricStore();
+    store.set(3, { score: 1.5, lMean: 0.25, lMax: 0.5, hit: true }, 'testA');
+    store.set(2000, { score: -1, lMean: 0.5, lMax: 1, hit: false }, undefined);
+    store.setError(5, 'broken image');
+    assert.equal(store.computedCount, 3);
+    assert.deepEqual(store.get(3), { score: 1.5, lMean: 0.25, lMax: 0.5, hit: true });
+    assert.equal(store.get(5), undefined);
+    assert.equal(store.error(5), 'broken image');
+    assert.deepEqual([...store.hitRows()], [{ split: 'testA', hit: true }, { split: undefined, hit: false }]);
+    assert.deepEqual(Array.from(store.computedIndices()), [3, 2000]);
+  });
+});
+
+describe('viewer host glue', () => {
+  it('the HTML shell has a strict CSP with a script nonce and escapes the title', () => {
+    const html = renderWebviewHtml({ cspSource: 'https://x.vscode-cdn.net', nonce: 'N0nce', scriptUri: 'https://x/webview.js', styleUri: 'https://x/webview.css', title: '<img src=x onerror=alert(1)>.json' });
+    const csp = contentSecurityPolicy('https://x.vscode-cdn.net', 'N0nce');
+    assert.ok(csp.startsWith("default-src 'none'"));
+    assert.ok(csp.includes("script-src 'nonce-N0nce'"));
+    assert.ok(!csp.includes('unsafe-inline') && !csp.includes('unsafe-eval'));
+    assert.ok(html.includes('<script nonce="N0nce" src="https://x/webview.js"></script>'));
+    assert.ok(!html.includes('<img'), 'title inserted as markup');
+    assert.equal((html.match(/<script/g) ?? []).length, 1);
+  });
+
+  it('grants only the images’ folders to the webview', () => {
+    const s = (image: string) => ({ ...sample(0), image });
+    assert.deepEqual(imageRootsOf([s('/data/vg/VG_100K/1.jpg'), s('/data/vg/VG_100K_2/2.jpg')], '/data/vg/r.json'), ['/data/vg']);
+    assert.deepEqual(imageRootsOf([s('/a/1.jpg'), s('/b/2.jpg')], '/data/r.json'), ['/a', '/b']);
+    assert.deepEqual(imageRootsOf([s('/a/1.jpg')], '/data/r.json', '/images/root'), ['/images/root']);
+    assert.equal(commonFolder(['/x/y/z', '/x/y/w']), '/x/y');
+    assert.equal(isInsideRoots('/data/vg/VG_100K/1.jpg', ['/data/vg']), true);
+    assert.equal(isInsideRoots('/data/vg/../secret.txt', ['/data/vg']), false);
+    assert.equal(isInsideRoots('/data/vg', ['/data/vg']), false);
+    assert.equal(isInsideRoots('/data/vg/..hidden.jpg', ['/data/vg']), true);
+  });
+
+  it('maps byte offsets to line and column in one pass', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'amc-positions-'));
+    const file = path.join(dir, 'a.json');
+    writeFileSync(file, '[\n  {"a": 1},\n  {"b": 2}\n]\n');
+    const pos = await offsetsToPositions(file, [0, 4, 16, 15, 999]);
+    assert.deepEqual(pos.get(0), { line: 0, column: 0 });
+    assert.deepEqual(pos.get(4), { line: 1, column: 2 });
+    assert.deepEqual(pos.get(15), { line: 2, column: 1 });
+    assert.deepEqual(pos.get(16), { line: 2, column: 2 });
+    assert.equal(pos.get(999)?.line, 4);
+  });
+
+  it('the session answers bad requests and a missing model with clear errors', async () => {
+    const ds = new MemoryDataset('/d.json', 'amc-vg', [sample(0), sample(1)]);
+    const answers: HostToWebview[] = [];
+    const session = new ViewerSession({
+      mode: 'dataset', title: 'd', dataset: ds,
+      getExplainer: async () => { throw new Error('/models/x/model.json not found'); },
+      metricStoreFor: () => new MetricStore(), imageUri: () => undefined, imageProblem: async () => undefined,
+      savePng: async () => null, colormap: 'jet', post: (m) => answers.push(m),
+    });
+    const client = new RequestClient((m) => session.receive(JSON.parse(JSON.stringify(m))));
+    const origPush = answers.push.bind(answers);
+    answers.push = (...m: HostToWebview[]) => { m.forEach((x) => client.receive(x)); return origPush(...m); };
+    const init = await client.request('ready', {});
+    assert.deepEqual(init.model, { error: '/models/x/model.json not found' });
+    assert.equal(init.count, 2);
+    await assert.rejects(client.request('getSample', { index: 5 }), /there is no sample 5 \(the dataset has 2\)/);
+    await assert.rejects(client.request('explainSample', { index: 0 }), (e: unknown) => e instanceof RemoteError && e.code === 'no-model');
+    await assert.rejects(client.request('setView', { query: { ...DEFAULT_QUERY, sortKey: 'nonsense' as never } }), /unknown sort key "nonsense"/);
+    const { viewId } = await client.request('setView', { query: DEFAULT_QUERY });
+    await assert.rejects(client.request('getRows', { viewId, start: 0, limit: 100_000 }), /limit ≤ 500/);
+    await assert.rejects(client.request('getRows', { viewId: viewId + 1, start: 0, limit: 1 }), /was replaced/);
+    await assert.rejects(client.request('savePng', { suggestedName: 'x.png', base64: Buffer.from('GIF89a').toString('base64') }), /not a PNG/);
+    const rows = await client.request('getRows', { viewId, start: 0, limit: 10 });
+    assert.deepEqual(rows.rows.map((r) => r.phrase), ['phrase 0', 'phrase 1']);
+    session.dispose();
+  });
+});
