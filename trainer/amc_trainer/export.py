@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import io
 import json
 import math
@@ -228,8 +229,11 @@ def export_onnx(model: ALBEF, out_dir: str, batch: int = 2, tokens: int = 7) -> 
 def _onnx_export(module: nn.Module, args: tuple, path: str, inputs: List[str], outputs: List[str],
                  dynamic_axes: dict) -> None:
     tmp = path + ".tmp"
+    extra = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        extra["dynamo"] = False  # torch >= 2.5 has a second exporter (the default from 2.9); we trace
     torch.onnx.export(module, args, tmp, input_names=inputs, output_names=outputs, dynamic_axes=dynamic_axes,
-                      opset_version=OPSET, do_constant_folding=True)
+                      opset_version=OPSET, do_constant_folding=True, **extra)
     os.replace(tmp, path)
 
 
@@ -434,7 +438,9 @@ def main(argv: List[str]) -> int:
               file=sys.stderr)
         if not args.allow_missing:
             return 2
-    saved = {"data": ckpt.get("data"), "recipe": ckpt.get("config"), "metrics": ckpt.get("metrics") or {}}
+    recipe = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else None
+    data = ckpt.get("data") or ({k: recipe.get(k) for k in ("train_files", "image_root")} if recipe else None)
+    saved = {"data": data, "recipe": recipe, "metrics": ckpt.get("metrics") or {}}
     card = export_model(model, args.out, args.name, saved)
     print(json.dumps({"event": "done", "out": args.out, "sha256": card["sha256"]}))
     return 0

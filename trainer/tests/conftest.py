@@ -8,4 +8,4 @@ if TRAINER_DIR not in sys.path:
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: heavy test (base-size model export); AMC_SKIP_SLOW=1 skips it")
+    config.addinivalue_line("markers", "slow: heavy test (base-size model export); runs only with AMC_SLOW=1")
