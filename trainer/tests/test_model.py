@@ -350,3 +350,29 @@ def test_shape_mismatch_is_an_error_naming_the_key():
     state["itm_head.weight"] = torch.zeros(3, 48)
     with pytest.raises(ValueError, match="itm_head.weight"):
         load_state_dict_report(model, state)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu():
+    torch.backends.cudnn.allow_tf32 = False  # TF32 convolutions would change the patch embedding at 1e-3
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.manual_seed(8)
+    cpu = ALBEF(_tiny_cfg(use_momentum_distill=True, queue_size=8)).eval()
+    gpu = ALBEF(_tiny_cfg(use_momentum_distill=True, queue_size=8))
+    gpu.load_state_dict(cpu.state_dict())
+    gpu = gpu.cuda().eval()
+    image, ids, att, mask = _batch(B=4)
+    with torch.no_grad():
+        e_cpu, e_gpu = cpu.encode_image(image), gpu.encode_image(image.cuda())
+    assert torch.allclose(e_cpu, e_gpu.cpu(), atol=1e-4)
+    r_cpu, r_gpu = cpu.explain(e_cpu, ids, att), gpu.explain(e_gpu, ids.cuda(), att.cuda())
+    for k in r_cpu:
+        assert torch.allclose(r_cpu[k], r_gpu[k].cpu(), rtol=1e-3, atol=1e-3 * r_cpu[k].abs().max().item()), k
+    # eval mode: no dropout, so everything but the sampled ITM negatives is deterministic
+    o_cpu = cpu.training_losses(image, ids, att, mask, use_amc=True, alpha=0.4, use_mlm=True)
+    o_gpu = gpu.training_losses(image.cuda(), ids.cuda(), att.cuda(), mask.cuda(), use_amc=True, alpha=0.4,
+                                use_mlm=True)
+    for k in ("itc", "amc_mean", "amc_max"):
+        assert o_cpu[k].item() == pytest.approx(o_gpu[k].item(), rel=1e-3, abs=1e-5), k
+    o_gpu["loss"].backward()
+    assert torch.isfinite(gpu.itm_head.weight.grad).all()
