@@ -425,7 +425,7 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
                 "epoch": next_epoch - 1 if next_step_in_epoch == 0 else next_epoch,
                 "next_epoch": next_epoch, "next_step_in_epoch": next_step_in_epoch, "step": global_step,
                 "steps_per_epoch": steps_per_epoch, "world_size": info.world_size, "rng": rng_states,
-                "torch_version": torch.__version__,
+                "torch_version": str(torch.__version__),  # a plain str: the safe checkpoint loader refuses TorchVersion
             }
             last = os.path.join(out_dir, "last.pth")
             if epoch_file:
