@@ -81,19 +81,24 @@ describe('GrowableColumn', () => {
   });
 });
 
+/** A 12 MB VG-shaped file (2,000 images, 99k regions), written once under test/.work by the benchmark's generator. */
+async function generated(): Promise<string> {
+  const dir = path.join(WORK, 'gen-2000');
+  const file = path.join(dir, 'region_descriptions.json');
+  if (!existsSync(path.join(dir, 'image_data.json'))) {
+    mkdirSync(WORK, { recursive: true });
+    const { generate } = await import('../../bench/open-vg/generate.mjs'); // plain .mjs, typed by generate.d.mts
+    await generate(dir, { images: 2000, meanRegions: 50, seed: 7 });
+  }
+  return file;
+}
+
 describe('VG streaming index on a generated multi-MB file', function () {
   this.timeout(120_000);
   const dir = path.join(WORK, 'gen-2000');
   const file = path.join(dir, 'region_descriptions.json');
 
-  before(async () => {
-    mkdirSync(WORK, { recursive: true });
-    if (!existsSync(file)) {
-      // the benchmark's generator (plain .mjs, typed by generate.d.mts)
-      const { generate } = await import('../../bench/open-vg/generate.mjs');
-      await generate(dir, { images: 2000, meanRegions: 50, seed: 7 });
-    }
-  });
+  before(() => generated());
 
   it('serves the first page while indexing continues', async () => {
     const total = statSync(file).size;
@@ -182,6 +187,30 @@ describe('AMC VG streaming index on a generated file', function () {
     const empty = entries.filter((e) => Array.isArray(e.caption) && e.caption.length === 0).length;
     assert.ok(empty > 0);
     assert.equal(ds.problems().filter((p) => p.code === 'empty-caption-list').length, empty);
+    await ds.close();
+  });
+});
+
+describe('closing and aborting a large index', function () {
+  this.timeout(60_000);
+  const file = path.join(WORK, 'gen-2000', 'region_descriptions.json');
+  before(() => generated());
+
+  it('close() stops indexing: complete resolves, later pages are refused', async () => {
+    const ds = await openVgRegions(file, { chunkBytes: 64 << 10 });
+    await ds.page(0, 10);
+    await ds.close();
+    await ds.complete; // resolves: closing is not a failure
+    assert.ok(ds.count() < 99_127);
+    await assert.rejects(ds.page(0, 1), /the dataset was closed/);
+  });
+
+  it('an abort signal stops indexing and rejects complete, naming the file', async () => {
+    const controller = new AbortController();
+    const ds = await openVgRegions(file, { chunkBytes: 64 << 10, signal: controller.signal });
+    await ds.page(0, 10);
+    controller.abort();
+    await assert.rejects(ds.complete, (err: Error) => err.message.startsWith(`${file}: indexing aborted`));
     await ds.close();
   });
 });

@@ -127,6 +127,7 @@ class AmcVgDataset implements Dataset {
       this.progress.publish(indexer.committed);
       this.progress.finish();
     } catch (err) {
+      if (this.closed) { this.progress.finish(); return; } // closing stops indexing; nothing went wrong
       const error = err instanceof JsonScanError
         ? new ReaderError(this.file, indexer.describe(err.offset), err.message)
         : new ReaderError(this.file, undefined, (err as Error).message);

@@ -249,6 +249,7 @@ class VgRegionsDataset implements Dataset {
       this.progress.publish(indexer.committedRegions);
       this.progress.finish();
     } catch (err) {
+      if (this.closed) { this.progress.finish(); return; } // closing stops indexing; nothing went wrong
       const error = err instanceof JsonScanError
         ? new ReaderError(this.file, indexer.describe(err.offset), err.message)
         : err instanceof ReaderError ? err : new ReaderError(this.file, undefined, (err as Error).message);
