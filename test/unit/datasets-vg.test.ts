@@ -153,6 +153,29 @@ describe('lint problems', () => {
     assert.match(outside!.message, /entirely outside the 64x48 image/);
   });
 
+  it('VG: an image id listed twice', async () => {
+    mkdirSync(WORK, { recursive: true });
+    const file = path.join(WORK, 'duplicate_image.json');
+    const region = (id: number) => ({ region_id: id, width: 2, height: 2, image_id: 5, phrase: `r${id}`, y: 0, x: 0 });
+    writeFileSync(file, JSON.stringify([{ regions: [region(1)], id: 5 }, { regions: [region(2)], id: 5 }]));
+    const ds = await openDataset(file);
+    const report = await lintDataset(ds, { checkImages: false });
+    await ds.close();
+    assert.deepEqual(report.problems.map((p) => [p.code, p.location.entry, p.message]), [
+      ['duplicate-id', 'image 5', 'image id 5 appears more than once'],
+    ]);
+  });
+
+  it('AMC VG: nested box lists are refused with the reason (the reference fails on them too)', async () => {
+    mkdirSync(WORK, { recursive: true });
+    const file = path.join(WORK, 'nested_boxes.json');
+    writeFileSync(file, JSON.stringify([{ image: 'a.jpg', caption: 'c', bbox: [[[1, 2, 3, 4]]] }]));
+    const ds = await openAmcVg(file);
+    await assert.rejects(ds.page(0, 1), (err: ReaderError) =>
+      err.file === file && err.entry === 'entry [0] at byte 1' && /bbox\[0\] is a nested list of boxes/.test(err.message));
+    await ds.close();
+  });
+
   it('AMC VG: phrase with no boxes, empty caption list, upside-down box', async () => {
     const ds = await openDataset(path.join(VG, 'problems', 'amc_vg.json'));
     const report = await lintDataset(ds);
