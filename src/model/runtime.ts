@@ -25,6 +25,11 @@ export interface RuntimeOptions {
   maxPixels?: number;
   /** Skip the sha256 check of the ONNX files (benchmarks reopening the same model); default false. */
   skipHashCheck?: boolean;
+  /**
+   * Encode every query's image anew, as the reference evaluation does (its data loader yields image+text per
+   * query): no cache, no sharing inside a batch. Only for the benchmark baseline (bench/eval).
+   */
+  perQueryImages?: boolean;
 }
 
 export interface ExplainResult {
@@ -131,7 +136,10 @@ export class ModelRuntime {
     this.batchSize = Math.max(1, Math.floor(opts.batchSize ?? 8));
     this.cache = new LruCache(opts.imageCacheSize ?? 64);
     this.maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+    this.perQueryImages = opts.perQueryImages ?? false;
   }
+
+  private readonly perQueryImages: boolean;
 
   /** Read the card, check file hashes, open both graphs and refuse any I/O that does not match the card. */
   static async open(modelDir: string, opts: RuntimeOptions = {}): Promise<ModelRuntime> {
@@ -216,8 +224,8 @@ export class ModelRuntime {
       const resampling = requests[i].resampling ?? this.card.resampling;
       try {
         const { hash, bytes } = await this.imageKey(file);
-        const key = `${hash}|${orientation}|${resampling}`;
-        const hit = this.cache.get(key);
+        const key = this.perQueryImages ? `${hash}|${orientation}|${resampling}|query${i}` : `${hash}|${orientation}|${resampling}`;
+        const hit = this.perQueryImages ? undefined : this.cache.get(key);
         if (hit) { out[i] = hit; continue; }
         const dup = pending.find((p) => p.key === key);
         if (dup) { out[i] = undefined; pending.push({ ...dup, idx: i }); continue; }
@@ -242,9 +250,11 @@ export class ModelRuntime {
       const embeds = result.image_embeds;
       const per = embeds.data.length / chunk.length;
       const data = embeds.data as Float32Array;
-      chunk.forEach((p, b) => {
-        this.cache.set(p.key, { embeds: data.slice(b * per, (b + 1) * per), width: p.width, height: p.height });
-      });
+      if (!this.perQueryImages) {
+        chunk.forEach((p, b) => {
+          this.cache.set(p.key, { embeds: data.slice(b * per, (b + 1) * per), width: p.width, height: p.height });
+        });
+      }
       for (const v of Object.values(result)) v.dispose();
       // Resolve every request waiting on these keys (the cache may already have evicted an early one when the
       // request spans more images than the cache holds, so answer from the chunk directly).
