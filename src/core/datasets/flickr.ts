@@ -11,7 +11,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { preCaption } from '../text';
-import type { BoxXYXY, Problem, Sample } from '../types';
+import type { BoxXYXY, Problem, Sample, SourceLocation } from '../types';
 import { ReaderError, type Dataset, type OpenOptions } from './dataset';
 import { LoadedDataset, chooseImageRoot, isDirectory, resolveImage, type DatasetSink } from './loadedDataset';
 
@@ -211,19 +211,27 @@ export interface FlickrImageContext {
   sentencesByteOffset?: number;
 }
 
+/** One image's parsed annotations, shared by its queries. */
+export interface FlickrImageData {
+  ctx: FlickrImageContext;
+  sentences: FlickrSentence[];
+  ann: FlickrAnnotation;
+}
+
+/** A query as the dataset stores it: image, sentence index, phrase index (the Sample is built on demand). */
+export interface FlickrQuery { img: FlickrImageData; s: number; p: number }
+
 /**
  * The queries of one image (spec §4.3): every phrase occurrence whose id has boxes, in sentence order.
  * Shared by the raw and the info-ground readers so both give the same samples for the same data.
  */
-export function flickrImageQueries(ctx: FlickrImageContext, sentences: FlickrSentence[], ann: FlickrAnnotation,
-  skipped: FlickrSkipCounts, report: (p: Problem) => void): Omit<Sample, 'index'>[] {
-  const out: Omit<Sample, 'index'>[] = [];
+export function flickrImageQueries(img: FlickrImageData, skipped: FlickrSkipCounts, report: (p: Problem) => void): FlickrQuery[] {
+  const { ctx, sentences, ann } = img;
+  const out: FlickrQuery[] = [];
   const warnedUnannotated = new Set<string>();
   sentences.forEach((sent, s) => {
     sent.phrases.forEach((ph, p) => {
       const id = ph.phrase_id;
-      const entry = `image ${ctx.imageId}, sentence ${s + 1}, phrase ${p + 1} (EN#${id} "${ph.phrase}")`;
-      const location = { file: ctx.sentencesFile, entry, ...(sent.line > 0 ? { line: sent.line } : {}), ...(ctx.sentencesByteOffset !== undefined ? { byteOffset: ctx.sentencesByteOffset } : {}) };
       const boxes = ann.boxes.get(id);
       if (ann.broken.has(id)) { skipped.badBox++; return; }
       if (!boxes || boxes.length === 0) {
@@ -234,28 +242,48 @@ export function flickrImageQueries(ctx: FlickrImageContext, sentences: FlickrSen
           skipped.unannotated++;
           if (!warnedUnannotated.has(id)) {
             warnedUnannotated.add(id);
-            report({ severity: 'warning', code: 'phrase-without-object', message: `${ctx.annotationFile}: no object is named ${id}, so phrase EN#${id} "${ph.phrase}" of image ${ctx.imageId} has no box and no scene/nobndbox flag; skipped`, location });
+            report({ severity: 'warning', code: 'phrase-without-object', message: `${ctx.annotationFile}: no object is named ${id}, so phrase EN#${id} "${ph.phrase}" of image ${ctx.imageId} has no box and no scene/nobndbox flag; skipped`, location: flickrLocation(img, s, p) });
           }
         }
         return;
       }
-      out.push({
-        id: `${ctx.imageId}/${s}/${p}`,
-        image: ctx.image,
-        imageId: ctx.imageId,
-        ...(ann.width !== undefined ? { width: ann.width, height: ann.height } : {}),
-        phrase: ph.phrase,
-        caption: preCaption(ph.phrase, FLICKR_MAX_WORDS),
-        boxes: boxes.map((b) => [...b] as BoxXYXY),
-        sourceBoxes: (ann.sourceBoxes.get(id) ?? []).map((b) => [...b]),
-        hitRule: 'xyxy',
-        ...(ctx.split !== undefined ? { split: ctx.split } : {}),
-        ids: { image_id: ctx.imageId, sentence: s, phrase_id: id, first_word_index: ph.first_word_index, phrase_type: ph.phrase_type.join('/') },
-        source: location,
-      });
+      out.push({ img, s, p });
     });
   });
   return out;
+}
+
+function flickrLocation(img: FlickrImageData, s: number, p: number): SourceLocation {
+  const sent = img.sentences[s];
+  const ph = sent.phrases[p];
+  return {
+    file: img.ctx.sentencesFile,
+    entry: `image ${img.ctx.imageId}, sentence ${s + 1}, phrase ${p + 1} (EN#${ph.phrase_id} "${ph.phrase}")`,
+    ...(sent.line > 0 ? { line: sent.line } : {}),
+    ...(img.ctx.sentencesByteOffset !== undefined ? { byteOffset: img.ctx.sentencesByteOffset } : {}),
+  };
+}
+
+/** The Sample of a stored query (caption = pre_caption(phrase, 50), spec §4.3). */
+export function flickrSample(q: FlickrQuery, index: number): Sample {
+  const { ctx, sentences, ann } = q.img;
+  const ph = sentences[q.s].phrases[q.p];
+  const id = ph.phrase_id;
+  return {
+    index,
+    id: `${ctx.imageId}/${q.s}/${q.p}`,
+    image: ctx.image,
+    imageId: ctx.imageId,
+    ...(ann.width !== undefined ? { width: ann.width, height: ann.height } : {}),
+    phrase: ph.phrase,
+    caption: preCaption(ph.phrase, FLICKR_MAX_WORDS),
+    boxes: (ann.boxes.get(id) ?? []).map((b) => [...b] as BoxXYXY),
+    sourceBoxes: (ann.sourceBoxes.get(id) ?? []).map((b) => [...b]),
+    hitRule: 'xyxy',
+    ...(ctx.split !== undefined ? { split: ctx.split } : {}),
+    ids: { image_id: ctx.imageId, sentence: q.s, phrase_id: id, first_word_index: ph.first_word_index, phrase_type: ph.phrase_type.join('/') },
+    source: flickrLocation(q.img, q.s, q.p),
+  };
 }
 
 /** Folders where Flickr30k images usually sit, relative to the annotation root (most specific first). */
@@ -316,7 +344,7 @@ export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<Fl
   const imageRoot = chooseImageRoot(opts.imageRoot, flickrImageRootCandidates(root, path.dirname(abs)), `${ids[0]}.jpg`, path.dirname(abs));
   const skipped = emptySkipCounts();
 
-  const ds = LoadedDataset.start('flickr-raw', abs, opts, async (sink: DatasetSink) => {
+  const ds = LoadedDataset.start('flickr-raw', abs, opts, flickrSample, async (sink: DatasetSink<FlickrQuery>) => {
     const seen = new Set<string>();
     for (let i = 0; i < ids.length && !sink.stopped; i++) {
       const imageId = ids[i];
@@ -325,7 +353,7 @@ export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<Fl
         continue;
       }
       seen.add(imageId);
-      for (const s of await readFlickrImage(root, imageId, imageRoot, split, skipped, (p) => sink.problem(p))) sink.add(s);
+      for (const q of await readFlickrImage(root, imageId, imageRoot, split, skipped, (p) => sink.problem(p))) sink.add(q, split);
       opts.onProgress?.(i + 1, ids.length);
     }
   });
@@ -333,7 +361,7 @@ export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<Fl
 }
 
 async function readFlickrImage(root: string, imageId: string, imageRoot: string, split: string | undefined,
-  skipped: FlickrSkipCounts, report: (p: Problem) => void): Promise<Omit<Sample, 'index'>[]> {
+  skipped: FlickrSkipCounts, report: (p: Problem) => void): Promise<FlickrQuery[]> {
   const sentencesFile = path.join(root, 'Sentences', `${imageId}.txt`);
   const annotationFile = path.join(root, 'Annotations', `${imageId}.xml`);
   let sentencesText: string;
@@ -358,5 +386,6 @@ async function readFlickrImage(root: string, imageId: string, imageRoot: string,
   for (const line of unterminated) {
     report({ severity: 'warning', code: 'unterminated-phrase', message: `${sentencesFile}: line ${line} opens a [/EN#...] phrase that is never closed with "]"; that phrase is dropped`, location: { file: sentencesFile, entry: `image ${imageId}`, line } });
   }
-  return flickrImageQueries({ imageId, image: resolveImage(imageRoot, `${imageId}.jpg`), split, sentencesFile, annotationFile }, sentences, ann, skipped, report);
+  const ctx = { imageId, image: resolveImage(imageRoot, `${imageId}.jpg`), split, sentencesFile, annotationFile };
+  return flickrImageQueries({ ctx, sentences, ann }, skipped, report);
 }

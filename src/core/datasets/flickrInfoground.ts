@@ -3,11 +3,11 @@
 // every phrase whose phrase_id is in the image's `boxes`, union of those boxes, hit rule xyxy,
 // caption = pre_caption(phrase, 50). Same query rules and sample shape as the raw reader (flickr.ts).
 import * as path from 'node:path';
-import type { BoxXYXY, Problem, Sample } from '../types';
+import type { BoxXYXY, Problem } from '../types';
 import { ReaderError, type OpenOptions } from './dataset';
 import {
-  emptySkipCounts, flickrImageQueries, flickrImageRootCandidates,
-  type FlickrAnnotation, type FlickrDataset, type FlickrSentence,
+  emptySkipCounts, flickrImageQueries, flickrImageRootCandidates, flickrSample,
+  type FlickrAnnotation, type FlickrDataset, type FlickrQuery, type FlickrSentence,
 } from './flickr';
 import { readJsonFile, type JsonDocument } from './jsonFile';
 import { LoadedDataset, checkBox, chooseImageRoot, isFile, resolveImage, show } from './loadedDataset';
@@ -63,7 +63,7 @@ export async function openFlickrInfoground(file: string, opts: OpenOptions): Pro
   const images = orderedKeys(sentencesDoc);
   const imageRoot = chooseImageRoot(opts.imageRoot, flickrImageRootCandidates(path.dirname(abs)), images[0] ? `${images[0].key}.jpg` : undefined, path.dirname(abs));
   const skipped = emptySkipCounts();
-  const samples: Omit<Sample, 'index'>[] = [];
+  const queries: Array<{ record: FlickrQuery; split?: string }> = [];
   const problems: Problem[] = [];
   const report = (p: Problem) => problems.push(p);
 
@@ -75,12 +75,13 @@ export async function openFlickrInfoground(file: string, opts: OpenOptions): Pro
       continue;
     }
     const ann = readAnnotation(rawAnn, boxesFile, imageId, boxOffsets.get(imageId), report);
-    samples.push(...flickrImageQueries({
+    const ctx = {
       imageId, image: resolveImage(imageRoot, `${imageId}.jpg`), split, sentencesFile, annotationFile: boxesFile,
       ...(offset !== undefined ? { sentencesByteOffset: offset } : {}),
-    }, sentences, ann, skipped, report));
+    };
+    for (const q of flickrImageQueries({ ctx, sentences, ann }, skipped, report)) queries.push({ record: q, split });
   }
-  const ds = LoadedDataset.of('flickr-infoground', abs, samples, problems);
+  const ds = LoadedDataset.of('flickr-infoground', abs, flickrSample, queries, problems);
   return Object.assign(ds, { skipped: () => ({ ...skipped }) });
 }
 

@@ -38,12 +38,11 @@ const UNSAFE: Record<number, string> = {
 const MARK = Symbol('MARK');
 type StackItem = PickleValue | typeof MARK;
 
-/** Bytes → string, one char per byte (Python's latin-1); short strings without a Buffer round trip. */
+/** Bytes → string, one char per byte (Python's latin-1). Short strings skip the Buffer round trip. */
 function latin1(bytes: Uint8Array): string {
   if (bytes.length > 64) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
-  return s;
+  // fromCharCode over the bytes gives a flat string (a += loop would build a rope of one node per char)
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 

@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { preCaption } from '../text';
-import type { BoxXYXY, Problem, Sample } from '../types';
+import type { BoxXYXY, Problem, Sample, SourceLocation } from '../types';
 import { ReaderError, type Dataset, type OpenOptions } from './dataset';
 import { entryLabel, readJsonFile } from './jsonFile';
 import { LoadedDataset, checkBox, chooseImageRoot, isFile, resolveImage, show } from './loadedDataset';
@@ -137,7 +137,7 @@ function describe(v: PickleValue | undefined): string {
 }
 
 /** The ground truth of a ref: xywh box → xyxy, image entry; or the problem that prevents it. */
-function refTruth(index: RefsIndex, ref: JoinedRef): { box: BoxXYXY; source: number[]; image: CocoImage } | Problem {
+function refTruth(index: RefsIndex, ref: JoinedRef): Truth | Problem {
   const location = { file: index.refsFile, entry: `ref_id ${ref.ref_id} (refs[${ref.index}])` };
   const image = index.images.get(ref.image_id);
   if (!image) {
@@ -171,29 +171,41 @@ export async function openRefcocoPickle(file: string, opts: OpenOptions): Promis
   const dir = path.dirname(index.refsFile);
   const firstImage = index.refs.length ? index.images.get(index.refs[0].image_id)?.file_name : undefined;
   const imageRoot = chooseImageRoot(opts.imageRoot, cocoImageRootCandidates(dir), firstImage, dir);
-  const samples: Omit<Sample, 'index'>[] = [];
+  const records: Array<{ record: RefSentenceRecord; split?: string }> = [];
   const problems: Problem[] = [];
   for (const ref of index.refs) {
     const truth = refTruth(index, ref);
     if ('severity' in truth) { problems.push(truth); continue; }
-    ref.sentences.forEach((s) => {
-      samples.push({
-        id: `${ref.ref_id}/${s.sent_id}`,
-        image: resolveImage(imageRoot, truth.image.file_name),
-        imageId: String(ref.image_id),
-        ...(truth.image.width !== undefined ? { width: truth.image.width, height: truth.image.height } : {}),
-        phrase: s.sent,
-        caption: preCaption(s.sent, REFCOCO_MAX_WORDS),
-        boxes: [truth.box],
-        sourceBoxes: [truth.source],
-        hitRule: 'xywh',
-        ...(ref.split !== undefined ? { split: ref.split } : {}),
-        ids: { ref_id: ref.ref_id, ann_id: ref.ann_id, image_id: ref.image_id, sent_id: s.sent_id, ...(ref.category_id !== undefined ? { category_id: ref.category_id } : {}) },
-        source: { file: index.refsFile, entry: `ref_id ${ref.ref_id}, sent_id ${s.sent_id}` },
-      });
-    });
+    const image = resolveImage(imageRoot, truth.image.file_name);
+    // Plain literals, not `{...shared, s}`: V8 gave each spread copy its own hidden class (~400 B a record).
+    for (let s = 0; s < ref.sentences.length; s++) records.push({ record: { ref, truth, image, refsFile: index.refsFile, s }, split: ref.split });
   }
-  return LoadedDataset.of('refcoco-pickle', index.refsFile, samples, problems);
+  return LoadedDataset.of('refcoco-pickle', index.refsFile, refSentenceSample, records, problems);
+}
+
+interface Truth { box: BoxXYXY; source: number[]; image: CocoImage }
+
+/** A stored sample of the refs reader: a ref, its ground truth, and which of its sentences. */
+interface RefSentenceRecord { ref: JoinedRef; truth: Truth; image: string; refsFile: string; s: number }
+
+function refSentenceSample(r: RefSentenceRecord, index: number): Sample {
+  const { ref, truth } = r;
+  const sent = ref.sentences[r.s];
+  return {
+    index,
+    id: `${ref.ref_id}/${sent.sent_id}`,
+    image: r.image,
+    imageId: String(ref.image_id),
+    ...(truth.image.width !== undefined ? { width: truth.image.width, height: truth.image.height } : {}),
+    phrase: sent.sent,
+    caption: preCaption(sent.sent, REFCOCO_MAX_WORDS),
+    boxes: [[...truth.box]],
+    sourceBoxes: [[...truth.source]],
+    hitRule: 'xywh',
+    ...(ref.split !== undefined ? { split: ref.split } : {}),
+    ids: { ref_id: ref.ref_id, ann_id: ref.ann_id, image_id: ref.image_id, sent_id: sent.sent_id, ...(ref.category_id !== undefined ? { category_id: ref.category_id } : {}) },
+    source: { file: r.refsFile, entry: `ref_id ${ref.ref_id}, sent_id ${sent.sent_id}` },
+  };
 }
 
 /** Where an ALBEF JSON's refs file is looked for when `opts.refsFile` is not given (spec §5.2). */
@@ -227,7 +239,10 @@ export async function openRefcocoAlbef(file: string, opts: OpenOptions): Promise
     if (!isObj(e) || typeof e.image !== 'string' || typeof e.text !== 'string' || typeof e.ref_id !== 'number') {
       throw new ReaderError(abs, `entry ${label}`, `expected {"image": str, "text": str, "ref_id": int}, found ${show(e)}`);
     }
-    return { image: e.image, text: e.text, ref_id: e.ref_id, split: typeof e.split === 'string' ? e.split : undefined, label, offset: doc.entries[i]?.offset };
+    const entry: AlbefEntry = { image: e.image, text: e.text, ref_id: e.ref_id, label };
+    if (typeof e.split === 'string') entry.split = e.split; // RefCLEF files carry it (spec §5.2)
+    if (doc.entries[i]) entry.offset = doc.entries[i].offset;
+    return entry;
   });
   let refsFile = opts.refsFile ? path.resolve(opts.refsFile) : undefined;
   if (!refsFile) {
@@ -243,14 +258,13 @@ export async function openRefcocoAlbef(file: string, opts: OpenOptions): Promise
   const imageRoot = chooseImageRoot(opts.imageRoot, [dir, ...cocoImageRootCandidates(dir, path.dirname(index.refsFile))], firstRelative, dir);
   opts.onProgress?.(doc.bytes, doc.bytes);
 
-  const samples: Omit<Sample, 'index'>[] = [];
+  const records: Array<{ record: AlbefRecord; split?: string }> = [];
   const problems: Problem[] = [];
   const refProblemReported = new Set<number>();
   entries.forEach((e, i) => {
-    const location = { file: abs, entry: `entry ${e.label} (ref_id ${e.ref_id})`, ...(e.offset !== undefined ? { byteOffset: e.offset } : {}) };
     const ref = index.refsById.get(e.ref_id);
     if (!ref) {
-      problems.push({ severity: 'error', code: 'missing-ref', message: `${abs}: entry ${e.label}: ref_id ${e.ref_id} is not in ${index.refsFile}; skipped`, location });
+      problems.push({ severity: 'error', code: 'missing-ref', message: `${abs}: entry ${e.label}: ref_id ${e.ref_id} is not in ${index.refsFile}; skipped`, location: albefLocation(abs, e) });
       return;
     }
     const truth = refTruth(index, ref);
@@ -258,21 +272,36 @@ export async function openRefcocoAlbef(file: string, opts: OpenOptions): Promise
       if (!refProblemReported.has(ref.ref_id)) { refProblemReported.add(ref.ref_id); problems.push(truth); }
       return;
     }
-    const split = ref.split ?? e.split;
-    samples.push({
-      id: `${i}:${e.ref_id}`,
-      image: resolveImage(imageRoot, e.image),
-      imageId: String(ref.image_id),
-      ...(truth.image.width !== undefined ? { width: truth.image.width, height: truth.image.height } : {}),
-      phrase: e.text,
-      caption: preCaption(e.text, REFCOCO_MAX_WORDS),
-      boxes: [truth.box],
-      sourceBoxes: [truth.source],
-      hitRule: 'xywh',
-      ...(split !== undefined ? { split } : {}),
-      ids: { ref_id: ref.ref_id, ann_id: ref.ann_id, image_id: ref.image_id, entry: i },
-      source: location,
-    });
+    records.push({ record: { file: abs, entry: e, i, ref, truth, imageRoot }, split: ref.split ?? e.split });
   });
-  return LoadedDataset.of('refcoco-albef', abs, samples, problems);
+  return LoadedDataset.of('refcoco-albef', abs, albefSample, records, problems);
+}
+
+interface AlbefEntry { image: string; text: string; ref_id: number; split?: string; label: string; offset?: number }
+
+/** A stored sample of the ALBEF reader: the JSON entry and the ref it joins to. */
+interface AlbefRecord { file: string; entry: AlbefEntry; i: number; ref: JoinedRef; truth: Truth; imageRoot: string }
+
+function albefLocation(file: string, e: AlbefEntry): SourceLocation {
+  return { file, entry: `entry ${e.label} (ref_id ${e.ref_id})`, ...(e.offset !== undefined ? { byteOffset: e.offset } : {}) };
+}
+
+function albefSample(r: AlbefRecord, index: number): Sample {
+  const { entry: e, ref, truth } = r;
+  const split = ref.split ?? e.split;
+  return {
+    index,
+    id: `${r.i}:${e.ref_id}`,
+    image: resolveImage(r.imageRoot, e.image),
+    imageId: String(ref.image_id),
+    ...(truth.image.width !== undefined ? { width: truth.image.width, height: truth.image.height } : {}),
+    phrase: e.text,
+    caption: preCaption(e.text, REFCOCO_MAX_WORDS),
+    boxes: [[...truth.box]],
+    sourceBoxes: [[...truth.source]],
+    hitRule: 'xywh',
+    ...(split !== undefined ? { split } : {}),
+    ids: { ref_id: ref.ref_id, ann_id: ref.ann_id, image_id: ref.image_id, entry: r.i },
+    source: albefLocation(r.file, e),
+  };
 }
