@@ -165,6 +165,8 @@ export interface ShownReport {
   phrase: string;
   /** The metric values as the webview displays them. */
   metrics: Record<string, string>;
+  /** Whether the image pane has drawn the image (it loads independently of the explanation). */
+  image: 'loaded' | 'loading' | 'failed' | 'none';
 }
 
 export type Method = keyof RequestMap;

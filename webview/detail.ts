@@ -13,6 +13,8 @@ export interface DetailHost {
   exportPng(base64: string, suggestedName: string): void;
   revealSource(): void;
   stateChanged(): void;
+  /** The image finished loading (or failed) after the sample was set. */
+  imageSettled(): void;
 }
 
 const fmt = (v: number | undefined, d = 4) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
@@ -48,6 +50,7 @@ export class DetailView {
   private explanation: ExplanationPayload | null = null;
   private image: HTMLImageElement | undefined;
   private imageReady = false;
+  private imageFailed = false;
   private tokenIndex: number | null = null;   // pinned token map (click); null = mean over tokens
   private hoverToken: number | null = null;
   private drawnBox: BoxXYXY | undefined;
@@ -148,6 +151,7 @@ export class DetailView {
     this.tokens.replaceChildren();
     this.metrics.replaceChildren();
     this.imageReady = false;
+    this.imageFailed = false;
     this.image = undefined;
     this.paneNotes.forEach((n) => { n.textContent = ''; });
     if (!sample.imageUri) {
@@ -158,11 +162,13 @@ export class DetailView {
       const img = new Image();
       img.crossOrigin = 'anonymous';   // keeps the canvas exportable (webview resources are served with CORS)
       img.decoding = 'async';
-      img.onload = () => { if (this.image === img) { this.imageReady = true; this.redrawAll(); } };
+      img.onload = () => { if (this.image === img) { this.imageReady = true; this.redrawAll(); this.host.imageSettled(); } };
       img.onerror = () => {
         if (this.image !== img) return;
+        this.imageFailed = true;
         this.paneNotes[0].textContent = `Could not load image ${sample.imagePath}`;
         this.paneNotes[0].classList.add('error');
+        this.host.imageSettled();
       };
       this.image = img;
       img.src = sample.imageUri;
@@ -268,6 +274,11 @@ export class DetailView {
     add('hit', e.hit === undefined ? '–' : e.hit ? '✓ hit' : '✗ miss', e.hit === undefined ? undefined : e.hit ? 'hit' : 'miss');
     add('point', `(${e.point.x}, ${e.point.y})`);
     if (e.maskEmpty) add('note', 'the box mask is empty (degenerate box)');
+  }
+
+  get imageState(): 'loaded' | 'loading' | 'failed' | 'none' {
+    if (!this.sample?.imageUri) return 'none';
+    return this.imageReady ? 'loaded' : this.imageFailed ? 'failed' : 'loading';
   }
 
   /** The metrics as displayed (name → text), for the host's "shown" report. */

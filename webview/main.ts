@@ -120,6 +120,7 @@ class App {
       },
       revealSource: () => { if (this.shownIndex !== null) void client.request('revealSource', { index: this.shownIndex }).catch((e) => this.showBanner(message(e), 'error')); },
       stateChanged: () => this.saveState(),
+      imageSettled: () => { const e = this.detail.current.explanation; if (e) this.reportShown(e.index, e.phrase); },
     }, { opacity: this.restoring.opacity, colormap: this.restoring.colormap ?? 'jet', altPhrase: this.restoring.altPhrase });
 
     this.layout();
@@ -329,7 +330,7 @@ class App {
 
   private reportShown(index: number | null, phrase: string): void {
     // After the frame that paints the panes, so "shown" means on screen.
-    requestAnimationFrame(() => { void client.request('reportShown', { index, phrase, metrics: this.detail.displayedMetrics() }).catch(() => undefined); });
+    requestAnimationFrame(() => { void client.request('reportShown', { index, phrase, metrics: this.detail.displayedMetrics(), image: this.detail.imageState }).catch(() => undefined); });
   }
 
   private renderModel(): void {

@@ -247,6 +247,10 @@ describe('viewer webview: detail', () => {
       .filter(([x, y]) => x >= 0 && y >= 0 && x < heat.width && y < heat.height);
     assert.ok(ring.some(([x, y]) => near(heat.at(x, y), red, 60)), `no point marker around (${cx}, ${cy})`);
 
+    // The webview told the host what it drew, image included.
+    await viewer.page.waitForFunction(() => true);
+    const shown = viewer.requests('reportShown').map((r) => r.params as { index: number; image: string; metrics: Record<string, string> });
+    assert.ok(shown.some((r) => r.index === 0 && r.image === 'loaded' && r.metrics['L_max'] !== '–'), JSON.stringify(shown));
     // Metrics next to the panes.
     const metrics = await viewer.page.$$eval('.metrics dt', (d) => d.map((x) => x.textContent));
     assert.deepEqual(metrics.slice(0, 5), ['ITM score', 'ITM probability', 'L_mean', 'L_max', 'hit']);

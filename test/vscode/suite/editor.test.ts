@@ -58,8 +58,9 @@ describe('annotation viewer (custom editor)', function () {
       await vscode.commands.executeCommand('vscode.openWith', uri, viewType);
       const state = await waitFor(`the first explanation of ${file} in the webview`, async () => {
         const s = (await states()).find((v) => v.kind === 'dataset' && v.file === uri.fsPath);
-        return s?.lastShown && s.lastShown.index === 0 ? s : undefined;
+        return s?.lastShown && s.lastShown.index === 0 && s.lastShown.image !== 'loading' ? s : undefined;
       }, 120_000);
+      assert.equal(state.lastShown!.image, 'loaded', 'the image pane did not draw the image (webview resource roots / CORS)');
       assert.equal(state.format, format);
       assert.ok(state.count > 0);
       const m = state.lastShown!.metrics;
@@ -93,7 +94,7 @@ describe('annotation viewer (custom editor)', function () {
     assert.ok(result.point.x >= 0 && result.point.x < result.width && result.point.y >= 0 && result.point.y < result.height);
     assert.deepEqual(result.tokens.slice(0, 1), ['[CLS]']);
     const shown = await waitFor('the Explain phrase panel to draw', async () =>
-      (await states()).find((s) => s.kind === 'single' && s.file === image.fsPath && s.lastShown?.phrase === 'a blue circle'), 60_000);
+      (await states()).find((s) => s.kind === 'single' && s.file === image.fsPath && s.lastShown?.phrase === 'a blue circle' && s.lastShown.image === 'loaded'), 60_000);
     assert.equal(shown.lastShown!.metrics['ITM score'], result.score.toFixed(3));
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
