@@ -365,3 +365,22 @@ def test_raw_vg_image_folder_and_size_come_from_image_data(tmp_path):
     (tmp_path / "region_descriptions.json").write_text(json.dumps(regions))
     with pytest.raises(DataError, match=r"region_descriptions\.json \(image 7, region 99\): region 'width' must be"):
         read_train_entries(str(tmp_path / "region_descriptions.json"))
+
+
+def test_items_are_the_same_in_another_process(tmp_path):
+    """What a DDP rank or a resumed run computes: a fresh interpreter with another hash seed."""
+    import subprocess
+    import sys
+    path = _tiny_training_file(tmp_path, captions=["a red square", "the red square on the left"])
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); from amc_trainer.data import GroundingTrainSet\n"
+            "ds = GroundingTrainSet([sys.argv[2]], image_res=32, seed=9); ds.entries = ds.entries * 8; ds.set_epoch(2)\n"
+            "print(json.dumps([[ds[i]['caption'], ds[i]['image'].double().sum().item(), ds[i]['box_mask'].sum().item()] for i in range(8)]))")
+    trainer_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-c", code, trainer_dir, path], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert r.returncode == 0, r.stderr
+    ds = GroundingTrainSet([path], image_res=32, seed=9)
+    ds.entries = ds.entries * 8
+    ds.set_epoch(2)
+    here = [[ds[i]["caption"], ds[i]["image"].double().sum().item(), ds[i]["box_mask"].sum().item()] for i in range(8)]
+    assert json.loads(r.stdout) == here
