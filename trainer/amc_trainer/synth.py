@@ -1,6 +1,6 @@
 """Synthetic grounding set: scenes of coloured shapes with phrases, written in every format the extension opens.
 
-`python -m amc_trainer synth OUT --images N --seed S [--val-frac 0.1 --test-frac 0.1]`
+`python -m amc_trainer synth OUT --images N --seed S [--val-frac 0.1 --test-frac 0.1] [--workers 2]`
 
 Scenes: 3–6 shapes (circle, square, triangle, star, diamond, hexagon) in 8 colours, small or large, at
 random positions, some overlapping (each stays ≥ 75% visible), on a textured, noisy background (plain,
@@ -23,12 +23,15 @@ Layout under OUT (what each reader finds by default; one JPEG per scene, copied 
   flickr30k/bounding_boxes_{split}.json, flickr30k/sentences_{split}.json   info-ground JSON (0-based)
   refcoco+/refs(unc).p, refcoco+/instances.json, train2014/COCO_train2014_{id:012d}.jpg   RefCOCO+ (unc)
   refcoco+_val.json, refcoco+_test.json                             ALBEF JSON [{image, text, ref_id}]
-  README.md                                                         this layout, the split rule, the command
+  README.md, counts.json                                            this layout and command; counts per format
 Splits: scenes are split train/val/test (by a seeded permutation); every format uses the same scene split,
 so no test image is ever a training image. RefCOCO+ refs of test scenes are split testA / testB by the
 target's class, mirroring RefCOCO's people (testA) vs objects (testB): **testA = refs whose target is a
 circle** (the "person" class here; circles are drawn twice as often as any other shape), testB = all other
-test refs. RefCOCO+ bans location words, so its expressions never say left/right.
+test refs. RefCOCO+ bans absolute location words, so its expressions never say left/right/upper/lower
+(relations to another shape, "above the yellow star", are kept).
+Ids: region, Flickr entity, COCO annotation, ref and sentence ids are image id × 100 + a count within the
+image, so scenes are independent (rendered by `--workers` processes; the output does not depend on it).
 Boxes are the same numbers in every format: xyxy [x1, y1, x2, y2] with x2 = x1 + width (VG x, y, w, h;
 COCO xywh; info-ground 0-based xyxy; Flickr XML = each of those +1, which info-ground's reader undoes).
 The refs pickle is a Python-2-style protocol-2 pickle (SHORT_BINSTRING byte strings, memo BINPUT/BINGET,
