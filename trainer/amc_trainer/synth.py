@@ -300,7 +300,8 @@ def describe(scene: Scene) -> Tuple[Dict[int, List[Phrase]], List[Phrase]]:
         others = [o for o in same if o is not s]
         out: List[Phrase] = []
         if not others:
-            out += [Phrase(f"a {c} {k}", [s.index], False), Phrase(f"the {c} {k}", [s.index], False),
+            article = "an" if c[0] in "aeiou" else "a"
+            out += [Phrase(f"{article} {c} {k}", [s.index], False), Phrase(f"the {c} {k}", [s.index], False),
                     Phrase(f"the {s.size} {c} {k}", [s.index], False)]
             if kind_count[k] == 1:
                 out += [Phrase(f"the {k}", [s.index], False)]
