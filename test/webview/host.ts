@@ -131,6 +131,7 @@ export class TestViewer {
 
   async close(): Promise<void> {
     this.session?.dispose();
+    await this.opts.dataset?.close();
     await this.page.context().close();
     await new Promise((r) => this.server.close(r));
   }

@@ -126,7 +126,9 @@ describe('viewer webview: list', () => {
       return cells.length > 0 && cells.every((t) => t.includes('yellow'));
     }, null, { timeout: 10_000 });
     const yellow = await visibleRows(viewer);
-    const all = await (await openDataset(fixture.file)).page(0, 1000);
+    const again = await openDataset(fixture.file);
+    const all = await again.page(0, 1000);
+    await again.close();
     assert.equal(yellow.length, all.filter((s) => s.phrase.includes('yellow')).length);
     const setView = viewer.requests('setView').at(-1)!;
     assert.equal((setView.params as { query: { text: string } }).query.text, 'yellow');
