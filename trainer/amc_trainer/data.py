@@ -491,10 +491,10 @@ def detect_format(path: str) -> str:
     if base.endswith((".p", ".pkl", ".pickle")):
         return "refcoco-pickle"
     if base.endswith(".txt"):
-        root = os.path.dirname(os.path.abspath(path))
-        if os.path.isdir(os.path.join(root, "Sentences")):
+        if _flickr_annotation_root(path) is not None:
             return "flickr-raw"
-        raise DataError(path, None, "a .txt split file needs Sentences/ and Annotations/ beside it (Flickr30k Entities)")
+        raise DataError(path, None, "a .txt file must be a Flickr30k Entities split file with Sentences/ and "
+                                    "Annotations/ beside it (or in annotations/), or a Sentences/{id}.txt")
     if re.match(r"(bounding_boxes|sentences)_\w+\.json$", base):
         return "flickr-infoground"
     data = _load_json(path)
@@ -662,21 +662,40 @@ def _read_id_list(path: str) -> List[str]:
         raise DataError(path, None, "split file not found") from None
 
 
+def _flickr_annotation_root(path: str) -> Optional[str]:
+    """The folder holding Sentences/ and Annotations/ for a split file, a Sentences/{id}.txt, or a root folder."""
+    path = os.path.abspath(path)
+    if os.path.isfile(path) and os.path.basename(os.path.dirname(path)) == "Sentences":
+        return os.path.dirname(os.path.dirname(path))
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    for cand in (folder, os.path.join(folder, "annotations"), os.path.join(folder, "flickr30k_entities")):
+        if os.path.isdir(os.path.join(cand, "Sentences")) and os.path.isdir(os.path.join(cand, "Annotations")):
+            return cand
+    return None
+
+
 def _eval_flickr_raw(path: str, image_root: Optional[str]) -> List[EvalQuery]:
+    """A split file (val.txt), a root folder (every split file in it), or one Sentences/{id}.txt (split 'all')."""
+    root = _flickr_annotation_root(path)
+    if root is None:
+        raise DataError(path, None, "no Sentences/ and Annotations/ folders found for this Flickr30k Entities file")
     if os.path.isdir(path):
-        root = path
-        split_files = [os.path.join(root, f"{s}.txt") for s in ("train", "val", "test")]
-        split_files = [f for f in split_files if os.path.exists(f)]
-        if not split_files:
+        split_files = [os.path.join(path, f"{s}.txt") for s in ("train", "val", "test")]
+        jobs = [(os.path.splitext(os.path.basename(f))[0], f, _read_id_list(f)) for f in split_files if os.path.exists(f)]
+        if not jobs:
             raise DataError(path, None, "no train.txt / val.txt / test.txt split file in this Flickr30k Entities root")
+    elif os.path.basename(os.path.dirname(os.path.abspath(path))) == "Sentences":
+        jobs = [("all", path, [os.path.splitext(os.path.basename(path))[0]])]
     else:
-        root = os.path.dirname(os.path.abspath(path))
-        split_files = [path]
-    images = image_root or (os.path.join(root, "flickr30k-images") if os.path.isdir(os.path.join(root, "flickr30k-images")) else root)
+        jobs = [(os.path.splitext(os.path.basename(path))[0], path, _read_id_list(path))]
+    folder = os.path.dirname(os.path.abspath(path)) if not os.path.isdir(path) else os.path.abspath(path)
+    images = image_root
+    if not images:
+        cands = [os.path.join(d, n) for d in (root, os.path.dirname(root), folder) for n in ("flickr30k-images", "flickr30k_images")]
+        images = next((c for c in cands if os.path.isdir(c)), root)
     out = []
-    for split_file in split_files:
-        split = os.path.splitext(os.path.basename(split_file))[0]
-        for image_id in _read_id_list(split_file):
+    for split, split_file, image_ids in jobs:
+        for image_id in image_ids:
             sent_path = os.path.join(root, "Sentences", f"{image_id}.txt")
             try:
                 with open(sent_path, "r", encoding="utf-8") as f:

@@ -384,3 +384,23 @@ def test_items_are_the_same_in_another_process(tmp_path):
     ds.set_epoch(2)
     here = [[ds[i]["caption"], ds[i]["image"].double().sum().item(), ds[i]["box_mask"].sum().item()] for i in range(8)]
     assert json.loads(r.stdout) == here
+
+
+def test_flickr_raw_accepts_root_split_file_and_single_sentence_file(synth_set, tmp_path):
+    import shutil
+    out, _ = synth_set
+    fl = os.path.join(out, "flickr30k")
+    test_ids = open(os.path.join(fl, "test.txt")).read().split()
+    one = read_eval_queries(os.path.join(fl, "Sentences", f"{test_ids[0]}.txt"))
+    from_split = [q for q in read_eval_queries(os.path.join(fl, "test.txt")) if q.id.startswith(f"{test_ids[0]}:")]
+    assert [(q.id, q.boxes_xyxy, q.image) for q in one] == [(q.id, q.boxes_xyxy, q.image) for q in from_split]
+    assert {q.split for q in one} == {"all"}
+    # the Flickr30k Entities repo keeps Sentences/ and Annotations/ under annotations/ beside the split files
+    repo = tmp_path / "flickr30k_entities"
+    (repo / "annotations").mkdir(parents=True)
+    for d in ("Sentences", "Annotations"):
+        shutil.copytree(os.path.join(fl, d), repo / "annotations" / d)
+    shutil.copy(os.path.join(fl, "test.txt"), repo / "test.txt")
+    moved = read_eval_queries(str(repo / "test.txt"), image_root=os.path.join(fl, "flickr30k-images"))
+    assert [(q.id, q.boxes_xyxy, q.image) for q in moved] == \
+        [(q.id, q.boxes_xyxy, q.image) for q in read_eval_queries(os.path.join(fl, "test.txt"))]
