@@ -716,7 +716,10 @@ def _eval_flickr_infoground(path: str, image_root: Optional[str]) -> List[EvalQu
     boxes, sentences = _load_json(box_path), _load_json(sent_path)
     if not isinstance(boxes, dict) or not isinstance(sentences, dict):
         raise DataError(box_path if not isinstance(boxes, dict) else sent_path, None, "expected a JSON object keyed by image id")
-    images = image_root or (os.path.join(folder, "flickr30k-images") if os.path.isdir(os.path.join(folder, "flickr30k-images")) else folder)
+    images = image_root
+    if not images:
+        cands = [os.path.join(d, n) for d in (folder, os.path.dirname(folder)) for n in ("flickr30k-images", "flickr30k_images")]
+        images = next((c for c in cands if os.path.isdir(c)), folder)
     out = []
     for image_id, sents in sentences.items():
         if image_id not in boxes:
