@@ -116,6 +116,37 @@ describe('Flickr30k Entities raw: Sentences/*.txt + Annotations/*.xml', () => {
     assert.deepEqual(samples.map(asQuery), expectedQueries('val'));
   });
 
+  it('a split file listing "{id}.jpg", and a sentence file outside Sentences/ with its XML beside it', async () => {
+    cpSync(path.join(ENT, 'Sentences'), path.join(tmp, 'Sentences'), { recursive: true });
+    cpSync(path.join(ENT, 'Annotations'), path.join(tmp, 'Annotations'), { recursive: true });
+    writeFileSync(path.join(tmp, 'val.txt'), '1000092795.jpg\n10002456.jpg\n');
+    assert.deepEqual((await all(await openFlickrRaw(path.join(tmp, 'val.txt'), {}))).map(asQuery), expectedQueries('val'));
+    const loose = path.join(tmp, 'elsewhere', 'loose');
+    cpSync(path.join(ENT, 'Sentences', '1007129816.txt'), path.join(loose, '1007129816.txt'));
+    cpSync(path.join(ENT, 'Annotations', '1007129816.xml'), path.join(loose, '1007129816.xml'));
+    assert.deepEqual((await all(await openFlickrRaw(path.join(loose, '1007129816.txt'), {}))).map(asQuery), expectedQueries('test'));
+    rmSync(path.join(loose, '1007129816.xml'));
+    assert.match((await rejection(openFlickrRaw(path.join(loose, '1007129816.txt'), {}))).message, /cannot find the annotation 1007129816\.xml of this sentence file/);
+  });
+
+  it('close() while indexing stops the loader and settles complete; an aborted signal rejects complete', async () => {
+    const ds = await openFlickrRaw(path.join(ENT, 'val.txt'), {});
+    await ds.close();
+    await ds.complete;
+    assert.ok(ds.count() <= expectedQueries('val').length);
+    const controller = new AbortController();
+    controller.abort(new Error('editor closed'));
+    const aborted = await openFlickrRaw(path.join(ENT, 'val.txt'), { signal: controller.signal });
+    assert.equal((await rejection(aborted.complete)).message, 'editor closed');
+    assert.equal(aborted.count(), 0);
+  });
+
+  it('onProgress counts images read', async () => {
+    const calls: Array<[number, number]> = [];
+    await (await openFlickrRaw(path.join(ENT, 'val.txt'), { onProgress: (a, b) => calls.push([a, b]) })).complete;
+    assert.deepEqual(calls, [[1, 2], [2, 2]]);
+  });
+
   it('parseFlickrSentences mirrors info-ground on the bracket syntax', () => {
     const { sentences, unterminated } = parseFlickrSentences('[/EN#18/people A man] in [/EN#19/clothing/other an orange hat] .\n\n[/EN#0/notvisual it] [/EN#5/x open');
     assert.deepEqual(sentences[0], {

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { preCaption } from '../text';
 import type { BoxXYXY, Problem, Sample, SourceLocation } from '../types';
 import { ReaderError, type Dataset, type OpenOptions } from './dataset';
-import { LoadedDataset, chooseImageRoot, isDirectory, resolveImage, type DatasetSink } from './loadedDataset';
+import { LoadedDataset, chooseImageRoot, isDirectory, isFile, resolveImage, type DatasetSink } from './loadedDataset';
 
 /** Word limit of pre_caption for Flickr30k queries (spec §4.3). */
 export const FLICKR_MAX_WORDS = 50;
@@ -298,8 +298,9 @@ const IMAGE_ID = /^[A-Za-z0-9_-]+$/;
 
 /**
  * Open Flickr30k Entities raw annotations. `file` is a split file (`val.txt`: whitespace-separated image
- * ids) with `Sentences/` and `Annotations/` beside it, in an `annotations/` or `flickr30k_entities/`
- * folder beside it, or in its parent; or one `Sentences/{id}.txt`. Images: `{imageRoot}/{id}.jpg`, default
+ * ids, `.jpg` suffix tolerated) with `Sentences/` and `Annotations/` beside it, in an `annotations/` or
+ * `flickr30k_entities/` folder beside it, or in its parent; or one sentence file `{id}.txt` (recognised by
+ * its `[/EN#` phrases or its `Sentences/` folder) with `{id}.xml` in `../Annotations/` or beside it. Images: `{imageRoot}/{id}.jpg`, default
  * root `flickr30k-images/` (or `flickr30k_images/`, `Images/`) beside the annotation root or its parent,
  * else the file's folder. The split is the split file's name (`val`). Images are read in the background;
  * `onProgress` counts images (done, total), not bytes, for this directory format.
@@ -310,37 +311,46 @@ export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<Fl
   if (!info.isFile()) throw new ReaderError(abs, undefined, 'not a file: open a split file (val.txt) or a Sentences/{id}.txt');
   if (info.size === 0) throw new ReaderError(abs, undefined, 'the file is empty (0 bytes); expected a Flickr30k Entities split file (image ids) or Sentences/{id}.txt');
 
-  let root: string;
+  // Two folders hold everything: Sentences/{id}.txt and Annotations/{id}.xml.
+  let sentencesDir: string;
+  let annotationsDir: string;
   let ids: string[];
   let split: string | undefined;
-  if (path.basename(path.dirname(abs)) === 'Sentences' && abs.endsWith('.txt')) {
-    root = path.dirname(path.dirname(abs));
-    ids = [path.basename(abs, '.txt')];
-    if (!isDirectory(path.join(root, 'Annotations'))) {
-      throw new ReaderError(abs, undefined, `no Annotations/ folder beside Sentences/ (looked for ${path.join(root, 'Annotations')})`);
+  const dir = path.dirname(abs);
+  const text = await readFile(abs, 'utf8');
+  if (text.includes('[/EN#') || path.basename(dir) === 'Sentences') {
+    // One Sentences/{id}.txt: its XML is in ../Annotations/ (the public layout) or beside it.
+    sentencesDir = dir;
+    ids = [path.basename(abs).replace(/\.txt$/, '')];
+    const candidates = [path.join(dir, '..', 'Annotations'), path.join(dir, 'Annotations'), dir].map((c) => path.resolve(c));
+    const found = candidates.find((c) => isFile(path.join(c, `${ids[0]}.xml`)));
+    if (!found) {
+      throw new ReaderError(abs, undefined, `cannot find the annotation ${ids[0]}.xml of this sentence file; looked in ${candidates.join(', ')}`);
     }
+    annotationsDir = found;
   } else {
-    const text = await readFile(abs, 'utf8');
     ids = [];
     const lines = text.split(/\r?\n/);
     for (let i = 0; i < lines.length; i++) {
       for (const token of lines[i].split(/\s+/).filter((t) => t.length > 0)) {
-        if (!IMAGE_ID.test(token)) {
+        const id = token.replace(/\.jpg$/i, ''); // some copies list file names
+        if (!IMAGE_ID.test(id)) {
           throw new ReaderError(abs, `line ${i + 1}`, `"${token.slice(0, 40)}" is not an image id; expected a Flickr30k Entities split file (whitespace-separated image ids such as 1000092795)`);
         }
-        ids.push(token);
+        ids.push(id);
       }
     }
     if (ids.length === 0) throw new ReaderError(abs, undefined, 'the split file lists no image ids');
-    const dir = path.dirname(abs);
     const candidates = [dir, path.join(dir, 'annotations'), path.join(dir, 'flickr30k_entities'), path.join(dir, 'flickr30k_entities', 'annotations'), path.dirname(dir), path.join(path.dirname(dir), 'annotations')];
     const found = candidates.find((c) => isDirectory(path.join(c, 'Sentences')) && isDirectory(path.join(c, 'Annotations')));
     if (!found) {
       throw new ReaderError(abs, undefined, `cannot find the Sentences/ and Annotations/ folders of Flickr30k Entities; looked in ${candidates.join(', ')}`);
     }
-    root = found;
+    sentencesDir = path.join(found, 'Sentences');
+    annotationsDir = path.join(found, 'Annotations');
     split = path.basename(abs).replace(/\.[^.]*$/, '');
   }
+  const root = path.dirname(annotationsDir);
   const imageRoot = chooseImageRoot(opts.imageRoot, flickrImageRootCandidates(root, path.dirname(abs)), `${ids[0]}.jpg`, path.dirname(abs));
   const skipped = emptySkipCounts();
 
@@ -353,17 +363,16 @@ export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<Fl
         continue;
       }
       seen.add(imageId);
-      for (const q of await readFlickrImage(root, imageId, imageRoot, split, skipped, (p) => sink.problem(p))) sink.add(q, split);
+      const files = { sentencesFile: path.join(sentencesDir, `${imageId}.txt`), annotationFile: path.join(annotationsDir, `${imageId}.xml`) };
+      for (const q of await readFlickrImage(files, imageId, imageRoot, split, skipped, (p) => sink.problem(p))) sink.add(q, split);
       opts.onProgress?.(i + 1, ids.length);
     }
   });
   return Object.assign(ds, { skipped: () => ({ ...skipped }) });
 }
 
-async function readFlickrImage(root: string, imageId: string, imageRoot: string, split: string | undefined,
-  skipped: FlickrSkipCounts, report: (p: Problem) => void): Promise<FlickrQuery[]> {
-  const sentencesFile = path.join(root, 'Sentences', `${imageId}.txt`);
-  const annotationFile = path.join(root, 'Annotations', `${imageId}.xml`);
+async function readFlickrImage({ sentencesFile, annotationFile }: { sentencesFile: string; annotationFile: string }, imageId: string,
+  imageRoot: string, split: string | undefined, skipped: FlickrSkipCounts, report: (p: Problem) => void): Promise<FlickrQuery[]> {
   let sentencesText: string;
   let xml: string;
   try {

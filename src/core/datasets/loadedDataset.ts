@@ -52,7 +52,7 @@ export class LoadedDataset<R> implements Dataset, DatasetSink<R> {
         if (ds.signal?.aborted && !ds.closed) throw ds.signal.reason ?? new Error('indexing aborted');
         ds.finish();
       } catch (err) {
-        ds.fail(err);
+        if (!ds.closed) ds.fail(err);
       }
     })();
     return ds;
@@ -71,6 +71,7 @@ export class LoadedDataset<R> implements Dataset, DatasetSink<R> {
   get stopped(): boolean { return this.closed || !!this.signal?.aborted; }
 
   add(record: R, split?: string): void {
+    if (this.closed) return; // a loader finishing its current entry after close()
     if (this.finished) throw new Error('LoadedDataset.add after the dataset was finished');
     this.records.push(record);
     if (split !== undefined && !this.splitSeen.has(split)) {
