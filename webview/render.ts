@@ -83,20 +83,32 @@ export function drawImagePane(canvas: HTMLCanvasElement, image: CanvasImageSourc
 /** Pane 2: the box mask exactly as the loss builds it (spec §2: clamp, int(), end-exclusive), at original size. */
 export function drawMaskPane(canvas: HTMLCanvasElement, width: number, height: number, size: { w: number; h: number },
   boxes: readonly BoxXYXY[], palette: Palette): void {
+  const full = fullMask(width, height, boxes, palette);
+  const ctx = prepare(canvas, size.w, size.h);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(full, 0, 0, size.w, size.h);
+}
+
+// The full-resolution mask of the current sample, kept so resizing or re-theming the pane does not rebuild a
+// width×height array each time (a 24-megapixel photo would stall the page).
+let maskCache: { key: string; canvas: HTMLCanvasElement } | undefined;
+
+function fullMask(width: number, height: number, boxes: readonly BoxXYXY[], palette: Palette): HTMLCanvasElement {
+  const key = JSON.stringify([width, height, boxes, palette.foreground, palette.background]);
+  if (maskCache?.key === key) return maskCache.canvas;
   const mask = boxesToMask(boxes, width, height);
   const on = parseColor(palette.foreground), off = parseColor(palette.background);
   const full = document.createElement('canvas');
   full.width = width; full.height = height;
   const fctx = full.getContext('2d')!;
   const img = fctx.createImageData(width, height);
-  for (let i = 0; i < mask.length; i++) {
-    const c = mask[i] ? on : off;
-    img.data[i * 4] = c[0]; img.data[i * 4 + 1] = c[1]; img.data[i * 4 + 2] = c[2]; img.data[i * 4 + 3] = 255;
-  }
+  const px = new Uint32Array(img.data.buffer);
+  const pack = (c: [number, number, number]) => new Uint32Array(new Uint8ClampedArray([c[0], c[1], c[2], 255]).buffer)[0];
+  const onPx = pack(on), offPx = pack(off);
+  for (let i = 0; i < mask.length; i++) px[i] = mask[i] ? onPx : offPx;
   fctx.putImageData(img, 0, 0);
-  const ctx = prepare(canvas, size.w, size.h);
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(full, 0, 0, size.w, size.h);
+  maskCache = { key, canvas: full };
+  return full;
 }
 
 /** Pane 3: the image under the GradCAM heatmap (raw g×g map → bicubic to the pane size → min-max → colormap)
