@@ -3,7 +3,7 @@
 // its per-split accuracy table. Returns the summary (used by the extension-host tests).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { annotationViewer, VIEW_TYPE, type OpenViewer } from '../editor/annotationEditor';
+import { annotationViewer, VIEW_TYPE_ANY_FILE, type OpenViewer } from '../editor/annotationEditor';
 import type { EvaluationSummary } from '../protocol';
 
 async function viewerToEvaluate(uri?: vscode.Uri): Promise<OpenViewer | undefined> {
@@ -20,7 +20,8 @@ async function viewerToEvaluate(uri?: vscode.Uri): Promise<OpenViewer | undefine
     target = picked?.[0];
     if (!target) return undefined;
   }
-  await vscode.commands.executeCommand('vscode.openWith', target, VIEW_TYPE);
+  // The generic view type matches every annotation file (*.json, *.p, *.txt); the default one only known names.
+  await vscode.commands.executeCommand('vscode.openWith', target, VIEW_TYPE_ANY_FILE);
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const v = provider.viewerFor(target);
