@@ -133,7 +133,8 @@ describe('RefCOCO+ refs: bad input', () => {
     assert.equal(samples.length, expectedRefs.length - 3);
     const [err] = ds.problems();
     assert.equal(err.code, 'missing-annotation');
-    assert.match(err.message, /no annotation with id 1003, needed by ref_id 12/);
+    assert.equal(err.message, `ref_id 12 needs annotation 1003, which ${instances} does not list; its sentences are skipped`);
+    assert.equal(err.location.file, refs);
     assert.equal(err.location.entry, 'ref_id 12 (refs[2])');
   });
 
@@ -145,7 +146,8 @@ describe('RefCOCO+ refs: bad input', () => {
     assert.ok(!samples.some((s) => s.ids.ref_id === 11));
     const [err] = ds.problems();
     assert.equal(err.code, 'invalid-box');
-    assert.equal(err.message, `${instances}: annotation 1002 (ref_id 11): box [384.43,NaN,15.12,35.74] has a non-finite or non-numeric coordinate (NaN); its sentences are skipped`);
+    assert.equal(err.message, 'annotation 1002 (ref_id 11): box [384.43,NaN,15.12,35.74] has a non-finite or non-numeric coordinate (NaN); its sentences are skipped');
+    assert.equal(err.location.file, instances);
     assert.equal(err.location.entry, 'annotation id 1002');
   });
 
@@ -190,7 +192,8 @@ describe('RefCOCO+ ALBEF JSON joined to refs', () => {
     const problems = ds.problems();
     assert.equal(problems.length, 1);
     assert.equal(problems[0].code, 'missing-ref');
-    assert.equal(problems[0].message, `${file}: entry [1]: ref_id 999 is not in ${REFS}; skipped`);
+    assert.equal(problems[0].message, `ref_id 999 is not in ${REFS}; entry skipped`);
+    assert.equal(problems[0].location.file, file);
     assert.equal(problems[0].location.entry, 'entry [1] (ref_id 999)');
   });
 

@@ -139,14 +139,14 @@ export function parseFlickrAnnotation(xml: string, file: string, report: (p: Pro
     if (Number.isFinite(w) && w > 0 && Number.isFinite(h) && h > 0) { ann.width = w; ann.height = h; }
   }
   if (ann.width === undefined) {
-    report({ severity: 'warning', code: 'missing-size', message: `${file}: <size> has no valid <width>/<height>; image size unknown until the image is read`, location: { file, entry: '<size>' } });
+    report({ severity: 'warning', code: 'missing-size', message: `<size> has no valid <width>/<height>; image size unknown until the image is read`, location: { file, entry: '<size>' } });
   }
   const objects = Array.isArray(root.object) ? root.object : [];
   objects.forEach((obj: unknown, k: number) => {
     const names = isNode(obj) && Array.isArray(obj.name) ? obj.name.map((n) => String(n).trim()) : [];
     const entry = `object ${k + 1} (<name> ${names.join(', ') || 'missing'})`;
     if (!isNode(obj) || names.length === 0) {
-      report({ severity: 'warning', code: 'object-without-name', message: `${file}: ${entry} has no <name>; it grounds no phrase`, location: { file, entry } });
+      report({ severity: 'warning', code: 'object-without-name', message: `${entry} has no <name>; it grounds no phrase`, location: { file, entry } });
       return;
     }
     const bndboxes = Array.isArray(obj.bndbox) ? obj.bndbox : [];
@@ -165,7 +165,7 @@ export function parseFlickrAnnotation(xml: string, file: string, report: (p: Pro
         for (const n of names) ann.broken.add(n);
         report({
           severity: 'error', code: 'invalid-box',
-          message: `${file}: ${entry}: <bndbox> is unreadable (${missing.join(', ')}); the queries of phrase ${names.join(', ')} are skipped`,
+          message: `${entry}: <bndbox> is unreadable (${missing.join(', ')}); the queries of phrase ${names.join(', ')} are skipped`,
           location: { file, entry },
         });
         return;
@@ -181,6 +181,12 @@ export function parseFlickrAnnotation(xml: string, file: string, report: (p: Pro
     }
   });
   return ann;
+}
+
+/** A ReaderError's message without its "file (entry): " prefix, which a Problem carries in its location. */
+function bareMessage(err: ReaderError): string {
+  const prefix = `${err.file}${err.entry ? ` (${err.entry})` : ''}: `;
+  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
 }
 
 function flag(v: unknown): number {
@@ -242,7 +248,7 @@ export function flickrImageQueries(img: FlickrImageData, skipped: FlickrSkipCoun
           skipped.unannotated++;
           if (!warnedUnannotated.has(id)) {
             warnedUnannotated.add(id);
-            report({ severity: 'warning', code: 'phrase-without-object', message: `${ctx.annotationFile}: no object is named ${id}, so phrase EN#${id} "${ph.phrase}" of image ${ctx.imageId} has no box and no scene/nobndbox flag; skipped`, location: flickrLocation(img, s, p) });
+            report({ severity: 'warning', code: 'phrase-without-object', message: `phrase EN#${id} "${ph.phrase}" has no box and no scene/nobndbox flag: no object in ${ctx.annotationFile} is named ${id}; skipped`, location: flickrLocation(img, s, p) });
           }
         }
         return;
@@ -359,7 +365,7 @@ export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<Fl
     for (let i = 0; i < ids.length && !sink.stopped; i++) {
       const imageId = ids[i];
       if (seen.has(imageId)) {
-        sink.problem({ severity: 'warning', code: 'duplicate-id', message: `${abs}: image id ${imageId} is listed more than once; read once`, location: { file: abs, entry: `image ${imageId}` } });
+        sink.problem({ severity: 'warning', code: 'duplicate-id', message: `image id ${imageId} is listed more than once; read once`, location: { file: abs, entry: `image ${imageId}` } });
         continue;
       }
       seen.add(imageId);
@@ -380,7 +386,7 @@ async function readFlickrImage({ sentencesFile, annotationFile }: { sentencesFil
     xml = await readFile(annotationFile, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    report({ severity: 'error', code: 'missing-annotation', message: `image ${imageId}: cannot read ${e.path ?? ''}: ${e.code ?? e.message}; its queries are skipped`, location: { file: e.path ?? annotationFile, entry: `image ${imageId}` } });
+    report({ severity: 'error', code: 'missing-annotation', message: `cannot read ${e.path ?? annotationFile} (${e.code ?? e.message}); the queries of image ${imageId} are skipped`, location: { file: e.path ?? annotationFile, entry: `image ${imageId}` } });
     return [];
   }
   let ann: FlickrAnnotation;
@@ -388,12 +394,12 @@ async function readFlickrImage({ sentencesFile, annotationFile }: { sentencesFil
     ann = parseFlickrAnnotation(xml, annotationFile, report);
   } catch (err) {
     if (!(err instanceof ReaderError)) throw err;
-    report({ severity: 'error', code: 'bad-annotation-file', message: `${err.message}; the queries of image ${imageId} are skipped`, location: { file: annotationFile, entry: err.entry ?? `image ${imageId}` } });
+    report({ severity: 'error', code: 'bad-annotation-file', message: `${bareMessage(err)}; the queries of image ${imageId} are skipped`, location: { file: annotationFile, entry: err.entry ?? `image ${imageId}` } });
     return [];
   }
   const { sentences, unterminated } = parseFlickrSentences(sentencesText);
   for (const line of unterminated) {
-    report({ severity: 'warning', code: 'unterminated-phrase', message: `${sentencesFile}: line ${line} opens a [/EN#...] phrase that is never closed with "]"; that phrase is dropped`, location: { file: sentencesFile, entry: `image ${imageId}`, line } });
+    report({ severity: 'warning', code: 'unterminated-phrase', message: `line ${line} opens a [/EN#...] phrase that is never closed with "]"; that phrase is dropped`, location: { file: sentencesFile, entry: `image ${imageId}`, line } });
   }
   const ctx = { imageId, image: resolveImage(imageRoot, `${imageId}.jpg`), split, sentencesFile, annotationFile };
   return flickrImageQueries({ ctx, sentences, ann }, skipped, report);

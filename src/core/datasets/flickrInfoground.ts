@@ -71,7 +71,7 @@ export async function openFlickrInfoground(file: string, opts: OpenOptions): Pro
     const sentences = readSentences(sentencesById[imageId], sentencesFile, imageId);
     const rawAnn = boxesById[imageId];
     if (rawAnn === undefined) {
-      report({ severity: 'error', code: 'missing-annotation', message: `${boxesFile}: image ${imageId} of ${path.basename(sentencesFile)} has no entry; its queries are skipped`, location: { file: boxesFile, entry: `image ${imageId}` } });
+      report({ severity: 'error', code: 'missing-annotation', message: `image ${imageId} of ${sentencesFile} has no entry here; its queries are skipped`, location: { file: boxesFile, entry: `image ${imageId}` } });
       continue;
     }
     const ann = readAnnotation(rawAnn, boxesFile, imageId, boxOffsets.get(imageId), report);
@@ -153,7 +153,7 @@ function readAnnotation(value: unknown, file: string, imageId: string, byteOffse
     }
     if (bad !== undefined) {
       ann.broken.add(phraseId);
-      report({ severity: 'error', code: 'invalid-box', message: `${file}: ${entry}: ${bad}; the queries of phrase ${phraseId} are skipped`, location });
+      report({ severity: 'error', code: 'invalid-box', message: `${entry}: ${bad}; the queries of phrase ${phraseId} are skipped`, location });
       continue;
     }
     ann.boxes.set(phraseId, boxes);

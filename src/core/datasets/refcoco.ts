@@ -141,14 +141,14 @@ function refTruth(index: RefsIndex, ref: JoinedRef): Truth | Problem {
   const location = { file: index.refsFile, entry: `ref_id ${ref.ref_id} (refs[${ref.index}])` };
   const image = index.images.get(ref.image_id);
   if (!image) {
-    return { severity: 'error', code: 'missing-image-entry', message: `${index.instancesFile}: no image with id ${ref.image_id}, needed by ref_id ${ref.ref_id}; its sentences are skipped`, location };
+    return { severity: 'error', code: 'missing-image-entry', message: `ref_id ${ref.ref_id} needs image ${ref.image_id}, which ${index.instancesFile} does not list; its sentences are skipped`, location };
   }
   if (!index.annBoxes.has(ref.ann_id)) {
-    return { severity: 'error', code: 'missing-annotation', message: `${index.instancesFile}: no annotation with id ${ref.ann_id}, needed by ref_id ${ref.ref_id}; its sentences are skipped`, location };
+    return { severity: 'error', code: 'missing-annotation', message: `ref_id ${ref.ref_id} needs annotation ${ref.ann_id}, which ${index.instancesFile} does not list; its sentences are skipped`, location };
   }
   const checked = checkBox(index.annBoxes.get(ref.ann_id));
   if ('error' in checked) {
-    return { severity: 'error', code: 'invalid-box', message: `${index.instancesFile}: annotation ${ref.ann_id} (ref_id ${ref.ref_id}): ${checked.error}; its sentences are skipped`, location: { file: index.instancesFile, entry: `annotation id ${ref.ann_id}` } };
+    return { severity: 'error', code: 'invalid-box', message: `annotation ${ref.ann_id} (ref_id ${ref.ref_id}): ${checked.error}; its sentences are skipped`, location: { file: index.instancesFile, entry: `annotation id ${ref.ann_id}` } };
   }
   const [x, y, w, h] = checked.box;
   return { box: [x, y, x + w, y + h], source: [x, y, w, h], image };
@@ -264,7 +264,7 @@ export async function openRefcocoAlbef(file: string, opts: OpenOptions): Promise
   entries.forEach((e, i) => {
     const ref = index.refsById.get(e.ref_id);
     if (!ref) {
-      problems.push({ severity: 'error', code: 'missing-ref', message: `${abs}: entry ${e.label}: ref_id ${e.ref_id} is not in ${index.refsFile}; skipped`, location: albefLocation(abs, e) });
+      problems.push({ severity: 'error', code: 'missing-ref', message: `ref_id ${e.ref_id} is not in ${index.refsFile}; entry skipped`, location: albefLocation(abs, e) });
       return;
     }
     const truth = refTruth(index, ref);
