@@ -10,6 +10,7 @@ import { sampleLosses } from '../../src/core/math';
 import type { Explainer } from '../../src/editor/explainer';
 import { InferenceEngine } from '../../src/model/engine';
 import { MAX_PAGE, type HostToWebview } from '../../src/protocol';
+import { MemoryDataset, phraseSample } from '../../src/editor/memoryDataset';
 import { hugeDataset, writeSceneDataset, type SceneFixture } from './fixtures';
 import { closeBrowser, ROOT, TestViewer } from './host';
 import { THEMES } from './themes';
@@ -346,6 +347,26 @@ describe('viewer webview: detail', () => {
     const rows = await visibleRows(viewer);
     assert.equal(rows.find((r) => r.selected)?.position, 4);
     assert.equal(await viewer.page.$eval('input.opacity', (e) => (e as HTMLInputElement).value), '0.8');
+  });
+});
+
+describe('viewer webview: Explain phrase panel (single image)', () => {
+  it('hides the list, explains the typed phrase, and scores a drawn box', async () => {
+    const image = path.join(fixture.dir, 'images', 'scene1.png');
+    const dataset = new MemoryDataset(image, 'amc-vg', [phraseSample(image, 'the blue square', 'the blue square')]);
+    const viewer = await TestViewer.open({ dataset, explainer: async () => explainer, imageRoots: [path.dirname(image)], mode: 'single', theme: 'light' });
+    viewers.push(viewer);
+    await waitForExplanation(viewer, 'the blue square');
+    assert.equal(await viewer.page.isVisible('.list-pane'), false);
+    const m = await viewer.page.$$eval('.metrics dd', (d) => Object.fromEntries(d.map((x) => [(x as HTMLElement).dataset.metric, x.textContent])));
+    const r = await engine.explain(image, 'the blue square');
+    assert.equal(m['ITM score'], r.score.toFixed(3));
+    assert.equal(m['L_max'], '–');   // a typed phrase has no ground-truth box
+    assert.equal(m['point'], `(${r.point.x}, ${r.point.y})`);
+    await viewer.page.fill('vscode-text-field[aria-label^="Box to score"] input', '100 200 220 310');
+    await viewer.page.keyboard.press('Enter');
+    const lMax = await viewer.page.$eval('.drawn-result', (e) => Number((e as HTMLElement).dataset.lMax));
+    assert.ok(Math.abs(lMax - sampleLosses(r.gradcam, r.grid, [[100, 200, 220, 310]], r.width, r.height).lMax) < 1e-9);
   });
 });
 
