@@ -266,7 +266,8 @@ def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: O
         "mean": list(CLIP_MEAN),
         "std": list(CLIP_STD),
         "resampling": resampling_for(S),
-        "max_text_length": 25,
+        "max_text_length": 25,          # tokenizer truncation in training (spec §3); eval does not truncate
+        "max_words": 50,                # pre_caption's max_words (Flickr/VG; RefCOCO+ evaluation uses 30)
         "vocab": "vocab.txt",
         "lowercase": True,
         "add_sep": False,

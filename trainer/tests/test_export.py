@@ -115,6 +115,7 @@ def test_export_cli_writes_the_model_folder(tmp_path):
     assert (card["image_size"], card["patch_size"], card["grid"], card["gradcam_layer"]) == (64, 16, 4, 3)
     assert card["mean"] == list(export.CLIP_MEAN) and card["std"] == list(export.CLIP_STD)
     assert card["lowercase"] is True and card["vocab"] == "vocab.txt" and card["max_text_length"] == 25
+    assert card["max_words"] == 50
     assert card["training"]["recipe"] == {"lr": 1e-4, "use_amc": True}
     assert isinstance(card["metrics"], dict)
     for f in ("image_encoder.onnx", "grounding.onnx"):
