@@ -36,7 +36,7 @@ Boxes are the same numbers in every format: xyxy [x1, y1, x2, y2] with x2 = x1 +
 COCO xywh; info-ground 0-based xyxy; Flickr XML = each of those +1, which info-ground's reader undoes).
 The refs pickle is a Python-2-style protocol-2 pickle (SHORT_BINSTRING byte strings, memo BINPUT/BINGET,
 no GLOBAL), as the real `refs(unc).p`.
-Deterministic: the same arguments give the same bytes.
+Deterministic: the same arguments give the same bytes (JPEG bytes: with the same Pillow/libjpeg build).
 """
 from __future__ import annotations
 

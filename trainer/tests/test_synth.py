@@ -116,6 +116,13 @@ def test_cli(tmp_path):
     assert bad.returncode == 2 and "--images must be at least 1" in bad.stderr
 
 
+def _same_pixels(a: bytes, b: bytes) -> bool:
+    """Another libjpeg build may encode the same pixels to other bytes; the decoded images must still agree."""
+    import io
+    x, y = (np.asarray(Image.open(io.BytesIO(v)).convert("RGB"), dtype=np.float64) for v in (a, b))
+    return x.shape == y.shape and float(np.abs(x - y).mean()) < 0.5
+
+
 def test_committed_sample_set_is_small_and_regenerates_exactly(tmp_path):
     committed = _tree(SAMPLE_DIR)
     assert sum(len(v) for v in committed.values()) < 2_000_000
@@ -127,7 +134,7 @@ def test_committed_sample_set_is_small_and_regenerates_exactly(tmp_path):
                    float(opts.get("--test-frac", 0.1)), command=command)
     fresh = _tree(tmp_path)
     assert fresh.keys() == committed.keys()
-    stale = [k for k in fresh if fresh[k] != committed[k]]
+    stale = [k for k in fresh if fresh[k] != committed[k] and not (k.endswith(".jpg") and _same_pixels(fresh[k], committed[k]))]
     assert not stale, f"samples/synthetic is stale ({stale[:3]}...): rerun `{command}`"
     with open(os.path.join(SAMPLE_DIR, "counts.json")) as f:
         counts = json.load(f)
