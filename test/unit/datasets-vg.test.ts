@@ -89,6 +89,19 @@ describe('VG region_descriptions.json reader', () => {
     await shuffled.close();
   });
 
+  it('a broken image_data.json is named in the error of the pages that need it', async () => {
+    const dir = path.join(WORK, 'bad-image-data');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(file, path.join(dir, 'region_descriptions.json'));
+    const companion = path.join(dir, 'image_data.json');
+    writeFileSync(companion, '[{"width": 64, "url": "https://x/VG_100K/1.jpg", "height": 48, "image_id": 1}, {"width": 4');
+    const ds = await openVgRegions(path.join(dir, 'region_descriptions.json'));
+    await ds.complete;
+    assert.equal((await ds.page(0, 1))[0].width, 64); // entry 0 is complete and matches image 1
+    await assert.rejects(ds.page(3, 1), (err: ReaderError) => err.file === companion && /truncated JSON/.test(err.message));
+    await ds.close();
+  });
+
   it('lints clean (images exist, boxes inside)', async () => {
     const report = await lintDataset(ds);
     assert.deepEqual(report.problems, []);

@@ -20,9 +20,9 @@ const VG_FOLDER = /\/(VG_100K(?:_2)?)\/[^/]*$/;
 /**
  * image_data.json ([{"image_id", "width", "height", "url", ...}], 15 MB for 108k images). Decoding and parsing it
  * whole costs ~400 ms of CPU here, most of the time to the first page, so it is indexed like the region file
- * (byte offsets per entry) and read entry by entry: entry k normally describes the k-th image of
- * region_descriptions.json (both lists are in image-id order); each lookup checks the id, and the first
- * mismatch builds a full id table once.
+ * (byte offsets per entry, a small first read, the rest in the background) and read entry by entry: entry k
+ * normally describes the k-th image of region_descriptions.json (both lists are in image-id order); each lookup
+ * checks the id, and the first mismatch builds a full id table once the file is loaded.
  */
 class ImageData implements ScanHandler {
   private readonly start = new GrowableColumn();
@@ -30,15 +30,36 @@ class ImageData implements ScanHandler {
   private entryOpen = 0;
   private table: Map<string, ImageInfo> | undefined;
   private readonly cache = new Map<number, ImageInfo | undefined>();
+  private readonly progress = new IndexProgress();
+  /** Settles when the whole file is read and indexed (rejects with a ReaderError naming it if it is bad). */
+  readonly loaded: Promise<void>;
 
-  constructor(private readonly bytes: Buffer, private readonly file: string) {
+  constructor(private readonly handle: FileHandle, private readonly bytes: Buffer, private readonly file: string) {
+    this.loaded = this.load();
+    this.loaded.catch(() => undefined);
+  }
+
+  private async load(): Promise<void> {
     const scanner = new JsonScanner(this, { eventDepth: 2, keyDepth: 1, scalarDepth: 1 });
     try {
-      scanner.push(bytes, 0);
+      const first = Math.min(this.bytes.length, 256 << 10);
+      for (const [from, to] of [[0, first], [first, this.bytes.length]]) {
+        if (to > from) {
+          const part = await readRange(this.handle, from, to);
+          part.copy(this.bytes, from);
+          scanner.push(this.bytes.subarray(from, to), from);
+          this.progress.publish(this.start.length);
+        }
+      }
       scanner.finish();
+      this.progress.finish();
     } catch (err) {
-      if (err instanceof JsonScanError) throw new ReaderError(file, `byte ${err.offset}`, err.message);
-      throw err;
+      const error = err instanceof JsonScanError ? new ReaderError(this.file, `byte ${err.offset}`, err.message)
+        : err instanceof ReaderError ? err : new ReaderError(this.file, undefined, (err as Error).message);
+      this.progress.finish(error);
+      throw error;
+    } finally {
+      await this.handle.close();
     }
   }
 
@@ -79,9 +100,10 @@ class ImageData implements ScanHandler {
   }
 
   /** Size and folder of the `ordinal`-th image of the region file, whose id is `imageId`. */
-  get(ordinal: number, imageId: string): ImageInfo | undefined {
+  async get(ordinal: number, imageId: string): Promise<ImageInfo | undefined> {
     if (!this.table) {
       if (this.cache.has(ordinal)) return this.cache.get(ordinal);
+      await this.progress.waitFor(ordinal + 1);
       if (ordinal < this.start.length) {
         const { id, info } = this.entry(ordinal);
         if (id === imageId) {
@@ -90,6 +112,9 @@ class ImageData implements ScanHandler {
           return info;
         }
       }
+      await this.loaded;
+      const built = this.table as Map<string, ImageInfo> | undefined; // a concurrent lookup may have built it
+      if (built) return built.get(imageId);
       this.table = new Map();
       for (let k = 0; k < this.start.length; k++) {
         const { id, info } = this.entry(k);
@@ -262,20 +287,17 @@ class VgRegionsDataset implements Dataset {
   /** image_data.json (companion or next to the file): sizes and the VG_100K / VG_100K_2 folder from each url. */
   private async loadImageData(): Promise<ImageData | undefined> {
     const companion = this.opts.companionFile ?? path.join(path.dirname(this.file), 'image_data.json');
-    let bytes: Buffer;
+    let handle: FileHandle;
+    let size: number;
     try {
-      // One read of the whole file (readFile would take ~30 separate 512 KB reads for VG's 15 MB file).
-      const handle = await open(companion, 'r');
-      try {
-        bytes = await readRange(handle, 0, (await handle.stat()).size);
-      } finally {
-        await handle.close();
-      }
+      handle = await open(companion, 'r');
+      size = (await handle.stat()).size;
     } catch {
       if (this.opts.companionFile) throw new ReaderError(companion, undefined, 'image_data.json not found');
       return undefined;
     }
-    return new ImageData(bytes, companion);
+    // Two reads in all (readFile would take ~30 separate 512 KB reads for VG's 15 MB file).
+    return new ImageData(handle, Buffer.allocUnsafe(size), companion);
   }
 
   /** Images live in VG_100K/ or VG_100K_2/: take the folder from image_data's url, else look (once per image). */
@@ -324,7 +346,7 @@ class VgRegionsDataset implements Dataset {
       const imageId = indexer.imageIdRaw[image];
       const offset = indexer.regionStart.get(i);
       const text = bytes.toString('utf8', offset - byteStart, offset - byteStart + indexer.regionLength.get(i));
-      const imageInfo = info?.get(image, imageId);
+      const imageInfo = await info?.get(image, imageId);
       samples.push(this.toSample(i, text, imageId, offset, imageInfo, await this.imagePath(imageId, imageInfo)));
     }
     return samples;
