@@ -402,6 +402,9 @@ class BertForMaskedLM(nn.Module):
 def _init_bert_weights(m: nn.Module) -> None:
     if isinstance(m, (nn.Linear, nn.Embedding)):
         nn.init.normal_(m.weight, mean=0.0, std=0.02)
+        if isinstance(m, nn.Embedding) and m.padding_idx is not None:
+            with torch.no_grad():
+                m.weight[m.padding_idx].zero_()  # as HF BertPreTrainedModel._init_weights
     elif isinstance(m, nn.LayerNorm):
         nn.init.ones_(m.weight)
         nn.init.zeros_(m.bias)
