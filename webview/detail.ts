@@ -222,7 +222,7 @@ export class DetailView {
     const map = token === null ? e.gradcam : e.tokenGradcam[token];
     const image = this.image && this.imageReady ? this.image : undefined;
     drawHeatmapPane(this.heatCanvas, image, size, map, e.grid, { opacity: this.opacity, colormap: this.colormap, point: token === null ? e.point : undefined },
-      readPalette(), this.drawnBox);
+      readPalette(), this.drawnBox, this.sample?.boxes);
     this.heatCanvas.dataset.map = token === null ? 'mean' : `token ${token}`;
   }
 

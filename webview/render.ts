@@ -61,10 +61,10 @@ function prepare(canvas: HTMLCanvasElement, w: number, h: number): CanvasRenderi
   return ctx;
 }
 
-function strokeBox(ctx: CanvasRenderingContext2D, box: BoxXYXY, scale: number, color: string, dashed: boolean): void {
+function strokeBox(ctx: CanvasRenderingContext2D, box: BoxXYXY, scale: number, color: string, dashed: boolean, width = 2): void {
   ctx.save();
   ctx.strokeStyle = color;
-  ctx.lineWidth = 2;
+  ctx.lineWidth = width;
   if (dashed) ctx.setLineDash([6, 4]);
   const [x1, y1, x2, y2] = box.map((v) => v * scale);
   ctx.strokeRect(x1 + 1, y1 + 1, Math.max(0, x2 - x1 - 2), Math.max(0, y2 - y1 - 2));
@@ -115,7 +115,7 @@ function fullMask(width: number, height: number, boxes: readonly BoxXYXY[], pale
  *  and the pointing-game point (spec §4.1) as a ring. */
 export function drawHeatmapPane(canvas: HTMLCanvasElement, image: CanvasImageSource | undefined, size: { w: number; h: number; scale: number },
   map: readonly number[], grid: number, opts: { opacity: number; colormap: ColormapName; point?: { x: number; y: number } },
-  palette: Palette, drawn?: BoxXYXY): void {
+  palette: Palette, drawn?: BoxXYXY, boxes: readonly BoxXYXY[] = []): void {
   const ctx = prepare(canvas, size.w, size.h);
   if (image) ctx.drawImage(image, 0, 0, size.w, size.h);
   const up = upsampleBicubic(map as number[], grid, grid, size.h, size.w);
@@ -124,6 +124,8 @@ export function drawHeatmapPane(canvas: HTMLCanvasElement, image: CanvasImageSou
   layer.width = size.w; layer.height = size.h;
   layer.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(rgba), size.w, size.h), 0, 0);
   ctx.drawImage(layer, 0, 0);
+  // Thin GT outlines: where the model looks against where the box is.
+  for (const b of boxes) strokeBox(ctx, b, size.scale, palette.box, false, 1);
   if (drawn) strokeBox(ctx, drawn, size.scale, palette.drawnBox, true);
   if (opts.point) {
     const x = (opts.point.x + 0.5) * size.scale, y = (opts.point.y + 0.5) * size.scale;

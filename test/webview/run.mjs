@@ -7,7 +7,8 @@ if (!existsSync(chromium)) {
   console.error(`webview tests need Chromium at ${chromium} (apt-get install chromium, or set AMC_CHROMIUM)`);
   process.exit(1);
 }
-const build = spawnSync('node', ['scripts/build.mjs'], { stdio: 'inherit' });
+// AMC_WEBVIEW_PRODUCTION=1 tests the minified bundle the .vsix ships.
+const build = spawnSync('node', ['scripts/build.mjs', ...(process.env.AMC_WEBVIEW_PRODUCTION ? ['--production'] : [])], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 const args = ['mocha', '--require', 'tsx/cjs', '--timeout', '60000', '--slow', '5000', 'test/webview/**/*.test.ts', ...process.argv.slice(2)];
 const r = spawnSync('npx', args, { stdio: 'inherit' });

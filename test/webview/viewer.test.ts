@@ -1,7 +1,7 @@
 // The annotation viewer webview in real Chromium, driven like a user (mouse, keyboard), against the real host
 // session, the real AMC VG reader and the real inference engine (the tiny random model exported by the trainer).
 import * as assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { openDataset } from '../../src/core/datasets/index';
@@ -16,7 +16,9 @@ import { closeBrowser, ROOT, TestViewer } from './host';
 import { THEMES } from './themes';
 
 const TINY_MODEL = path.join(ROOT, 'test', 'fixtures', 'model', 'tiny');
-const SCREENSHOTS = path.join(ROOT, 'media', 'screenshots');
+const SCREENSHOTS = path.join(ROOT, 'media', 'screenshots');        // the README's pictures
+const TEST_SCREENSHOTS = path.join(ROOT, 'test', '.work', 'screenshots');
+const DEFAULT_MODEL = path.join(ROOT, 'models', 'amc-small-synthetic');
 
 let fixture: SceneFixture;
 let engine: InferenceEngine;
@@ -68,6 +70,7 @@ before(async function () {
   engine = await InferenceEngine.open(TINY_MODEL, { provider: 'cpu' });
   explainer = { modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`, info: { name: engine.card.name, provider: engine.provider, grid: engine.card.grid }, engine };
   mkdirSync(SCREENSHOTS, { recursive: true });
+  mkdirSync(TEST_SCREENSHOTS, { recursive: true });
 });
 
 afterEach(async () => {
@@ -257,7 +260,7 @@ describe('viewer webview: detail', () => {
     // Metrics next to the panes.
     const metrics = await viewer.page.$$eval('.metrics dt', (d) => d.map((x) => x.textContent));
     assert.deepEqual(metrics.slice(0, 5), ['ITM score', 'ITM probability', 'L_mean', 'L_max', 'hit']);
-    await viewer.page.screenshot({ path: path.join(SCREENSHOTS, 'viewer-dark.png') });
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'panes-dark.png') });
   });
 
   it('shows per-token maps on hover and click, and explains another phrase on the same image', async () => {
@@ -389,7 +392,36 @@ describe('viewer webview: themes', () => {
         const border = await viewer.page.$eval('.pane-canvas', (e) => getComputedStyle(e).borderTopColor);
         assert.equal(border, 'rgb(111, 195, 223)');
       }
-      if (theme !== 'dark') await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `viewer-${theme}.png`) });
+      await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, `theme-${theme}.png`) });
     });
   }
+});
+
+describe('viewer webview: README screenshots', () => {
+  it('renders the bundled samples with the bundled model in light and dark', async function () {
+    this.timeout(120_000);
+    // The default model when it has been trained and exported; the tiny random model otherwise (then the maps
+    // show no grounding, which the caption under the README picture must say).
+    const modelDir = existsSync(path.join(DEFAULT_MODEL, 'model.json')) ? DEFAULT_MODEL : TINY_MODEL;
+    const bundled = modelDir === TINY_MODEL ? engine : await InferenceEngine.open(modelDir, { provider: 'cpu' });
+    const bundledExplainer: Explainer = { modelKey: bundled.modelDir, info: { name: bundled.card.name, provider: bundled.provider, grid: bundled.card.grid }, engine: bundled };
+    const samples = path.join(ROOT, 'samples', 'synthetic');
+    try {
+      for (const theme of ['light', 'dark'] as const) {
+        const dataset = await openDataset(path.join(samples, 'refcoco+', 'refs(unc).p'));
+        const viewer = await TestViewer.open({ dataset, explainer: async () => bundledExplainer, imageRoots: [samples], theme, viewport: { width: 1500, height: 760 } });
+        viewers.push(viewer);
+        await waitForExplanation(viewer);
+        await viewer.page.focus('.list-viewport');
+        for (let i = 0; i < 3; i++) await viewer.page.keyboard.press('j');
+        await waitForExplanation(viewer, (await visibleRows(viewer)).find((r) => r.selected)!.cells[2]);
+        await viewer.page.waitForFunction(() => document.querySelectorAll('.list-rows .c-state[aria-label="computed"]').length >= 10, null, { timeout: 60_000 });
+        await viewer.page.waitForTimeout(300);
+        await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `viewer-${theme}.png`) });
+      }
+    } finally {
+      if (bundled !== engine) await bundled.dispose();
+    }
+    console.log(`      screenshots with ${path.relative(ROOT, modelDir)} → media/screenshots/viewer-{light,dark}.png`);
+  });
 });
