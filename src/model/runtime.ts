@@ -268,51 +268,74 @@ export class ModelRuntime {
 
   // -- grounding -----------------------------------------------------------------------------------------
 
-  /** Run the grounding graph on (image embeds, tokenized phrase) pairs, in batches; results in order. */
-  async ground(pairs: { image: CachedImage; text: EncodedText }[], signal?: AbortSignal): Promise<ExplainResult[]> {
+  /** One grounding run on up to batchSize pairs (padded to the longest phrase). */
+  private runGrounding(chunk: { image: CachedImage; text: EncodedText }[]): Promise<ort.InferenceSession.ReturnType> {
+    const B = chunk.length;
+    const T = Math.max(...chunk.map((p) => p.text.ids.length));
+    const per = chunk[0].image.embeds.length;
+    const embeds = new Float32Array(B * per);
+    const ids = new BigInt64Array(B * T);
+    const mask = new BigInt64Array(B * T);
+    chunk.forEach((p, b) => {
+      embeds.set(p.image.embeds, b * per);
+      p.text.ids.forEach((id, t) => { ids[b * T + t] = BigInt(id); mask[b * T + t] = 1n; });
+    });
+    const N1 = per / this.card.visionWidth;
+    this.stats.groundingRuns++;
+    this.stats.phrasesGrounded += B;
+    return this.grounding.run({
+      image_embeds: new ort.Tensor('float32', embeds, [B, N1, this.card.visionWidth]),
+      input_ids: new ort.Tensor('int64', ids, [B, T]),
+      attention_mask: new ort.Tensor('int64', mask, [B, T]),
+    });
+  }
+
+  /**
+   * Run the grounding graph on (image embeds, tokenized phrase) pairs, in batches; results in order. onnxruntime
+   * runs off this thread, so batch k+1 is already running while batch k is post-processed here (pointing game,
+   * and `finish`, e.g. the per-sample losses): the JavaScript work overlaps the graph instead of adding to it.
+   */
+  async ground(pairs: { image: CachedImage; text: EncodedText }[], signal?: AbortSignal,
+      finish?: (r: ExplainResult, index: number) => void): Promise<ExplainResult[]> {
     const g = this.card.grid, gg = g * g;
     const out: ExplainResult[] = [];
-    for (let start = 0; start < pairs.length; start += this.batchSize) {
-      throwIfAborted(signal);
-      const chunk = pairs.slice(start, start + this.batchSize);
-      const B = chunk.length;
-      const T = Math.max(...chunk.map((p) => p.text.ids.length));
-      const per = chunk[0].image.embeds.length;
-      const embeds = new Float32Array(B * per);
-      const ids = new BigInt64Array(B * T);
-      const mask = new BigInt64Array(B * T);
-      chunk.forEach((p, b) => {
-        embeds.set(p.image.embeds, b * per);
-        p.text.ids.forEach((id, t) => { ids[b * T + t] = BigInt(id); mask[b * T + t] = 1n; });
-      });
-      const N1 = per / this.card.visionWidth;
-      const res = await this.grounding.run({
-        image_embeds: new ort.Tensor('float32', embeds, [B, N1, this.card.visionWidth]),
-        input_ids: new ort.Tensor('int64', ids, [B, T]),
-        attention_mask: new ort.Tensor('int64', mask, [B, T]),
-      });
-      this.stats.groundingRuns++;
-      this.stats.phrasesGrounded += B;
-      const logits = res.itm_logits.data as Float32Array;
-      const cam = res.gradcam.data as Float32Array;
-      const tok = res.token_gradcam.data as Float32Array;
-      chunk.forEach((p, b) => {
-        const n = p.text.ids.length;
-        const l0 = logits[b * 2], l1 = logits[b * 2 + 1];
-        const m = Math.max(l0, l1);
-        const e0 = Math.exp(l0 - m), e1 = Math.exp(l1 - m);
-        const gradcam = new Float32Array(gg);
-        const scale = T / n; // undo the padded divisor (see ExplainResult.gradcam)
-        for (let i = 0; i < gg; i++) gradcam[i] = n === T ? cam[b * gg + i] : cam[b * gg + i] * scale;
-        const tokenGradcam: Float32Array[] = [];
-        for (let t = 0; t < n; t++) tokenGradcam.push(tok.slice((b * T + t) * gg, (b * T + t + 1) * gg));
-        const { point } = pointingGame(gradcam, g, p.image.width, p.image.height, []);
-        out.push({
-          score: l1, itmProbability: e1 / (e0 + e1), grid: g, gradcam, tokens: p.text.tokens, tokenGradcam,
-          width: p.image.width, height: p.image.height, point,
+    const chunks: (typeof pairs)[] = [];
+    for (let start = 0; start < pairs.length; start += this.batchSize) chunks.push(pairs.slice(start, start + this.batchSize));
+    let next = chunks.length ? this.runGrounding(chunks[0]) : undefined;
+    try {
+      for (let c = 0; c < chunks.length; c++) {
+        const res = await next!;
+        next = undefined;
+        throwIfAborted(signal);
+        if (c + 1 < chunks.length) next = this.runGrounding(chunks[c + 1]);
+        const chunk = chunks[c];
+        const T = Math.max(...chunk.map((p) => p.text.ids.length));
+        const logits = res.itm_logits.data as Float32Array;
+        const cam = res.gradcam.data as Float32Array;
+        const tok = res.token_gradcam.data as Float32Array;
+        chunk.forEach((p, b) => {
+          const n = p.text.ids.length;
+          const l0 = logits[b * 2], l1 = logits[b * 2 + 1];
+          const m = Math.max(l0, l1);
+          const e0 = Math.exp(l0 - m), e1 = Math.exp(l1 - m);
+          const gradcam = new Float32Array(gg);
+          const scale = T / n; // undo the padded divisor (see ExplainResult.gradcam)
+          for (let i = 0; i < gg; i++) gradcam[i] = n === T ? cam[b * gg + i] : cam[b * gg + i] * scale;
+          const tokenGradcam: Float32Array[] = [];
+          for (let t = 0; t < n; t++) tokenGradcam.push(tok.slice((b * T + t) * gg, (b * T + t + 1) * gg));
+          const { point } = pointingGame(gradcam, g, p.image.width, p.image.height, []);
+          const r: ExplainResult = {
+            score: l1, itmProbability: e1 / (e0 + e1), grid: g, gradcam, tokens: p.text.tokens, tokenGradcam,
+            width: p.image.width, height: p.image.height, point,
+          };
+          finish?.(r, out.length);
+          out.push(r);
         });
-      });
-      for (const v of Object.values(res)) v.dispose();
+        for (const v of Object.values(res)) v.dispose();
+      }
+    } finally {
+      // cancelled or failed mid-way: let a run still in flight finish before anyone releases the session
+      if (next) await next.then((r) => { for (const v of Object.values(r)) v.dispose(); }, () => undefined);
     }
     return out;
   }
@@ -363,9 +386,8 @@ export class ModelRuntime {
       if (img instanceof Error) out[i] = { error: `${sampleLabel(samples[i])}: ${img.message}` };
       else pairs.push({ idx: i, image: img, text: texts[i]! });
     });
-    const results = await this.ground(pairs, signal);
-    pairs.forEach((p, k) => {
-      const r = results[k];
+    await this.ground(pairs, signal, (r, k) => {
+      const p = pairs[k];
       const s = samples[p.idx];
       const hit = isHit(r.point, s.boxes, 'xyxy'); // Sample.boxes are xyxy for every hit rule (types.ts)
       const losses = sampleLosses(r.gradcam, r.grid, s.boxes, r.width, r.height);
