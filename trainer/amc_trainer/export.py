@@ -370,30 +370,37 @@ def model_from_checkpoint(path: str, config: Optional[str], image_res: Optional[
     """Builds the model a checkpoint describes (its saved 'model_config' when present, else --config)
     and loads it. Returns (model, raw checkpoint, missing, unexpected)."""
     ckpt = safe_torch_load(path)
-    saved_cfg = ckpt.get("model_config") if isinstance(ckpt, dict) else None
+    if not isinstance(ckpt, dict):
+        raise ValueError("not a checkpoint: expected a dict (a state dict or {'model': state dict, ...})")
+    state = ckpt["model"] if isinstance(ckpt.get("model"), dict) else ckpt
+    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError("the 'model' entry is not a state dict of tensors")
+    saved_cfg = ckpt.get("model_config")
     if config is None and saved_cfg:
         cfg = ModelConfig.from_dict(dict(saved_cfg))
-        if image_res:
-            cfg.image_res = image_res
     else:
-        factory = {"small": ModelConfig.small, "base": ModelConfig.base}.get(config or "small")
+        patch = state.get("visual_encoder.patch_embed.proj.weight")
+        if config is None:  # ALBEF.pth / AMC best_*.pth carry no model config: ViT-B/16 width says base
+            config = "base" if patch is not None and patch.shape[0] == 768 else "small"
+        factory = {"small": ModelConfig.small, "base": ModelConfig.base}.get(config)
         if factory is None:
             raise ValueError(f"--config must be small or base, got {config!r}")
-        cfg = factory(image_res or 256)
-    # export needs no MLM head nor momentum copies; keep them only if the checkpoint has them
-    state = ckpt["model"] if isinstance(ckpt, dict) and isinstance(ckpt.get("model"), dict) else ckpt
+        cfg = factory()
+        pos = state.get("visual_encoder.pos_embed")
+        if pos is not None:  # the checkpoint's own resolution unless --image-res asks for another
+            cfg.image_res = int(round((pos.shape[1] - 1) ** 0.5)) * cfg.patch_size
+    if image_res:
+        cfg.image_res = image_res
+    # keep the MLM head, momentum copies and queues only where the checkpoint has them (export uses none)
     keys = list(state.keys())
     cfg.mlm_head = any(".cls.predictions." in k for k in keys)
-    cfg.use_momentum_distill = any(k.startswith(("visual_encoder_m.", "module.visual_encoder_m.")) for k in keys)
-    if not cfg.use_momentum_distill:
-        cfg.queue_size = 0
-    if cfg.queue_size and "image_queue" in state:
-        cfg.queue_size = state["image_queue"].shape[1]
-    if any(k.endswith("queue_ptr") for k in keys):
-        cfg.queue_ptr_style = "albef"
+    cfg.use_momentum_distill = any(k.startswith("visual_encoder_m.") for k in keys)
+    cfg.queue_size = int(state["image_queue"].shape[1]) if cfg.use_momentum_distill and "image_queue" in state else 0
+    cfg.queue_ptr_style = "albef" if "queue_ptr" in state else "amc"
     model = ALBEF(cfg)
     missing, unexpected = load_state_dict_report(model, state)
-    return model, ckpt if isinstance(ckpt, dict) else {}, missing, unexpected
+    return model, ckpt, missing, unexpected
 
 
 def export_model(model: ALBEF, out_dir: str, name: Optional[str] = None, saved: Optional[dict] = None,
@@ -416,9 +423,10 @@ def main(argv: List[str]) -> int:
     p.add_argument("--checkpoint", required=True, help="trainer checkpoint, ALBEF.pth or AMC best_*.pth")
     p.add_argument("--out", required=True, help="output folder, e.g. models/my-model")
     p.add_argument("--config", choices=["small", "base"], default=None,
-                   help="architecture when the checkpoint has no saved model_config (default small)")
+                   help="architecture when the checkpoint has no saved model_config "
+                        "(default: base for a ViT-B/16 checkpoint such as ALBEF.pth, else small)")
     p.add_argument("--image-res", type=int, choices=[256, 384], default=None,
-                   help="input size; pos_embed is interpolated when it differs from the checkpoint")
+                   help="input size (default: the checkpoint's); pos_embed is interpolated when it differs")
     p.add_argument("--name", default=None, help="card name (default: the folder name)")
     p.add_argument("--allow-missing", action="store_true",
                    help="export even if model keys are missing from the checkpoint (they stay random)")

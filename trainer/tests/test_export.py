@@ -201,3 +201,20 @@ def test_checkpoint_loader_executes_nothing(tmp_path, capsys):
     assert export.main(["--checkpoint", str(evil), "--out", str(tmp_path / "o")]) == 2
     assert "refusing to load" in capsys.readouterr().err
     assert not marker.exists()
+
+
+def test_model_from_checkpoint_infers_config_and_resolution(tmp_path):
+    # an ALBEF-style checkpoint with no model_config, DDP 'module.' prefixes and the evaluation key set
+    torch.manual_seed(0)
+    cfg = _tiny_cfg(use_momentum_distill=True, queue_size=6, mlm_head=False)
+    model = ALBEF(cfg)
+    state = {"module." + k.replace("bert.", ""): v for k, v in model.state_dict().items()}
+    path = tmp_path / "best_tiny.pth"
+    torch.save({"model": state, "epoch": 4}, path)
+    with pytest.raises(ValueError, match="do not match"):  # --config small is wider than this tiny model
+        export.model_from_checkpoint(str(path), "small", None)
+    torch.save({"model": state, "model_config": cfg.to_dict()}, path)
+    loaded, _, missing, unexpected = export.model_from_checkpoint(str(path), None, 128)
+    assert missing == [] and unexpected == []
+    assert loaded.cfg.image_res == 128 and loaded.cfg.queue_size == 6 and not loaded.cfg.mlm_head
+    assert loaded.visual_encoder.pos_embed.shape == (1, 65, 48)  # 4x4 grid interpolated to 8x8
