@@ -313,13 +313,17 @@ export async function scanFile(file: string, scanner: JsonScanner, options: Stre
   }
 }
 
-/** Read bytes [start, end) of a file with an open handle (positional, safe to run beside the indexer). */
-export async function readRange(handle: import('node:fs/promises').FileHandle, start: number, end: number): Promise<Buffer> {
+/**
+ * Read bytes [start, end) of a file with an open handle (positional, safe to run beside the indexer), into
+ * `into` at `intoOffset` when given, else into a new Buffer.
+ */
+export async function readRange(handle: import('node:fs/promises').FileHandle, start: number, end: number,
+  into?: Buffer, intoOffset = 0): Promise<Buffer> {
   const length = end - start;
-  const buffer = Buffer.allocUnsafe(length);
+  const buffer = into ?? Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
-    const { bytesRead } = await handle.read(buffer, done, length - done, start + done);
+    const { bytesRead } = await handle.read(buffer, intoOffset + done, length - done, start + done);
     if (bytesRead === 0) throw new Error(`file shrank while reading bytes ${start}-${end}`);
     done += bytesRead;
   }

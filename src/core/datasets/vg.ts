@@ -45,8 +45,7 @@ class ImageData implements ScanHandler {
       const first = Math.min(this.bytes.length, 256 << 10);
       for (const [from, to] of [[0, first], [first, this.bytes.length]]) {
         if (to > from) {
-          const part = await readRange(this.handle, from, to);
-          part.copy(this.bytes, from);
+          await readRange(this.handle, from, to, this.bytes, from);
           scanner.push(this.bytes.subarray(from, to), from);
           this.progress.publish(this.start.length);
         }
