@@ -114,7 +114,7 @@ export function detectFormatFromHead(head: Uint8Array, file: string, totalSize: 
   }
   const first = head[start];
   const text = Buffer.from(head).toString('utf8');
-  if (/^\s*\[\/EN#/.test(text.slice(start))) return 'flickr-raw'; // Sentences/{id}.txt lines start with '[' too
+  if (/^\ufeff?\s*\[\/EN#/.test(text)) return 'flickr-raw'; // Sentences/{id}.txt lines start with '[' too
   if (first === 0x5b || first === 0x7b) return detectJson(head.subarray(start), totalSize === head.length, fail);
 
   if (text.includes('[/EN#')) return 'flickr-raw';
