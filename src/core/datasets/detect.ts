@@ -147,7 +147,7 @@ function detectJson(head: Uint8Array, whole: boolean, failWith: (why: string) =>
     if (probe.topClosedEmpty) fail('the JSON list is empty');
     if (probe.kinds.get(2) !== 'object') fail('the JSON list does not hold objects');
     if (probe.any(2, 'regions')) return 'vg-regions';
-    if (probe.has(2, 'caption', 'bbox') || probe.has(2, 'image', 'bbox')) return 'amc-vg';
+    if (probe.has(2, 'image', 'caption', 'bbox')) return 'amc-vg';
     if (probe.has(2, 'text', 'ref_id') || probe.has(2, 'image', 'ref_id')) return 'refcoco-albef';
     if (probe.any(2, 'image_id') && probe.any(2, 'url', 'coco_id', 'flickr_id')) {
       fail('this is Visual Genome image_data.json (image sizes); open region_descriptions.json, it finds image_data.json beside it');
