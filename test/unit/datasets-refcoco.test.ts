@@ -207,6 +207,16 @@ describe('RefCOCO+ ALBEF JSON joined to refs', () => {
     assert.equal(s.caption, 'brown chair');
   });
 
+  it('a UTF-8 BOM before the JSON is accepted; a syntax error after it is located by entry and line', async () => {
+    const json = path.join(tmp, 'grounding.json');
+    const opts = { refsFile: REFS };
+    writeFileSync(json, '\ufeff' + JSON.stringify([{ image: 'a.jpg', text: 'brown chair', ref_id: 12 }]));
+    assert.equal((await all(await openRefcocoAlbef(json, opts)))[0].ids.ref_id, 12);
+    writeFileSync(json, '\ufeff[{"image": "a.jpg", "text": "x", "ref_id": 12},\n {"image": "b.jpg", "text": "y", "ref_id": 12,}]');
+    const err = await rejection(openRefcocoAlbef(json, opts));
+    assert.match(err.message, /grounding\.json \(entry \[1\], line 2, column \d+\): invalid JSON/);
+  });
+
   it('no refs file nearby: rejected, listing where it looked', async () => {
     const json = path.join(tmp, 'refcoco+_val.json');
     writeFileSync(json, JSON.stringify([{ image: 'x.jpg', text: 't', ref_id: 1 }]));

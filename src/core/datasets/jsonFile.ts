@@ -37,7 +37,9 @@ export async function readJsonFile(file: string, expected: string): Promise<Json
 export function parseJsonBuffer(buf: Buffer, file: string, expected: string): JsonDocument {
   if (buf.length === 0) throw new ReaderError(file, undefined, `the file is empty (0 bytes); expected ${expected}`);
   const entries = scanTopLevel(buf, file, expected);
-  const text = buf.toString('utf8');
+  let text = buf.toString('utf8');
+  const bom = text.charCodeAt(0) === 0xfeff ? 3 : 0; // a BOM some editors add; JSON.parse rejects it
+  if (bom) text = text.slice(1);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -47,7 +49,7 @@ export function parseJsonBuffer(buf: Buffer, file: string, expected: string): Js
       if (patched === undefined) throw first;
       value = JSON.parse(patched, (_k, v: unknown) => (typeof v === 'string' && v.startsWith(NON_FINITE_TAG) ? Number(v.slice(NON_FINITE_TAG.length)) : v));
     } catch {
-      throw syntaxError(first as Error, text, entries, file, expected);
+      throw syntaxError(first as Error, text, bom, entries, file, expected);
     }
   }
   return { value, entries, bytes: buf.length };
@@ -124,7 +126,7 @@ function quotePythonNonFinite(text: string): string | undefined {
   return found ? out + text.slice(last) : undefined;
 }
 
-function syntaxError(err: Error, text: string, entries: JsonEntry[], file: string, expected: string): ReaderError {
+function syntaxError(err: Error, text: string, bomBytes: number, entries: JsonEntry[], file: string, expected: string): ReaderError {
   // V8 gives a position for some errors only ("Unexpected token" has none): find it ourselves then.
   const m = /position (\d+)/.exec(err.message);
   const found = m ? { pos: Number(m[1]), message: err.message.replace(/ (?:in JSON )?at position \d+.*$/s, '') } : firstSyntaxError(text);
@@ -132,7 +134,7 @@ function syntaxError(err: Error, text: string, entries: JsonEntry[], file: strin
   const before = text.slice(0, found.pos);
   const line = before.split('\n').length;
   const column = found.pos - before.lastIndexOf('\n');
-  const byte = Buffer.byteLength(before, 'utf8');
+  const byte = bomBytes + Buffer.byteLength(before, 'utf8');
   let entry: JsonEntry | undefined;
   for (const e of entries) { if (e.offset <= byte) entry = e; else break; }
   const where = `${entry ? `entry ${entryLabel(entry)}, ` : ''}line ${line}, column ${column}`;
