@@ -63,6 +63,18 @@ describe('amc CLI', function () {
     assert.match(r.stderr, /no samples in split 'val' \(splits in this file: none\)/);
   });
 
+  it('samples --split keeps only that split (Flickr30k info-ground fixture, split from the file name)', () => {
+    const file = path.join(ROOT, 'test', 'fixtures', 'datasets', 'flickr', 'infoground', 'sentences_val.json');
+    const val = amc('samples', file, '--split', 'val', '--json');
+    assert.equal(val.code, 0, val.stderr);
+    const lines = val.stdout.trim().split('\n').map((l) => JSON.parse(l) as { split: string });
+    assert.ok(lines.length > 0);
+    assert.ok(lines.every((l) => l.split === 'val'));
+    const test = amc('samples', file, '--split', 'test');
+    assert.equal(test.stdout, '');
+    assert.match(test.stderr, /no samples in split 'test' \(splits in this file: val\)/);
+  });
+
   it('lint: exit 0 on a clean file', () => {
     const r = amc('lint', path.join(VG, 'region_descriptions.json'));
     assert.equal(r.code, 0, r.stdout + r.stderr);
