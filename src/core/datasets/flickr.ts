@@ -302,14 +302,15 @@ export function flickrImageRootCandidates(...dirs: string[]): string[] {
 }
 
 const IMAGE_ID = /^[A-Za-z0-9_-]+$/;
+const MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Open Flickr30k Entities raw annotations. `file` is a split file (`val.txt`: whitespace-separated image
  * ids, `.jpg` suffix tolerated) with `Sentences/` and `Annotations/` beside it, in an `annotations/` or
  * `flickr30k_entities/` folder beside it, or in its parent; or one sentence file `{id}.txt` (recognised by
- * its `[/EN#` phrases or its `Sentences/` folder) with `{id}.xml` in `../Annotations/` or beside it. Images: `{imageRoot}/{id}.jpg`, default
- * root `flickr30k-images/` (or `flickr30k_images/`, `Images/`) beside the annotation root or its parent,
- * else the file's folder. The split is the split file's name (`val`). Images are read in the background;
+ * its `[/EN#` phrases or its `Sentences/` folder) with `{id}.xml` in `../Annotations/` or beside it.
+ * Images: `{imageRoot}/{id}.jpg`, default root `flickr30k-images/` (or `flickr30k_images/`, `Images/`)
+ * beside the annotation root or its parent, else the file's folder. The split is the split file's name (`val`). Images are read in the background;
  * `onProgress` counts images (done, total), not bytes, for this directory format.
  */
 export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<FlickrDataset> {
@@ -317,6 +318,9 @@ export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<Fl
   const info = await stat(abs).catch((err: Error) => { throw new ReaderError(abs, undefined, `cannot read the file: ${err.message}`); });
   if (!info.isFile()) throw new ReaderError(abs, undefined, 'not a file: open a split file (val.txt) or a Sentences/{id}.txt');
   if (info.size === 0) throw new ReaderError(abs, undefined, 'the file is empty (0 bytes); expected a Flickr30k Entities split file (image ids) or Sentences/{id}.txt');
+  if (info.size > MAX_TEXT_FILE_BYTES) {
+    throw new ReaderError(abs, undefined, `${info.size} bytes is far too large for a Flickr30k Entities split file (train.txt is ~330 kB) or sentence file`);
+  }
 
   // Two folders hold everything: Sentences/{id}.txt and Annotations/{id}.xml.
   let sentencesDir: string;
