@@ -123,6 +123,16 @@ describe('RefCOCO+ refs: bad input', () => {
     assert.equal(err.message, `${refs} (refs[0] (ref_id 7)): 'sentences' should be a list, found nothing`);
   });
 
+  it('a ref with no sentences: a warning naming it, no sample', async () => {
+    const { refs } = copy();
+    // protocol 0 as Python 2 wrote it: [{'ref_id': 7, 'ann_id': 1001, 'image_id': 139, 'split': 'val', 'sentences': []}]
+    writeFileSync(refs, "(lp0\n(dp1\nS'ref_id'\np2\nI7\nsS'ann_id'\np3\nI1001\nsS'image_id'\np4\nI139\nsS'split'\np5\nS'val'\np6\nsS'sentences'\np7\n(lp8\nsa.");
+    const ds = await openRefcocoPickle(refs, {});
+    assert.equal((await all(ds)).length, 0);
+    assert.deepEqual(ds.problems().map((p) => [p.severity, p.code, p.message, p.location.entry]),
+      [['warning', 'ref-without-sentences', 'ref_id 7 has no sentences, so it yields no sample', 'ref_id 7 (refs[0])']]);
+  });
+
   it('instances.json without the ref\'s annotation: error naming ann id and ref_id; the ref is skipped', async () => {
     const { refs, instances } = copy();
     const inst = JSON.parse(readFileSync(instances, 'utf8'));

@@ -176,6 +176,10 @@ export async function openRefcocoPickle(file: string, opts: OpenOptions): Promis
   for (const ref of index.refs) {
     const truth = refTruth(index, ref);
     if ('severity' in truth) { problems.push(truth); continue; }
+    if (ref.sentences.length === 0) {
+      problems.push({ severity: 'warning', code: 'ref-without-sentences', message: `ref_id ${ref.ref_id} has no sentences, so it yields no sample`, location: { file: index.refsFile, entry: `ref_id ${ref.ref_id} (refs[${ref.index}])` } });
+      continue;
+    }
     const image = resolveImage(imageRoot, truth.image.file_name);
     // Plain literals, not `{...shared, s}`: V8 gave each spread copy its own hidden class (~400 B a record).
     for (let s = 0; s < ref.sentences.length; s++) records.push({ record: { ref, truth, image, refsFile: index.refsFile, s }, split: ref.split });
