@@ -52,7 +52,8 @@ export class ViewerSession {
   private viewBuild: AbortController | undefined;
   private readonly explanations = new Map<string, ExplanationPayload>();
   private computeQueue: number[] = [];
-  private readonly computing = new Set<number>();
+  /** Rows being explained right now (lazily or by the evaluation), so no row is explained twice at once. */
+  private readonly computing = new Map<number, Promise<unknown>>();
   private pumping = false;
   private disposed = false;
   private readonly disposeController = new AbortController();
@@ -221,6 +222,7 @@ export class ViewerSession {
       },
 
       explainSample: async ({ index }, signal) => {
+        await this.computing.get(index);   // already in a lazy batch: its result lands in the cache
         const cached = this.explanations.get(`s${index}`);
         if (cached) return cached;
         const s = await this.sample(index);
@@ -296,24 +298,28 @@ export class ViewerSession {
     this.pumping = true;
     try {
       while (this.computeQueue.length && !this.disposed) {
-        const batch = this.computeQueue.splice(0, COMPUTE_BATCH).filter((i) => !this.store.has(i));
+        const batch = this.computeQueue.splice(0, COMPUTE_BATCH).filter((i) => !this.store.has(i) && !this.computing.has(i));
         if (!batch.length) continue;
         const { engine } = await this.loadExplainer();
-        batch.forEach((i) => this.computing.add(i));
-        try {
+        await this.computeTracked(batch, async () => {
           const samples = [...(await this.samplesAt(batch)).values()];
           const results = await engine.explainBatch(samples, this.disposeController.signal);
           samples.forEach((s, k) => this.record(s, results[k]));
           this.server.emit('rowsComputed', { rows: samples.map((s) => this.row(s)), computedCount: this.store.computedCount });
-        } finally {
-          batch.forEach((i) => this.computing.delete(i));
-        }
+        });
       }
     } catch (err) {
       if (!this.disposed) this.server.emit('modelChanged', { model: { error: err instanceof Error ? err.message : String(err) }, computedCount: this.store.computedCount });
     } finally {
       this.pumping = false;
     }
+  }
+
+  private async computeTracked(indices: readonly number[], work: () => Promise<void>): Promise<void> {
+    const running = work();
+    const settled = running.catch(() => undefined);
+    indices.forEach((i) => this.computing.set(i, settled));
+    try { await running; } finally { indices.forEach((i) => { if (this.computing.get(i) === settled) this.computing.delete(i); }); }
   }
 
   /**
@@ -333,9 +339,12 @@ export class ViewerSession {
     let lastEmit = 0;
     for (let start = 0; start < total && !signal.aborted && !this.disposed; start += batchSize) {
       const page = await ds.page(start, batchSize);
+      // Rows the lazy (on-screen) computation is explaining right now are awaited, not explained again.
+      await Promise.all(page.map((s) => this.computing.get(s.index)));
       const todo = page.filter((s) => !this.store.has(s.index));
       if (todo.length) {
-        const results = await engine.explainBatch(todo, signal);
+        let results: (SampleExplanationLike | { error: string })[] = [];
+        await this.computeTracked(todo.map((s) => s.index), async () => { results = await engine.explainBatch(todo, signal); });
         if (signal.aborted) break;
         todo.forEach((s, k) => this.record(s, results[k]));
         this.server.emit('rowsComputed', { rows: todo.map((s) => this.row(s)), computedCount: this.store.computedCount });

@@ -169,6 +169,29 @@ describe('viewer webview: list', () => {
     assert.match(summaryText ?? '', /all/);
   });
 
+  it('evaluation can be cancelled; a second run keeps the rows already computed', async () => {
+    const { viewer } = await openScenes();
+    await viewer.page.waitForSelector('.list-row[aria-rowindex="2"] .c-phrase:not(:empty)');
+    const abort = new AbortController();
+    const first = await viewer.session!.evaluate((s) => { if (s.done >= 4) abort.abort(); }, abort.signal, 4);
+    assert.equal(first.cancelled, true);
+    assert.equal(first.finished, false);
+    assert.ok(first.done < first.total);
+    const before = viewer.session!.metrics.computedCount;
+    const explained: number[] = [];
+    const batch = engine.explainBatch.bind(engine);
+    engine.explainBatch = (samples, signal) => { explained.push(...samples.map((x) => x.index)); return batch(samples, signal); };
+    try {
+      const second = await viewer.session!.evaluate(() => undefined, new AbortController().signal, 4);
+      assert.equal(second.finished, true);
+      assert.equal(viewer.session!.metrics.computedCount, fixture.sampleCount);
+      assert.ok(explained.length <= fixture.sampleCount - before, `re-explained computed rows: ${explained}`);
+    } finally {
+      engine.explainBatch = batch;
+    }
+    await viewer.page.waitForSelector('.summary h3:has-text("Pointing-game accuracy")');
+  });
+
   it('scrolls 5 million rows while rendering only the visible ones', async function () {
     this.timeout(60_000);
     const dataset = hugeDataset(5_000_000);
