@@ -2,6 +2,7 @@
 """Write the Flickr30k Entities and RefCOCO fixtures under test/fixtures/datasets/{flickr,refcoco}/.
 
 Run with /usr/bin/python3 (stdlib + Pillow only): `/usr/bin/python3 scripts/gen-dataset-fixtures.py`.
+`--big-refs DIR` instead writes a RefCOCO+-sized refs(unc).p + instances.json to DIR for measuring the reader.
 The output is committed; the TypeScript tests read it. Every file follows the real public schema
 (spec §5.2-§5.4) with its quirks, and the expected values next to the data are computed here by the
 reference logic (info-ground's flickr30k_entities_utils.py, AMC's grounding datasets, ALBEF's
@@ -348,7 +349,8 @@ def gen_pickles():
         data = pickle.dumps(obj, protocol=proto)
         assert tagged(pickle.loads(data)) == expected['plain'], proto
         write(os.path.join(out, f'plain_proto{proto}.p'), data)
-    sets = {'set': {3, 1, 2}, 'frozen': frozenset(['a', 'b']), 'bytes': b'\x00\xffab', 'bytearray': bytearray(b'xy')}
+    # set members are ints: str hashes, and so the pickled order of a str set, change from run to run
+    sets = {'set': {3, 1, 2}, 'frozen': frozenset([10, 20]), 'bytes': b'\x00\xffab', 'bytearray': bytearray(b'xy')}
     data = pickle.dumps(sets, protocol=5)
     write(os.path.join(out, 'sets_bytes_proto5.p'), data)
     expected['sets_bytes_proto5.p'] = tagged(pickle.loads(data))
@@ -479,9 +481,38 @@ def gen_refcoco():
     write_json(os.path.join(REFCOCO, 'expected_albef.json'), expected_albef, indent=1)
 
 
+def gen_big_refs(out_dir, n_refs=49856):
+    """A RefCOCO+-sized refs(unc).p (Python-2 style, protocol 2) + instances.json, for measuring the reader."""
+    import random
+    import time
+    random.seed(0)
+    words = 'man woman left right red shirt chair dog the on in with blue'.split()
+    refs, sent_id = [], 0
+    for r in range(n_refs):
+        sents = []
+        for _ in range(random.choice([2, 3, 3, 4])):
+            sents.append(sentence(sent_id, ' '.join(random.choice(words) for _ in range(random.randint(2, 8)))))
+            sent_id += 1
+        refs.append(ref(r, 100000 + r, 1000 + r // 3, random.choice(['train', 'val', 'testA', 'testB']), 1, sents))
+    os.makedirs(out_dir, exist_ok=True)
+    data = py2_dumps(refs, 2)
+    write(os.path.join(out_dir, 'refs(unc).p'), data)
+    write_json(os.path.join(out_dir, 'instances.json'), {
+        'images': [{'id': 1000 + i, 'file_name': 'COCO_train2014_%012d.jpg' % (1000 + i), 'width': 640, 'height': 480} for i in range(n_refs // 3 + 1)],
+        'annotations': [{'id': 100000 + r, 'image_id': 1000 + r // 3, 'bbox': [1.5, 2.5, 100.25, 50.75], 'segmentation': [[1.0] * 40],
+                         'area': 1.0, 'iscrowd': 0, 'category_id': 1} for r in range(n_refs)]})
+    t0, c0 = time.time(), time.process_time()
+    pickle.loads(data, encoding='latin1')
+    print('%s: %d bytes, %d refs, %d sentences; Python C pickle.loads: wall %.0f ms, cpu %.0f ms' % (
+        out_dir, len(data), n_refs, sent_id, (time.time() - t0) * 1000, (time.process_time() - c0) * 1000))
+
+
 if __name__ == '__main__':
     if sys.version_info < (3, 8):
         sys.exit('needs Python 3.8+')
+    if len(sys.argv) == 3 and sys.argv[1] == '--big-refs':  # not a fixture: a measurement input, written elsewhere
+        gen_big_refs(sys.argv[2])
+        sys.exit(0)
     gen_flickr()
     gen_pickles()
     gen_refcoco()
