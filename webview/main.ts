@@ -34,14 +34,15 @@ const SORT_OPTIONS: ReadonlyArray<{ value: string; label: string }> = [
   { value: 'lMean:asc', label: 'best L_mean first' },
 ];
 
-function restoredState(): PersistedViewState {
+/** What setState kept when this tab was last visible; colormap absent means "use the setting". */
+function restoredState(): Omit<PersistedViewState, 'colormap'> & { colormap?: 'jet' | 'viridis' } {
   const s = vscode.getState() as Partial<PersistedViewState> | undefined;
   return {
     query: { ...DEFAULT_QUERY, ...(s?.query ?? {}) },
     selectedIndex: typeof s?.selectedIndex === 'number' ? s.selectedIndex : null,
     scrollPosition: typeof s?.scrollPosition === 'number' ? s.scrollPosition : 0,
     opacity: typeof s?.opacity === 'number' ? s.opacity : 0.5,
-    colormap: s?.colormap === 'viridis' ? 'viridis' : s?.colormap === 'jet' ? 'jet' : (undefined as unknown as 'jet'),
+    colormap: s?.colormap === 'viridis' || s?.colormap === 'jet' ? s.colormap : undefined,
     altPhrase: typeof s?.altPhrase === 'string' ? s.altPhrase : '',
   };
 }
@@ -68,7 +69,7 @@ class App {
   private searchTimer: ReturnType<typeof setTimeout> | undefined;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private shownIndex: number | null = null;
-  private restoring: PersistedViewState;
+  private restoring: ReturnType<typeof restoredState>;
   private computedCount = 0;
   private pendingResort = 0;
 
