@@ -9,6 +9,8 @@ const stages = [
   ['unit (mocha, TypeScript core + model)', 'npx', ['mocha', '--require', 'tsx/cjs', 'test/unit/**/*.test.ts']],
   ['trainer (pytest, PyTorch)', python, ['-m', 'pytest', '-q', 'trainer/tests']],
   ['webview (Chromium, viewer UI against the real host session)', 'node', ['test/webview/run.mjs']],
+  // Extension-host suite in a real VS Code (code-server + chromium; installs them into .vscode-test/ once).
+  ['vscode (extension host, real VS Code)', 'node', ['scripts/vscode-test.mjs', '--no-build']],
 ];
 
 const only = process.env.AMC_TEST_ONLY; // e.g. AMC_TEST_ONLY=unit to run one stage while developing

@@ -1,5 +1,6 @@
 // The `amc` task definition (package.json `taskDefinitions`) and how it becomes a trainer command line.
 // No vscode import: unit-tested in test/unit/tasks.
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const TASK_TYPE = 'amc';
@@ -28,7 +29,7 @@ export interface ResolvedRun {
   dataset: string;
   imageRoot: string;
   init?: string;
-  config: string;
+  config?: string;          // undefined: the trainer's built-in defaults (the small model)
   epochs?: number;
   batchSize?: number;
   gpus: number;
@@ -45,6 +46,7 @@ export interface ResolveContext {
   trainerRoot: string;              // <extension>/trainer (the folder that holds the amc_trainer package)
   defaultGpus: number;              // amc.trainer.gpus
   now?: Date;                       // for the default output folder name
+  exists?: (file: string) => boolean; // whether the bundled default config is there (default: fs.existsSync)
 }
 
 export const DEFAULT_CONFIG = path.join('configs', 'small-synthetic.json');
@@ -86,6 +88,12 @@ function timestamp(d: Date): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
+/** The bundled config when the extension ships one; otherwise the trainer's own defaults apply. */
+function defaultConfig(ctx: ResolveContext): string | undefined {
+  const bundled = path.join(ctx.trainerRoot, DEFAULT_CONFIG);
+  return (ctx.exists ?? existsSync)(bundled) ? bundled : undefined;
+}
+
 /** Absolute paths and defaults (spec §2 weights/margins stay the trainer's own defaults unless overridden). */
 export function resolveRun(def: AmcTaskDefinition, ctx: ResolveContext): ResolvedRun {
   const base = ctx.workspaceDir ?? process.cwd();
@@ -96,7 +104,7 @@ export function resolveRun(def: AmcTaskDefinition, ctx: ResolveContext): Resolve
     dataset,
     imageRoot: def.imageRoot ? abs(def.imageRoot) : path.dirname(dataset),
     init: def.init ? abs(def.init) : undefined,
-    config: def.config ? abs(def.config) : path.join(ctx.trainerRoot, DEFAULT_CONFIG),
+    config: def.config ? abs(def.config) : defaultConfig(ctx),
     epochs: def.epochs,
     batchSize: def.batchSize,
     gpus: def.gpus ?? ctx.defaultGpus,
@@ -122,8 +130,8 @@ export interface ProcessSpec {
  * gpus 0 pins the CPU; any GPU count asks for CUDA, so a missing GPU fails loudly instead of running slowly.
  */
 export function trainerCommand(python: string, run: ResolvedRun, trainerRoot: string, baseEnv: NodeJS.ProcessEnv): ProcessSpec {
-  const train = ['-m', 'amc_trainer', 'train', '--config', run.config, '--data', run.dataset, '--image-root', run.imageRoot,
-    '--out', run.output];
+  const train = ['-m', 'amc_trainer', 'train', ...(run.config ? ['--config', run.config] : []), '--data', run.dataset,
+    '--image-root', run.imageRoot, '--out', run.output];
   if (run.init) train.push('--init', run.init);
   if (run.resume) train.push('--resume');
   if (run.epochs !== undefined) train.push('--epochs', String(run.epochs));

@@ -134,12 +134,12 @@ export function describeEvent(e: TrainerEvent, progress: RunProgress): string {
  * it (config and reader errors do); "config: ..." is the config file; anything else is about the run on the
  * dataset. Relative paths in messages are relative to the trainer's working directory.
  */
-export function errorFile(message: string, run: { dataset: string; config: string }, cwd: string, exists: (p: string) => boolean): string {
+export function errorFile(message: string, run: { dataset: string; config?: string }, cwd: string, exists: (p: string) => boolean): string {
   const m = /^(.+?): /.exec(message);
   if (m) {
     const candidate = path.resolve(cwd, m[1]);
     if (m[1] !== 'config' && exists(candidate)) return candidate;
-    if (m[1] === 'config' || m[1] === 'command line') return run.config;
+    if ((m[1] === 'config' || m[1] === 'command line') && run.config) return run.config;
   }
   return run.dataset;
 }

@@ -111,7 +111,7 @@ async function fineTuneCommand(
   if (!vscode.workspace.isTrusted) {
     const check = await preflight({
       trusted: false, trainerRoot: path.join(context.extensionPath, 'trainer'), candidates: [],
-      run: { dataset: '', imageRoot: '', config: '', gpus: 0, output: '', resume: false, exportAndUse: false, extraArgs: [] },
+      run: { dataset: '', imageRoot: '', gpus: 0, output: '', resume: false, exportAndUse: false, extraArgs: [] },
     });
     const problems = check.ok ? [] : check.problems;
     void vscode.window.showErrorMessage(`AMC fine-tune: ${problems.map((p) => p.message).join(' ')}`, 'Manage Workspace Trust')

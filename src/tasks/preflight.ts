@@ -40,11 +40,36 @@ async function readableFile(file: string, what: string, code: PreflightCode): Pr
   }
 }
 
+/**
+ * mkdir -p, one level at a time: Node's `mkdir(…, { recursive: true })` never settles (and spins a core)
+ * for a path under /proc, so the recursion is done here, where every step either succeeds or throws.
+ */
+async function makeFolders(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let cur = path.resolve(dir);
+  for (;;) {
+    try {
+      const st = await fs.stat(cur);
+      if (!st.isDirectory()) throw Object.assign(new Error(`${cur} is a file, not a folder`), { code: 'ENOTDIR' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      missing.unshift(cur);
+      const parent = path.dirname(cur);
+      if (parent === cur) break;
+      cur = parent;
+    }
+  }
+  for (const d of missing) {
+    try { await fs.mkdir(d); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+  }
+}
+
 /** Creates the folder if needed and writes (then removes) a probe file: the same thing a checkpoint needs. */
 async function writableFolder(dir: string): Promise<PreflightProblem | undefined> {
   const probe = path.join(dir, `.amc-write-test-${process.pid}-${Date.now()}`);
   try {
-    await fs.mkdir(dir, { recursive: true });
+    await makeFolders(dir);
     await fs.writeFile(probe, 'ok');
     await fs.rm(probe, { force: true });
     return undefined;
@@ -111,8 +136,10 @@ export async function preflight(input: PreflightInput): Promise<PreflightResult>
   if (missingTrainer) problems.push({ ...missingTrainer, message: `${missingTrainer.message} The extension install is incomplete; reinstall it.` });
   const dataset = await readableFile(run.dataset, 'The dataset', 'dataset-unreadable');
   if (dataset) problems.push(dataset);
-  const config = await readableFile(run.config, 'The trainer config', 'config-unreadable');
-  if (config) problems.push(config);
+  if (run.config) {
+    const config = await readableFile(run.config, 'The trainer config', 'config-unreadable');
+    if (config) problems.push(config);
+  }
   if (run.init) {
     const init = await readableFile(run.init, 'The initial checkpoint', 'init-unreadable');
     if (init) problems.push(init);

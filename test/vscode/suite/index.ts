@@ -10,9 +10,8 @@ import { format } from 'node:util';
 export function run(): Promise<void> {
   const trust = process.env.AMC_VSCODE_TEST_TRUST ?? 'trusted';
   const userGrep = process.env.AMC_VSCODE_TEST_GREP;
-  const grep = trust === 'untrusted'
-    ? (userGrep ?? '\\[untrusted\\]')
-    : `^(?!.*\\[untrusted\\])${userGrep ? `.*(?:${userGrep})` : ''}`;
+  const only = userGrep ? `.*(?:${userGrep})` : '';
+  const grep = trust === 'untrusted' ? `^(?=.*\\[untrusted\\])${only}` : `^(?!.*\\[untrusted\\])${only}`;
   // Colours off: the output goes through the workbench's log bridge, not a terminal.
   const mocha = new Mocha({ ui: 'bdd', reporter: 'spec', color: false, timeout: 120_000, grep: new RegExp(grep) });
   const files: string[] = [];
