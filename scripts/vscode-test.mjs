@@ -6,6 +6,7 @@
 //   node scripts/vscode-test.mjs --vsix          package the .vsix, install it into a clean server, test that
 //   node scripts/vscode-test.mjs --electron      same suite through @vscode/test-electron (desktop VS Code)
 //   node scripts/vscode-test.mjs --install-only  just install/check the cached code-server + Node 24
+//   node scripts/vscode-test.mjs --build-only    just build the extension and the suite (out/test/vscode/suite)
 // Options: --grep PATTERN (mocha grep), --no-build, --verbose (workbench log too), --timeout SECONDS (whole run, default 2400), --keep (keep work dir)
 //
 // code-server 4.139.1 needs Node 24; both come from npm into the git-ignored .vscode-test/ (cached, ~620 MB,
@@ -243,12 +244,13 @@ async function runElectron() {
 }
 
 async function main() {
-  if (mode !== 'electron') ensureCodeServer();
+  if (mode !== 'electron' && !flag('--build-only')) ensureCodeServer();
   if (flag('--install-only')) { say('code-server ready'); return 0; }
   if (!flag('--no-build')) {
     run(process.execPath, [join(repo, 'scripts', 'build.mjs')], { cwd: repo });
   }
   await buildSuite();
+  if (flag('--build-only')) return 0;
   if (mode === 'electron') return runElectron();
 
   const workDir = join(repo, 'test', '.work', `vscode-${mode}`);
