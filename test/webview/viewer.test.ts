@@ -169,6 +169,22 @@ describe('viewer webview: list', () => {
     assert.match(summaryText ?? '', /all/);
   });
 
+  it('filters by split from the dropdown (RefCOCO+ pickle: train/val/testA/testB)', async () => {
+    const samples = path.join(ROOT, 'samples', 'synthetic');
+    const dataset = await openDataset(path.join(samples, 'refcoco+', 'refs(unc).p'));
+    const viewer = await TestViewer.open({ dataset, explainer: async () => explainer, imageRoots: [samples] });
+    viewers.push(viewer);
+    await viewer.page.waitForSelector('.list-row[aria-rowindex="2"] .c-phrase:not(:empty)');
+    await viewer.page.click('vscode-dropdown[aria-label="Split"]');
+    await viewer.page.click('vscode-option:has-text("testA")');
+    await viewer.page.waitForFunction(() => {
+      const splits = [...document.querySelectorAll('.list-rows .list-row:not([hidden]) .c-split')].map((c) => c.textContent);
+      return splits.length > 0 && splits.every((x) => x === 'testA');
+    }, null, { timeout: 10_000 });
+    const all = await dataset.page(0, 10_000);
+    assert.equal((await visibleRows(viewer)).length, all.filter((x) => x.split === 'testA').length);
+  });
+
   it('evaluation can be cancelled; a second run keeps the rows already computed', async () => {
     const { viewer } = await openScenes();
     await viewer.page.waitForSelector('.list-row[aria-rowindex="2"] .c-phrase:not(:empty)');
