@@ -89,13 +89,13 @@ describe('Flickr30k Entities raw: Sentences/*.txt + Annotations/*.xml', () => {
     assert.equal(other.image, '/data/f30k/1000092795.jpg');
   });
 
-  it('test.txt gives split "test"; a single Sentences/{id}.txt opens with no split', async () => {
+  it('test.txt gives split "test"; a single Sentences/{id}.txt takes the split of the split file listing it', async () => {
     const test = await all(await openFlickrRaw(path.join(ENT, 'test.txt'), {}));
     assert.deepEqual(test.map(asQuery), expectedQueries('test'));
     assert.ok(test.every((s) => s.split === 'test'));
     const single = await all(await openFlickrRaw(path.join(ENT, 'Sentences', '1007129816.txt'), {}));
     assert.deepEqual(single.map(asQuery), expectedQueries('test'));
-    assert.ok(single.every((s) => s.split === undefined));
+    assert.ok(single.every((s) => s.split === 'test'));
   });
 
   it('pages are served by index and the count is final after complete', async () => {

@@ -310,7 +310,8 @@ const MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024;
  * `flickr30k_entities/` folder beside it, or in its parent; or one sentence file `{id}.txt` (recognised by
  * its `[/EN#` phrases or its `Sentences/` folder) with `{id}.xml` in `../Annotations/` or beside it.
  * Images: `{imageRoot}/{id}.jpg`, default root `flickr30k-images/` (or `flickr30k_images/`, `Images/`)
- * beside the annotation root or its parent, else the file's folder. The split is the split file's name (`val`). Images are read in the background;
+ * beside the annotation root or its parent, else the file's folder. The split is the split file's name (`val`);
+ * for one sentence file, the name of the train/val/test.txt beside the annotation root that lists the id. Images are read in the background;
  * `onProgress` counts images (done, total), not bytes, for this directory format.
  */
 export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<FlickrDataset> {
@@ -339,6 +340,7 @@ export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<Fl
       throw new ReaderError(abs, undefined, `cannot find the annotation ${ids[0]}.xml of this sentence file; looked in ${candidates.join(', ')}`);
     }
     annotationsDir = found;
+    split = await splitListing(ids[0], [path.dirname(found), path.dirname(path.dirname(found))]);
   } else {
     ids = [];
     const lines = text.split(/\r?\n/);
@@ -387,6 +389,19 @@ export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<Fl
     }
   });
   return Object.assign(ds, { skipped: () => ({ ...skipped }) });
+}
+
+/** The split (train/val/test) whose split file in one of `dirs` lists `imageId`, if any. */
+async function splitListing(imageId: string, dirs: string[]): Promise<string | undefined> {
+  for (const dir of dirs) {
+    for (const name of ['train', 'val', 'test']) {
+      const file = path.join(dir, `${name}.txt`);
+      if (!isFile(file)) continue;
+      const text = await readFile(file, 'utf8').catch(() => '');
+      if (text.split(/\s+/).some((t) => t === imageId || t === `${imageId}.jpg`)) return name;
+    }
+  }
+  return undefined;
 }
 
 function readFlickrImage({ sentencesFile, annotationFile }: { sentencesFile: string; annotationFile: string }, imageId: string,
