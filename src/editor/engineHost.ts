@@ -61,7 +61,9 @@ export class EngineHost implements vscode.Disposable {
   private async disposeCurrent(): Promise<void> {
     const old = this.current;
     this.current = undefined;
-    if (old) { try { await (await old.explainer).engine; } catch { return; } await old.engine?.dispose(); }
+    if (!old) return;
+    try { await old.explainer; } catch { return; }   // never opened: nothing to close
+    await old.engine?.dispose();
   }
 
   private async reset(): Promise<void> {
