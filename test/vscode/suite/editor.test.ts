@@ -46,6 +46,7 @@ describe('annotation viewer (custom editor)', function () {
 
   after(async () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    if (model !== 'bundled default') await vscode.workspace.getConfiguration('amc').update('modelPath', undefined, vscode.ConfigurationTarget.Global);
     const dir = path.join(repo, 'test', '.work');
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'viewer-timings.json'), JSON.stringify({ model, ...timings }, null, 2));
