@@ -137,11 +137,12 @@ describe('amc explain / eval / demo', function () {
     // 400 queries over the synthetic images: long enough to interrupt after the first page
     const entries = JSON.parse(readFileSync(path.join(SYNTH, 'vg_test.json'), 'utf8')) as unknown[];
     const many = Array.from({ length: 400 }, (_, i) => entries[i % entries.length]);
-    const file = path.join(SYNTH, `.tmp-sigint-${process.pid}.json`);
+    const file = path.join(tmp, 'many.json');
     writeFileSync(file, JSON.stringify(many));
     const out = path.join(tmp, 'partial.json');
     try {
-      const child = spawn(process.execPath, [CLI, 'eval', file, '--model', TINY, '--out', out, '--batch', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, 'eval', file, '--image-root', SYNTH, '--model', TINY, '--out', out, '--batch', '1'],
+        { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '', stdout = '';
       child.stdout.on('data', (d) => { stdout += d; });
       const code = await new Promise<number | null>((resolve) => {
