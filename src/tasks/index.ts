@@ -50,7 +50,9 @@ export function registerFineTune(context: vscode.ExtensionContext): FineTuneApi 
     const scope = folder ?? vscode.workspace.workspaceFolders?.[0] ?? vscode.TaskScope.Workspace;
     const task = new vscode.Task(definition, scope, `Fine-tune on ${path.basename(definition.dataset || 'dataset')}`, 'amc',
       new vscode.CustomExecution(async (resolved) => {
-        const t = new FineTuneTerminal(resolved as AmcTaskDefinition, typeof scope === 'object' ? scope : undefined, context, events, statusBar);
+        // VS Code hands back the definition with variables resolved; keep keys it may not carry over.
+        const merged = { ...definition, ...(resolved as AmcTaskDefinition) };
+        const t = new FineTuneTerminal(merged, typeof scope === 'object' ? scope : undefined, context, events, statusBar);
         terminals.add(t);
         t.onDidClose(() => terminals.delete(t));
         return t;
