@@ -85,8 +85,8 @@ def run_cli(args: list[str], timeout: float = 300, cwd: Optional[Path] = None) -
 
 
 def load(path: Path) -> dict:
-    import torch
-    return torch.load(str(path), map_location="cpu")
+    from amc_trainer.train import read_checkpoint  # torch 2.x defaults to weights_only; ours hold RNG states
+    return read_checkpoint(str(path))
 
 
 def assert_same_tensors(a: dict, b: dict) -> None:

@@ -1,0 +1,109 @@
+"""Pointing game (spec §4.1): the point rule, the strict hit rule, batch-size independence, and the CLI on
+the synthetic set in its Flickr (info-ground) and RefCOCO+ (refs pickle) formats."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from amc_trainer.evaluate import evaluate_queries, is_hit, load_queries, pointing_point, summarize
+from train_helpers import PYTHON, TINY_MODEL, TINY_RES, TRAINER_DIR, env, run_cli
+
+
+def test_point_is_first_row_major_maximum_of_bicubic_map():
+    cam = torch.zeros(4, 4)
+    cam[1, 2] = 1.0
+    x, y = pointing_point(cam, 40, 80)
+    up = F.interpolate(cam.view(1, 1, 4, 4), size=(40, 80), mode="bicubic", align_corners=False)[0, 0]
+    assert up[y, x] == up.max()
+    assert 40 <= x < 60 and 10 <= y < 20  # inside the cell (row 1, col 2) of the 4x4 grid
+    # ties (bicubic at scale 1 is the identity, so the two peaks stay exactly equal): the first in
+    # row-major order wins, the upper one even though it is further right
+    cam = torch.zeros(4, 4)
+    cam[0, 3] = cam[2, 0] = 1.0
+    assert pointing_point(cam, 4, 4) == (3, 0)
+    cam[0, 3] = 0.5
+    assert pointing_point(cam, 4, 4) == (0, 2)
+
+
+def test_hit_is_strictly_inside_any_box():
+    boxes = [[10, 10, 20, 20], [30, 5, 40, 15]]
+    assert is_hit(15, 15, boxes) and is_hit(35, 10, boxes)
+    for x, y in [(10, 15), (20, 15), (15, 10), (15, 20), (25, 12)]:
+        assert not is_hit(x, y, boxes), (x, y)
+    assert not is_hit(5, 5, [])
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    proc = subprocess.run([PYTHON, "-m", "amc_trainer", "synth", str(out), "--images", "12", "--seed", "3"],
+                          cwd=str(TRAINER_DIR), env=env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """A randomly initialised tiny model saved the way train.py saves (weights + its ModelConfig)."""
+    from amc_trainer.model import ALBEF, ModelConfig
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(ModelConfig.small(TINY_RES), **TINY_MODEL)
+    model = ALBEF(cfg)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pth"
+    torch.save({"model": model.state_dict(), "model_config": dataclasses.asdict(cfg)}, path)
+    return path, model.eval()
+
+
+def test_batch_size_does_not_change_results(synth, tiny_checkpoint):
+    from amc_trainer.tokenizer import BertTokenizer
+    _, model = tiny_checkpoint
+    queries = load_queries(str(synth / "flickr30k" / "sentences_test.json"))
+    queries += load_queries(str(synth / "refcoco+_test.json"))
+    tok = BertTokenizer.from_vocab()
+    one = evaluate_queries(model, queries, tok, image_res=TINY_RES, batch_size=1)
+    many = evaluate_queries(model, queries, tok, image_res=TINY_RES, batch_size=7)
+    assert len(one) == len(many) == len(queries)
+    for a, b in zip(one, many):
+        assert (a["id"], a["hit"], a["point"]) == (b["id"], b["hit"], b["point"])
+        assert a["score"] == pytest.approx(b["score"], abs=1e-5)
+        assert a["hit"] == is_hit(*a["point"], a["boxes"])
+        assert 0 <= a["point"][0] < a["width"] and 0 <= a["point"][1] < a["height"]
+    summary = summarize(one)
+    assert summary["n"] == len(queries) and set(summary["splits"]) <= {"test", "testA", "testB"}
+    assert summary["accuracy"] == pytest.approx(sum(r["hit"] for r in one) / len(one))
+
+
+def test_eval_cli_report_per_split_and_per_sample(synth, tiny_checkpoint, tmp_path):
+    path, _ = tiny_checkpoint
+    report_path = tmp_path / "report.json"
+    run = run_cli(["eval", "--checkpoint", str(path), "--data", str(synth / "refcoco+" / "refs(unc).p"),
+                   "--out", str(report_path), "--batch-size", "5"])
+    assert run.returncode == 0, run.stderr
+    report = json.loads(report_path.read_text())
+    queries = load_queries(str(synth / "refcoco+" / "refs(unc).p"))
+    assert report["n"] == len(queries) == len(report["samples"])
+    assert report["grid"] == TINY_RES // 16 and report["image_res"] == TINY_RES
+    splits = {q.split for q in queries}
+    assert set(report["splits"]) == splits and {"testA", "testB"} <= splits
+    for name, s in report["splits"].items():
+        samples = [r for r in report["samples"] if r["split"] == name]
+        assert s["n"] == len(samples) and s["hits"] == sum(r["hit"] for r in samples)
+    event = run.events[-1]
+    assert event["event"] == "eval" and event["accuracy"] == report["accuracy"]
+    only = run_cli(["eval", "--checkpoint", str(path), "--data", str(synth / "refcoco+" / "refs(unc).p"),
+                    "--split", "testB"])
+    assert only.returncode == 0 and list(only.events[-1]["splits"]) == ["testB"]
+    assert only.events[-1]["splits"]["testB"] == report["splits"]["testB"]
+
+
+def test_eval_cli_errors_name_the_problem(synth, tiny_checkpoint, tmp_path):
+    path, _ = tiny_checkpoint
+    run = run_cli(["eval", "--checkpoint", str(path), "--data", str(synth / "refcoco+_test.json"), "--split", "val"])
+    assert run.returncode == 2 and "no queries in split 'val'" in run.events[-1]["message"]
+    run = run_cli(["eval", "--checkpoint", str(tmp_path / "nope.pth"), "--data", str(synth / "vg_test.json")])
+    assert run.returncode == 2 and "nope.pth: checkpoint not found" in run.events[-1]["message"]
