@@ -64,7 +64,7 @@ async function pythonExtensionInterpreter(scope: vscode.Uri | undefined): Promis
 }
 
 function runProcess(spec: ProcessSpec): ChildProcess {
-  // Own process group: cancelling signals the whole group, so every torchrun rank gets SIGTERM at once.
+  // Own process group, so the last-resort SIGKILL reaches the workers and ranks it started too.
   return spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
 }
 
@@ -125,7 +125,9 @@ export class FineTuneTerminal implements vscode.Pseudoterminal {
     if (this.child && this.child.exitCode === null) {
       this.line(`${ESC.yellow}${why}: asking the trainer to save a checkpoint and stop (SIGTERM)…${ESC.reset}`);
       this.statusBar.text = '$(sync~spin) AMC fine-tune: saving checkpoint…';
-      signalGroup(this.child, 'SIGTERM');
+      // Only the trainer (or torchrun's agent, which forwards SIGTERM to every rank): its DataLoader workers
+      // must live until the checkpoint is written, or the trainer dies of "DataLoader worker killed".
+      this.child.kill('SIGTERM');
       const child = this.child;
       const timer = setTimeout(() => {
         this.line(`${ESC.red}the trainer did not stop within ${GRACE_AFTER_SIGTERM_MS / 1000} s; killing it${ESC.reset}`);
