@@ -73,7 +73,8 @@ export function registerFineTune(context: vscode.ExtensionContext): FineTuneApi 
   }));
 
   context.subscriptions.push(vscode.commands.registerCommand(FINE_TUNE_COMMAND,
-    (args?: FineTuneCommandArgs) => fineTuneCommand(args ?? {}, createTask, context)));
+    // From the explorer / editor title menus the argument is the clicked file: that is the dataset.
+    (args?: FineTuneCommandArgs | vscode.Uri) => fineTuneCommand(args instanceof vscode.Uri ? { dataset: args.fsPath } : args ?? {}, createTask, context)));
 
   return {
     onDidStartRun: events.onStarted.event,
