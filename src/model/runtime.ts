@@ -291,51 +291,42 @@ export class ModelRuntime {
   }
 
   /**
-   * Run the grounding graph on (image embeds, tokenized phrase) pairs, in batches; results in order. onnxruntime
-   * runs off this thread, so batch k+1 is already running while batch k is post-processed here (pointing game,
-   * and `finish`, e.g. the per-sample losses): the JavaScript work overlaps the graph instead of adding to it.
+   * Run the grounding graph on (image embeds, tokenized phrase) pairs, in batches; results in order, each handed to
+   * `finish` (e.g. the per-sample losses) as soon as its batch is done. onnxruntime-node's `run()` executes
+   * synchronously on the calling thread (its backend.js wraps the native call in setImmediate), so nothing here
+   * overlaps the graph; that is why the engine runs all of this in a worker thread.
    */
   async ground(pairs: { image: CachedImage; text: EncodedText }[], signal?: AbortSignal,
       finish?: (r: ExplainResult, index: number) => void): Promise<ExplainResult[]> {
     const g = this.card.grid, gg = g * g;
     const out: ExplainResult[] = [];
-    const chunks: (typeof pairs)[] = [];
-    for (let start = 0; start < pairs.length; start += this.batchSize) chunks.push(pairs.slice(start, start + this.batchSize));
-    let next = chunks.length ? this.runGrounding(chunks[0]) : undefined;
-    try {
-      for (let c = 0; c < chunks.length; c++) {
-        const res = await next!;
-        next = undefined;
-        throwIfAborted(signal);
-        if (c + 1 < chunks.length) next = this.runGrounding(chunks[c + 1]);
-        const chunk = chunks[c];
-        const T = Math.max(...chunk.map((p) => p.text.ids.length));
-        const logits = res.itm_logits.data as Float32Array;
-        const cam = res.gradcam.data as Float32Array;
-        const tok = res.token_gradcam.data as Float32Array;
-        chunk.forEach((p, b) => {
-          const n = p.text.ids.length;
-          const l0 = logits[b * 2], l1 = logits[b * 2 + 1];
-          const m = Math.max(l0, l1);
-          const e0 = Math.exp(l0 - m), e1 = Math.exp(l1 - m);
-          const gradcam = new Float32Array(gg);
-          const scale = T / n; // undo the padded divisor (see ExplainResult.gradcam)
-          for (let i = 0; i < gg; i++) gradcam[i] = n === T ? cam[b * gg + i] : cam[b * gg + i] * scale;
-          const tokenGradcam: Float32Array[] = [];
-          for (let t = 0; t < n; t++) tokenGradcam.push(tok.slice((b * T + t) * gg, (b * T + t + 1) * gg));
-          const { point } = pointingGame(gradcam, g, p.image.width, p.image.height, []);
-          const r: ExplainResult = {
-            score: l1, itmProbability: e1 / (e0 + e1), grid: g, gradcam, tokens: p.text.tokens, tokenGradcam,
-            width: p.image.width, height: p.image.height, point,
-          };
-          finish?.(r, out.length);
-          out.push(r);
-        });
-        for (const v of Object.values(res)) v.dispose();
-      }
-    } finally {
-      // cancelled or failed mid-way: let a run still in flight finish before anyone releases the session
-      if (next) await next.then((r) => { for (const v of Object.values(r)) v.dispose(); }, () => undefined);
+    for (let start = 0; start < pairs.length; start += this.batchSize) {
+      throwIfAborted(signal);
+      const chunk = pairs.slice(start, start + this.batchSize);
+      const res = await this.runGrounding(chunk);
+      const T = Math.max(...chunk.map((p) => p.text.ids.length));
+      const logits = res.itm_logits.data as Float32Array;
+      const cam = res.gradcam.data as Float32Array;
+      const tok = res.token_gradcam.data as Float32Array;
+      chunk.forEach((p, b) => {
+        const n = p.text.ids.length;
+        const l0 = logits[b * 2], l1 = logits[b * 2 + 1];
+        const m = Math.max(l0, l1);
+        const e0 = Math.exp(l0 - m), e1 = Math.exp(l1 - m);
+        const gradcam = new Float32Array(gg);
+        const scale = T / n; // undo the padded divisor (see ExplainResult.gradcam)
+        for (let i = 0; i < gg; i++) gradcam[i] = n === T ? cam[b * gg + i] : cam[b * gg + i] * scale;
+        const tokenGradcam: Float32Array[] = [];
+        for (let t = 0; t < n; t++) tokenGradcam.push(tok.slice((b * T + t) * gg, (b * T + t + 1) * gg));
+        const { point } = pointingGame(gradcam, g, p.image.width, p.image.height, []);
+        const r: ExplainResult = {
+          score: l1, itmProbability: e1 / (e0 + e1), grid: g, gradcam, tokens: p.text.tokens, tokenGradcam,
+          width: p.image.width, height: p.image.height, point,
+        };
+        finish?.(r, out.length);
+        out.push(r);
+      });
+      for (const v of Object.values(res)) v.dispose();
     }
     return out;
   }
