@@ -555,8 +555,10 @@ class ALBEF(nn.Module):
     def training_losses(self, image: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                         box_mask: Optional[torch.Tensor] = None, use_amc: bool = True, alpha: float = 0.0,
                         amc_weights: Sequence[float] = (0.2, 0.8), amc_margins: Sequence[float] = (0.1, 0.5),
-                        use_mlm: bool = False) -> Dict[str, torch.Tensor]:
-        """ALBEF pretraining losses + AMC (spec §2/§3). `loss` = itc + itm + mlm + w_mean L_mean + w_max L_max.
+                        use_mlm: bool = False, use_itc: bool = True, use_itm: bool = True) -> Dict[str, torch.Tensor]:
+        """ALBEF pretraining losses + AMC (spec §2/§3). `loss` = itc + itm + mlm + w_mean L_mean + w_max L_max
+        over the terms switched on; a term switched off is a 0-tensor and costs no compute (use_itm=False
+        skips the 2B hard-negative fusion passes).
 
         alpha weights the momentum-distillation targets (ITC and MLM); ignored without momentum.
         Randomness (hard negatives, MLM masking) comes from torch's global RNG."""
@@ -565,21 +567,29 @@ class ALBEF(nn.Module):
             raise ValueError("use_amc needs box_mask [B,256,256]")
         if use_mlm and not cfg.mlm_head:
             raise ValueError("use_mlm needs a model built with mlm_head=True")
+        if not (use_itc or use_itm or use_amc or use_mlm):
+            raise ValueError("every loss term is switched off")
         with torch.no_grad():
             self.temp.clamp_(0.001, 0.5)
         B = image.shape[0]
+        zero = image.new_zeros(())
+        itc = itm = mlm = amc_mean = amc_max = zero
         image_embeds = self.visual_encoder(image)
-        image_feat = F.normalize(self.vision_proj(image_embeds[:, 0]), dim=-1)
         bert = self.text_encoder.bert
         text_embeds = bert(attention_mask, input_ids=input_ids, mode="text")
-        text_feat = F.normalize(self.text_proj(text_embeds[:, 0]), dim=-1)
-
-        # ---- ITC (in-batch, + momentum distillation and queues when configured)
         image_embeds_m = None
-        if cfg.use_momentum_distill:
+        if cfg.use_momentum_distill and (use_itc or use_mlm):
             with torch.no_grad():
                 self._momentum_update()
                 image_embeds_m = self.visual_encoder_m(image)
+
+        # ---- ITC (in-batch, + momentum distillation and queues when configured); the similarities also
+        #      drive the ITM hard-negative sampling
+        if use_itc or use_itm:
+            image_feat = F.normalize(self.vision_proj(image_embeds[:, 0]), dim=-1)
+            text_feat = F.normalize(self.text_proj(text_embeds[:, 0]), dim=-1)
+        if use_itc and cfg.use_momentum_distill:
+            with torch.no_grad():
                 image_feat_m = F.normalize(self.vision_proj_m(image_embeds_m[:, 0]), dim=-1)
                 text_out_m = self.text_encoder_m.bert(attention_mask, input_ids=input_ids, mode="text")
                 text_feat_m = F.normalize(self.text_proj_m(text_out_m[:, 0]), dim=-1)
@@ -595,10 +605,11 @@ class ALBEF(nn.Module):
             itc = losses.itc_loss(sim_i2t, sim_t2i, sim_i2t_m, sim_t2i_m, alpha)
             if cfg.queue_size:
                 self._dequeue_and_enqueue(image_feat_m, text_feat_m)
-        else:
+        elif use_itc or use_itm:
             sim_i2t = image_feat @ text_feat.t() / self.temp
             sim_t2i = text_feat @ image_feat.t() / self.temp
-            itc = losses.itc_loss(sim_i2t, sim_t2i)
+            if use_itc:
+                itc = losses.itc_loss(sim_i2t, sim_t2i)
 
         # ---- positive pairs through the fusion layers; A of the GradCAM layer captured here (spec §1.2)
         captured: List[torch.Tensor] = []
@@ -607,25 +618,24 @@ class ALBEF(nn.Module):
             captured.append(probs)
             return probs
 
-        out_pos = bert(attention_mask, encoder_embeds=text_embeds, image_embeds=image_embeds, mode="fusion",
-                       probe_layer=cfg.gradcam_layer if use_amc else None, probs_hook=keep)
-        itm_pos = self.itm_head(out_pos[:, 0])
+        if use_itm or use_amc:
+            out_pos = bert(attention_mask, encoder_embeds=text_embeds, image_embeds=image_embeds, mode="fusion",
+                           probe_layer=cfg.gradcam_layer if use_amc else None, probs_hook=keep)
+            itm_pos = self.itm_head(out_pos[:, 0])
 
         # ---- ITM with hard negatives (B positives, 2B negatives; B = 1: positive only, see losses)
-        neg_images, neg_texts = losses.sample_hard_negatives(sim_i2t[:, :B], sim_t2i[:, :B])
-        if neg_images is not None:
-            text_all = torch.cat([text_embeds, text_embeds[neg_texts]], dim=0)
-            atts_all = torch.cat([attention_mask, attention_mask[neg_texts]], dim=0)
-            image_all = torch.cat([image_embeds[neg_images], image_embeds], dim=0)
-            out_neg = bert(atts_all, encoder_embeds=text_all, image_embeds=image_all, mode="fusion")
-            itm_neg = self.itm_head(out_neg[:, 0])
-        else:
+        if use_itm:
+            neg_images, neg_texts = losses.sample_hard_negatives(sim_i2t[:, :B], sim_t2i[:, :B])
             itm_neg = None
-        itm = losses.itm_loss(itm_pos, itm_neg)
+            if neg_images is not None:
+                text_all = torch.cat([text_embeds, text_embeds[neg_texts]], dim=0)
+                atts_all = torch.cat([attention_mask, attention_mask[neg_texts]], dim=0)
+                image_all = torch.cat([image_embeds[neg_images], image_embeds], dim=0)
+                out_neg = bert(atts_all, encoder_embeds=text_all, image_embeds=image_all, mode="fusion")
+                itm_neg = self.itm_head(out_neg[:, 0])
+            itm = losses.itm_loss(itm_pos, itm_neg)
 
         # ---- AMC on the training GradCAM (create_graph: the loss trains through dS/dA)
-        zero = image.new_zeros(())
-        amc_mean = amc_max = zero
         if use_amc:
             attn = captured[0]
             (grad,) = torch.autograd.grad(itm_pos[:, 1].sum(), attn, create_graph=True)
@@ -634,7 +644,6 @@ class ALBEF(nn.Module):
             amc_mean, amc_max = losses.amc_loss_terms(cam, box_mask, margins=amc_margins)
 
         # ---- MLM (optional)
-        mlm = zero
         if use_mlm:
             masked_ids, labels = losses.mask_tokens(input_ids, cfg.vocab_size, cfg.mlm_probability)
             logits = self.text_encoder.mlm_logits(masked_ids, attention_mask, image_embeds)

@@ -376,3 +376,20 @@ def test_cuda_matches_cpu():
         assert o_cpu[k].item() == pytest.approx(o_gpu[k].item(), rel=1e-3, abs=1e-5), k
     o_gpu["loss"].backward()
     assert torch.isfinite(gpu.itm_head.weight.grad).all()
+
+
+def test_switched_off_terms_are_zero_and_leave_the_others_unchanged():
+    torch.manual_seed(9)
+    model = ALBEF(_tiny_cfg()).eval()  # eval: no dropout, so both calls see the same network
+    image, ids, att, mask = _batch(B=4)
+    full = model.training_losses(image, ids, att, mask, use_amc=True)
+    amc_only = model.training_losses(image, ids, att, mask, use_amc=True, use_itc=False, use_itm=False)
+    assert amc_only["itc"].item() == 0.0 and amc_only["itm"].item() == 0.0
+    for k in ("amc_mean", "amc_max"):
+        assert torch.allclose(amc_only[k], full[k]), k
+    assert amc_only["loss"].item() == pytest.approx(
+        0.2 * full["amc_mean"].item() + 0.8 * full["amc_max"].item(), rel=1e-5)
+    itc_only = model.training_losses(image, ids, att, None, use_amc=False, use_itm=False)
+    assert torch.allclose(itc_only["itc"], full["itc"]) and itc_only["itm"].item() == 0.0
+    with pytest.raises(ValueError, match="switched off"):
+        model.training_losses(image, ids, att, None, use_amc=False, use_itc=False, use_itm=False)
