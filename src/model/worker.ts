@@ -1,5 +1,6 @@
-// The inference worker (bundled to out/worker.js): owns one ModelRuntime, runs requests one at a time in
-// arrival order (onnxruntime already uses every core for one run), and honours cancellation both for queued
+// The inference worker (bundled to out/worker.js): owns one ModelRuntime, runs requests one at a time
+// (onnxruntime already uses every core for one run; its run() is synchronous on this thread) in arrival order,
+// except that a single explain jumps ahead of queued dataset pages, and honours cancellation both for queued
 // requests (answered at once) and for the running one (stops at the next graph run).
 import { parentPort, workerData } from 'node:worker_threads';
 import { AbortError, ModelRuntime, type ExplainResult, type BatchItem } from './runtime';
@@ -104,7 +105,14 @@ async function main(): Promise<void> {
       post({ type: 'result', id: req.id, ok: true, value: { ...runtime.stats, cache: runtime.cacheStats, queued: queue.length } });
       return;
     }
-    queue.push(req);
+    // A single explain or tokenize (someone waiting at the UI) goes ahead of queued dataset pages, after other
+    // interactive requests; the running request is never pre-empted.
+    if (req.type === 'explain' || req.type === 'tokenize') {
+      const firstBatch = queue.findIndex((q) => q.type === 'explainSamples');
+      queue.splice(firstBatch < 0 ? queue.length : firstBatch, 0, req);
+    } else {
+      queue.push(req);
+    }
     void drain();
   });
 }

@@ -191,6 +191,16 @@ describe('model engine: worker, batching, cache, cancellation', function () {
     assert.equal((await engine.explain(imgA, 'still works')).grid, 4);
   });
 
+  it('a single explain overtakes queued dataset pages (but not the running one)', async () => {
+    const page = (k: number): Sample[] => Array.from({ length: 16 }, (_, i) => sample(i, i % 2 ? imgA : imgB, `page ${k} phrase ${i}`, [[1, 1, 9, 9]]));
+    const order: string[] = [];
+    const running = engine.explainBatch(page(1)).then(() => order.push('page1'));
+    const queued = engine.explainBatch(page(2)).then(() => order.push('page2'));
+    const single = engine.explain(imgA, 'the interactive phrase').then(() => order.push('explain'));
+    await Promise.all([running, queued, single]);
+    assert.deepEqual(order, ['page1', 'explain', 'page2']);
+  });
+
   it("never blocks the caller's event loop while a long batch runs", async () => {
     const many = Array.from({ length: 64 }, (_, i) => sample(i, imgB, `a long enough phrase about shape ${i}`, [[1, 1, 9, 9]]));
     let ticks = 0, worstGap = 0, last = Date.now();
