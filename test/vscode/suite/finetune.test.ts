@@ -10,7 +10,7 @@ import type { AmcTaskDefinition } from '../../../src/tasks/definition';
 import type { FineTuneCommandResult } from '../../../src/tasks/index';
 import type { RunResult } from '../../../src/tasks/run';
 import type { TrainerEvent } from '../../../src/tasks/events';
-import { activateAmc, samplesDir, waitFor, workspaceDir } from './helpers';
+import { activateAmc, report, samplesDir, waitFor, workspaceDir } from './helpers';
 
 const SYSTEM_PYTHON = process.env.AMC_PYTHON || '/usr/bin/python3';
 
@@ -71,7 +71,7 @@ describe('AMC: Fine-tune task', function () {
     const t0 = Date.now();
     const { result, events } = await runTask({ type: 'amc', dataset, epochs: 1, batchSize: 8, output, exportAndUse: true });
     const wall = (Date.now() - t0) / 1000;
-    console.log(`      fine-tune task wall time (1 epoch, train + export): ${wall.toFixed(1)} s; trainer wall_s ${
+    report(`      fine-tune task wall time (1 epoch, train + export): ${wall.toFixed(1)} s; trainer wall_s ${
       (events.find((e) => e.event === 'done') as { wall_s?: number } | undefined)?.wall_s}`);
     assert.equal(result.status, 'finished', JSON.stringify({ problems: result.problems, errors: events.filter((e) => e.event === 'error') }));
     const kinds = new Set(events.map((e) => e.event));

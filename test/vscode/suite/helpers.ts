@@ -1,6 +1,7 @@
 // Shared helpers for the extension-host suite (imported by *.test.ts; bundled into each).
 import * as vscode from 'vscode';
 import * as path from 'node:path';
+import Mocha from 'mocha';
 import type { AmcExtensionApi } from '../../../src/extension';
 
 export const EXTENSION_ID = 'amc-grounding-lens.amc-grounding-lens';
@@ -38,4 +39,12 @@ export async function waitFor<T>(what: string, check: () => T | undefined | Prom
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * A line in the suite's output (the harness shows it; plain console.log from a test may not reach it, since
+ * the extension host owns `console`). Uses the reporter's log function, which index.ts points at the bridge.
+ */
+export function report(...args: unknown[]): void {
+  (Mocha.reporters.Base as unknown as { consoleLog: (...a: unknown[]) => void }).consoleLog(...args);
 }
