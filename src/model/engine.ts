@@ -22,6 +22,8 @@ export interface EngineOptions {
   batchSize?: number;
   /** Refuse images over this many pixels (default 100 M). */
   maxPixels?: number;
+  /** Run each graph once right after opening (default true), so the first request is not the slow one. */
+  warmUp?: boolean;
   /** Path of the worker script; default: worker.js beside this bundle, or worker.ts when run from source. */
   workerScript?: string;
 }
@@ -93,6 +95,7 @@ export class InferenceEngine {
         provider: opts.provider, threads: opts.threads, imageCacheSize: opts.imageCacheSize,
         batchSize: opts.batchSize, maxPixels: opts.maxPixels,
       },
+      warmUp: opts.warmUp,
     };
     const worker = new Worker(file, { workerData: init, execArgv });
     const ready = await new Promise<Extract<WorkerEvent, { type: 'ready' }>>((resolve, reject) => {

@@ -5,7 +5,7 @@ import type { ModelCard } from './card';
 import type { BatchItem, ExplainResult, RuntimeOptions } from './runtime';
 import type { Provider } from './session';
 
-export interface WorkerInit { modelDir: string; options: RuntimeOptions; }
+export interface WorkerInit { modelDir: string; options: RuntimeOptions; warmUp?: boolean; }
 
 export type WorkerRequest =
   | { type: 'explain'; id: number; image: string; phrase: string }

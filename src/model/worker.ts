@@ -41,6 +41,8 @@ async function main(): Promise<void> {
     return;
   }
   post({ type: 'ready', card: runtime.card, provider: runtime.provider, providerNote: runtime.providerNote });
+  // Warm both graphs right after reporting ready; requests that arrive meanwhile queue behind it.
+  const warming = init.warmUp === false ? Promise.resolve() : runtime.warmUp().catch(() => undefined);
 
   const queue: WorkerRequest[] = [];
   let running: { id: number; controller: AbortController } | undefined;
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
   const drain = async (): Promise<void> => {
     if (draining) return;
     draining = true;
+    await warming;
     while (queue.length) {
       const req = queue.shift()!;
       try {
