@@ -202,15 +202,17 @@ describe('model engine: worker, batching, cache, cancellation', function () {
   });
 
   it("never blocks the caller's event loop while a long batch runs", async () => {
-    const many = Array.from({ length: 64 }, (_, i) => sample(i, imgB, `a long enough phrase about shape ${i}`, [[1, 1, 9, 9]]));
+    const many = Array.from({ length: 128 }, (_, i) => sample(i, imgB, `a long enough phrase about shape ${i}`, [[1, 1, 9, 9]]));
     let ticks = 0, worstGap = 0, last = Date.now();
     const timer = setInterval(() => { const now = Date.now(); worstGap = Math.max(worstGap, now - last); last = now; ticks++; }, 5);
     const t0 = Date.now();
     await engine.explainBatch(many);
     const elapsed = Date.now() - t0;
     clearInterval(timer);
-    assert.ok(ticks >= Math.floor(elapsed / 50), `only ${ticks} timer ticks in ${elapsed} ms`);
-    assert.ok(worstGap < 250, `event loop stalled for ${worstGap} ms`);
+    // Relative bounds, so a loaded CI machine does not fail it: run on this thread, the batch would be one gap
+    // as long as the whole call and (almost) no ticks.
+    assert.ok(ticks >= Math.floor(elapsed / 100), `only ${ticks} timer ticks in ${elapsed} ms`);
+    assert.ok(worstGap < Math.max(elapsed / 3, 50), `event loop stalled for ${worstGap} ms of ${elapsed} ms`);
   });
 });
 
