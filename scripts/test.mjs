@@ -11,6 +11,10 @@ const stages = [
   ['webview (Chromium, viewer UI against the real host session)', 'node', ['test/webview/run.mjs']],
   // Extension-host suite in a real VS Code (code-server + chromium; installs them into .vscode-test/ once).
   ['vscode (extension host, real VS Code)', 'node', ['scripts/vscode-test.mjs', '--no-build']],
+  // The packaged extension: build the .vsix, install it into a clean code-server, and run the suites that prove
+  // it works as installed (activation, native runtime modules, Restricted Mode, the fine-tune task).
+  ['vsix (installed package in a clean VS Code)', 'node', ['scripts/vscode-test.mjs', '--vsix', '--grep',
+    '^(extension|runtime modules|restricted mode|AMC: Fine-tune in Restricted Mode|AMC: Fine-tune task runs 1 epoch)']],
 ];
 
 const only = process.env.AMC_TEST_ONLY; // e.g. AMC_TEST_ONLY=unit to run one stage while developing
