@@ -9,7 +9,7 @@ import type { Dataset } from '../../src/core/datasets/dataset';
 import { sampleLosses } from '../../src/core/math';
 import type { Explainer } from '../../src/editor/explainer';
 import { InferenceEngine } from '../../src/model/engine';
-import { MAX_PAGE, type HostToWebview } from '../../src/protocol';
+import { MAX_PAGE } from '../../src/protocol';
 import { MemoryDataset, phraseSample } from '../../src/editor/memoryDataset';
 import { hugeDataset, writeSceneDataset, type SceneFixture } from './fixtures';
 import { closeBrowser, ROOT, TestViewer } from './host';
