@@ -1,7 +1,7 @@
 // The model in one place: card + two onnxruntime sessions + tokenizer + image pipeline + embedding cache.
 // Runs wherever it is created: the inference worker (worker.ts) for the editor and CLI, or in-process for
 // benchmarks. Every number it returns goes through src/core (pointing game, losses).
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { sampleLosses } from '../core/math/amc';
@@ -30,6 +30,10 @@ export interface RuntimeOptions {
    * query): no cache, no sharing inside a batch. Only for the benchmark baseline (bench/eval).
    */
   perQueryImages?: boolean;
+  /** Use grounding_image/grounding_text.onnx when the model folder has them (default true). */
+  splitGrounding?: boolean;
+  /** Memory budget of the image cache in bytes (default 512 MB); entries are evicted oldest first. */
+  imageCacheBytes?: number;
 }
 
 export interface ExplainResult {
@@ -82,14 +86,32 @@ export function protocolResampling(sample: Sample): Resampling {
   return sample.hitRule === 'xywh' ? 'bicubic' : 'bilinear';
 }
 
-interface CachedImage { embeds: Float32Array; width: number; height: number; }
+interface CachedImage {
+  embeds: Float32Array;
+  width: number;
+  height: number;
+  /** With a split grounding graph: the image-only tensors of grounding_image.onnx (batch dim 1 dropped). */
+  frontier?: Float32Array[];
+}
+
+/** grounding.onnx cut at its image-only frontier (bench/eval/split_grounding.py): both halves and the cut tensors. */
+interface SplitGrounding {
+  image: ort.InferenceSession;
+  text: ort.InferenceSession;
+  frontier: string[];
+  /** Per frontier tensor, its dims after the batch dim (learnt from the first run). */
+  dims?: number[][];
+}
+
+export const SPLIT_FILE = 'grounding_split.json';
 
 /** A bounded LRU (Map keeps insertion order; a hit is re-inserted at the end). */
 export class LruCache<K, V> {
   private readonly map = new Map<K, V>();
   hits = 0;
   misses = 0;
-  constructor(readonly capacity: number) {}
+  private bytes = 0;
+  constructor(readonly capacity: number, readonly maxBytes = Infinity, private readonly sizeOf: (v: V) => number = () => 0) {}
   get(key: K): V | undefined {
     const v = this.map.get(key);
     if (v === undefined) { this.misses++; return undefined; }
@@ -100,16 +122,37 @@ export class LruCache<K, V> {
   }
   set(key: K, value: V): void {
     if (this.capacity <= 0) return;
-    this.map.delete(key);
+    this.delete(key);
     this.map.set(key, value);
-    while (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+    this.bytes += this.sizeOf(value);
+    while (this.map.size > 1 && (this.map.size > this.capacity || this.bytes > this.maxBytes)) this.delete(this.map.keys().next().value as K);
+  }
+  private delete(key: K): void {
+    const old = this.map.get(key);
+    if (old === undefined) return;
+    this.bytes -= this.sizeOf(old);
+    this.map.delete(key);
   }
   get size(): number { return this.map.size; }
-  clear(): void { this.map.clear(); }
+  get sizeBytes(): number { return this.bytes; }
+  clear(): void { this.map.clear(); this.bytes = 0; }
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new AbortError();
+}
+
+/** Open grounding_image/grounding_text.onnx if they were cut from exactly this model's grounding.onnx. */
+async function openSplit(dir: string, card: ModelCard, opts: RuntimeOptions): Promise<SplitGrounding> {
+  const file = path.join(dir, SPLIT_FILE);
+  const meta = JSON.parse(readFileSync(file, 'utf8')) as { source_sha256?: string; frontier?: string[] };
+  if (meta.source_sha256 !== card.files.grounding.sha256) {
+    throw new ModelCardError(file, `was cut from a grounding.onnx with sha256 ${String(meta.source_sha256).slice(0, 12)}…, the card records ${card.files.grounding.sha256.slice(0, 12)}… (re-run bench/eval/split_grounding.py)`);
+  }
+  if (!Array.isArray(meta.frontier) || !meta.frontier.length) throw new ModelCardError(file, 'lists no frontier tensors');
+  const image = (await openSession(path.join(dir, 'grounding_image.onnx'), opts)).session;
+  const text = (await openSession(path.join(dir, 'grounding_text.onnx'), opts)).session;
+  return { image, text, frontier: meta.frontier };
 }
 
 export class ModelRuntime {
@@ -129,12 +172,14 @@ export class ModelRuntime {
     readonly provider: Provider,
     readonly providerNote: string | undefined,
     opts: RuntimeOptions,
+    private readonly split?: SplitGrounding,
   ) {
     this.tokenizer = BertTokenizer.fromVocabFile(path.join(modelDir, card.vocabFile), {
       maxLength: card.maxTextLength, lowercase: card.lowercase, maxWords: card.maxWords,
     });
     this.batchSize = Math.max(1, Math.floor(opts.batchSize ?? 8));
-    this.cache = new LruCache(opts.imageCacheSize ?? 64);
+    this.cache = new LruCache<string, CachedImage>(opts.imageCacheSize ?? 64, opts.imageCacheBytes ?? 512 * 2 ** 20,
+      (c) => 4 * (c.embeds.length + (c.frontier ?? []).reduce((a, f) => a + f.length, 0)));
     this.maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
     this.perQueryImages = opts.perQueryImages ?? false;
   }
@@ -179,14 +224,27 @@ export class ModelRuntime {
       await gr.session.release();
       throw new ModelCardError(path.join(dir, CARD_FILE), `the ONNX graphs do not match the card: ${unique.join('; ')}`);
     }
-    return new ModelRuntime(dir, card, enc.session, gr.session, enc.provider, enc.providerNote, opts);
+    let split: SplitGrounding | undefined;
+    if (opts.splitGrounding !== false && existsSync(path.join(dir, SPLIT_FILE))) {
+      split = await openSplit(dir, card, { ...opts, provider: enc.provider }).catch(async (e) => {
+        await enc.session.release();
+        await gr.session.release();
+        throw e;
+      });
+    }
+    return new ModelRuntime(dir, card, enc.session, gr.session, enc.provider, enc.providerNote, opts, split);
   }
 
   async dispose(): Promise<void> {
     this.cache.clear();
     await this.encoder.release();
     await this.grounding.release();
+    await this.split?.image.release();
+    await this.split?.text.release();
   }
+
+  /** Whether phrases run grounding_text.onnx against cached per-image tensors. */
+  get usesSplitGrounding(): boolean { return this.split !== undefined; }
 
   get cacheStats(): { size: number; hits: number; misses: number } {
     return { size: this.cache.size, hits: this.cache.hits, misses: this.cache.misses };
@@ -250,9 +308,10 @@ export class ModelRuntime {
       const embeds = result.image_embeds;
       const per = embeds.data.length / chunk.length;
       const data = embeds.data as Float32Array;
+      const frontiers = this.split ? await this.runSplitImage(embeds as ort.Tensor, chunk.length) : undefined;
       if (!this.perQueryImages) {
         chunk.forEach((p, b) => {
-          this.cache.set(p.key, { embeds: data.slice(b * per, (b + 1) * per), width: p.width, height: p.height });
+          this.cache.set(p.key, { embeds: data.slice(b * per, (b + 1) * per), width: p.width, height: p.height, frontier: frontiers?.[b] });
         });
       }
       for (const v of Object.values(result)) v.dispose();
@@ -260,7 +319,7 @@ export class ModelRuntime {
       // request spans more images than the cache holds, so answer from the chunk directly).
       for (const p of pending) {
         const b = chunk.findIndex((c) => c.key === p.key);
-        if (b >= 0) out[p.idx] = { embeds: data.slice(b * per, (b + 1) * per), width: p.width, height: p.height };
+        if (b >= 0) out[p.idx] = { embeds: data.slice(b * per, (b + 1) * per), width: p.width, height: p.height, frontier: frontiers?.[b] };
       }
     }
     return out as (CachedImage | Error)[];
@@ -272,6 +331,25 @@ export class ModelRuntime {
   private runGrounding(chunk: { image: CachedImage; text: EncodedText }[]): Promise<ort.InferenceSession.ReturnType> {
     const B = chunk.length;
     const T = Math.max(...chunk.map((p) => p.text.ids.length));
+    if (this.split?.dims && chunk.every((p) => p.image.frontier)) {
+      const ids = new BigInt64Array(B * T);
+      const mask = new BigInt64Array(B * T);
+      chunk.forEach((p, b) => p.text.ids.forEach((id, t) => { ids[b * T + t] = BigInt(id); mask[b * T + t] = 1n; }));
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: new ort.Tensor('int64', ids, [B, T]),
+        attention_mask: new ort.Tensor('int64', mask, [B, T]),
+      };
+      this.split.frontier.forEach((name, f) => {
+        const rest = this.split!.dims![f];
+        const per = rest.reduce((a, d) => a * d, 1);
+        const buf = new Float32Array(B * per);
+        chunk.forEach((p, b) => buf.set(p.image.frontier![f], b * per));
+        feeds[name] = new ort.Tensor('float32', buf, [B, ...rest]);
+      });
+      this.stats.groundingRuns++;
+      this.stats.phrasesGrounded += B;
+      return this.split.text.run(feeds);
+    }
     const per = chunk[0].image.embeds.length;
     const embeds = new Float32Array(B * per);
     const ids = new BigInt64Array(B * T);
@@ -339,13 +417,35 @@ export class ModelRuntime {
     const S = this.card.imageSize;
     const enc = await this.encoder.run({ image: new ort.Tensor('float32', new Float32Array(3 * S * S), [1, 3, S, S]) });
     const embeds = enc.image_embeds as ort.Tensor;
-    const cls = BigInt(this.tokenizer.vocab.indexOf('[CLS]'));
-    const res = await this.grounding.run({
-      image_embeds: embeds,
-      input_ids: new ort.Tensor('int64', BigInt64Array.from([cls]), [1, 1]),
-      attention_mask: new ort.Tensor('int64', BigInt64Array.from([1n]), [1, 1]),
-    });
+    const frontier = this.split ? (await this.runSplitImage(embeds, 1))[0] : undefined;
+    const cls = this.tokenizer.vocab.indexOf('[CLS]');
+    const before = { ...this.stats };
+    const res = await this.runGrounding([{
+      image: { embeds: embeds.data as Float32Array, width: 1, height: 1, frontier },
+      text: { caption: '', ids: [cls], tokens: ['[CLS]'] },
+    }]);
+    Object.assign(this.stats, before);
     for (const v of [...Object.values(enc), ...Object.values(res)]) v.dispose();
+  }
+
+  /** The image-only frontier of the grounding graph for a batch of image embeddings, split per image. */
+  private async runSplitImage(embeds: ort.Tensor, B: number): Promise<Float32Array[][]> {
+    const split = this.split!;
+    const res = await split.image.run({ image_embeds: embeds });
+    const dims: number[][] = [];
+    const perImage: Float32Array[][] = Array.from({ length: B }, () => []);
+    split.frontier.forEach((name) => {
+      const t = res[name];
+      if (t.dims[0] !== B) throw new Error(`${SPLIT_FILE}: frontier tensor ${name} has dims [${t.dims.join(',')}], expected the batch (${B}) first`);
+      const rest = t.dims.slice(1) as number[];
+      dims.push(rest);
+      const data = t.data as Float32Array;
+      const per = data.length / B;
+      for (let b = 0; b < B; b++) perImage[b].push(data.slice(b * per, (b + 1) * per));
+    });
+    split.dims = dims;
+    for (const v of Object.values(res)) v.dispose();
+    return perImage;
   }
 
   // -- the API -------------------------------------------------------------------------------------------

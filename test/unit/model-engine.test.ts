@@ -2,6 +2,7 @@
 // fixture, batching that changes no number, the embedding cache, cancellation, the worker keeping the caller's
 // event loop free, and every kind of bad input named in issue 4.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -344,5 +345,56 @@ describe('model engine: bad input', function () {
     if (!cudaWorks) assert.match(auto.providerNote ?? '', /CUDA not available, running on CPU \(.+\)/);
     await auto.session.release();
     if (!cudaWorks) await assert.rejects(InferenceEngine.open(tinyDir, { provider: 'cuda' }), (e: Error) => e.name === 'ProviderError');
+  });
+});
+
+describe('model engine: split grounding graph (image-only frontier cached per image)', function () {
+  this.timeout(120_000);
+  let tmp: string;
+  let dir: string;
+  before(() => {
+    tmp = tmpDir();
+    dir = path.join(tmp, 'tiny-split');
+    cpSync(tinyDir, dir, { recursive: true });
+    const r = spawnSync(process.env.AMC_PYTHON || '/usr/bin/python3', [path.join(root, 'bench/eval/split_grounding.py'), dir], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  });
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('gives the same numbers as the whole grounding graph, and the fixture', async () => {
+    const fx = JSON.parse(readFileSync(path.join(dir, 'fixture.json'), 'utf8')) as Fixture;
+    const images = writeFixtureImages(tmp, fx);
+    const whole = await ModelRuntime.open(dir, { splitGrounding: false });
+    const split = await ModelRuntime.open(dir);
+    try {
+      assert.equal(split.usesSplitGrounding, true);
+      assert.equal(whole.usesSplitGrounding, false);
+      const samples = fx.phrases.flatMap((p, i) => [sample(2 * i, images[i], p, [[1, 1, 30, 30]]), sample(2 * i + 1, images[i], `the other ${p}`, [[1, 1, 30, 30]])]);
+      const a = await whole.explainSamples(samples);
+      const b = await split.explainSamples(samples);
+      for (let i = 0; i < samples.length; i++) {
+        const x = a[i], y = b[i];
+        assert.ok(!('error' in x) && !('error' in y));
+        assert.ok(Math.abs(x.score - y.score) < 1e-5);
+        assertClose(y.gradcam, x.gradcam, 1e-5, `sample ${i}`);
+        assert.deepEqual(y.point, x.point);
+      }
+      const r = await split.explain(images[0], fx.phrases[0]);
+      assertClose([r.score], [fx.itm_logits[0][1]], 1e-4, 'fixture ITM logit through the split graphs');
+    } finally {
+      await whole.dispose();
+      await split.dispose();
+    }
+  });
+
+  it('refuses split graphs cut from another grounding.onnx', async () => {
+    const file = path.join(dir, 'grounding_split.json');
+    const meta = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(file, JSON.stringify({ ...meta, source_sha256: 'f'.repeat(64) }));
+    try {
+      await assert.rejects(ModelRuntime.open(dir), (e: Error) => e.name === 'ModelCardError' && /was cut from a grounding\.onnx with sha256 ffffffffffff/.test(e.message));
+    } finally {
+      writeFileSync(file, JSON.stringify(meta));
+    }
   });
 });
