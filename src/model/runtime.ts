@@ -101,6 +101,8 @@ interface SplitGrounding {
   frontier: string[];
   /** Per frontier tensor, its dims after the batch dim (learnt from the first run). */
   dims?: number[][];
+  /** Reused input buffers for batched runs. */
+  buffers?: Float32Array[];
 }
 
 export const SPLIT_FILE = 'grounding_split.json';
@@ -341,8 +343,15 @@ export class ModelRuntime {
       };
       this.split.frontier.forEach((name, f) => {
         const rest = this.split!.dims![f];
+        if (B === 1) { // the cached tensors themselves, no copy
+          feeds[name] = new ort.Tensor('float32', chunk[0].image.frontier![f], [1, ...rest]);
+          return;
+        }
         const per = rest.reduce((a, d) => a * d, 1);
-        const buf = new Float32Array(B * per);
+        // one reusable buffer per frontier tensor (allocating B·15 MB per run at base is mostly GC)
+        const buffers = (this.split!.buffers ??= []);
+        if (!buffers[f] || buffers[f].length < this.batchSize * per) buffers[f] = new Float32Array(this.batchSize * per);
+        const buf = buffers[f].subarray(0, B * per);
         chunk.forEach((p, b) => buf.set(p.image.frontier![f], b * per));
         feeds[name] = new ort.Tensor('float32', buf, [B, ...rest]);
       });
