@@ -181,7 +181,7 @@ describe('amc explain / eval / demo', function () {
 describe('agreement: amc eval vs the trainer PyTorch eval (tiny model, synthetic test sets)', function () {
   this.timeout(180_000);
 
-  it('same point, hit and score for every query (Flickr-style bilinear and RefCOCO+-style bicubic)', () => {
+  it('same hit and score for every query, same point up to a one-pixel near-tie (Flickr-style bilinear, RefCOCO+-style bicubic)', () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'amc-agree-'));
     try {
       const code = `
@@ -205,9 +205,13 @@ print(json.dumps(out))
         const ours = (JSON.parse(readFileSync(out, 'utf8')) as EvalReport).samples;
         const ref = expected[f];
         assert.equal(ours.length, ref.length, `${f}: query count`);
-        const differ = ours.filter((o, i) => o.hit !== ref[i].hit || o.point!.x !== ref[i].point[0] || o.point!.y !== ref[i].point[1] ||
-          Math.abs(o.score! - ref[i].score) > 1e-3 || o.split !== ref[i].split);
+        // Same hit for every query. The point may move by one pixel on a near-tie of the upsampled map (onnxruntime
+        // and PyTorch sum in different orders, ~1e-7 relative; src/model/README.md "Agreement"), never further.
+        const differ = ours.filter((o, i) => o.hit !== ref[i].hit || Math.abs(o.point!.x - ref[i].point[0]) > 1 ||
+          Math.abs(o.point!.y - ref[i].point[1]) > 1 || Math.abs(o.score! - ref[i].score) > 1e-3 || o.split !== ref[i].split);
         assert.deepEqual(differ.map((d) => d.id), [], `${f}: ${differ.length} of ${ours.length} queries differ`);
+        const exact = ours.filter((o, i) => o.point!.x === ref[i].point[0] && o.point!.y === ref[i].point[1]).length;
+        assert.ok(exact >= 0.8 * ours.length, `${f}: only ${exact} of ${ours.length} points identical`);
       }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
