@@ -403,16 +403,68 @@ def model_from_checkpoint(path: str, config: Optional[str], image_res: Optional[
     return model, ckpt, missing, unexpected
 
 
+def round_word_embeddings(model: ALBEF) -> str:
+    """Rounds the text encoder's word-embedding table to float16 values (kept as float32 tensors) so that the
+    float16 copy stored in grounding.onnx holds exactly the numbers PyTorch computes with. Returns its name."""
+    for name, param in model.named_parameters():
+        if name.endswith("embeddings.word_embeddings.weight") and not name.startswith("text_encoder_m"):
+            with torch.no_grad():
+                param.copy_(param.half().float())
+            return name
+    raise ValueError("the model has no word-embedding table")
+
+
+def store_word_embeddings_fp16(onnx_path: str) -> int:
+    """Rewrites grounding.onnx with its word-embedding initializer stored as float16 plus a Cast to float32.
+    The table is 30522 × width floats — most of the file for a small model (23 MB of 40 MB at width 192) —
+    so this keeps a model folder under the repository's 30 MB per-file limit. Returns the bytes saved."""
+    try:
+        import numpy as np
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError as err:  # the exporter otherwise needs only torch
+        raise RuntimeError(f"--fp16-embeddings needs the 'onnx' package ({err})") from None
+    model = onnx.load(onnx_path)
+    graph = model.graph
+    target = next((t for t in graph.initializer if t.name.endswith("word_embeddings.weight")
+                   and t.data_type == onnx.TensorProto.FLOAT), None)
+    if target is None:
+        raise ValueError(f"{onnx_path}: no float32 word_embeddings.weight initializer to store as float16")
+    values = numpy_helper.to_array(target)
+    half = values.astype(np.float16)
+    if not np.array_equal(half.astype(np.float32), values):
+        raise ValueError(f"{onnx_path}: word embeddings are not float16 values; call round_word_embeddings first")
+    before = len(model.SerializeToString())
+    fp16_name = target.name + ".float16"
+    graph.initializer.remove(target)
+    graph.initializer.append(numpy_helper.from_array(half, fp16_name))
+    graph.node.insert(0, helper.make_node("Cast", [fp16_name], [target.name], to=onnx.TensorProto.FLOAT,
+                                          name="word_embeddings_to_float32"))
+    onnx.checker.check_model(model)
+    tmp = onnx_path + ".tmp"
+    onnx.save(model, tmp)
+    os.replace(tmp, onnx_path)
+    return before - os.path.getsize(onnx_path)
+
+
 def export_model(model: ALBEF, out_dir: str, name: Optional[str] = None, saved: Optional[dict] = None,
-                 with_fixture: bool = True) -> dict:
-    """Writes the full model folder; returns the card."""
+                 with_fixture: bool = True, fp16_word_embeddings: bool = False) -> dict:
+    """Writes the full model folder; returns the card. With fp16_word_embeddings the word-embedding table is
+    rounded to float16 in the model first, so the fixture, the ONNX graphs and PyTorch agree exactly."""
     os.makedirs(out_dir, exist_ok=True)
+    if fp16_word_embeddings:
+        round_word_embeddings(model)
     paths = export_onnx(model, out_dir)
+    if fp16_word_embeddings:
+        store_word_embeddings_fp16(paths["grounding.onnx"])
     shutil.copyfile(VOCAB_PATH, os.path.join(out_dir, "vocab.txt"))
     if with_fixture:
         with open(os.path.join(out_dir, "fixture.json"), "w") as f:
             json.dump(build_fixture(model), f)
     card = model_card(name or os.path.basename(os.path.normpath(out_dir)), model.cfg, paths, saved)
+    if fp16_word_embeddings:
+        card["training"]["notes"].append("word embeddings rounded to float16 at export (stored as float16 in "
+                                         "grounding.onnx); metrics are measured on the rounded model")
     with open(os.path.join(out_dir, "model.json"), "w") as f:
         json.dump(card, f, indent=2)
     return card
@@ -428,6 +480,8 @@ def main(argv: List[str]) -> int:
     p.add_argument("--image-res", type=int, choices=[256, 384], default=None,
                    help="input size (default: the checkpoint's); pos_embed is interpolated when it differs")
     p.add_argument("--name", default=None, help="card name (default: the folder name)")
+    p.add_argument("--fp16-embeddings", action="store_true",
+                   help="store the word-embedding table as float16 (values rounded first; halves a small model)")
     p.add_argument("--allow-missing", action="store_true",
                    help="export even if model keys are missing from the checkpoint (they stay random)")
     args = p.parse_args(argv)
@@ -450,6 +504,6 @@ def main(argv: List[str]) -> int:
     recipe = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else None
     data = ckpt.get("data") or ({k: recipe.get(k) for k in ("train_files", "image_root")} if recipe else None)
     saved = {"data": data, "recipe": recipe, "metrics": ckpt.get("metrics") or {}}
-    card = export_model(model, args.out, args.name, saved)
+    card = export_model(model, args.out, args.name, saved, fp16_word_embeddings=args.fp16_embeddings)
     print(json.dumps({"event": "done", "out": args.out, "sha256": card["sha256"]}))
     return 0

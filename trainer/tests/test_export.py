@@ -137,6 +137,35 @@ def test_export_cli_writes_the_model_folder(tmp_path):
     assert rel_err(enc["image_embeds"][:, 0], np.array(fx["image_embeds_cls"], dtype=np.float32)) <= TOL
 
 
+@needs_node
+def test_fp16_embeddings_shrink_the_file_and_keep_parity(tmp_path):
+    """--fp16-embeddings: word embeddings rounded in the model, stored as float16 + Cast; ONNX == PyTorch still."""
+    torch.manual_seed(0)
+    model = ALBEF(_tiny_cfg())
+    ckpt = tmp_path / "checkpoint_00.pth"
+    _save_checkpoint(ckpt, model)
+    full, half = tmp_path / "full", tmp_path / "half"
+    assert export.main(["--checkpoint", str(ckpt), "--out", str(full)]) == 0
+    assert export.main(["--checkpoint", str(ckpt), "--out", str(half), "--fp16-embeddings"]) == 0
+    table = model.cfg.vocab_size * model.cfg.text_width
+    saved = os.path.getsize(full / "grounding.onnx") - os.path.getsize(half / "grounding.onnx")
+    assert abs(saved - 2 * table) < 4096, saved  # float32 → float16: 2 bytes saved per entry
+    card = json.loads((half / "model.json").read_text())
+    assert card["sha256"]["grounding.onnx"] == export.sha256_file(str(half / "grounding.onnx"))
+    assert any("float16" in n for n in card["training"]["notes"])
+    fx = json.loads((half / "fixture.json").read_text())  # computed by PyTorch with the rounded table
+    ids, att = np.array(fx["input_ids"]), np.array(fx["attention_mask"])
+    rounded = export.model_from_checkpoint(str(ckpt), None, None)[0].eval()
+    export.round_word_embeddings(rounded)
+    with torch.no_grad():
+        emb = rounded.encode_image(torch.randn(2, 3, 64, 64))
+    ref = rounded.explain(emb, torch.from_numpy(ids), torch.from_numpy(att))
+    grd = run_onnx(str(half / "grounding.onnx"), {"image_embeds": emb.numpy(), "input_ids": ids,
+                                                  "attention_mask": att})
+    for name in ("itm_logits", "gradcam", "token_gradcam"):
+        assert rel_err(grd[name], ref[name].numpy()) <= TOL, name
+
+
 def test_export_cli_errors_name_the_problem(tmp_path, capsys):
     assert export.main(["--checkpoint", str(tmp_path / "nope.pth"), "--out", str(tmp_path / "o")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
