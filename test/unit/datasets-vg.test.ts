@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { openDataset } from '../../src/core/datasets/index';
 import { openVgRegions } from '../../src/core/datasets/vg';
-import { openAmcVg } from '../../src/core/datasets/amcVg';
+import { openAmcVg, splitFromFileName } from '../../src/core/datasets/amcVg';
 import { ReaderError, type Dataset } from '../../src/core/datasets/dataset';
 import { lintDataset } from '../../src/core/lint';
 
@@ -130,6 +130,23 @@ describe('AMC VG JSON reader', () => {
     const report = await lintDataset(ds);
     assert.deepEqual(report.problems, []);
     await ds.close();
+  });
+
+  it('takes the split from the file name as the trainer does (vg_val.json → val), none otherwise', async () => {
+    assert.equal(splitFromFileName('/d/vg_val.json'), 'val');
+    assert.equal(splitFromFileName('refcoco+_testA.json'), 'testA');
+    assert.equal(splitFromFileName('vg_descriptions.json'), undefined);
+    assert.equal(splitFromFileName('/val/contest.json'), undefined);
+    mkdirSync(WORK, { recursive: true });
+    const named = path.join(WORK, 'vg_test.json');
+    writeFileSync(named, JSON.stringify([{ image: 'a.jpg', caption: 'c', bbox: [[0, 0, 2, 2]] }]));
+    const ds = await openAmcVg(named);
+    assert.equal((await ds.page(0, 1))[0].split, 'test');
+    assert.deepEqual(ds.splits(), ['test']);
+    await ds.close();
+    const unnamed = await openAmcVg(file);
+    assert.equal((await unnamed.page(0, 1))[0].split, undefined);
+    await unnamed.close();
   });
 
   it('joins relative image paths to the image root and keeps absolute ones (os.path.join semantics)', async () => {

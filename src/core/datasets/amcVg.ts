@@ -105,8 +105,12 @@ class AmcVgDataset implements Dataset {
   private readHandle: Promise<FileHandle> | undefined;
   private readonly abort = new AbortController();
   private closed = false;
+  /** The format has no split field: like the trainer's reader (data.split_from_name), take it from the file
+   *  name (vg_val.json → val); none for names without one (AMC's vg_descriptions.json). */
+  private readonly split: string | undefined;
 
   constructor(readonly file: string, size: number, private readonly opts: ScanOpenOptions) {
+    this.split = splitFromFileName(file);
     // AMC joins `image` to the config's image_root with os.path.join; default: the annotation file's folder.
     this.imageRoot = path.resolve(opts.imageRoot ?? path.dirname(file));
     this.indexer = new AmcIndexer(file, size >= 2 ** 32);
@@ -211,6 +215,7 @@ class AmcVgDataset implements Dataset {
       boxes,
       sourceBoxes: boxes.map((b) => [...b]),
       hitRule: 'xyxy',
+      split: this.split,
       ids: many ? { entry, caption: captionIndex } : { entry },
       source: { file: this.file, entry: many ? `entry [${entry}] caption ${captionIndex}` : `entry [${entry}]`, byteOffset },
     };
@@ -223,7 +228,7 @@ class AmcVgDataset implements Dataset {
     return [...this.indexer.problems, ...[...this.servedProblems.values()].flat()];
   }
 
-  splits(): string[] { return []; }
+  splits(): string[] { return this.split ? [this.split] : []; }
 
   async close(): Promise<void> {
     this.closed = true;
@@ -232,4 +237,9 @@ class AmcVgDataset implements Dataset {
     if (this.readHandle) await this.readHandle.then((h) => h.close(), () => undefined);
     this.readHandle = undefined;
   }
+}
+
+/** A split word delimited by start/end, '_', '-' or '.' in the base name, as the trainer's `split_from_name`. */
+export function splitFromFileName(file: string): string | undefined {
+  return /(?:^|[_\-.])(train|val|test|testA|testB)(?:[_\-.]|$)/.exec(path.basename(file))?.[1];
 }
