@@ -345,7 +345,9 @@ describe('viewer webview: detail', () => {
     const shown = await viewer.page.$eval('.drawn-result', (e) => ({ lMean: Number((e as HTMLElement).dataset.lMean), lMax: Number((e as HTMLElement).dataset.lMax) }));
     const r = await engine.explain(path.join(fixture.dir, 'images', 'scene0.png'), 'the red square');
     const expected = sampleLosses(r.gradcam, r.grid, [[150, 100, 300, 220]], r.width, r.height);
-    assert.ok(Math.abs(shown.lMean - expected.lMean) < 1e-9 && Math.abs(shown.lMax - expected.lMax) < 1e-9, `${JSON.stringify(shown)} vs ${JSON.stringify(expected)}`);
+    // 1e-6, not exact: the viewer's map may come from a batched grounding run, whose float32 sums onnxruntime
+    // orders differently from this single explain (seen: 5e-9 apart).
+    assert.ok(Math.abs(shown.lMean - expected.lMean) < 1e-6 && Math.abs(shown.lMax - expected.lMax) < 1e-6, `${JSON.stringify(shown)} vs ${JSON.stringify(expected)}`);
 
     // Drag a box on the image pane.
     const canvas = (await viewer.page.$('.pane-canvas[aria-label^="Image"]'))!;
