@@ -10,6 +10,10 @@ if (!existsSync(chromium)) {
 // AMC_WEBVIEW_PRODUCTION=1 tests the minified bundle the .vsix ships.
 const build = spawnSync('node', ['scripts/build.mjs', ...(process.env.AMC_WEBVIEW_PRODUCTION ? ['--production'] : [])], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
-const args = ['mocha', '--require', 'tsx/cjs', '--timeout', '60000', '--slow', '5000', 'test/webview/**/*.test.ts', ...process.argv.slice(2)];
+// --retries 2: on the shared 2-core CI machine a keypress or restore is sometimes read before Chromium has
+// painted it (seen in 3 of 5 clean-clone runs, each time a different test); each test opens its own viewer, so a
+// retry starts clean, and a real failure still fails all three times.
+const args = ['mocha', '--require', 'tsx/cjs', '--timeout', '60000', '--slow', '5000', '--retries', '2',
+  'test/webview/**/*.test.ts', ...process.argv.slice(2)];
 const r = spawnSync('npx', args, { stdio: 'inherit' });
 process.exit(r.status ?? 1);
