@@ -1,19 +1,11 @@
 // What the viewer needs from a model: the subset of src/model/engine.ts's InferenceEngine it calls, written
 // structurally so the viewer session (and its Chromium test host) does not import onnxruntime. No vscode import.
 import type { Sample } from '../core/types';
+import type { ExplainResult } from '../model/runtime';
 import type { ExplanationPayload, ModelInfo } from '../protocol';
 
-export interface ExplainResultLike {
-  score: number;
-  itmProbability: number;
-  grid: number;
-  gradcam: Float32Array;
-  tokens: string[];
-  tokenGradcam: Float32Array[];
-  width: number;
-  height: number;
-  point: { x: number; y: number };
-}
+// The engine's result type itself; a type-only import, so nothing of onnxruntime is loaded here.
+export type ExplainResultLike = ExplainResult;
 
 export interface SampleExplanationLike extends ExplainResultLike {
   hit: boolean;
