@@ -6,6 +6,7 @@ import { createOutputChannel, releaseOutputChannel } from './output';
 import { registerAnnotationViewer } from './editor/register';
 import { registerExplainCommand } from './commands/explain';
 import { registerEvaluateCommand } from './commands/evaluate';
+import { registerCompareCommand } from './commands/compare';
 import { type FineTuneApi, registerFineTune } from './tasks';
 
 /** What `activate` returns (vscode.extensions.getExtension(...).exports): used by the extension-host tests. */
@@ -24,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
   registerAnnotationViewer(context);
   registerExplainCommand(context);
   registerEvaluateCommand(context);
+  registerCompareCommand(context);
   const fineTune = registerFineTune(context);
 
   return { extensionPath: context.extensionPath, output, fineTune };

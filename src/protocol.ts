@@ -5,7 +5,7 @@
 // pushes events (no id, no answer). Pure TypeScript: no DOM, no vscode.
 import type { BoxXYXY, DatasetFormat, HitRule } from './core/types';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 // ---------------------------------------------------------------------------------------------------------
 // Data carried by messages
@@ -53,6 +53,19 @@ export interface ModelInfo {
   provider: 'cuda' | 'cpu';
   providerNote?: string;
   grid: number;
+  /** The model folder (absolute). */
+  dir?: string;
+}
+
+/**
+ * The second model a viewer compares with (issue 6): after a fine-tune export, the previous model ('previous');
+ * or any folder the user picked with "AMC: Compare with another model…" ('chosen'). `model` is an error when
+ * that folder could not be opened.
+ */
+export interface ComparisonInfo {
+  role: 'previous' | 'chosen';
+  dir: string;
+  model: ModelInfo | { error: string };
 }
 
 /** Everything the detail view needs about a sample, except the explanation. */
@@ -96,6 +109,29 @@ export interface ExplanationPayload {
 
 export interface SplitAccuracyPayload { split: string; hits: number; total: number; accuracy: number; }
 
+/** One split of a two-model evaluation: accuracies in [0, 1] (NaN: no query), delta in percentage points. */
+export interface SplitDelta {
+  split: string;
+  current: number;
+  currentHits: number;
+  currentTotal: number;
+  /** The comparison (previous) model's accuracy. */
+  comparison: number;
+  comparisonHits: number;
+  comparisonTotal: number;
+  /** (current − comparison) × 100. */
+  deltaPts: number;
+}
+
+/** The comparison model's side of an evaluation. */
+export interface ComparisonEvaluation {
+  role: 'previous' | 'chosen';
+  model: ModelInfo;
+  errors: number;
+  bySplit: SplitAccuracyPayload[];
+  deltas: SplitDelta[];
+}
+
 export interface EvaluationSummary {
   done: number;
   total: number;
@@ -103,6 +139,8 @@ export interface EvaluationSummary {
   bySplit: SplitAccuracyPayload[];
   finished: boolean;
   cancelled: boolean;
+  /** Present when the viewer compares with a second model: its accuracy per split and the deltas. */
+  comparison?: ComparisonEvaluation;
 }
 
 /** State the webview keeps with setState so a hidden tab comes back where it was. */
@@ -131,6 +169,8 @@ export interface InitResult {
   problemCount: number;
   colormap: 'jet' | 'viridis';
   evaluation?: EvaluationSummary;
+  /** The comparison model, or null when the viewer compares with none. */
+  comparison: ComparisonInfo | null;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -148,6 +188,11 @@ export interface RequestMap {
   explainSample: { params: { index: number }; result: ExplanationPayload };
   /** "Explain with another phrase" on a sample's image; losses/hit are against that sample's boxes. */
   explainPhrase: { params: { index: number; phrase: string }; result: ExplanationPayload };
+  /**
+   * The comparison model's explanation of a sample (or of `phrase` on its image), same shape and numbers as
+   * explainSample / explainPhrase give for the current model. Error 'no-model' when there is no comparison model.
+   */
+  explainComparison: { params: { index: number; phrase?: string }; result: ExplanationPayload };
   /** Compute metrics lazily for rows now on screen; results come back as `rowsComputed` events. */
   computeRows: { params: { indices: number[] }; result: { queued: number } };
   /** Save the exported side-by-side PNG; result path is where it was written, null when the user cancelled. */
@@ -165,6 +210,8 @@ export interface ShownReport {
   phrase: string;
   /** The metric values as the webview displays them. */
   metrics: Record<string, string>;
+  /** When comparing: the comparison model's values as displayed beside its map, and its name as labelled. */
+  comparison?: { model: string; label: string; metrics: Record<string, string> };
   /** Whether the image pane has drawn the image (it loads independently of the explanation). */
   image: 'loaded' | 'loading' | 'failed' | 'none';
 }
@@ -186,7 +233,9 @@ export interface EventMap {
   /** Evaluation progress and per-split accuracy. */
   evaluation: EvaluationSummary;
   /** The model changed (setting) or failed; cached metrics belong to the old model and are dropped. */
-  modelChanged: { model: ModelInfo | { error: string }; computedCount: number };
+  modelChanged: { model: ModelInfo | { error: string }; computedCount: number; comparison: ComparisonInfo | null };
+  /** The comparison model was set, changed or turned off (null); an evaluation of the old pair is dropped. */
+  comparisonChanged: { comparison: ComparisonInfo | null };
   /** Host asks the webview to select and explain a sample (e.g. from a command). */
   select: { index: number };
 }
@@ -209,8 +258,8 @@ export type EventMessage = { [E in EventName]: { kind: 'event'; event: E; data: 
 export type HostToWebview = ResponseMessage | EventMessage;
 
 export const METHOD_NAMES: readonly Method[] = [
-  'ready', 'setView', 'getRows', 'getSample', 'explainSample', 'explainPhrase', 'computeRows', 'savePng', 'evaluate',
-  'revealSource', 'reportShown',
+  'ready', 'setView', 'getRows', 'getSample', 'explainSample', 'explainPhrase', 'explainComparison', 'computeRows', 'savePng',
+  'evaluate', 'revealSource', 'reportShown',
 ];
 const METHODS: ReadonlySet<string> = new Set<string>(METHOD_NAMES);
 

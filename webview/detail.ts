@@ -1,6 +1,8 @@
 // Detail view: image with GT boxes | box mask | GradCAM overlay with the pointing-game point, the phrase's tokens
 // (hover/click shows that token's map), metrics, "explain with another phrase", a user-drawn box with its
-// L_mean/L_max (core sampleLosses), and PNG export. All text from data goes in through textContent.
+// L_mean/L_max (core sampleLosses), and PNG export. When the viewer compares two models (issue 6), a fourth pane
+// shows the comparison (previous) model's GradCAM before the current one's, each labelled with its model and with
+// its own ITM score, L_mean, L_max and hit. All text from data goes in through textContent.
 import { isHit, sampleLosses } from '../src/core/math';
 import type { BoxXYXY } from '../src/core/types';
 import type { ExplanationPayload, SampleDetail } from '../src/protocol';
@@ -35,6 +37,14 @@ export class DetailView {
   readonly imageCanvas = el('canvas', 'pane-canvas');
   readonly maskCanvas = el('canvas', 'pane-canvas');
   readonly heatCanvas = el('canvas', 'pane-canvas');
+  /** The comparison model's map; its figure is in the DOM only while comparing. */
+  readonly compareCanvas = el('canvas', 'pane-canvas');
+  private readonly compareFigure = el('figure', 'pane compare-pane');
+  private readonly compareCaption = el('figcaption');
+  private readonly compareNote = el('div', 'pane-note');
+  private readonly compareMetrics = el('dl', 'pane-metrics');
+  private readonly heatCaption = el('figcaption', undefined, 'GradCAM and pointing-game point');
+  private readonly heatMetrics = el('dl', 'pane-metrics');
   private readonly paneNotes: HTMLElement[] = [];
   private readonly tokens = el('div', 'tokens');
   private readonly metrics = el('dl', 'metrics');
@@ -48,6 +58,9 @@ export class DetailView {
 
   private sample: SampleDetail | null = null;
   private explanation: ExplanationPayload | null = null;
+  /** The comparison model (label "previous"/"comparison" + name), or null when not comparing. */
+  private comparisonModel: { label: string; name: string } | null = null;
+  private comparison: ExplanationPayload | null = null;
   private image: HTMLImageElement | undefined;
   private imageReady = false;
   private imageFailed = false;
@@ -83,9 +96,15 @@ export class DetailView {
       const note = el('div', 'pane-note');
       note.setAttribute('role', 'status');
       this.paneNotes.push(note);
-      fig.append(canvas, note, el('figcaption', undefined, captions[i]));
+      fig.append(canvas, note, i === 2 ? this.heatCaption : el('figcaption', undefined, captions[i]));
+      if (i === 2) { fig.append(this.heatMetrics); fig.dataset.model = 'current'; }
       this.panes.append(fig);
     });
+    this.compareCanvas.setAttribute('role', 'img');
+    this.compareNote.setAttribute('role', 'status');
+    this.compareFigure.dataset.model = 'comparison';
+    for (const dl of [this.heatMetrics, this.compareMetrics]) dl.hidden = true;
+    this.compareFigure.append(this.compareCanvas, this.compareNote, this.compareCaption, this.compareMetrics);
     for (const c of [this.imageCanvas, this.heatCanvas]) this.enableBoxDrawing(c);
 
     this.tokens.setAttribute('role', 'toolbar');
@@ -128,6 +147,41 @@ export class DetailView {
     this.setStatus(message, 'empty');
     this.tokens.replaceChildren();
     this.metrics.replaceChildren();
+    this.comparison = null;
+    this.renderPaneMetrics();
+  }
+
+  /** Compare with a second model (its label and name), or stop comparing (null). */
+  setComparisonModel(model: { label: string; name: string } | null): void {
+    const same = model?.label === this.comparisonModel?.label && model?.name === this.comparisonModel?.name;
+    this.comparisonModel = model;
+    if (!same) this.comparison = null;
+    if (model) {
+      this.compareCaption.textContent = `GradCAM · ${model.label}: ${model.name}`;
+      this.compareCanvas.setAttribute('aria-label', `GradCAM of the ${model.label} model ${model.name}, with its pointing-game point`);
+      if (!this.compareFigure.isConnected) this.panes.insertBefore(this.compareFigure, this.heatCanvas.parentElement);
+    } else {
+      this.compareFigure.remove();
+    }
+    this.heatCaption.textContent = model ? `GradCAM · current: ${this.currentModelName}` : 'GradCAM and pointing-game point';
+    this.heatCanvas.setAttribute('aria-label', model ? `GradCAM of the current model ${this.currentModelName}, with its pointing-game point` : 'GradCAM and pointing-game point');
+    this.renderPaneMetrics();
+    this.redrawAll();
+  }
+
+  /** The current model's name, for the labels while comparing. */
+  currentModelName = '';
+
+  get comparing(): boolean { return this.comparisonModel !== null; }
+
+  /** The comparison model's explanation of what is shown (null: none yet), or why there is none. */
+  setComparisonExplanation(payload: ExplanationPayload | null, note?: { text: string; error: boolean }): void {
+    this.comparison = payload;
+    this.compareNote.textContent = note?.text ?? '';
+    this.compareNote.classList.toggle('error', note?.error ?? false);
+    this.compareNote.setAttribute('role', note?.error ? 'alert' : 'status');
+    this.renderPaneMetrics();
+    this.redrawHeat();
   }
 
   setStatus(message: string, kind: 'loading' | 'error' | 'empty' | 'ok'): void {
@@ -150,6 +204,9 @@ export class DetailView {
       .filter(Boolean).join(' · ');
     this.tokens.replaceChildren();
     this.metrics.replaceChildren();
+    this.comparison = null;
+    this.compareNote.textContent = '';
+    this.renderPaneMetrics();
     this.imageReady = false;
     this.imageFailed = false;
     this.image = undefined;
@@ -182,6 +239,7 @@ export class DetailView {
     this.backButton.element.hidden = !payload || payload.index !== null;
     this.renderTokens();
     this.renderMetrics();
+    this.renderPaneMetrics();
     this.updateDrawnResult();
     this.redrawAll();
   }
@@ -197,7 +255,8 @@ export class DetailView {
     const s = this.size();
     if (!s) return undefined;
     const gap = 12;
-    const maxW = Math.max(80, Math.floor((this.panes.clientWidth - gap * 2) / 3));
+    const n = this.comparing ? 4 : 3;
+    const maxW = Math.max(80, Math.floor((this.panes.clientWidth - gap * (n - 1)) / n));
     return fitSize(s.width, s.height, Math.min(maxW, 480), 480);
   }
 
@@ -212,18 +271,61 @@ export class DetailView {
   }
 
   private redrawHeat(): void {
+    this.drawHeat(this.heatCanvas, this.explanation);
+    if (this.comparing) {
+      // A token map only where the comparison model tokenised the phrase the same way; else its mean map.
+      const c = this.comparison, e = this.explanation;
+      const token = this.hoverToken ?? this.tokenIndex;
+      const sameToken = token !== null && c && e && c.tokens[token] === e.tokens[token] ? token : null;
+      this.drawHeat(this.compareCanvas, c, sameToken);
+    }
+  }
+
+  private drawHeat(canvas: HTMLCanvasElement, e: ExplanationPayload | null, tokenOverride?: number | null): void {
     const size = this.paneSize();
-    const e = this.explanation;
     if (!size || !e) {
-      if (size) { this.heatCanvas.width = size.w; this.heatCanvas.height = size.h; this.heatCanvas.getContext('2d')?.clearRect(0, 0, size.w, size.h); }
+      if (size) { canvas.width = size.w; canvas.height = size.h; canvas.getContext('2d')?.clearRect(0, 0, size.w, size.h); }
+      delete canvas.dataset.map;
       return;
     }
-    const token = this.hoverToken ?? this.tokenIndex;
+    const token = tokenOverride !== undefined ? tokenOverride : this.hoverToken ?? this.tokenIndex;
     const map = token === null ? e.gradcam : e.tokenGradcam[token];
     const image = this.image && this.imageReady ? this.image : undefined;
-    drawHeatmapPane(this.heatCanvas, image, size, map, e.grid, { opacity: this.opacity, colormap: this.colormap, point: token === null ? e.point : undefined },
+    drawHeatmapPane(canvas, image, size, map, e.grid, { opacity: this.opacity, colormap: this.colormap, point: token === null ? e.point : undefined },
       readPalette(), this.drawnBox, this.sample?.boxes);
-    this.heatCanvas.dataset.map = token === null ? 'mean' : `token ${token}`;
+    canvas.dataset.map = token === null ? 'mean' : `token ${token}`;
+  }
+
+  /** While comparing: ITM score, L_mean, L_max and hit under each of the two maps. */
+  private renderPaneMetrics(): void {
+    const fill = (dl: HTMLElement, e: ExplanationPayload | null) => {
+      dl.replaceChildren();
+      dl.hidden = !this.comparing;
+      if (!this.comparing || !e) return;
+      const add = (name: string, value: string, cls?: string) => {
+        const dt = el('dt', undefined, name), dd = el('dd', cls, value);
+        dd.dataset.metric = name;
+        dl.append(dt, dd);
+      };
+      add('ITM score', fmt(e.score, 3));
+      add('L_mean', fmt(e.lMean));
+      add('L_max', fmt(e.lMax));
+      add('hit', e.hit === undefined ? '–' : e.hit ? '✓ hit' : '✗ miss', e.hit === undefined ? undefined : e.hit ? 'hit' : 'miss');
+      add('point', `(${e.point.x}, ${e.point.y})`);
+    };
+    fill(this.heatMetrics, this.explanation);
+    fill(this.compareMetrics, this.comparison);
+    this.heatMetrics.setAttribute('aria-label', `Metrics of the current model ${this.currentModelName}`);
+    if (this.comparisonModel) this.compareMetrics.setAttribute('aria-label', `Metrics of the ${this.comparisonModel.label} model ${this.comparisonModel.name}`);
+  }
+
+  /** The comparison model's metrics as displayed beside its map (for the host's "shown" report). */
+  displayedComparison(): { model: string; label: string; metrics: Record<string, string> } | undefined {
+    if (!this.comparisonModel) return undefined;
+    const metrics: Record<string, string> = {};
+    for (const dd of this.compareMetrics.querySelectorAll<HTMLElement>('dd')) metrics[dd.dataset.metric ?? ''] = dd.textContent ?? '';
+    if (this.compareNote.textContent) metrics.note = this.compareNote.textContent;
+    return { model: this.comparisonModel.name, label: this.comparisonModel.label, metrics };
   }
 
   private renderTokens(): void {
@@ -284,7 +386,7 @@ export class DetailView {
   /** The metrics as displayed (name → text), for the host's "shown" report. */
   displayedMetrics(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const dd of this.metrics.querySelectorAll<HTMLElement>('dd')) out[dd.dataset.metric ?? ''] = dd.textContent ?? '';
+    for (const dd of this.metrics.querySelectorAll<HTMLElement>(':scope > dd')) out[dd.dataset.metric ?? ''] = dd.textContent ?? '';
     return out;
   }
 
@@ -349,12 +451,17 @@ export class DetailView {
   exportBase64(): string | undefined {
     if (!this.sample) return undefined;
     const e = this.explanation;
+    const describe = (x: ExplanationPayload | null) => (x
+      ? `ITM score ${fmt(x.score, 3)} · L_mean ${fmt(x.lMean)} · L_max ${fmt(x.lMax)} · ${x.hit === undefined ? '' : x.hit ? 'hit' : 'miss'} · point (${x.point.x}, ${x.point.y})`
+      : 'not explained yet');
+    const c = this.comparisonModel;
     const lines = [
       `${e && e.index === null ? e.phrase : this.sample.phrase}`,
-      e ? `ITM score ${fmt(e.score, 3)} · L_mean ${fmt(e.lMean)} · L_max ${fmt(e.lMax)} · ${e.hit === undefined ? '' : e.hit ? 'hit' : 'miss'} · point (${e.point.x}, ${e.point.y})` : 'not explained yet',
+      ...(c ? [`${c.label} (${c.name}, left map): ${describe(this.comparison)}`, `current (${this.currentModelName}, right map): ${describe(e)}`] : [describe(e)]),
       `${this.sample.imagePath}`,
     ];
-    const canvas = composeExport([this.imageCanvas, this.maskCanvas, this.heatCanvas], lines, readPalette());
+    const panes = c ? [this.imageCanvas, this.maskCanvas, this.compareCanvas, this.heatCanvas] : [this.imageCanvas, this.maskCanvas, this.heatCanvas];
+    const canvas = composeExport(panes, lines, readPalette());
     return canvas.toDataURL('image/png').replace(/^data:image\/png;base64,/, '');
   }
 

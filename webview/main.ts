@@ -1,7 +1,11 @@
 // Annotation viewer webview: toolbar (search, split, sort, misses only), virtualized sample list, detail view with
 // the three panes, evaluation summary. Talks to the host only through src/protocol.ts's RequestClient.
 import './styles.css';
-import { DEFAULT_QUERY, RemoteError, RequestClient, type EvaluationSummary, type InitResult, type ModelInfo, type PersistedViewState, type Row, type SortKey, type ViewQuery } from '../src/protocol';
+import { formatDeltaPts } from '../src/editor/comparison';
+import {
+  DEFAULT_QUERY, RemoteError, RequestClient, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type InitResult, type ModelInfo,
+  type PersistedViewState, type Row, type SortKey, type ViewQuery,
+} from '../src/protocol';
 import { DetailView } from './detail';
 import { VirtualList } from './list';
 import * as ui from './ui/toolkit';
@@ -173,10 +177,24 @@ class App {
       this.updateListEmpty();
     });
     client.on('evaluation', (s) => this.renderSummary(s));
-    client.on('modelChanged', ({ model, computedCount }) => {
+    client.on('comparisonChanged', ({ comparison }) => {
+      if (!this.init) return;
+      this.init.comparison = comparison;
+      this.renderModel();
+      this.renderStatus();
+      // Only the second map changes: ask the comparison model about what is on screen.
+      const shown = this.detail.current.explanation;
+      if (shown && this.shownIndex !== null) {
+        const abort = this.detailAbort ?? new AbortController();
+        void this.explainComparison(this.shownIndex, shown.index === null ? shown.phrase : undefined, abort, true);
+      }
+    });
+    client.on('modelChanged', ({ model, computedCount, comparison }) => {
       if (!this.init) return;
       this.init.model = model;
+      this.init.comparison = comparison;
       this.computedCount = computedCount;
+      this.summary.hidden = true;   // the evaluation belonged to the old model
       this.renderModel();
       this.setQuery(this.query);
       if (this.shownIndex !== null && !('error' in model)) this.showSample(this.shownIndex, true);
@@ -300,9 +318,13 @@ class App {
       this.detail.setSample(sample);
       if (this.init && 'error' in this.init.model) { this.detail.setStatus(`No explanation: ${this.init.model.error}`, 'error'); return; }
       this.detail.setStatus('Explaining…', 'loading');
+      const compared = this.explainComparison(index, undefined, abort, false);   // both models at once
       const explanation = await client.request('explainSample', { index }, abort.signal);
       if (abort.signal.aborted) return;
       this.detail.setExplanation(explanation);
+      this.detail.setStatus(this.detail.comparing ? 'Explaining with the comparison model…' : '', this.detail.comparing ? 'loading' : 'ok');
+      await compared;
+      if (abort.signal.aborted) return;
       this.detail.setStatus('', 'ok');
       this.reportShown(explanation.index, explanation.phrase);
     } catch (e) {
@@ -318,9 +340,12 @@ class App {
     this.detailAbort = abort;
     this.detail.setStatus(`Explaining “${phrase}”…`, 'loading');
     try {
+      const compared = this.explainComparison(this.shownIndex, phrase, abort, false);
       const r = await client.request('explainPhrase', { index: this.shownIndex, phrase }, abort.signal);
       if (abort.signal.aborted) return;
       this.detail.setExplanation(r);
+      await compared;
+      if (abort.signal.aborted) return;
       this.detail.setStatus('', 'ok');
       this.reportShown(null, phrase);
     } catch (e) {
@@ -329,9 +354,35 @@ class App {
     }
   }
 
+  /**
+   * The comparison model's map of the sample (or of a typed phrase on its image), drawn beside the current one.
+   * Never rejects: a failure is shown on the comparison pane. `report`: tell the host once it is drawn.
+   */
+  private async explainComparison(index: number, phrase: string | undefined, abort: AbortController, report: boolean): Promise<void> {
+    const c = this.init?.comparison;
+    if (!c) { this.detail.setComparisonExplanation(null); return; }
+    if ('error' in c.model) { this.detail.setComparisonExplanation(null, { text: `No comparison model: ${c.model.error}`, error: true }); return; }
+    this.detail.setComparisonExplanation(null, { text: `Explaining with ${c.model.name}…`, error: false });
+    let r: ExplanationPayload;
+    try {
+      r = await client.request('explainComparison', phrase === undefined ? { index } : { index, phrase }, abort.signal);
+    } catch (e) {
+      if (isCancel(e) || abort.signal.aborted) return;
+      this.detail.setComparisonExplanation(null, { text: `The ${comparisonLabel(c)} model could not explain this: ${message(e)}`, error: true });
+      return;
+    }
+    if (abort.signal.aborted || this.init?.comparison !== c) return;
+    this.detail.setComparisonExplanation(r);
+    if (report) this.reportShown(index === this.shownIndex && phrase === undefined ? index : null, phrase ?? r.phrase);
+  }
+
   private reportShown(index: number | null, phrase: string): void {
     // After the frame that paints the panes, so "shown" means on screen.
-    requestAnimationFrame(() => { void client.request('reportShown', { index, phrase, metrics: this.detail.displayedMetrics(), image: this.detail.imageState }).catch(() => undefined); });
+    requestAnimationFrame(() => {
+      void client.request('reportShown', {
+        index, phrase, metrics: this.detail.displayedMetrics(), image: this.detail.imageState, comparison: this.detail.displayedComparison(),
+      }).catch(() => undefined);
+    });
   }
 
   private renderModel(): void {
@@ -339,6 +390,10 @@ class App {
     if (m && 'error' in m) this.showBanner(`No model for explanations: ${m.error}`, 'error');
     else { this.banner.hidden = true; }
     this.evaluateButton.setDisabled(!m || 'error' in m);
+    const c = this.init?.comparison ?? null;
+    this.detail.currentModelName = m && !('error' in m) ? m.name : '';
+    this.detail.setComparisonModel(c ? { label: comparisonLabel(c), name: 'error' in c.model ? c.dir : c.model.name } : null);
+    this.evaluateButton.setLabel(c && !('error' in c.model) ? 'Evaluate pointing game (both models)' : 'Evaluate pointing game');
   }
 
   private showBanner(text: string, kind: 'error' | 'info'): void {
@@ -359,6 +414,7 @@ class App {
       `${init.count.toLocaleString('en-US')} samples${init.indexingComplete ? '' : ' (reading…)'}`,
       `${this.computedCount.toLocaleString('en-US')} computed`,
       'error' in model ? 'no model' : `model ${model.name} (${model.provider}${model.providerNote ? `: ${model.providerNote}` : ''})`,
+      init.comparison ? `comparing with the ${comparisonLabel(init.comparison)} model ${'error' in init.comparison.model ? `${init.comparison.dir} (not loaded)` : init.comparison.model.name}` : '',
       init.problemCount ? `${init.problemCount} problem${init.problemCount === 1 ? '' : 's'} (see Problems)` : '',
       this.statusNote,
     ];
@@ -367,6 +423,7 @@ class App {
 
   private renderSummary(s: EvaluationSummary): void {
     this.summary.hidden = false;
+    if (s.comparison) { this.renderComparisonSummary(s); return; }
     const heading = el('h3', undefined, s.finished ? 'Pointing-game accuracy' : s.cancelled ? 'Pointing-game accuracy (cancelled, partial)' : `Pointing-game accuracy (running: ${s.done} / ${s.total})`);
     const table = el('table', 'summary-table');
     const head = el('tr');
@@ -381,6 +438,41 @@ class App {
     }
     this.summary.replaceChildren(heading, table);
     if (s.errors) this.summary.append(el('p', 'error', `${s.errors} sample(s) could not be explained (see the ⚠ rows).`));
+  }
+
+  /** Two models: per split, the comparison (previous) model's accuracy, the current one's, and the delta. */
+  private renderComparisonSummary(s: EvaluationSummary): void {
+    const c = s.comparison!;
+    const label = c.role === 'previous' ? 'previous' : 'comparison';
+    const state = s.finished ? '' : s.cancelled ? ' (cancelled, partial)' : ` (running: ${s.done} / ${s.total})`;
+    const heading = el('h3', undefined, `Pointing-game accuracy: ${label} ${c.model.name} → current ${this.detail.currentModelName}${state}`);
+    const table = el('table', 'summary-table');
+    table.setAttribute('aria-label', `Pointing-game accuracy per split, ${label} and current model, and the difference in percentage points`);
+    const head = el('tr');
+    for (const h of ['split', 'queries', `${label} (${c.model.name})`, `current (${this.detail.currentModelName})`, 'Δ']) {
+      const th = el('th', undefined, h); th.scope = 'col'; head.append(th);
+    }
+    table.append(head);
+    const pct = (v: number, hits: number, total: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(2)}% (${hits}/${total})` : '–');
+    for (const d of c.deltas) {
+      const tr = el('tr');
+      tr.dataset.split = d.split;
+      const cells: Array<[string, string, string?]> = [
+        ['split', d.split], ['queries', String(Math.max(d.currentTotal, d.comparisonTotal))],
+        ['comparison', pct(d.comparison, d.comparisonHits, d.comparisonTotal)], ['current', pct(d.current, d.currentHits, d.currentTotal)],
+        ['delta', formatDeltaPts(d.deltaPts), !Number.isFinite(d.deltaPts) || Number(d.deltaPts.toFixed(1)) === 0 ? undefined : d.deltaPts > 0 ? 'better' : 'worse'],
+      ];
+      for (const [col, text, cls] of cells) {
+        const td = el('td', col === 'split' ? undefined : `num${cls ? ` ${cls}` : ''}`, text);
+        td.dataset.col = col;
+        if (col === 'delta') td.dataset.value = String(d.deltaPts);
+        tr.append(td);
+      }
+      table.append(tr);
+    }
+    this.summary.replaceChildren(heading, table);
+    const errors = [s.errors ? `${s.errors} sample(s) could not be explained by the current model` : '', c.errors ? `${c.errors} by the ${label} model` : ''].filter(Boolean);
+    if (errors.length) this.summary.append(el('p', 'error', `${errors.join('; ')}.`));
   }
 
   private onKey(e: KeyboardEvent): void {
@@ -410,5 +502,7 @@ class App {
     }, 200);
   }
 }
+
+function comparisonLabel(c: ComparisonInfo): string { return c.role === 'previous' ? 'previous' : 'comparison'; }
 
 void new App().start();

@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { annotationViewer, VIEW_TYPE_ANY_FILE, type OpenViewer } from '../editor/annotationEditor';
+import { formatDeltaPts } from '../editor/comparison';
 import type { EvaluationSummary } from '../protocol';
 
 async function viewerToEvaluate(uri?: vscode.Uri): Promise<OpenViewer | undefined> {
@@ -44,9 +45,14 @@ export function registerEvaluateCommand(context: vscode.ExtensionContext): void 
     const provider = annotationViewer()!;
     try {
       const summary = await provider.evaluate(viewer);
-      const lines = summary.bySplit.map((a) => `${a.split} ${Number.isFinite(a.accuracy) ? (a.accuracy * 100).toFixed(2) : '–'}% (${a.hits}/${a.total})`);
+      const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : '–');
+      const lines = summary.comparison
+        // With a comparison model: previous → current (delta) per split.
+        ? summary.comparison.deltas.map((d) => `${d.split} ${pct(d.comparison)} → ${pct(d.current)} (${formatDeltaPts(d.deltaPts)})`)
+        : summary.bySplit.map((a) => `${a.split} ${pct(a.accuracy)} (${a.hits}/${a.total})`);
       void vscode.window.showInformationMessage(
-        `AMC pointing game on ${path.basename(viewer.document.uri.fsPath)}${summary.cancelled ? ' (cancelled, partial)' : ''}: ${lines.join(' · ')}`);
+        `AMC pointing game on ${path.basename(viewer.document.uri.fsPath)}${summary.cancelled ? ' (cancelled, partial)' : ''}`
+        + `${summary.comparison ? `, ${summary.comparison.role} model ${summary.comparison.model.name} → current` : ''}: ${lines.join(' · ')}`);
       return summary;
     } catch (err) {
       void vscode.window.showErrorMessage(`AMC: pointing game failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -11,6 +11,7 @@ import type { Problem, Sample } from '../core/types';
 import { METHOD_NAMES, RequestError, RequestServer, type EvaluationSummary, type RequestHandlers } from '../protocol';
 import type { EngineHost } from './engineHost';
 import { makeNonce, renderWebviewHtml } from './html';
+import { formatDeltaPts } from './comparison';
 import { imageRootsOf, isInsideRoots } from './imageRoots';
 import { offsetsToPositions } from './positions';
 import { liveViewers, type LiveViewer } from './registry';
@@ -41,7 +42,10 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     private readonly diagnostics: vscode.DiagnosticCollection,
     private readonly log: (line: string) => void,
   ) {
-    context.subscriptions.push(engines.onDidChangeModel(() => { for (const v of this.viewers) void v.session?.modelChanged(); }));
+    context.subscriptions.push(
+      engines.onDidChangeModel(() => { for (const v of this.viewers) void v.session?.modelChanged(); }),
+      engines.onDidChangeComparison(() => { for (const v of this.viewers) void v.session?.comparisonChanged(); }),
+    );
   }
 
   static register(context: vscode.ExtensionContext, engines: EngineHost, log: (line: string) => void): AnnotationViewerProvider {
@@ -128,6 +132,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
         mode: 'dataset', title, dataset,
         getExplainer: () => this.engines.explainer(),
         metricStoreFor: (key) => this.engines.metricStore(key, dataset.file),
+        getComparison: () => this.engines.comparison(),
         imageUri: (p) => this.webviewUri(panel, document, p),
         imageProblem: (p) => this.imageProblem(p, document),
         savePng: (name, png) => savePng(path.dirname(document.uri.fsPath), name, png),
@@ -248,13 +253,19 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
           const elapsed = (Date.now() - t0) / 1000;
           const eta = s.done > 0 ? (elapsed / s.done) * (s.total - s.done) : NaN;
           const all = s.bySplit.find((a) => a.split === 'all');
+          const delta = s.comparison?.deltas.find((d) => d.split === 'all');
           progress.report({
             increment: fraction * 100 - reported,
-            message: `${s.done}/${s.total}${Number.isFinite(eta) ? ` · ETA ${formatDuration(eta)}` : ''}${all && all.total ? ` · accuracy ${(all.accuracy * 100).toFixed(1)}%` : ''}`,
+            message: `${s.done}/${s.total}${Number.isFinite(eta) ? ` · ETA ${formatDuration(eta)}` : ''}${all && all.total ? ` · accuracy ${(all.accuracy * 100).toFixed(1)}%` : ''}`
+              + `${delta ? ` (${formatDeltaPts(delta.deltaPts)} vs ${s.comparison!.role === 'previous' ? 'previous' : 'comparison'})` : ''}`,
           });
           reported = fraction * 100;
         }, abort.signal);
         this.log(`viewer: pointing game on ${viewer.document.uri.fsPath}: ${result.bySplit.map((a) => `${a.split} ${(a.accuracy * 100).toFixed(2)}% (${a.hits}/${a.total})`).join(', ')}${result.cancelled ? ' (cancelled)' : ''} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        if (result.comparison) {
+          this.log(`viewer: compared with ${result.comparison.role} model ${result.comparison.model.name} (${result.comparison.model.dir}): `
+            + result.comparison.deltas.map((d) => `${d.split} ${(d.comparison * 100).toFixed(2)}% → ${(d.current * 100).toFixed(2)}% (${formatDeltaPts(d.deltaPts, 2)})`).join(', '));
+        }
         return result;
       });
   }

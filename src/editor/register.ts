@@ -7,7 +7,7 @@ import { viewerStates } from './registry';
 
 export function registerAnnotationViewer(context: vscode.ExtensionContext): void {
   const log = (line: string) => outputChannel().info(line);
-  const engines = new EngineHost(context.extensionPath, log);
+  const engines = new EngineHost(context.extensionPath, log, context.workspaceState);
   context.subscriptions.push(engines);
   setRegistered(AnnotationViewerProvider.register(context, engines, log), engines);
   // Not in the palette: what each open viewer last drew (extension-host tests, debugging).

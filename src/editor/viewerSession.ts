@@ -9,12 +9,22 @@ import { sampleLosses } from '../core/math/amc';
 import type { Sample } from '../core/types';
 import {
   MAX_PAGE, PROTOCOL_VERSION, RequestError, RequestServer, SORT_KEYS,
-  type EvaluationSummary, type ExplanationPayload, type HostToWebview, type InitResult, type ModelInfo,
-  type RequestHandlers, type Row, type SampleDetail, type ShownReport, type ViewQuery,
+  type ComparisonEvaluation, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type HostToWebview,
+  type InitResult, type ModelInfo, type RequestHandlers, type Row, type SampleDetail, type ShownReport, type ViewQuery,
 } from '../protocol';
-import { toPayload, type Explainer, type SampleExplanationLike } from './explainer';
+import { splitDeltas } from './comparison';
+import { toPayload, type EngineLike, type Explainer, type SampleExplanationLike } from './explainer';
 import { buildView, IdentityView, type ListView } from './listView';
 import { MetricStore } from './metricStore';
+
+/** The second model a viewer compares with (issue 6); the host owns and caches its engine. */
+export interface ComparisonSource {
+  role: 'previous' | 'chosen';
+  /** The model folder (absolute); a different dir than last time means a different comparison model. */
+  dir: string;
+  /** Loads (or returns) the comparison model; rejects with a message naming the folder. */
+  explainer(): Promise<Explainer>;
+}
 
 export interface ViewerSessionOptions {
   mode: 'dataset' | 'single';
@@ -24,6 +34,8 @@ export interface ViewerSessionOptions {
   getExplainer(): Promise<Explainer>;
   /** The metrics cache for this dataset and model, shared by every viewer of the same file. */
   metricStoreFor(modelKey: string): MetricStore;
+  /** The comparison model now, or null for none. Absent: this viewer never compares (Explain phrase panel). */
+  getComparison?(): ComparisonSource | null;
   /** Webview URI for an image path, or undefined when it is outside the granted roots. */
   imageUri(path: string): string | undefined;
   /** Why an image cannot be shown (missing, unreadable), or undefined when it is fine. */
@@ -36,6 +48,16 @@ export interface ViewerSessionOptions {
   post(message: HostToWebview): void;
   /** Called once, when the webview first drew an explanation (ms since the session was created). */
   onFirstShown?(ms: number, report: ShownReport): void;
+}
+
+/** The comparison model's state in one session: its engine, metrics and explanations, like the current model's. */
+class ComparisonSlot {
+  explainer: Explainer | undefined;
+  error: string | undefined;
+  store: MetricStore | undefined;
+  readonly explanations = new Map<string, ExplanationPayload>();
+  readonly computing = new Map<number, Promise<unknown>>();
+  constructor(readonly source: ComparisonSource) {}
 }
 
 const EXPLANATION_CACHE = 48;   // full explanations (maps) kept for the detail view
@@ -63,6 +85,9 @@ export class ViewerSession {
   readonly openedAt = Date.now();
   firstShownMs: number | undefined;
   lastShown: (ShownReport & { at: number }) | undefined;
+  private comparisonSlot: ComparisonSlot | undefined;
+  /** The comparison as last reported to the webview (undefined: not asked yet). */
+  lastComparison: ComparisonInfo | null | undefined;
 
   constructor(private readonly opts: ViewerSessionOptions) {
     this.view = new IdentityView(opts.dataset);
@@ -88,14 +113,64 @@ export class ViewerSession {
   /** Ask the webview to show a sample (e.g. from a command). */
   select(index: number): void { this.server.emit('select', { index }); }
 
-  /** Drop the current model (setting changed); the next request loads the new one. */
+  /**
+   * Drop the current model (setting changed); the next request loads the new one. The evaluation belonged to the
+   * old model and is dropped; the comparison is looked up again (it may be the model that was current).
+   */
   async modelChanged(): Promise<void> {
     this.explainer = undefined;
     this.explainerError = undefined;
     this.explanations.clear();
     this.computeQueue = [];
+    this.evaluation = undefined;
+    this.comparisonSlot = undefined;
     const model = await this.modelInfo();
-    this.server.emit('modelChanged', { model, computedCount: this.store.computedCount });
+    const comparison = await this.comparisonInfo();
+    this.server.emit('modelChanged', { model, computedCount: this.store.computedCount, comparison });
+  }
+
+  /** The comparison model was set, changed or turned off: drop its explanations and the old pair's evaluation. */
+  async comparisonChanged(): Promise<void> {
+    this.comparisonSlot = undefined;
+    if (this.evaluation?.comparison) this.evaluation = { ...this.evaluation, comparison: undefined };
+    const comparison = await this.comparisonInfo();
+    this.server.emit('comparisonChanged', { comparison });
+    if (this.evaluation) this.server.emit('evaluation', this.evaluation);
+  }
+
+  /** The comparison slot for the host's comparison now (a new one when the folder changed), or undefined. */
+  private comparisonNow(): ComparisonSlot | undefined {
+    const source = this.opts.getComparison?.() ?? null;
+    if (!source) { this.comparisonSlot = undefined; return undefined; }
+    if (this.comparisonSlot?.source.dir !== source.dir || this.comparisonSlot.source.role !== source.role) this.comparisonSlot = new ComparisonSlot(source);
+    return this.comparisonSlot;
+  }
+
+  private async loadComparison(): Promise<{ slot: ComparisonSlot; explainer: Explainer; store: MetricStore }> {
+    const slot = this.comparisonNow();
+    if (!slot) throw new RequestError('no comparison model is set (AMC: Compare with another model…)', 'no-model');
+    if (slot.explainer && slot.store) return { slot, explainer: slot.explainer, store: slot.store };
+    try {
+      const e = await slot.source.explainer();
+      slot.explainer = e;
+      slot.error = undefined;
+      slot.store = this.opts.metricStoreFor(e.modelKey);
+      return { slot, explainer: e, store: slot.store };
+    } catch (err) {
+      slot.error = err instanceof Error ? err.message : String(err);
+      throw new RequestError(slot.error, 'no-model');
+    }
+  }
+
+  private async comparisonInfo(): Promise<ComparisonInfo | null> {
+    const slot = this.comparisonNow();
+    let info: ComparisonInfo | null = null;
+    if (slot) {
+      const { role, dir } = slot.source;
+      try { info = { role, dir, model: (await this.loadComparison()).explainer.info }; } catch { info = { role, dir, model: { error: slot.error ?? 'not loaded' } }; }
+    }
+    this.lastComparison = info;
+    return info;
   }
 
   private async loadExplainer(): Promise<Explainer> {
@@ -153,11 +228,7 @@ export class ViewerSession {
     return { index: s.index, id: s.id, phrase: s.phrase, split: s.split, metrics: this.store.get(s.index), error: this.store.error(s.index) };
   }
 
-  private remember(key: string, payload: ExplanationPayload): void {
-    this.explanations.delete(key);
-    this.explanations.set(key, payload);
-    while (this.explanations.size > EXPLANATION_CACHE) this.explanations.delete(this.explanations.keys().next().value as string);
-  }
+  private remember(key: string, payload: ExplanationPayload): void { rememberIn(this.explanations, key, payload); }
 
   private record(sample: Sample, r: SampleExplanationLike | { error: string }): void {
     if ('error' in r) { this.store.setError(sample.index, r.error); return; }
@@ -174,7 +245,7 @@ export class ViewerSession {
           protocolVersion: PROTOCOL_VERSION, mode: this.opts.mode, title: this.opts.title, file: ds.file,
           format: this.opts.mode === 'single' ? 'image' : ds.format, count: ds.count(), indexingComplete: this.indexingDone,
           splits: ds.splits(), model, computedCount: this.store.computedCount, problemCount: ds.problems().length,
-          colormap: this.opts.colormap, evaluation: this.evaluation,
+          colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
         };
       },
 
@@ -247,12 +318,32 @@ export class ViewerSession {
         if (typeof phrase !== 'string' || phrase.trim() === '') throw new RequestError('type a phrase to explain', 'bad-request');
         const s = await this.sample(index);
         const { engine } = await this.loadExplainer();
-        const r = await engine.explain(s.image, phrase, signal);
-        if (s.boxes.length === 0) return toPayload(null, phrase, r);
-        // Same numbers the engine reports for a sample, on this sample's boxes (spec §2 per-sample, §4.1 hit).
-        const losses = sampleLosses(r.gradcam, r.grid, s.boxes, r.width, r.height);
-        const { hit } = pointingGame(r.gradcam, r.grid, r.width, r.height, s.boxes);
-        return toPayload(null, phrase, r, { ...losses, hit });
+        return phrasePayload(engine, s, phrase, signal);
+      },
+
+      explainComparison: async ({ index, phrase }, signal) => {
+        if (phrase !== undefined && (typeof phrase !== 'string' || phrase.trim() === '')) throw new RequestError('type a phrase to explain', 'bad-request');
+        const s = await this.sample(index);
+        const { slot, explainer, store } = await this.loadComparison();
+        const { engine } = explainer;
+        if (phrase !== undefined) return phrasePayload(engine, s, phrase, signal);
+        await slot.computing.get(index);   // the evaluation is explaining it: its result lands in the cache
+        const key = `s${index}`;
+        const cached = slot.explanations.get(key);
+        if (cached) return cached;
+        let payload: ExplanationPayload;
+        if (s.boxes.length === 0) payload = toPayload(s.index, s.phrase, await engine.explain(s.image, s.phrase, signal));
+        else {
+          let r: SampleExplanationLike;
+          try { r = await engine.explainSample(s, signal); } catch (err) {
+            if (!signal.aborted) store.setError(index, err instanceof Error ? err.message : String(err));
+            throw err;
+          }
+          store.set(s.index, { score: r.score, lMean: r.lMean, lMax: r.lMax, hit: r.hit }, s.split);
+          payload = toPayload(s.index, s.phrase, r, r);
+        }
+        rememberIn(slot.explanations, key, payload);
+        return payload;
       },
 
       computeRows: async ({ indices }) => {
@@ -309,17 +400,14 @@ export class ViewerSession {
         });
       }
     } catch (err) {
-      if (!this.disposed) this.server.emit('modelChanged', { model: { error: err instanceof Error ? err.message : String(err) }, computedCount: this.store.computedCount });
+      if (!this.disposed) this.server.emit('modelChanged', { model: { error: err instanceof Error ? err.message : String(err) }, computedCount: this.store.computedCount, comparison: this.lastComparison ?? null });
     } finally {
       this.pumping = false;
     }
   }
 
-  private async computeTracked(indices: readonly number[], work: () => Promise<void>): Promise<void> {
-    const running = work();
-    const settled = running.catch(() => undefined);
-    indices.forEach((i) => this.computing.set(i, settled));
-    try { await running; } finally { indices.forEach((i) => { if (this.computing.get(i) === settled) this.computing.delete(i); }); }
+  private computeTracked(indices: readonly number[], work: () => Promise<void>): Promise<void> {
+    return tracked(this.computing, indices, work);
   }
 
   /**
@@ -328,14 +416,27 @@ export class ViewerSession {
    */
   async evaluate(progress: (summary: EvaluationSummary) => void, signal: AbortSignal, batchSize = 16): Promise<EvaluationSummary> {
     const { engine } = await this.loadExplainer();
+    // With a comparison model, both models are evaluated on every page (its metrics cache is per model too, so a
+    // previous model that was evaluated before it was replaced costs nothing now). A comparison model that cannot
+    // be opened is left out: the webview already shows why.
+    let comparison: Awaited<ReturnType<ViewerSession['loadComparison']>> | undefined;
+    if (this.comparisonNow()) { try { comparison = await this.loadComparison(); } catch { comparison = undefined; } }
     const ds = this.opts.dataset;
     await ds.complete;
     const total = ds.count();
-    let done = 0, errors = 0;
-    const summary = (finished: boolean): EvaluationSummary => ({
-      done, total, errors, finished, cancelled: signal.aborted,
-      bySplit: accuracyBySplit(this.store.hitRows()).map((a) => ({ ...a })),
-    });
+    let done = 0, errors = 0, comparisonErrors = 0;
+    const summary = (finished: boolean): EvaluationSummary => {
+      const bySplit = accuracyBySplit(this.store.hitRows()).map((a) => ({ ...a }));
+      let comp: ComparisonEvaluation | undefined;
+      if (comparison) {
+        const other = accuracyBySplit(comparison.store.hitRows()).map((a) => ({ ...a }));
+        comp = {
+          role: comparison.slot.source.role, model: comparison.explainer.info, errors: comparisonErrors,
+          bySplit: other, deltas: splitDeltas(bySplit, other),
+        };
+      }
+      return { done, total, errors, finished, cancelled: signal.aborted, bySplit, ...(comp ? { comparison: comp } : {}) };
+    };
     let lastEmit = 0;
     for (let start = 0; start < total && !signal.aborted && !this.disposed; start += batchSize) {
       const page = await ds.page(start, batchSize);
@@ -348,6 +449,25 @@ export class ViewerSession {
         if (signal.aborted) break;
         todo.forEach((s, k) => this.record(s, results[k]));
         this.server.emit('rowsComputed', { rows: todo.map((s) => this.row(s)), computedCount: this.store.computedCount });
+      }
+      if (comparison) {
+        const { slot, store } = comparison;
+        await Promise.all(page.map((s) => slot.computing.get(s.index)));
+        const other = page.filter((s) => !store.has(s.index));
+        if (other.length) {
+          let results: (SampleExplanationLike | { error: string })[] = [];
+          await tracked(slot.computing, other.map((s) => s.index), async () => { results = await comparison!.explainer.engine.explainBatch(other, signal); });
+          if (signal.aborted) break;
+          other.forEach((s, k) => {
+            const r = results[k];
+            if ('error' in r) store.setError(s.index, r.error);
+            else {
+              store.set(s.index, { score: r.score, lMean: r.lMean, lMax: r.lMax, hit: r.hit }, s.split);
+              rememberIn(slot.explanations, `s${s.index}`, toPayload(s.index, s.phrase, r, r));
+            }
+          });
+        }
+        comparisonErrors += page.filter((s) => store.error(s.index) !== undefined).length;
       }
       done += page.length;
       errors += page.filter((s) => this.store.error(s.index) !== undefined).length;
@@ -364,6 +484,29 @@ export class ViewerSession {
     this.server.emit('evaluation', final);
     return final;
   }
+}
+
+/** Runs `work`, marking `indices` as being computed in `computing` until it settles. */
+async function tracked(computing: Map<number, Promise<unknown>>, indices: readonly number[], work: () => Promise<void>): Promise<void> {
+  const running = work();
+  const settled = running.catch(() => undefined);
+  indices.forEach((i) => computing.set(i, settled));
+  try { await running; } finally { indices.forEach((i) => { if (computing.get(i) === settled) computing.delete(i); }); }
+}
+
+function rememberIn(cache: Map<string, ExplanationPayload>, key: string, payload: ExplanationPayload): void {
+  cache.delete(key);
+  cache.set(key, payload);
+  while (cache.size > EXPLANATION_CACHE) cache.delete(cache.keys().next().value as string);
+}
+
+/** A typed phrase on a sample's image; losses and hit against that sample's boxes (spec §2 per-sample, §4.1 hit). */
+async function phrasePayload(engine: EngineLike, s: Sample, phrase: string, signal: AbortSignal): Promise<ExplanationPayload> {
+  const r = await engine.explain(s.image, phrase, signal);
+  if (s.boxes.length === 0) return toPayload(null, phrase, r);
+  const losses = sampleLosses(r.gradcam, r.grid, s.boxes, r.width, r.height);
+  const { hit } = pointingGame(r.gradcam, r.grid, r.width, r.height, s.boxes);
+  return toPayload(null, phrase, r, { ...losses, hit });
 }
 
 function validateQuery(q: ViewQuery): void {

@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { getSettings, setModelPath } from '../config';
 import { outputChannel } from '../output';
+import { engineHost } from '../editor/annotationEditor';
+import { PREVIOUS_MODEL_KEY } from '../editor/comparison';
 import {
   type AmcTaskDefinition, displayCommand, exportCommand, type ProcessSpec, type ResolvedRun, resolveRun, trainerCommand,
   validateDefinition,
@@ -40,7 +42,7 @@ export interface RunEvents {
 }
 
 /** Where the previous model is kept, so the viewer can compare before/after (workspaceState key). */
-export const PREVIOUS_MODEL_KEY = 'amc.previousModelPath';
+export { PREVIOUS_MODEL_KEY };
 
 const GRACE_AFTER_SIGTERM_MS = 10 * 60_000; // a base-size step can take minutes on a CPU; the checkpoint matters
 
@@ -209,6 +211,8 @@ export class FineTuneTerminal implements vscode.Pseudoterminal {
           const exported = await exportAndUse(progress.lastCheckpoint, python, this.context, (t) => this.line(t));
           result.exportedModel = exported.modelDir;
           result.previousModel = exported.previousModel;
+          this.line(switchedMessage(exported.modelDir, exported.previousModel));
+          void vscode.window.showInformationMessage(switchedMessage(exported.modelDir, exported.previousModel));
         } catch (e) {
           this.line(`${ESC.red}${(e as Error).message}${ESC.reset}`);
           return end('failed', 1);
@@ -328,9 +332,18 @@ export async function exportAndUse(
   }
   const previousModel = getSettings().modelPath;
   await context.workspaceState.update(PREVIOUS_MODEL_KEY, previousModel);
+  // Open viewers compare the new model with the previous one side by side once the setting below switches.
+  await engineHost()?.compareWithPreviousOnSwitch();
   await setModelPath(modelDir);
   log(`amc.modelPath → ${modelDir} (previous: ${previousModel || 'the bundled default model'})`);
   return { modelDir, previousModel };
+}
+
+/** The message after a switch: which model explains now, and that viewers compare it with the previous one. */
+export function switchedMessage(modelDir: string, previousModel: string): string {
+  return `Now explaining with the fine-tuned model ${modelDir}. Open viewers compare it side by side with the previous model `
+    + `(${previousModel || 'the bundled default model'}); "AMC: Evaluate pointing game" shows the per-split delta. `
+    + '"AMC: Compare with another model…" changes or turns off the comparison.';
 }
 
 /** After a finished run without `exportAndUse`: ask. */
@@ -341,8 +354,8 @@ async function offerExport(checkpoint: string, python: PythonProbe, context: vsc
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AMC: exporting to ONNX', cancellable: true },
     async (_p, token) => {
       try {
-        const { modelDir } = await exportAndUse(checkpoint, python, context, (t) => outputChannel().info(t), token);
-        void vscode.window.showInformationMessage(`Now explaining with the fine-tuned model ${modelDir}.`);
+        const { modelDir, previousModel } = await exportAndUse(checkpoint, python, context, (t) => outputChannel().info(t), token);
+        void vscode.window.showInformationMessage(switchedMessage(modelDir, previousModel));
       } catch (e) {
         void vscode.window.showErrorMessage(`AMC: ${(e as Error).message}`);
       }
