@@ -104,7 +104,7 @@ describe('model comparison: a viewer session with two real engines', function ()
       post: (m) => { events.push(m); client.receive(JSON.parse(JSON.stringify(m))); },
     });
     const client = new RequestClient((m) => session.receive(JSON.parse(JSON.stringify(m))));
-    const eventsOf = <E extends keyof EventMap>(name: E) => events.filter((m) => m.kind === 'event' && m.event === name).map((m) => (m as { data: EventMap[E] }).data);
+    const eventsOf = <E extends keyof EventMap>(name: E) => events.filter((m) => m.kind === 'event' && m.event === name).map((m) => (m as unknown as { data: EventMap[E] }).data);
     return { session, client, eventsOf };
   }
 
