@@ -12,7 +12,7 @@ import type { Explainer } from '../../src/editor/explainer';
 import { makeNonce, renderWebviewHtml } from '../../src/editor/html';
 import { isInsideRoots } from '../../src/editor/imageRoots';
 import { MetricStore } from '../../src/editor/metricStore';
-import { ViewerSession } from '../../src/editor/viewerSession';
+import { ViewerSession, type ComparisonSource } from '../../src/editor/viewerSession';
 import { METHOD_NAMES, RequestError, RequestServer, type HostToWebview, type RequestHandlers, type WebviewToHost } from '../../src/protocol';
 import { THEMES, type ThemeName } from './themes';
 
@@ -31,6 +31,8 @@ export interface ViewerOptions {
   /** Instead of a dataset: the error the host answers every request with (a file that could not be opened). */
   openError?: string;
   explainer: () => Promise<Explainer>;
+  /** A second model to compare with (what the EngineHost gives the custom editor); change it with setComparison. */
+  comparison?: ComparisonSource | null;
   imageRoots: string[];
   mode?: 'dataset' | 'single';
   theme?: ThemeName;
@@ -46,8 +48,17 @@ export class TestViewer {
   session: ViewerSession | undefined;
   private fallback: RequestServer | undefined;
   private readonly stores = new Map<string, MetricStore>();
+  private comparison: ComparisonSource | null;
 
-  private constructor(readonly page: Page, private readonly server: http.Server, readonly origin: string, private readonly opts: ViewerOptions) {}
+  private constructor(readonly page: Page, private readonly server: http.Server, readonly origin: string, private readonly opts: ViewerOptions) {
+    this.comparison = opts.comparison ?? null;
+  }
+
+  /** Sets (or turns off) the comparison model and tells the session, as the EngineHost's event does. */
+  async setComparison(comparison: ComparisonSource | null): Promise<void> {
+    this.comparison = comparison;
+    await this.session?.comparisonChanged();
+  }
 
   static async open(opts: ViewerOptions): Promise<TestViewer> {
     const b = await sharedBrowser();
@@ -91,6 +102,7 @@ export class TestViewer {
     this.session = new ViewerSession({
       mode: this.opts.mode ?? 'dataset', title: path.basename(dataset.file), dataset,
       getExplainer: this.opts.explainer,
+      getComparison: () => this.comparison,
       metricStoreFor: (key) => { let s = this.stores.get(key); if (!s) { s = new MetricStore(); this.stores.set(key, s); } return s; },
       imageUri: (p) => `${this.origin}/img/${encodeURIComponent(path.resolve(p))}`,
       imageProblem: async (p) => { try { await readFile(p); return undefined; } catch { return `Image not found: ${p}`; } },

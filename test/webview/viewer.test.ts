@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { openDataset } from '../../src/core/datasets/index';
 import type { Dataset } from '../../src/core/datasets/dataset';
-import { sampleLosses } from '../../src/core/math';
+import { accuracyBySplit, sampleLosses } from '../../src/core/math';
+import { formatDeltaPts } from '../../src/editor/comparison';
 import type { Explainer } from '../../src/editor/explainer';
 import { InferenceEngine } from '../../src/model/engine';
 import { MAX_PAGE } from '../../src/protocol';
@@ -404,6 +405,135 @@ describe('viewer webview: detail', () => {
     const rows = await visibleRows(viewer);
     assert.equal(rows.find((r) => r.selected)?.position, 4);
     assert.equal(await viewer.page.$eval('input.opacity', (e) => (e as HTMLInputElement).value), '0.8');
+  });
+});
+
+describe('viewer webview: two models side by side', () => {
+  // The bundled default model is "current", the tiny random test model plays the "previous" one: different grids
+  // (16 vs 4) and weights, so the two maps really differ.
+  let current: InferenceEngine;
+  let currentExplainer: Explainer;
+  const explainerOf = (e: InferenceEngine): Explainer => ({
+    modelKey: `${e.modelDir}#${e.card.files.grounding.sha256}`, info: { name: e.card.name, provider: e.provider, grid: e.card.grid, dir: e.modelDir }, engine: e,
+  });
+  before(async function () {
+    this.timeout(60_000);
+    current = await InferenceEngine.open(DEFAULT_MODEL, { provider: 'cpu' });
+    currentExplainer = explainerOf(current);
+  });
+  after(async () => { await current?.dispose(); });
+
+  const openCompared = (extra: Partial<Parameters<typeof TestViewer.open>[0]> = {}) => openScenes({
+    explainer: async () => currentExplainer,
+    comparison: { role: 'previous', dir: engine.modelDir, explainer: async () => explainer },
+    ...extra,
+  });
+
+  async function waitForBoth(viewer: TestViewer, phrase: string): Promise<void> {
+    await waitForExplanation(viewer, phrase);
+    await viewer.page.waitForFunction(() => {
+      const dd = document.querySelector('.compare-pane .pane-metrics dd[data-metric="L_max"]');
+      return dd && dd.textContent !== '–';
+    }, null, { timeout: 60_000 });
+  }
+
+  const paneMetrics = (viewer: TestViewer, model: 'current' | 'comparison') => viewer.page.$$eval(`.pane[data-model="${model}"] .pane-metrics dd`,
+    (d) => Object.fromEntries(d.map((x) => [(x as HTMLElement).dataset.metric, x.textContent])));
+
+  it('draws both GradCAM maps, labelled, each with the engine’s L_mean, L_max and hit; exports both', async () => {
+    const { viewer, dataset } = await openCompared({ theme: 'dark' });
+    await waitForBoth(viewer, 'the red square');
+    // Four panes: image | mask | previous map | current map, the maps labelled with their model.
+    const labels = await viewer.page.$$eval('.pane-canvas', (cs) => cs.map((c) => c.getAttribute('aria-label') ?? ''));
+    assert.equal(labels.length, 4);
+    assert.match(labels[2], new RegExp(`^GradCAM of the previous model ${engine.card.name}`));
+    assert.match(labels[3], new RegExp(`^GradCAM of the current model ${current.card.name}`));
+    const captions = await viewer.page.$$eval('.pane figcaption', (f) => f.map((x) => x.textContent));
+    assert.deepEqual(captions.slice(2), [`GradCAM · previous: ${engine.card.name}`, `GradCAM · current: ${current.card.name}`]);
+
+    // The displayed numbers are the engines' own for this sample.
+    const [s] = await dataset.page(0, 1);
+    const [mine, theirs] = [await current.explainSample(s), await engine.explainSample(s)];
+    const expected = (r: typeof mine) => ({ 'ITM score': r.score.toFixed(3), L_mean: r.lMean.toFixed(4), L_max: r.lMax.toFixed(4), hit: r.hit ? '✓ hit' : '✗ miss', point: `(${r.point.x}, ${r.point.y})` });
+    assert.deepEqual(await paneMetrics(viewer, 'comparison'), expected(theirs));
+    assert.deepEqual(await paneMetrics(viewer, 'current'), expected(mine));
+    assert.notDeepEqual(expected(mine), expected(theirs));
+
+    // Both maps are drawn and differ from each other (pixels).
+    await viewer.page.waitForFunction(() => [...document.querySelectorAll('.pane-canvas')].every((c) => (c as HTMLCanvasElement).width > 10));
+    const [, , prevPane, curPane] = await viewer.page.$$('.pane-canvas');
+    const [a, b] = [await pixels(await prevPane.screenshot()), await pixels(await curPane.screenshot())];
+    // (The element screenshots may differ by a pixel of layout rounding; the canvases have the same size.)
+    const w = Math.min(a.width, b.width), h = Math.min(a.height, b.height);
+    let diff = 0, n = 0;
+    for (let y = 2; y < h - 2; y += 3) for (let x = 2; x < w - 2; x += 3) {
+      const p = a.at(x, y), q = b.at(x, y);
+      diff += Math.abs(p[0] - q[0]) + Math.abs(p[1] - q[1]) + Math.abs(p[2] - q[2]); n++;
+    }
+    assert.ok(diff / n > 20, `the previous and current maps look alike (${(diff / n).toFixed(1)})`);
+
+    // The host heard what was drawn for both models.
+    await viewer.page.waitForFunction(() => true);
+    const shown = viewer.requests('reportShown').map((r) => r.params as { index: number; comparison?: { label: string; model: string; metrics: Record<string, string> } });
+    const last = shown.filter((r) => r.index === 0 && r.comparison?.metrics.L_max).at(-1);
+    assert.ok(last, JSON.stringify(shown));
+    assert.equal(last.comparison!.label, 'previous');
+    assert.equal(last.comparison!.model, engine.card.name);
+    assert.equal(last.comparison!.metrics.L_max, theirs.lMax.toFixed(4));
+
+    // Export PNG: both maps side by side.
+    await viewer.page.click('vscode-button:has-text("Export PNG")');
+    await viewer.page.waitForFunction(() => document.querySelector('.status-line')?.textContent?.includes('Saved'));
+    const meta = await sharp(viewer.saved[0]).metadata();
+    const widths = await viewer.page.$$eval('.pane-canvas', (cs) => cs.map((c) => (c as HTMLCanvasElement).width));
+    assert.equal(meta.width, widths.reduce((x, y) => x + y, 0) + 8 * 3 + 8 * 2);
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'compare-dark.png') });
+  });
+
+  it('evaluates both models and shows per split previous, current and the delta in points', async () => {
+    const { viewer, dataset } = await openCompared();
+    await waitForBoth(viewer, 'the red square');
+    const summary = await viewer.session!.evaluate(() => undefined, new AbortController().signal);
+    assert.ok(summary.finished && summary.comparison);
+    // Each side is the engine's own evaluation of the dataset; the delta is their difference.
+    const all = await dataset.page(0, 1000);
+    const own = async (e: InferenceEngine) => {
+      const r = await e.explainBatch(all);
+      return accuracyBySplit(all.flatMap((x, k) => { const v = r[k]; return 'error' in v ? [] : [{ split: x.split, hit: v.hit }]; }));
+    };
+    const [cur, prev] = [await own(current), await own(engine)];
+    await viewer.page.waitForSelector('.summary td[data-col="delta"]');
+    const table = await viewer.page.$$eval('.summary tr[data-split]', (rows) => rows.map((r) => ({
+      split: (r as HTMLElement).dataset.split,
+      cells: Object.fromEntries([...r.querySelectorAll('td')].map((td) => [(td as HTMLElement).dataset.col, td.textContent])),
+      delta: Number((r.querySelector('td[data-col="delta"]') as HTMLElement).dataset.value),
+    })));
+    assert.deepEqual(table.map((r) => r.split), cur.map((a) => a.split));
+    for (const row of table) {
+      const c = cur.find((a) => a.split === row.split)!, p = prev.find((a) => a.split === row.split)!;
+      const pts = (c.accuracy - p.accuracy) * 100;
+      assert.ok(Math.abs(row.delta - pts) < 1e-9, `${row.split}: delta ${row.delta} vs ${pts}`);
+      assert.equal(row.cells.delta, formatDeltaPts(pts));
+      assert.equal(row.cells.current, `${(c.accuracy * 100).toFixed(2)}% (${c.hits}/${c.total})`);
+      assert.equal(row.cells.comparison, `${(p.accuracy * 100).toFixed(2)}% (${p.hits}/${p.total})`);
+    }
+    assert.match(await viewer.page.textContent('.summary h3') ?? '', new RegExp(`previous ${engine.card.name} → current ${current.card.name}`));
+  });
+
+  it('turning the comparison off, or a folder that cannot be opened, changes only the second pane', async () => {
+    const { viewer } = await openCompared();
+    await waitForBoth(viewer, 'the red square');
+    await viewer.setComparison(null);
+    await viewer.page.waitForFunction(() => document.querySelectorAll('.pane-canvas').length === 3);
+    assert.equal(await viewer.page.isVisible('.pane[data-model="current"] .pane-metrics'), false);
+    assert.doesNotMatch(await viewer.page.textContent('.status-line') ?? '', /comparing/);
+    const bad = path.join(ROOT, 'test', '.work', 'no-such-model');
+    await viewer.setComparison({ role: 'chosen', dir: bad, explainer: () => InferenceEngine.open(bad).then(explainerOf) });
+    await viewer.page.waitForSelector('.compare-pane .pane-note.error');
+    assert.match(await viewer.page.textContent('.compare-pane .pane-note') ?? '', /no-such-model/);
+    assert.match(await viewer.page.textContent('.status-line') ?? '', /comparing with the comparison model .*no-such-model \(not loaded\)/);
+    // The current model's map and metrics are still there.
+    assert.notEqual(await viewer.page.textContent('.metrics dd[data-metric="L_max"]'), '–');
   });
 });
 
