@@ -1,7 +1,7 @@
 // Live viewer sessions (custom editors and Explain-phrase panels), for the `amc.viewerState` command: what each
 // webview last drew and how long after opening, so the extension-host tests (and a user debugging a slow model)
 // can read it without scraping the webview. No vscode import.
-import type { ComparisonInfo, EvaluationSummary, ShownReport } from '../protocol';
+import type { ComparisonInfo, EvaluationSummary, ModelInfo, ShownReport } from '../protocol';
 import type { ViewerSession } from './viewerSession';
 
 export interface LiveViewer { kind: 'dataset' | 'single'; file: string; session: ViewerSession; }
@@ -17,6 +17,8 @@ export interface ViewerState {
   firstShownMs?: number;
   lastShown?: ShownReport;
   evaluation?: EvaluationSummary;
+  /** The current model as last reported to the webview. */
+  model?: ModelInfo | { error: string };
   /** The comparison model as last reported to the webview (null: none; absent: not looked up yet). */
   comparison?: ComparisonInfo | null;
 }
@@ -25,6 +27,6 @@ export function viewerStates(): ViewerState[] {
   return [...liveViewers].map(({ kind, file, session }) => ({
     kind, file, format: session.dataset.format, count: session.dataset.count(), computedCount: session.metrics.computedCount,
     firstShownMs: session.firstShownMs, lastShown: session.lastShown, evaluation: session.lastEvaluation,
-    comparison: session.lastComparison,
+    model: session.lastModel, comparison: session.lastComparison,
   }));
 }

@@ -86,6 +86,8 @@ export class ViewerSession {
   firstShownMs: number | undefined;
   lastShown: (ShownReport & { at: number }) | undefined;
   private comparisonSlot: ComparisonSlot | undefined;
+  /** The current model as last reported to the webview (undefined: not asked yet). */
+  lastModel: ModelInfo | { error: string } | undefined;
   /** The comparison as last reported to the webview (undefined: not asked yet). */
   lastComparison: ComparisonInfo | null | undefined;
 
@@ -188,7 +190,8 @@ export class ViewerSession {
   }
 
   private async modelInfo(): Promise<ModelInfo | { error: string }> {
-    try { return (await this.loadExplainer()).info; } catch { return { error: this.explainerError ?? 'no model' }; }
+    try { this.lastModel = (await this.loadExplainer()).info; } catch { this.lastModel = { error: this.explainerError ?? 'no model' }; }
+    return this.lastModel;
   }
 
   private watchIndexing(): void {

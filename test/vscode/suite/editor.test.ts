@@ -115,4 +115,38 @@ describe('annotation viewer (custom editor)', function () {
     assert.deepEqual(state.evaluation?.bySplit, summary.bySplit);
     timings['evaluate vg_val.json'] = summary.bySplit;
   });
+
+  it('AMC: Compare with another model… refuses a bad folder clearly, compares with a good one, and turns off', async () => {
+    const uri = vscode.Uri.file(path.join(samples, 'vg_val.json'));
+    await vscode.commands.executeCommand('vscode.openWith', uri, 'amc.annotationViewer');
+    const viewer = async () => (await states()).find((s) => s.kind === 'dataset' && s.file === uri.fsPath);
+    await waitFor('the viewer of vg_val.json', async () => ((await viewer())?.lastShown ? true : undefined), 120_000);
+    type Result = { ok: true; comparison: { role: string; dir: string; name: string } | null } | { ok: false; error: string };
+    // Not a model folder: a message naming it, the comparison unchanged, the host still answering.
+    const bad = path.join(repo, 'test', 'fixtures', 'datasets');
+    const refused = await vscode.commands.executeCommand<Result>('amc.compareModels', bad);
+    assert.equal(refused.ok, false, JSON.stringify(refused));
+    assert.ok(!refused.ok && refused.error.includes(bad), `error names the folder: ${JSON.stringify(refused)}`);
+    assert.match((refused as { error: string }).error, /comparison model .* could not be opened: .*model\.json/);
+    const missing = await vscode.commands.executeCommand<Result>('amc.compareModels', '/nonexistent/amc-model');
+    assert.ok(!missing.ok && missing.error.includes('/nonexistent/amc-model'), JSON.stringify(missing));
+    assert.ok((await viewer())?.comparison == null, 'a refused folder does not become the comparison');
+    // A real model (the tiny test model): the open viewer shows its map beside the current one.
+    const tiny = path.join(repo, 'test', 'fixtures', 'model', 'tiny');
+    const set = await vscode.commands.executeCommand<Result>('amc.compareModels', tiny);
+    assert.ok(set.ok && set.comparison && set.comparison.dir === tiny && set.comparison.role === 'chosen', JSON.stringify(set));
+    const compared = await waitFor('the viewer to draw the comparison model', async () => {
+      const v = await viewer();
+      return v?.comparison && v.lastShown?.comparison?.metrics.L_max ? v : undefined;
+    }, 60_000);
+    assert.equal(compared.comparison!.dir, tiny);
+    assert.equal((compared.comparison!.model as { name: string }).name, 'tiny-random-test');
+    assert.match(compared.lastShown!.comparison!.metrics['L_max'], /^\d+\.\d{4}$/);
+    assert.equal(compared.lastShown!.comparison!.label, 'comparison');
+    // Off (null, as a keybinding would pass it).
+    const off = await vscode.commands.executeCommand<Result>('amc.compareModels', null);
+    assert.deepEqual(off, { ok: true, comparison: null });
+    await waitFor('the viewer to stop comparing', async () => ((await viewer())?.comparison === null ? true : undefined), 30_000);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
 });

@@ -6,6 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { ViewerState } from '../../../src/editor/registry';
+import type { EvaluationSummary } from '../../../src/protocol';
 import type { AmcTaskDefinition } from '../../../src/tasks/definition';
 import type { FineTuneCommandResult } from '../../../src/tasks/index';
 import type { RunResult } from '../../../src/tasks/run';
@@ -68,6 +70,15 @@ describe('AMC: Fine-tune task', function () {
 
   it('runs 1 epoch on the bundled synthetic data to completion, exports, and switches amc.modelPath', async () => {
     const output = path.join(ws, '.amc', 'runs', 'complete');
+    // A viewer open before the run: after the switch it must compare the new model with the previous one.
+    const { api } = await activateAmc();
+    const viewed = vscode.Uri.file(path.join(samplesDir(api.extensionPath), 'vg_val.json'));
+    const viewerStates = async () => (await vscode.commands.executeCommand<ViewerState[]>('amc.viewerState')) ?? [];
+    const viewerOf = async () => (await viewerStates()).find((v) => v.kind === 'dataset' && v.file === viewed.fsPath);
+    await vscode.commands.executeCommand('vscode.openWith', viewed, 'amc.annotationViewer');
+    const before = await waitFor('the viewer’s first explanation', async () => { const v = await viewerOf(); return v?.lastShown?.index === 0 ? v : undefined; }, 120_000);
+    const modelBefore = before.model as { dir?: string; name?: string };
+    assert.ok(modelBefore?.dir, `model before: ${JSON.stringify(before.model)}`);
     const t0 = Date.now();
     const { result, events } = await runTask({ type: 'amc', dataset, epochs: 1, batchSize: 8, output, exportAndUse: true });
     const wall = (Date.now() - t0) / 1000;
@@ -84,7 +95,46 @@ describe('AMC: Fine-tune task', function () {
     for (const f of ['model.json', 'image_encoder.onnx', 'grounding.onnx']) assert.ok(fs.existsSync(path.join(modelDir, f)), `${f} exported`);
     assert.equal(vscode.workspace.getConfiguration('amc').get('modelPath'), modelDir, 'amc.modelPath switched to the new model');
     fs.writeFileSync(path.join(ws, 'fine-tune-timing.json'), JSON.stringify({ wallSeconds: wall, events: events.length }));
+
+    // The open viewer re-explained its sample with the new model, beside the previous model's map.
+    const compared = await waitFor('the viewer to show the new and the previous model side by side', async () => {
+      const v = await viewerOf();
+      return v?.comparison && !('error' in v.comparison.model) && (v.model as { dir?: string })?.dir === modelDir
+        && v.lastShown?.index === 0 && v.lastShown.comparison?.metrics.L_max ? v : undefined;
+    }, 120_000);
+    assert.equal(compared.comparison!.role, 'previous');
+    assert.equal(compared.comparison!.dir, modelBefore.dir, 'the comparison model is the model used before the switch');
+    assert.equal(result.previousModel, '', 'amc.modelPath was empty before: the bundled default model');
+    const shown = compared.lastShown!;
+    for (const m of [shown.metrics, shown.comparison!.metrics]) {
+      assert.match(m['L_mean'], /^\d+\.\d{4}$/, JSON.stringify(shown));
+      assert.match(m['L_max'], /^\d+\.\d{4}$/);
+      assert.match(m['hit'], /hit|miss/);
+    }
+    assert.equal(shown.comparison!.label, 'previous');
+    // "AMC: Evaluate pointing game" on that viewer evaluates both and reports the per-split delta.
+    const summary = await vscode.commands.executeCommand<EvaluationSummary>('amc.evaluatePointingGame', viewed);
+    assert.ok(summary?.finished && summary.comparison, `summary: ${JSON.stringify(summary)}`);
+    assert.equal(summary.comparison.role, 'previous');
+    assert.deepEqual(summary.comparison.deltas.map((d) => d.split), summary.bySplit.map((a) => a.split));
+    const comparisonSplits = summary.comparison.bySplit;
+    for (const d of summary.comparison.deltas) {
+      const cur = summary.bySplit.find((a) => a.split === d.split)!;
+      const prev = comparisonSplits.find((a) => a.split === d.split)!;
+      assert.equal(cur.total, prev.total, `${d.split}: both models scored every query`);
+      assert.ok(Math.abs(d.deltaPts - (cur.accuracy - prev.accuracy) * 100) < 1e-9, `${d.split}: ${JSON.stringify(d)}`);
+    }
+    const evaluated = (await viewerOf())!;
+    assert.deepEqual(evaluated.evaluation?.comparison?.deltas, summary.comparison.deltas);
+    report(`      after the switch: ${summary.comparison.deltas.map((d) => `${d.split} ${(d.comparison * 100).toFixed(1)}% → ${(d.current * 100).toFixed(1)}% (${d.deltaPts >= 0 ? '+' : ''}${d.deltaPts.toFixed(1)} pts)`).join(', ')}`);
+
     await vscode.workspace.getConfiguration('amc').update('modelPath', undefined, vscode.ConfigurationTarget.Workspace);
+    // Back on the previous (default) model: it is the current one again, so nothing is compared.
+    await waitFor('the comparison to end once the previous model is current again', async () => {
+      const v = await viewerOf();
+      return v && v.comparison === null ? v : undefined;
+    }, 60_000);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
   it('cancelling mid-epoch stops the trainer after it saves a checkpoint', async () => {
