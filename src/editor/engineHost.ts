@@ -124,10 +124,14 @@ export class EngineHost implements vscode.Disposable {
   async setComparison(choice: ComparisonChoice): Promise<SetComparisonResult> {
     const r = this.resolved(choice);
     if ('none' in r && choice.kind !== 'off') return { ok: false, error: `cannot compare: ${r.none}` };
-    if (!('none' in r)) {
-      try { await this.comparisonExplainer(r.dir); } catch (err) {
-        return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    if (!('none' in r) && this.comparisonEntry?.settingsKey !== this.settingsKey(r.dir)) {
+      // Opened aside first: a folder that fails leaves the comparison engine viewers use now untouched.
+      const entry = this.openEntry(r.dir, 'comparison model', () => undefined);
+      try { await entry.explainer; } catch (err) {
+        return { ok: false, error: `the comparison model ${r.dir} could not be opened: ${err instanceof Error ? err.message : String(err)}` };
       }
+      void disposeEntry(this.comparisonEntry);
+      this.comparisonEntry = entry;
     }
     await this.storeChoice(choice);
     this.comparisonChanged.fire();

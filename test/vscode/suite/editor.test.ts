@@ -143,6 +143,17 @@ describe('annotation viewer (custom editor)', function () {
     assert.equal((compared.comparison!.model as { name: string }).name, 'tiny-random-test');
     assert.match(compared.lastShown!.comparison!.metrics['L_max'], /^\d+\.\d{4}$/);
     assert.equal(compared.lastShown!.comparison!.label, 'comparison');
+    // A bad folder now leaves the working comparison alone: evaluating still uses (and reports) the tiny model.
+    const again = await vscode.commands.executeCommand<Result>('amc.compareModels', bad);
+    assert.equal(again.ok, false);
+    const summary = await vscode.commands.executeCommand<EvaluationSummary>('amc.evaluatePointingGame', uri);
+    assert.ok(summary?.finished && summary.comparison, JSON.stringify(summary));
+    assert.equal(summary.comparison.model.name, 'tiny-random-test');
+    assert.equal(summary.comparison.errors, 0);
+    const prevAll = summary.comparison.bySplit.find((a) => a.split === 'all')!, curAll = summary.bySplit.find((a) => a.split === 'all')!;
+    assert.equal(prevAll.total, curAll.total);
+    const dAll = summary.comparison.deltas.find((d) => d.split === 'all')!;
+    assert.ok(Math.abs(dAll.deltaPts - (curAll.accuracy - prevAll.accuracy) * 100) < 1e-9, JSON.stringify(dAll));
     // Off (null, as a keybinding would pass it).
     const off = await vscode.commands.executeCommand<Result>('amc.compareModels', null);
     assert.deepEqual(off, { ok: true, comparison: null });
