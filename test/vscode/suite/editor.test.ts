@@ -118,6 +118,9 @@ describe('annotation viewer (custom editor)', function () {
 
   it('AMC: Compare with another model… refuses a bad folder clearly, compares with a good one, and turns off', async () => {
     const uri = vscode.Uri.file(path.join(samples, 'vg_val.json'));
+    // One viewer of the file (the evaluation above may have opened one in the background that never drew).
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await waitFor('the previous viewers to close', async () => ((await states()).some((s) => s.file === uri.fsPath) ? undefined : true), 30_000);
     await vscode.commands.executeCommand('vscode.openWith', uri, 'amc.annotationViewer');
     const viewer = async () => (await states()).find((s) => s.kind === 'dataset' && s.file === uri.fsPath);
     await waitFor('the viewer of vg_val.json', async () => ((await viewer())?.lastShown ? true : undefined), 120_000);
