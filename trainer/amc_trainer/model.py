@@ -37,6 +37,8 @@ PAD_ID, CLS_ID, MASK_ID = 0, 101, 103
 class ModelConfig:
     image_res: int = 256            # input side S; the GradCAM grid is S // patch_size
     patch_size: int = 16
+    patch_stem: str = "linear"      # 'linear': ALBEF's one patch_size x patch_size conv; 'conv': stride-2 3x3 convs
+                                    # (Xiao et al. 2021) -- a from-scratch ViT learns shapes far faster with it
     vision_width: int = 192         # ViT hidden size (768 for ViT-B/16)
     vision_depth: int = 4           # ViT blocks
     vision_heads: int = 3
@@ -75,6 +77,12 @@ class ModelConfig:
         problems = []
         if self.image_res % self.patch_size:
             problems.append(f"image_res {self.image_res} is not a multiple of patch_size {self.patch_size}")
+        if self.patch_stem not in ("linear", "conv"):
+            problems.append(f"patch_stem must be 'linear' or 'conv', got {self.patch_stem!r}")
+        elif self.patch_stem == "conv" and (self.patch_size & (self.patch_size - 1) or self.patch_size < 2
+                                            or self.vision_width % (self.patch_size // 2)):
+            problems.append("patch_stem 'conv' needs a power-of-two patch_size >= 2 with patch_size/2 dividing "
+                            "vision_width")
         if self.vision_width % self.vision_heads:
             problems.append("vision_width must be divisible by vision_heads")
         if self.text_width % self.text_heads:
@@ -128,6 +136,29 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)  # row-major patches
 
 
+class ConvStem(nn.Module):
+    """log2(patch_size) stride-2 3x3 convs (GroupNorm, GELU) doubling the channels up to width, then a 1x1
+    conv to width: the same [B, grid*grid, width] tokens as PatchEmbed ("Early convolutions help transformers
+    see better", Xiao et al. 2021). GroupNorm, not BatchNorm: no running buffers that DDP ranks could
+    disagree on (training uses broadcast_buffers=False)."""
+
+    def __init__(self, patch_size: int, width: int):
+        super().__init__()
+        layers: List[nn.Module] = []
+        steps = patch_size.bit_length() - 1
+        channels_in = 3
+        for i in range(steps):
+            channels = width >> (steps - 1 - i)
+            layers += [nn.Conv2d(channels_in, channels, 3, stride=2, padding=1, bias=False),
+                       nn.GroupNorm(math.gcd(8, channels), channels), nn.GELU()]
+            channels_in = channels
+        layers.append(nn.Conv2d(channels_in, width, 1))
+        self.stem = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stem(x).flatten(2).transpose(1, 2)  # row-major patches
+
+
 class VitAttention(nn.Module):
     def __init__(self, width: int, heads: int):
         super().__init__()
@@ -171,7 +202,7 @@ class VisionTransformer(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.num_patches = cfg.num_patches
-        self.patch_embed = PatchEmbed(cfg.patch_size, cfg.vision_width)
+        self.patch_embed = (ConvStem if cfg.patch_stem == "conv" else PatchEmbed)(cfg.patch_size, cfg.vision_width)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.vision_width))
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_patches + 1, cfg.vision_width))
         self.blocks = nn.ModuleList([VitBlock(cfg) for _ in range(cfg.vision_depth)])

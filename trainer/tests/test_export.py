@@ -78,9 +78,10 @@ def _parity(model: ALBEF, out_dir: str, B: int, T: int) -> dict:
 
 
 @needs_node
-def test_onnx_parity_small_with_dynamic_batch_and_tokens(tmp_path):
+@pytest.mark.parametrize("patch_stem", ["linear", "conv"])  # conv: the default model's stem (GroupNorm, GELU)
+def test_onnx_parity_small_with_dynamic_batch_and_tokens(tmp_path, patch_stem):
     torch.manual_seed(0)
-    model = ALBEF(ModelConfig.small()).eval()
+    model = ALBEF(ModelConfig(patch_stem=patch_stem)).eval()
     errors = _parity(model, str(tmp_path), B=3, T=11)
     for name in ("image_embeds", "itm_logits", "gradcam", "token_gradcam"):
         assert errors[name] <= TOL, (name, errors[name])

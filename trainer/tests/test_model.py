@@ -150,6 +150,21 @@ def test_training_losses_amc_backpropagates_through_the_gradient():
     assert model.visual_encoder.patch_embed.proj.weight.grad.abs().sum() > 0
 
 
+def test_conv_stem_gives_the_same_tokens_and_trains_through_amc():
+    torch.manual_seed(3)
+    model = ALBEF(_tiny_cfg(patch_stem="conv")).train()
+    stem = model.visual_encoder.patch_embed.stem
+    assert [m.stride for m in stem if isinstance(m, torch.nn.Conv2d)] == [(2, 2)] * 4 + [(1, 1)]  # 16 = 2^4
+    image, ids, att, mask = _batch(B=4)
+    assert model.encode_image(image).shape == ALBEF(_tiny_cfg()).encode_image(image).shape
+    out = model.training_losses(image, ids, att, mask, use_amc=True, use_itc=False, use_itm=False)
+    (g_stem,) = torch.autograd.grad(out["loss"], stem[0].weight)  # AMC alone reaches the first conv
+    assert g_stem.abs().sum() > 0
+    for bad, why in ((dict(patch_stem="cnn"), "patch_stem must be"), (dict(patch_stem="conv", patch_size=12, image_res=48), "power-of-two")):
+        with pytest.raises(ValueError, match=why):
+            _tiny_cfg(**bad).validate()
+
+
 def test_training_losses_without_amc_and_with_mlm():
     torch.manual_seed(4)
     model = ALBEF(_tiny_cfg())
