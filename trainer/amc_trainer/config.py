@@ -25,6 +25,11 @@ class TrainConfig:
     train_files: list = field(default_factory=list)  # AMC VG JSON files and/or raw VG region_descriptions.json
     image_root: str = ""                  # folder the training files' image paths are relative to
     augment: bool = True                  # flip (+ left/right swap), ToGray, colour jitter (spec §2 step 6)
+    gray_p: float = 0.2                   # ToGray probability (spec: 0.2); 0 where colour words are the labels
+    color_jitter: list = field(default_factory=lambda: [0.4, 0.4, 0.4, 0.4])  # brightness, contrast, saturation,
+                                          # hue (spec: 0.4 each); hue ±0.4 turns "red" into any colour, so the
+                                          # synthetic set's configs use hue 0
+    jitter_p: float = 0.5                 # probability of the colour jitter (spec: 0.5)
     max_text_length: int = 25             # tokenizer truncation in training (spec §3)
     num_workers: int = 0                  # DataLoader worker processes per rank (0 = load in the training process)
     # --- optimisation (spec §3) ------------------------------------------------------------------------
@@ -87,6 +92,10 @@ class TrainConfig:
             raise ConfigError(f"config: schedule must be 'amc', 'cosine' or 'constant', got {self.schedule!r}")
         if self.batch_size < 1 or self.epochs < 0:
             raise ConfigError("config: batch_size must be >= 1 and epochs >= 0")
+        if len(self.color_jitter) != 4 or any(float(j) < 0 for j in self.color_jitter):
+            raise ConfigError("config: color_jitter takes four numbers >= 0 (brightness, contrast, saturation, hue)")
+        if not (0 <= self.gray_p <= 1 and 0 <= self.jitter_p <= 1):
+            raise ConfigError("config: gray_p and jitter_p are probabilities in [0, 1]")
         if len(self.amc_weights) != 2 or len(self.amc_margins) != 2:
             raise ConfigError("config: amc_weights and amc_margins each take two numbers (L_mean, L_max)")
         if not (self.use_itc or self.use_itm or self.use_amc or self.use_mlm):

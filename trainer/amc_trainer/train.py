@@ -369,7 +369,7 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
 
     optimizer = build_optimizer(model, cfg)
     dataset = GroundingTrainSet(cfg.train_files, cfg.image_root, image_res=cfg.image_res, augment=cfg.augment,
-                                seed=cfg.seed)
+                                seed=cfg.seed, gray_p=cfg.gray_p, jitter=cfg.color_jitter, jitter_p=cfg.jitter_p)
     tokenizer = BertTokenizer.from_vocab()
     per_rank = len(dataset) // info.world_size
     steps_per_epoch = per_rank // cfg.batch_size

@@ -11,7 +11,12 @@ import torch
 
 from amc_trainer.config import ConfigError, TrainConfig, build_config, parse_overrides
 from amc_trainer.train import build_optimizer, learning_rate
+from pathlib import Path
+
 from train_helpers import TINY_MODEL, load, make_squares_dataset, run_cli, tiny_args
+
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +52,17 @@ def test_config_errors_name_the_source(tmp_path):
     (tmp_path / "broken.json").write_text("{lr: 1")
     with pytest.raises(ConfigError, match=r"broken\.json: not valid JSON \(line 1"):
         build_config(str(tmp_path / "broken.json"), {})
+
+
+def test_augmentation_keys_default_to_the_spec_and_validate(tmp_path):
+    cfg = TrainConfig()
+    assert (cfg.gray_p, cfg.color_jitter, cfg.jitter_p) == (0.2, [0.4, 0.4, 0.4, 0.4], 0.5)  # spec §2 step 6
+    synth = build_config(str(CONFIGS / "small-synthetic.json"), {})  # colour words are its labels: no hue, no gray
+    assert synth.gray_p == 0.0 and synth.color_jitter[3] == 0.0
+    for bad, why in (({"color_jitter": [0.4, 0.4]}, "color_jitter takes four"), ({"gray_p": 1.5}, "probabilities")):
+        (tmp_path / "a.json").write_text(json.dumps(bad))
+        with pytest.raises(ConfigError, match=why):
+            build_config(str(tmp_path / "a.json"), {}).validate()
 
 
 def test_amc_schedule_matches_spec_section_3():
