@@ -139,7 +139,7 @@ def _coerce(name: str, current: Any, value: Any, source: str) -> Any:
                     value = [v for v in text.split(",") if v]
             if not isinstance(value, list):
                 raise ValueError(f"not a list: {value!r}")
-            if name in ("amc_weights", "amc_margins", "betas"):
+            if name in ("amc_weights", "amc_margins", "betas", "color_jitter"):
                 return [float(v) for v in value]
             return [str(v) for v in value]
         return str(value)
