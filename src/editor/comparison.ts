@@ -3,15 +3,15 @@
 // engine host, the viewer session, the webview and the unit tests (so no node:path either: callers resolve paths).
 import type { SplitAccuracyPayload, SplitDelta } from '../protocol';
 
-/**
- * What the user asked to compare with. 'previous': the model amc.modelPath pointed to before the last fine-tune
- * export (workspace state `amc.previousModelPath`; '' = the bundled default model). 'folder': any model folder.
- */
 /** Workspace state: amc.modelPath before the last fine-tune export switched it ('' = the bundled default model). */
 export const PREVIOUS_MODEL_KEY = 'amc.previousModelPath';
 /** Workspace state: the user's ComparisonChoice (default 'previous'). */
 export const COMPARISON_CHOICE_KEY = 'amc.comparisonChoice';
 
+/**
+ * What the user asked to compare with. 'previous': the model amc.modelPath pointed to before the last fine-tune
+ * export (workspace state `amc.previousModelPath`; '' = the bundled default model). 'folder': any model folder.
+ */
 export type ComparisonChoice = { kind: 'previous' } | { kind: 'folder'; dir: string } | { kind: 'off' };
 
 export interface ResolvedComparison { dir: string; role: 'previous' | 'chosen'; }
