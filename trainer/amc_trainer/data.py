@@ -17,7 +17,8 @@ and yields `dict(image FloatTensor[3,S,S], caption str, box_mask FloatTensor[256
     torchvision behaviour but hands albumentations `hue_shift=int(h·255)` (OpenCV hue units of 0–179) and
     `sat_shift=int(s·255)` (≥ 153, i.e. saturation pinned near 255); we follow the documented intent.
     Hue ±0.4 and ToGray destroy colour words ("the red circle"): for colour-grounded data such as the
-    synthetic set pass `gray_p=0.0, jitter=(0.4, 0.4, 0.4, 0.0)` (every knob is a keyword argument);
+    synthetic set set `gray_p: 0` and `color_jitter: [0.4, 0.4, 0.4, 0.0]` in the training config, as
+    configs/small-synthetic*.json do (here every knob is a keyword argument);
   * every random draw comes from `random.Random("seed:epoch:index")`, so an item depends only on the
     seed, the epoch (`set_epoch`) and its index: DDP ranks, DataLoader workers and resumed runs agree.
 
