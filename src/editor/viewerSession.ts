@@ -231,13 +231,8 @@ export class ViewerSession {
     return { index: s.index, id: s.id, phrase: s.phrase, split: s.split, metrics: this.store.get(s.index), error: this.store.error(s.index) };
   }
 
-  private remember(key: string, payload: ExplanationPayload): void { rememberIn(this.explanations, key, payload); }
-
-  private record(sample: Sample, r: SampleExplanationLike | { error: string }): void {
-    if ('error' in r) { this.store.setError(sample.index, r.error); return; }
-    this.store.set(sample.index, { score: r.score, lMean: r.lMean, lMax: r.lMax, hit: r.hit }, sample.split);
-    this.remember(`s${sample.index}`, toPayload(sample.index, sample.phrase, r, r));
-  }
+  /** The current model's caches, in the shape the helpers below share with the comparison model. */
+  private caches(): ModelCaches { return { store: this.store, explanations: this.explanations, computing: this.computing }; }
 
   private handlers(): RequestHandlers {
     return {
@@ -296,25 +291,10 @@ export class ViewerSession {
       },
 
       explainSample: async ({ index }, signal) => {
-        await this.computing.get(index);   // already in a lazy batch: its result lands in the cache
-        const cached = this.explanations.get(`s${index}`);
-        if (cached) return cached;
-        const s = await this.sample(index);
-        const { engine } = await this.loadExplainer();
-        if (s.boxes.length === 0) {
-          const r = await engine.explain(s.image, s.phrase, signal);
-          const payload = toPayload(s.index, s.phrase, r);
-          this.remember(`s${index}`, payload);
-          return payload;
-        }
-        let r: SampleExplanationLike;
-        try { r = await engine.explainSample(s, signal); } catch (err) {
-          if (!signal.aborted) this.store.setError(index, err instanceof Error ? err.message : String(err));
-          throw err;
-        }
-        this.record(s, r);
-        this.server.emit('rowsComputed', { rows: [this.row(s)], computedCount: this.store.computedCount });
-        return this.explanations.get(`s${index}`)!;
+        const { payload, recorded } = await explainSampleIn(this.caches(), async () => (await this.loadExplainer()).engine,
+          () => this.sample(index), index, signal);
+        if (recorded) this.server.emit('rowsComputed', { rows: [this.row(recorded)], computedCount: this.store.computedCount });
+        return payload;
       },
 
       explainPhrase: async ({ index, phrase }, signal) => {
@@ -326,27 +306,10 @@ export class ViewerSession {
 
       explainComparison: async ({ index, phrase }, signal) => {
         if (phrase !== undefined && (typeof phrase !== 'string' || phrase.trim() === '')) throw new RequestError('type a phrase to explain', 'bad-request');
-        const s = await this.sample(index);
         const { slot, explainer, store } = await this.loadComparison();
-        const { engine } = explainer;
-        if (phrase !== undefined) return phrasePayload(engine, s, phrase, signal);
-        await slot.computing.get(index);   // the evaluation is explaining it: its result lands in the cache
-        const key = `s${index}`;
-        const cached = slot.explanations.get(key);
-        if (cached) return cached;
-        let payload: ExplanationPayload;
-        if (s.boxes.length === 0) payload = toPayload(s.index, s.phrase, await engine.explain(s.image, s.phrase, signal));
-        else {
-          let r: SampleExplanationLike;
-          try { r = await engine.explainSample(s, signal); } catch (err) {
-            if (!signal.aborted) store.setError(index, err instanceof Error ? err.message : String(err));
-            throw err;
-          }
-          store.set(s.index, { score: r.score, lMean: r.lMean, lMax: r.lMax, hit: r.hit }, s.split);
-          payload = toPayload(s.index, s.phrase, r, r);
-        }
-        rememberIn(slot.explanations, key, payload);
-        return payload;
+        if (phrase !== undefined) return phrasePayload(explainer.engine, await this.sample(index), phrase, signal);
+        const caches = { store, explanations: slot.explanations, computing: slot.computing };
+        return (await explainSampleIn(caches, async () => explainer.engine, () => this.sample(index), index, signal)).payload;
       },
 
       computeRows: async ({ indices }) => {
@@ -395,10 +358,10 @@ export class ViewerSession {
         const batch = this.computeQueue.splice(0, COMPUTE_BATCH).filter((i) => !this.store.has(i) && !this.computing.has(i));
         if (!batch.length) continue;
         const { engine } = await this.loadExplainer();
-        await this.computeTracked(batch, async () => {
+        await tracked(this.computing, batch, async () => {
           const samples = [...(await this.samplesAt(batch)).values()];
           const results = await engine.explainBatch(samples, this.disposeController.signal);
-          samples.forEach((s, k) => this.record(s, results[k]));
+          samples.forEach((s, k) => recordIn(this.caches(), s, results[k]));
           this.server.emit('rowsComputed', { rows: samples.map((s) => this.row(s)), computedCount: this.store.computedCount });
         });
       }
@@ -407,10 +370,6 @@ export class ViewerSession {
     } finally {
       this.pumping = false;
     }
-  }
-
-  private computeTracked(indices: readonly number[], work: () => Promise<void>): Promise<void> {
-    return tracked(this.computing, indices, work);
   }
 
   /**
@@ -443,33 +402,13 @@ export class ViewerSession {
     let lastEmit = 0;
     for (let start = 0; start < total && !signal.aborted && !this.disposed; start += batchSize) {
       const page = await ds.page(start, batchSize);
-      // Rows the lazy (on-screen) computation is explaining right now are awaited, not explained again.
-      await Promise.all(page.map((s) => this.computing.get(s.index)));
-      const todo = page.filter((s) => !this.store.has(s.index));
-      if (todo.length) {
-        let results: (SampleExplanationLike | { error: string })[] = [];
-        await this.computeTracked(todo.map((s) => s.index), async () => { results = await engine.explainBatch(todo, signal); });
-        if (signal.aborted) break;
-        todo.forEach((s, k) => this.record(s, results[k]));
-        this.server.emit('rowsComputed', { rows: todo.map((s) => this.row(s)), computedCount: this.store.computedCount });
-      }
+      const todo = await explainPageIn(this.caches(), engine, page, signal);
+      if (signal.aborted) break;
+      if (todo.length) this.server.emit('rowsComputed', { rows: todo.map((s) => this.row(s)), computedCount: this.store.computedCount });
       if (comparison) {
-        const { slot, store } = comparison;
-        await Promise.all(page.map((s) => slot.computing.get(s.index)));
-        const other = page.filter((s) => !store.has(s.index));
-        if (other.length) {
-          let results: (SampleExplanationLike | { error: string })[] = [];
-          await tracked(slot.computing, other.map((s) => s.index), async () => { results = await comparison!.explainer.engine.explainBatch(other, signal); });
-          if (signal.aborted) break;
-          other.forEach((s, k) => {
-            const r = results[k];
-            if ('error' in r) store.setError(s.index, r.error);
-            else {
-              store.set(s.index, { score: r.score, lMean: r.lMean, lMax: r.lMax, hit: r.hit }, s.split);
-              rememberIn(slot.explanations, `s${s.index}`, toPayload(s.index, s.phrase, r, r));
-            }
-          });
-        }
+        const { slot, store, explainer } = comparison;
+        await explainPageIn({ store, explanations: slot.explanations, computing: slot.computing }, explainer.engine, page, signal);
+        if (signal.aborted) break;
         comparisonErrors += page.filter((s) => store.error(s.index) !== undefined).length;
       }
       done += page.length;
@@ -487,6 +426,59 @@ export class ViewerSession {
     this.server.emit('evaluation', final);
     return final;
   }
+}
+
+/** One model's caches in a session: its metrics, its full explanations (LRU), the samples being explained now. */
+interface ModelCaches {
+  store: MetricStore;
+  explanations: Map<string, ExplanationPayload>;
+  computing: Map<number, Promise<unknown>>;
+}
+
+function recordIn(c: ModelCaches, sample: Sample, r: SampleExplanationLike | { error: string }): void {
+  if ('error' in r) { c.store.setError(sample.index, r.error); return; }
+  c.store.set(sample.index, { score: r.score, lMean: r.lMean, lMax: r.lMax, hit: r.hit }, sample.split);
+  rememberIn(c.explanations, `s${sample.index}`, toPayload(sample.index, sample.phrase, r, r));
+}
+
+/**
+ * A sample's full explanation under one model: from the cache (after any batch explaining it settles), else from
+ * the engine, recording its metrics. `recorded` is the sample when new metrics were recorded.
+ */
+async function explainSampleIn(
+  c: ModelCaches, engine: () => Promise<EngineLike>, sample: () => Promise<Sample>, index: number, signal: AbortSignal,
+): Promise<{ payload: ExplanationPayload; recorded?: Sample }> {
+  await c.computing.get(index);   // already in a lazy or evaluation batch: its result lands in the cache
+  const cached = c.explanations.get(`s${index}`);
+  if (cached) return { payload: cached };
+  const s = await sample();
+  const e = await engine();
+  if (s.boxes.length === 0) {
+    const payload = toPayload(s.index, s.phrase, await e.explain(s.image, s.phrase, signal));
+    rememberIn(c.explanations, `s${index}`, payload);
+    return { payload };
+  }
+  let r: SampleExplanationLike;
+  try { r = await e.explainSample(s, signal); } catch (err) {
+    if (!signal.aborted) c.store.setError(index, err instanceof Error ? err.message : String(err));
+    throw err;
+  }
+  recordIn(c, s, r);
+  return { payload: c.explanations.get(`s${index}`)!, recorded: s };
+}
+
+/**
+ * Explains, in one batch, the samples of a page this model has no metrics for, and records them. Samples another
+ * batch is explaining right now are awaited, not explained again. Returns the samples explained here.
+ */
+async function explainPageIn(c: ModelCaches, engine: EngineLike, page: readonly Sample[], signal: AbortSignal): Promise<Sample[]> {
+  await Promise.all(page.map((s) => c.computing.get(s.index)));
+  const todo = page.filter((s) => !c.store.has(s.index));
+  if (!todo.length) return todo;
+  let results: (SampleExplanationLike | { error: string })[] = [];
+  await tracked(c.computing, todo.map((s) => s.index), async () => { results = await engine.explainBatch(todo, signal); });
+  if (!signal.aborted) todo.forEach((s, k) => recordIn(c, s, results[k]));
+  return todo;
 }
 
 /** Runs `work`, marking `indices` as being computed in `computing` until it settles. */
