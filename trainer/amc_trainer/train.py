@@ -238,16 +238,6 @@ def parameters_finite(model: nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
-def total_loss(out: dict, cfg: TrainConfig) -> torch.Tensor:
-    """The model's `loss` is itc + itm (+ mlm) (+ AMC); switched-off contrastive/matching terms are removed."""
-    loss = out["loss"]
-    if not cfg.use_itc:
-        loss = loss - out["itc"]
-    if not cfg.use_itm:
-        loss = loss - out["itm"]
-    return loss
-
-
 # ----------------------------------------------------------------------------------------------------
 # Checkpoints
 # ----------------------------------------------------------------------------------------------------
@@ -475,14 +465,15 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
                 out = ddp_model(batch["image"].to(info.device), input_ids.to(info.device),
                                 attention_mask.to(info.device), batch["box_mask"].to(info.device),
                                 use_amc=cfg.use_amc, alpha=alpha, amc_weights=tuple(cfg.amc_weights),
-                                amc_margins=tuple(cfg.amc_margins), use_mlm=cfg.use_mlm)
+                                amc_margins=tuple(cfg.amc_margins), use_mlm=cfg.use_mlm,
+                                use_itc=cfg.use_itc, use_itm=cfg.use_itm)
             except RuntimeError as err:
                 # Diverged weights can make the forward itself fail (e.g. hard-negative sampling from a
                 # NaN softmax); that is the same non-finite stop, anything else is a real error.
                 if parameters_finite(model) and not re.search(r"\b(inf|nan)\b", str(err), re.IGNORECASE):
                     raise
                 out = {"forward_error": str(err).splitlines()[0]}
-            loss = total_loss(out, cfg) if "loss" in out else None
+            loss = out.get("loss")
             bad = loss is None or not bool(torch.isfinite(loss.detach()).item())
             if all_reduce_max_flags([int(bad)], info)[0]:
                 values = {k: (float(v.detach()) if isinstance(v, torch.Tensor) else v) for k, v in out.items()}

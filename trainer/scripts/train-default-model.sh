@@ -8,7 +8,8 @@
 #      testA/testB splits,
 #   4. the ONNX export of the AMC model, with both tables written into its model.json `metrics`.
 # Usage: trainer/scripts/train-default-model.sh   (env: PYTHON, AMC_WORK (scratch, default
-# /tmp/amc-default-model), MODEL_OUT (default models/amc-small-synthetic), SKIP_TRAIN=1 to re-evaluate).
+# /tmp/amc-default-model), MODEL_OUT (default models/amc-small-synthetic), SKIP_TRAIN=1 to re-evaluate,
+# RUNS=amc to retrain only the AMC run (keeps $AMC_WORK/run-noamc*)).
 set -euo pipefail
 cd "$(dirname "$0")/.."                      # trainer/
 PY=${PYTHON:-/usr/bin/python3}
@@ -23,7 +24,7 @@ fi
 if [ "${SKIP_TRAIN:-0}" != 1 ]; then
   # One run after the other, each with the whole machine (two side by side each take twice as long), scoring the
   # Flickr-style val split after every 400-step "epoch" so the JSON lines show the learning curve.
-  for run in amc noamc; do
+  for run in ${RUNS:-amc noamc}; do
     cfg=configs/small-synthetic.json
     [ "$run" = noamc ] && cfg=configs/small-synthetic-noamc.json
     rm -rf "$WORK/run-$run"

@@ -95,6 +95,17 @@ def test_no_weight_decay_for_1d_and_bias_parameters():
     assert id(model.visual_encoder.pos_embed) in decayed  # 3-D: decayed, as in the reference
 
 
+def test_switched_off_terms_are_not_computed(squares, tmp_path):
+    """AMC only (the default model's objective): ITC and ITM are neither computed nor in the loss, so the run
+    pays for no hard-negative fusion passes (they were once computed and subtracted: ~17 % of a CPU step)."""
+    run = run_cli(["train", *tiny_args(squares, tmp_path / "run", epochs=1, max_steps_per_epoch=2,
+                                       use_itc="false", use_itm="false")])
+    assert run.returncode == 0, run.stderr
+    for e in run.of("step"):
+        assert e["itc"] == 0.0 and e["itm"] == 0.0
+        assert e["loss"] == pytest.approx(0.2 * e["amc_mean"] + 0.8 * e["amc_max"], rel=1e-4, abs=1e-6)
+
+
 def test_events_checkpoints_and_eval(squares, tmp_path):
     out = tmp_path / "run"
     run = run_cli(["train", *tiny_args(squares, out, epochs=2, max_steps_per_epoch=3,
