@@ -148,16 +148,19 @@ export class ViewerSession {
     return this.comparisonSlot;
   }
 
-  private async loadComparison(): Promise<{ slot: ComparisonSlot; explainer: Explainer; store: MetricStore }> {
+  /** The comparison model, loaded once per slot, with its caches in the shape the helpers below share. */
+  private async loadComparison(): Promise<{ slot: ComparisonSlot; explainer: Explainer; caches: ModelCaches }> {
     const slot = this.comparisonNow();
     if (!slot) throw new RequestError('no comparison model is set (AMC: Compare with another model…)', 'no-model');
-    if (slot.explainer && slot.store) return { slot, explainer: slot.explainer, store: slot.store };
+    const loaded = (explainer: Explainer, store: MetricStore) =>
+      ({ slot, explainer, caches: { store, explanations: slot.explanations, computing: slot.computing } });
+    if (slot.explainer && slot.store) return loaded(slot.explainer, slot.store);
     try {
       const e = await slot.source.explainer();
       slot.explainer = e;
       slot.error = undefined;
       slot.store = this.opts.metricStoreFor(e.modelKey);
-      return { slot, explainer: e, store: slot.store };
+      return loaded(e, slot.store);
     } catch (err) {
       slot.error = err instanceof Error ? err.message : String(err);
       throw new RequestError(slot.error, 'no-model');
@@ -306,9 +309,8 @@ export class ViewerSession {
 
       explainComparison: async ({ index, phrase }, signal) => {
         if (phrase !== undefined && (typeof phrase !== 'string' || phrase.trim() === '')) throw new RequestError('type a phrase to explain', 'bad-request');
-        const { slot, explainer, store } = await this.loadComparison();
+        const { explainer, caches } = await this.loadComparison();
         if (phrase !== undefined) return phrasePayload(explainer.engine, await this.sample(index), phrase, signal);
-        const caches = { store, explanations: slot.explanations, computing: slot.computing };
         return (await explainSampleIn(caches, async () => explainer.engine, () => this.sample(index), index, signal)).payload;
       },
 
@@ -361,7 +363,8 @@ export class ViewerSession {
         await tracked(this.computing, batch, async () => {
           const samples = [...(await this.samplesAt(batch)).values()];
           const results = await engine.explainBatch(samples, this.disposeController.signal);
-          samples.forEach((s, k) => recordIn(this.caches(), s, results[k]));
+          const caches = this.caches();
+          samples.forEach((s, k) => recordIn(caches, s, results[k]));
           this.server.emit('rowsComputed', { rows: samples.map((s) => this.row(s)), computedCount: this.store.computedCount });
         });
       }
@@ -391,7 +394,7 @@ export class ViewerSession {
       const bySplit = accuracyBySplit(this.store.hitRows()).map((a) => ({ ...a }));
       let comp: ComparisonEvaluation | undefined;
       if (comparison) {
-        const other = accuracyBySplit(comparison.store.hitRows()).map((a) => ({ ...a }));
+        const other = accuracyBySplit(comparison.caches.store.hitRows()).map((a) => ({ ...a }));
         comp = {
           role: comparison.slot.source.role, model: comparison.explainer.info, errors: comparisonErrors,
           bySplit: other, deltas: splitDeltas(bySplit, other),
@@ -406,10 +409,10 @@ export class ViewerSession {
       if (signal.aborted) break;
       if (todo.length) this.server.emit('rowsComputed', { rows: todo.map((s) => this.row(s)), computedCount: this.store.computedCount });
       if (comparison) {
-        const { slot, store, explainer } = comparison;
-        await explainPageIn({ store, explanations: slot.explanations, computing: slot.computing }, explainer.engine, page, signal);
+        const { caches, explainer } = comparison;
+        await explainPageIn(caches, explainer.engine, page, signal);
         if (signal.aborted) break;
-        comparisonErrors += page.filter((s) => store.error(s.index) !== undefined).length;
+        comparisonErrors += page.filter((s) => caches.store.error(s.index) !== undefined).length;
       }
       done += page.length;
       errors += page.filter((s) => this.store.error(s.index) !== undefined).length;

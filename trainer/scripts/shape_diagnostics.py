@@ -48,13 +48,19 @@ def category(phrase: str) -> str:
     return "colour only"
 
 
-def by_category(report_path: str) -> None:
+def category_counts(samples: list) -> dict:
+    """[hits, n] per phrase category of eval-report samples."""
     counts = collections.defaultdict(lambda: [0, 0])
-    samples = json.load(open(report_path))["samples"]
     for s in samples:
         c = counts[category(s["phrase"])]
         c[0] += int(s["hit"])
         c[1] += 1
+    return dict(counts)
+
+
+def by_category(report_path: str) -> None:
+    samples = json.load(open(report_path))["samples"]
+    counts = category_counts(samples)
     print(f"1. pointing accuracy per phrase category ({report_path}, {len(samples)} queries)")
     for name, (hits, n) in sorted(counts.items(), key=lambda kv: -kv[1][1]):
         print(f"   {name:24s} {100 * hits / n:5.1f} %  ({hits}/{n}, {100 * n / len(samples):4.1f} % of queries, "

@@ -1,13 +1,12 @@
 """Collects a gpu-sweep.sh run folder into one JSON: per variant its val curve ("eval" events), the loss every
 200 steps, the last step, how it ended, and accuracy per phrase category of its final report."""
-import collections
 import glob
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from shape_diagnostics import category  # noqa: E402
+from shape_diagnostics import category_counts  # noqa: E402
 
 
 def summarize(root: str) -> dict:
@@ -31,11 +30,7 @@ def summarize(root: str) -> dict:
                 run["end"] = e
         report = os.path.join(root, name + ".report.json")
         if os.path.exists(report):
-            counts = collections.defaultdict(lambda: [0, 0])
-            for s in json.load(open(report))["samples"]:
-                c = counts[category(s["phrase"])]
-                c[0] += int(s["hit"])
-                c[1] += 1
+            counts = category_counts(json.load(open(report))["samples"])
             run["by_category"] = {k: [h, n, round(100 * h / n, 1)] for k, (h, n) in counts.items()}
         err = os.path.join(root, name + ".err")
         if os.path.exists(err):
