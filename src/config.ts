@@ -61,8 +61,13 @@ export async function setModelPath(modelDir: string, target = defaultTarget()): 
   await vscode.workspace.getConfiguration(SECTION).update('modelPath', modelDir, target);
 }
 
-/** Remember the image root of one dataset file (issue 5: asked once, remembered per dataset). */
-export async function setImageRoot(datasetFile: string, imageRoot: string, target = defaultTarget()): Promise<void> {
+/**
+ * Remember the image root of one dataset file (issue 5: asked once, remembered per dataset). In Restricted Mode
+ * the workspace's value of this setting is ignored (package.json restrictedConfigurations: a cloned repository
+ * must not grant the viewer folders), so the user's choice goes to the user settings there.
+ */
+export async function setImageRoot(datasetFile: string, imageRoot: string,
+  target = vscode.workspace.isTrusted ? defaultTarget() : vscode.ConfigurationTarget.Global): Promise<void> {
   const c = vscode.workspace.getConfiguration(SECTION);
   const roots = { ...stringRecord(c.get('imageRoots')), [datasetFile]: imageRoot };
   await c.update('imageRoots', roots, target);

@@ -80,7 +80,14 @@ export interface SampleDetail {
   imagePath: string;
   /** Webview URI of the image (asWebviewUri); absent when the image lies outside the granted roots or is missing. */
   imageUri?: string;
+  /** Why there is no image (file + reason): missing, not a file, outside the allowed folders. */
   imageProblem?: string;
+  /**
+   * Present when the image lies outside the folders the user granted this viewer (workspace folders, the
+   * dataset's folder, amc.imageRoots): `folder` is the image's folder, which `allowImageFolder` would add.
+   * `canAllow` is false where the host offers no "Allow this folder" (the Explain-phrase panel).
+   */
+  imageOutside?: { folder: string; canAllow: boolean };
   width?: number;
   height?: number;
   entry: string;
@@ -203,6 +210,12 @@ export interface RequestMap {
   revealSource: { params: { index: number }; result: { shown: boolean } };
   /** The webview drew an explanation (for the host's log, timing and the extension-host tests). */
   reportShown: { params: ShownReport; result: Record<string, never> };
+  /**
+   * "Allow this folder" on a sample whose image is outside the allowed folders (SampleDetail.imageOutside): the
+   * host adds that image's folder to this viewer's roots (not saved) and answers with it; the webview then asks
+   * for the sample again. In VS Code the page may reload with the new roots and restore the selection instead.
+   */
+  allowImageFolder: { params: { index: number }; result: { folder: string } };
 }
 
 export interface ShownReport {
@@ -259,7 +272,7 @@ export type HostToWebview = ResponseMessage | EventMessage;
 
 export const METHOD_NAMES: readonly Method[] = [
   'ready', 'setView', 'getRows', 'getSample', 'explainSample', 'explainPhrase', 'explainComparison', 'computeRows', 'savePng',
-  'evaluate', 'revealSource', 'reportShown',
+  'evaluate', 'revealSource', 'reportShown', 'allowImageFolder',
 ];
 const METHODS: ReadonlySet<string> = new Set<string>(METHOD_NAMES);
 

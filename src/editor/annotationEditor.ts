@@ -1,6 +1,7 @@
 // Custom read-only editor `amc.annotationViewer`: opens any annotation file the readers know, shows it in the
 // viewer webview, publishes the readers' problems to the Problems panel, and finds (or asks once for) the image
-// root. The webview may read only the extension's out/ and media/ folders and the dataset's image roots.
+// root. The webview may read only the extension's out/ and media/ folders and the image roots the user granted
+// (imageRoots.ts: never folders an annotation file names).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -12,7 +13,7 @@ import { METHOD_NAMES, RequestError, RequestServer, type EvaluationSummary, type
 import type { EngineHost } from './engineHost';
 import { makeNonce, renderWebviewHtml } from './html';
 import { formatDeltaPts } from './comparison';
-import { imageRootsOf, isInsideRoots } from './imageRoots';
+import { ImageAccess, viewerImageRoots } from './imageRoots';
 import { offsetsToPositions } from './positions';
 import { liveViewers, type LiveViewer } from './registry';
 import { ViewerSession } from './viewerSession';
@@ -23,8 +24,19 @@ export const VIEW_TYPE_ANY_FILE = 'amc.annotationViewer.anyFile';
 const MAX_DIAGNOSTICS_PER_FILE = 2000;
 
 export class AnnotationDocument implements vscode.CustomDocument {
-  constructor(readonly uri: vscode.Uri, public dataset: Dataset | undefined, public openError: string | undefined, public imageRoots: string[]) {}
+  /** Which images the webviews of this document may load; "Allow this folder" adds to it until the document closes. */
+  readonly imageAccess: ImageAccess;
+  constructor(readonly uri: vscode.Uri, public dataset: Dataset | undefined, public openError: string | undefined, imageRoots: string[]) {
+    this.imageAccess = new ImageAccess(imageRoots);
+  }
+  get imageRoots(): string[] { return this.imageAccess.roots(); }
   dispose(): void { void this.dataset?.close(); }
+}
+
+/** The roots the user granted for a dataset file: workspace folders, its folder, amc.imageRoots (never the data's). */
+function grantedRoots(file: string, dataset: Dataset | undefined, chosen: string | undefined): string[] {
+  const workspaceFolders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+  return viewerImageRoots({ workspaceFolders, datasetFile: file, format: dataset?.format, chosen });
 }
 
 export interface OpenViewer { document: AnnotationDocument; panel: vscode.WebviewPanel; session?: ViewerSession; live?: LiveViewer; }
@@ -79,10 +91,10 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
       const message = errorMessage(err);
       this.log(`viewer: could not open ${file}: ${message}`);
       this.diagnostics.set(uri, [new vscode.Diagnostic(new vscode.Range(0, 0, 0, 1), message, vscode.DiagnosticSeverity.Error)]);
-      return new AnnotationDocument(uri, undefined, message, [path.dirname(file)]);
+      return new AnnotationDocument(uri, undefined, message, grantedRoots(file, undefined, configured));
     }
     const first = await dataset.page(0, 200);
-    const doc = new AnnotationDocument(uri, dataset, undefined, imageRootsOf(first, file, configured));
+    const doc = new AnnotationDocument(uri, dataset, undefined, grantedRoots(file, dataset, configured));
     this.log(`viewer: opened ${file} as ${dataset.format} in ${Date.now() - t0} ms; image roots ${doc.imageRoots.join(', ')}`);
     void this.publishProblems(doc);
     if (!configured) void this.askForImageRoot(doc, first);
@@ -116,10 +128,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     viewer.session = undefined;
     if (viewer.live) liveViewers.delete(viewer.live);
     const ext = this.context.extensionUri;
-    panel.webview.options = {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(ext, 'out'), vscode.Uri.joinPath(ext, 'media'), ...document.imageRoots.map((r) => vscode.Uri.file(r))],
-    };
+    panel.webview.options = this.webviewOptions(document);
     const post = (m: unknown) => { void panel.webview.postMessage(m); };
     const title = path.basename(document.uri.fsPath);
     if (!document.dataset) {
@@ -134,6 +143,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
         metricStoreFor: (key) => this.engines.metricStore(key, dataset.file),
         getComparison: () => this.engines.comparison(),
         imageUri: (p) => this.webviewUri(panel, document, p),
+        allowImageFolder: (p) => this.allowImageFolder(document, p),
         imageProblem: (p) => this.imageProblem(p, document),
         savePng: (name, png) => savePng(path.dirname(document.uri.fsPath), name, png),
         revealSource: (s) => revealSource(s),
@@ -154,10 +164,30 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     });
   }
 
+  /** localResourceRoots: the extension's out/ and media/ (the page's script and style) and the granted image roots. */
+  private webviewOptions(document: AnnotationDocument): vscode.WebviewOptions {
+    const ext = this.context.extensionUri;
+    return {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(ext, 'out'), vscode.Uri.joinPath(ext, 'media'), ...document.imageRoots.map((r) => vscode.Uri.file(r))],
+    };
+  }
+
   private webviewUri(panel: vscode.WebviewPanel, document: AnnotationDocument, file: string): string | undefined {
     const resolved = path.resolve(file);
-    const inside = isInsideRoots(resolved, document.imageRoots);
-    return inside ? panel.webview.asWebviewUri(vscode.Uri.file(resolved)).toString() : undefined;
+    return document.imageAccess.allows(resolved) ? panel.webview.asWebviewUri(vscode.Uri.file(resolved)).toString() : undefined;
+  }
+
+  /**
+   * "Allow this folder" (the user clicked it on an image outside the roots): the image's folder joins the roots of
+   * this document's viewers until it closes; not saved (amc.imageRoots is the folder relative paths resolve
+   * against, a different thing). New options reload each page, which restores its selection.
+   */
+  private allowImageFolder(document: AnnotationDocument, image: string): string {
+    const folder = document.imageAccess.allowFolderOf(image);
+    this.log(`viewer: image folder ${folder} allowed for ${document.uri.fsPath} (this session)`);
+    for (const v of this.viewers) if (v.document === document) v.panel.webview.options = this.webviewOptions(document);
+    return folder;
   }
 
   private imageProblem(file: string, document: AnnotationDocument): Promise<string | undefined> {
@@ -195,7 +225,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     try {
       doc.dataset = await openDataset(doc.uri.fsPath, { imageRoot });
       doc.openError = undefined;
-      doc.imageRoots = [path.resolve(imageRoot)];
+      doc.imageAccess.setGranted(grantedRoots(doc.uri.fsPath, doc.dataset, imageRoot));
     } catch (err) {
       void vscode.window.showErrorMessage(`Could not reopen ${doc.uri.fsPath}: ${errorMessage(err)}`);
       return;

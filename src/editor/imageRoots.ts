@@ -1,26 +1,71 @@
-// Which folders a viewer webview may load images from (its localResourceRoots besides the extension's own):
-// the configured image root of the dataset, else the folder its images share. No vscode import.
+// Which folders a viewer webview may load images from (its localResourceRoots besides the extension's own out/
+// and media/). The user grants them, never the data (issue 12 item 3): an annotation file that lists
+// `/etc/hostname` grants nothing. Roots = the workspace folders, the dataset file's folder, the format's
+// conventional image folders beside the file (fixed names, not read from the file), the image folder the user
+// chose (`amc.imageRoots`), and folders the user allowed for this viewer ("Allow this folder"). No vscode import.
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Sample } from '../core/types';
+import { flickrImageRootCandidates } from '../core/datasets/flickr';
+import { cocoImageRootCandidates } from '../core/datasets/refcoco';
+import type { DatasetFormat } from '../core/types';
 
-/** Deepest folder containing every path (POSIX or Windows), or '' when they share none. */
-export function commonFolder(folders: readonly string[]): string {
-  if (!folders.length) return '';
-  const split = folders.map((f) => path.resolve(f).split(path.sep));
-  let n = 0;
-  while (split.every((p) => n < p.length && p[n] === split[0][n])) n++;
-  return split[0].slice(0, n).join(path.sep) || (n > 0 ? path.sep : '');
+export interface ViewerRootSources {
+  /** The workspace folders (absolute), as VS Code lists them. */
+  workspaceFolders: readonly string[];
+  datasetFile: string;
+  format?: DatasetFormat;
+  /** The image folder the user chose for this file (setting `amc.imageRoots`), if any. */
+  chosen?: string;
 }
 
-/** Folders the webview may load images from: the configured root, else the images' common folder. */
-export function imageRootsOf(samples: readonly Sample[], datasetFile: string, configured?: string): string[] {
-  if (configured) return [path.resolve(configured)];
-  const dirs = [...new Set(samples.map((s) => path.dirname(path.resolve(path.dirname(datasetFile), s.image))))];
-  if (!dirs.length) return [path.dirname(datasetFile)];
-  const common = commonFolder(dirs);
-  // A common folder at the filesystem's top would grant far more than the dataset: list the folders instead.
-  if (common && common.split(path.sep).filter(Boolean).length >= 2) return [common];
-  return dirs.slice(0, 32);
+function isDirectory(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
+}
+
+/**
+ * The folders the readers look in for this format when no root is set (flickr30k-images/, train2014/, … beside
+ * the file or its parent): derived from where the file is, never from its content. Only existing folders.
+ */
+export function conventionalImageFolders(datasetFile: string, format: DatasetFormat | undefined): string[] {
+  const dir = path.dirname(path.resolve(datasetFile));
+  const candidates = format === 'flickr-raw' || format === 'flickr-infoground' ? flickrImageRootCandidates(dir)
+    : format === 'refcoco-pickle' || format === 'refcoco-albef' ? cocoImageRootCandidates(dir) : [];
+  return candidates.filter(isDirectory);
+}
+
+/** The roots the user granted (see the file comment), resolved and without duplicates. */
+export function viewerImageRoots(s: ViewerRootSources): string[] {
+  const roots = [
+    ...s.workspaceFolders,
+    path.dirname(s.datasetFile),
+    ...conventionalImageFolders(s.datasetFile, s.format),
+    ...(s.chosen ? [s.chosen] : []),
+  ];
+  return [...new Set(roots.map((r) => path.resolve(r)))];
+}
+
+/**
+ * One viewer's image access: the granted roots plus the folders the user allowed once in this viewer. The same
+ * object decides which images get a webview URI and which roots the webview gets, so the two never disagree.
+ */
+export class ImageAccess {
+  private readonly allowedOnce: string[] = [];
+  constructor(private granted: string[]) {}
+
+  /** Every root the webview may read now. */
+  roots(): string[] { return [...new Set([...this.granted, ...this.allowedOnce])]; }
+
+  /** Replace the granted roots (the user chose an image folder); folders allowed once stay allowed. */
+  setGranted(roots: string[]): void { this.granted = roots.map((r) => path.resolve(r)); }
+
+  allows(file: string): boolean { return isInsideRoots(file, this.roots()); }
+
+  /** "Allow this folder": the image's folder joins the roots of this viewer (not saved). Returns the folder. */
+  allowFolderOf(file: string): string {
+    const folder = path.dirname(path.resolve(file));
+    if (!this.allowedOnce.includes(folder)) this.allowedOnce.push(folder);
+    return folder;
+  }
 }
 
 /** Whether `file` lies inside one of `roots` (never the root itself, never via '..'). */

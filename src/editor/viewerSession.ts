@@ -2,6 +2,7 @@
 // inference engine, computes explanations lazily for the rows on screen, caches metrics per model, and runs the
 // dataset-wide pointing game. No vscode import: the custom editor wires it to a webview, the Chromium test host
 // wires it to a page, both with the same code.
+import * as path from 'node:path';
 import type { Dataset } from '../core/datasets/dataset';
 import { accuracyBySplit } from '../core/math/pointing';
 import { pointingGame } from '../core/math/pointing';
@@ -26,6 +27,9 @@ export interface ComparisonSource {
   explainer(): Promise<Explainer>;
 }
 
+/** The folder "Allow this folder" grants for an image path. */
+const imageFolder = (image: string) => path.dirname(path.resolve(image));
+
 export interface ViewerSessionOptions {
   mode: 'dataset' | 'single';
   title: string;
@@ -36,8 +40,13 @@ export interface ViewerSessionOptions {
   metricStoreFor(modelKey: string): MetricStore;
   /** The comparison model now, or null for none. Absent: this viewer never compares (Explain phrase panel). */
   getComparison?(): ComparisonSource | null;
-  /** Webview URI for an image path, or undefined when it is outside the granted roots. */
+  /**
+   * Webview URI for an image path, or undefined when it is outside the roots the user granted this webview. Asked
+   * before anything else: an image outside them is never stat'ed or read for display.
+   */
   imageUri(path: string): string | undefined;
+  /** "Allow this folder": adds the image's folder to this viewer's roots; returns the folder. Absent: not offered. */
+  allowImageFolder?(path: string): string | Promise<string>;
   /** Why an image cannot be shown (missing, unreadable), or undefined when it is fine. */
   imageProblem(path: string): Promise<string | undefined>;
   savePng(suggestedName: string, png: Uint8Array): Promise<string | null>;
@@ -283,14 +292,22 @@ export class ViewerSession {
 
       getSample: async ({ index }): Promise<SampleDetail> => {
         const s = await this.sample(index);
-        const problem = await this.opts.imageProblem(s.image);
-        const uri = problem ? undefined : this.opts.imageUri(s.image);
-        return {
+        const detail: SampleDetail = {
           index: s.index, id: s.id, phrase: s.phrase, caption: s.caption, split: s.split, boxes: s.boxes, hitRule: s.hitRule,
-          imagePath: s.image, imageUri: uri,
-          imageProblem: problem ?? (uri ? undefined : `${s.image} is outside the folders this viewer may read; set amc.imageRoots for ${this.opts.dataset.file}`),
-          width: s.width, height: s.height, entry: s.source.entry,
+          imagePath: s.image, width: s.width, height: s.height, entry: s.source.entry,
         };
+        // The roots first: a file outside them is not even stat'ed (its existence is none of the webview's business).
+        const uri = this.opts.imageUri(s.image);
+        if (!uri) {
+          const folder = imageFolder(s.image);
+          return {
+            ...detail,
+            imageProblem: `${s.image} is outside the allowed folders (its folder ${folder} is not a workspace folder, the dataset's folder or an image folder you chose)`,
+            imageOutside: { folder, canAllow: this.opts.allowImageFolder !== undefined },
+          };
+        }
+        const problem = await this.opts.imageProblem(s.image);
+        return problem ? { ...detail, imageProblem: problem } : { ...detail, imageUri: uri };
       },
 
       explainSample: async ({ index }, signal) => {
@@ -343,6 +360,12 @@ export class ViewerSession {
           this.opts.onFirstShown?.(this.firstShownMs, report);
         }
         return {};
+      },
+
+      allowImageFolder: async ({ index }) => {
+        if (!this.opts.allowImageFolder) throw new RequestError('this viewer cannot allow image folders', 'bad-request');
+        const s = await this.sample(index);
+        return { folder: await this.opts.allowImageFolder(s.image) };
       },
 
       revealSource: async ({ index }) => {

@@ -2,12 +2,13 @@
 // list views (host-side sort/filter over millions of rows), the column metric store, the HTML shell's CSP,
 // image roots, byte offsets → positions, and the session's answers to bad requests.
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Sample } from '../../src/core/types';
 import { contentSecurityPolicy, renderWebviewHtml } from '../../src/editor/html';
-import { commonFolder, imageRootsOf, isInsideRoots } from '../../src/editor/imageRoots';
+import { openDataset } from '../../src/core/datasets/index';
+import { ImageAccess, isInsideRoots, viewerImageRoots } from '../../src/editor/imageRoots';
 import { buildView, kthMissing } from '../../src/editor/listView';
 import { MemoryDataset } from '../../src/editor/memoryDataset';
 import { MetricStore } from '../../src/editor/metricStore';
@@ -154,16 +155,76 @@ describe('viewer host glue', () => {
     assert.equal((html.match(/<script/g) ?? []).length, 1);
   });
 
-  it('grants only the images’ folders to the webview', () => {
-    const s = (image: string) => ({ ...sample(0), image });
-    assert.deepEqual(imageRootsOf([s('/data/vg/VG_100K/1.jpg'), s('/data/vg/VG_100K_2/2.jpg')], '/data/vg/r.json'), ['/data/vg']);
-    assert.deepEqual(imageRootsOf([s('/a/1.jpg'), s('/b/2.jpg')], '/data/r.json'), ['/a', '/b']);
-    assert.deepEqual(imageRootsOf([s('/a/1.jpg')], '/data/r.json', '/images/root'), ['/images/root']);
-    assert.equal(commonFolder(['/x/y/z', '/x/y/w']), '/x/y');
+  it('grants the webview the user’s folders, never the folders an annotation file names (issue 12 item 3)', async () => {
+    // A colleague's file listing system files: before the fix their folders became localResourceRoots.
+    const dir = mkdtempSync(path.join(tmpdir(), 'amc-roots-'));
+    const file = path.join(dir, 'hostile.json');
+    const ssh = path.join(homedir(), '.ssh', 'id_rsa');
+    writeFileSync(file, JSON.stringify([
+      { image: '/etc/hostname', caption: 'the host name', bbox: [[0, 0, 1, 1]] },
+      { image: ssh, caption: 'a key', bbox: [[0, 0, 1, 1]] },
+      { image: '../../../../../../etc/passwd', caption: 'relative escape', bbox: [[0, 0, 1, 1]] },
+    ]));
+    const ds = await openDataset(file);
+    const samples = await ds.page(0, 10);
+    assert.deepEqual(samples.map((x) => x.image).slice(0, 2), ['/etc/hostname', ssh]);
+    const roots = viewerImageRoots({ workspaceFolders: ['/work/project'], datasetFile: file, format: ds.format });
+    await ds.close();
+    assert.deepEqual(roots, ['/work/project', dir]);
+    for (const r of roots) {
+      assert.ok(!['/etc', '/', path.dirname(ssh), homedir()].includes(r), `root ${r} grants a system or home folder`);
+    }
+    for (const x of samples) assert.equal(isInsideRoots(x.image, roots), false, `${x.image} is reachable`);
+    // The user's choice counts: amc.imageRoots and "Allow this folder".
+    assert.deepEqual(viewerImageRoots({ workspaceFolders: [], datasetFile: file, chosen: '/images/root' }), [dir, '/images/root']);
+    const access = new ImageAccess(roots);
+    assert.equal(access.allows('/etc/hostname'), false);
+    assert.equal(access.allowFolderOf('/etc/hostname'), '/etc');
+    assert.equal(access.allows('/etc/hostname'), true);
+    assert.deepEqual(access.roots(), ['/work/project', dir, '/etc']);
+    access.setGranted([dir]);
+    assert.deepEqual(access.roots(), [dir, '/etc'], 'a folder allowed once stays allowed when the image root changes');
+  });
+
+  it('grants a format’s conventional image folder beside the file (by name, not from its content)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'amc-roots-coco-'));
+    mkdirSync(path.join(dir, 'refcoco+'));
+    mkdirSync(path.join(dir, 'train2014'));
+    const file = path.join(dir, 'refcoco+', 'refs(unc).p');
+    assert.deepEqual(viewerImageRoots({ workspaceFolders: [], datasetFile: file, format: 'refcoco-pickle' }), [path.join(dir, 'refcoco+'), path.join(dir, 'train2014')]);
+    assert.deepEqual(viewerImageRoots({ workspaceFolders: [], datasetFile: file, format: 'amc-vg' }), [path.join(dir, 'refcoco+')]);
+  });
+
+  it('isInsideRoots: never the root itself, never via ..', () => {
     assert.equal(isInsideRoots('/data/vg/VG_100K/1.jpg', ['/data/vg']), true);
     assert.equal(isInsideRoots('/data/vg/../secret.txt', ['/data/vg']), false);
     assert.equal(isInsideRoots('/data/vg', ['/data/vg']), false);
     assert.equal(isInsideRoots('/data/vg/..hidden.jpg', ['/data/vg']), true);
+    assert.equal(isInsideRoots('/data/vgx/1.jpg', ['/data/vg']), false);
+  });
+
+  it('the session gives no image URI outside the roots, does not stat it, and offers "Allow this folder"', async () => {
+    const inside = { ...sample(0), image: '/granted/a.jpg' }, outside = { ...sample(1), image: '/etc/hostname' };
+    const ds = new MemoryDataset('/granted/d.json', 'amc-vg', [inside, outside]);
+    const access = new ImageAccess(['/granted']);
+    const statted: string[] = [];
+    const session = new ViewerSession({
+      mode: 'dataset', title: 'd', dataset: ds, getExplainer: async () => { throw new Error('no model'); }, metricStoreFor: () => new MetricStore(),
+      imageUri: (p) => (access.allows(p) ? `res:${p}` : undefined),
+      imageProblem: async (p) => { statted.push(p); return undefined; },
+      allowImageFolder: (p) => access.allowFolderOf(p),
+      savePng: async () => null, colormap: 'jet', post: (m) => client.receive(JSON.parse(JSON.stringify(m))),
+    });
+    const client = new RequestClient((m) => session.receive(JSON.parse(JSON.stringify(m))));
+    assert.equal((await client.request('getSample', { index: 0 })).imageUri, 'res:/granted/a.jpg');
+    const refused = await client.request('getSample', { index: 1 });
+    assert.equal(refused.imageUri, undefined);
+    assert.deepEqual(refused.imageOutside, { folder: '/etc', canAllow: true });
+    assert.match(refused.imageProblem ?? '', /^\/etc\/hostname is outside the allowed folders/);
+    assert.deepEqual(statted, ['/granted/a.jpg'], 'an image outside the roots was stat\'ed');
+    assert.deepEqual(await client.request('allowImageFolder', { index: 1 }), { folder: '/etc' });
+    assert.equal((await client.request('getSample', { index: 1 })).imageUri, 'res:/etc/hostname');
+    session.dispose();
   });
 
   it('maps byte offsets to line and column in one pass', async () => {

@@ -154,7 +154,7 @@ function refTruth(index: RefsIndex, ref: JoinedRef): Truth | Problem {
   return { box: [x, y, x + w, y + h], source: [x, y, w, h], image };
 }
 
-function cocoImageRootCandidates(...dirs: string[]): string[] {
+export function cocoImageRootCandidates(...dirs: string[]): string[] {
   const rel = ['images', 'train2014', path.join('images', 'train2014'), path.join('images', 'mscoco', 'images', 'train2014'), path.join('coco', 'train2014')];
   const out: string[] = [];
   for (const d of dirs) for (const r of rel) out.push(path.join(d, r), path.join(d, '..', r));
