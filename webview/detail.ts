@@ -17,6 +17,16 @@ export interface DetailHost {
   stateChanged(): void;
   /** The image finished loading (or failed) after the sample was set. */
   imageSettled(): void;
+  /** "Allow this folder" on an image outside the allowed folders (the host adds it and the sample is shown again). */
+  allowImageFolder(): void;
+}
+
+/** Empties a canvas (optionally resizing it): a pane that shows nothing, never a previous picture. */
+function clearCanvas(canvas: HTMLCanvasElement, w = canvas.width, h = canvas.height): void {
+  if (canvas.width !== w) canvas.width = w;
+  if (canvas.height !== h) canvas.height = h;
+  canvas.getContext('2d')?.clearRect(0, 0, canvas.width, canvas.height);
+  delete canvas.dataset.map;
 }
 
 const fmt = (v: number | undefined, d = 4) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
@@ -141,6 +151,7 @@ export class DetailView {
 
   showEmpty(message: string): void {
     this.sample = null; this.explanation = null; this.image = undefined;
+    for (const c of [this.imageCanvas, this.maskCanvas, this.heatCanvas, this.compareCanvas]) clearCanvas(c);
     this.element.classList.add('empty');
     this.title.textContent = '';
     this.meta.textContent = '';
@@ -210,27 +221,57 @@ export class DetailView {
     this.imageReady = false;
     this.imageFailed = false;
     this.image = undefined;
-    this.paneNotes.forEach((n) => { n.textContent = ''; });
+    // Nothing of the previous sample may stay on screen: every pane starts empty (issue 12 item 5).
+    for (const c of [this.imageCanvas, this.maskCanvas, this.heatCanvas, this.compareCanvas]) clearCanvas(c);
+    this.paneNotes.forEach((n) => { n.replaceChildren(); n.classList.remove('error'); });
     if (!sample.imageUri) {
-      this.paneNotes[0].textContent = sample.imageProblem ?? `Image not available: ${sample.imagePath}`;
-      this.paneNotes[0].classList.add('error');
+      this.showImageUnavailable(sample);
     } else {
-      this.paneNotes[0].classList.remove('error');
+      this.setImageState('loading');
       const img = new Image();
       img.crossOrigin = 'anonymous';   // keeps the canvas exportable (webview resources are served with CORS)
       img.decoding = 'async';
-      img.onload = () => { if (this.image === img) { this.imageReady = true; this.redrawAll(); this.host.imageSettled(); } };
+      img.onload = () => { if (this.image === img) { this.imageReady = true; this.setImageState('loaded'); this.redrawAll(); this.host.imageSettled(); } };
       img.onerror = () => {
         if (this.image !== img) return;
         this.imageFailed = true;
+        this.setImageState('failed');
         this.paneNotes[0].textContent = `Could not load image ${sample.imagePath}`;
         this.paneNotes[0].classList.add('error');
+        this.redrawAll();
         this.host.imageSettled();
       };
       this.image = img;
       img.src = sample.imageUri;
     }
     this.redrawAll();
+  }
+
+  /** Which image the image pane shows: 'missing' and 'outside' keep it empty with the reason beside it. */
+  private setImageState(state: 'loading' | 'loaded' | 'failed' | 'missing' | 'outside'): void {
+    const figure = this.imageCanvas.parentElement;
+    if (figure) figure.dataset.image = state;
+  }
+
+  /** The empty image pane's note: the file and why it is not shown, with "Allow this folder" when it is outside. */
+  private showImageUnavailable(sample: SampleDetail): void {
+    const note = this.paneNotes[0];
+    const outside = sample.imageOutside;
+    this.setImageState(outside ? 'outside' : 'missing');
+    note.classList.add('error');
+    note.append(el('strong', 'image-reason', outside ? 'Outside the allowed folders' : 'Image not available'));
+    if (outside) {
+      const line = el('span', 'image-folder-line', 'Folder ');
+      line.append(el('code', 'image-folder', outside.folder));
+      note.append(line);
+    }
+    note.append(el('span', 'image-problem', sample.imageProblem ?? `Image not available: ${sample.imagePath}`));
+    if (outside?.canAllow) {
+      const allow = ui.button('Allow this folder', () => { allow.setDisabled(true); this.host.allowImageFolder(); },
+        { ariaLabel: `Allow images from ${outside.folder} in this viewer until it closes`, title: `Show images from ${outside.folder} in this viewer (not saved)` });
+      allow.element.classList.add('allow-folder');
+      note.append(allow.element);
+    }
   }
 
   setExplanation(payload: ExplanationPayload | null): void {
@@ -263,9 +304,16 @@ export class DetailView {
   redrawAll(): void {
     const size = this.paneSize();
     const s = this.size();
-    if (!this.sample || !size || !s) return;
+    if (!this.sample) return;
+    if (!size || !s) {
+      // No size known yet (no image, no explanation): the panes stay empty, at a placeholder size.
+      const w = Math.max(80, Math.min(320, Math.floor(this.panes.clientWidth / (this.comparing ? 4 : 3)) - 12));
+      for (const c of [this.imageCanvas, this.maskCanvas, this.heatCanvas, this.compareCanvas]) clearCanvas(c, w, Math.round(w * 0.75));
+      return;
+    }
     const palette = readPalette();
     if (this.image && this.imageReady) drawImagePane(this.imageCanvas, this.image, size, this.sample.boxes, palette, this.drawnBox);
+    else clearCanvas(this.imageCanvas, size.w, size.h);
     drawMaskPane(this.maskCanvas, s.width, s.height, size, this.sample.boxes, palette);
     this.redrawHeat();
   }

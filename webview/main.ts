@@ -126,6 +126,7 @@ class App {
       revealSource: () => { if (this.shownIndex !== null) void client.request('revealSource', { index: this.shownIndex }).catch((e) => this.showBanner(message(e), 'error')); },
       stateChanged: () => this.saveState(),
       imageSettled: () => { const e = this.detail.current.explanation; if (e) this.reportShown(e.index, e.phrase); },
+      allowImageFolder: () => { void this.allowImageFolder(); },
     }, { opacity: this.restoring.opacity, colormap: this.restoring.colormap ?? 'jet', altPhrase: this.restoring.altPhrase });
 
     this.layout();
@@ -330,6 +331,19 @@ class App {
     } catch (e) {
       if (isCancel(e) || abort.signal.aborted) return;
       this.detail.setStatus(`Could not explain sample ${index}: ${message(e)}`, 'error');
+    }
+  }
+
+  /** "Allow this folder": the host adds the shown image's folder to this viewer's roots, then the sample is shown again. */
+  private async allowImageFolder(): Promise<void> {
+    const index = this.shownIndex;
+    if (index === null) return;
+    try {
+      const { folder } = await client.request('allowImageFolder', { index });
+      this.setStatusNote(`Images from ${folder} are shown in this viewer until it closes.`);
+      if (this.shownIndex === index) await this.showSample(index, true);
+    } catch (e) {
+      this.showBanner(`Could not allow the image folder: ${message(e)}`, 'error');
     }
   }
 

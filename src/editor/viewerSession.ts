@@ -302,7 +302,7 @@ export class ViewerSession {
           const folder = imageFolder(s.image);
           return {
             ...detail,
-            imageProblem: `${s.image} is outside the allowed folders (its folder ${folder} is not a workspace folder, the dataset's folder or an image folder you chose)`,
+            imageProblem: `${s.image} is outside the allowed folders: not in a workspace folder, the dataset's folder or an image folder you chose`,
             imageOutside: { folder, canAllow: this.opts.allowImageFolder !== undefined },
           };
         }

@@ -1,7 +1,9 @@
 // Test host for the viewer webview in real Chromium: serves the real HTML shell (src/editor/html.ts, with its CSP),
-// the built out/webview.js, and images (only under the granted roots, like localResourceRoots), and connects the
-// page to a real ViewerSession (src/editor/viewerSession.ts) through the real protocol module — the same host code
-// the VS Code custom editor runs, minus the vscode API.
+// and every resource — the built out/webview.js as well as images — through one resource route that emulates VS
+// Code's localResourceRoots (the extension's out/ and media/ plus the viewer's ImageAccess roots, checked the way
+// VS Code's resourceLoading.ts `containsResource` does), and connects the page to a real ViewerSession
+// (src/editor/viewerSession.ts) through the real protocol module — the same host code the VS Code custom editor
+// runs, minus the vscode API.
 import { readFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +12,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Dataset } from '../../src/core/datasets/dataset';
 import type { Explainer } from '../../src/editor/explainer';
 import { makeNonce, renderWebviewHtml } from '../../src/editor/html';
-import { isInsideRoots } from '../../src/editor/imageRoots';
+import { ImageAccess, viewerImageRoots } from '../../src/editor/imageRoots';
 import { MetricStore } from '../../src/editor/metricStore';
 import { ViewerSession, type ComparisonSource } from '../../src/editor/viewerSession';
 import { METHOD_NAMES, RequestError, RequestServer, type HostToWebview, type RequestHandlers, type WebviewToHost } from '../../src/protocol';
@@ -33,6 +35,10 @@ export interface ViewerOptions {
   explainer: () => Promise<Explainer>;
   /** A second model to compare with (what the EngineHost gives the custom editor); change it with setComparison. */
   comparison?: ComparisonSource | null;
+  /**
+   * Folders the user granted besides the dataset's own folder (what the editor takes from the workspace folders and
+   * amc.imageRoots); the roots are computed by the editor's own viewerImageRoots.
+   */
   imageRoots: string[];
   mode?: 'dataset' | 'single';
   theme?: ThemeName;
@@ -49,9 +55,26 @@ export class TestViewer {
   private fallback: RequestServer | undefined;
   private readonly stores = new Map<string, MetricStore>();
   private comparison: ComparisonSource | null;
+  /** The viewer's image roots (the editor keeps one per document); the resource route reads them on every request. */
+  readonly imageAccess: ImageAccess;
+  /** Every resource request the page made and whether the emulated localResourceRoots let it through. */
+  readonly resourceRequests: Array<{ file: string; allowed: boolean }> = [];
 
   private constructor(readonly page: Page, private readonly server: http.Server, readonly origin: string, private readonly opts: ViewerOptions) {
     this.comparison = opts.comparison ?? null;
+    this.imageAccess = new ImageAccess(opts.dataset
+      ? viewerImageRoots({ workspaceFolders: opts.imageRoots, datasetFile: opts.dataset.file, format: opts.dataset.format })
+      : opts.imageRoots.map((r) => path.resolve(r)));
+  }
+
+  /** What VS Code's localResourceRoots would be: the extension's out/ and media/, then the image roots. */
+  localResourceRoots(): string[] {
+    return [path.join(ROOT, 'out'), path.join(ROOT, 'media'), ...this.imageAccess.roots()];
+  }
+
+  /** The URI the page uses for a file (what webview.asWebviewUri gives in VS Code: it checks nothing itself). */
+  resourceUri(file: string): string {
+    return `${this.origin}/vscode-resource${path.resolve(file).split('/').map(encodeURIComponent).join('/')}`;
   }
 
   /** Sets (or turns off) the comparison model and tells the session, as the EngineHost's event does. */
@@ -64,11 +87,11 @@ export class TestViewer {
     const b = await sharedBrowser();
     const context = await b.newContext({ viewport: opts.viewport ?? { width: 1400, height: 820 }, deviceScaleFactor: 1 });
     const page = await context.newPage();
-    const roots = opts.imageRoots.map((r) => path.resolve(r));
-    const server = http.createServer((req, res) => { void serve(req, res, roots, origin); });
+    let viewer: TestViewer | undefined;
+    const server = http.createServer((req, res) => { void serve(req, res, viewer!); });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const viewer = new TestViewer(page, server, origin, opts);
+    viewer = new TestViewer(page, server, origin, opts);
     page.on('console', (m) => { if (m.type() === 'error') viewer.consoleErrors.push(m.text()); });
     page.on('pageerror', (e) => viewer.consoleErrors.push(`pageerror: ${e.message}`));
     await page.exposeBinding('__amcToHost', (_source, message: WebviewToHost) => viewer.fromWebview(message));
@@ -104,7 +127,14 @@ export class TestViewer {
       getExplainer: this.opts.explainer,
       getComparison: () => this.comparison,
       metricStoreFor: (key) => { let s = this.stores.get(key); if (!s) { s = new MetricStore(); this.stores.set(key, s); } return s; },
-      imageUri: (p) => `${this.origin}/img/${encodeURIComponent(path.resolve(p))}`,
+      // As the editor: a URI only inside the roots; "Allow this folder" widens them and, as VS Code does when an
+      // extension sets new webview options, reloads the page (which restores its selection from its saved state).
+      imageUri: (p) => (this.imageAccess.allows(p) ? this.resourceUri(p) : undefined),
+      allowImageFolder: (p) => {
+        const folder = this.imageAccess.allowFolderOf(p);
+        setImmediate(() => { void this.reloadPage().catch(() => { /* page closed */ }); });
+        return folder;
+      },
       imageProblem: async (p) => { try { await readFile(p); return undefined; } catch { return `Image not found: ${p}`; } },
       savePng: async (_name, png) => { this.saved.push(Buffer.from(png)); return `/saved/${this.saved.length}.png`; },
       colormap: 'jet',
@@ -119,9 +149,16 @@ export class TestViewer {
 
   async reload(): Promise<void> {
     this.attach();
+    await this.reloadPage();
+  }
+
+  /** The page alone reloads, the host session stays (VS Code does this when the webview's options change). */
+  private async reloadPage(): Promise<void> {
+    this.reloads++;
     await this.page.reload();
     if (this.theme) await this.setTheme(this.theme);
   }
+  reloads = 0;
 
   private theme: ThemeName | undefined;
   /** Sets the theme the way VS Code does: variables on <html>, a class on <body>. */
@@ -151,25 +188,42 @@ export class TestViewer {
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg' };
 
-async function serve(req: http.IncomingMessage, res: http.ServerResponse, roots: string[], origin: string): Promise<void> {
-  const url = new URL(req.url ?? '/', origin);
+/**
+ * VS Code's rule for a webview resource (src/vs/workbench/contrib/webview/browser/resourceLoading.ts,
+ * `containsResource`): the root itself is refused; otherwise the resource's path must be the root's path or
+ * below it (`extUri.isEqualOrParent`, case-sensitive on Linux). Written out here rather than imported, so the
+ * editor's own check (isInsideRoots) is tested against it, not with it.
+ */
+function vscodeContainsResource(root: string, resource: string): boolean {
+  const r = root.replace(/\/+$/, '') || '/';
+  if (resource === r) return false;
+  return resource.startsWith(r === '/' ? '/' : `${r}/`);
+}
+
+async function serve(req: http.IncomingMessage, res: http.ServerResponse, viewer: TestViewer): Promise<void> {
+  const url = new URL(req.url ?? '/', viewer.origin);
   const send = (status: number, body: string | Buffer, type = 'text/plain') => {
     res.writeHead(status, { 'Content-Type': type, 'Access-Control-Allow-Origin': '*' });
     res.end(body);
   };
   try {
     if (url.pathname === '/view.html') {
-      const html = renderWebviewHtml({ cspSource: origin, nonce: makeNonce(), scriptUri: `${origin}/out/webview.js`, styleUri: `${origin}/out/webview.css`, title: 'viewer' });
+      const html = renderWebviewHtml({
+        cspSource: viewer.origin, nonce: makeNonce(), title: 'viewer',
+        scriptUri: viewer.resourceUri(path.join(ROOT, 'out', 'webview.js')), styleUri: viewer.resourceUri(path.join(ROOT, 'out', 'webview.css')),
+      });
       return send(200, html, 'text/html');
     }
-    if (url.pathname.startsWith('/out/')) {
-      const file = path.join(ROOT, 'out', path.basename(url.pathname));
-      return send(200, await readFile(file), TYPES[path.extname(file)] ?? 'application/octet-stream');
-    }
-    if (url.pathname.startsWith('/img/')) {
-      const file = path.resolve(decodeURIComponent(url.pathname.slice(5)));
-      // What localResourceRoots does in VS Code: nothing outside the granted folders.
-      if (!isInsideRoots(file, roots)) return send(403, 'outside the image roots');
+    const prefix = '/vscode-resource/';
+    if (url.pathname.startsWith(prefix)) {
+      // The browser has already removed dot segments from the URL; a decoded '..' (or '/') inside a segment is refused.
+      const segments = url.pathname.slice(prefix.length).split('/').map(decodeURIComponent);
+      const file = `/${segments.join('/')}`;
+      const allowed = !segments.some((x) => x === '..' || x === '.' || x.includes('/'))
+        && viewer.localResourceRoots().some((root) => vscodeContainsResource(root, file));
+      viewer.resourceRequests.push({ file, allowed });
+      // VS Code answers a resource outside localResourceRoots with 401 and no content.
+      if (!allowed) return send(401, 'outside localResourceRoots');
       return send(200, await readFile(file), TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream');
     }
     send(404, 'not found');

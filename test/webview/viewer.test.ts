@@ -1,7 +1,7 @@
 // The annotation viewer webview in real Chromium, driven like a user (mouse, keyboard), against the real host
 // session, the real AMC VG reader and the real inference engine (the tiny random model exported by the trainer).
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { openDataset } from '../../src/core/datasets/index';
@@ -390,6 +390,101 @@ describe('viewer webview: detail', () => {
     viewers.push(broken);
     await broken.page.waitForSelector('.banner[role="alert"]');
     assert.match(await broken.page.textContent('.banner') ?? '', /Could not open this file: .*bad\.json \(entry \[3\]\)/);
+  });
+
+  it('a sample whose image is missing shows an empty image pane with the reason, never the previous picture (issue 12 item 5)', async () => {
+    const { viewer } = await openScenes({ theme: 'light' });
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.waitForFunction(() => {
+      const c = document.querySelector('.pane-canvas') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true;
+      return false;
+    }, null, { timeout: 20_000 });
+    await viewer.page.focus('.list-viewport');
+    await viewer.page.keyboard.press('End');
+    await viewer.page.waitForFunction(() => document.querySelector('.detail-phrase')?.textContent === 'a picture that is not there');
+    await viewer.page.waitForSelector('.detail-status[data-kind="error"]');   // the explanation failed too: nothing more will be drawn
+    const painted = await viewer.page.$$eval('.pane-canvas', (cs) => cs.map((c) => {
+      const canvas = c as HTMLCanvasElement;
+      const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+      return n;
+    }));
+    assert.deepEqual(painted, [0, 0, 0], 'a pane still shows something of the previous sample');
+    const note = await viewer.page.$eval('.pane-note.error', (e) => ({ text: e.textContent ?? '', visible: (e as HTMLElement).offsetHeight > 0 }));
+    assert.ok(note.visible);
+    assert.match(note.text, /Image not available/);
+    assert.match(note.text, /Image not found: .*does-not-exist\.png/);
+    assert.equal(await viewer.page.$eval('.pane-canvas', (c) => (c.parentElement as HTMLElement).dataset.image), 'missing');
+    assert.equal(await viewer.page.$$eval('.allow-folder', (b) => b.length), 0, 'a missing image has nothing to allow');
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'image-missing-light.png') });
+    await viewer.setTheme('dark');
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'image-missing-dark.png') });
+  });
+
+  it('never loads an image outside the granted folders; "Allow this folder" grants its folder for this viewer (issue 12 item 3)', async () => {
+    // A dataset whose images lie outside its folder (and one system file): the file's content grants nothing.
+    const base = path.join(ROOT, 'test', '.work', 'webview-outside');
+    const dataDir = path.join(base, 'data'), elsewhere = path.join(base, 'elsewhere');
+    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(elsewhere, { recursive: true });
+    const picture = path.join(elsewhere, 'picture.png');
+    copyFileSync(path.join(fixture.dir, 'images', 'scene0.png'), picture);
+    const redBox = fixture.boxes.get('0:red')!;
+    const file = path.join(dataDir, 'outside.json');
+    writeFileSync(file, JSON.stringify([
+      { image: picture, caption: 'the red square', bbox: [redBox] },
+      { image: '/etc/hostname', caption: 'a system file', bbox: [[0, 0, 1, 1]] },
+    ]));
+    const dataset = await openDataset(file);
+    const viewer = await TestViewer.open({ dataset, explainer: async () => explainer, imageRoots: [], theme: 'light' });
+    viewers.push(viewer);
+    assert.deepEqual(viewer.localResourceRoots().slice(2), [dataDir]);
+
+    await viewer.page.waitForSelector('.pane[data-image="outside"] .allow-folder');
+    await waitForExplanation(viewer, 'the red square');
+    const note = await viewer.page.textContent('.pane-note.error') ?? '';
+    assert.match(note, /Outside the allowed folders/);
+    assert.ok(note.includes(elsewhere), `the note names the folder: ${note}`);
+    assert.ok(note.includes(picture), `the note names the file: ${note}`);
+    const allow = viewer.page.getByRole('button', { name: `Allow images from ${elsewhere} in this viewer until it closes` });
+    assert.equal(await allow.count(), 1, 'the action is a button with an accessible name that names the folder');
+    assert.ok(!viewer.resourceRequests.some((r) => r.file === picture), 'the page was given a URI for an image outside the roots');
+    // The page itself cannot load a file outside the granted roots, whatever URI it builds.
+    const attempts = await viewer.page.evaluate(async (uris) => Promise.all(uris.map((uri) => new Promise<string>((resolve) => {
+      const img = new Image();
+      img.onload = () => resolve('loaded');
+      img.onerror = () => resolve('failed');
+      img.src = uri;
+    }))), [viewer.resourceUri(picture), viewer.resourceUri('/etc/hostname')]);
+    assert.deepEqual(attempts, ['failed', 'failed']);
+    assert.deepEqual(viewer.resourceRequests.filter((r) => !r.allowed).map((r) => r.file).sort(), [picture, '/etc/hostname'].sort());
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'image-outside-light.png') });
+    await viewer.setTheme('dark');
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'image-outside-dark.png') });
+
+    // "Allow this folder": its folder joins the roots (the page reloads, as VS Code reloads it with new options) and the picture loads.
+    await allow.click();
+    await viewer.page.waitForSelector('.pane[data-image="loaded"]', { timeout: 20_000 });
+    assert.deepEqual(viewer.imageAccess.roots(), [dataDir, elsewhere]);
+    assert.ok(viewer.resourceRequests.some((r) => r.file === picture && r.allowed));
+    const centre = await viewer.page.$eval('.pane-canvas', (c, box) => {
+      const canvas = c as HTMLCanvasElement;
+      const scale = canvas.width / 320;
+      const d = canvas.getContext('2d')!.getImageData(Math.round((box[0] + box[2]) / 2 * scale), Math.round((box[1] + box[3]) / 2 * scale), 1, 1).data;
+      return [d[0], d[1], d[2]];
+    }, redBox);
+    assert.ok(near(centre, [220, 40, 40]), `the red square is drawn: ${centre}`);
+    // Allowing one folder grants that folder only.
+    await viewer.page.focus('.list-viewport');
+    await viewer.page.keyboard.press('j');
+    await viewer.page.waitForFunction(() => document.querySelector('.detail-phrase')?.textContent === 'a system file');
+    await viewer.page.waitForSelector('.pane[data-image="outside"]');
+    assert.match(await viewer.page.textContent('.pane-note.error') ?? '', /Outside the allowed folders.*\/etc\b/);
+    // The refused loads above were logged by the page as failed resources (401); nothing else may be.
+    viewer.consoleErrors.splice(0, viewer.consoleErrors.length, ...viewer.consoleErrors.filter((e) => !/Failed to load resource.*401/.test(e)));
   });
 
   it('restores query, selection and view settings after the page is recreated (setState)', async () => {
