@@ -152,7 +152,10 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
         post,
         onFirstShown: (ms, shown) => this.log(`viewer: first explanation (“${shown.phrase}”) shown ${ms} ms after opening ${document.uri.fsPath}`),
       });
-      viewer.live = { kind: 'dataset', file: document.uri.fsPath, session: viewer.session };
+      viewer.live = {
+        kind: 'dataset', file: document.uri.fsPath, session: viewer.session,
+        localResourceRoots: () => (panel.webview.options.localResourceRoots ?? []).map((u) => u.fsPath),
+      };
       liveViewers.add(viewer.live);
     }
     panel.webview.html = renderWebviewHtml({

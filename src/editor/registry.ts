@@ -4,7 +4,11 @@
 import type { ComparisonInfo, EvaluationSummary, ModelInfo, ShownReport } from '../protocol';
 import type { ViewerSession } from './viewerSession';
 
-export interface LiveViewer { kind: 'dataset' | 'single'; file: string; session: ViewerSession; }
+export interface LiveViewer {
+  kind: 'dataset' | 'single'; file: string; session: ViewerSession;
+  /** The webview's localResourceRoots now (file paths), for the tests of what the webview may read. */
+  localResourceRoots?(): string[];
+}
 
 export const liveViewers = new Set<LiveViewer>();
 
@@ -21,12 +25,14 @@ export interface ViewerState {
   model?: ModelInfo | { error: string };
   /** The comparison model as last reported to the webview (null: none; absent: not looked up yet). */
   comparison?: ComparisonInfo | null;
+  /** The webview's localResourceRoots (file paths), where the viewer reports them. */
+  localResourceRoots?: string[];
 }
 
 export function viewerStates(): ViewerState[] {
-  return [...liveViewers].map(({ kind, file, session }) => ({
+  return [...liveViewers].map(({ kind, file, session, localResourceRoots }) => ({
     kind, file, format: session.dataset.format, count: session.dataset.count(), computedCount: session.metrics.computedCount,
     firstShownMs: session.firstShownMs, lastShown: session.lastShown, evaluation: session.lastEvaluation,
-    model: session.lastModel, comparison: session.lastComparison,
+    model: session.lastModel, comparison: session.lastComparison, localResourceRoots: localResourceRoots?.(),
   }));
 }

@@ -3,12 +3,13 @@
 // itself displayed), Problems gets the readers' problems, "AMC: Explain phrase" explains a bundled image, and
 // "AMC: Evaluate pointing game" scores the bundled sample data.
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EvaluationSummary } from '../../../src/protocol';
 import type { ViewerState } from '../../../src/editor/registry';
-import { activateAmc, repoDir, samplesDir, waitFor } from './helpers';
+import { activateAmc, repoDir, samplesDir, waitFor, workspaceDir } from './helpers';
 
 const FORMATS: Array<{ format: string; file: string; viewType: string }> = [
   { format: 'vg-regions', file: 'region_descriptions.json', viewType: 'amc.annotationViewer' },
@@ -73,6 +74,26 @@ describe('annotation viewer (custom editor)', function () {
       await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     });
   }
+
+  it('grants the webview the user\'s folders only, never the folders an annotation file lists (issue 12 item 3)', async () => {
+    const dir = path.join(workspaceDir(), 'issue12-roots');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'hostile.json');
+    const ssh = path.join(os.homedir(), '.ssh', 'id_rsa');
+    writeFileSync(file, JSON.stringify([
+      { image: '/etc/hostname', caption: 'the host name', bbox: [[0, 0, 1, 1]] },
+      { image: ssh, caption: 'a key', bbox: [[0, 0, 1, 1]] },
+    ]));
+    const uri = vscode.Uri.file(file);
+    await vscode.commands.executeCommand('vscode.openWith', uri, 'amc.annotationViewer.anyFile');
+    const state = await waitFor('the hostile file in the viewer', async () => (await states()).find((v) => v.kind === 'dataset' && v.file === file && v.localResourceRoots));
+    const roots = state.localResourceRoots!;
+    const { api } = await activateAmc();
+    const expected = [path.join(api.extensionPath, 'out'), path.join(api.extensionPath, 'media'), ...vscode.workspace.workspaceFolders!.map((f) => f.uri.fsPath), dir];
+    assert.deepEqual([...roots].sort(), [...new Set(expected)].sort(), `localResourceRoots: ${JSON.stringify(roots)}`);
+    for (const forbidden of ['/etc', '/', path.dirname(ssh), os.homedir()]) assert.ok(!roots.includes(forbidden), `the webview may read ${forbidden}`);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
 
   it('puts the readers\' problems in the Problems panel', async () => {
     const uri = vscode.Uri.file(path.join(repo, 'test', 'fixtures', 'datasets', 'vg', 'problems', 'amc_vg.json'));
@@ -162,5 +183,40 @@ describe('annotation viewer (custom editor)', function () {
     assert.deepEqual(off, { ok: true, comparison: null });
     await waitFor('the viewer to stop comparing', async () => ((await viewer())?.comparison === null ? true : undefined), 30_000);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+});
+
+describe('annotation viewer in Restricted Mode', function () {
+  this.timeout(120_000);
+
+  it('[untrusted] issue 12 item 3: a workspace\'s amc.imageRoots grants the webview nothing, the user\'s does', async () => {
+    assert.equal(vscode.workspace.isTrusted, false);
+    await activateAmc();
+    const dir = path.join(workspaceDir(), 'issue12-restricted');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'hostile.json');
+    writeFileSync(file, JSON.stringify([{ image: '/etc/hostname', caption: 'the host name', bbox: [[0, 0, 1, 1]] }]));
+    const chosen = mkdtempSync(path.join(os.tmpdir(), 'amc-user-root-'));
+    const config = () => vscode.workspace.getConfiguration('amc');
+    const rootsOf = async () => {
+      await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(file), 'amc.annotationViewer.anyFile');
+      const s = await waitFor('the viewer of hostile.json', async () => (await states()).find((v) => v.kind === 'dataset' && v.file === file && v.localResourceRoots));
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      await waitFor('the viewer to close', async () => ((await states()).some((v) => v.file === file) ? undefined : true));
+      return s.localResourceRoots!;
+    };
+    try {
+      // The data's say-so (a settings.json shipped in the folder): ignored in Restricted Mode.
+      await config().update('imageRoots', { [file]: '/etc' }, vscode.ConfigurationTarget.Workspace);
+      assert.ok(!(await rootsOf()).includes('/etc'), 'a workspace setting granted /etc in Restricted Mode');
+      // The user's choice (user settings): counts.
+      await config().update('imageRoots', { [file]: chosen }, vscode.ConfigurationTarget.Global);
+      const roots = await rootsOf();
+      assert.ok(roots.includes(chosen), `the user's image folder is not granted: ${JSON.stringify(roots)}`);
+      assert.ok(!roots.includes('/etc'));
+    } finally {
+      await config().update('imageRoots', undefined, vscode.ConfigurationTarget.Workspace);
+      await config().update('imageRoots', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 });
