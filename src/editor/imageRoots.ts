@@ -3,7 +3,7 @@
 // `/etc/hostname` grants nothing. Roots = the workspace folders, the dataset file's folder, the format's
 // conventional image folders beside the file (fixed names, not read from the file), the image folder the user
 // chose (`amc.imageRoots`), and folders the user allowed for this viewer ("Allow this folder"). No vscode import.
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { flickrImageRootCandidates } from '../core/datasets/flickr';
 import { cocoImageRootCandidates } from '../core/datasets/refcoco';
@@ -58,14 +58,39 @@ export class ImageAccess {
   /** Replace the granted roots (the user chose an image folder); folders allowed once stay allowed. */
   setGranted(roots: string[]): void { this.granted = roots.map((r) => path.resolve(r)); }
 
-  allows(file: string): boolean { return isInsideRoots(file, this.roots()); }
+  /**
+   * Inside the roots by its path and, when it exists, by its real path too: a symbolic link an archive carried
+   * into the dataset's folder (images/x.jpg → ~/Pictures/…) does not lead the webview out of the roots.
+   */
+  allows(file: string): boolean {
+    const roots = this.roots();
+    if (!isInsideRoots(file, roots)) return false;
+    const real = realPath(file);
+    return real === undefined || isInsideRoots(real, roots.map((r) => this.realRoot(r)));
+  }
+
+  private readonly realRoots = new Map<string, string>();
+  private realRoot(root: string): string {
+    let real = this.realRoots.get(root);
+    if (real === undefined) { real = realPath(root) ?? root; this.realRoots.set(root, real); }
+    return real;
+  }
 
   /** "Allow this folder": the image's folder joins the roots of this viewer (not saved). Returns the folder. */
   allowFolderOf(file: string): string {
-    const folder = path.dirname(path.resolve(file));
+    const folder = folderToAllow(file);
     if (!this.allowedOnce.includes(folder)) this.allowedOnce.push(folder);
     return folder;
   }
+}
+
+/** The folder "Allow this folder" grants for an image: that of its real path (a link's target), else of its path. */
+export function folderToAllow(file: string): string {
+  return path.dirname(realPath(file) ?? path.resolve(file));
+}
+
+function realPath(p: string): string | undefined {
+  try { return realpathSync(p); } catch { return undefined; }
 }
 
 /** Whether `file` lies inside one of `roots` (never the root itself, never via '..'). */

@@ -2,7 +2,6 @@
 // inference engine, computes explanations lazily for the rows on screen, caches metrics per model, and runs the
 // dataset-wide pointing game. No vscode import: the custom editor wires it to a webview, the Chromium test host
 // wires it to a page, both with the same code.
-import * as path from 'node:path';
 import type { Dataset } from '../core/datasets/dataset';
 import { accuracyBySplit } from '../core/math/pointing';
 import { pointingGame } from '../core/math/pointing';
@@ -14,6 +13,7 @@ import {
   type InitResult, type ModelInfo, type RequestHandlers, type Row, type SampleDetail, type ShownReport, type ViewQuery,
 } from '../protocol';
 import { splitDeltas } from './comparison';
+import { folderToAllow } from './imageRoots';
 import { toPayload, type EngineLike, type Explainer, type SampleExplanationLike } from './explainer';
 import { buildView, IdentityView, type ListView } from './listView';
 import { MetricStore } from './metricStore';
@@ -26,9 +26,6 @@ export interface ComparisonSource {
   /** Loads (or returns) the comparison model; rejects with a message naming the folder. */
   explainer(): Promise<Explainer>;
 }
-
-/** The folder "Allow this folder" grants for an image path. */
-const imageFolder = (image: string) => path.dirname(path.resolve(image));
 
 export interface ViewerSessionOptions {
   mode: 'dataset' | 'single';
@@ -299,7 +296,7 @@ export class ViewerSession {
         // The roots first: a file outside them is not even stat'ed (its existence is none of the webview's business).
         const uri = this.opts.imageUri(s.image);
         if (!uri) {
-          const folder = imageFolder(s.image);
+          const folder = folderToAllow(s.image);
           return {
             ...detail,
             imageProblem: `${s.image} is outside the allowed folders: not in a workspace folder, the dataset's folder or an image folder you chose`,

@@ -2,7 +2,7 @@
 // list views (host-side sort/filter over millions of rows), the column metric store, the HTML shell's CSP,
 // image roots, byte offsets → positions, and the session's answers to bad requests.
 import * as assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Sample } from '../../src/core/types';
@@ -193,6 +193,23 @@ describe('viewer host glue', () => {
     const file = path.join(dir, 'refcoco+', 'refs(unc).p');
     assert.deepEqual(viewerImageRoots({ workspaceFolders: [], datasetFile: file, format: 'refcoco-pickle' }), [path.join(dir, 'refcoco+'), path.join(dir, 'train2014')]);
     assert.deepEqual(viewerImageRoots({ workspaceFolders: [], datasetFile: file, format: 'amc-vg' }), [path.join(dir, 'refcoco+')]);
+  });
+
+  it('a symbolic link inside the roots that points outside them is not allowed', () => {
+    const granted = mkdtempSync(path.join(tmpdir(), 'amc-roots-granted-'));
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'amc-roots-elsewhere-'));
+    writeFileSync(path.join(elsewhere, 'private.png'), 'x');
+    writeFileSync(path.join(granted, 'plain.png'), 'x');
+    symlinkSync(path.join(elsewhere, 'private.png'), path.join(granted, 'link.png'));
+    symlinkSync(path.join(granted, 'plain.png'), path.join(granted, 'inner-link.png'));
+    const access = new ImageAccess([granted]);
+    assert.equal(access.allows(path.join(granted, 'plain.png')), true);
+    assert.equal(access.allows(path.join(granted, 'inner-link.png')), true);
+    assert.equal(access.allows(path.join(granted, 'link.png')), false);
+    assert.equal(access.allows(path.join(granted, 'not-there-yet.png')), true, 'a missing file is judged by its path (and reported missing)');
+    // "Allow this folder" on the link grants the folder it leads to, so the user's click does what it says.
+    assert.equal(access.allowFolderOf(path.join(granted, 'link.png')), realpathSync(elsewhere));
+    assert.equal(access.allows(path.join(granted, 'link.png')), true);
   });
 
   it('isInsideRoots: never the root itself, never via ..', () => {
