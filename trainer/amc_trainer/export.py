@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint_io import safe_torch_load
+from .checkpoint_io import CheckpointError, read_checkpoint
 from .model import (ALBEF, CLIP_MEAN, CLIP_STD, BertLayer, ModelConfig, gradcam_eval_map,
                     gradcam_token_maps, load_state_dict_report)
 
@@ -369,7 +369,7 @@ def model_from_checkpoint(path: str, config: Optional[str], image_res: Optional[
                           ) -> Tuple[ALBEF, dict, List[str], List[str]]:
     """Builds the model a checkpoint describes (its saved 'model_config' when present, else --config)
     and loads it. Returns (model, raw checkpoint, missing, unexpected)."""
-    ckpt = safe_torch_load(path)
+    ckpt = read_checkpoint(path)
     if not isinstance(ckpt, dict):
         raise ValueError("not a checkpoint: expected a dict (a state dict or {'model': state dict, ...})")
     state = ckpt["model"] if isinstance(ckpt.get("model"), dict) else ckpt
@@ -485,11 +485,11 @@ def main(argv: List[str]) -> int:
     p.add_argument("--allow-missing", action="store_true",
                    help="export even if model keys are missing from the checkpoint (they stay random)")
     args = p.parse_args(argv)
-    if not os.path.isfile(args.checkpoint):
-        print(f"export: checkpoint not found: {args.checkpoint}", file=sys.stderr)
-        return 2
     try:
         model, ckpt, missing, unexpected = model_from_checkpoint(args.checkpoint, args.config, args.image_res)
+    except CheckpointError as e:  # its message starts with the path
+        print(f"export: {e}", file=sys.stderr)
+        return 2
     except (ValueError, RuntimeError, KeyError, pickle.UnpicklingError) as e:
         print(f"export: cannot load {args.checkpoint}: {e}", file=sys.stderr)
         return 2

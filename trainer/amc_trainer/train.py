@@ -33,6 +33,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .checkpoint_io import CheckpointError, read_checkpoint, state_dict_of
 from .config import ConfigError, TrainConfig, add_common_arguments, build_config, parse_overrides
 
 
@@ -206,25 +207,6 @@ def model_config_for(cfg: TrainConfig, saved: Optional[dict] = None):
     return mcfg
 
 
-def read_checkpoint(path: str) -> dict:
-    """torch.load that refuses to run code where torch supports it (weights_only on torch >= 2.x)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)  # our own checkpoints hold numpy RNG state
-    except TypeError:  # torch 1.13 has no weights_only
-        return torch.load(path, map_location="cpu")
-
-
-def state_dict_of(checkpoint: Any, path: str) -> dict:
-    """ALBEF/AMC/our checkpoints keep the weights under 'model'; a bare state dict is accepted too."""
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
-        return checkpoint["model"]
-    if isinstance(checkpoint, dict) and checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        return checkpoint
-    raise ValueError(f"{path}: not a model checkpoint (expected a dict with a 'model' state dict)")
-
-
 def build_loader(dataset, indices: list[int], cfg: TrainConfig, loader_seed: int):
     from .data import collate
     generator = torch.Generator()
@@ -299,6 +281,20 @@ def parse_args(argv: list[str]):
     return args, overrides
 
 
+RESUME_KEYS = ("model", "optimizer", "config", "next_epoch", "next_step_in_epoch", "step", "rng")
+
+
+def resumable_checkpoint(ckpt: Any, path: str) -> dict:
+    """A checkpoint this trainer wrote (an ALBEF.pth renamed last.pth has weights but no run state)."""
+    missing = [k for k in RESUME_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a checkpoint written by `amc_trainer train` (no {', '.join(missing)}); "
+                              "start a new run with --init to fine-tune from it")
+    if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["rng"], list) or not ckpt["rng"]:
+        raise CheckpointError(f"{path}: its 'config' or 'rng' entry is not what `amc_trainer train` writes")
+    return ckpt
+
+
 def main(argv: list[str]) -> int:
     info = None
     reporter = Reporter(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
@@ -307,9 +303,9 @@ def main(argv: list[str]) -> int:
         resume_ckpt = None
         if args.resume:
             last = os.path.join(args.out, "last.pth")
-            if not os.path.isfile(last):
+            if not os.path.lexists(last):
                 raise FileNotFoundError(f"{last}: nothing to resume (no last.pth in --out)")
-            resume_ckpt = read_checkpoint(last)
+            resume_ckpt = resumable_checkpoint(read_checkpoint(last), last)
         cfg = build_config(args.config, overrides, base=resume_ckpt["config"] if resume_ckpt else None)
         if not cfg.train_files:
             raise ConfigError("config: no training data (pass --data FILE or set train_files)")

@@ -85,7 +85,7 @@ def run_cli(args: list[str], timeout: float = 300, cwd: Optional[Path] = None) -
 
 
 def load(path: Path) -> dict:
-    from amc_trainer.train import read_checkpoint  # torch 2.x defaults to weights_only; ours hold RNG states
+    from amc_trainer.checkpoint_io import read_checkpoint  # the loader every command uses
     return read_checkpoint(str(path))
 
 
