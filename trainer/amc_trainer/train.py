@@ -281,6 +281,62 @@ def parse_args(argv: list[str]):
     return args, overrides
 
 
+class TrainingDataError(ValueError):
+    """The preflight found problems in the training data; they were listed before this is raised."""
+
+
+MAX_PROBLEM_EVENTS = 100  # every problem goes to stderr; the first ones also become error events (Problems panel)
+
+
+def preflight_training_data(dataset, read_problems: list, cfg: TrainConfig, info: DistInfo,
+                            reporter: Reporter) -> int:
+    """Before step 1: list every unreadable entry, unusable image and bad box of the training files, then stop
+    (TrainingDataError, exit 2) or, with cfg.skip_bad_samples, drop those samples. Rank 0 checks the images
+    and broadcasts what it found, so every rank drops the same samples. Returns the number skipped."""
+    from .data import top_level_element_lines
+    problems = list(read_problems)
+    if info.is_main:
+        t0 = time.time()
+        problems += dataset.preflight(workers=min(8, os.cpu_count() or 1))
+        reporter.say(f"checked {len(dataset)} training samples ({len({e.image for e in dataset.entries})} images) "
+                     f"in {time.time() - t0:.1f} s: {len(problems)} problem(s)")
+    if info.initialized:
+        box = [problems]
+        dist.broadcast_object_list(box, src=0)
+        problems = box[0]
+    if not problems:
+        return 0
+    file_order = {f: i for i, f in enumerate(dataset.files)}
+    problems.sort(key=lambda p: (file_order.get(p.file, len(file_order)), -1 if p.position is None else p.position))
+    lines_of: dict = {}
+    for p in problems:
+        if p.position is not None:
+            if p.file not in lines_of:
+                lines_of[p.file] = top_level_element_lines(p.file) if info.is_main else None
+            lines = lines_of[p.file]
+            p.line = lines[p.position] if lines and p.position < len(lines) else None
+    severity = "warning" if cfg.skip_bad_samples else "error"
+    for n, p in enumerate(problems):
+        if p.line:  # `amc-trainer: error: FILE:LINE: message`, the format of the $amc-trainer problem matcher
+            reporter.say(f"amc-trainer: {severity}: {os.path.abspath(p.file)}:{p.line}: "
+                         f"{f'({p.entry}) ' if p.entry else ''}{p.message}")
+        else:
+            reporter.say(f"{severity}: {p}")
+        if severity == "error" and n < MAX_PROBLEM_EVENTS:
+            reporter.event("error", message=str(p), file=p.file, entry=p.entry, line=p.line)
+    samples = {(p.file, p.entry) if p.index is None else p.index for p in problems}
+    if not cfg.skip_bad_samples:
+        more = f" ({len(problems) - MAX_PROBLEM_EVENTS} more on stderr)" if len(problems) > MAX_PROBLEM_EVENTS else ""
+        where = cfg.train_files[0] if len(cfg.train_files) == 1 else "training data"
+        raise TrainingDataError(
+            f"{where}: {len(problems)} problem(s) in {len(samples)} training sample(s), listed above{more}; "
+            "stopped before step 1. Fix them, or pass --skip_bad_samples to train without those samples")
+    dataset.drop([p.index for p in problems if p.index is not None])
+    reporter.say(f"skipping {len(samples)} training sample(s) with problems (--skip_bad_samples); "
+                 f"training on {len(dataset)}")
+    return len(samples)
+
+
 RESUME_KEYS = ("model", "optimizer", "config", "next_epoch", "next_step_in_epoch", "step", "rng")
 
 
@@ -354,8 +410,11 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
     seed_everything(cfg.seed + info.rank)
 
     optimizer = build_optimizer(model, cfg)
+    read_problems: list = []
     dataset = GroundingTrainSet(cfg.train_files, cfg.image_root, image_res=cfg.image_res, augment=cfg.augment,
-                                seed=cfg.seed, gray_p=cfg.gray_p, jitter=cfg.color_jitter, jitter_p=cfg.jitter_p)
+                                seed=cfg.seed, gray_p=cfg.gray_p, jitter=cfg.color_jitter, jitter_p=cfg.jitter_p,
+                                problems=read_problems, max_image_bytes=cfg.max_image_bytes)
+    skipped_samples = preflight_training_data(dataset, read_problems, cfg, info, reporter)
     tokenizer = BertTokenizer.from_vocab()
     per_rank = len(dataset) // info.world_size
     steps_per_epoch = per_rank // cfg.batch_size
@@ -512,7 +571,7 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
 
         epoch_loss = all_reduce_mean([sum(epoch_losses) / max(1, len(epoch_losses))], info)[0]
         reporter.event("epoch", epoch=epoch, steps=len(epoch_losses), loss=_finite_or_none(round(epoch_loss, 6)),
-                       wall_s=round(time.time() - epoch_t0, 3))
+                       wall_s=round(time.time() - epoch_t0, 3), skipped_samples=skipped_samples)
         if cfg.eval_every > 0 and cfg.eval_file and (epoch + 1) % cfg.eval_every == 0:
             run_periodic_eval(model, mcfg, cfg, epoch, info, reporter, tokenizer)
         last_checkpoint = save(epoch + 1, 0, "epoch", f"checkpoint_{epoch:02d}.pth")
