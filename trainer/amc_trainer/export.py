@@ -253,9 +253,14 @@ def resampling_for(image_res: int) -> str:
     return "bicubic" if image_res >= 384 else "bilinear"
 
 
-def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: Optional[dict] = None) -> dict:
+def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: Optional[dict] = None,
+               vocab_path: str = VOCAB_PATH) -> dict:
     g, S = cfg.grid, cfg.image_res
     saved = saved or {}
+    recipe = saved.get("recipe") if isinstance(saved.get("recipe"), dict) else {}
+    train_length = recipe.get("max_text_length", 25)
+    if not isinstance(train_length, int) or isinstance(train_length, bool) or train_length < 2:
+        train_length = 25
     return {
         "name": name,
         "contract_version": CONTRACT_VERSION,
@@ -266,9 +271,12 @@ def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: O
         "mean": list(CLIP_MEAN),
         "std": list(CLIP_STD),
         "resampling": resampling_for(S),
-        "max_text_length": 25,          # tokenizer truncation in training (spec §3); eval does not truncate
+        "max_text_length": train_length,  # tokenizer truncation in training (spec §3); eval does not truncate
+        "max_text_length_note": f"training length; the grounding graph takes phrases up to config.max_position "
+                                f"({cfg.max_position}) tokens, and evaluation does not truncate (spec §4)",
         "max_words": 50,                # pre_caption's max_words (Flickr/VG; RefCOCO+ evaluation uses 30)
         "vocab": "vocab.txt",
+        "vocab_sha256": sha256_file(vocab_path),  # token ids are only right with exactly this vocabulary
         "lowercase": True,
         "add_sep": False,
         "gradcam_layer": cfg.gradcam_layer,
@@ -461,7 +469,8 @@ def export_model(model: ALBEF, out_dir: str, name: Optional[str] = None, saved: 
     if with_fixture:
         with open(os.path.join(out_dir, "fixture.json"), "w") as f:
             json.dump(build_fixture(model), f)
-    card = model_card(name or os.path.basename(os.path.normpath(out_dir)), model.cfg, paths, saved)
+    card = model_card(name or os.path.basename(os.path.normpath(out_dir)), model.cfg, paths, saved,
+                      vocab_path=os.path.join(out_dir, "vocab.txt"))
     if fp16_word_embeddings:
         card["training"]["notes"].append("word embeddings rounded to float16 at export (stored as float16 in "
                                          "grounding.onnx); metrics are measured on the rounded model")
