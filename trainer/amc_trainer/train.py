@@ -337,6 +337,44 @@ def preflight_training_data(dataset, read_problems: list, cfg: TrainConfig, info
     return len(samples)
 
 
+def preflight_eval_data(cfg: TrainConfig, info: DistInfo, reporter: Reporter) -> None:
+    """The periodic evaluation's file and images are checked before step 1 too: a problem found after the first
+    epoch would end the run there. Its queries are never skipped (that would change the accuracy it reports)."""
+    if not (cfg.eval_every > 0 and cfg.eval_file):
+        return
+    message = None
+    if info.is_main:
+        from concurrent.futures import ThreadPoolExecutor
+        from .data import decoded_image_size
+        from .evaluate import load_queries
+        try:
+            queries = load_queries(cfg.eval_file, cfg.eval_image_root or None, cfg.eval_split or None)
+            images = list(dict.fromkeys(q.image for q in queries))
+            with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+                reasons = dict(zip(images, (r for _, r in pool.map(
+                    lambda path: decoded_image_size(path, cfg.max_image_bytes), images))))
+            bad = {image: reason for image, reason in reasons.items() if reason}
+            for n, image in enumerate(bad):
+                users = [q for q in queries if q.image == image]
+                text = f"{users[0].source or cfg.eval_file}: {bad[image]}" + \
+                    (f" (and {len(users) - 1} more queries of this image)" if len(users) > 1 else "")
+                reporter.say(f"error: {text}")
+                if n < MAX_PROBLEM_EVENTS:
+                    reporter.event("error", message=text, file=cfg.eval_file)
+            if bad:
+                message = (f"{cfg.eval_file}: {len(bad)} image(s) of the evaluation file (eval_file) cannot be used, "
+                           "listed above; stopped before step 1 (evaluation queries are never skipped: fix them, "
+                           "or set eval_every 0)")
+        except (ValueError, OSError) as err:  # a DataError's message starts with the file and the entry
+            message = str(err) if str(err).startswith(cfg.eval_file) else f"{cfg.eval_file}: {err}"
+    if info.initialized:
+        box = [message]
+        dist.broadcast_object_list(box, src=0)
+        message = box[0]
+    if message:
+        raise TrainingDataError(message)
+
+
 RESUME_KEYS = ("model", "optimizer", "config", "next_epoch", "next_step_in_epoch", "step", "rng")
 
 
@@ -415,6 +453,7 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
                                 seed=cfg.seed, gray_p=cfg.gray_p, jitter=cfg.color_jitter, jitter_p=cfg.jitter_p,
                                 problems=read_problems, max_image_bytes=cfg.max_image_bytes)
     skipped_samples = preflight_training_data(dataset, read_problems, cfg, info, reporter)
+    preflight_eval_data(cfg, info, reporter)
     tokenizer = BertTokenizer.from_vocab()
     per_rank = len(dataset) // info.world_size
     steps_per_epoch = per_rank // cfg.batch_size

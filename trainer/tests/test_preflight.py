@@ -148,3 +148,17 @@ def test_deeply_nested_json_is_a_clear_message(tmp_path):
                   timeout=120)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert "nested too deeply" in run.events[-1]["message"]
+
+
+def test_the_periodic_evaluation_data_is_checked_before_step_1_too(tmp_path):
+    root = make_squares_dataset(tmp_path / "data", n_train=8, n_test=3)
+    cut = root / "images" / "9.png"  # an image of vg_test.json whose header reads but whose pixels are cut off:
+    cut.write_bytes(cut.read_bytes()[:120])  # evaluation would die after epoch 1
+    run = run_cli(["train", *tiny_args(root, tmp_path / "out", epochs=1, max_steps_per_epoch=1,
+                                       eval_file=root / "vg_test.json", eval_image_root=root, eval_every=1),
+                   "--skip_bad_samples"], timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert not run.of("step")
+    assert any(e["message"].startswith(str(root / "vg_test.json")) and "9.png" in e["message"]
+               and "cannot decode image" in e["message"] for e in run.of("error"))
+    assert "never skipped" in run.events[-1]["message"]
