@@ -2,11 +2,11 @@
 
 Progress goes to stdout as JSON lines (one object per line, flushed), for the VS Code task to parse:
   {"event":"step", "epoch","step","loss","itc","itm","mlm","amc_mean","amc_max","lr","samples_per_s","eta_s"}
-  {"event":"epoch", "epoch","steps","loss","wall_s"}
+  {"event":"epoch", "epoch","steps","loss","wall_s","skipped_samples"}
   {"event":"eval", "epoch","splits":{split:{"n","hits","accuracy"}},"accuracy"}
   {"event":"checkpoint", "path","epoch","step","reason":"epoch"|"signal"}
   {"event":"done", "status":"finished"|"interrupted","step","epochs","wall_s","checkpoint"}
-  {"event":"error", "message", "step"?}
+  {"event":"error", "message", "step"?, "file"?, "entry"?, "line"?}  (file/entry/line: preflight problems)
 Human-readable text goes to stderr. Only rank 0 writes events and checkpoints.
 
 Determinism (what makes `--resume` bit-for-bit): the sample order of an epoch is a function of (seed, epoch)

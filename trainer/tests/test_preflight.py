@@ -162,3 +162,12 @@ def test_the_periodic_evaluation_data_is_checked_before_step_1_too(tmp_path):
     assert any(e["message"].startswith(str(root / "vg_test.json")) and "9.png" in e["message"]
                and "cannot decode image" in e["message"] for e in run.of("error"))
     assert "never skipped" in run.events[-1]["message"]
+
+
+def test_deeply_nested_json_in_every_reader_is_a_data_error(tmp_path):
+    from amc_trainer.data import DataError, read_eval_queries, read_train_entries
+    deep = tmp_path / "vg_test.json"
+    deep.write_text("[" * DEEP + "]" * DEEP)
+    for read in (read_eval_queries, read_train_entries):
+        with pytest.raises(DataError, match="JSON nested too deeply"):
+            read(str(deep))
