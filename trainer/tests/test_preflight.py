@@ -4,54 +4,20 @@ then stops with exit code 2, or trains without those samples with --skip_bad_sam
 its epoch events. Deeply nested JSON is a clear message, not a RecursionError traceback."""
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
 from PIL import Image
 
 from amc_trainer.data import (GroundingTrainSet, SampleProblem, box_problem, decoded_image_size,
                               top_level_element_lines)
-from train_helpers import make_squares_dataset, run_cli, tiny_args
+from train_helpers import break_dataset, make_squares_dataset, run_cli, tiny_args
 
 DEEP = 100_000
-
-
-def _break_dataset(root) -> dict:
-    """Damages entries of train.json in place; returns {entry label: words its problem must mention}."""
-    entries = json.loads((root / "train.json").read_text())
-    expect = {}
-    entries[1]["image"] = "images/missing.png"
-    expect["[1]"] = ["image not found", "missing.png"]
-    jpeg = root / "images" / "cut.jpg"  # a valid header, the rest cut off: only a full decode notices
-    Image.open(root / "images" / "2.png").convert("RGB").save(jpeg, quality=90)
-    jpeg.write_bytes(jpeg.read_bytes()[: jpeg.stat().st_size * 2 // 3])
-    entries[2]["image"] = "images/cut.jpg"
-    expect["[2]"] = ["cannot decode image", "cut.jpg"]
-    os.mkfifo(root / "images" / "fifo.png")
-    entries[3]["image"] = "images/fifo.png"
-    expect["[3]"] = ["not a regular file", "fifo.png"]
-    (root / "images" / "folder.png").mkdir()
-    entries[5]["image"] = "images/folder.png"
-    expect["[5]"] = ["folder", "folder.png"]
-    (root / "images" / "noise.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(300))
-    entries[6]["image"] = "images/noise.png"
-    expect["[6]"] = ["cannot decode image", "noise.png"]
-    x1, y1, _, _ = entries[7]["bbox"][0]
-    entries[7]["bbox"] = [[x1, y1, x1, y1 + 10]]
-    expect["[7]"] = ["no area"]
-    entries[9]["bbox"] = [[1000, 1000, 1100, 1100]]
-    expect["[9]"] = ["entirely outside"]
-    entries[10]["bbox"] = [[float("nan"), 0, 10, 10]]  # json writes NaN; the reader refuses it
-    expect["[10]"] = ["finite numbers"]
-    (root / "train.json").write_text(json.dumps(entries, indent=1))
-    return expect
 
 
 @pytest.fixture()
 def broken(tmp_path):
     root = make_squares_dataset(tmp_path / "data", n_train=16, n_test=2)
-    return root, _break_dataset(root)
+    return root, break_dataset(root)
 
 
 def test_every_problem_is_listed_before_step_1_and_the_run_stops(broken, tmp_path):
