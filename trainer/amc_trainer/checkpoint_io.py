@@ -134,6 +134,10 @@ def read_checkpoint(path: str) -> Any:
     if size == 0:
         raise CheckpointError(f"{path}: empty file, not a checkpoint")
     ser = torch.serialization
+    readers = ("_is_zipfile", "_open_zipfile_reader", "_load", "_legacy_load")
+    if not all(hasattr(ser, name) for name in readers):  # refuse rather than fall back to an unsafe load
+        raise CheckpointError(f"{path}: torch {torch.__version__} lacks the archive readers the safe loader uses "
+                              f"({', '.join(n for n in readers if not hasattr(ser, n))})")
     try:
         with open(path, "rb") as f:
             if ser._is_zipfile(f):

@@ -21,6 +21,10 @@ and yields `dict(image FloatTensor[3,S,S], caption str, box_mask FloatTensor[256
     configs/small-synthetic*.json do (here every knob is a keyword argument);
   * every random draw comes from `random.Random("seed:epoch:index")`, so an item depends only on the
     seed, the epoch (`set_epoch`) and its index: DDP ranks, DataLoader workers and resumed runs agree.
+  * before step 1 the trainer collects every unreadable entry (`problems=` list) and calls `preflight()`:
+    each image a regular file under `max_image_bytes` that decodes completely, each box with an area and
+    overlapping its image. The problems (`SampleProblem`: file, entry, reason) are listed, then the run stops
+    or `drop()`s those samples.
 
 Evaluation (spec §4, §5): `read_eval_queries(path, image_root=None) -> list[EvalQuery]` for AMC VG JSON,
 raw VG, Flickr30k Entities (raw `Sentences/` + `Annotations/`, or info-ground JSON), RefCOCO-family
