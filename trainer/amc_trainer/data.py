@@ -300,6 +300,8 @@ class TrainEntry:
 
 def _load_json(path: str) -> Any:
     try:
+        if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
+            raise DataError(path, None, "not a regular file (a device, FIFO or socket), so not an annotation file")
         with open(path, "r", encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:

@@ -4,6 +4,8 @@ then stops with exit code 2, or trains without those samples with --skip_bad_sam
 its epoch events. Deeply nested JSON is a clear message, not a RecursionError traceback."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from PIL import Image
 
@@ -137,3 +139,11 @@ def test_deeply_nested_json_in_every_reader_is_a_data_error(tmp_path):
     for read in (read_eval_queries, read_train_entries):
         with pytest.raises(DataError, match="JSON nested too deeply"):
             read(str(deep))
+
+
+def test_an_annotation_path_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    from amc_trainer.data import DataError, read_train_entries
+    fifo = tmp_path / "train.json"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    with pytest.raises(DataError, match="not a regular file"):
+        read_train_entries(str(fifo))
