@@ -24,6 +24,11 @@ class TrainConfig:
     # --- data --------------------------------------------------------------------------------------
     train_files: list = field(default_factory=list)  # AMC VG JSON files and/or raw VG region_descriptions.json
     image_root: str = ""                  # folder the training files' image paths are relative to
+    skip_bad_samples: bool = False        # before step 1 every image and box is checked and every problem listed;
+                                          # then the run stops (exit 2), or with this flag trains without those
+                                          # samples and counts them ("skipped_samples" in each epoch event)
+    max_image_bytes: int = 256 * 1024 * 1024  # images larger than this are problems (an annotation file decides
+                                          # which files are read; devices, FIFOs and folders are refused too)
     augment: bool = True                  # flip (+ left/right swap), ToGray, colour jitter (spec §2 step 6)
     gray_p: float = 0.2                   # ToGray probability (spec: 0.2); 0 where colour words are the labels
     color_jitter: list = field(default_factory=lambda: [0.4, 0.4, 0.4, 0.4])  # brightness, contrast, saturation,
@@ -98,6 +103,8 @@ class TrainConfig:
             raise ConfigError("config: gray_p and jitter_p are probabilities in [0, 1]")
         if len(self.amc_weights) != 2 or len(self.amc_margins) != 2:
             raise ConfigError("config: amc_weights and amc_margins each take two numbers (L_mean, L_max)")
+        if self.max_image_bytes < 1:
+            raise ConfigError("config: max_image_bytes must be >= 1")
         if not (self.use_itc or self.use_itm or self.use_amc or self.use_mlm):
             raise ConfigError("config: every loss is switched off; enable at least one of use_itc/use_itm/use_amc/use_mlm")
 
@@ -145,6 +152,8 @@ def _coerce(name: str, current: Any, value: Any, source: str) -> Any:
         return str(value)
     except (ValueError, TypeError, json.JSONDecodeError) as err:
         raise ConfigError(f"{source}: bad value for '{name}': {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: bad value for '{name}': JSON nested too deeply") from None
 
 
 def load_config_file(path: str) -> dict[str, Any]:
@@ -155,6 +164,10 @@ def load_config_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config file: {err.strerror}") from None
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}") from None
+    except RecursionError:  # json's decoder recurses per [ or {
+        raise ConfigError(f"{path}: JSON nested too deeply to read (a config file is one flat object)") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config file must hold a JSON object of overrides")
     # Keys starting with "_" are comments. Paths are relative to the working directory, like CLI paths.

@@ -21,6 +21,10 @@ and yields `dict(image FloatTensor[3,S,S], caption str, box_mask FloatTensor[256
     configs/small-synthetic*.json do (here every knob is a keyword argument);
   * every random draw comes from `random.Random("seed:epoch:index")`, so an item depends only on the
     seed, the epoch (`set_epoch`) and its index: DDP ranks, DataLoader workers and resumed runs agree.
+  * before step 1 the trainer collects every unreadable entry (`problems=` list) and calls `preflight()`:
+    each image a regular file under `max_image_bytes` that decodes completely, each box with an area and
+    overlapping its image. The problems (`SampleProblem`: file, entry, reason) are listed, then the run stops
+    or `drop()`s those samples.
 
 Evaluation (spec §4, §5): `read_eval_queries(path, image_root=None) -> list[EvalQuery]` for AMC VG JSON,
 raw VG, Flickr30k Entities (raw `Sentences/` + `Annotations/`, or info-ground JSON), RefCOCO-family
@@ -41,6 +45,8 @@ import os
 import pickle
 import random
 import re
+import stat
+import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -62,6 +68,7 @@ class DataError(ValueError):
     def __init__(self, file: str, entry: Optional[str], message: str):
         self.file = file
         self.entry = entry
+        self.reason = message
         super().__init__(f"{file}{f' ({entry})' if entry else ''}: {message}")
 
 
@@ -133,15 +140,64 @@ def swap_left_right(caption: str) -> str:
     return _LEFT_RIGHT.sub(lambda m: ("right" if m.group(1) == "left" else "left") + (m.group(2) or ""), caption)
 
 
-def open_rgb(path: str, file: Optional[str] = None, entry: Optional[str] = None) -> Image.Image:
-    """PIL RGB image; a missing or unreadable image raises DataError naming the annotation entry."""
+DEFAULT_MAX_IMAGE_BYTES = 256 * 1024 * 1024  # an annotation file decides what is read: no image is bigger than this
+
+
+def image_file_problem(path: str, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> Optional[str]:
+    """Why `path` cannot be an image file (missing, a folder, a device/FIFO/socket, empty, over the size cap),
+    from one stat and without opening it (a FIFO would block, /dev/zero never ends); None when it can be."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"image not found: {path}"
+    except OSError as e:
+        return f"cannot read image {path} ({e.strerror})"
+    if stat.S_ISDIR(st.st_mode):
+        return f"image path is a folder: {path}"
+    if not stat.S_ISREG(st.st_mode):
+        return f"image is not a regular file (a device, FIFO or socket): {path}"
+    if st.st_size == 0:
+        return f"image file is empty: {path}"
+    if st.st_size > max_bytes:
+        return (f"image is {st.st_size / 2 ** 20:.0f} MB, over the {max_bytes / 2 ** 20:.0f} MB limit "
+                f"(max_image_bytes): {path}")
+    return None
+
+
+def open_rgb(path: str, file: Optional[str] = None, entry: Optional[str] = None,
+             max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> Image.Image:
+    """PIL RGB image; a missing, non-regular, over-size or unreadable image raises DataError naming the entry."""
+    problem = image_file_problem(path, max_bytes)
+    if problem:
+        raise DataError(file or path, entry, problem)
     try:
         with Image.open(path) as im:
             return im.convert("RGB")
     except FileNotFoundError:
         raise DataError(file or path, entry, f"image not found: {path}") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(file or path, entry, f"cannot read image {path} ({e})") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise DataError(file or path, entry, f"cannot decode image {path} ({e})") from None
+
+
+def decoded_image_size(path: str, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> Tuple[Optional[Tuple[int, int]], Optional[str]]:
+    """((width, height), None) when the file is a regular image that decodes completely, else (None, reason).
+
+    JPEGs are decoded in PIL's draft mode (DCT scaling to 1/8): the whole entropy-coded stream is still read,
+    so a truncated or corrupt file fails here as it would in training, at a fraction of the cost."""
+    problem = image_file_problem(path, max_bytes)
+    if problem:
+        return None, problem
+    try:
+        with Image.open(path) as im:
+            size = im.size
+            if im.format == "JPEG":
+                im.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
+            im.load()
+        return (int(size[0]), int(size[1])), None
+    except FileNotFoundError:
+        return None, f"image not found: {path}"
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+        return None, f"cannot decode image {path} ({e})"
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
@@ -239,18 +295,27 @@ class TrainEntry:
     file: str                       # annotation file and entry label, for messages
     entry: str
     caption_is_list: bool = False   # the reference calls random.choice only on lists
+    position: Optional[int] = None  # index of the top-level JSON element the entry came from
 
 
 def _load_json(path: str) -> Any:
     try:
+        if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
+            raise DataError(path, None, "not a regular file (a device, FIFO or socket), so not an annotation file")
         with open(path, "r", encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
         raise DataError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, None, "is a folder, not a JSON file") from None
     except UnicodeDecodeError as e:
         raise DataError(path, None, f"not UTF-8 text ({e})") from None
     except json.JSONDecodeError as e:
         raise DataError(path, f"line {e.lineno}, column {e.colno}", f"not valid JSON: {e.msg}") from None
+    except RecursionError:  # json's decoder recurses once per [ or {: "[[[[...]]]]" 100k deep overflows it
+        raise DataError(path, None, f"JSON nested too deeply to read (more than about "
+                                    f"{sys.getrecursionlimit()} levels of [ and {{); no annotation format "
+                                    "nests like that") from None
 
 
 def _is_number(v: Any) -> bool:
@@ -315,27 +380,39 @@ def _vg_image_path(image_root: str, image_id: int, folders: Dict[int, str]) -> s
     return os.path.join(image_root, folder, f"{image_id}.jpg")
 
 
-def _iter_vg_regions(path: str, data: Any):
-    """Yield (entry label, image_id, region dict, xyxy box) for raw VG region_descriptions.json."""
+def _iter_vg_regions(path: str, data: Any, problems: Optional[List["SampleProblem"]] = None):
+    """Yield (entry label, image_id, region dict, xyxy box) for raw VG region_descriptions.json. With a
+    `problems` list, a bad image or region is recorded there and skipped instead of raised."""
     if not isinstance(data, list):
         raise DataError(path, None, "expected a JSON list of images with 'regions'")
+
+    def bad(err: DataError, position: int) -> None:
+        if problems is None:
+            raise err
+        problems.append(SampleProblem(err.file, err.entry, err.reason, position=position))
+
     for i, img in enumerate(data):
         if not isinstance(img, dict) or not isinstance(img.get("regions"), list):
-            raise DataError(path, f"[{i}]", "expected an object with a 'regions' list")
+            bad(DataError(path, f"[{i}]", "expected an object with a 'regions' list"), i)
+            continue
         image_id = img.get("id", img.get("image_id"))
         for j, reg in enumerate(img["regions"]):
             if not isinstance(reg, dict):
-                raise DataError(path, f"[{i}].regions[{j}]", "expected an object")
+                bad(DataError(path, f"[{i}].regions[{j}]", "expected an object"), i)
+                continue
             rid = reg.get("image_id", image_id)
             entry = f"image {rid}, region {reg.get('region_id', j)}"
             if not isinstance(rid, int) or isinstance(rid, bool) or not isinstance(reg.get("phrase"), str):
-                raise DataError(path, entry, "a region needs an integer 'image_id' (or its image's 'id') and a 'phrase' string")
-            for k in ("x", "y", "width", "height"):
-                if not _is_number(reg.get(k)):
-                    raise DataError(path, entry, f"region '{k}' must be a finite number, got {reg.get(k)!r}")
+                bad(DataError(path, entry, "a region needs an integer 'image_id' (or its image's 'id') and a "
+                                           "'phrase' string"), i)
+                continue
+            wrong = next((k for k in ("x", "y", "width", "height") if not _is_number(reg.get(k))), None)
+            if wrong:
+                bad(DataError(path, entry, f"region '{wrong}' must be a finite number, got {reg.get(wrong)!r}"), i)
+                continue
             x, y, w, h = (float(reg[k]) for k in ("x", "y", "width", "height"))
             # spec §5.4: VG regions are x, y, width, height; AMC's boxes are [x, y, x + width, y + height].
-            yield entry, int(rid), reg, [x, y, x + w, y + h]
+            yield entry, int(rid), reg, [x, y, x + w, y + h], i
 
 
 def detect_train_format(path: str, data: Any) -> str:
@@ -350,8 +427,11 @@ def detect_train_format(path: str, data: Any) -> str:
                                 "Visual Genome region_descriptions.json [{id, regions}]")
 
 
-def read_train_entries(path: str, image_root: Optional[str] = None) -> List[TrainEntry]:
-    """Entries of one training file (AMC VG JSON or raw VG region_descriptions.json)."""
+def read_train_entries(path: str, image_root: Optional[str] = None,
+                       problems: Optional[List["SampleProblem"]] = None) -> List[TrainEntry]:
+    """Entries of one training file (AMC VG JSON or raw VG region_descriptions.json). Without `problems` the
+    first bad entry raises DataError; with it, every bad entry is recorded there and left out. A file that
+    cannot be read as a whole always raises."""
     data = _load_json(path)
     root = image_root or os.path.dirname(os.path.abspath(path))
     fmt = detect_train_format(path, data)
@@ -359,18 +439,95 @@ def read_train_entries(path: str, image_root: Optional[str] = None) -> List[Trai
     if fmt == "amc-vg":
         for i, ann in enumerate(data):
             entry = f"[{i}]"
-            if not isinstance(ann, dict):
-                raise DataError(path, entry, "expected an object {image, caption, bbox}")
-            if not isinstance(ann.get("image"), str) or not ann["image"]:
-                raise DataError(path, entry, "'image' must be a non-empty path string")
-            captions, is_list = _amc_captions(ann.get("caption"), path, entry)
-            boxes = _amc_boxes(ann.get("bbox"), path, entry)
-            entries.append(TrainEntry(os.path.join(root, ann["image"]), captions, boxes, path, entry, is_list))
+            try:
+                if not isinstance(ann, dict):
+                    raise DataError(path, entry, "expected an object {image, caption, bbox}")
+                if not isinstance(ann.get("image"), str) or not ann["image"]:
+                    raise DataError(path, entry, "'image' must be a non-empty path string")
+                captions, is_list = _amc_captions(ann.get("caption"), path, entry)
+                boxes = _amc_boxes(ann.get("bbox"), path, entry)
+            except DataError as err:
+                if problems is None:
+                    raise
+                problems.append(SampleProblem(err.file, err.entry, err.reason, position=i))
+                continue
+            entries.append(TrainEntry(os.path.join(root, ann["image"]), captions, boxes, path, entry, is_list,
+                                      position=i))
     else:
         folders, _ = _vg_image_info(path)
-        for entry, image_id, reg, box in _iter_vg_regions(path, data):
-            entries.append(TrainEntry(_vg_image_path(root, image_id, folders), [reg["phrase"]], [box], path, entry))
+        for entry, image_id, reg, box, i in _iter_vg_regions(path, data, problems):
+            entries.append(TrainEntry(_vg_image_path(root, image_id, folders), [reg["phrase"]], [box], path, entry,
+                                      position=i))
     return entries
+
+
+@dataclass
+class SampleProblem:
+    """One reason a training sample cannot be used, found before step 1 (see `GroundingTrainSet.preflight`)."""
+    file: str                         # the annotation file
+    entry: Optional[str]              # "[12]" / "image 1, region 5"
+    message: str                      # the reason, naming the image where it is about the image
+    index: Optional[int] = None       # position in GroundingTrainSet.entries; None: the entry was never read
+    position: Optional[int] = None    # index of the top-level JSON element in `file` (for its line number)
+    line: Optional[int] = None        # 1-based line of that element, where it was worked out
+
+    def __str__(self) -> str:
+        return f"{self.file}{f' ({self.entry})' if self.entry else ''}: {self.message}"
+
+
+def box_problem(box: Sequence[float], size: Optional[Tuple[int, int]] = None) -> Optional[str]:
+    """Why a xyxy box cannot train anything: no area, or (with the image size) entirely outside the image.
+    Boxes reaching past the border are fine: training clamps them to the image (spec §2)."""
+    x1, y1, x2, y2 = box
+    shown = "[" + ", ".join(f"{v:g}" for v in box) + "]"
+    if not (x2 > x1 and y2 > y1):
+        return f"box {shown} has no area (needs x2 > x1 and y2 > y1)"
+    if size is not None:
+        w, h = size
+        if x1 >= w or y1 >= h or x2 <= 0 or y2 <= 0:
+            return f"box {shown} lies entirely outside the {w}x{h} image"
+    return None
+
+
+_JSON_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+_NON_SPACE = re.compile(r"\S")
+MAX_BYTES_FOR_LINE_NUMBERS = 64 * 1024 * 1024
+
+
+def top_level_element_lines(path: str) -> Optional[List[int]]:
+    """1-based line of each element of the top-level JSON array in `path` (None for files over 64 MB or
+    that are not an array), so problems can point the editor at their entry."""
+    try:
+        if os.path.getsize(path) > MAX_BYTES_FOR_LINE_NUMBERS:
+            return None
+        with open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    starts: List[int] = []
+    depth = 0
+    for m in _JSON_STRUCTURE.finditer(text):
+        t = m.group()
+        if t[0] == '"':
+            continue
+        if t in "[{":
+            depth += 1
+            if depth == 1:
+                if t != "[":
+                    return None
+                starts.append(m.end())
+        elif t in "]}":
+            depth -= 1
+        elif depth == 1:  # a comma between top-level elements
+            starts.append(m.end())
+    lines, line, pos = [], 1, 0
+    for start in starts:
+        nxt = _NON_SPACE.search(text, start)
+        at = nxt.start() if nxt else len(text)
+        line += text.count("\n", pos, at)
+        pos = at
+        lines.append(line)
+    return lines
 
 
 class GroundingTrainSet(torch.utils.data.Dataset):
@@ -378,14 +535,19 @@ class GroundingTrainSet(torch.utils.data.Dataset):
 
     def __init__(self, files: Union[str, Sequence[str]], image_root: Optional[str] = None, image_res: int = 256,
                  augment: bool = True, seed: int = 0, *, flip_p: float = 0.5, gray_p: float = 0.2,
-                 jitter: Sequence[float] = (0.4, 0.4, 0.4, 0.4), jitter_p: float = 0.5, max_words: int = 50):
+                 jitter: Sequence[float] = (0.4, 0.4, 0.4, 0.4), jitter_p: float = 0.5, max_words: int = 50,
+                 problems: Optional[List[SampleProblem]] = None, max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES):
+        """With a `problems` list, entries that cannot be read are recorded there and left out (the trainer
+        lists them all before step 1); without it the first one raises DataError."""
         if isinstance(files, str):
             files = [files]
         if not files:
             raise ValueError("GroundingTrainSet: no training files given")
+        self.files = list(files)
         self.entries: List[TrainEntry] = []
         for f in files:
-            self.entries.extend(read_train_entries(f, image_root or None))
+            self.entries.extend(read_train_entries(f, image_root or None, problems))
+        self.max_image_bytes = int(max_image_bytes)
         self.image_res = int(image_res)
         self.augment = bool(augment)
         self.seed = int(seed)
@@ -399,6 +561,32 @@ class GroundingTrainSet(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.entries)
 
+    def preflight(self, workers: int = 4) -> List[SampleProblem]:
+        """Every image is a regular file under the size cap that decodes completely, and every box has an area
+        and overlaps its image; one SampleProblem per failing (entry, reason), in entry order. Each distinct
+        image is checked once, `workers` at a time (PIL decodes without the GIL)."""
+        from concurrent.futures import ThreadPoolExecutor
+        paths = list(dict.fromkeys(e.image for e in self.entries))
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            checked = dict(zip(paths, pool.map(lambda p: decoded_image_size(p, self.max_image_bytes), paths)))
+        problems: List[SampleProblem] = []
+        for index, entry in enumerate(self.entries):
+            size, image_problem = checked[entry.image]
+            if image_problem:
+                problems.append(SampleProblem(entry.file, entry.entry, image_problem, index, entry.position))
+                continue
+            for k, box in enumerate(entry.boxes):
+                reason = box_problem(box, size)
+                if reason:
+                    which = f"box {k + 1} of {len(entry.boxes)}: " if len(entry.boxes) > 1 else ""
+                    problems.append(SampleProblem(entry.file, entry.entry, which + reason, index, entry.position))
+        return problems
+
+    def drop(self, indices: Sequence[int]) -> None:
+        """Leave these samples out (the trainer's --skip_bad_samples); indices refer to `entries`."""
+        gone = set(indices)
+        self.entries = [e for i, e in enumerate(self.entries) if i not in gone]
+
     def set_epoch(self, epoch: int) -> None:
         """Items depend on (seed, epoch, index) only; call before each epoch."""
         self.epoch = int(epoch)
@@ -409,7 +597,7 @@ class GroundingTrainSet(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> Dict[str, Any]:
         entry = self.entries[index]
         rng = self.rng_for(index)
-        image = open_rgb(entry.image, entry.file, entry.entry)
+        image = open_rgb(entry.image, entry.file, entry.entry, self.max_image_bytes)
         width, height = image.size
         # The reference's draw order: the box, then the caption, then any redraws of a degenerate box.
         first_box = rng.choice(entry.boxes)
@@ -473,6 +661,9 @@ def split_from_name(path: str) -> str:
 
 
 def _image_size(path: str, file: str, entry: str) -> Tuple[int, int]:
+    problem = image_file_problem(path)
+    if problem:
+        raise DataError(file, entry, problem + " (needed for its size)")
     try:
         with Image.open(path) as im:
             return im.size
@@ -546,7 +737,7 @@ def _eval_vg_regions(path: str, image_root: Optional[str]) -> List[EvalQuery]:
     folders, sizes = _vg_image_info(path)
     split = split_from_name(path)
     out = []
-    for entry, image_id, reg, box in _iter_vg_regions(path, data):
+    for entry, image_id, reg, box, _ in _iter_vg_regions(path, data):
         image = _vg_image_path(root, image_id, folders)
         w, h = sizes.get(image_id) or _image_size(image, path, entry)
         out.append(EvalQuery(str(reg.get("region_id", entry)), image, w, h, reg["phrase"], pre_caption(reg["phrase"], 50),

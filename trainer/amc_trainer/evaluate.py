@@ -132,7 +132,7 @@ def load_model_for_eval(checkpoint_path: str, model_size: Optional[str], image_r
                         device: torch.device, log=lambda s: None):
     """Our checkpoints carry their ModelConfig; ALBEF/AMC ones need --model (default base)."""
     from .model import ALBEF, ModelConfig, load_state_dict_report
-    from .train import read_checkpoint, state_dict_of
+    from .checkpoint_io import read_checkpoint, state_dict_of
     ckpt = read_checkpoint(checkpoint_path)
     state = state_dict_of(ckpt, checkpoint_path)
     saved = ckpt.get("model_config") if isinstance(ckpt, dict) else None

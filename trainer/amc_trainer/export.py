@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint_io import safe_torch_load
+from .checkpoint_io import CheckpointError, read_checkpoint
 from .model import (ALBEF, CLIP_MEAN, CLIP_STD, BertLayer, ModelConfig, gradcam_eval_map,
                     gradcam_token_maps, load_state_dict_report)
 
@@ -253,9 +253,14 @@ def resampling_for(image_res: int) -> str:
     return "bicubic" if image_res >= 384 else "bilinear"
 
 
-def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: Optional[dict] = None) -> dict:
+def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: Optional[dict] = None,
+               vocab_path: str = VOCAB_PATH) -> dict:
     g, S = cfg.grid, cfg.image_res
     saved = saved or {}
+    recipe = saved.get("recipe") if isinstance(saved.get("recipe"), dict) else {}
+    train_length = recipe.get("max_text_length", 25)
+    if not isinstance(train_length, int) or isinstance(train_length, bool) or train_length < 2:
+        train_length = 25
     return {
         "name": name,
         "contract_version": CONTRACT_VERSION,
@@ -266,9 +271,12 @@ def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: O
         "mean": list(CLIP_MEAN),
         "std": list(CLIP_STD),
         "resampling": resampling_for(S),
-        "max_text_length": 25,          # tokenizer truncation in training (spec §3); eval does not truncate
+        "max_text_length": train_length,  # tokenizer truncation in training (spec §3); eval does not truncate
+        "max_text_length_note": f"training length; the grounding graph takes phrases up to config.max_position "
+                                f"({cfg.max_position}) tokens, and evaluation does not truncate (spec §4)",
         "max_words": 50,                # pre_caption's max_words (Flickr/VG; RefCOCO+ evaluation uses 30)
         "vocab": "vocab.txt",
+        "vocab_sha256": sha256_file(vocab_path),  # token ids are only right with exactly this vocabulary
         "lowercase": True,
         "add_sep": False,
         "gradcam_layer": cfg.gradcam_layer,
@@ -369,7 +377,7 @@ def model_from_checkpoint(path: str, config: Optional[str], image_res: Optional[
                           ) -> Tuple[ALBEF, dict, List[str], List[str]]:
     """Builds the model a checkpoint describes (its saved 'model_config' when present, else --config)
     and loads it. Returns (model, raw checkpoint, missing, unexpected)."""
-    ckpt = safe_torch_load(path)
+    ckpt = read_checkpoint(path)
     if not isinstance(ckpt, dict):
         raise ValueError("not a checkpoint: expected a dict (a state dict or {'model': state dict, ...})")
     state = ckpt["model"] if isinstance(ckpt.get("model"), dict) else ckpt
@@ -461,7 +469,8 @@ def export_model(model: ALBEF, out_dir: str, name: Optional[str] = None, saved: 
     if with_fixture:
         with open(os.path.join(out_dir, "fixture.json"), "w") as f:
             json.dump(build_fixture(model), f)
-    card = model_card(name or os.path.basename(os.path.normpath(out_dir)), model.cfg, paths, saved)
+    card = model_card(name or os.path.basename(os.path.normpath(out_dir)), model.cfg, paths, saved,
+                      vocab_path=os.path.join(out_dir, "vocab.txt"))
     if fp16_word_embeddings:
         card["training"]["notes"].append("word embeddings rounded to float16 at export (stored as float16 in "
                                          "grounding.onnx); metrics are measured on the rounded model")
@@ -485,11 +494,11 @@ def main(argv: List[str]) -> int:
     p.add_argument("--allow-missing", action="store_true",
                    help="export even if model keys are missing from the checkpoint (they stay random)")
     args = p.parse_args(argv)
-    if not os.path.isfile(args.checkpoint):
-        print(f"export: checkpoint not found: {args.checkpoint}", file=sys.stderr)
-        return 2
     try:
         model, ckpt, missing, unexpected = model_from_checkpoint(args.checkpoint, args.config, args.image_res)
+    except CheckpointError as e:  # its message starts with the path
+        print(f"export: {e}", file=sys.stderr)
+        return 2
     except (ValueError, RuntimeError, KeyError, pickle.UnpicklingError) as e:
         print(f"export: cannot load {args.checkpoint}: {e}", file=sys.stderr)
         return 2

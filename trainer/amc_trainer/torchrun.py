@@ -31,8 +31,17 @@ def _patch_std_parsing() -> None:
 
 def main(argv: list[str]) -> int:
     _patch_std_parsing()
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun_main
-    torchrun_main(argv)
+    try:
+        torchrun_main(argv)
+    except ChildFailedError as err:
+        # The workers already said why (an error event, a message on stderr); the launcher's own traceback
+        # and failure table would bury that. Keep their exit code: 2 (bad input) stays 2 for the task.
+        rank, failure = err.get_first_failure()
+        print(f"torchrun: {len(err.failures)} worker process(es) failed; the first, rank {rank}, exited with "
+              f"code {failure.exitcode} (its messages are above)", file=sys.stderr)
+        return failure.exitcode if 0 < failure.exitcode < 256 else 1
     return 0
 
 

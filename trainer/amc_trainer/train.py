@@ -2,11 +2,11 @@
 
 Progress goes to stdout as JSON lines (one object per line, flushed), for the VS Code task to parse:
   {"event":"step", "epoch","step","loss","itc","itm","mlm","amc_mean","amc_max","lr","samples_per_s","eta_s"}
-  {"event":"epoch", "epoch","steps","loss","wall_s"}
+  {"event":"epoch", "epoch","steps","loss","wall_s","skipped_samples"}
   {"event":"eval", "epoch","splits":{split:{"n","hits","accuracy"}},"accuracy"}
   {"event":"checkpoint", "path","epoch","step","reason":"epoch"|"signal"}
   {"event":"done", "status":"finished"|"interrupted","step","epochs","wall_s","checkpoint"}
-  {"event":"error", "message", "step"?}
+  {"event":"error", "message", "step"?, "file"?, "entry"?, "line"?}  (file/entry/line: preflight problems)
 Human-readable text goes to stderr. Only rank 0 writes events and checkpoints.
 
 Determinism (what makes `--resume` bit-for-bit): the sample order of an epoch is a function of (seed, epoch)
@@ -33,6 +33,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .checkpoint_io import CheckpointError, read_checkpoint, state_dict_of
 from .config import ConfigError, TrainConfig, add_common_arguments, build_config, parse_overrides
 
 
@@ -206,25 +207,6 @@ def model_config_for(cfg: TrainConfig, saved: Optional[dict] = None):
     return mcfg
 
 
-def read_checkpoint(path: str) -> dict:
-    """torch.load that refuses to run code where torch supports it (weights_only on torch >= 2.x)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)  # our own checkpoints hold numpy RNG state
-    except TypeError:  # torch 1.13 has no weights_only
-        return torch.load(path, map_location="cpu")
-
-
-def state_dict_of(checkpoint: Any, path: str) -> dict:
-    """ALBEF/AMC/our checkpoints keep the weights under 'model'; a bare state dict is accepted too."""
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
-        return checkpoint["model"]
-    if isinstance(checkpoint, dict) and checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        return checkpoint
-    raise ValueError(f"{path}: not a model checkpoint (expected a dict with a 'model' state dict)")
-
-
 def build_loader(dataset, indices: list[int], cfg: TrainConfig, loader_seed: int):
     from .data import collate
     generator = torch.Generator()
@@ -299,6 +281,114 @@ def parse_args(argv: list[str]):
     return args, overrides
 
 
+class TrainingDataError(ValueError):
+    """The preflight found problems in the training data; they were listed before this is raised."""
+
+
+MAX_PROBLEM_EVENTS = 100  # every problem goes to stderr; the first ones also become error events (Problems panel)
+
+
+def preflight_training_data(dataset, read_problems: list, cfg: TrainConfig, info: DistInfo,
+                            reporter: Reporter) -> int:
+    """Before step 1: list every unreadable entry, unusable image and bad box of the training files, then stop
+    (TrainingDataError, exit 2) or, with cfg.skip_bad_samples, drop those samples. Rank 0 checks the images
+    and broadcasts what it found, so every rank drops the same samples. Returns the number skipped."""
+    from .data import top_level_element_lines
+    problems = list(read_problems)
+    if info.is_main:
+        t0 = time.time()
+        problems += dataset.preflight(workers=min(8, os.cpu_count() or 1))
+        reporter.say(f"checked {len(dataset)} training samples ({len({e.image for e in dataset.entries})} images) "
+                     f"in {time.time() - t0:.1f} s: {len(problems)} problem(s)")
+    if info.initialized:
+        box = [problems]
+        dist.broadcast_object_list(box, src=0)
+        problems = box[0]
+    if not problems:
+        return 0
+    file_order = {f: i for i, f in enumerate(dataset.files)}
+    problems.sort(key=lambda p: (file_order.get(p.file, len(file_order)), -1 if p.position is None else p.position))
+    lines_of: dict = {}
+    for p in problems:
+        if p.position is not None:
+            if p.file not in lines_of:
+                lines_of[p.file] = top_level_element_lines(p.file) if info.is_main else None
+            lines = lines_of[p.file]
+            p.line = lines[p.position] if lines and p.position < len(lines) else None
+    severity = "warning" if cfg.skip_bad_samples else "error"
+    for n, p in enumerate(problems):
+        if p.line:  # `amc-trainer: error: FILE:LINE: message`, the format of the $amc-trainer problem matcher
+            reporter.say(f"amc-trainer: {severity}: {os.path.abspath(p.file)}:{p.line}: "
+                         f"{f'({p.entry}) ' if p.entry else ''}{p.message}")
+        else:
+            reporter.say(f"{severity}: {p}")
+        if severity == "error" and n < MAX_PROBLEM_EVENTS:
+            reporter.event("error", message=str(p), file=p.file, entry=p.entry, line=p.line)
+    samples = {(p.file, p.entry) if p.index is None else p.index for p in problems}
+    if not cfg.skip_bad_samples:
+        more = f" ({len(problems) - MAX_PROBLEM_EVENTS} more on stderr)" if len(problems) > MAX_PROBLEM_EVENTS else ""
+        where = cfg.train_files[0] if len(cfg.train_files) == 1 else "training data"
+        raise TrainingDataError(
+            f"{where}: {len(problems)} problem(s) in {len(samples)} training sample(s), listed above{more}; "
+            "stopped before step 1. Fix them, or pass --skip_bad_samples to train without those samples")
+    dataset.drop([p.index for p in problems if p.index is not None])
+    reporter.say(f"skipping {len(samples)} training sample(s) with problems (--skip_bad_samples); "
+                 f"training on {len(dataset)}")
+    return len(samples)
+
+
+def preflight_eval_data(cfg: TrainConfig, info: DistInfo, reporter: Reporter) -> None:
+    """The periodic evaluation's file and images are checked before step 1 too: a problem found after the first
+    epoch would end the run there. Its queries are never skipped (that would change the accuracy it reports)."""
+    if not (cfg.eval_every > 0 and cfg.eval_file):
+        return
+    message = None
+    if info.is_main:
+        from concurrent.futures import ThreadPoolExecutor
+        from .data import decoded_image_size
+        from .evaluate import load_queries
+        try:
+            queries = load_queries(cfg.eval_file, cfg.eval_image_root or None, cfg.eval_split or None)
+            images = list(dict.fromkeys(q.image for q in queries))
+            with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+                reasons = dict(zip(images, (r for _, r in pool.map(
+                    lambda path: decoded_image_size(path, cfg.max_image_bytes), images))))
+            bad = {image: reason for image, reason in reasons.items() if reason}
+            for n, image in enumerate(bad):
+                users = [q for q in queries if q.image == image]
+                text = f"{users[0].source or cfg.eval_file}: {bad[image]}" + \
+                    (f" (and {len(users) - 1} more queries of this image)" if len(users) > 1 else "")
+                reporter.say(f"error: {text}")
+                if n < MAX_PROBLEM_EVENTS:
+                    reporter.event("error", message=text, file=cfg.eval_file)
+            if bad:
+                message = (f"{cfg.eval_file}: {len(bad)} image(s) of the evaluation file (eval_file) cannot be used, "
+                           "listed above; stopped before step 1 (evaluation queries are never skipped: fix them, "
+                           "or set eval_every 0)")
+        except (ValueError, OSError) as err:  # a DataError's message starts with the file and the entry
+            message = str(err) if str(err).startswith(cfg.eval_file) else f"{cfg.eval_file}: {err}"
+    if info.initialized:
+        box = [message]
+        dist.broadcast_object_list(box, src=0)
+        message = box[0]
+    if message:
+        raise TrainingDataError(message)
+
+
+RESUME_KEYS = ("model", "optimizer", "config", "next_epoch", "next_step_in_epoch", "step", "rng")
+
+
+def resumable_checkpoint(ckpt: Any, path: str) -> dict:
+    """A checkpoint this trainer wrote (an ALBEF.pth renamed last.pth has weights but no run state)."""
+    missing = [k for k in RESUME_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a checkpoint written by `amc_trainer train` (no {', '.join(missing)}); "
+                              "start a new run with --init to fine-tune from it")
+    if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["rng"], list) or not ckpt["rng"]:
+        raise CheckpointError(f"{path}: its 'config' or 'rng' entry is not what `amc_trainer train` writes")
+    return ckpt
+
+
 def main(argv: list[str]) -> int:
     info = None
     reporter = Reporter(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
@@ -307,9 +397,9 @@ def main(argv: list[str]) -> int:
         resume_ckpt = None
         if args.resume:
             last = os.path.join(args.out, "last.pth")
-            if not os.path.isfile(last):
+            if not os.path.lexists(last):
                 raise FileNotFoundError(f"{last}: nothing to resume (no last.pth in --out)")
-            resume_ckpt = read_checkpoint(last)
+            resume_ckpt = resumable_checkpoint(read_checkpoint(last), last)
         cfg = build_config(args.config, overrides, base=resume_ckpt["config"] if resume_ckpt else None)
         if not cfg.train_files:
             raise ConfigError("config: no training data (pass --data FILE or set train_files)")
@@ -358,8 +448,12 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
     seed_everything(cfg.seed + info.rank)
 
     optimizer = build_optimizer(model, cfg)
+    read_problems: list = []
     dataset = GroundingTrainSet(cfg.train_files, cfg.image_root, image_res=cfg.image_res, augment=cfg.augment,
-                                seed=cfg.seed, gray_p=cfg.gray_p, jitter=cfg.color_jitter, jitter_p=cfg.jitter_p)
+                                seed=cfg.seed, gray_p=cfg.gray_p, jitter=cfg.color_jitter, jitter_p=cfg.jitter_p,
+                                problems=read_problems, max_image_bytes=cfg.max_image_bytes)
+    skipped_samples = preflight_training_data(dataset, read_problems, cfg, info, reporter)
+    preflight_eval_data(cfg, info, reporter)
     tokenizer = BertTokenizer.from_vocab()
     per_rank = len(dataset) // info.world_size
     steps_per_epoch = per_rank // cfg.batch_size
@@ -516,7 +610,7 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
 
         epoch_loss = all_reduce_mean([sum(epoch_losses) / max(1, len(epoch_losses))], info)[0]
         reporter.event("epoch", epoch=epoch, steps=len(epoch_losses), loss=_finite_or_none(round(epoch_loss, 6)),
-                       wall_s=round(time.time() - epoch_t0, 3))
+                       wall_s=round(time.time() - epoch_t0, 3), skipped_samples=skipped_samples)
         if cfg.eval_every > 0 and cfg.eval_file and (epoch + 1) % cfg.eval_every == 0:
             run_periodic_eval(model, mcfg, cfg, epoch, info, reporter, tokenizer)
         last_checkpoint = save(epoch + 1, 0, "epoch", f"checkpoint_{epoch:02d}.pth")

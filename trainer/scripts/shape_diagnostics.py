@@ -153,7 +153,11 @@ def main() -> int:
     ap.add_argument("--scenes", type=int, default=700, help="scenes for the linear probe")
     args = ap.parse_args()
     torch.set_num_threads(min(4, os.cpu_count() or 1))
-    model, mcfg = load_model_for_eval(args.checkpoint, None, None, torch.device("cpu"))
+    try:
+        model, mcfg = load_model_for_eval(args.checkpoint, None, None, torch.device("cpu"))
+    except (ValueError, OSError) as err:  # CheckpointError names the file (and a refused global)
+        print(f"shape_diagnostics: error: {err}", file=sys.stderr)
+        return 2
     if args.report:
         by_category(args.report)
     token_maps(model, mcfg, args.synth)

@@ -9,7 +9,8 @@ import subprocess
 import pytest
 import torch
 
-from train_helpers import PYTHON, TRAINER_DIR, Run, assert_same_tensors, env, load, make_squares_dataset, tiny_args
+from train_helpers import (PYTHON, TRAINER_DIR, Run, assert_same_tensors, break_dataset, env, load,
+                           make_squares_dataset, tiny_args)
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +42,22 @@ def test_two_process_torchrun_ranks_stay_identical(squares, tmp_path):
 
 def _named_trainables(state: dict):
     return [(k, v) for k, v in state.items() if v.dtype.is_floating_point]
+
+
+def test_two_process_preflight_lists_once_and_both_ranks_skip_the_same_samples(tmp_path):
+    data = make_squares_dataset(tmp_path / "data", n_train=32, n_test=2)
+    expect = break_dataset(data)
+    base = [PYTHON, "-m", "amc_trainer.torchrun", "--standalone", "--nproc_per_node=2", "-m", "amc_trainer", "train"]
+    stop = Run(subprocess.run([*base, *tiny_args(data, tmp_path / "stop", epochs=1, max_steps_per_epoch=1)],
+                              cwd=str(TRAINER_DIR), env=env(), capture_output=True, text=True, timeout=300))
+    assert stop.returncode == 2 and not stop.of("step") and "Traceback" not in stop.stderr, stop.stderr
+    assert sorted(e["entry"] for e in stop.of("error")[:-1]) == sorted(expect)  # rank 0 lists each once
+    ranks = tmp_path / "ranks"
+    skip = Run(subprocess.run([*base, *tiny_args(data, tmp_path / "skip", epochs=1, max_steps_per_epoch=2,
+                                                 rank_weights_dir=ranks), "--skip_bad_samples"],
+                              cwd=str(TRAINER_DIR), env=env(), capture_output=True, text=True, timeout=300))
+    assert skip.returncode == 0, skip.stderr
+    assert [e["skipped_samples"] for e in skip.of("epoch")] == [len(expect)]
+    rank0, rank1 = load(ranks / "rank0.pth"), load(ranks / "rank1.pth")
+    params = {n for n, _ in _named_trainables(rank0)}
+    assert_same_tensors({k: rank0[k] for k in params}, {k: rank1[k] for k in params})

@@ -1,6 +1,7 @@
 """Export: the hand-written backward equals autograd, and the ONNX graphs run by onnxruntime-node equal
 PyTorch's GradCAM (relative error <= 1e-4) for the small config and the base config at 256 and 384 px."""
 import base64
+import hashlib
 import io
 import json
 import os
@@ -117,6 +118,10 @@ def test_export_cli_writes_the_model_folder(tmp_path):
     assert card["mean"] == list(export.CLIP_MEAN) and card["std"] == list(export.CLIP_STD)
     assert card["lowercase"] is True and card["vocab"] == "vocab.txt" and card["max_text_length"] == 25
     assert card["max_words"] == 50
+    # the vocabulary's digest (lowercase hex of the vocab.txt written beside the card) and the training length
+    assert card["vocab_sha256"] == hashlib.sha256((out / "vocab.txt").read_bytes()).hexdigest()
+    assert card["vocab_sha256"] == "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
+    assert "training length" in card["max_text_length_note"] and "max_position (512)" in card["max_text_length_note"]
     assert card["training"]["recipe"] == {"lr": 1e-4, "use_amc": True}
     assert isinstance(card["metrics"], dict)
     for f in ("image_encoder.onnx", "grounding.onnx"):

@@ -50,6 +50,38 @@ def make_squares_dataset(root: Path, n_train: int = 24, n_test: int = 6, seed: i
     return root
 
 
+def break_dataset(root: Path) -> dict:
+    """Damages entries of train.json in place; returns {entry label: words its problem must mention}."""
+    from PIL import Image
+    entries = json.loads((root / "train.json").read_text())
+    expect = {}
+    entries[1]["image"] = "images/missing.png"
+    expect["[1]"] = ["image not found", "missing.png"]
+    jpeg = root / "images" / "cut.jpg"  # a valid header, the rest cut off: only a full decode notices
+    Image.open(root / "images" / "2.png").convert("RGB").save(jpeg, quality=90)
+    jpeg.write_bytes(jpeg.read_bytes()[: jpeg.stat().st_size * 2 // 3])
+    entries[2]["image"] = "images/cut.jpg"
+    expect["[2]"] = ["cannot decode image", "cut.jpg"]
+    os.mkfifo(root / "images" / "fifo.png")
+    entries[3]["image"] = "images/fifo.png"
+    expect["[3]"] = ["not a regular file", "fifo.png"]
+    (root / "images" / "folder.png").mkdir()
+    entries[5]["image"] = "images/folder.png"
+    expect["[5]"] = ["folder", "folder.png"]
+    (root / "images" / "noise.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(300))
+    entries[6]["image"] = "images/noise.png"
+    expect["[6]"] = ["cannot decode image", "noise.png"]
+    x1, y1, _, _ = entries[7]["bbox"][0]
+    entries[7]["bbox"] = [[x1, y1, x1, y1 + 10]]
+    expect["[7]"] = ["no area"]
+    entries[9]["bbox"] = [[1000, 1000, 1100, 1100]]
+    expect["[9]"] = ["entirely outside"]
+    entries[10]["bbox"] = [[float("nan"), 0, 10, 10]]  # json writes NaN; the reader refuses it
+    expect["[10]"] = ["finite numbers"]
+    (root / "train.json").write_text(json.dumps(entries, indent=1))
+    return expect
+
+
 class Run:
     def __init__(self, proc: subprocess.CompletedProcess):
         self.returncode = proc.returncode
@@ -85,7 +117,7 @@ def run_cli(args: list[str], timeout: float = 300, cwd: Optional[Path] = None) -
 
 
 def load(path: Path) -> dict:
-    from amc_trainer.train import read_checkpoint  # torch 2.x defaults to weights_only; ours hold RNG states
+    from amc_trainer.checkpoint_io import read_checkpoint  # the loader every command uses
     return read_checkpoint(str(path))
 
 
