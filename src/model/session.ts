@@ -37,7 +37,7 @@ export class ProviderError extends Error {
 
 export const CUDA_HELP =
   'the CUDA execution provider is not installed with onnxruntime-node here (this project installs its CPU build). ' +
-  'On a machine with an NVIDIA GPU and CUDA 12: `npm install onnxruntime-node --onnxruntime-node-install=cuda12` ' +
+  'On a machine with an NVIDIA GPU and CUDA 12: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false` ' +
   '(see README "GPU"), or set the provider to "auto" or "cpu"';
 
 function baseOptions(threads: number | undefined): ort.InferenceSession.SessionOptions {
