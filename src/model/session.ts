@@ -1,7 +1,7 @@
 // onnxruntime-node sessions with the execution provider chosen by a setting.
 //
 // onnxruntime-node does NOT fall back by itself: asking for ['cuda', 'cpu'] without the CUDA provider libraries
-// throws at session creation (platform-facts.md). So 'auto' tries CUDA alone first and, when that throws, opens a
+// throws at session creation (docs/architecture.md "Platform notes"). So 'auto' tries CUDA alone first and, when that throws, opens a
 // CPU session and keeps the reason for the status bar / CLI; 'cuda' turns the same failure into an error that
 // says how to get the provider.
 import * as ort from 'onnxruntime-node';
