@@ -69,11 +69,11 @@ function jetGradient(): string {
 /** What each panel colour and each number of a sample means (the report is read without this project's docs). */
 function legend(): string {
   return `<details class="legend" open><summary>How to read a sample</summary>
-<div class="legend-row"><span class="swatch box"></span> ground-truth box (green outline, in the first and third panel)
-<span class="swatch mask"></span> box mask: white = inside a box, black = outside (what L<sub>mean</sub>/L<sub>max</sub> compare against)
-<span class="swatch point"></span> the pointing-game point: the GradCAM maximum</div>
-<div class="legend-row">GradCAM: <span class="ramp" style="background:${jetGradient()}"></span> low → high (jet colormap, stretched per image for display)
-<span class="hit">hit</span> point strictly inside a box · <span class="miss">miss</span> point outside every box · <span class="err">error</span> not explained</div>
+<div class="legend-row"><span class="swatch box"></span> ground-truth box (green outline, in the first and third panel)</div>
+<div class="legend-row"><span class="swatch mask"></span> box mask: white = inside a box, black = outside (what L<sub>mean</sub>/L<sub>max</sub> compare against)</div>
+<div class="legend-row"><span class="swatch point"></span> the pointing-game point: the GradCAM maximum</div>
+<div class="legend-row">GradCAM: <span class="ramp" style="background:${jetGradient()}"></span> low → high (jet colormap, stretched per image for display)</div>
+<div class="legend-row"><span class="hit">hit</span> point strictly inside a box · <span class="miss">miss</span> point outside every box · <span class="err">error</span> not explained</div>
 <dl>
 <dt>score</dt><dd>The model's raw image–text match logit (ITM head, "match" class, before softmax) for this phrase on this image: higher means the model finds the phrase more present. Its sign and scale depend on the model; compare scores within one model.</dd>
 <dt>L<sub>mean</sub></dt><dd>The AMC mean-attention loss of this sample (training loss at batch size 1): max(0, mean GradCAM outside the box − mean inside + 0.1), with the GradCAM min-max normalised and upsampled to 256×256. 0 means the map is on average at least 0.1 higher inside the box than outside; lower is better.</dd>
@@ -125,7 +125,7 @@ figure{margin:0} figcaption{font-size:11px;color:#666;text-align:center} img{dis
 .metrics{color:#444;margin:4px 0} .meta{color:#555} q{font-style:italic}
 .legend{margin:12px 0;padding:8px 12px;border:1px solid #ddd;background:#fafafa} .legend-row{margin:4px 0}
 .legend dt{font-weight:bold;margin-top:6px} .legend dd{margin:0 0 0 16px;color:#333}
-.swatch{display:inline-block;width:14px;height:14px;vertical-align:middle;margin:0 4px 0 12px}
+.swatch{display:inline-block;width:14px;height:14px;vertical-align:middle;margin:0 6px 0 0}
 .swatch.box{border:2px solid #00ff66} .swatch.mask{background:linear-gradient(to right,#fff 50%,#000 50%);border:1px solid #999}
 .swatch.point{border:2px solid #000;outline:2px solid #fff;border-radius:50%;background:#888}
 .ramp{display:inline-block;width:160px;height:12px;vertical-align:middle;border:1px solid #999}

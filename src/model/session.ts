@@ -1,9 +1,9 @@
 // onnxruntime-node sessions with the execution provider chosen by a setting.
 //
 // onnxruntime-node does NOT fall back by itself: asking for ['cuda', 'cpu'] without the CUDA provider libraries
-// throws at session creation (docs/architecture.md "Platform notes"). So 'auto' tries CUDA alone first and, when that throws, opens a
-// CPU session and keeps the reason for the status bar / CLI; 'cuda' turns the same failure into an error that
-// says how to get the provider.
+// throws at session creation (docs/architecture.md "Platform notes"). So 'auto' tries CUDA alone first and, when
+// that throws, opens a CPU session and keeps the reason (plain words + onnxruntime's text) for the viewer header /
+// CLI; 'cuda' turns the same failure into an error that says how to get the provider.
 import * as ort from 'onnxruntime-node';
 
 export type ProviderSetting = 'auto' | 'cuda' | 'cpu';
