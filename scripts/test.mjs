@@ -11,6 +11,9 @@ const stages = [
   ['webview (Chromium, viewer UI against the real host session)', 'node', ['test/webview/run.mjs']],
   // Extension-host suite in a real VS Code (code-server + chromium; installs them into .vscode-test/ once).
   ['vscode (extension host, real VS Code)', 'node', ['scripts/vscode-test.mjs', '--no-build']],
+  // `npm run vscode` as a contributor uses it: the workbench loads the extension from this checkout and the AMC
+  // viewer opens on the sample workspace.
+  ['open (`npm run vscode` shows the AMC viewer in code-server)', 'node', ['scripts/vscode-test.mjs', '--open', '--check', '--no-build']],
   // The packaged extension: build the .vsix, install it into a clean code-server, and run the suites that prove
   // it works as installed (activation, native runtime modules, Restricted Mode, the fine-tune task).
   ['vsix (installed package in a clean VS Code)', 'node', ['scripts/vscode-test.mjs', '--vsix', '--grep',

@@ -6,6 +6,11 @@
 //   node scripts/vscode-test.mjs --vsix          package the .vsix, install it into a clean server, test that
 //   node scripts/vscode-test.mjs --electron      same suite through @vscode/test-electron (desktop VS Code)
 //   node scripts/vscode-test.mjs --install-only  just install/check the cached code-server + Node 24
+//   node scripts/vscode-test.mjs --open          `npm run vscode`: the extension from this checkout in code-server
+//                                                with samples/synthetic open; prints the URL, runs until Ctrl-C
+//       --chromium  also open it in Debian chromium (no display: a headless load + screenshot instead)
+//       --check     load it headless, wait until the extension shows the AMC viewer, screenshot, exit 0/1
+//       --port N    listen on N (default: a free port)
 //   node scripts/vscode-test.mjs --build-only    just build the extension and the suite (out/test/vscode/suite)
 // Options: --grep PATTERN (mocha grep), --no-build, --verbose (workbench log too), --timeout SECONDS (whole run, default 2400), --keep (keep work dir)
 //
@@ -229,6 +234,124 @@ async function runPass({ name, workDir, trusted, env, extensionDevelopmentPath, 
   }
 }
 
+/**
+ * The workbench URL: this checkout as the development extension and the sample workspace. (A payload `openFile`
+ * opens before the development extension's custom editors are registered, i.e. as plain text, so none is given.)
+ */
+function openUrl(port, folder) {
+  const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
+  const payload = [['extensionDevelopmentPath', remote(repo)]];
+  return `http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+}
+
+/**
+ * Loads the workbench headless, opens `fileName` from the Explorer as a user would, and waits until the AMC viewer
+ * is on screen: the webview frame the extension created (its URL names the extension id) shows the sample count.
+ * Until the development extension is registered the file opens as text, so it closes the editors and clicks again.
+ * Saves a screenshot either way; resolves true/false.
+ */
+async function loadAndCheck(url, fileName, screenshot, timeoutMs = 120000) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    await page.goto(url);
+    const deadline = Date.now() + timeoutMs;
+    const item = page.getByRole('treeitem', { name: fileName }).first();
+    await item.waitFor({ timeout: timeoutMs });
+    let seen = '';
+    let clickedAt = 0;
+    while (Date.now() < deadline) {
+      if (Date.now() - clickedAt > 10000) {
+        if (clickedAt) {
+          await page.keyboard.press('F1');
+          await page.keyboard.type('View: Close All Editors');
+          await page.keyboard.press('Enter');
+        }
+        await item.click().catch(() => {});
+        clickedAt = Date.now();
+      }
+      const ours = page.frames().filter((f) => f.url().includes('extensionId=amc-grounding-lens.amc-grounding-lens'));
+      for (const outer of ours) {
+        for (const f of [outer, ...outer.childFrames()]) {
+          const text = await f.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+          const m = /[\d,]+ samples/.exec(text);
+          if (m) seen = m[0];
+        }
+      }
+      if (seen) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await page.screenshot({ path: screenshot }).catch(() => {});
+    if (seen) say(`the AMC viewer is up in the workbench ("${seen}"); screenshot ${relative(repo, screenshot)}`);
+    else say(`the AMC viewer did not appear within ${timeoutMs / 1000} s; screenshot ${relative(repo, screenshot)}`);
+    return !!seen;
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}
+
+/** `npm run vscode`: a code-server for trying a change by hand (or, with --check, proving that it loads). */
+async function openForHand() {
+  const dir = join(repo, 'test', '.work', 'vscode-open');
+  const userDataDir = join(dir, 'user-data');
+  // Kept between runs (the user's own changes survive); only first-run noise is switched off, and the sample
+  // folder is trusted (trust off = every folder trusted), as in runPass.
+  for (const d of [join(userDataDir, 'User'), join(userDataDir, 'data', 'User'), join(userDataDir, 'data', 'Machine')]) {
+    mkdirSync(d, { recursive: true });
+    if (existsSync(join(d, 'settings.json'))) continue;
+    writeFileSync(join(d, 'settings.json'), JSON.stringify({
+      'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none', 'telemetry.telemetryLevel': 'off',
+      'update.mode': 'none', 'extensions.autoCheckUpdates': false, 'workbench.enableExperiments': false,
+    }, null, 2));
+  }
+  const folder = join(repo, 'samples', 'synthetic');
+  const port = Number(option('--port') ?? await freePort());
+  const server = spawn(node24, [serverMain, '--host', '127.0.0.1', '--port', String(port), '--without-connection-token',
+    '--accept-server-license-terms', '--enable-smoke-test-driver', '--user-data-dir', userDataDir, '--server-data-dir', userDataDir,
+    '--extensions-dir', join(dir, 'extensions')],
+  { env: { ...process.env, AMC_REPO: repo }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  liveServers.add(server.pid);
+  let serverLog = '';
+  const keepLog = (d) => { serverLog = (serverLog + d.toString()).slice(-20000); if (verbose) process.stdout.write(d); };
+  server.stdout.on('data', keepLog);
+  server.stderr.on('data', keepLog);
+  const stop = () => { try { process.kill(-server.pid, 'SIGTERM'); } catch { /* gone */ } liveServers.delete(server.pid); };
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    if (server.exitCode !== null) throw new Error(`code-server exited (${server.exitCode}) before listening:\n${serverLog}`);
+    try { const r = await fetch(`http://127.0.0.1:${port}/version`); if (r.status < 500) break; } catch { /* not yet */ }
+    if (Date.now() > deadline) { stop(); throw new Error(`code-server did not listen on ${port} within 60 s:\n${serverLog}`); }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const url = openUrl(port, folder);
+  if (flag('--check')) {
+    const ok = await loadAndCheck(url, 'region_descriptions.json', join(dir, 'check.png'));
+    stop();
+    return ok ? 0 : 1;
+  }
+  say('code-server is running the extension from this checkout (rebuild with `npm run build`, then reload the page)');
+  console.log(`\nOpen this URL in a browser on this machine:\n\n  ${url}\n`);
+  if (flag('--chromium')) {
+    if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) {
+      const browser = spawn(chromiumPath, [`--user-data-dir=${join(dir, 'chromium')}`, '--no-first-run', '--disable-sync',
+        ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), `--app=${url}`], { stdio: 'ignore', detached: true });
+      browser.unref();
+      say(`opened ${chromiumPath}`);
+    } else {
+      say('no display ($DISPLAY and $WAYLAND_DISPLAY are unset), so no Chromium window; loading it headless instead');
+      await loadAndCheck(url, 'region_descriptions.json', join(dir, 'screenshot.png'));
+    }
+  }
+  say('Ctrl-C stops the server');
+  await new Promise((res) => server.on('exit', res));
+  return 0;
+}
+
 async function runElectron() {
   // Desktop VS Code: downloads a build unless VSCODE_EXECUTABLE points at one (no download host here).
   const { runTests } = await import('@vscode/test-electron');
@@ -249,6 +372,7 @@ async function main() {
   if (!flag('--no-build')) {
     run(process.execPath, [join(repo, 'scripts', 'build.mjs')], { cwd: repo });
   }
+  if (flag('--open')) return openForHand();
   await buildSuite();
   if (flag('--build-only')) return 0;
   if (mode === 'electron') return runElectron();
@@ -285,6 +409,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
-const watchdog = setTimeout(() => { say('harness watchdog: whole run exceeded its timeout'); process.exit(124); }, wholeRunTimeoutMs + 60000);
-watchdog.unref();
+// An interactive --open session runs until Ctrl-C; everything else has the whole-run watchdog.
+if (!flag('--open') || flag('--check')) {
+  const watchdog = setTimeout(() => { say('harness watchdog: whole run exceeded its timeout'); process.exit(124); }, wholeRunTimeoutMs + 60000);
+  watchdog.unref();
+}
 main().then((code) => process.exit(code), (e) => { console.error(`[vscode-test] ${e.stack || e}`); process.exit(1); });

@@ -51,6 +51,7 @@ export interface Row {
 export interface ModelInfo {
   name: string;
   provider: 'cuda' | 'cpu';
+  /** Plain words when CUDA was wanted but the model runs on the CPU ("CPU — CUDA provider not installed"). */
   providerNote?: string;
   grid: number;
   /** The model folder (absolute). */

@@ -427,7 +427,7 @@ class App {
     const parts = [
       `${init.count.toLocaleString('en-US')} samples${init.indexingComplete ? '' : ' (reading…)'}`,
       `${this.computedCount.toLocaleString('en-US')} computed`,
-      'error' in model ? 'no model' : `model ${model.name} (${model.provider}${model.providerNote ? `: ${model.providerNote}` : ''})`,
+      'error' in model ? 'no model' : `model ${model.name} (${model.providerNote ?? model.provider})`,
       init.comparison ? `comparing with the ${comparisonLabel(init.comparison)} model ${'error' in init.comparison.model ? `${init.comparison.dir} (not loaded)` : init.comparison.model.name}` : '',
       init.problemCount ? `${init.problemCount} problem${init.problemCount === 1 ? '' : 's'} (see Problems)` : '',
       this.statusNote,

@@ -5,6 +5,8 @@ export interface CliIO {
   out(text: string): Promise<void>;
   /** Write a diagnostic line to stderr. */
   err(text: string): void;
+  /** `--verbose` was given (any command): print raw details such as onnxruntime's provider error. */
+  verbose?: boolean;
 }
 
 export interface CliCommand {
@@ -19,6 +21,17 @@ export interface CliCommand {
 /** A bad command line: printed as one line plus the usage, exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/**
+ * node:util parseArgs reports an unknown option as `Unknown option '--x'. To specify a positional argument
+ * starting with a '-', place it at the end of the command after '--', as in '-- "--x"` (quotes unbalanced in
+ * the terminal). Say instead which option is unknown and where the options are listed; other messages pass.
+ */
+export function friendlyUsageMessage(message: string, command: string): { message: string; showUsage: boolean } {
+  const unknown = /^Unknown option '([^']*)'/.exec(message);
+  if (unknown) return { message: `unknown option ${unknown[1]} (see 'amc ${command} --help')`, showUsage: false };
+  return { message: message.split('\n')[0], showUsage: true };
 }
 
 /** Parse a non-negative integer option value or throw a UsageError naming the option. */

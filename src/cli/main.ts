@@ -1,7 +1,7 @@
 // `amc`: the headless CLI. A small dispatcher; each subcommand is a module in ./commands exporting
 // CliCommand's members. Adding a command is one line in COMMANDS.
 import type { CliCommand, CliIO } from './command';
-import { UsageError } from './command';
+import { friendlyUsageMessage, UsageError } from './command';
 
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   samples: () => import('./commands/samples'),
@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   explain: () => import('./commands/explain'),
   eval: () => import('./commands/eval'),
   demo: () => import('./commands/demo'),
+  python: () => import('./commands/python'),
 };
 
 const io: CliIO = {
@@ -27,12 +28,15 @@ const io: CliIO = {
 async function helpText(): Promise<string> {
   const lines = ['usage: amc <command> [options]', '', 'commands:'];
   for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${(await load()).summary}`);
-  lines.push('', "run 'amc <command> --help' for a command's options");
+  lines.push('', "run 'amc <command> --help' for a command's options; --verbose (any command) adds raw details");
   return lines.join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
+  // --verbose is common to every command, so it is taken out here rather than declared by each parser.
+  const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
+  io.verbose = argv.slice(0, end).includes('--verbose');
+  const [name, ...args] = argv.filter((a, i) => a !== '--verbose' || i > end);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.err : (t: string) => void io.out(`${t}\n`))(await helpText());
     return name === undefined ? 2 : 0;
@@ -52,9 +56,14 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EPIPE') return 0; // reader went away (amc samples | head)
     const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof UsageError) {
+      const friendly = friendlyUsageMessage(message, name);
+      io.err(`amc ${name}: ${friendly.message}`);
+      if (friendly.showUsage) io.err(command.usage);
+      return 2;
+    }
     io.err(`amc ${name}: ${message.split('\n')[0]}`);
-    if (err instanceof UsageError) io.err(command.usage);
-    else if (process.env.AMC_DEBUG && err instanceof Error && err.stack) io.err(err.stack);
+    if ((io.verbose || process.env.AMC_DEBUG) && err instanceof Error && err.stack) io.err(err.stack);
     return 2;
   }
 }

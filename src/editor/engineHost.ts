@@ -56,7 +56,7 @@ export class EngineHost implements vscode.Disposable {
       const engine = await InferenceEngine.open(dir, { provider: s.executionProvider, threads: s.threads || undefined });
       if (this.disposed) { await engine.dispose(); throw new Error('the extension is shutting down'); }
       entry.engine = engine;
-      this.log(`${what} ${engine.card.name} loaded from ${dir} on ${engine.provider}${engine.providerNote ? ` (${engine.providerNote})` : ''} in ${Date.now() - t0} ms`);
+      this.log(`${what} ${engine.card.name} loaded from ${dir} on ${engine.providerNote ?? engine.provider}${engine.providerDetail ? ` (onnxruntime: ${engine.providerDetail})` : ''} in ${Date.now() - t0} ms`);
       return {
         modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`,
         info: { name: engine.card.name, provider: engine.provider, providerNote: engine.providerNote, grid: engine.card.grid, dir: engine.modelDir },

@@ -65,7 +65,10 @@ export class InferenceEngine {
     readonly modelDir: string,
     readonly card: ModelCard,
     readonly provider: 'cuda' | 'cpu',
+    /** Plain words: why CUDA is not used (see session.ts cpuFallbackNote). */
     readonly providerNote: string | undefined,
+    /** onnxruntime's raw message behind providerNote, for --verbose and the output channel. */
+    readonly providerDetail: string | undefined,
   ) {
     worker.on('message', (ev: WorkerEvent) => {
       if (ev.type !== 'result') return;
@@ -110,7 +113,7 @@ export class InferenceEngine {
       worker.on('error', onError);
       worker.on('exit', onExit);
     }).catch(async (e) => { await worker.terminate(); throw e; });
-    return new InferenceEngine(worker, dir, ready.card, ready.provider, ready.providerNote);
+    return new InferenceEngine(worker, dir, ready.card, ready.provider, ready.providerNote, ready.providerDetail);
   }
 
   private request<T extends WorkerValue>(req: DistributiveOmit<WorkerRequest, 'id'>, signal?: AbortSignal): Promise<T> {
@@ -160,12 +163,17 @@ export class InferenceEngine {
 
   async dispose(): Promise<void> {
     if (this.closed) return;
+    // Give the worker up to 5 s to release its sessions, but never let that timer outlive the answer: a pending
+    // timer keeps a CLI process alive after it has printed its result.
+    let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
         this.request({ type: 'dispose' }),
-        new Promise((r) => setTimeout(r, 5000)),
+        new Promise((r) => { timer = setTimeout(r, 5000); timer.unref(); }),
       ]);
-    } catch { /* the worker is going away regardless */ }
+    } catch { /* the worker is going away regardless */ } finally {
+      clearTimeout(timer);
+    }
     this.closed = true;
     for (const p of this.pending.values()) { const e = new Error('cancelled'); e.name = 'AbortError'; p.reject(e); }
     this.pending.clear();

@@ -3,6 +3,8 @@
 // from disk in any browser with no server.
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import type { SplitAccuracy } from '../core/math/pointing';
+import { colormap } from '../core/math/colormap';
 import type { Sample } from '../core/types';
 import type { SampleExplanation } from './engine';
 import type { EvalReport, EvalRow } from './evaluate';
@@ -35,8 +37,54 @@ function esc(s: unknown): string {
 
 const num = (v: number | undefined, digits = 3): string => (v === undefined ? '–' : v.toFixed(digits));
 
+/** Where a split name sorts: the benchmarks' own order (RefCOCO+ val, testA, testB; Flickr30k val, test). */
+const SPLIT_ORDER = ['train', 'val', 'test', 'testA', 'testB'];
+
+function splitRank(split: string): number {
+  const i = SPLIT_ORDER.indexOf(split);
+  if (i >= 0) return i;
+  return split === 'all' ? Number.MAX_SAFE_INTEGER : split === '(none)' ? SPLIT_ORDER.length + 1 : SPLIT_ORDER.length;
+}
+
+/**
+ * The accuracy rows as a reader wants them: splits in their natural order (val, test, testA, testB, then any
+ * other split by name), the overall row last, and no overall row when it would only repeat the one split.
+ */
+export function reportAccuracyRows(acc: readonly SplitAccuracy[]): SplitAccuracy[] {
+  const splits = acc.filter((a) => a.split !== 'all')
+    .sort((a, b) => splitRank(a.split) - splitRank(b.split) || a.split.localeCompare(b.split));
+  const all = acc.filter((a) => a.split === 'all');
+  return splits.length === 1 && all.length === 1 && all[0].total === splits[0].total ? splits : [...splits, ...all];
+}
+
+/** A CSS gradient of the jet colormap the GradCAM panels use, low (left) to high (right). */
+function jetGradient(): string {
+  const stops = Array.from({ length: 11 }, (_, i) => {
+    const [r, g, b] = colormap('jet', i / 10);
+    return `rgb(${r},${g},${b}) ${i * 10}%`;
+  });
+  return `linear-gradient(to right, ${stops.join(', ')})`;
+}
+
+/** What each panel colour and each number of a sample means (the report is read without this project's docs). */
+function legend(): string {
+  return `<details class="legend" open><summary>How to read a sample</summary>
+<div class="legend-row"><span class="swatch box"></span> ground-truth box (green outline, in the first and third panel)</div>
+<div class="legend-row"><span class="swatch mask"></span> box mask: white = inside a box, black = outside (what L<sub>mean</sub>/L<sub>max</sub> compare against)</div>
+<div class="legend-row"><span class="swatch point"></span> the pointing-game point: the GradCAM maximum</div>
+<div class="legend-row">GradCAM: <span class="ramp" style="background:${jetGradient()}"></span> low → high (jet colormap, stretched per image for display)</div>
+<div class="legend-row"><span class="hit">hit</span> point strictly inside a box · <span class="miss">miss</span> point outside every box · <span class="err">error</span> not explained</div>
+<dl>
+<dt>score</dt><dd>The model's raw image–text match logit (ITM head, "match" class, before softmax) for this phrase on this image: higher means the model finds the phrase more present. Its sign and scale depend on the model; compare scores within one model.</dd>
+<dt>L<sub>mean</sub></dt><dd>The AMC mean-attention loss of this sample (training loss at batch size 1): max(0, mean GradCAM outside the box − mean inside + 0.1), with the GradCAM min-max normalised and upsampled to 256×256. 0 means the map is on average at least 0.1 higher inside the box than outside; lower is better.</dd>
+<dt>L<sub>max</sub></dt><dd>The AMC max-attention loss: max(0, highest GradCAM value outside the box − highest inside + 0.5). 0 means the peak inside the box beats every value outside by at least 0.5 (of the normalised range); lower is better.</dd>
+<dt>point</dt><dd>(x, y) in original image pixels of the first maximum of the raw GradCAM after bicubic upsampling to the image size; the sample is a hit when it lies strictly inside a ground-truth box.</dd>
+<dt>box</dt><dd>The ground-truth box(es) as [x1, y1, x2, y2] in image pixels.</dd>
+</dl></details>`;
+}
+
 function accuracyRows(r: EvalReport): string {
-  return r.accuracy.map((a) => `<tr${a.split === 'all' ? ' class="all"' : ''}><td>${esc(a.split)}</td><td>${a.hits}</td><td>${a.total}</td>` +
+  return reportAccuracyRows(r.accuracy).map((a) => `<tr${a.split === 'all' ? ' class="all"' : ''}><td>${esc(a.split)}</td><td>${a.hits}</td><td>${a.total}</td>` +
     `<td><b>${(a.accuracy * 100).toFixed(2)}%</b></td></tr>`).join('');
 }
 
@@ -75,12 +123,20 @@ table.acc td:first-child{text-align:left} tr.all{background:#f3f3f3}
 figure{margin:0} figcaption{font-size:11px;color:#666;text-align:center} img{display:block;height:192px}
 .hit{color:#0a7a2f;font-weight:bold} .miss{color:#b00020;font-weight:bold} .err{color:#b06000}
 .metrics{color:#444;margin:4px 0} .meta{color:#555} q{font-style:italic}
+.legend{margin:12px 0;padding:8px 12px;border:1px solid #ddd;background:#fafafa} .legend-row{margin:4px 0}
+.legend dt{font-weight:bold;margin-top:6px} .legend dd{margin:0 0 0 16px;color:#333}
+.swatch{display:inline-block;width:14px;height:14px;vertical-align:middle;margin:0 6px 0 0}
+.swatch.box{border:2px solid #00ff66} .swatch.mask{background:linear-gradient(to right,#fff 50%,#000 50%);border:1px solid #999}
+.swatch.point{border:2px solid #000;outline:2px solid #fff;border-radius:50%;background:#888}
+.ramp{display:inline-block;width:160px;height:12px;vertical-align:middle;border:1px solid #999}
 body.misses-only .sample.hit{display:none}
 </style></head><body>
 <h1>${esc(title)}</h1>
-<p>Model <b>${esc(first?.model.name ?? '')}</b> (${esc(first?.model.dir ?? '')}) on ${esc(first?.model.provider ?? '')}${first?.model.providerNote ? ` — ${esc(first.model.providerNote)}` : ''}.
-Pointing game as the reference evaluation (spec §4): raw GradCAM → bicubic to the image size → first maximum → hit when strictly inside a ground-truth box.
-L<sub>mean</sub>/L<sub>max</sub> are the AMC training losses of that sample at batch size 1 (spec §2).</p>
+<p>Model <b>${esc(first?.model.name ?? '')}</b> (${esc(first?.model.dir ?? '')}) on ${esc(first?.model.providerNote ?? first?.model.provider ?? '')}.
+Pointing game as the reference evaluation of the AMC paper: raw GradCAM → bicubic to the image size → first maximum → hit when strictly inside a ground-truth box; accuracy = hits / queries per split.
+L<sub>mean</sub>/L<sub>max</sub> are the AMC training losses of that sample at batch size 1.
+The formulas and their sources: docs/reference.md §2 (losses) and §4 (pointing game) in the AMC Grounding Lens repository.</p>
+${legend()}
 <label><input type="checkbox" onchange="document.body.classList.toggle('misses-only', this.checked)"> show misses only</label>
 ${metrics}
 ${body}

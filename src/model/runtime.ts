@@ -173,6 +173,7 @@ export class ModelRuntime {
     private readonly grounding: ort.InferenceSession,
     readonly provider: Provider,
     readonly providerNote: string | undefined,
+    readonly providerDetail: string | undefined,
     opts: RuntimeOptions,
     private readonly split?: SplitGrounding,
   ) {
@@ -234,7 +235,7 @@ export class ModelRuntime {
         throw e;
       });
     }
-    return new ModelRuntime(dir, card, enc.session, gr.session, enc.provider, enc.providerNote, opts, split);
+    return new ModelRuntime(dir, card, enc.session, gr.session, enc.provider, enc.providerNote, enc.providerDetail, opts, split);
   }
 
   async dispose(): Promise<void> {

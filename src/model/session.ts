@@ -1,9 +1,9 @@
 // onnxruntime-node sessions with the execution provider chosen by a setting.
 //
 // onnxruntime-node does NOT fall back by itself: asking for ['cuda', 'cpu'] without the CUDA provider libraries
-// throws at session creation (platform-facts.md). So 'auto' tries CUDA alone first and, when that throws, opens a
-// CPU session and keeps the reason for the status bar / CLI; 'cuda' turns the same failure into an error that
-// says how to get the provider.
+// throws at session creation (docs/architecture.md "Platform notes"). So 'auto' tries CUDA alone first and, when
+// that throws, opens a CPU session and keeps the reason (plain words + onnxruntime's text) for the viewer header /
+// CLI; 'cuda' turns the same failure into an error that says how to get the provider.
 import * as ort from 'onnxruntime-node';
 
 export type ProviderSetting = 'auto' | 'cuda' | 'cpu';
@@ -18,8 +18,13 @@ export interface SessionOptions {
 export interface OpenedSession {
   session: ort.InferenceSession;
   provider: Provider;
-  /** Why CUDA was not used under 'auto' (undefined when it was, or when 'cpu' was asked for). */
+  /**
+   * Why CUDA was not used under 'auto', in plain words for headers and reports ("CPU — CUDA provider not
+   * installed"); undefined when CUDA runs or 'cpu' was asked for.
+   */
   providerNote?: string;
+  /** onnxruntime's own message for that failure, for `--verbose` and the output channel. */
+  providerDetail?: string;
 }
 
 /** The CUDA provider was asked for explicitly and cannot load. */
@@ -32,7 +37,7 @@ export class ProviderError extends Error {
 
 export const CUDA_HELP =
   'the CUDA execution provider is not installed with onnxruntime-node here (this project installs its CPU build). ' +
-  'On a machine with an NVIDIA GPU and CUDA 12: `npm install onnxruntime-node --onnxruntime-node-install=cuda12` ' +
+  'On a machine with an NVIDIA GPU and CUDA 12: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false` ' +
   '(see README "GPU"), or set the provider to "auto" or "cpu"';
 
 function baseOptions(threads: number | undefined): ort.InferenceSession.SessionOptions {
@@ -41,6 +46,17 @@ function baseOptions(threads: number | undefined): ort.InferenceSession.SessionO
     executionMode: 'sequential',
     ...(threads && threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
   };
+}
+
+/**
+ * The plain-words note for a CUDA provider that could not be used under 'auto'. onnxruntime reports a missing
+ * provider library as `OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library`, which is the
+ * normal state of a CPU install, so it gets the short label; anything else is a real CUDA failure.
+ */
+export function cpuFallbackNote(reason: string): string {
+  return /failed to load shared library|cannot open shared object|providers_cuda/i.test(reason)
+    ? 'CPU — CUDA provider not installed'
+    : 'CPU — CUDA provider failed to start (details: --verbose / the AMC output channel)';
 }
 
 function firstLine(e: unknown): string {
@@ -69,7 +85,7 @@ export async function openSession(file: string, opts: SessionOptions = {}): Prom
       }
       // Not every failure is the provider's: a corrupt model fails the same call. Only fall back if CPU opens it.
       const session = await createCpu(file, base);
-      return { session, provider: 'cpu', providerNote: `CUDA not available, running on CPU (${reason})` };
+      return { session, provider: 'cpu', providerNote: cpuFallbackNote(reason), providerDetail: reason };
     }
   }
   return { session: await createCpu(file, base), provider: 'cpu' };

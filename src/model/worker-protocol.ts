@@ -24,7 +24,7 @@ export interface WorkerStats {
 export type WorkerValue = null | ExplainResult | BatchItem[] | { ids: number[]; tokens: string[]; caption: string } | WorkerStats;
 
 export type WorkerEvent =
-  | { type: 'ready'; card: ModelCard; provider: Provider; providerNote?: string }
+  | { type: 'ready'; card: ModelCard; provider: Provider; providerNote?: string; providerDetail?: string }
   | { type: 'failed'; error: SerializedError }
   | { type: 'result'; id: number; ok: true; value: WorkerValue }
   | { type: 'result'; id: number; ok: false; error: SerializedError };

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     post({ type: 'failed', error: serialize(e) });
     return;
   }
-  post({ type: 'ready', card: runtime.card, provider: runtime.provider, providerNote: runtime.providerNote });
+  post({ type: 'ready', card: runtime.card, provider: runtime.provider, providerNote: runtime.providerNote, providerDetail: runtime.providerDetail });
   // Warm both graphs right after reporting ready; requests that arrive meanwhile queue behind it.
   const warming = init.warmUp === false ? Promise.resolve() : runtime.warmUp().catch(() => undefined);
 

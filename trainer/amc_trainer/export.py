@@ -1,5 +1,5 @@
 """ONNX export: image_encoder.onnx + grounding.onnx (GradCAM's backward pass inside the graph), model.json,
-vocab.txt and fixture.json (DESIGN.md "The model contract").
+vocab.txt and fixture.json (docs/architecture.md "The model contract").
 
 ONNX Runtime has no autograd, so `GroundingGraph` computes the forward pass of the text encoder AND, by
 hand, the backward pass from the raw ITM match logit down to the cross-attention probabilities of the

@@ -9,7 +9,7 @@ import { openDataset } from '../../core/datasets/index';
 import { InferenceEngine } from '../../model/engine';
 import { accuracyTable, evaluateDataset, progressLine } from '../../model/evaluate';
 import { packageRoot, resolveModelDir } from '../../model/locate';
-import { PanelWriter, renderHtml, type ReportSection } from '../../model/report';
+import { PanelWriter, renderHtml, reportAccuracyRows, type ReportSection } from '../../model/report';
 import { intOption, UsageError, type CliIO } from '../command';
 import { providerOption } from './explain';
 
@@ -53,12 +53,13 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const engine = await InferenceEngine.open(modelDir, { provider: providerOption(values.provider) });
   const sections: ReportSection[] = [];
   try {
-    if (engine.providerNote) io.err(`note: ${engine.providerNote}`);
+    io.err(`model ${engine.card.name} on ${engine.providerNote ?? engine.provider}`);
+    if (io.verbose && engine.providerDetail) io.err(`onnxruntime: ${engine.providerDetail}`);
     for (const [i, set] of DEMO_SETS.entries()) {
       const ds = await openDataset(path.join(samplesDir, set.file));
       try {
         const writer = new PanelWriter(outDir, path.join(outDir, 'img'), `set${i}`);
-        io.err(`${set.title}: ${path.relative(process.cwd(), ds.file) || ds.file}`);
+        io.err(`scoring ${path.relative(process.cwd(), ds.file) || ds.file}`);
         const report = await evaluateDataset(engine, ds, {
           limit, onSample: (row, sample, result) => writer.add(row, sample, result),
           onProgress: (p) => { if (process.stderr.isTTY) process.stderr.write(`\r${progressLine(p)}`); },
@@ -66,7 +67,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         if (process.stderr.isTTY) process.stderr.write('\n');
         await writeFile(path.join(outDir, `report-${i}.json`), `${JSON.stringify(report, null, 1)}\n`);
         sections.push({ title: set.title, report, panels: writer.panels });
-        await io.out(`${set.title}\n${accuracyTable(report.accuracy)}\n\n`);
+        await io.out(`${set.title}\n${accuracyTable(reportAccuracyRows(report.accuracy))}\n\n`);
       } finally {
         await ds.close();
       }

@@ -16,7 +16,8 @@ export const usage = `usage: amc explain IMAGE "PHRASE" [--model DIR] [--out FIL
   --out FILE.png   figure path (default: <image name>-explain.png in the current folder)
   --json           print the result as JSON (score, point, tokens, raw g×g GradCAM, per-token maps)
   --provider P     onnxruntime execution provider: auto (CUDA, else CPU), cuda, cpu (default auto)
-  --threads N      onnxruntime intra-op threads (default: one per core)`;
+  --threads N      onnxruntime intra-op threads (default: one per core)
+  --verbose        also print onnxruntime's own provider message and the time each step took`;
 
 function parse(args: string[]) {
   try {
@@ -42,17 +43,25 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(args);
   if (positionals.length !== 2) throw new UsageError(positionals.length < 2 ? 'expected IMAGE and "PHRASE"' : 'expected exactly IMAGE and one "PHRASE" (quote the phrase)');
   const [image, phrase] = positionals;
+  const t0 = performance.now();
   const engine = await InferenceEngine.open(resolveModelDir(values.model), {
     provider: providerOption(values.provider), threads: intOption('threads', values.threads),
   });
   try {
-    if (engine.providerNote && !values.json) io.err(`note: ${engine.providerNote}`);
+    if (io.verbose && engine.providerDetail) io.err(`onnxruntime: ${engine.providerDetail}`);
+    const tOpen = performance.now();
     const r = await engine.explain(path.resolve(image), phrase);
+    const tExplain = performance.now();
     const out = path.resolve(values.out ?? `${path.parse(image).name}-explain.png`);
     await writeFile(out, await explainFigure(path.resolve(image), phrase, r));
+    const tFigure = performance.now();
+    if (io.verbose) {
+      io.err(`time: model ${Math.round(tOpen - t0)} ms, explain ${Math.round(tExplain - tOpen)} ms, ` +
+        `figure ${Math.round(tFigure - tExplain)} ms, total ${Math.round(tFigure - t0)} ms`);
+    }
     if (values.json) {
       await io.out(`${JSON.stringify({
-        image: path.resolve(image), phrase, model: engine.card.name, provider: engine.provider, providerNote: engine.providerNote ?? null,
+        image: path.resolve(image), phrase, model: engine.card.name, provider: engine.provider, providerNote: engine.providerNote ?? null, providerDetail: engine.providerDetail ?? null,
         score: r.score, itmProbability: r.itmProbability, point: r.point, width: r.width, height: r.height,
         grid: r.grid, tokens: r.tokens, gradcam: Array.from(r.gradcam), tokenGradcam: r.tokenGradcam.map((m) => Array.from(m)),
         figure: out,
@@ -61,7 +70,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       await io.out(`score ${r.score.toFixed(4)} (ITM match logit; p = ${r.itmProbability.toFixed(4)})\n` +
         `point (${r.point.x}, ${r.point.y}) in ${r.width}×${r.height} px\n` +
         `tokens ${r.tokens.join(' ')}\n` +
-        `model ${engine.card.name} on ${engine.provider}\n` +
+        `model ${engine.card.name} on ${engine.providerNote ?? engine.provider}\n` +
         `figure ${out}\n`);
     }
     return 0;

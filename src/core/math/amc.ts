@@ -66,7 +66,7 @@ export function amcLoss(maps: readonly MapArray[], masks: readonly Uint8Array[])
 }
 
 /**
- * The per-sample L_mean / L_max the viewer shows: the training losses at batch size 1 (DESIGN.md) for a RAW g×g
+ * The per-sample L_mean / L_max the viewer shows: the training losses at batch size 1 (docs/architecture.md) for a RAW g×g
  * evaluation map and the sample's box(es) in original pixels: normalise → bilinear to 256; mask at original
  * resolution (union of the boxes: the reference's mask_all) → OpenCV-nearest to 256.
  */
