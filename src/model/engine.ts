@@ -22,6 +22,8 @@ export interface EngineOptions {
   batchSize?: number;
   /** Refuse images over this many pixels (default 100 M). */
   maxPixels?: number;
+  /** Refuse image files over this many bytes (default 256 MB; setting amc.maxFileMB, CLI --max-file-mb). */
+  maxFileBytes?: number;
   /** Run each graph once right after opening (default true), so the first request is not the slow one. */
   warmUp?: boolean;
   /** Path of the worker script; default: worker.js beside this bundle, or worker.ts when run from source. */
@@ -93,7 +95,7 @@ export class InferenceEngine {
       modelDir: dir,
       options: {
         provider: opts.provider, threads: opts.threads, imageCacheSize: opts.imageCacheSize,
-        batchSize: opts.batchSize, maxPixels: opts.maxPixels,
+        batchSize: opts.batchSize, maxPixels: opts.maxPixels, maxFileBytes: opts.maxFileBytes,
       },
       warmUp: opts.warmUp,
     };
@@ -144,7 +146,7 @@ export class InferenceEngine {
   }
 
   /** Many samples in one request; images are encoded once each, phrases grounded in batches. */
-  explainBatch(samples: Sample[], signal?: AbortSignal): Promise<(SampleExplanation | { error: string })[]> {
+  explainBatch(samples: Sample[], signal?: AbortSignal): Promise<BatchItem[]> {
     return this.request<BatchItem[]>({ type: 'explainSamples', samples }, signal);
   }
 
