@@ -1,6 +1,6 @@
 // Option values shared by the commands that run the model (explain, eval, demo): threads and the file-size cap.
 import { DEFAULT_MAX_FILE_BYTES } from '../core/boundedRead';
-import { maxThreads, threadsRange } from '../model/session';
+import { maxThreads, threadsRange } from '../core/threads';
 import { UsageError } from './command';
 
 /** Default of `--max-file-mb` (the setting amc.maxFileMB has the same default). */

@@ -4,8 +4,8 @@
 // throws at session creation (platform-facts.md). So 'auto' tries CUDA alone first and, when that throws, opens a
 // CPU session and keeps the reason for the status bar / CLI; 'cuda' turns the same failure into an error that
 // says how to get the provider.
-import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
+import { threadsProblem } from '../core/threads';
 
 export type ProviderSetting = 'auto' | 'cuda' | 'cpu';
 export type Provider = 'cuda' | 'cpu';
@@ -21,27 +21,6 @@ export interface OpenedSession {
   provider: Provider;
   /** Why CUDA was not used under 'auto' (undefined when it was, or when 'cpu' was asked for). */
   providerNote?: string;
-}
-
-/** Never more intra-op threads than this, however many cores: each thread is a spinning OS thread per session. */
-export const THREADS_CAP = 64;
-
-/**
- * The largest intra-op thread count accepted (`--threads`, `amc.threads`): 4 × the cores available, at most
- * {@link THREADS_CAP}. Far more threads than cores only contend (1024 threads made a run hang).
- */
-export function maxThreads(cores = availableParallelism()): number {
-  return Math.max(1, Math.min(THREADS_CAP, 4 * cores));
-}
-
-/** "0 (onnxruntime chooses) or 1..N": the accepted range in words, for messages. */
-export function threadsRange(max = maxThreads()): string {
-  return `0 (onnxruntime chooses) or 1..${max} (4 × the ${availableParallelism()} cores here, at most ${THREADS_CAP})`;
-}
-
-/** Why `threads` is not an accepted intra-op thread count, or undefined when it is. */
-export function threadsProblem(threads: number, max = maxThreads()): string | undefined {
-  return Number.isInteger(threads) && threads >= 0 && threads <= max ? undefined : `threads must be ${threadsRange(max)}, got ${threads}`;
 }
 
 /** The CUDA provider was asked for explicitly and cannot load. */
