@@ -141,7 +141,7 @@ export class InferenceEngine {
   /** Explain a dataset sample: adds the hit and the per-sample L_mean / L_max on its box(es). */
   async explainSample(sample: Sample, signal?: AbortSignal): Promise<SampleExplanation> {
     const [r] = await this.explainBatch([sample], signal);
-    if ('error' in r) throw new Error(r.error);
+    if ('error' in r) throw Object.assign(new Error(r.error), { reason: r.reason }); // reason: for grouped reports
     return r;
   }
 
