@@ -9,7 +9,9 @@ import sharp from 'sharp';
 import { joinNegativeValues, maxFileBytesOption, threadsOption } from '../../src/cli/options';
 import { formatAccuracy, groupNotScored, scoredSummary } from '../../src/core/notScored';
 import { clampThreadsSetting, maxThreads, threadsProblem, THREADS_CAP } from '../../src/core/threads';
+import { MemoryDataset } from '../../src/editor/memoryDataset';
 import { parseModelCard } from '../../src/model/card';
+import { evaluateDataset } from '../../src/model/evaluate';
 import { ImageError, readImageBytes, storedSize } from '../../src/model/image';
 import { BertTokenizer } from '../../src/model/tokenizer';
 
@@ -171,5 +173,29 @@ describe('model card: vocab_sha256 and the position table', () => {
     assert.throws(() => tok.encodePhrase('one two three four five six seven eight nine ten eleven twelve'), /13 tokens .* at most 12 \(its text position table/);
     // training truncation is unchanged
     assert.equal(tok.encodeCaptionTruncated('one two three four five six seven eight nine ten').ids.length, 8);
+  });
+});
+
+describe('evaluateDataset keeps finished work', () => {
+  it('an engine failure mid-run keeps the rows already scored and says why it stopped', async () => {
+    const samples = Array.from({ length: 6 }, (_, i) => ({
+      index: i, id: `s${i}`, image: `/img/${i}.png`, imageId: String(i), phrase: 'x', caption: 'x', boxes: [[0, 0, 4, 4]] as [number, number, number, number][],
+      sourceBoxes: [[0, 0, 4, 4]] as [number, number, number, number][], hitRule: 'xyxy' as const, split: 'test', ids: {}, source: { file: '/d.json', entry: `[${i}]` },
+    }));
+    let calls = 0;
+    const engine = {
+      card: { name: 'fake' }, modelDir: '/m', provider: 'cpu', providerNote: undefined,
+      explainBatch: async (page: typeof samples) => {
+        if (calls++ > 0) throw new Error('inference worker crashed: out of memory');
+        return page.map((s) => (s.index === 1 ? { error: `/d.json ([1]): /img/1.png: image file not found`, reason: 'image not found' }
+          : { hit: true, point: { x: 1, y: 1 }, score: 1, itmProbability: 0.7, lMean: 0, lMax: 0, total: 0, maskEmpty: false }));
+      },
+    };
+    const report = await evaluateDataset(engine as never, new MemoryDataset('/d.json', 'amc-vg', samples), { pageSize: 3 });
+    assert.equal(report.samples.length, 3);
+    assert.equal(report.interrupted, true);
+    assert.equal(report.stoppedBy, 'inference worker crashed: out of memory');
+    assert.equal(report.summary, 'scored 2 of 3; 1 not scored: image not found (1)');
+    assert.equal(report.counts.queries, 6);
   });
 });
