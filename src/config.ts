@@ -1,6 +1,7 @@
 // Typed access to the extension's settings (package.json `contributes.configuration`). Every reader of a
 // setting goes through here, so a renamed key or a changed default is one edit.
 import * as vscode from 'vscode';
+import { clampThreadsSetting } from './core/threads';
 
 export const SECTION = 'amc';
 
@@ -11,8 +12,12 @@ export interface AmcSettings {
   /** Folder of an exported model (model.json + two ONNX graphs); '' = the bundled default model. */
   modelPath: string;
   executionProvider: ExecutionProviderSetting;
-  /** onnxruntime intra-op threads; 0 = onnxruntime's default. */
+  /** onnxruntime intra-op threads; 0 = onnxruntime's default; clamped to 0..4 × cores (at most 64). */
   threads: number;
+  /** Why `threads` differs from the raw setting (out of range, not a number), for the output channel. */
+  threadsWarning?: string;
+  /** Largest image file the engine reads, in MB (at least 1; default 256). */
+  maxFileMB: number;
   /** Interpreter for the bundled trainer; '' = Python extension's interpreter, else one discovered with torch. */
   pythonPath: string;
   /** Annotation file (absolute path) → folder its image paths are resolved against. */
@@ -41,10 +46,14 @@ function stringRecord(value: unknown): Record<string, string> {
 /** All settings, validated: a hand-edited settings.json with a wrong type falls back to the default. */
 export function getSettings(scope?: vscode.ConfigurationScope): AmcSettings {
   const c = vscode.workspace.getConfiguration(SECTION, scope);
+  const threads = clampThreadsSetting(c.get('threads'));
+  const maxFileMB = c.get('maxFileMB');
   return {
     modelPath: (c.get<string>('modelPath') ?? '').trim(),
     executionProvider: oneOf(c.get('executionProvider'), ['auto', 'cuda', 'cpu'] as const, 'auto'),
-    threads: nonNegativeInt(c.get('threads'), 0),
+    threads: threads.threads,
+    ...(threads.warning ? { threadsWarning: threads.warning } : {}),
+    maxFileMB: typeof maxFileMB === 'number' && Number.isFinite(maxFileMB) && maxFileMB >= 1 ? Math.floor(maxFileMB) : 256,
     pythonPath: (c.get<string>('pythonPath') ?? '').trim(),
     imageRoots: stringRecord(c.get('imageRoots')),
     colormap: oneOf(c.get('colormap'), ['jet', 'viridis'] as const, 'jet'),

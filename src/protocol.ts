@@ -144,6 +144,8 @@ export interface EvaluationSummary {
   done: number;
   total: number;
   errors: number;
+  /** The `errors` grouped by short reason ("image not found"), most frequent first. */
+  notScored?: { reason: string; count: number }[];
   bySplit: SplitAccuracyPayload[];
   finished: boolean;
   cancelled: boolean;

@@ -451,7 +451,10 @@ class App {
       table.append(tr);
     }
     this.summary.replaceChildren(heading, table);
-    if (s.errors) this.summary.append(el('p', 'error', `${s.errors} sample(s) could not be explained (see the ⚠ rows).`));
+    if (s.errors) {
+      const reasons = s.notScored?.length ? `: ${s.notScored.map((g) => `${g.reason} (${g.count})`).join(', ')}` : '';
+      this.summary.append(el('p', 'error', `${s.errors} sample(s) not scored${reasons} (see the ⚠ rows).`));
+    }
   }
 
   /** Two models: per split, the comparison (previous) model's accuracy, the current one's, and the delta. */

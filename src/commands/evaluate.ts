@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { annotationViewer, VIEW_TYPE_ANY_FILE, type OpenViewer } from '../editor/annotationEditor';
 import { formatDeltaPts } from '../editor/comparison';
+import { formatAccuracy, scoredSummary } from '../core/notScored';
 import type { EvaluationSummary } from '../protocol';
 
 async function viewerToEvaluate(uri?: vscode.Uri): Promise<OpenViewer | undefined> {
@@ -45,14 +46,17 @@ export function registerEvaluateCommand(context: vscode.ExtensionContext): void 
     const provider = annotationViewer()!;
     try {
       const summary = await provider.evaluate(viewer);
-      const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : '–');
+      const pct = (v: number) => formatAccuracy(v);
       const lines = summary.comparison
         // With a comparison model: previous → current (delta) per split.
         ? summary.comparison.deltas.map((d) => `${d.split} ${pct(d.comparison)} → ${pct(d.current)} (${formatDeltaPts(d.deltaPts)})`)
         : summary.bySplit.map((a) => `${a.split} ${pct(a.accuracy)} (${a.hits}/${a.total})`);
-      void vscode.window.showInformationMessage(
-        `AMC pointing game on ${path.basename(viewer.document.uri.fsPath)}${summary.cancelled ? ' (cancelled, partial)' : ''}`
-        + `${summary.comparison ? `, ${summary.comparison.role} model ${summary.comparison.model.name} → current` : ''}: ${lines.join(' · ')}`);
+      // Beside the accuracy: how many queries it leaves out and why (an accuracy never hides its not-scored queries).
+      const scored = summary.bySplit.find((a) => a.split === 'all')?.total ?? 0;
+      const counted = scoredSummary(scored, scored + summary.errors, summary.notScored ?? (summary.errors ? [{ reason: 'cannot be explained', count: summary.errors }] : []));
+      const text = `AMC pointing game on ${path.basename(viewer.document.uri.fsPath)}${summary.cancelled ? ' (cancelled, partial)' : ''}`
+        + `${summary.comparison ? `, ${summary.comparison.role} model ${summary.comparison.model.name} → current` : ''}: ${lines.join(' · ')} (${counted})`;
+      void (summary.errors ? vscode.window.showWarningMessage(text) : vscode.window.showInformationMessage(text));
       return summary;
     } catch (err) {
       void vscode.window.showErrorMessage(`AMC: pointing game failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -34,7 +34,7 @@ export class EngineHost implements vscode.Disposable {
   /** `state`: the workspace state (previous model of the last fine-tune export, the comparison choice). */
   constructor(private readonly extensionPath: string, private readonly log: (line: string) => void, private readonly state?: vscode.Memento) {
     this.choice = readChoice(state?.get<unknown>(COMPARISON_CHOICE_KEY));
-    this.subscriptions.push(onSettingsChanged(['modelPath', 'executionProvider', 'threads'], () => { void this.reset(); }), this.changed, this.comparisonChanged);
+    this.subscriptions.push(onSettingsChanged(['modelPath', 'executionProvider', 'threads', 'maxFileMB'], () => { void this.reset(); }), this.changed, this.comparisonChanged);
   }
 
   modelDir(): string {
@@ -44,7 +44,7 @@ export class EngineHost implements vscode.Disposable {
 
   private settingsKey(dir: string): string {
     const s = getSettings();
-    return `${path.resolve(dir)}\n${s.executionProvider}\n${s.threads}`;
+    return `${path.resolve(dir)}\n${s.executionProvider}\n${s.threads}\n${s.maxFileMB}`;
   }
 
   /** Opens a model folder with the current provider settings; a failure is logged and not cached. */
@@ -53,10 +53,12 @@ export class EngineHost implements vscode.Disposable {
     const entry: EngineEntry = { settingsKey: this.settingsKey(dir), dir: path.resolve(dir), explainer: undefined as unknown as Promise<Explainer> };
     entry.explainer = (async () => {
       const t0 = Date.now();
-      const engine = await InferenceEngine.open(dir, { provider: s.executionProvider, threads: s.threads || undefined });
+      if (s.threadsWarning) this.log(`warning: ${s.threadsWarning}`);
+      const engine = await InferenceEngine.open(dir, { provider: s.executionProvider, threads: s.threads || undefined, maxFileBytes: s.maxFileMB * 1024 * 1024 });
       if (this.disposed) { await engine.dispose(); throw new Error('the extension is shutting down'); }
       entry.engine = engine;
       this.log(`${what} ${engine.card.name} loaded from ${dir} on ${engine.providerNote ?? engine.provider}${engine.providerDetail ? ` (onnxruntime: ${engine.providerDetail})` : ''} in ${Date.now() - t0} ms`);
+      for (const w of engine.card.warnings) this.log(`warning: ${w}`);
       return {
         modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`,
         info: { name: engine.card.name, provider: engine.provider, providerNote: engine.providerNote, grid: engine.card.grid, dir: engine.modelDir },

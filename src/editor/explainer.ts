@@ -18,7 +18,7 @@ export interface SampleExplanationLike extends ExplainResultLike {
 export interface EngineLike {
   explain(image: string, phrase: string, signal?: AbortSignal): Promise<ExplainResultLike>;
   explainSample(sample: Sample, signal?: AbortSignal): Promise<SampleExplanationLike>;
-  explainBatch(samples: Sample[], signal?: AbortSignal): Promise<(SampleExplanationLike | { error: string })[]>;
+  explainBatch(samples: Sample[], signal?: AbortSignal): Promise<(SampleExplanationLike | { error: string; reason?: string })[]>;
 }
 
 /** An engine plus what identifies its model: metrics are cached per `modelKey`. */

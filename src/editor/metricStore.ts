@@ -12,6 +12,8 @@ export class MetricStore {
   private splitOf = new Uint16Array(0);
   private readonly splitNames: string[] = [];
   private readonly errors = new Map<number, string>();
+  /** Short cause per error row ("image not found"), for the grouped not-scored summary. */
+  private readonly errorReasons = new Map<number, string>();
   private computed = 0;
   /** Bumped on every write; views built from an older version may be stale. */
   version = 0;
@@ -40,6 +42,7 @@ export class MetricStore {
     this.ensure(index);
     if (this.state[index] === STATE_NONE) this.computed++;
     this.errors.delete(index);
+    this.errorReasons.delete(index);
     this.score[index] = metrics.score;
     this.lMean[index] = metrics.lMean;
     this.lMax[index] = metrics.lMax;
@@ -48,11 +51,12 @@ export class MetricStore {
     this.version++;
   }
 
-  setError(index: number, message: string): void {
+  setError(index: number, message: string, reason?: string): void {
     this.ensure(index);
     if (this.state[index] === STATE_NONE) this.computed++;
     this.state[index] = STATE_ERROR;
     this.errors.set(index, message);
+    if (reason) this.errorReasons.set(index, reason); else this.errorReasons.delete(index);
     this.version++;
   }
 
@@ -61,6 +65,8 @@ export class MetricStore {
   hasMetrics(index: number): boolean { return index < this.state.length && (this.state[index] === STATE_HIT || this.state[index] === STATE_MISS); }
   isMiss(index: number): boolean { return index < this.state.length && this.state[index] === STATE_MISS; }
   error(index: number): string | undefined { return this.errors.get(index); }
+  /** The short cause of an error row, when the engine gave one. */
+  errorReason(index: number): string | undefined { return this.errorReasons.get(index); }
 
   get(index: number): RowMetrics | undefined {
     if (!this.hasMetrics(index)) return undefined;

@@ -3,6 +3,7 @@
 // dataset-wide pointing game. No vscode import: the custom editor wires it to a webview, the Chromium test host
 // wires it to a page, both with the same code.
 import type { Dataset } from '../core/datasets/dataset';
+import { groupNotScored } from '../core/notScored';
 import { accuracyBySplit } from '../core/math/pointing';
 import { pointingGame } from '../core/math/pointing';
 import { sampleLosses } from '../core/math/amc';
@@ -410,6 +411,7 @@ export class ViewerSession {
     await ds.complete;
     const total = ds.count();
     let done = 0, errors = 0, comparisonErrors = 0;
+    const reasons: string[] = [];
     const summary = (finished: boolean): EvaluationSummary => {
       const bySplit = accuracyBySplit(this.store.hitRows()).map((a) => ({ ...a }));
       let comp: ComparisonEvaluation | undefined;
@@ -420,7 +422,9 @@ export class ViewerSession {
           bySplit: other, deltas: splitDeltas(bySplit, other),
         };
       }
-      return { done, total, errors, finished, cancelled: signal.aborted, bySplit, ...(comp ? { comparison: comp } : {}) };
+      return {
+        done, total, errors, notScored: groupNotScored(reasons), finished, cancelled: signal.aborted, bySplit, ...(comp ? { comparison: comp } : {}),
+      };
     };
     let lastEmit = 0;
     for (let start = 0; start < total && !signal.aborted && !this.disposed; start += batchSize) {
@@ -435,7 +439,11 @@ export class ViewerSession {
         comparisonErrors += page.filter((s) => caches.store.error(s.index) !== undefined).length;
       }
       done += page.length;
-      errors += page.filter((s) => this.store.error(s.index) !== undefined).length;
+      for (const s of page) {
+        if (this.store.error(s.index) === undefined) continue;
+        errors++;
+        reasons.push(this.store.errorReason(s.index) ?? 'cannot be explained');
+      }
       if (Date.now() - lastEmit > 500 || done >= total) {
         lastEmit = Date.now();
         const running = summary(false);
@@ -458,8 +466,8 @@ interface ModelCaches {
   computing: Map<number, Promise<unknown>>;
 }
 
-function recordIn(c: ModelCaches, sample: Sample, r: SampleExplanationLike | { error: string }): void {
-  if ('error' in r) { c.store.setError(sample.index, r.error); return; }
+function recordIn(c: ModelCaches, sample: Sample, r: SampleExplanationLike | { error: string; reason?: string }): void {
+  if ('error' in r) { c.store.setError(sample.index, r.error, r.reason); return; }
   c.store.set(sample.index, { score: r.score, lMean: r.lMean, lMax: r.lMax, hit: r.hit }, sample.split);
   rememberIn(c.explanations, `s${sample.index}`, toPayload(sample.index, sample.phrase, r, r));
 }
@@ -483,7 +491,7 @@ async function explainSampleIn(
   }
   let r: SampleExplanationLike;
   try { r = await e.explainSample(s, signal); } catch (err) {
-    if (!signal.aborted) c.store.setError(index, err instanceof Error ? err.message : String(err));
+    if (!signal.aborted) c.store.setError(index, err instanceof Error ? err.message : String(err), (err as { reason?: string })?.reason);
     throw err;
   }
   recordIn(c, s, r);
@@ -498,7 +506,7 @@ async function explainPageIn(c: ModelCaches, engine: EngineLike, page: readonly 
   await Promise.all(page.map((s) => c.computing.get(s.index)));
   const todo = page.filter((s) => !c.store.has(s.index));
   if (!todo.length) return todo;
-  let results: (SampleExplanationLike | { error: string })[] = [];
+  let results: (SampleExplanationLike | { error: string; reason?: string })[] = [];
   await tracked(c.computing, todo.map((s) => s.index), async () => { results = await engine.explainBatch(todo, signal); });
   if (!signal.aborted) todo.forEach((s, k) => recordIn(c, s, results[k]));
   return todo;

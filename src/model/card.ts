@@ -24,15 +24,24 @@ export interface ModelCard {
   mean: [number, number, number];
   std: [number, number, number];
   resampling: Resampling;
-  maxTextLength: number;     // [CLS] + wordpieces
+  maxTextLength: number;     // [CLS] + wordpieces: the training length (captions truncated to it, spec §3)
+  /**
+   * Longest phrase evaluation feeds ([CLS] + wordpieces): the text position table (`config.max_position`, 512 for
+   * BERT). Evaluation does not truncate (spec §4.2), so phrases longer than maxTextLength run as they are.
+   */
+  maxPositions: number;
   maxWords: number;          // pre_caption's max_words
   vocabFile: string;         // relative to the model folder
+  /** sha256 of the vocabulary file (lowercase hex); undefined on cards exported before it was recorded. */
+  vocabSha256?: string;
   lowercase: boolean;
   gradcamLayer: number;
   files: { imageEncoder: { file: string; sha256: string }; grounding: { file: string; sha256: string } };
   /** Inputs/outputs as the card records them (checked against the graphs too). */
   declared: { imageEncoder?: { inputs: IoSignature[]; outputs: IoSignature[] }; grounding?: { inputs: IoSignature[]; outputs: IoSignature[] } };
   raw: Record<string, unknown>;
+  /** Things the engine accepted but the user should know (CLI stderr "note:", the output channel). */
+  warnings: string[];
 }
 
 export class ModelCardError extends Error {
@@ -108,8 +117,23 @@ export function parseModelCard(raw: Json, file: string): ModelCard {
   const maxTextLength = num(['max_text_length'], 'max tokens incl. [CLS]', (v) => Number.isInteger(v) && v >= 2);
   const maxWordsRaw = pick(raw, ['max_words']);
   const maxWords = typeof maxWordsRaw === 'number' && Number.isInteger(maxWordsRaw) && maxWordsRaw > 0 ? maxWordsRaw : 50;
+  const maxPositionRaw = pick(raw, ['config.max_position', 'max_position']);
+  let maxPositions = maxTextLength;
+  if (maxPositionRaw !== undefined) {
+    maxPositions = num(['config.max_position', 'max_position'], 'text position table size', (v) => Number.isInteger(v) && v >= 2);
+    if (maxPositions < maxTextLength) problems.push(`config.max_position ${maxPositions} is below max_text_length ${maxTextLength}`);
+  }
   const vocabFile = pick(raw, ['vocab']);
   if (typeof vocabFile !== 'string' || !vocabFile) problems.push('vocab (the WordPiece vocabulary file) is missing');
+  const warnings: string[] = [];
+  const vocabShaRaw = raw.vocab_sha256;
+  if (vocabShaRaw !== undefined && (typeof vocabShaRaw !== 'string' || !/^[0-9a-f]{64}$/.test(vocabShaRaw))) {
+    problems.push(`vocab_sha256 must be 64 lowercase hex digits, got ${JSON.stringify(vocabShaRaw)}`);
+  }
+  if (vocabShaRaw === undefined) {
+    warnings.push(`${file}: the card records no vocab_sha256 (exported before it was recorded), so ${typeof vocabFile === 'string' ? vocabFile : 'the vocabulary'} ` +
+      'cannot be checked against the model; re-export the model to record it');
+  }
   const lowercaseRaw = pick(raw, ['lowercase']);
   if (raw.add_sep === true) problems.push('add_sep is true: ALBEF/AMC models take [CLS] + wordpieces with no [SEP] (spec §0); this engine does not add one');
   const lowercase = lowercaseRaw === undefined ? true : lowercaseRaw === true;
@@ -130,8 +154,9 @@ export function parseModelCard(raw: Json, file: string): ModelCard {
   if (problems.length) throw new ModelCardError(file, `invalid model card: ${problems.join('; ')}`);
   return {
     contractVersion, name, imageSize, patchSize, grid, visionWidth, mean, std, resampling: resampling as Resampling,
-    maxTextLength, maxWords, vocabFile: vocabFile as string, lowercase, gradcamLayer,
-    files: { imageEncoder, grounding }, declared, raw,
+    maxTextLength, maxPositions, maxWords, vocabFile: vocabFile as string,
+    vocabSha256: typeof vocabShaRaw === 'string' ? vocabShaRaw : undefined, lowercase, gradcamLayer,
+    files: { imageEncoder, grounding }, declared, raw, warnings,
   };
 }
 
@@ -169,7 +194,15 @@ export async function checkModelFiles(modelDir: string, card: ModelCard): Promis
     const actual = await sha256File(p);
     if (actual !== sha256) problems.push(`${file} has sha256 ${actual.slice(0, 12)}…, the card records ${sha256.slice(0, 12)}… (file changed after export?)`);
   }
-  if (!existsSync(path.join(modelDir, card.vocabFile))) problems.push(`${card.vocabFile} (vocabulary) is missing`);
+  const vocab = path.join(modelDir, card.vocabFile);
+  if (!existsSync(vocab)) problems.push(`${card.vocabFile} (vocabulary) is missing`);
+  else if (card.vocabSha256) {
+    // A vocabulary that differs from the exported one maps words to the wrong ids: wrong answers, no error.
+    const actual = await sha256File(vocab);
+    if (actual !== card.vocabSha256) {
+      problems.push(`${vocab} has sha256 ${actual}, the card records vocab_sha256 ${card.vocabSha256} (the vocabulary is not the one the model was exported with)`);
+    }
+  }
   if (problems.length) throw new ModelCardError(path.join(modelDir, CARD_FILE), `model folder does not match its card: ${problems.join('; ')}`);
 }
 

@@ -22,6 +22,8 @@ export interface EngineOptions {
   batchSize?: number;
   /** Refuse images over this many pixels (default 100 M). */
   maxPixels?: number;
+  /** Refuse image files over this many bytes (default 256 MB; setting amc.maxFileMB, CLI --max-file-mb). */
+  maxFileBytes?: number;
   /** Run each graph once right after opening (default true), so the first request is not the slow one. */
   warmUp?: boolean;
   /** Path of the worker script; default: worker.js beside this bundle, or worker.ts when run from source. */
@@ -96,7 +98,7 @@ export class InferenceEngine {
       modelDir: dir,
       options: {
         provider: opts.provider, threads: opts.threads, imageCacheSize: opts.imageCacheSize,
-        batchSize: opts.batchSize, maxPixels: opts.maxPixels,
+        batchSize: opts.batchSize, maxPixels: opts.maxPixels, maxFileBytes: opts.maxFileBytes,
       },
       warmUp: opts.warmUp,
     };
@@ -142,12 +144,12 @@ export class InferenceEngine {
   /** Explain a dataset sample: adds the hit and the per-sample L_mean / L_max on its box(es). */
   async explainSample(sample: Sample, signal?: AbortSignal): Promise<SampleExplanation> {
     const [r] = await this.explainBatch([sample], signal);
-    if ('error' in r) throw new Error(r.error);
+    if ('error' in r) throw Object.assign(new Error(r.error), { reason: r.reason }); // reason: for grouped reports
     return r;
   }
 
   /** Many samples in one request; images are encoded once each, phrases grounded in batches. */
-  explainBatch(samples: Sample[], signal?: AbortSignal): Promise<(SampleExplanation | { error: string })[]> {
+  explainBatch(samples: Sample[], signal?: AbortSignal): Promise<BatchItem[]> {
     return this.request<BatchItem[]>({ type: 'explainSamples', samples }, signal);
   }
 

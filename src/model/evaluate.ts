@@ -2,6 +2,7 @@
 // with progress, cancellation that keeps what was computed, and the JSON report `amc eval` writes.
 import type { Dataset } from '../core/datasets/dataset';
 import { accuracyBySplit, type SplitAccuracy } from '../core/math/pointing';
+import { formatAccuracy, groupNotScored, scoredSummary, type NotScoredGroup } from '../core/notScored';
 import type { BoxXYXY, Sample } from '../core/types';
 import type { InferenceEngine, SampleExplanation } from './engine';
 
@@ -35,7 +36,10 @@ export interface EvalRow {
   lMax?: number;
   total?: number;
   maskEmpty?: boolean;
+  /** Why this query was not scored, naming the file or entry (absent when it was scored). */
   error?: string;
+  /** The short cause of `error`, the key of {@link EvalReport.notScored} ("image not found"). */
+  reason?: string;
 }
 
 export interface EvalReport {
@@ -48,7 +52,18 @@ export interface EvalReport {
   interrupted: boolean;
   durationS: number;
   samplesPerS: number;
-  counts: { queries: number; evaluated: number; errors: number; skippedNoBox: number };
+  /**
+   * queries: selected; evaluated: scored; errors = notScored: reached but not scored (listed in `notScored` and as
+   * rows with `error`); queries − evaluated − notScored were not reached (interrupted).
+   */
+  counts: { queries: number; evaluated: number; errors: number; notScored: number; skippedNoBox: number };
+  /** The not-scored queries grouped by reason, most frequent first. */
+  notScored: NotScoredGroup[];
+  /** "scored 6 of 10; 4 not scored: image not found (3), ..." (the line printed beside the accuracy). */
+  summary: string;
+  /** Set when an engine failure (not a bad query) stopped the run; the rows before it are kept. */
+  stoppedBy?: string;
+  /** Accuracy over the scored queries; NaN (null in the JSON) where none was scored. */
   accuracy: SplitAccuracy[];
   worstRule: string;
   worst: EvalRow[];
@@ -99,6 +114,7 @@ export async function evaluateDataset(engine: InferenceEngine, ds: Dataset, opts
   const pageSize = Math.max(1, opts.pageSize ?? 64);
   const rows: EvalRow[] = [];
   let errors = 0, interrupted = false;
+  let stoppedBy: string | undefined;
   const elapsed = (): number => (performance.now() - t0) / 1000;
 
   for (let start = 0; start < queries.length; start += pageSize) {
@@ -109,13 +125,17 @@ export async function evaluateDataset(engine: InferenceEngine, ds: Dataset, opts
       results = await engine.explainBatch(page, opts.signal);
     } catch (e) {
       if ((e as Error).name === 'AbortError') { interrupted = true; break; }
-      throw e;
+      // The engine itself failed (worker crashed, ...): keep every finished row and say why the run stopped.
+      stoppedBy = e instanceof Error ? e.message : String(e);
+      interrupted = true;
+      break;
     }
     for (let i = 0; i < page.length; i++) {
       const s = page[i], r = results[i];
       const row: EvalRow = { index: s.index, id: s.id, split: s.split ?? null, image: s.image, phrase: s.phrase, boxes: s.boxes };
       if ('error' in r) {
         row.error = r.error;
+        row.reason = r.reason;
         errors++;
       } else {
         Object.assign(row, {
@@ -130,6 +150,7 @@ export async function evaluateDataset(engine: InferenceEngine, ds: Dataset, opts
   }
 
   const scored = rows.filter((r) => r.hit !== undefined);
+  const notScored = groupNotScored(rows.filter((r) => r.error !== undefined).map((r) => r.reason ?? 'cannot be explained'));
   const durationS = elapsed();
   return {
     file: ds.file,
@@ -141,8 +162,11 @@ export async function evaluateDataset(engine: InferenceEngine, ds: Dataset, opts
     interrupted,
     durationS,
     samplesPerS: rows.length / Math.max(durationS, 1e-9),
-    counts: { queries: queries.length, evaluated: scored.length, errors, skippedNoBox },
-    // Accuracy over the queries that were scored (errors are listed, not counted as misses).
+    counts: { queries: queries.length, evaluated: scored.length, errors, notScored: errors, skippedNoBox },
+    notScored,
+    summary: scoredSummary(scored.length, rows.length, notScored),
+    ...(stoppedBy !== undefined ? { stoppedBy } : {}),
+    // Accuracy over the queries that were scored (not-scored ones are listed and counted, not counted as misses).
     accuracy: accuracyBySplit(scored.map((r) => ({ split: r.split ?? undefined, hit: r.hit! }))),
     worstRule: WORST_RULE,
     worst: [...scored].sort(worstOrder).slice(0, opts.worst ?? 20),
@@ -158,12 +182,12 @@ export function progressLine(p: EvalProgress, width = 30): string {
   const eta = rate > 0 ? (p.total - p.done) / rate : NaN;
   const fmt = (s: number): string => (Number.isFinite(s) ? `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}` : '?');
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} ${(frac * 100).toFixed(0)}% · ` +
-    `${rate.toFixed(1)} samples/s · ETA ${fmt(eta)}${p.errors ? ` · ${p.errors} error(s)` : ''}`;
+    `${rate.toFixed(1)} samples/s · ETA ${fmt(eta)}${p.errors ? ` · ${p.errors} not scored` : ''}`;
 }
 
 /** The accuracy table printed at the end of `amc eval` / `amc demo`. */
 export function accuracyTable(acc: SplitAccuracy[]): string {
   const lines = ['split        hits / queries   accuracy'];
-  for (const a of acc) lines.push(`${a.split.padEnd(12)} ${String(a.hits).padStart(5)} / ${String(a.total).padEnd(7)}  ${(a.accuracy * 100).toFixed(2)}%`);
+  for (const a of acc) lines.push(`${a.split.padEnd(12)} ${String(a.hits).padStart(5)} / ${String(a.total).padEnd(7)}  ${formatAccuracy(a.accuracy)}`);
   return lines.join('\n');
 }

@@ -15,11 +15,13 @@ export interface FigureOptions {
   colormap?: ColormapName;
   /** Heatmap opacity over the image (default 0.5). */
   opacity?: number;
+  /** Largest image file read, in bytes (default DEFAULT_MAX_FILE_BYTES; CLI --max-file-mb). */
+  maxFileBytes?: number;
 }
 
 /** The image in the pixel frame the result used (EXIF applied unless the result's size says otherwise). */
-export async function loadImageFor(file: string, result: { width: number; height: number }): Promise<RgbImage> {
-  const bytes = await readImageBytes(file);
+export async function loadImageFor(file: string, result: { width: number; height: number }, maxFileBytes?: number): Promise<RgbImage> {
+  const bytes = await readImageBytes(file, maxFileBytes);
   const turned = await decodeRgb(bytes, file);
   if (turned.width === result.width && turned.height === result.height) return turned;
   const stored = await decodeRgb(bytes, file, undefined, false);
@@ -80,7 +82,7 @@ export async function explainFigure(imageFile: string, phrase: string, result: E
   const H = opts.panelHeight ?? 320;
   const colormap = opts.colormap ?? 'jet';
   const opacity = opts.opacity ?? 0.5;
-  const img = await loadImageFor(imageFile, result);
+  const img = await loadImageFor(imageFile, result, opts.maxFileBytes);
   const p = panelFor(img.width, img.height, H);
   const base = await resizeRgb(img, p.width, p.height);
   const overlay = overlayPixels(base, result, p, colormap, opacity);
@@ -119,8 +121,8 @@ export async function explainFigure(imageFile: string, phrase: string, result: E
 
 /** The three report panels of a dataset sample, as PNGs of height `size`: image + GT boxes, box mask, GradCAM + point. */
 export async function samplePanels(imageFile: string, boxes: readonly BoxXYXY[], result: ExplainResult, size = 192,
-    colormap: ColormapName = 'jet'): Promise<{ image: Buffer; mask: Buffer; gradcam: Buffer }> {
-  const img = await loadImageFor(imageFile, result);
+    colormap: ColormapName = 'jet', maxFileBytes?: number): Promise<{ image: Buffer; mask: Buffer; gradcam: Buffer }> {
+  const img = await loadImageFor(imageFile, result, maxFileBytes);
   const p = panelFor(img.width, img.height, size);
   const base = await resizeRgb(img, p.width, p.height);
   const svgFor = (inner: string): Buffer => Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${p.width}" height="${p.height}">${inner}</svg>`);

@@ -2,8 +2,8 @@
 // Mirrors the trainer's `load_eval_image` (trainer/amc_trainer/data.py), which mirrors the reference
 // evaluation (spec §4.2, §6): PIL RGB, resize to S×S ignoring the aspect ratio, ToTensor (/255), Normalize.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
+import { BoundedReadError, DEFAULT_MAX_FILE_BYTES, readRegularFile, readRegularFileHead } from '../core/boundedRead';
 import { resizeRgbLikePil, type Resampling } from './pil-resample';
 
 /** 100 megapixels: PIL itself refuses images over 2·89.5 MP; a phone photo is ~12 MP. */
@@ -22,27 +22,48 @@ export interface RgbImage {
   data: Uint8Array; // interleaved RGB, row-major
 }
 
-/** An image that cannot be used; the message names the file. */
+/**
+ * An image that cannot be used; the message names the file. `reason` is the short, file-independent cause
+ * ("image not found", "image is a character device", ...) that evaluation reports group not-scored queries by.
+ */
 export class ImageError extends Error {
-  constructor(readonly file: string, message: string) {
+  constructor(readonly file: string, message: string, readonly reason = 'image cannot be used') {
     super(`${file}: ${message}`);
     this.name = 'ImageError';
   }
 }
 
-/** Read the file's bytes, with messages for the usual failures. */
-export async function readImageBytes(file: string): Promise<Buffer> {
+/** What a refused path is, in the words of the BoundedReadError message ("a character device", "a directory"). */
+function refusedKind(detail: string): string {
+  return /is (an? [^,]+?), not a regular file/.exec(detail)?.[1] ?? 'not a regular file';
+}
+
+/**
+ * Read an image's bytes through the bounded reader (spec of src/core/boundedRead.ts): an annotation file names
+ * the path, so devices, FIFOs, directories and files over `maxBytes` are refused within a second, naming the file.
+ */
+export async function readImageBytes(file: string, maxBytes = DEFAULT_MAX_FILE_BYTES): Promise<Buffer> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await readRegularFile(file, { maxBytes, what: 'image' });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ImageError(file, 'image file not found');
-    if (code === 'EISDIR') throw new ImageError(file, 'is a folder, not an image');
-    if (code === 'EACCES') throw new ImageError(file, 'image file is not readable (permission denied)');
-    throw new ImageError(file, `cannot read image (${(e as Error).message})`);
+    if (!(e instanceof BoundedReadError)) throw new ImageError(file, `cannot read image (${(e as Error).message})`, 'image unreadable');
+    const detail = e.message.slice(file.length + 2);
+    switch (e.reason) {
+      case 'missing': throw new ImageError(file, 'image file not found', 'image not found');
+      case 'not-regular': {
+        const kind = refusedKind(detail);
+        throw new ImageError(file, detail, kind === 'not a regular file' ? 'image is not a regular file' : `image is ${kind}`);
+      }
+      case 'too-large': throw new ImageError(file, detail, 'image over the size limit');
+      case 'changed': throw new ImageError(file, detail, 'image changed while read');
+      default: {
+        const denied = /EACCES|permission denied/i.test(detail);
+        throw new ImageError(file, denied ? 'image file is not readable (permission denied)' : detail, 'image unreadable');
+      }
+    }
   }
-  if (bytes.length === 0) throw new ImageError(file, 'image file is empty (0 bytes)');
+  if (bytes.length === 0) throw new ImageError(file, 'image file is empty (0 bytes)', 'image is empty');
   return bytes;
 }
 
@@ -60,12 +81,12 @@ export async function decodeRgb(bytes: Uint8Array, file: string, maxPixels = DEF
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw new ImageError(file, `not a readable image (${cleanSharpMessage(e)})`);
+    throw new ImageError(file, `not a readable image (${cleanSharpMessage(e)})`, 'image cannot be decoded');
   }
   const w = meta.width ?? 0, h = meta.height ?? 0;
-  if (!(w > 0 && h > 0)) throw new ImageError(file, 'image has no size (corrupt header?)');
+  if (!(w > 0 && h > 0)) throw new ImageError(file, 'image has no size (corrupt header?)', 'image cannot be decoded');
   if (w * h > maxPixels) {
-    throw new ImageError(file, `image is ${w}×${h} = ${(w * h / 1e6).toFixed(1)} megapixels, over the limit of ${(maxPixels / 1e6).toFixed(0)}`);
+    throw new ImageError(file, `image is ${w}×${h} = ${(w * h / 1e6).toFixed(1)} megapixels, over the limit of ${(maxPixels / 1e6).toFixed(0)}`, 'image over the pixel limit');
   }
   try {
     let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' });
@@ -79,14 +100,22 @@ export async function decodeRgb(bytes: Uint8Array, file: string, maxPixels = DEF
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
   } catch (e) {
     if (e instanceof ImageError) throw e;
-    throw new ImageError(file, `cannot decode image (${cleanSharpMessage(e)})`);
+    throw new ImageError(file, `cannot decode image (${cleanSharpMessage(e)})`, 'image cannot be decoded');
   }
 }
 
-/** Stored pixel size and EXIF orientation tag (1 when absent; 5–8 swap width and height). */
-export async function storedSize(file: string): Promise<{ width: number; height: number; orientation: number } | undefined> {
+/** Bytes of an image's head that {@link storedSize} reads: headers and EXIF sit at the start of the file. */
+const HEADER_BYTES = 1 << 20;
+
+/**
+ * Stored pixel size and EXIF orientation tag (1 when absent; 5–8 swap width and height), from the file's first
+ * megabyte read through the bounded reader (sharp never opens a dataset-named path itself). Undefined when the
+ * file is refused or its header does not decode: the full read that follows reports why.
+ */
+export async function storedSize(file: string, maxBytes = DEFAULT_MAX_FILE_BYTES): Promise<{ width: number; height: number; orientation: number } | undefined> {
   try {
-    const m = await sharp(file, { limitInputPixels: false }).metadata();
+    const head = await readRegularFileHead(file, HEADER_BYTES, { maxBytes, what: 'image' });
+    const m = await sharp(head, { limitInputPixels: false }).metadata();
     return m.width && m.height ? { width: m.width, height: m.height, orientation: m.orientation ?? 1 } : undefined;
   } catch {
     return undefined;
@@ -128,8 +157,9 @@ export interface PreparedImage {
 }
 
 /** The whole pipeline for one image file. */
-export async function prepareImage(file: string, spec: ImageSpec, maxPixels = DEFAULT_MAX_PIXELS, knownBytes?: Uint8Array): Promise<PreparedImage> {
-  const bytes = knownBytes ?? await readImageBytes(file);
+export async function prepareImage(file: string, spec: ImageSpec, maxPixels = DEFAULT_MAX_PIXELS, knownBytes?: Uint8Array,
+    maxBytes = DEFAULT_MAX_FILE_BYTES): Promise<PreparedImage> {
+  const bytes = knownBytes ?? await readImageBytes(file, maxBytes);
   const hash = contentHash(bytes);
   const rgb = await decodeRgb(bytes, file, maxPixels);
   const resized = resizeRgbLikePil(rgb.data, rgb.width, rgb.height, spec.size, spec.size, spec.resampling);

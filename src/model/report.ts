@@ -9,6 +9,7 @@ import type { Sample } from '../core/types';
 import type { SampleExplanation } from './engine';
 import type { EvalReport, EvalRow } from './evaluate';
 import { samplePanels } from './figure';
+import { formatAccuracy } from '../core/notScored';
 
 export interface ReportSection { title: string; report: EvalReport; panels: Map<string, PanelFiles>; }
 export interface PanelFiles { image: string; mask: string; gradcam: string; }
@@ -17,12 +18,13 @@ export interface PanelFiles { image: string; mask: string; gradcam: string; }
 export class PanelWriter {
   readonly panels = new Map<string, PanelFiles>();
   private n = 0;
-  constructor(private readonly htmlDir: string, private readonly imgDir: string, private readonly prefix: string) {}
+  constructor(private readonly htmlDir: string, private readonly imgDir: string, private readonly prefix: string,
+    private readonly maxFileBytes?: number) {}
 
   async add(row: EvalRow, sample: Sample, result: SampleExplanation | undefined): Promise<void> {
     if (!result) return;
     await mkdir(this.imgDir, { recursive: true });
-    const p = await samplePanels(sample.image, sample.boxes, result);
+    const p = await samplePanels(sample.image, sample.boxes, result, undefined, undefined, this.maxFileBytes);
     const base = path.join(this.imgDir, `${this.prefix}-${String(this.n++).padStart(4, '0')}`);
     const files: PanelFiles = { image: `${base}-image.png`, mask: `${base}-mask.png`, gradcam: `${base}-gradcam.png` };
     await Promise.all([writeFile(files.image, p.image), writeFile(files.mask, p.mask), writeFile(files.gradcam, p.gradcam)]);
@@ -85,11 +87,11 @@ function legend(): string {
 
 function accuracyRows(r: EvalReport): string {
   return reportAccuracyRows(r.accuracy).map((a) => `<tr${a.split === 'all' ? ' class="all"' : ''}><td>${esc(a.split)}</td><td>${a.hits}</td><td>${a.total}</td>` +
-    `<td><b>${(a.accuracy * 100).toFixed(2)}%</b></td></tr>`).join('');
+    `<td><b>${formatAccuracy(a.accuracy)}</b></td></tr>`).join('');
 }
 
 function sampleRow(row: EvalRow, panels: PanelFiles | undefined): string {
-  const status = row.error ? '<span class="err">error</span>' : row.hit ? '<span class="hit">hit</span>' : '<span class="miss">miss</span>';
+  const status = row.error ? `<span class="err">not scored: ${esc(row.reason ?? 'error')}</span>` : row.hit ? '<span class="hit">hit</span>' : '<span class="miss">miss</span>';
   const imgs = panels
     ? `<figure><img src="${esc(panels.image)}" alt="image with ground-truth boxes"><figcaption>image + GT box</figcaption></figure>` +
       `<figure><img src="${esc(panels.mask)}" alt="box mask"><figcaption>box mask</figcaption></figure>` +
@@ -108,8 +110,8 @@ export function renderHtml(title: string, sections: ReportSection[], modelCard: 
     ? `<details><summary>metrics recorded in the model card</summary><pre>${esc(JSON.stringify(modelCard.metrics, null, 2))}</pre></details>` : '';
   const body = sections.map((s) => `
 <h2>${esc(s.title)}</h2>
-<p class="meta">${esc(s.report.file)} (${esc(s.report.format)}) · ${s.report.counts.evaluated} queries scored in ${s.report.durationS.toFixed(1)} s` +
-    `${s.report.counts.errors ? ` · ${s.report.counts.errors} failed` : ''}${s.report.interrupted ? ' · <b>interrupted</b>' : ''}</p>
+<p class="meta">${esc(s.report.file)} (${esc(s.report.format)}) · ${s.report.counts.notScored ? `<b>${esc(s.report.summary)}</b>` : esc(s.report.summary)}` +
+    ` in ${s.report.durationS.toFixed(1)} s${s.report.interrupted ? ' · <b>interrupted</b>' : ''}</p>
 <table class="acc"><thead><tr><th>split</th><th>hits</th><th>queries</th><th>pointing-game accuracy</th></tr></thead><tbody>${accuracyRows(s.report)}</tbody></table>
 ${s.report.samples.map((r) => sampleRow(r, s.panels.get(r.id))).join('\n')}`).join('\n');
   return `<!doctype html>

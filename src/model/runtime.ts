@@ -14,6 +14,7 @@ import { contentHash, decodeRgb, storedSize, DEFAULT_MAX_PIXELS, ImageError, nor
 import { resizeRgbLikePil, type Resampling } from './pil-resample';
 import { openSession, signatureOf, type Provider, type ProviderSetting } from './session';
 import { BertTokenizer, TokenizeError, type EncodedText } from './tokenizer';
+import { DEFAULT_MAX_FILE_BYTES } from '../core/boundedRead';
 
 export interface RuntimeOptions {
   provider?: ProviderSetting;
@@ -23,6 +24,8 @@ export interface RuntimeOptions {
   /** Largest batch sent to either graph (images for the encoder, phrases for grounding). */
   batchSize?: number;
   maxPixels?: number;
+  /** Largest image file read, in bytes (default DEFAULT_MAX_FILE_BYTES; setting amc.maxFileMB, CLI --max-file-mb). */
+  maxFileBytes?: number;
   /** Skip the sha256 check of the ONNX files (benchmarks reopening the same model); default false. */
   skipHashCheck?: boolean;
   /**
@@ -61,7 +64,15 @@ export interface SampleExplanation extends ExplainResult {
   maskEmpty: boolean;
 }
 
-export type BatchItem = SampleExplanation | { error: string };
+/** `reason`: the short cause without the file ("image not found", "phrase too long"), for grouped reports. */
+export type BatchItem = SampleExplanation | { error: string; reason: string };
+
+/** The short cause of a sample that cannot be explained, for grouping (see BatchItem). */
+export function failureReason(e: unknown): string {
+  if (e instanceof ImageError) return e.reason;
+  if (e instanceof TokenizeError) return e.reason === 'empty' ? 'phrase has no words after cleaning' : 'phrase longer than the model takes';
+  return 'cannot be explained';
+}
 
 export class AbortError extends Error {
   constructor() { super('cancelled'); this.name = 'AbortError'; }
@@ -163,6 +174,7 @@ export class ModelRuntime {
   private readonly cache: LruCache<string, CachedImage>;
   private readonly hashMemo = new LruCache<string, string>(4096); // path|mtime|size → content hash
   private readonly maxPixels: number;
+  private readonly maxFileBytes: number;
   /** Counters for tests and benchmarks. */
   readonly stats = { imagesEncoded: 0, encoderRuns: 0, groundingRuns: 0, phrasesGrounded: 0 };
 
@@ -178,12 +190,13 @@ export class ModelRuntime {
     private readonly split?: SplitGrounding,
   ) {
     this.tokenizer = BertTokenizer.fromVocabFile(path.join(modelDir, card.vocabFile), {
-      maxLength: card.maxTextLength, lowercase: card.lowercase, maxWords: card.maxWords,
+      maxLength: card.maxTextLength, maxPositions: card.maxPositions, lowercase: card.lowercase, maxWords: card.maxWords,
     });
     this.batchSize = Math.max(1, Math.floor(opts.batchSize ?? 8));
     this.cache = new LruCache<string, CachedImage>(opts.imageCacheSize ?? 64, opts.imageCacheBytes ?? 512 * 2 ** 20,
       (c) => 4 * (c.embeds.length + (c.frontier ?? []).reduce((a, f) => a + f.length, 0)));
     this.maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+    this.maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
     this.perQueryImages = opts.perQueryImages ?? false;
   }
 
@@ -260,12 +273,12 @@ export class ModelRuntime {
     try {
       st = statSync(file);
     } catch {
-      return { hash: '', bytes: await readImageBytes(file) }; // readImageBytes gives the message
+      return { hash: '', bytes: await readImageBytes(file, this.maxFileBytes) }; // readImageBytes gives the message
     }
     const memoKey = `${file}|${st.mtimeMs}|${st.size}`;
     const known = this.hashMemo.get(memoKey);
     if (known) return { hash: known };
-    const bytes = await readImageBytes(file);
+    const bytes = await readImageBytes(file, this.maxFileBytes);
     const hash = contentHash(bytes);
     this.hashMemo.set(memoKey, hash);
     return { hash, bytes };
@@ -290,7 +303,7 @@ export class ModelRuntime {
         if (hit) { out[i] = hit; continue; }
         const dup = pending.find((p) => p.key === key);
         if (dup) { out[i] = undefined; pending.push({ ...dup, idx: i }); continue; }
-        const rgb = await decodeRgb(bytes ?? await readImageBytes(file), file, this.maxPixels, orientation === 'exif');
+        const rgb = await decodeRgb(bytes ?? await readImageBytes(file, this.maxFileBytes), file, this.maxPixels, orientation === 'exif');
         const resized = resizeRgbLikePil(rgb.data, rgb.width, rgb.height, S, S, resampling);
         pending.push({ idx: i, key, width: rgb.width, height: rgb.height, tensor: normalizeToChw(resized, S, this.card.mean, this.card.std) });
       } catch (e) {
@@ -486,10 +499,16 @@ export class ModelRuntime {
   async explainSamples(samples: Sample[], signal?: AbortSignal): Promise<BatchItem[]> {
     const out: BatchItem[] = new Array(samples.length);
     const texts: (EncodedText | undefined)[] = samples.map((s, i) => {
+      // A box with a NaN/infinite coordinate cannot be scored (the hit and the losses would be NaN).
+      const bad = s.boxes.find((b) => !b.every(Number.isFinite));
+      if (bad) {
+        out[i] = { error: `${sampleLabel(s)}: box ${JSON.stringify(bad)} has a coordinate that is not a finite number`, reason: 'bad box' };
+        return undefined;
+      }
       try {
         return this.encodePhrase(s.phrase);
       } catch (e) {
-        out[i] = { error: `${sampleLabel(s)}: ${(e as Error).message}` };
+        out[i] = { error: `${sampleLabel(s)}: ${(e as Error).message}`, reason: failureReason(e) };
         return undefined;
       }
     });
@@ -501,7 +520,7 @@ export class ModelRuntime {
     const pairs: { idx: number; image: CachedImage; text: EncodedText }[] = [];
     wanted.forEach((i, k) => {
       const img = imgs[k];
-      if (img instanceof Error) out[i] = { error: `${sampleLabel(samples[i])}: ${img.message}` };
+      if (img instanceof Error) out[i] = { error: `${sampleLabel(samples[i])}: ${img.message}`, reason: failureReason(img) };
       else pairs.push({ idx: i, image: img, text: texts[i]! });
     });
     await this.ground(pairs, signal, (r, k) => {
@@ -522,7 +541,7 @@ export class ModelRuntime {
   private async orientationFor(sample: Sample): Promise<Orientation> {
     if (!sample.width || !sample.height) return 'exif';
     try {
-      const s = await storedSize(sample.image);
+      const s = await storedSize(sample.image, this.maxFileBytes);
       if (s && s.orientation >= 5 && s.width === sample.width && s.height === sample.height) return 'stored';
     } catch { /* the image error is reported by images() */ }
     return 'exif';

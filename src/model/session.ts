@@ -5,6 +5,7 @@
 // that throws, opens a CPU session and keeps the reason (plain words + onnxruntime's text) for the viewer header /
 // CLI; 'cuda' turns the same failure into an error that says how to get the provider.
 import * as ort from 'onnxruntime-node';
+import { threadsProblem } from '../core/threads';
 
 export type ProviderSetting = 'auto' | 'cuda' | 'cpu';
 export type Provider = 'cuda' | 'cpu';
@@ -70,6 +71,10 @@ export async function openSession(file: string, opts: SessionOptions = {}): Prom
   const setting = opts.provider ?? 'auto';
   if (setting !== 'auto' && setting !== 'cuda' && setting !== 'cpu') {
     throw new ProviderError(`unknown execution provider setting ${JSON.stringify(setting)} (use "auto", "cuda" or "cpu")`);
+  }
+  if (opts.threads !== undefined) {
+    const problem = threadsProblem(opts.threads);
+    if (problem) throw new Error(`${file}: ${problem}`);
   }
   const base = baseOptions(opts.threads);
   if (setting !== 'cpu') {

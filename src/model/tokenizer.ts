@@ -13,8 +13,13 @@ export const CLS_TOKEN = '[CLS]';
 export const PAD_ID = 0;
 
 export interface TokenizerOptions {
-  /** Maximum sequence length INCLUDING [CLS] (the card's max_text_length). */
+  /** Training sequence length INCLUDING [CLS] (the card's max_text_length): encodeCaptionTruncated cuts to it. */
   maxLength: number;
+  /**
+   * Longest phrase encodePhrase accepts, INCLUDING [CLS]: the model's text position table (the card's
+   * config.max_position). Default: maxLength.
+   */
+  maxPositions?: number;
   /** bert-base-uncased lowercases; a cased vocabulary would set this false. */
   lowercase?: boolean;
   /** `pre_caption`'s max_words (spec §3: 50 for Flickr / training, 30 for RefCOCO+). */
@@ -98,6 +103,7 @@ export class BertTokenizer {
   private readonly hf: Tokenizer;
   private readonly clsId: number;
   readonly maxLength: number;
+  readonly maxPositions: number;
   readonly maxWords: number;
 
   private readonly lowercase: boolean;
@@ -113,6 +119,7 @@ export class BertTokenizer {
     this.clsId = vocab.indexOf(CLS_TOKEN);
     if (!(options.maxLength >= 2)) throw new Error(`tokenizer: maxLength must be ≥ 2, got ${options.maxLength}`);
     this.maxLength = options.maxLength;
+    this.maxPositions = Math.max(options.maxPositions ?? options.maxLength, options.maxLength);
     this.maxWords = options.maxWords ?? 50;
   }
 
@@ -136,8 +143,9 @@ export class BertTokenizer {
 
   /**
    * A phrase as the evaluation feeds it to the model: pre_caption, then [CLS] + wordpieces. Evaluation does not
-   * truncate (spec §4.2), so a phrase longer than the card allows is refused rather than silently cut, and a
-   * phrase with no wordpieces left is refused because its GradCAM would be [CLS] alone.
+   * truncate (spec §4.2): a phrase longer than the training length runs whole, as in the reference evaluation; one
+   * longer than the position table cannot run at all and is refused rather than silently cut, and a phrase with
+   * no wordpieces left is refused because its GradCAM would be [CLS] alone.
    */
   encodePhrase(phrase: string): EncodedText {
     const caption = preCaption(phrase, this.maxWords);
@@ -146,10 +154,11 @@ export class BertTokenizer {
       throw new TokenizeError(phrase, 'empty',
         `phrase ${JSON.stringify(phrase)} has no words left after cleaning (pre_caption gives ${JSON.stringify(caption)})`);
     }
-    if (wp.ids.length + 1 > this.maxLength) {
+    if (wp.ids.length + 1 > this.maxPositions) {
+      const limit = this.maxPositions > this.maxLength ? 'its text position table, config.max_position in model.json' : 'max_text_length in model.json';
       throw new TokenizeError(phrase, 'too-long',
         `phrase ${JSON.stringify(truncateForMessage(phrase))} is ${wp.ids.length + 1} tokens ([CLS] + ${wp.ids.length} wordpieces); ` +
-        `the model takes at most ${this.maxLength} (max_text_length in model.json)`);
+        `the model takes at most ${this.maxPositions} (${limit})`);
     }
     return { caption, ids: [this.clsId, ...wp.ids], tokens: [CLS_TOKEN, ...wp.tokens] };
   }

@@ -268,12 +268,23 @@ describe('model engine: bad input', function () {
     }
   });
 
-  it('phrase that tokenizes to nothing, and phrase longer than the card max length', async () => {
+  it('phrase that tokenizes to nothing; phrase longer than the training length runs whole (spec §4.2), beyond the position table is refused', async () => {
     const img = path.join(tmp, 'ok.png');
     await noiseImage(img, 40, 40, 9);
     await assert.rejects(engine.explain(img, '?!...'), (e: Error) => /no words left/.test(e.message));
     const long = Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ');
-    await assert.rejects(engine.explain(img, long), (e: Error) => /at most 25/.test(e.message));
+    const r = await engine.explain(img, long);
+    assert.ok(r.tokens.length > 25, `${r.tokens.length} tokens`);
+    assert.equal(r.tokenGradcam.length, r.tokens.length);
+    // the graph takes the whole position table: [CLS] + 511 wordpieces runs, one more is refused (letters of an
+    // unknown word are one wordpiece each: 'qzxv…' of n letters is n wordpieces)
+    const pieces = (n: number): string => 'qzxv'.repeat(25).slice(0, n);
+    const at512 = [100, 100, 100, 100, 100, 11].map(pieces).join(' ');
+    assert.equal((await engine.tokenize(at512)).ids.length, 512);
+    const full = await engine.explain(img, at512);
+    assert.equal(full.tokens.length, 512);
+    assert.ok(full.gradcam.every(Number.isFinite));
+    await assert.rejects(engine.explain(img, `${at512}q`), (e: Error) => /513 tokens.*at most 512 \(its text position table/.test(e.message));
   });
 
   it('a batch reports bad samples by entry and still explains the good ones', async () => {
@@ -286,7 +297,8 @@ describe('model engine: bad input', function () {
     ]);
     assert.ok(!('error' in res[0]));
     assert.ok('error' in res[1] && res[1].error.includes('/data/ann.json ([1])') && /not found/.test(res[1].error));
-    assert.ok('error' in res[2] && /no words left/.test(res[2].error));
+    assert.ok('error' in res[1] && res[1].reason === 'image not found');
+    assert.ok('error' in res[2] && /no words left/.test(res[2].error) && res[2].reason === 'phrase has no words after cleaning');
   });
 
   it('model folder without a card', async () => {

@@ -173,6 +173,9 @@ describe('viewer webview: list', () => {
     // The evaluation summary rendered per split.
     const summaryText = await viewer.page.textContent('.summary');
     assert.match(summaryText ?? '', /all/);
+    // ... and beside it, the sample that could not be scored, with its reason.
+    assert.deepEqual(summary.notScored, [{ reason: 'image not found', count: 1 }]);
+    assert.match(summaryText ?? '', /1 sample\(s\) not scored: image not found \(1\)/);
   });
 
   it('filters by split from the dropdown (RefCOCO+ pickle: train/val/testA/testB)', async () => {

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { openDataset } from '../../core/datasets/index';
 import { InferenceEngine } from '../../model/engine';
 import { accuracyTable, evaluateDataset, progressLine } from '../../model/evaluate';
+import { joinNegativeValues, maxFileBytesOption } from '../options';
 import { packageRoot, resolveModelDir } from '../../model/locate';
 import { PanelWriter, renderHtml, reportAccuracyRows, type ReportSection } from '../../model/report';
 import { intOption, UsageError, type CliIO } from '../command';
@@ -20,17 +21,20 @@ export const DEMO_SETS: { title: string; file: string }[] = [
 ];
 
 export const summary = 'evaluate the bundled synthetic set with the bundled model; writes an HTML report';
-export const usage = `usage: amc demo [--out DIR] [--model DIR] [--samples DIR] [--limit N] [--provider auto|cuda|cpu]
+export const usage = `usage: amc demo [--out DIR] [--model DIR] [--samples DIR] [--limit N] [--provider auto|cuda|cpu] [--max-file-mb N]
   --out DIR      report folder (default: out/demo in the package); index.html + img/ + report-*.json
   --model DIR    model folder (default: $AMC_MODEL, else models/amc-small-synthetic)
   --samples DIR  the synthetic set (default: samples/synthetic in the package)
-  --limit N      at most N queries per set`;
+  --limit N      at most N queries per set
+  --max-file-mb N  refuse image files over N MB (default 256); devices, FIFOs and folders are always refused
+exit code: 0 every query scored, 1 some queries not scored (listed with the reason), 2 bad usage or input`;
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: false, strict: true, options: {
+    parsed = parseArgs({ args: joinNegativeValues(args, ['max-file-mb']), allowPositionals: false, strict: true, options: {
       out: { type: 'string' }, model: { type: 'string' }, samples: { type: 'string' }, limit: { type: 'string' }, provider: { type: 'string' },
+      'max-file-mb': { type: 'string' },
     } });
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -47,18 +51,21 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     if (!existsSync(path.join(samplesDir, s.file))) throw new Error(`${path.join(samplesDir, s.file)}: bundled sample file missing (regenerate: see samples/synthetic/README.md)`);
   }
   const limit = intOption('limit', values.limit);
+  const maxFileBytes = maxFileBytesOption(values['max-file-mb']);
 
   await rm(path.join(outDir, 'img'), { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
-  const engine = await InferenceEngine.open(modelDir, { provider: providerOption(values.provider) });
+  const engine = await InferenceEngine.open(modelDir, { provider: providerOption(values.provider), maxFileBytes });
   const sections: ReportSection[] = [];
+  let notScored = 0;
   try {
     io.err(`model ${engine.card.name} on ${engine.providerNote ?? engine.provider}`);
     if (io.verbose && engine.providerDetail) io.err(`onnxruntime: ${engine.providerDetail}`);
+    for (const w of engine.card.warnings) io.err(`note: ${w}`);
     for (const [i, set] of DEMO_SETS.entries()) {
       const ds = await openDataset(path.join(samplesDir, set.file));
       try {
-        const writer = new PanelWriter(outDir, path.join(outDir, 'img'), `set${i}`);
+        const writer = new PanelWriter(outDir, path.join(outDir, 'img'), `set${i}`, maxFileBytes);
         io.err(`scoring ${path.relative(process.cwd(), ds.file) || ds.file}`);
         const report = await evaluateDataset(engine, ds, {
           limit, onSample: (row, sample, result) => writer.add(row, sample, result),
@@ -67,7 +74,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         if (process.stderr.isTTY) process.stderr.write('\n');
         await writeFile(path.join(outDir, `report-${i}.json`), `${JSON.stringify(report, null, 1)}\n`);
         sections.push({ title: set.title, report, panels: writer.panels });
-        await io.out(`${set.title}\n${accuracyTable(reportAccuracyRows(report.accuracy))}\n\n`);
+        notScored += report.counts.notScored;
+        for (const r of report.samples.filter((row) => row.error).slice(0, 5)) io.err(`not scored: ${r.error}`);
+        await io.out(`${set.title}\n${accuracyTable(reportAccuracyRows(report.accuracy))}\n${report.summary}\n\n`);
       } finally {
         await ds.close();
       }
@@ -75,7 +84,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     const html = path.join(outDir, 'index.html');
     await writeFile(html, renderHtml(`AMC Grounding Lens — ${engine.card.name} on the synthetic grounding set`, sections, engine.card.raw));
     await io.out(`report ${html}\n`);
-    return 0;
+    return notScored > 0 ? 1 : 0;
   } finally {
     await engine.dispose();
   }

@@ -6,26 +6,29 @@ import { parseArgs } from 'node:util';
 import { InferenceEngine, type ProviderSetting } from '../../model/engine';
 import { explainFigure } from '../../model/figure';
 import { resolveModelDir } from '../../model/locate';
-import { intOption, UsageError, type CliIO } from '../command';
+import { UsageError, type CliIO } from '../command';
+import { joinNegativeValues, maxFileBytesOption, threadsOption } from '../options';
 
 export const summary = 'explain a phrase on an image: GradCAM figure, ITM score and pointing-game point';
 export const usage = `usage: amc explain IMAGE "PHRASE" [--model DIR] [--out FILE.png] [--json] [--provider auto|cuda|cpu] [--threads N]
+                   [--max-file-mb N]
   IMAGE            any image file sharp reads (JPEG, PNG, WebP, TIFF, ...)
   PHRASE           the text to ground; cleaned with pre_caption and tokenized as the model was trained
   --model DIR      exported model folder (default: $AMC_MODEL, else the bundled models/amc-small-synthetic)
   --out FILE.png   figure path (default: <image name>-explain.png in the current folder)
   --json           print the result as JSON (score, point, tokens, raw g×g GradCAM, per-token maps)
   --provider P     onnxruntime execution provider: auto (CUDA, else CPU), cuda, cpu (default auto)
-  --threads N      onnxruntime intra-op threads (default: one per core)
+  --threads N      onnxruntime intra-op threads: 0 (default) lets onnxruntime choose, else 1..4 × cores (at most 64)
+  --max-file-mb N  refuse image files over N MB (default 256); devices, FIFOs and folders are always refused
   --verbose        also print onnxruntime's own provider message and the time each step took`;
 
 function parse(args: string[]) {
   try {
     return parseArgs({
-      args, allowPositionals: true, strict: true,
+      args: joinNegativeValues(args, ['threads', 'max-file-mb']), allowPositionals: true, strict: true,
       options: {
         model: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
-        provider: { type: 'string' }, threads: { type: 'string' },
+        provider: { type: 'string' }, threads: { type: 'string' }, 'max-file-mb': { type: 'string' },
       },
     });
   } catch (e) {
@@ -44,16 +47,19 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if (positionals.length !== 2) throw new UsageError(positionals.length < 2 ? 'expected IMAGE and "PHRASE"' : 'expected exactly IMAGE and one "PHRASE" (quote the phrase)');
   const [image, phrase] = positionals;
   const t0 = performance.now();
+  const threads = threadsOption(values.threads);
+  const maxFileBytes = maxFileBytesOption(values['max-file-mb']);
   const engine = await InferenceEngine.open(resolveModelDir(values.model), {
-    provider: providerOption(values.provider), threads: intOption('threads', values.threads),
+    provider: providerOption(values.provider), threads, maxFileBytes,
   });
   try {
     if (io.verbose && engine.providerDetail) io.err(`onnxruntime: ${engine.providerDetail}`);
     const tOpen = performance.now();
+    for (const w of engine.card.warnings) io.err(`note: ${w}`);
     const r = await engine.explain(path.resolve(image), phrase);
     const tExplain = performance.now();
     const out = path.resolve(values.out ?? `${path.parse(image).name}-explain.png`);
-    await writeFile(out, await explainFigure(path.resolve(image), phrase, r));
+    await writeFile(out, await explainFigure(path.resolve(image), phrase, r, { maxFileBytes }));
     const tFigure = performance.now();
     if (io.verbose) {
       io.err(`time: model ${Math.round(tOpen - t0)} ms, explain ${Math.round(tExplain - tOpen)} ms, ` +

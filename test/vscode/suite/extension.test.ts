@@ -20,7 +20,7 @@ describe('extension', () => {
     await activateAmc();
     const c = vscode.workspace.getConfiguration('amc');
     const expected: Record<string, unknown> = {
-      modelPath: '', executionProvider: 'auto', threads: 0, pythonPath: '', imageRoots: {}, colormap: 'jet', 'trainer.gpus': 0,
+      modelPath: '', executionProvider: 'auto', threads: 0, maxFileMB: 256, pythonPath: '', imageRoots: {}, colormap: 'jet', 'trainer.gpus': 0,
     };
     for (const [key, value] of Object.entries(expected)) {
       const info = c.inspect(key);
