@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   explain: () => import('./commands/explain'),
   eval: () => import('./commands/eval'),
   demo: () => import('./commands/demo'),
+  insights: () => import('./commands/insights'),
 };
 
 const io: CliIO = {
