@@ -101,7 +101,8 @@ export function wilsonInterval(hits: number, n: number, z = Z95): [number, numbe
   const denom = 1 + z2 / n;
   const center = (p + z2 / (2 * n)) / denom;
   const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom;
-  return [Math.max(0, center - half), Math.min(1, center + half)];
+  // Exact ends at 0 and n hits (rounding would leave 1e-17 or 0.99999999).
+  return [hits === 0 ? 0 : Math.max(0, center - half), hits === n ? 1 : Math.min(1, center + half)];
 }
 
 export function rate(key: string, hits: number, queries: number, notScored: number): Rate {

@@ -73,7 +73,7 @@ function rateTable(title: string, keyHeader: string, rates: readonly Rate[]): st
   const lines = [title, `${keyHeader.padEnd(width)}   hits / queries  accuracy  95% interval     not scored`];
   for (const r of rates) {
     lines.push(`${r.key.padEnd(width)}  ${String(r.hits).padStart(6)} / ${String(r.queries).padEnd(7)}  ${pct(r.accuracy).padStart(7)}` +
-      `   ${`${pct(r.low)}–${pct(r.high)}`.padEnd(15)}  ${r.notScored || ''}`);
+      `   ${(r.queries ? `${pct(r.low)}–${pct(r.high)}` : '–').padEnd(15)}  ${r.notScored || ''}`.trimEnd());
   }
   return lines.join('\n');
 }
@@ -109,11 +109,12 @@ export function formatInsights(i: Insights, by?: View): string {
   if (want('miss-target')) {
     const m = i.missTarget;
     const share = (n: number): string => (m.misses ? `${String(n).padStart(7)}  ${pct(n / m.misses).padStart(6)}` : String(n));
+    const row = (label: string, n: number): string => `${label.padEnd(34)}${share(n)}`;
     const lines = [`Where misses point (${m.misses} misses)`,
-      `in another query's GT box  ${share(m.counts['other-box'])}`,
-      `on the image border (${m.borderMargin * 100}%) ${share(m.counts.border)}`,
-      `background                 ${share(m.counts.background)}`];
-    if (m.counts['size-unknown']) lines.push(`not in a box, size unknown ${share(m.counts['size-unknown'])}`);
+      row("in another query's GT box", m.counts['other-box']),
+      row(`on the image border (within ${m.borderMargin * 100}%)`, m.counts.border),
+      row('background', m.counts.background)];
+    if (m.counts['size-unknown']) lines.push(row('not in a box, image size unknown', m.counts['size-unknown']));
     lines.push(`same object as another phrase: ${m.sameObject.queries} scored queries (${m.sameObject.misses} misses) on ${m.sameObject.objects} objects`);
     if (m.confusions.length) {
       lines.push('most frequent: phrase → phrase whose box the point landed in');
