@@ -162,6 +162,74 @@ export function onBorder(x: number, y: number, width: number, height: number, ma
   return x < margin * width || x >= width - margin * width || y < margin * height || y >= height - margin * height;
 }
 
+/**
+ * Ids of byte strings (a 32-bit FNV-1a hash of the bytes is given with them): a repeated image path, split or
+ * phrase costs a hash and a byte comparison, no string and no Map lookup by string. Every byte is compared, so a
+ * hash collision never merges two.
+ */
+export class ByteIds {
+  // Open addressing on typed arrays (a Map with ~10^6 number keys is several times slower here): slot -> entry + 1.
+  private slots = new Int32Array(1 << 12);
+  private arena = new Uint8Array(1 << 16);
+  private used = 0;
+  private start = new Uint32Array(1024);
+  private length = new Uint32Array(1024);
+  private hashes = new Int32Array(1024);
+  private ids = new Uint32Array(1024);
+  private count = 0;
+
+  find(buf: Uint8Array, from: number, to: number, hash: number): number {
+    const mask = this.slots.length - 1, n = to - from;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const e = this.slots[slot] - 1;
+      if (e < 0) return -1;
+      if (this.hashes[e] === hash && this.length[e] === n) {
+        const a = this.arena, s = this.start[e];
+        let i = 0;
+        while (i < n && a[s + i] === buf[from + i]) i++;
+        if (i === n) return this.ids[e];
+      }
+    }
+  }
+
+  add(buf: Uint8Array, from: number, to: number, hash: number, id: number): void {
+    const n = to - from, e = this.count++;
+    if (e >= this.ids.length) {
+      const grow = <T extends Uint32Array | Int32Array>(a: T): T => { const b = new (a.constructor as new (n: number) => T)(a.length * 2); b.set(a); return b; };
+      this.start = grow(this.start); this.length = grow(this.length); this.hashes = grow(this.hashes); this.ids = grow(this.ids);
+    }
+    if (this.used + n > this.arena.length) {
+      const bigger = new Uint8Array(Math.max(this.arena.length * 2, this.used + n));
+      bigger.set(this.arena.subarray(0, this.used));
+      this.arena = bigger;
+    }
+    this.arena.set(buf.subarray(from, to), this.used);
+    this.start[e] = this.used; this.length[e] = n; this.hashes[e] = hash; this.ids[e] = id;
+    this.used += n;
+    if (2 * this.count > this.slots.length) this.rehash(this.slots.length * 2);
+    else this.place(e);
+  }
+
+  private place(e: number): void {
+    const mask = this.slots.length - 1;
+    let slot = this.hashes[e] & mask;
+    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+    this.slots[slot] = e + 1;
+  }
+
+  private rehash(size: number): void {
+    this.slots = new Int32Array(size);
+    for (let e = 0; e < this.count; e++) this.place(e);
+  }
+}
+
+/** FNV-1a over bytes [from, to), as an int32 (the hash ByteIds takes). */
+export function fnv1a(bytes: ArrayLike<number>, from: number, to: number): number {
+  let hash = 0x811c9dc5 | 0;
+  for (let i = from; i < to; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  return hash;
+}
+
 class Interner {
   readonly ids = new Map<string, number>();
   readonly values: string[] = [];
@@ -204,8 +272,8 @@ export class InsightTable {
   boxes = new Float64Array(4096);
   readonly splits = new Interner();
   readonly images = new Interner();
-  /** Phrases by their pre_caption form; the words of each, interned. */
-  readonly phrases = new Interner();
+  /** Phrases by their pre_caption form (ids by phraseId); the words of each, interned. */
+  readonly phrases: string[] = [];
   /** Phrase p's distinct word ids are phraseWords[phraseWordStart[p] .. phraseWordStart[p + 1]) (flat: no array per phrase). */
   phraseWordStart = new Uint32Array(1025);
   phraseWords = new Uint32Array(4096);
@@ -271,21 +339,35 @@ export class InsightTable {
       if (known !== undefined) return known;
     }
     const normal = NORMAL_PHRASE.test(raw) ? raw : phraseWords(raw).join(' ');
-    let id = this.phrases.ids.get(normal);
-    if (id === undefined) {
-      id = this.phrases.id(normal);
+    // Distinct phrases run to the millions: look the pre_caption form up by its bytes (see ByteIds).
+    let bytes: Uint8Array;
+    if (/^[\x00-\x7f]*$/.test(normal)) {
+      if (this.scratch.length < normal.length) this.scratch = new Uint8Array(2 * normal.length);
+      for (let i = 0; i < normal.length; i++) this.scratch[i] = normal.charCodeAt(i);
+      bytes = this.scratch.subarray(0, normal.length);
+    } else bytes = this.encoder.encode(normal);
+    const hash = fnv1a(bytes, 0, bytes.length);
+    let id = this.phraseKeys.find(bytes, 0, bytes.length, hash);
+    if (id < 0) {
+      id = this.phrases.length;
+      this.phrases.push(normal);
+      this.phraseKeys.add(bytes, 0, bytes.length, hash, id);
       this.internWords(normal);
     }
     if (rememberRaw) this.rawPhrase.set(raw, id);
     return id;
   }
 
+  private readonly phraseKeys = new ByteIds();
+  private scratch = new Uint8Array(256);
+  private readonly encoder = new TextEncoder();
+
   // Words by a hash of their characters (no substring made for a word already known).
   private readonly wordFirst = new Map<number, number>();
   private readonly wordNext: number[] = [];
 
   private internWords(normal: string): void {
-    const p = this.phrases.values.length - 1;
+    const p = this.phrases.length - 1;
     if (p + 2 > this.phraseWordStart.length) this.phraseWordStart = grow(this.phraseWordStart, p + 2);
     if (p + 1 > this.phraseLength.length) this.phraseLength = grow(this.phraseLength, p + 1);
     const start = this.phraseWordStart[p];
@@ -446,7 +528,7 @@ function missTargets(t: InsightTable, topConfusions: number): Insights['missTarg
   const counts: Record<MissLocation, number> = { 'other-box': 0, border: 0, background: 0, 'size-unknown': 0 };
   let misses = 0, sameQueries = 0, sameMisses = 0, sameObjects = 0;
   const confusion = new Map<number, number>();
-  const nPhrases = t.phrases.values.length;
+  const nPhrases = t.phrases.length;
 
   // Rows grouped by image (counting sort); rows without an image are groups of one.
   const nImages = t.images.values.length;
@@ -555,7 +637,7 @@ function missTargets(t: InsightTable, topConfusions: number): Insights['missTarg
   }
 
   const confusions = [...confusion].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, topConfusions).map(([key, count]) => ({
-    phrase: t.phrases.values[Math.floor(key / nPhrases)], landedOn: t.phrases.values[key % nPhrases], count,
+    phrase: t.phrases[Math.floor(key / nPhrases)], landedOn: t.phrases[key % nPhrases], count,
   }));
   return {
     misses, borderMargin: BORDER_MARGIN, counts, confusions,

@@ -3,7 +3,7 @@
 // report is ~0.5 GB of JSON: JSON.parse of it would not fit the memory a breakdown may use, so this is a small
 // byte-level JSON scanner that decodes only the fields `amc insights` reads and skips the rest.
 import { openRegularFile } from './boundedRead';
-import { HIT, MISS, NO_IMAGE, NOT_SCORED, type InsightTable } from './insights';
+import { ByteIds, HIT, MISS, NO_IMAGE, NOT_SCORED, type InsightTable } from './insights';
 
 /** A report that cannot be read: the message names the file, the entry (samples[i]) or the byte offset. */
 export class ReportReadError extends Error {
@@ -38,54 +38,6 @@ const latin1 = typeof (Buffer.prototype as Latin1Slicer).latin1Slice === 'functi
   ? (buf: Buffer, start: number, end: number): string => (buf as Latin1Slicer).latin1Slice!(start, end)
   : (buf: Buffer, start: number, end: number): string => buf.toString('latin1', start, end);
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
-
-/**
- * Ids of strings by their bytes in the file: a repeated image path, split or phrase costs a hash and a byte
- * comparison, no string and no Map lookup by string. Every byte is compared, so a hash collision never merges two.
- */
-class ByteIds {
-  private readonly first = new Map<number, number>(); // hash -> first entry; more entries chain through next
-  private arena = new Uint8Array(1 << 16);
-  private used = 0;
-  private start = new Uint32Array(1024);
-  private length = new Uint32Array(1024);
-  private next = new Int32Array(1024);
-  private ids = new Uint32Array(1024);
-  private count = 0;
-
-  find(buf: Uint8Array, from: number, to: number, hash: number): number {
-    let e = this.first.get(hash) ?? -1;
-    const n = to - from;
-    while (e >= 0) {
-      if (this.length[e] === n) {
-        const a = this.arena, s = this.start[e];
-        let i = 0;
-        while (i < n && a[s + i] === buf[from + i]) i++;
-        if (i === n) return this.ids[e];
-      }
-      e = this.next[e];
-    }
-    return -1;
-  }
-
-  add(buf: Uint8Array, from: number, to: number, hash: number, id: number): void {
-    const n = to - from, e = this.count++;
-    if (e >= this.ids.length) {
-      const grow = <T extends Uint32Array | Int32Array>(a: T): T => { const b = new (a.constructor as new (n: number) => T)(a.length * 2); b.set(a); return b; };
-      this.start = grow(this.start); this.length = grow(this.length); this.next = grow(this.next); this.ids = grow(this.ids);
-    }
-    if (this.used + n > this.arena.length) {
-      const bigger = new Uint8Array(Math.max(this.arena.length * 2, this.used + n));
-      bigger.set(this.arena.subarray(0, this.used));
-      this.arena = bigger;
-    }
-    this.arena.set(buf.subarray(from, to), this.used);
-    this.start[e] = this.used; this.length[e] = n; this.ids[e] = id;
-    this.used += n;
-    this.next[e] = this.first.get(hash) ?? -1;
-    this.first.set(hash, e);
-  }
-}
 
 class Scanner {
   buf: Buffer;
@@ -144,7 +96,7 @@ class Scanner {
   /** Index of the closing quote of the string starting at pos (a '"'); sets escaped, ascii and an FNV-1a hash. */
   private stringEnd(): number {
     const buf = this.buf, end = this.end;
-    let p = this.pos + 1, escaped = false, ascii = true, hash = 0x811c9dc5;
+    let p = this.pos + 1, escaped = false, ascii = true, hash = 0x811c9dc5 | 0;
     for (;;) {
       if (p >= end) this.more();
       const c = buf[p];
