@@ -6,9 +6,10 @@
 // timed apart) under /usr/bin/time -v, three times each: wall time and peak RSS of the whole process.
 import { spawnSync } from 'node:child_process';
 import * as esbuild from 'esbuild';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { isHit } from '../../src/core/math/pointing';
 import type { EvalReport, EvalRow } from '../../src/model/evaluate';
 
@@ -100,12 +101,27 @@ async function generate(file: string, queries: number): Promise<void> {
   await new Promise<void>((resolve) => out.end(resolve));
 }
 
-function timeV(cmd: string[]): { wallS: number; maxRssMB: number; code: number | null; stderr: string } {
+/** A bare loop over the report's bytes (count the quotes), ns per byte: how fast this machine is right now. */
+function calibrate(file: string): number {
+  const fd = openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(8 << 20);
+  let quotes = 0, total = 0;
+  const t0 = performance.now();
+  for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) {
+    for (let i = 0; i < n; i++) if (buf[i] === 0x22) quotes++;
+    total += n;
+  }
+  closeSync(fd);
+  return quotes >= 0 ? ((performance.now() - t0) * 1e6) / total : NaN;
+}
+
+function timeV(cmd: string[]): { wallS: number; userS: number; maxRssMB: number; code: number | null; stderr: string } {
   const r = spawnSync('/usr/bin/time', ['-v', ...cmd], { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 30 });
   const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr);
   const wallS = wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : NaN;
-  return { wallS, maxRssMB: rss, code: r.status, stderr: r.stderr };
+  const userS = Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)?.[1] ?? NaN);
+  return { wallS, userS, maxRssMB: rss, code: r.status, stderr: r.stderr };
 }
 
 async function main(): Promise<void> {
@@ -130,10 +146,11 @@ async function main(): Promise<void> {
     const r = timeV([process.execPath, measure, report]);
     if (r.code !== 0) throw new Error(`measure failed: ${r.stderr}`);
     const phases = /read ([\d.]+) s, breakdowns ([\d.]+) s/.exec(r.stderr);
-    console.log(`run ${run}: measure wall ${r.wallS.toFixed(2)} s (read ${phases?.[1]} s + breakdowns ${phases?.[2]} s), peak RSS ${r.maxRssMB.toFixed(0)} MB`);
+    console.log(`run ${run}: bare byte loop ${calibrate(report).toFixed(2)} ns/byte, load ${os.loadavg()[0].toFixed(1)}; measure: wall ${r.wallS.toFixed(2)} s ` +
+      `(read ${phases?.[1]} s + breakdowns ${phases?.[2]} s), user CPU ${r.userS.toFixed(2)} s, peak RSS ${r.maxRssMB.toFixed(0)} MB`);
     const c = timeV([process.execPath, cli, 'insights', report, '--json']);
     if (c.code !== 0) throw new Error(`amc insights failed: ${c.stderr}`);
-    console.log(`run ${run}: node out/cli.js insights --json: wall ${c.wallS.toFixed(2)} s, peak RSS ${c.maxRssMB.toFixed(0)} MB`);
+    console.log(`run ${run}: node out/cli.js insights REPORT --json: wall ${c.wallS.toFixed(2)} s, user CPU ${c.userS.toFixed(2)} s, peak RSS ${c.maxRssMB.toFixed(0)} MB`);
   }
 }
 

@@ -175,20 +175,18 @@ class Scanner {
     const buf = this.buf, end = this.end;
     let p = this.pos;
     const start = p;
-    // A number ends before the buffer does only if some byte follows it; otherwise read more first.
-    let q = p;
-    while (q < end && ((buf[q] >= 0x30 && buf[q] <= 0x39) || buf[q] === 0x2d || buf[q] === 0x2b || buf[q] === 0x2e || buf[q] === 0x65 || buf[q] === 0x45)) q++;
-    if (q >= end) this.more();
+    // Reads past the filled part give undefined (or stale bytes before buf's end), which ends any loop below;
+    // a number that runs to the end of the filled bytes may continue in the next chunk: read more and redo it.
     let neg = false;
     if (buf[p] === 0x2d) { neg = true; p++; }
     let c = buf[p];
-    if (!(c >= 0x30 && c <= 0x39)) { this.pos = p; this.fail(`expected a number, found ${this.found()}`); }
+    if (!(c >= 0x30 && c <= 0x39)) { if (p >= end) this.more(); this.pos = p; this.fail(`expected a number, found ${this.found()}`); }
     let mantissa = 0, digits = 0, scale = 0;
     if (c === 0x30) c = buf[++p];
     else while (c >= 0x30 && c <= 0x39) { mantissa = mantissa * 10 + (c - 0x30); digits++; c = buf[++p]; }
     if (c === 0x2e) {
       c = buf[++p];
-      if (!(c >= 0x30 && c <= 0x39)) { this.pos = p; this.fail('expected a digit after the decimal point'); }
+      if (!(c >= 0x30 && c <= 0x39)) { if (p >= end) this.more(); this.pos = p; this.fail('expected a digit after the decimal point'); }
       while (c >= 0x30 && c <= 0x39) {
         if (mantissa !== 0 || c !== 0x30) digits++;
         mantissa = mantissa * 10 + (c - 0x30); scale--; c = buf[++p];
@@ -199,10 +197,11 @@ class Scanner {
       c = buf[++p];
       let expNeg = false;
       if (c === 0x2b || c === 0x2d) { expNeg = c === 0x2d; c = buf[++p]; }
-      if (!(c >= 0x30 && c <= 0x39)) { this.pos = p; this.fail('expected a digit in the exponent'); }
+      if (!(c >= 0x30 && c <= 0x39)) { if (p >= end) this.more(); this.pos = p; this.fail('expected a digit in the exponent'); }
       while (c >= 0x30 && c <= 0x39) { exp = Math.min(exp * 10 + (c - 0x30), 1e6); c = buf[++p]; }
       if (expNeg) exp = -exp;
     }
+    if (p >= end) this.more();
     this.pos = p;
     const e10 = scale + exp;
     let value: number;

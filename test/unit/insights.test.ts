@@ -260,3 +260,28 @@ describe('insights: streaming report reader', () => {
     await assert.rejects(readInto(path.join(tmp, 'missing.json')), /missing\.json/);
   });
 });
+
+describe('insights: reader chunk boundaries', () => {
+  it('every chunk size from 64 to 200 bytes reads the same numbers and errors', async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'amc-insights-chunks-'));
+    try {
+      const rows = [
+        { phrase: 'a', boxes: [[0.5, -1e-7, 12345.678901234567, 1e3]], hit: true, point: { x: 1, y: 2 }, lMax: -0.123456789012345678, lMean: 5e-324 },
+        { phrase: 'b', boxes: [[1, 2, 3, 4]], hit: false, point: { x: 10, y: 20 }, lMax: 1.7976931348623157e308, lMean: 0 },
+      ];
+      const file = path.join(tmp, 'r.json');
+      writeFileSync(file, JSON.stringify({ samples: rows }));
+      const bad = path.join(tmp, 'bad.json');
+      writeFileSync(bad, `{"samples": [{"phrase": "a", "boxes": [[1, 2, 3, 4.]]}]}`);
+      for (let chunk = 64; chunk <= 200; chunk++) {
+        const t = new InsightTable();
+        await readReportInto(file, t, { chunkBytes: chunk });
+        assert.deepEqual([...t.boxes.subarray(0, 8)], rows.flatMap((r) => r.boxes[0]), `chunk ${chunk}`);
+        assert.deepEqual([t.lMax[0], t.lMax[1], t.lMean[0], t.lMean[1]], [rows[0].lMax, rows[1].lMax, rows[0].lMean, rows[1].lMean]);
+        await assert.rejects(readReportInto(bad, new InsightTable(), { chunkBytes: chunk }), /samples\[0\]: expected a digit after the decimal point/);
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
