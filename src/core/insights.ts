@@ -459,7 +459,9 @@ export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Ins
 
   const words: Rate[] = [];
   for (let w = 0; w < t.words.values.length; w++) if (byWord.queries[w] >= minCount && byWord.nonEmpty(w)) words.push(byWord.rate(w, t.words.values[w]));
-  words.sort((a, b) => a.accuracy - b.accuracy || b.queries - a.queries || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // Worst first; a word only in not-scored rows (--min-count 0) has no accuracy and goes last.
+  const worst = (r: Rate): number => (r.queries ? r.accuracy : Infinity);
+  words.sort((a, b) => worst(a) - worst(b) || b.queries - a.queries || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 
   const lengthRates: Rate[] = [];
   if (byLength.nonEmpty(0)) lengthRates.push(byLength.rate(0, '0'));

@@ -56,6 +56,9 @@ describe('insights: breakdowns (hand-computed cases)', () => {
     assert.deepEqual(i.byWord.words.map((w) => w.key), ['the', 'circle', 'square', 'red']);
     assert.equal(i.byWord.wordsTotal, 8); // the red circle blue a square thing dog
     assert.deepEqual(computeInsights(table(rows), { minCount: 5 }).byWord.words, []);
+    const every = computeInsights(table(rows), { minCount: 0 }).byWord.words;
+    assert.equal(every.length, 8);
+    assert.deepEqual([every[0].key, every.at(-1)!.key, every.at(-1)!.queries, every.at(-1)!.notScored], ['blue', 'thing', 0, 1]);
     assert.deepEqual(phraseWords('  The  <person> left-of / it\'s'), ['the', 'person', 'left', 'of', 'its']);
   });
 
