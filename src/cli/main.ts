@@ -10,6 +10,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   eval: () => import('./commands/eval'),
   demo: () => import('./commands/demo'),
   python: () => import('./commands/python'),
+  insights: () => import('./commands/insights'),
 };
 
 const io: CliIO = {

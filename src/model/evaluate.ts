@@ -28,6 +28,9 @@ export interface EvalRow {
   image: string;
   phrase: string;
   boxes: BoxXYXY[];
+  /** Original image size in pixels (box area fractions, the image border in `amc insights`); absent when unknown. */
+  width?: number;
+  height?: number;
   hit?: boolean;
   point?: { x: number; y: number };
   score?: number;
@@ -134,12 +137,13 @@ export async function evaluateDataset(engine: InferenceEngine, ds: Dataset, opts
       const s = page[i], r = results[i];
       const row: EvalRow = { index: s.index, id: s.id, split: s.split ?? null, image: s.image, phrase: s.phrase, boxes: s.boxes };
       if ('error' in r) {
+        if (s.width && s.height) Object.assign(row, { width: s.width, height: s.height });
         row.error = r.error;
         row.reason = r.reason;
         errors++;
       } else {
         Object.assign(row, {
-          hit: r.hit, point: r.point, score: r.score, itmProbability: r.itmProbability,
+          width: r.width, height: r.height, hit: r.hit, point: r.point, score: r.score, itmProbability: r.itmProbability,
           lMean: r.lMean, lMax: r.lMax, total: r.total, maskEmpty: r.maskEmpty,
         });
       }

@@ -72,40 +72,72 @@ def _encode(model, images: torch.Tensor) -> torch.Tensor:
     return model.encode_image(images)
 
 
-def evaluate_queries(model, queries: list, tokenizer, image_res: int, batch_size: int = 16,
-                     device: Optional[torch.device] = None, max_length: Optional[int] = None,
-                     progress=None) -> list[dict]:
-    """Per-query records {id, split, hit, point:[x,y], score, boxes}. The model must be in eval mode."""
-    device = device or torch.device("cpu")
-    records: list[dict] = []
-    cache: "OrderedDict[str, torch.Tensor]" = OrderedDict()  # image path -> embeds [1+N, Dv]; consecutive
-    cache_size = max(4, 2 * batch_size)                      # queries usually share images
-    for start in range(0, len(queries), batch_size):
+def encoding_plan(queries: list, batch_size: int, batches: range) -> tuple[list, list]:
+    """How the single-process run encodes images, replayed without the model: per batch of `batch_size` queries,
+    the images it encodes together (groups of queries, the first query naming each image, as the loop loads it),
+    and for every query image of the batches in `batches` the group whose output it uses: (batch, group).
+    A run over only some batches (one rank's shard) encodes exactly those groups, so every embedding, and
+    hence every score and point, is bit for bit the single-process one (an encoder batch of other images
+    would change the last bits)."""
+    cache: "OrderedDict[str, tuple[int, int]]" = OrderedDict()  # image -> (batch, group) that encoded it
+    cache_size = max(4, 2 * batch_size)                            # consecutive queries usually share images
+    groups: list = []
+    sources: list = []
+    for b, start in enumerate(range(0, min(len(queries), batches.stop * batch_size), batch_size)):
         chunk = queries[start:start + batch_size]
-        todo = [q.image for q in chunk if q.image not in cache]
-        todo = list(dict.fromkeys(todo))
-        for i in range(0, len(todo), batch_size):
-            paths = todo[i:i + batch_size]
-            pixels = torch.stack([_load_image(next(q for q in chunk if q.image == p), image_res) for p in paths])
-            embeds = _encode(model, pixels.to(device))
-            for p, e in zip(paths, embeds):
-                cache[p] = e
-        image_embeds = torch.stack([cache[q.image] for q in chunk])
+        todo = list(dict.fromkeys(q.image for q in chunk if q.image not in cache))
+        first = {}
+        for q in chunk:
+            first.setdefault(q.image, q)
+        groups.append([[first[p] for p in todo[i:i + batch_size]] for i in range(0, len(todo), batch_size)])
+        for g, group in enumerate(groups[-1]):
+            for q in group:
+                cache[q.image] = (b, g)
+        sources.append({q.image: cache[q.image] for q in chunk} if b in batches else None)
         while len(cache) > cache_size:
             cache.popitem(last=False)
+    return groups, sources
+
+
+def evaluate_queries(model, queries: list, tokenizer, image_res: int, batch_size: int = 16,
+                     device: Optional[torch.device] = None, max_length: Optional[int] = None,
+                     progress=None, batches: Optional[range] = None) -> list[dict]:
+    """Per-query records {id, split, hit, point:[x,y], score, boxes}. The model must be in eval mode.
+    `batches` (default: all): only these batches of `batch_size` queries, with the single-process run's numbers."""
+    device = device or torch.device("cpu")
+    n_batches = -(-len(queries) // batch_size)
+    batches = batches if batches is not None else range(n_batches)
+    groups, sources = encoding_plan(queries, batch_size, batches)
+    records: list[dict] = []
+    embeds: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()  # (batch, group, image) -> embeds [1+N, Dv]
+    keep = max(4, 2 * batch_size) + batch_size
+    done, total = 0, sum(len(queries[b * batch_size:(b + 1) * batch_size]) for b in batches)
+    for b in batches:
+        chunk = queries[b * batch_size:(b + 1) * batch_size]
+        for q in chunk:
+            src = sources[b][q.image]
+            if (*src, q.image) not in embeds:
+                group = groups[src[0]][src[1]]
+                pixels = torch.stack([_load_image(g, image_res) for g in group])
+                for g, e in zip(group, _encode(model, pixels.to(device))):
+                    embeds[(*src, g.image)] = e
+        image_embeds = torch.stack([embeds[(*sources[b][q.image], q.image)] for q in chunk])
+        while len(embeds) > keep:
+            embeds.popitem(last=False)
         input_ids, attention_mask = tokenizer.tok([q.caption for q in chunk], max_length=max_length)
         out = model.explain(image_embeds, input_ids.to(device), attention_mask.to(device))
         cams = out["gradcam"].detach().cpu()
         logits = out["itm_logits"].detach().cpu()
-        for b, q in enumerate(chunk):
+        for i, q in enumerate(chunk):
             width, height = (q.width, q.height) if q.width and q.height else _image_size(q.image)
-            x, y = pointing_point(cams[b], height, width)
+            x, y = pointing_point(cams[i], height, width)
             boxes = [list(map(float, box)) for box in q.boxes_xyxy]
             records.append({"id": str(q.id), "split": q.split, "hit": is_hit(x, y, boxes), "point": [x, y],
-                            "score": float(logits[b, 1]), "phrase": q.caption, "image": q.image,
+                            "score": float(logits[i, 1]), "phrase": q.caption, "image": q.image,
                             "width": int(width), "height": int(height), "boxes": boxes})
+        done += len(chunk)
         if progress:
-            progress(min(len(queries), start + batch_size), len(queries))
+            progress(done, total)
     return records
 
 
@@ -159,6 +191,32 @@ def load_model_for_eval(checkpoint_path: str, model_size: Optional[str], image_r
     return model, mcfg
 
 
+def _launched_distributed() -> bool:
+    """Under torchrun with more than one process (torchrun sets RANK and WORLD_SIZE, as train.py reads them)."""
+    return "RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def shard_batches(n_queries: int, batch_size: int, rank: int, world_size: int) -> range:
+    """The batches this rank evaluates: a contiguous run of whole batches of the single-process run (the same
+    queries batched together, see encoding_plan), so the ranks' records concatenated in rank order are the
+    single-process records in their order."""
+    n_batches = -(-n_queries // max(1, batch_size))
+    return range(n_batches * rank // world_size, n_batches * (rank + 1) // world_size)
+
+
+def gather_to_rank0(outcome: tuple, dist_info) -> list:
+    """Every rank's outcome on rank 0, in rank order ([] on the other ranks). Objects travel over gloo even
+    when the ranks compute with NCCL (torch 1.13's gather_object does not run on NCCL, and all_gather_object
+    would copy every record to every rank)."""
+    if dist_info is None or not dist_info.initialized:
+        return [outcome]
+    import torch.distributed as dist
+    group = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else None
+    gathered: Optional[list] = [None] * dist_info.world_size if dist_info.rank == 0 else None
+    dist.gather_object(outcome, gathered, dst=0, group=group)
+    return gathered if gathered is not None else []
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m amc_trainer eval",
                                      description="Pointing-game accuracy per split (spec §4).")
@@ -174,25 +232,60 @@ def main(argv: list[str]) -> int:
                         help="evaluation resolution (default: the checkpoint's; RefCOCO+ with base: 384)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
 
     def log(text: str) -> None:
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
 
+    dist_info = None
     try:
         from .tokenizer import BertTokenizer
-        device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
-                              else ("cpu" if args.device == "auto" else args.device))
-        model, mcfg = load_model_for_eval(args.checkpoint, args.model, args.image_res, device, log)
-        queries = load_queries(args.data, args.image_root, args.split)
-        log(f"evaluating {len(queries)} queries at {mcfg.image_res} px (grid {mcfg.image_res // mcfg.patch_size})")
-        records = evaluate_queries(model, queries, BertTokenizer.from_vocab(), image_res=mcfg.image_res,
-                                   batch_size=args.batch_size, device=device,
-                                   max_length=getattr(mcfg, "max_position", None))
-    except (ValueError, FileNotFoundError, OSError, KeyError) as err:
+        if _launched_distributed():
+            from .train import init_distributed
+            dist_info = init_distributed(args.device)  # nccl on CUDA (GPU = LOCAL_RANK), gloo on CPU
+            device = dist_info.device
+        else:
+            device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                                  else ("cpu" if args.device == "auto" else args.device))
+    except ValueError as err:  # ConfigError: cuda asked for but not there
         sys.stdout.write(json.dumps({"event": "error", "message": str(err)}) + "\n")
         log(f"error: {err}")
         return 2
+    rank, world_size = (dist_info.rank, dist_info.world_size) if dist_info else (0, 1)
+    is_main = rank == 0
+    # Every rank catches its own failure and still joins the gather, so one bad rank cannot leave the
+    # others waiting; rank 0 reports the first failure.
+    outcome: tuple[str, Any]
+    try:
+        model, mcfg = load_model_for_eval(args.checkpoint, args.model, args.image_res, device,
+                                          log if is_main else (lambda s: None))
+        queries = load_queries(args.data, args.image_root, args.split)
+        if is_main:
+            log(f"evaluating {len(queries)} queries at {mcfg.image_res} px (grid {mcfg.image_res // mcfg.patch_size})"
+                + (f" across {world_size} processes" if world_size > 1 else ""))
+        outcome = ("ok", evaluate_queries(model, queries, BertTokenizer.from_vocab(), image_res=mcfg.image_res,
+                                          batch_size=args.batch_size, device=device,
+                                          max_length=getattr(mcfg, "max_position", None),
+                                          batches=shard_batches(len(queries), args.batch_size, rank, world_size)))
+    except (ValueError, FileNotFoundError, OSError, KeyError) as err:
+        outcome = ("error", f"{err}" if world_size == 1 else f"rank {rank}: {err}")
+    try:
+        outcomes = gather_to_rank0(outcome, dist_info)
+    finally:
+        if dist_info is not None and dist_info.initialized:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+    if not is_main:
+        return 0 if outcome[0] == "ok" else 2
+    failed = [message for kind, message in outcomes if kind == "error"]
+    if failed:
+        sys.stdout.write(json.dumps({"event": "error", "message": failed[0]}) + "\n")
+        for message in failed:
+            log(f"error: {message}")
+        return 2
+    records = [record for _, shard in outcomes for record in shard]  # rank order = query order
     summary = summarize(records)
     report: dict[str, Any] = {"checkpoint": os.path.abspath(args.checkpoint), "data": os.path.abspath(args.data),
                               "image_res": mcfg.image_res, "grid": mcfg.image_res // mcfg.patch_size,

@@ -1,0 +1,648 @@
+// Where and why a model fails, from the per-query results of an evaluation report (`amc eval --out`): accuracy by
+// word, phrase length, GT box area, number of GT boxes and split, where the points of misses land, and L_mean /
+// L_max histograms for hits and misses. Pure data, no node or vscode import: the CLI and the viewer share it.
+// Rows are kept in columns (typed arrays, phrases and images interned) so a million queries fit in ~100 MB.
+import { DEFAULT_MAX_WORDS, preCaption } from './text';
+
+/** One query of a report, as `amc insights` reads it (EvalRow of src/model/evaluate.ts, or the trainer's record). */
+export interface InsightRow {
+  phrase: string;
+  split?: string | null;
+  /** Queries with the same image string share their GT boxes for the miss-target breakdown. */
+  image?: string;
+  /** Ground-truth boxes, xyxy in original-image pixels. */
+  boxes: readonly (readonly number[])[];
+  /** Original image size in pixels (area fractions and the border need it). */
+  width?: number;
+  height?: number;
+  /** Scored rows have a boolean hit and a point; rows with an error or without a hit are "not scored". */
+  hit?: boolean;
+  point?: { x: number; y: number };
+  lMean?: number;
+  lMax?: number;
+  error?: string;
+}
+
+/** hits / queries of one group, with the Wilson 95 % interval; notScored rows are counted apart, never as misses. */
+export interface Rate {
+  key: string;
+  queries: number;
+  hits: number;
+  /** NaN (JSON null) when the group has no scored query. */
+  accuracy: number;
+  low: number;
+  high: number;
+  notScored: number;
+}
+
+export type MissLocation = 'other-box' | 'border' | 'background' | 'size-unknown';
+
+export interface Confusion { phrase: string; landedOn: string; count: number; }
+
+export interface Histogram {
+  /** bins + 1 equal-width edges over [min, max] of the scored values (the last bin includes max); [] when none. */
+  edges: number[];
+  hits: number[];
+  misses: number[];
+  /** Scored rows without a finite value. */
+  missing: number;
+}
+
+export interface Insights {
+  rows: number;
+  scored: number;
+  hits: number;
+  notScored: number;
+  /** Most frequent reasons of not-scored rows (the `error` text, or 'no hit'), most frequent first. */
+  notScoredReasons: { reason: string; count: number }[];
+  overall: Rate;
+  byWord: { minCount: number; wordsTotal: number; words: Rate[] };
+  byLength: Rate[];
+  byArea: Rate[];
+  byBoxes: Rate[];
+  bySplit: Rate[];
+  missTarget: {
+    misses: number;
+    borderMargin: number;
+    counts: Record<MissLocation, number>;
+    /** Misses inside another query's GT box: the query's phrase → the phrase owning that box, most frequent first. */
+    confusions: Confusion[];
+    /** Scored queries whose point lands on the same object (GT box) as the point of a query with another phrase. */
+    sameObject: { queries: number; misses: number; objects: number };
+  };
+  histograms: { bins: number; lMean: Histogram; lMax: Histogram };
+}
+
+export interface InsightOptions {
+  /** Words occurring in fewer scored phrases are left out of byWord (default 5). */
+  minCount?: number;
+  /** Histogram bins (default 20). */
+  bins?: number;
+  /** How many confusions to list (default 20). */
+  topConfusions?: number;
+}
+
+/** Miss points within this fraction of the width (x) or height (y) of an image edge are "on the border". */
+export const BORDER_MARGIN = 0.02;
+/** Upper bounds (exclusive) of the GT-area buckets, as a fraction of the image; the last bucket is open. */
+export const AREA_BUCKETS: readonly { key: string; below: number }[] = [
+  { key: '<1%', below: 0.01 }, { key: '1–5%', below: 0.05 }, { key: '5–10%', below: 0.10 },
+  { key: '10–25%', below: 0.25 }, { key: '25–50%', below: 0.50 }, { key: '≥50%', below: Infinity },
+];
+export const AREA_UNKNOWN = 'size unknown';
+const MAX_LENGTH_BUCKET = 10; // lengths 1..9, then "10+"
+const MAX_BOXES_BUCKET = 5;   // 1..4 boxes, then "5+"
+const Z95 = 1.959963984540054;
+
+/** Wilson score interval for hits / n at 95 % ([NaN, NaN] for n = 0). */
+export function wilsonInterval(hits: number, n: number, z = Z95): [number, number] {
+  if (n <= 0) return [NaN, NaN];
+  const p = hits / n, z2 = z * z;
+  const denom = 1 + z2 / n;
+  const center = (p + z2 / (2 * n)) / denom;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom;
+  // Exact ends at 0 and n hits (rounding would leave 1e-17 or 0.99999999).
+  return [hits === 0 ? 0 : Math.max(0, center - half), hits === n ? 1 : Math.min(1, center + half)];
+}
+
+export function rate(key: string, hits: number, queries: number, notScored: number): Rate {
+  const [low, high] = wilsonInterval(hits, queries);
+  return { key, queries, hits, accuracy: queries ? hits / queries : NaN, low, high, notScored };
+}
+
+// Most phrases are already lower-case words separated by single spaces: pre_caption leaves those unchanged.
+const NORMAL_PHRASE = /^[a-z0-9]+(?: [a-z0-9]+)*$/;
+
+/** Words of a phrase as the model reads it (pre_caption, spec §3), split on spaces, empty words dropped. */
+export function phraseWords(phrase: string): string[] {
+  const text = NORMAL_PHRASE.test(phrase) ? phrase : preCaption(phrase);
+  const words = text.split(' ').filter((w) => w.length > 0);
+  return words.length > DEFAULT_MAX_WORDS ? words.slice(0, DEFAULT_MAX_WORDS) : words;
+}
+
+/** Area of the union of xyxy boxes clipped to [0, W]×[0, H] (coordinate compression; a query has few boxes). */
+export function unionArea(boxes: ArrayLike<number>, from: number, to: number, width: number, height: number): number {
+  const n = (to - from) / 4;
+  const clip = (v: number, max: number): number => Math.min(Math.max(v, 0), max);
+  if (n === 1) {
+    const w = clip(boxes[from + 2], width) - clip(boxes[from], width);
+    const h = clip(boxes[from + 3], height) - clip(boxes[from + 1], height);
+    return w > 0 && h > 0 ? w * h : 0;
+  }
+  const xs: number[] = [], ys: number[] = [];
+  for (let b = from; b < to; b += 4) {
+    xs.push(clip(boxes[b], width), clip(boxes[b + 2], width));
+    ys.push(clip(boxes[b + 1], height), clip(boxes[b + 3], height));
+  }
+  xs.sort((a, b) => a - b); ys.sort((a, b) => a - b);
+  let area = 0;
+  for (let i = 0; i + 1 < xs.length; i++) {
+    const x0 = xs[i], x1 = xs[i + 1];
+    if (x1 <= x0) continue;
+    for (let j = 0; j + 1 < ys.length; j++) {
+      const y0 = ys[j], y1 = ys[j + 1];
+      if (y1 <= y0) continue;
+      const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+      for (let b = from; b < to; b += 4) {
+        if (cx > boxes[b] && cx < boxes[b + 2] && cy > boxes[b + 1] && cy < boxes[b + 3]) { area += (x1 - x0) * (y1 - y0); break; }
+      }
+    }
+  }
+  return area;
+}
+
+/** The bucket key of a GT area fraction. */
+export function areaBucket(fraction: number): string {
+  for (const b of AREA_BUCKETS) if (fraction < b.below) return b.key;
+  return AREA_BUCKETS[AREA_BUCKETS.length - 1].key;
+}
+
+/** Whether a pixel point is within `margin` of the image size from an edge (x < m·W or x ≥ W − m·W, same for y). */
+export function onBorder(x: number, y: number, width: number, height: number, margin = BORDER_MARGIN): boolean {
+  return x < margin * width || x >= width - margin * width || y < margin * height || y >= height - margin * height;
+}
+
+/**
+ * Ids of byte strings (a 32-bit FNV-1a hash of the bytes is given with them): a repeated image path, split or
+ * phrase costs a hash and a byte comparison, no string and no Map lookup by string. Every byte is compared, so a
+ * hash collision never merges two.
+ */
+export class ByteIds {
+  // Open addressing on typed arrays (a Map with ~10^6 number keys is several times slower here): slot -> entry + 1.
+  private slots = new Int32Array(1 << 12);
+  private arena = new Uint8Array(1 << 16);
+  private used = 0;
+  private start = new Uint32Array(1024);
+  private length = new Uint32Array(1024);
+  private hashes = new Int32Array(1024);
+  private ids = new Uint32Array(1024);
+  private count = 0;
+
+  find(buf: Uint8Array, from: number, to: number, hash: number): number {
+    const mask = this.slots.length - 1, n = to - from;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const e = this.slots[slot] - 1;
+      if (e < 0) return -1;
+      if (this.hashes[e] === hash && this.length[e] === n) {
+        const a = this.arena, s = this.start[e];
+        let i = 0;
+        while (i < n && a[s + i] === buf[from + i]) i++;
+        if (i === n) return this.ids[e];
+      }
+    }
+  }
+
+  add(buf: Uint8Array, from: number, to: number, hash: number, id: number): void {
+    const n = to - from, e = this.count++;
+    if (e >= this.ids.length) {
+      const grow = <T extends Uint32Array | Int32Array>(a: T): T => { const b = new (a.constructor as new (n: number) => T)(a.length * 2); b.set(a); return b; };
+      this.start = grow(this.start); this.length = grow(this.length); this.hashes = grow(this.hashes); this.ids = grow(this.ids);
+    }
+    if (this.used + n > this.arena.length) {
+      const bigger = new Uint8Array(Math.max(this.arena.length * 2, this.used + n));
+      bigger.set(this.arena.subarray(0, this.used));
+      this.arena = bigger;
+    }
+    this.arena.set(buf.subarray(from, to), this.used);
+    this.start[e] = this.used; this.length[e] = n; this.hashes[e] = hash; this.ids[e] = id;
+    this.used += n;
+    if (2 * this.count > this.slots.length) this.rehash(this.slots.length * 2);
+    else this.place(e);
+  }
+
+  private place(e: number): void {
+    const mask = this.slots.length - 1;
+    let slot = this.hashes[e] & mask;
+    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+    this.slots[slot] = e + 1;
+  }
+
+  private rehash(size: number): void {
+    this.slots = new Int32Array(size);
+    for (let e = 0; e < this.count; e++) this.place(e);
+  }
+}
+
+/** FNV-1a over bytes [from, to), as an int32 (the hash ByteIds takes). */
+export function fnv1a(bytes: ArrayLike<number>, from: number, to: number): number {
+  let hash = 0x811c9dc5 | 0;
+  for (let i = from; i < to; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  return hash;
+}
+
+class Interner {
+  readonly ids = new Map<string, number>();
+  readonly values: string[] = [];
+  id(value: string): number {
+    let id = this.ids.get(value);
+    if (id === undefined) { id = this.values.length; this.ids.set(value, id); this.values.push(value); }
+    return id;
+  }
+}
+
+function grow<T extends Float64Array | Uint32Array | Int32Array | Int8Array>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  const next = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2));
+  next.set(a);
+  return next;
+}
+
+/** Row status values of InsightTable.status. */
+export const HIT = 1, MISS = 0, NOT_SCORED = -1;
+export const NO_IMAGE = 0xffffffff;
+
+/**
+ * The rows of a report in columns. `add` copies what the breakdowns need and keeps no reference to the row, so a
+ * streaming reader can hand over one row object after another.
+ */
+export class InsightTable {
+  size = 0;
+  status = new Int8Array(1024);
+  px = new Float64Array(1024);
+  py = new Float64Array(1024);
+  lMean = new Float64Array(1024);
+  lMax = new Float64Array(1024);
+  width = new Float64Array(1024);
+  height = new Float64Array(1024);
+  split = new Uint32Array(1024);
+  image = new Uint32Array(1024);
+  phrase = new Uint32Array(1024);
+  /** Row r's boxes are boxes[boxStart[r] .. boxStart[r + 1]), 4 numbers each. */
+  boxStart = new Uint32Array(1025);
+  boxes = new Float64Array(4096);
+  readonly splits = new Interner();
+  readonly images = new Interner();
+  /** Phrases by their pre_caption form (ids by phraseId); the words of each, interned. */
+  readonly phrases: string[] = [];
+  /** Phrase p's distinct word ids are phraseWords[phraseWordStart[p] .. phraseWordStart[p + 1]) (flat: no array per phrase). */
+  phraseWordStart = new Uint32Array(1025);
+  phraseWords = new Uint32Array(4096);
+  /** Words in phrase p (with repeats), for the length breakdown. */
+  phraseLength = new Uint32Array(1024);
+  readonly words = new Interner();
+  private readonly rawPhrase = new Map<string, number>();
+  readonly notScoredReasons = new Map<string, number>();
+
+  add(row: InsightRow): void {
+    const nBoxes = row.boxes.length;
+    if (this.flat.length < 4 * nBoxes) this.flat = new Float64Array(4 * nBoxes);
+    for (let i = 0; i < nBoxes; i++) for (let k = 0; k < 4; k++) this.flat[4 * i + k] = row.boxes[i][k];
+    const scored = typeof row.hit === 'boolean' && row.error === undefined && row.point !== undefined;
+    this.push(scored ? (row.hit ? HIT : MISS) : NOT_SCORED, scored ? row.point!.x : NaN, scored ? row.point!.y : NaN,
+      row.lMean ?? NaN, row.lMax ?? NaN, row.width ?? NaN, row.height ?? NaN, this.splitId(row.split),
+      this.imageId(row.image), this.phraseId(row.phrase), this.flat, nBoxes,
+      scored ? undefined : row.error ?? (typeof row.hit !== 'boolean' ? 'no hit' : 'no point'));
+  }
+
+  private flat = new Float64Array(64);
+
+  /**
+   * Append one row from its parts (ids from splitId/imageId/phraseId; boxes: nBoxes × xyxy, flat).
+   * status: 1 hit, 0 miss, -1 not scored (then give the reason); NaN for what the row does not state.
+   */
+  push(status: number, px: number, py: number, lMean: number, lMax: number, width: number, height: number,
+    split: number, image: number, phrase: number, boxes: ArrayLike<number>, nBoxes: number, notScoredReason?: string): void {
+    const r = this.size;
+    if (r + 1 >= this.status.length) this.reserve(r + 2);
+    const b0 = this.boxStart[r];
+    if (b0 + 4 * nBoxes > this.boxes.length) this.boxes = grow(this.boxes, b0 + 4 * nBoxes);
+    for (let i = 0; i < 4 * nBoxes; i++) this.boxes[b0 + i] = boxes[i];
+    this.boxStart[r + 1] = b0 + 4 * nBoxes;
+    this.status[r] = status;
+    if (status === NOT_SCORED) {
+      const reason = notScoredReason ?? 'no hit';
+      const key = this.notScoredReasons.has(reason) || this.notScoredReasons.size < 1000 ? reason : '(other reasons)';
+      this.notScoredReasons.set(key, (this.notScoredReasons.get(key) ?? 0) + 1);
+    }
+    this.px[r] = px;
+    this.py[r] = py;
+    this.lMean[r] = lMean;
+    this.lMax[r] = lMax;
+    this.width[r] = width > 0 ? width : NaN;
+    this.height[r] = height > 0 ? height : NaN;
+    this.split[r] = split;
+    this.image[r] = image;
+    this.phrase[r] = phrase;
+    this.size = r + 1;
+  }
+
+  splitId(split: string | null | undefined): number { return this.splits.id(split ?? '(none)'); }
+  imageId(image: string | undefined): number { return image === undefined ? NO_IMAGE : this.images.id(image); }
+
+  /**
+   * The id of a phrase's pre_caption form, its words interned the first time it is seen. rememberRaw: false
+   * when the caller already maps raw phrases to ids (the report reader does, by bytes).
+   */
+  phraseId(raw: string, rememberRaw = true): number {
+    if (rememberRaw) {
+      const known = this.rawPhrase.get(raw);
+      if (known !== undefined) return known;
+    }
+    const normal = NORMAL_PHRASE.test(raw) ? raw : phraseWords(raw).join(' ');
+    // Distinct phrases run to the millions: look the pre_caption form up by its bytes (see ByteIds).
+    let bytes: Uint8Array;
+    if (/^[\x00-\x7f]*$/.test(normal)) {
+      if (this.scratch.length < normal.length) this.scratch = new Uint8Array(2 * normal.length);
+      for (let i = 0; i < normal.length; i++) this.scratch[i] = normal.charCodeAt(i);
+      bytes = this.scratch.subarray(0, normal.length);
+    } else bytes = this.encoder.encode(normal);
+    const hash = fnv1a(bytes, 0, bytes.length);
+    let id = this.phraseKeys.find(bytes, 0, bytes.length, hash);
+    if (id < 0) {
+      id = this.phrases.length;
+      this.phrases.push(normal);
+      this.phraseKeys.add(bytes, 0, bytes.length, hash, id);
+      this.internWords(normal);
+    }
+    if (rememberRaw) this.rawPhrase.set(raw, id);
+    return id;
+  }
+
+  private readonly phraseKeys = new ByteIds();
+  private scratch = new Uint8Array(256);
+  private readonly encoder = new TextEncoder();
+
+  // Words by a hash of their characters (no substring made for a word already known).
+  private readonly wordFirst = new Map<number, number>();
+  private readonly wordNext: number[] = [];
+
+  private internWords(normal: string): void {
+    const p = this.phrases.length - 1;
+    if (p + 2 > this.phraseWordStart.length) this.phraseWordStart = grow(this.phraseWordStart, p + 2);
+    if (p + 1 > this.phraseLength.length) this.phraseLength = grow(this.phraseLength, p + 1);
+    const start = this.phraseWordStart[p];
+    let distinct = 0;
+    let length = 0;
+    for (let i = 0; i < normal.length && length < DEFAULT_MAX_WORDS;) {
+      let j = i, hash = 0x811c9dc5;
+      while (j < normal.length && normal.charCodeAt(j) !== 0x20) { hash = Math.imul(hash ^ normal.charCodeAt(j), 0x01000193); j++; }
+      if (j > i) {
+        length++;
+        let w = this.wordFirst.get(hash) ?? -1;
+        while (w >= 0) {
+          const word = this.words.values[w];
+          if (word.length === j - i) {
+            let k = 0;
+            while (k < word.length && word.charCodeAt(k) === normal.charCodeAt(i + k)) k++;
+            if (k === word.length) break;
+          }
+          w = this.wordNext[w];
+        }
+        if (w < 0) {
+          w = this.words.id(normal.slice(i, j));
+          this.wordNext[w] = this.wordFirst.get(hash) ?? -1;
+          this.wordFirst.set(hash, w);
+        }
+        let seen = false;
+        for (let k = start; k < start + distinct && !seen; k++) seen = this.phraseWords[k] === w;
+        if (!seen) {
+          if (start + distinct + 1 > this.phraseWords.length) this.phraseWords = grow(this.phraseWords, start + distinct + 1);
+          this.phraseWords[start + distinct++] = w;
+        }
+      }
+      i = j + 1;
+    }
+    this.phraseWordStart[p + 1] = start + distinct;
+    this.phraseLength[p] = length;
+  }
+
+  private reserve(n: number): void {
+    this.status = grow(this.status, n); this.px = grow(this.px, n); this.py = grow(this.py, n);
+    this.lMean = grow(this.lMean, n); this.lMax = grow(this.lMax, n);
+    this.width = grow(this.width, n); this.height = grow(this.height, n);
+    this.split = grow(this.split, n); this.image = grow(this.image, n); this.phrase = grow(this.phrase, n);
+    this.boxStart = grow(this.boxStart, n + 1);
+  }
+}
+
+class Counter {
+  queries: Float64Array; hits: Float64Array; notScored: Float64Array;
+  constructor(n: number) { this.queries = new Float64Array(n); this.hits = new Float64Array(n); this.notScored = new Float64Array(n); }
+  count(i: number, status: number): void {
+    if (status === NOT_SCORED) this.notScored[i]++;
+    else { this.queries[i]++; if (status === HIT) this.hits[i]++; }
+  }
+  rate(i: number, key: string): Rate { return rate(key, this.hits[i], this.queries[i], this.notScored[i]); }
+  nonEmpty(i: number): boolean { return this.queries[i] + this.notScored[i] > 0; }
+}
+
+/** Every breakdown of the table (see Insights for what each number means). */
+export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Insights {
+  const minCount = opts.minCount ?? 5;
+  const bins = Math.max(1, opts.bins ?? 20);
+  const n = t.size;
+
+  const overall = new Counter(1);
+  const bySplit = new Counter(t.splits.values.length);
+  const byLength = new Counter(MAX_LENGTH_BUCKET + 1);       // index = length (0 .. 10+)
+  const byBoxes = new Counter(MAX_BOXES_BUCKET + 1);         // index = box count (0 .. 5+)
+  const byArea = new Counter(AREA_BUCKETS.length + 1);       // last = size unknown
+  const byWord = new Counter(t.words.values.length);
+  for (let r = 0; r < n; r++) {
+    const s = t.status[r];
+    overall.count(0, s);
+    bySplit.count(t.split[r], s);
+    const p = t.phrase[r];
+    byLength.count(Math.min(t.phraseLength[p], MAX_LENGTH_BUCKET), s);
+    for (let i = t.phraseWordStart[p]; i < t.phraseWordStart[p + 1]; i++) byWord.count(t.phraseWords[i], s);
+    const b0 = t.boxStart[r], b1 = t.boxStart[r + 1];
+    byBoxes.count(Math.min((b1 - b0) / 4, MAX_BOXES_BUCKET), s);
+    const w = t.width[r], h = t.height[r];
+    if (Number.isNaN(w) || Number.isNaN(h)) byArea.count(AREA_BUCKETS.length, s);
+    else {
+      const frac = unionArea(t.boxes, b0, b1, w, h) / (w * h);
+      let bucket = 0;
+      while (frac >= AREA_BUCKETS[bucket].below) bucket++;
+      byArea.count(bucket, s);
+    }
+  }
+
+  const words: Rate[] = [];
+  for (let w = 0; w < t.words.values.length; w++) if (byWord.queries[w] >= minCount && byWord.nonEmpty(w)) words.push(byWord.rate(w, t.words.values[w]));
+  // Worst first; a word only in not-scored rows (--min-count 0) has no accuracy and goes last.
+  const worst = (r: Rate): number => (r.queries ? r.accuracy : Infinity);
+  words.sort((a, b) => worst(a) - worst(b) || b.queries - a.queries || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+  const lengthRates: Rate[] = [];
+  if (byLength.nonEmpty(0)) lengthRates.push(byLength.rate(0, '0'));
+  for (let i = 1; i <= MAX_LENGTH_BUCKET; i++) lengthRates.push(byLength.rate(i, i === MAX_LENGTH_BUCKET ? `${i}+` : String(i)));
+  const boxRates: Rate[] = [];
+  if (byBoxes.nonEmpty(0)) boxRates.push(byBoxes.rate(0, '0'));
+  for (let i = 1; i <= MAX_BOXES_BUCKET; i++) boxRates.push(byBoxes.rate(i, i === MAX_BOXES_BUCKET ? `${i}+` : String(i)));
+  const areaRates = AREA_BUCKETS.map((b, i) => byArea.rate(i, b.key));
+  if (byArea.nonEmpty(AREA_BUCKETS.length)) areaRates.push(byArea.rate(AREA_BUCKETS.length, AREA_UNKNOWN));
+
+  const reasons = [...t.notScoredReasons].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([reason, count]) => ({ reason, count }));
+  return {
+    rows: n,
+    scored: overall.queries[0],
+    hits: overall.hits[0],
+    notScored: overall.notScored[0],
+    notScoredReasons: reasons,
+    overall: overall.rate(0, 'all'),
+    byWord: { minCount, wordsTotal: t.words.values.length, words },
+    byLength: lengthRates,
+    byArea: areaRates,
+    byBoxes: boxRates,
+    bySplit: t.splits.values.map((key, i) => bySplit.rate(i, key)),
+    missTarget: missTargets(t, opts.topConfusions ?? 20),
+    histograms: { bins, lMean: histogram(t, t.lMean, bins), lMax: histogram(t, t.lMax, bins) },
+  };
+}
+
+function histogram(t: InsightTable, values: Float64Array, bins: number): Histogram {
+  let lo = Infinity, hi = -Infinity, missing = 0;
+  for (let r = 0; r < t.size; r++) {
+    if (t.status[r] === NOT_SCORED) continue;
+    const v = values[r];
+    if (!Number.isFinite(v)) { missing++; continue; }
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (lo > hi) return { edges: [], hits: [], misses: [], missing };
+  const width = (hi - lo) / bins;
+  const edges = Array.from({ length: bins + 1 }, (_, i) => (i === bins ? hi : lo + i * width));
+  const hits = new Array<number>(bins).fill(0), misses = new Array<number>(bins).fill(0);
+  for (let r = 0; r < t.size; r++) {
+    const s = t.status[r], v = values[r];
+    if (s === NOT_SCORED || !Number.isFinite(v)) continue;
+    let bin = width > 0 ? Math.floor((v - lo) / width) : 0;
+    if (bin >= bins) bin = bins - 1;
+    // Floating-point division can land a value one bin off its edges; the edges decide.
+    while (bin > 0 && v < edges[bin]) bin--;
+    while (bin < bins - 1 && v >= edges[bin + 1]) bin++;
+    (s === HIT ? hits : misses)[bin]++;
+  }
+  return { edges, hits, misses, missing };
+}
+
+/**
+ * Where the points of misses land, and which queries point to the same object. Queries are grouped by image;
+ * an object is a distinct GT box (same four numbers) of any query on that image, scored or not. A miss lands
+ * "in another box" when its point is strictly inside (the hit rule) one of them: the smallest such box, owned
+ * by the first query listing it. Otherwise it is "on the border" when within BORDER_MARGIN of an edge, else
+ * "background"; without an image size only "other box" or "size unknown" can be said. A query points to an
+ * object: a hit to its smallest own box around the point, a miss to the box found above; an object pointed to
+ * by queries of two or more different phrases counts once in `objects`, each of those queries in `queries`.
+ */
+function missTargets(t: InsightTable, topConfusions: number): Insights['missTarget'] {
+  const n = t.size;
+  const counts: Record<MissLocation, number> = { 'other-box': 0, border: 0, background: 0, 'size-unknown': 0 };
+  let misses = 0, sameQueries = 0, sameMisses = 0, sameObjects = 0;
+  const confusion = new Map<number, number>();
+  const nPhrases = t.phrases.length;
+
+  // Rows grouped by image (counting sort); rows without an image are groups of one.
+  const nImages = t.images.values.length;
+  const start = new Uint32Array(nImages + 2);
+  for (let r = 0; r < n; r++) start[(t.image[r] === NO_IMAGE ? nImages : t.image[r]) + 1]++;
+  for (let i = 0; i <= nImages; i++) start[i + 1] += start[i];
+  const order = new Uint32Array(n);
+  const fill = start.slice(0, nImages + 1);
+  for (let r = 0; r < n; r++) order[fill[t.image[r] === NO_IMAGE ? nImages : t.image[r]]++] = r;
+
+  // Per group scratch: distinct boxes (x1 y1 x2 y2), the first row owning each, and what each row points to.
+  let uniq = new Float64Array(64 * 4);
+  let owner = new Uint32Array(64);
+  let rowBoxStart = new Int32Array(64);
+  let rowBoxes = new Int32Array(64);
+  const pointedAt: number[] = [];
+  const solo = new Uint32Array(1);
+  const groupOf = (g: number): Uint32Array => order.subarray(start[g], start[g + 1]);
+  const groups = nImages + (start[nImages + 1] - start[nImages]); // images, then each image-less row alone
+  for (let g = 0; g < groups; g++) {
+    let rows: Uint32Array;
+    if (g < nImages) rows = groupOf(g);
+    else { solo[0] = order[start[nImages] + (g - nImages)]; rows = solo; }
+    let anyScored = false;
+    for (let i = 0; i < rows.length && !anyScored; i++) anyScored = t.status[rows[i]] !== NOT_SCORED;
+    if (!anyScored) continue;
+
+    // Distinct boxes of the image (linear search while few, a map beyond).
+    let nUniq = 0;
+    const index = rows.length > 32 ? new Map<string, number>() : undefined;
+    // Per row of the group: the distinct-box ids of its boxes, rowBoxes[rowBoxStart[i] .. rowBoxStart[i + 1]).
+    if (rows.length + 1 > rowBoxStart.length) rowBoxStart = new Int32Array(2 * rows.length + 1);
+    let nRowBoxes = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      rowBoxStart[i] = nRowBoxes;
+      for (let b = t.boxStart[r]; b < t.boxStart[r + 1]; b += 4) {
+        const x1 = t.boxes[b], y1 = t.boxes[b + 1], x2 = t.boxes[b + 2], y2 = t.boxes[b + 3];
+        let id = -1;
+        if (index) id = index.get(`${x1},${y1},${x2},${y2}`) ?? -1;
+        else for (let u = 0; u < nUniq; u++) {
+          if (uniq[4 * u] === x1 && uniq[4 * u + 1] === y1 && uniq[4 * u + 2] === x2 && uniq[4 * u + 3] === y2) { id = u; break; }
+        }
+        if (id < 0) {
+          if (4 * (nUniq + 1) > uniq.length) { uniq = grow(uniq, 4 * (nUniq + 1)); owner = grow(owner, nUniq + 1); }
+          uniq[4 * nUniq] = x1; uniq[4 * nUniq + 1] = y1; uniq[4 * nUniq + 2] = x2; uniq[4 * nUniq + 3] = y2;
+          owner[nUniq] = r;
+          index?.set(`${x1},${y1},${x2},${y2}`, nUniq);
+          id = nUniq++;
+        }
+        if (nRowBoxes + 1 > rowBoxes.length) rowBoxes = grow(rowBoxes, nRowBoxes + 1);
+        rowBoxes[nRowBoxes++] = id;
+      }
+    }
+    rowBoxStart[rows.length] = nRowBoxes;
+
+    pointedAt.length = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i], s = t.status[r];
+      let target = -1;
+      if (s !== NOT_SCORED) {
+        const x = t.px[r], y = t.py[r];
+        let best = Infinity;
+        // A hit points to the smallest of its own boxes around the point; a miss to the smallest box of the image.
+        const own = s === HIT;
+        const from = own ? rowBoxStart[i] : 0, to = own ? rowBoxStart[i + 1] : nUniq;
+        for (let c = from; c < to; c++) {
+          const u = own ? rowBoxes[c] : c;
+          const x1 = uniq[4 * u], y1 = uniq[4 * u + 1], x2 = uniq[4 * u + 2], y2 = uniq[4 * u + 3];
+          if (x > x1 && x < x2 && y > y1 && y < y2) {
+            const area = (x2 - x1) * (y2 - y1);
+            if (area < best) { best = area; target = u; }
+          }
+        }
+        if (s === MISS) {
+          misses++;
+          if (target >= 0) {
+            counts['other-box']++;
+            const key = t.phrase[r] * nPhrases + t.phrase[owner[target]];
+            confusion.set(key, (confusion.get(key) ?? 0) + 1);
+          } else if (Number.isNaN(t.width[r]) || Number.isNaN(t.height[r])) counts['size-unknown']++;
+          else if (onBorder(x, y, t.width[r], t.height[r])) counts.border++;
+          else counts.background++;
+        }
+      }
+      pointedAt.push(target);
+    }
+
+    // Objects pointed to by two or more different phrases.
+    if (rows.length > 1) {
+      const byObject = new Map<number, number[]>();
+      for (let i = 0; i < rows.length; i++) {
+        if (pointedAt[i] < 0) continue;
+        const list = byObject.get(pointedAt[i]);
+        if (list) list.push(i); else byObject.set(pointedAt[i], [i]);
+      }
+      for (const list of byObject.values()) {
+        if (list.length < 2) continue;
+        const first = t.phrase[rows[list[0]]];
+        if (!list.some((i) => t.phrase[rows[i]] !== first)) continue;
+        sameObjects++;
+        sameQueries += list.length;
+        for (const i of list) if (t.status[rows[i]] === MISS) sameMisses++;
+      }
+    }
+  }
+
+  const confusions = [...confusion].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, topConfusions).map(([key, count]) => ({
+    phrase: t.phrases[Math.floor(key / nPhrases)], landedOn: t.phrases[key % nPhrases], count,
+  }));
+  return {
+    misses, borderMargin: BORDER_MARGIN, counts, confusions,
+    sameObject: { queries: sameQueries, misses: sameMisses, objects: sameObjects },
+  };
+}

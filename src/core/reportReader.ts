@@ -1,0 +1,471 @@
+// Streaming reader of an evaluation report (`amc eval --out`, `python -m amc_trainer eval --out`): the rows of its
+// "samples" array one at a time, in file order, without holding the file or a parsed tree in memory. A 1 M-query
+// report is ~0.5 GB of JSON: JSON.parse of it would not fit the memory a breakdown may use, so this is a small
+// byte-level JSON scanner that decodes only the fields `amc insights` reads and skips the rest.
+import { openRegularFile } from './boundedRead';
+import { ByteIds, HIT, MISS, NO_IMAGE, NOT_SCORED, type InsightTable } from './insights';
+
+/** A report that cannot be read: the message names the file, the entry (samples[i]) or the byte offset. */
+export class ReportReadError extends Error {
+  override name = 'ReportReadError';
+}
+
+export interface ReportReadOptions {
+  /** Bytes read per call (default 8 MB). */
+  chunkBytes?: number;
+  /** Largest single entry (one row, or one top-level field other than "samples"); default 64 MB. */
+  maxEntryBytes?: number;
+}
+
+/** The report's top-level fields other than "samples" and "worst" (model, file, counts, ...), parsed. */
+export type ReportMeta = Record<string, unknown>;
+
+const NEED_MORE = Symbol('need more bytes');
+const META_MAX_BYTES = 1 << 20;
+
+// Row keys the breakdowns read (the TypeScript report's names and the trainer's snake_case ones).
+const enum Key { Other, Phrase, Split, Image, Boxes, Width, Height, Hit, Point, LMean, LMax, Error }
+const KEYS: [string, Key][] = [
+  ['phrase', Key.Phrase], ['split', Key.Split], ['image', Key.Image], ['boxes', Key.Boxes], ['width', Key.Width],
+  ['height', Key.Height], ['hit', Key.Hit], ['point', Key.Point], ['lMean', Key.LMean], ['l_mean', Key.LMean],
+  ['lMax', Key.LMax], ['l_max', Key.LMax], ['error', Key.Error],
+];
+const KEYS_BY_FIRST: { bytes: Buffer; key: Key }[][] = [];
+for (const [name, key] of KEYS) (KEYS_BY_FIRST[name.charCodeAt(0)] ??= []).push({ bytes: Buffer.from(name, 'latin1'), key });
+// Buffer#latin1Slice skips toString's argument checks (undocumented, present in every Node this runs on).
+type Latin1Slicer = Buffer & { latin1Slice?: (start: number, end: number) => string };
+const latin1 = typeof (Buffer.prototype as Latin1Slicer).latin1Slice === 'function'
+  ? (buf: Buffer, start: number, end: number): string => (buf as Latin1Slicer).latin1Slice!(start, end)
+  : (buf: Buffer, start: number, end: number): string => buf.toString('latin1', start, end);
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+class Scanner {
+  buf: Buffer;
+  pos = 0;
+  end = 0;
+  /** Where the current entry began: on NEED_MORE the scanner rewinds here after reading more. */
+  mark = 0;
+  /** File offset of buf[0]. */
+  base = 0;
+  eof = false;
+  /** Index of the samples[] element being decoded (-1 outside), for messages. */
+  entry = -1;
+
+  constructor(readonly file: string, chunkBytes: number, readonly maxEntryBytes: number) {
+    this.buf = Buffer.allocUnsafe(chunkBytes);
+  }
+
+  fail(message: string, at = this.pos): never {
+    throw new ReportReadError(`${this.file}: ${this.entry >= 0 ? `samples[${this.entry}]: ` : ''}${message} (byte ${this.base + at})`);
+  }
+
+  more(): never {
+    if (this.eof) this.fail('unexpected end of file (the report is cut short)');
+    throw NEED_MORE;
+  }
+
+  /** Next non-whitespace byte, not consumed. */
+  ws(): number {
+    const buf = this.buf, end = this.end;
+    let p = this.pos;
+    while (p < end) {
+      const c = buf[p];
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) { this.pos = p; return c; }
+      p++;
+    }
+    this.pos = p;
+    return this.more();
+  }
+
+  expect(ch: number, what: string): void {
+    if (this.ws() !== ch) this.fail(`expected ${what}, found ${this.found()}`);
+    this.pos++;
+  }
+
+  found(): string {
+    if (this.pos >= this.end) return 'end of file';
+    const c = this.buf[this.pos];
+    return c >= 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}'` : `byte 0x${c.toString(16)}`;
+  }
+
+  // What stringEnd found (fields, not a returned object: no allocation per string).
+  private escaped = false;
+  private ascii = true;
+  private hash = 0;
+
+  /** Index of the closing quote of the string starting at pos (a '"'); sets escaped, ascii and an FNV-1a hash. */
+  private stringEnd(): number {
+    const buf = this.buf, end = this.end;
+    let p = this.pos + 1, escaped = false, ascii = true, hash = 0x811c9dc5 | 0;
+    for (;;) {
+      if (p >= end) this.more();
+      const c = buf[p];
+      if (c === 0x22) break;
+      if (c === 0x5c) { escaped = true; hash = Math.imul(hash ^ c, 0x01000193); p++; if (p >= end) this.more(); }
+      else if (c < 0x20) { this.pos = p; this.fail('control character inside a string'); }
+      else if (c >= 0x80) ascii = false;
+      hash = Math.imul(hash ^ c, 0x01000193);
+      p++;
+    }
+    this.escaped = escaped; this.ascii = ascii; this.hash = hash;
+    return p;
+  }
+
+  /** The string value whose quotes are at start and close. */
+  private decode(start: number, close: number): string {
+    if (this.escaped) {
+      try { return JSON.parse(this.buf.toString('utf8', start, close + 1)) as string; } catch { this.fail('bad escape in a string', start); }
+    }
+    return this.ascii ? latin1(this.buf, start + 1, close) : this.buf.toString('utf8', start + 1, close);
+  }
+
+  string(): string {
+    if (this.ws() !== 0x22) this.fail(`expected a string, found ${this.found()}`);
+    const close = this.stringEnd();
+    const start = this.pos;
+    this.pos = close + 1;
+    return this.decode(start, close);
+  }
+
+  /** A string value as an id: looked up by its bytes, `resolve`d (and remembered) the first time. */
+  internedString(ids: ByteIds, resolve: (value: string) => number, field: string): number {
+    if (this.ws() !== 0x22) this.fail(`"${field}" must be a string, found ${this.found()}`);
+    const close = this.stringEnd();
+    const start = this.pos;
+    this.pos = close + 1;
+    const known = ids.find(this.buf, start + 1, close, this.hash);
+    if (known >= 0) return known;
+    const id = resolve(this.decode(start, close));
+    ids.add(this.buf, start + 1, close, this.hash, id);
+    return id;
+  }
+
+  /** A row key: which of KEYS it is (compared as bytes, no string made), the scanner after its ':'. */
+  key(): Key {
+    if (this.ws() !== 0x22) this.fail(`expected a key, found ${this.found()}`);
+    // Keys are short and plain: find the closing quote without hashing (escapes go the slow way).
+    const buf = this.buf, end = this.end;
+    let close = this.pos + 1;
+    for (;;) {
+      if (close >= end) this.more();
+      const c = buf[close];
+      if (c === 0x22) break;
+      if (c === 0x5c || c < 0x20) { close = this.stringEnd(); break; }
+      close++;
+    }
+    const start = this.pos + 1, len = close - start;
+    const candidates = KEYS_BY_FIRST[this.buf[start]];
+    let key = Key.Other;
+    if (candidates) {
+      for (const k of candidates) {
+        if (k.bytes.length !== len) continue;
+        let i = 1;
+        while (i < len && this.buf[start + i] === k.bytes[i]) i++;
+        if (i === len) { key = k.key; break; }
+      }
+    }
+    this.pos = close + 1;
+    if (this.ws() !== 0x3a) this.fail(`expected ':', found ${this.found()}`);
+    this.pos++;
+    return key;
+  }
+
+  /** A JSON number (grammar checked), exact: short decimals directly (Clinger's fast path), long ones by Number(). */
+  number(): number {
+    const buf = this.buf, end = this.end;
+    let p = this.pos;
+    const start = p;
+    // Reads past the filled part give undefined (or stale bytes before buf's end), which ends any loop below;
+    // a number that runs to the end of the filled bytes may continue in the next chunk: read more and redo it.
+    let neg = false;
+    if (buf[p] === 0x2d) { neg = true; p++; }
+    let c = buf[p];
+    if (!(c >= 0x30 && c <= 0x39)) { if (p >= end) this.more(); this.pos = p; this.fail(`expected a number, found ${this.found()}`); }
+    let mantissa = 0, digits = 0, scale = 0;
+    if (c === 0x30) c = buf[++p];
+    else while (c >= 0x30 && c <= 0x39) { mantissa = mantissa * 10 + (c - 0x30); digits++; c = buf[++p]; }
+    if (c === 0x2e) {
+      c = buf[++p];
+      if (!(c >= 0x30 && c <= 0x39)) { if (p >= end) this.more(); this.pos = p; this.fail('expected a digit after the decimal point'); }
+      while (c >= 0x30 && c <= 0x39) {
+        if (mantissa !== 0 || c !== 0x30) digits++;
+        mantissa = mantissa * 10 + (c - 0x30); scale--; c = buf[++p];
+      }
+    }
+    let exp = 0;
+    if (c === 0x65 || c === 0x45) {
+      c = buf[++p];
+      let expNeg = false;
+      if (c === 0x2b || c === 0x2d) { expNeg = c === 0x2d; c = buf[++p]; }
+      if (!(c >= 0x30 && c <= 0x39)) { if (p >= end) this.more(); this.pos = p; this.fail('expected a digit in the exponent'); }
+      while (c >= 0x30 && c <= 0x39) { exp = Math.min(exp * 10 + (c - 0x30), 1e6); c = buf[++p]; }
+      if (expNeg) exp = -exp;
+    }
+    if (p >= end) this.more();
+    this.pos = p;
+    const e10 = scale + exp;
+    let value: number;
+    if (digits <= 15 && e10 >= -22 && e10 <= 22) value = e10 < 0 ? mantissa / POW10[-e10] : mantissa * POW10[e10];
+    else value = Number(latin1(buf, neg ? start + 1 : start, p));
+    return neg ? -value : value;
+  }
+
+  /** Step over a number without converting it (fields nobody reads). */
+  skipNumber(): void {
+    const buf = this.buf, end = this.end;
+    let p = this.pos;
+    while (p < end) {
+      const c = buf[p];
+      if ((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45) p++;
+      else { this.pos = p; return; }
+    }
+    this.more();
+  }
+
+  /** true / false / null: consumed; returns the byte it started with. */
+  literal(): number {
+    const c = this.ws();
+    const word = c === 0x74 ? 'true' : c === 0x66 ? 'false' : c === 0x6e ? 'null' : '';
+    if (!word) this.fail(`expected true, false or null, found ${this.found()}`);
+    if (this.pos + word.length > this.end) this.more();
+    for (let i = 1; i < word.length; i++) if (this.buf[this.pos + i] !== word.charCodeAt(i)) this.fail(`expected ${word}`);
+    this.pos += word.length;
+    return c;
+  }
+
+  isNull(): boolean {
+    if (this.ws() !== 0x6e) return false;
+    this.literal();
+    return true;
+  }
+
+  /** Skip any JSON value. */
+  skip(): void {
+    const c = this.ws();
+    if (c === 0x22) { this.pos = this.stringEnd() + 1; return; }
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) { this.skipNumber(); return; }
+    if (c === 0x74 || c === 0x66 || c === 0x6e) { this.literal(); return; }
+    if (c !== 0x7b && c !== 0x5b) this.fail(`expected a value, found ${this.found()}`);
+    // Object or array: brackets counted, strings stepped over (their brackets do not count).
+    const buf = this.buf;
+    let depth = 0, p = this.pos;
+    for (;;) {
+      if (p >= this.end) this.more();
+      const b = buf[p];
+      if (b === 0x22) { this.pos = p; p = this.stringEnd() + 1; continue; }
+      if (b === 0x7b || b === 0x5b) depth++;
+      else if (b === 0x7d || b === 0x5d) { if (--depth === 0) { this.pos = p + 1; return; } }
+      p++;
+    }
+  }
+
+  /** ',' then more, or the closing bracket (consumed: returns true). */
+  nextOrClose(close: number, what: string): boolean {
+    const c = this.ws();
+    if (c === close) { this.pos++; return true; }
+    if (c !== 0x2c) this.fail(`expected ',' or ${what}, found ${this.found()}`);
+    this.pos++;
+    return false;
+  }
+
+  finiteNumber(field: string): number {
+    const c = this.ws();
+    if (c !== 0x2d && (c < 0x30 || c > 0x39)) this.fail(`"${field}" must be a number, found ${this.found()}`);
+    return this.number();
+  }
+
+  /** "boxes" into this.flat (x1 y1 x2 y2 each); returns how many. */
+  boxes(): number {
+    if (this.ws() !== 0x5b) this.fail(`"boxes" must be an array of [x1, y1, x2, y2], found ${this.found()}`);
+    this.pos++;
+    if (this.ws() === 0x5d) { this.pos++; return 0; }
+    for (let n = 0; ; n++) {
+      if (this.ws() !== 0x5b) this.fail(`"boxes"[${n}] must be [x1, y1, x2, y2], found ${this.found()}`);
+      this.pos++;
+      if (this.flat.length < 4 * (n + 1)) { const bigger = new Float64Array(this.flat.length * 2); bigger.set(this.flat); this.flat = bigger; }
+      for (let k = 0; k < 4; k++) {
+        this.flat[4 * n + k] = this.finiteNumber(`boxes[${n}][${k}]`);
+        if (this.nextOrClose(0x5d, "']'") !== (k === 3)) this.fail(`"boxes"[${n}] must have exactly 4 numbers`);
+      }
+      if (this.nextOrClose(0x5d, "']'")) return n + 1;
+    }
+  }
+
+  private readonly scratchPoint = { x: 0, y: 0 };
+
+  /** {"x", "y"} or the trainer's [x, y]; the object is reused from row to row. */
+  point(): { x: number; y: number } | undefined {
+    const out = this.scratchPoint;
+    const c = this.ws();
+    if (c === 0x6e) { this.literal(); return undefined; }
+    if (c === 0x5b) { // the trainer's [x, y]
+      this.pos++;
+      const x = this.finiteNumber('point[0]');
+      if (this.nextOrClose(0x5d, "']'")) this.fail('"point" must be [x, y]');
+      const y = this.finiteNumber('point[1]');
+      if (!this.nextOrClose(0x5d, "']'")) this.fail('"point" must be [x, y]');
+      out.x = x; out.y = y;
+      return out;
+    }
+    if (c !== 0x7b) this.fail(`"point" must be {"x", "y"} or [x, y], found ${this.found()}`);
+    this.pos++;
+    let x = NaN, y = NaN;
+    if (this.ws() === 0x7d) this.pos++;
+    else for (;;) {
+      const k = this.string();
+      this.expect(0x3a, "':'");
+      if (k === 'x') x = this.finiteNumber('point.x');
+      else if (k === 'y') y = this.finiteNumber('point.y');
+      else this.skip();
+      if (this.nextOrClose(0x7d, "'}'")) break;
+    }
+    if (Number.isNaN(x) || Number.isNaN(y)) this.fail('"point" needs both x and y');
+    out.x = x; out.y = y;
+    return out;
+  }
+
+  private readonly splitIds = new ByteIds();
+  private readonly imageIds = new ByteIds();
+  private readonly phraseIds = new ByteIds();
+  private flat = new Float64Array(64);
+
+  /** One element of "samples", appended to the table once it is complete (a rewind leaves the table as it was). */
+  row(table: InsightTable): void {
+    if (this.ws() !== 0x7b) this.fail(`expected an object, found ${this.found()}`);
+    this.pos++;
+    let phrase = -1, split = -1, image = NO_IMAGE, nBoxes = -1, width = NaN, height = NaN, hit = -1;
+    let px = NaN, py = NaN, lMean = NaN, lMax = NaN, error: string | undefined;
+    if (this.ws() === 0x7d) this.pos++;
+    else for (;;) {
+      switch (this.key()) {
+        case Key.Phrase: phrase = this.internedString(this.phraseIds, (v) => table.phraseId(v, false), 'phrase'); break;
+        case Key.Split: split = this.isNull() ? -1 : this.internedString(this.splitIds, (v) => table.splitId(v), 'split'); break;
+        case Key.Image: image = this.isNull() ? NO_IMAGE : this.internedString(this.imageIds, (v) => table.imageId(v), 'image'); break;
+        case Key.Boxes: nBoxes = this.boxes(); break;
+        case Key.Width: width = this.isNull() ? NaN : this.finiteNumber('width'); break;
+        case Key.Height: height = this.isNull() ? NaN : this.finiteNumber('height'); break;
+        case Key.Hit: {
+          const c = this.literal();
+          hit = c === 0x74 ? HIT : c === 0x66 ? MISS : -1;
+          break;
+        }
+        case Key.Point:
+          if (this.point()) { px = this.scratchPoint.x; py = this.scratchPoint.y; } else { px = NaN; py = NaN; }
+          break;
+        case Key.LMean: lMean = this.isNull() ? NaN : this.finiteNumber('lMean'); break;
+        case Key.LMax: lMax = this.isNull() ? NaN : this.finiteNumber('lMax'); break;
+        case Key.Error: error = this.isNull() ? undefined : this.string(); break;
+        default: this.skip();
+      }
+      if (this.nextOrClose(0x7d, "'}'")) break;
+    }
+    if (phrase < 0) this.fail('no "phrase"');
+    if (nBoxes < 0) this.fail('no "boxes"');
+    const hasPoint = !Number.isNaN(px);
+    if (hit >= 0 && !hasPoint && error === undefined) this.fail('"hit" without a "point"');
+    const scored = hit >= 0 && hasPoint && error === undefined;
+    table.push(scored ? hit : NOT_SCORED, px, py, lMean, lMax, width, height, split >= 0 ? split : table.splitId(null),
+      image, phrase, this.flat, nBoxes, scored ? undefined : error ?? (hit < 0 ? 'no hit' : 'no point'));
+  }
+
+  /** Move the unfinished entry to the front, grow the buffer if it alone fills it, read more. */
+  async refill(read: (buf: Buffer, offset: number, length: number, position: number) => Promise<number>): Promise<void> {
+    if (this.mark > 0) {
+      this.buf.copy(this.buf, 0, this.mark, this.end);
+      this.end -= this.mark; this.base += this.mark; this.pos -= this.mark; this.mark = 0;
+    }
+    if (this.end === this.buf.length) {
+      if (this.buf.length >= this.maxEntryBytes) {
+        this.fail(`an entry larger than ${Math.round(this.maxEntryBytes / 2 ** 20)} MB`, 0);
+      }
+      const bigger = Buffer.allocUnsafe(Math.min(this.buf.length * 2, this.maxEntryBytes));
+      this.buf.copy(bigger, 0, 0, this.end);
+      this.buf = bigger;
+    }
+    const n = await read(this.buf, this.end, this.buf.length - this.end, this.base + this.end);
+    if (n === 0) this.eof = true;
+    this.end += n;
+  }
+}
+
+/**
+ * Read the "samples" of the report `file` into `table`, in file order. Returns the other top-level fields.
+ * Throws ReportReadError naming the file and the entry (samples[i]) or byte offset.
+ */
+export async function readReportInto(file: string, table: InsightTable,
+  opts: ReportReadOptions = {}): Promise<{ meta: ReportMeta; rows: number; bytes: number }> {
+  const { handle, size } = await openRegularFile(file, { maxBytes: Number.MAX_SAFE_INTEGER, what: 'evaluation report' });
+  const s = new Scanner(file, Math.max(64, opts.chunkBytes ?? 8 << 20), Math.max(1024, opts.maxEntryBytes ?? 64 << 20));
+  const read = async (buf: Buffer, offset: number, length: number, position: number): Promise<number> =>
+    (await handle.read(buf, offset, length, position)).bytesRead;
+  // Run a step until it completes, rewinding to its last mark and reading more whenever it runs out of bytes.
+  const run = async <T>(step: () => T): Promise<T> => {
+    for (;;) {
+      s.mark = s.pos;
+      try { return step(); } catch (e) {
+        if (e !== NEED_MORE) throw e;
+        s.pos = s.mark;
+        await s.refill(read);
+      }
+    }
+  };
+  const meta: ReportMeta = {};
+  let rows = 0, sawSamples = false;
+  try {
+    await run(() => {
+      if (s.ws() !== 0x7b) s.fail(`not an evaluation report: expected a JSON object, found ${s.found()}`);
+      s.pos++;
+    });
+    let firstKey = true;
+    for (;;) {
+      const key = await run(() => {
+        if (firstKey ? s.ws() === 0x7d && (s.pos++, true) : s.nextOrClose(0x7d, "'}'")) return undefined;
+        const k = s.string();
+        s.expect(0x3a, "':'");
+        return k;
+      });
+      if (key === undefined) break;
+      firstKey = false;
+      if (key === 'samples') {
+        if (sawSamples) s.fail('a second "samples" array');
+        sawSamples = true;
+        await run(() => { if (s.ws() !== 0x5b) s.fail(`"samples" must be an array, found ${s.found()}`); s.pos++; });
+        let first = true;
+        await run(() => {
+          for (;;) {
+            if (first ? s.ws() === 0x5d && (s.pos++, true) : s.nextOrClose(0x5d, "']' after the last sample")) return;
+            s.entry = rows;
+            s.row(table);
+            s.entry = -1;
+            rows++;
+            first = false;
+            s.mark = s.pos;
+          }
+        });
+      } else {
+        await run(() => {
+          s.ws();
+          const start = s.pos;
+          s.skip();
+          if (key !== 'worst' && s.pos - start <= META_MAX_BYTES) {
+            try { meta[key] = JSON.parse(s.buf.toString('utf8', start, s.pos)); } catch { s.fail(`"${key}" is not valid JSON`, start); }
+          }
+        });
+      }
+    }
+    await run(() => {
+      for (;;) {
+        if (s.pos >= s.end) { if (s.eof) return; s.more(); }
+        const c = s.buf[s.pos];
+        if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) s.fail('unexpected data after the report object');
+        s.pos++;
+      }
+    });
+  } finally {
+    await handle.close();
+  }
+  if (!sawSamples) {
+    throw new ReportReadError(`${file}: no "samples" array: not an evaluation report (written by amc eval --out or python -m amc_trainer eval --out)`);
+  }
+  return { meta, rows, bytes: size };
+}
