@@ -43,7 +43,7 @@ describe('amc insights on an amc eval report', function () {
     writeFileSync(data, JSON.stringify([...entries.slice(0, 30), { ...entries[0], image: 'VG_100K/missing.jpg' }]));
     reportFile = path.join(tmp, 'report.json');
     const r = amc('eval', data, '--image-root', SYNTH, '--model', TINY, '--out', reportFile, '--batch', '8');
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 1, r.stderr); // exit 1: one query (the missing image) was not scored
     report = JSON.parse(readFileSync(reportFile, 'utf8')) as EvalReport;
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
