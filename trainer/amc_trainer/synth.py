@@ -47,15 +47,15 @@ import io
 import json
 import math
 import os
-import struct
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
-from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from .safe_pickle import py2_pickle
 
 KINDS = ("circle", "square", "triangle", "star", "diamond", "hexagon")
 KIND_WEIGHTS = (2.0, 1.0, 1.0, 1.0, 1.0, 1.0)  # circles twice as often: they make up RefCOCO+-style testA
@@ -336,101 +336,6 @@ def describe(scene: Scene) -> Tuple[Dict[int, List[Phrase]], List[Phrase]]:
         if 2 <= len(members) <= 4:
             plural.append(Phrase(f"{NUMBER_WORDS[len(members)]} {c} {k}s", [m.index for m in members], False))
     return singular, plural
-
-
-# =========================================================================================================
-# A Python-2-style protocol-2 pickle writer (what REFER's refs(unc).p is)
-# =========================================================================================================
-
-class Py2Pickler:
-    """Lists, dicts, byte strings, ints, floats, None and bools as Python 2's cPickle writes them.
-
-    Python 3's pickle writes `bytes` through a GLOBAL (`_codecs.encode`), so the opcodes are emitted here:
-    SHORT_BINSTRING/BINSTRING for strings (ASCII), BININT1/BININT2/BININT/LONG1, BINFLOAT, EMPTY_LIST/DICT
-    with MARK…APPENDS/SETITEMS in batches of 1000 (APPEND/SETITEM for a single item), BINPUT after every
-    container and string, BINGET for a string seen before.
-    """
-
-    BATCH = 1000
-
-    def __init__(self):
-        self.out = bytearray(b"\x80\x02")
-        self.memo_len = 0
-        self.string_memo: Dict[str, int] = {}
-
-    def dumps(self, obj) -> bytes:
-        self._save(obj)
-        self.out += b"."
-        return bytes(self.out)
-
-    def _put(self) -> int:
-        idx = self.memo_len
-        self.memo_len += 1
-        self.out += (b"q" + bytes([idx])) if idx < 256 else (b"r" + struct.pack("<I", idx))
-        return idx
-
-    def _save(self, obj) -> None:
-        if obj is None:
-            self.out += b"N"
-        elif obj is True:
-            self.out += b"\x88"
-        elif obj is False:
-            self.out += b"\x89"
-        elif isinstance(obj, int):
-            self._save_int(obj)
-        elif isinstance(obj, float):
-            self.out += b"G" + struct.pack(">d", obj)
-        elif isinstance(obj, str):
-            self._save_str(obj)
-        elif isinstance(obj, list):
-            self.out += b"]"
-            self._put()
-            self._batch(obj, lambda item: self._save(item), b"a", b"e")
-        elif isinstance(obj, dict):
-            self.out += b"}"
-            self._put()
-            self._batch(list(obj.items()), lambda kv: (self._save(kv[0]), self._save(kv[1])), b"s", b"u")
-        else:
-            raise TypeError(f"Py2Pickler cannot write {type(obj).__name__}")
-
-    def _batch(self, items, write, single: bytes, many: bytes) -> None:
-        for start in range(0, len(items), self.BATCH):
-            chunk = items[start:start + self.BATCH]
-            if len(chunk) == 1:
-                write(chunk[0])
-                self.out += single
-            else:
-                self.out += b"("
-                for it in chunk:
-                    write(it)
-                self.out += many
-
-    def _save_int(self, v: int) -> None:
-        if 0 <= v < 256:
-            self.out += b"K" + bytes([v])
-        elif 0 <= v < 65536:
-            self.out += b"M" + struct.pack("<H", v)
-        elif -2 ** 31 <= v < 2 ** 31:
-            self.out += b"J" + struct.pack("<i", v)
-        else:
-            raw = v.to_bytes((v.bit_length() + 8) // 8, "little", signed=True)
-            self.out += b"\x8a" + bytes([len(raw)]) + raw
-
-    def _save_str(self, s: str) -> None:
-        if s in self.string_memo:
-            idx = self.string_memo[s]
-            self.out += (b"h" + bytes([idx])) if idx < 256 else (b"j" + struct.pack("<I", idx))
-            return
-        data = s.encode("ascii")
-        if len(data) < 256:
-            self.out += b"U" + bytes([len(data)]) + data
-        else:
-            self.out += b"T" + struct.pack("<i", len(data)) + data
-        self.string_memo[s] = self._put()
-
-
-def py2_pickle(obj) -> bytes:
-    return Py2Pickler().dumps(obj)
 
 
 # =========================================================================================================
