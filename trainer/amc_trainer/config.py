@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -222,4 +221,3 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", default=None, help="checkpoint to initialise from (ALBEF.pth, AMC best_*.pth, ours)")
     parser.add_argument("--out", required=True, help="output folder for checkpoints (checkpoint_XX.pth, last.pth)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pth exactly where it stopped")
-
