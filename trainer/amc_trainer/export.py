@@ -1,6 +1,10 @@
 """ONNX export: image_encoder.onnx + grounding.onnx (GradCAM's backward pass inside the graph), model.json,
 vocab.txt and fixture.json (DESIGN.md "The model contract").
 
+Why one ~500-line file: the hand-written backward pass, the ONNX graphs built from it, the model card and
+the fixture that proves them equal form one contract with the TypeScript engine; split, it would be read
+in pieces that only make sense together.
+
 ONNX Runtime has no autograd, so `GroundingGraph` computes the forward pass of the text encoder AND, by
 hand, the backward pass from the raw ITM match logit down to the cross-attention probabilities of the
 GradCAM layer (spec §1.2, eval mode: dropout is the identity). Only plain tensor ops are used, with every

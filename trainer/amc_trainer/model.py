@@ -1,5 +1,9 @@
 """ALBEF-architecture grounding model with AMC GradCAM, in one readable file.
 
+Why one ~800-line file (over the trainer's ~500-line guide): as nanoGPT's model.py, the whole network reads
+top to bottom (ViT, BERT with cross-attention, the heads, GradCAM, the losses' wiring, checkpoint key
+mapping), and the parameter names must match ALBEF's checkpoints across all of it.
+
 Layout and parameter names reproduce ALBEF's `models/model_pretrain.py`, `models/vit.py` and
 `models/xbert.py` so that `ALBEF.pth` and AMC's `best_*.pth` load key for key (spec §6):
 

@@ -24,7 +24,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from amc_trainer.data import load_eval_image  # noqa: E402
+from amc_trainer.images import load_eval_image  # noqa: E402
 from amc_trainer.evaluate import load_model_for_eval, load_queries  # noqa: E402
 from amc_trainer.synth import COLOURS, KINDS  # noqa: E402
 from amc_trainer.tokenizer import BertTokenizer  # noqa: E402

@@ -26,7 +26,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from amc_trainer.data import load_eval_image  # noqa: E402
+from amc_trainer.images import load_eval_image  # noqa: E402
 from amc_trainer.model import ALBEF, ModelConfig  # noqa: E402
 from amc_trainer.synth import COLOURS, KINDS  # noqa: E402
 

@@ -1,5 +1,6 @@
-"""data.py: AMC box masks (spec §2), augmentations with the left/right caption swap, determinism, and the
-training/evaluation readers re-reading every format the synthetic generator writes."""
+"""The data modules (masks, images, train_data, eval_formats, safe_pickle): AMC box masks (spec §2),
+augmentations with the left/right caption swap, determinism, and the training/evaluation readers re-reading
+every format the synthetic generator writes."""
 import collections
 import json
 import math
@@ -13,10 +14,12 @@ import torch
 from PIL import Image
 
 from amc_trainer import synth
-from amc_trainer.data import (CLIP_MEAN, CLIP_STD, DataError, GroundingTrainSet, box_mask, clamp_box, collate,
-                              color_jitter, draw_box, load_eval_image, load_refs_pickle, opencv_nearest_indices,
-                              parse_flickr_annotation, parse_flickr_sentences, read_eval_queries,
-                              read_train_entries, swap_left_right, to_gray)
+from amc_trainer.annotation_files import DataError
+from amc_trainer.eval_formats import (load_refs_pickle, parse_flickr_annotation, parse_flickr_sentences,
+                                      read_eval_queries)
+from amc_trainer.images import CLIP_MEAN, CLIP_STD, color_jitter, load_eval_image, to_gray
+from amc_trainer.masks import box_mask, clamp_box, draw_box, opencv_nearest_indices
+from amc_trainer.train_data import GroundingTrainSet, collate, read_train_entries, swap_left_right
 
 
 # ----------------------------------------------------------------------------------------------------- masks

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from amc_trainer.config import ConfigError, TrainConfig, build_config, parse_overrides
-from amc_trainer.train import build_optimizer, learning_rate
+from amc_trainer.optim import build_optimizer, learning_rate
 from pathlib import Path
 
 from train_helpers import TINY_MODEL, load, make_squares_dataset, run_cli, tiny_args
