@@ -50,7 +50,7 @@ class TrainConfig:
                                           #   per-step cosine to min_lr at the last step; "constant": lr throughout
     cosine_epochs: int = 30               # T of the per-epoch cosine of the "amc" schedule (AMC's config: 30)
     weight_decay: float = 0.02            # AdamW decay; 1-D params and biases get none (spec §3)
-    betas: list = field(default_factory=lambda: [0.9, 0.999])  # AdamW betas (torch defaults, as timm's create_optimizer)
+    betas: list = field(default_factory=lambda: [0.9, 0.999])  # AdamW betas (torch's, as timm's create_optimizer)
     grad_clip: float = 0.0                # max global grad norm (0 = no clipping; AMC clips nothing)
     # --- objective (spec §2, §3) ---------------------------------------------------------------------
     use_amc: bool = True                  # add the AMC loss on the GradCAM of the positive pairs
@@ -105,7 +105,8 @@ class TrainConfig:
         if self.max_image_bytes < 1:
             raise ConfigError("config: max_image_bytes must be >= 1")
         if not (self.use_itc or self.use_itm or self.use_amc or self.use_mlm):
-            raise ConfigError("config: every loss is switched off; enable at least one of use_itc/use_itm/use_amc/use_mlm")
+            raise ConfigError("config: every loss is switched off; "
+                              "enable at least one of use_itc/use_itm/use_amc/use_mlm")
 
 
 class ConfigError(ValueError):

@@ -76,7 +76,8 @@ def detect_format(path: str) -> str:
                                 "Flickr30k Entities, info-ground JSON, refs(unc).p or ALBEF RefCOCO JSON)")
 
 
-def read_eval_queries(path: str, image_root: Optional[str] = None, *, refs_file: Optional[str] = None) -> List[EvalQuery]:
+def read_eval_queries(path: str, image_root: Optional[str] = None, *,
+                      refs_file: Optional[str] = None) -> List[EvalQuery]:
     """Every grounding query of an annotation file in any supported format (see module docstring)."""
     fmt = detect_format(path)
     if fmt == "amc-vg":
@@ -114,8 +115,9 @@ def _eval_vg_regions(path: str, image_root: Optional[str]) -> List[EvalQuery]:
     for entry, image_id, reg, box, _ in iter_vg_regions(path, data):
         image = vg_image_path(root, image_id, folders)
         w, h = sizes.get(image_id) or image_size(image, path, entry)
-        out.append(EvalQuery(str(reg.get("region_id", entry)), image, w, h, reg["phrase"], pre_caption(reg["phrase"], 50),
-                             [box], "xyxy", split, "bilinear", "vg-regions", f"{path} ({entry})"))
+        out.append(EvalQuery(str(reg.get("region_id", entry)), image, w, h, reg["phrase"],
+                             pre_caption(reg["phrase"], 50), [box], "xyxy", split, "bilinear", "vg-regions",
+                             f"{path} ({entry})"))
     return out
 
 
@@ -199,7 +201,8 @@ def parse_flickr_annotation(path: str) -> dict:
                     if int(obj.findall("scene")[0].text) > 0:
                         info["scene"].append(box_id)
                 except (IndexError, TypeError, ValueError):
-                    raise DataError(path, label, "an object without <bndbox> needs integer <nobndbox> and <scene>") from None
+                    raise DataError(path, label,
+                                    "an object without <bndbox> needs integer <nobndbox> and <scene>") from None
     return info
 
 
@@ -247,7 +250,8 @@ def _eval_flickr_raw(path: str, image_root: Optional[str]) -> List[EvalQuery]:
         raise DataError(path, None, "no Sentences/ and Annotations/ folders found for this Flickr30k Entities file")
     if os.path.isdir(path):
         split_files = [os.path.join(path, f"{s}.txt") for s in ("train", "val", "test")]
-        jobs = [(os.path.splitext(os.path.basename(f))[0], f, _read_id_list(f)) for f in split_files if os.path.exists(f)]
+        jobs = [(os.path.splitext(os.path.basename(f))[0], f, _read_id_list(f))
+                for f in split_files if os.path.exists(f)]
         if not jobs:
             raise DataError(path, None, "no train.txt / val.txt / test.txt split file in this Flickr30k Entities root")
     elif os.path.basename(os.path.dirname(os.path.abspath(path))) == "Sentences":
@@ -257,7 +261,8 @@ def _eval_flickr_raw(path: str, image_root: Optional[str]) -> List[EvalQuery]:
     folder = os.path.dirname(os.path.abspath(path)) if not os.path.isdir(path) else os.path.abspath(path)
     images = image_root
     if not images:
-        cands = [os.path.join(d, n) for d in (root, os.path.dirname(root), folder) for n in ("flickr30k-images", "flickr30k_images")]
+        cands = [os.path.join(d, n) for d in (root, os.path.dirname(root), folder)
+                 for n in ("flickr30k-images", "flickr30k_images")]
         images = next((c for c in cands if os.path.isdir(c)), root)
     out = []
     for split, split_file, image_ids in jobs:
@@ -281,10 +286,12 @@ def _eval_flickr_infoground(path: str, image_root: Optional[str]) -> List[EvalQu
     sent_path = os.path.join(folder, f"sentences_{split}.json")
     boxes, sentences = load_json(box_path), load_json(sent_path)
     if not isinstance(boxes, dict) or not isinstance(sentences, dict):
-        raise DataError(box_path if not isinstance(boxes, dict) else sent_path, None, "expected a JSON object keyed by image id")
+        raise DataError(box_path if not isinstance(boxes, dict) else sent_path, None,
+                        "expected a JSON object keyed by image id")
     images = image_root
     if not images:
-        cands = [os.path.join(d, n) for d in (folder, os.path.dirname(folder)) for n in ("flickr30k-images", "flickr30k_images")]
+        cands = [os.path.join(d, n) for d in (folder, os.path.dirname(folder))
+                 for n in ("flickr30k-images", "flickr30k_images")]
         images = next((c for c in cands if os.path.isdir(c)), folder)
     out = []
     for image_id, sents in sentences.items():
@@ -292,7 +299,8 @@ def _eval_flickr_infoground(path: str, image_root: Optional[str]) -> List[EvalQu
             raise DataError(sent_path, f"image {image_id}", f"no entry in {os.path.basename(box_path)}")
         b = boxes[image_id]
         if not isinstance(b, dict) or not isinstance(b.get("boxes"), dict):
-            raise DataError(box_path, f"image {image_id}", "expected {boxes: {phrase_id: [[x1,y1,x2,y2]]}, width, height}")
+            raise DataError(box_path, f"image {image_id}",
+                            "expected {boxes: {phrase_id: [[x1,y1,x2,y2]]}, width, height}")
         for pid, lst in b["boxes"].items():
             for box in lst:
                 check_box(box, box_path, f"image {image_id}, phrase {pid}")
@@ -332,7 +340,8 @@ def _refcoco_tables(pickle_path: str) -> Tuple[List[dict], Dict[int, dict], Dict
     refs = load_refs_pickle(pickle_path)
     inst_path = os.path.join(os.path.dirname(os.path.abspath(pickle_path)), "instances.json")
     inst = load_json(inst_path)
-    if not isinstance(inst, dict) or not isinstance(inst.get("images"), list) or not isinstance(inst.get("annotations"), list):
+    if not isinstance(inst, dict) or not isinstance(inst.get("images"), list) \
+            or not isinstance(inst.get("annotations"), list):
         raise DataError(inst_path, None, "expected COCO-style {images: [...], annotations: [...]}")
     images = {int(im["id"]): im for im in inst["images"]}
     anns = {int(a["id"]): a for a in inst["annotations"]}
@@ -403,7 +412,8 @@ def _eval_refcoco_albef(path: str, image_root: Optional[str], refs_file: Optiona
             raise DataError(path, f"{label} ref_id {e['ref_id']}", f"ref_id not in {refs_path}")
         im = images.get(int(ref["image_id"]))
         if im is None:
-            raise DataError(refs_path, f"ref_id {ref['ref_id']}", f"image_id {ref['image_id']} is not in instances.json")
+            raise DataError(refs_path, f"ref_id {ref['ref_id']}",
+                            f"image_id {ref['image_id']} is not in instances.json")
         split = str(e.get("split", ref["split"]))
         out.append(EvalQuery(f"{e['ref_id']}:{i}", os.path.join(root, e["image"]), int(im["width"]), int(im["height"]),
                              e["text"], pre_caption(e["text"], 30), [_ref_box(ref, anns, refs_path)], "xywh", split,

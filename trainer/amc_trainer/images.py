@@ -68,7 +68,8 @@ def open_rgb(path: str, file: Optional[str] = None, entry: Optional[str] = None,
         raise DataError(file or path, entry, f"cannot decode image {path} ({e})") from None
 
 
-def decoded_image_size(path: str, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> Tuple[Optional[Tuple[int, int]], Optional[str]]:
+def decoded_image_size(path: str,
+                       max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> Tuple[Optional[Tuple[int, int]], Optional[str]]:
     """((width, height), None) when the file is a regular image that decodes completely, else (None, reason).
 
     JPEGs are decoded in PIL's draft mode (DCT scaling to 1/8): the whole entropy-coded stream is still read,

@@ -37,7 +37,8 @@ def _degenerate(b: Tuple[int, int, int, int]) -> bool:
     return b[0] >= b[2] or b[1] >= b[3]
 
 
-def draw_box(boxes: Sequence[Sequence[float]], width: int, height: int, rng: random.Random) -> Tuple[int, int, int, int]:
+def draw_box(boxes: Sequence[Sequence[float]], width: int, height: int,
+             rng: random.Random) -> Tuple[int, int, int, int]:
     """One random box, clamped, with the reference's redraw of degenerate boxes (see `settle_box`)."""
     return settle_box(rng.choice(boxes), boxes, width, height, rng)
 

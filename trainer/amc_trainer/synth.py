@@ -179,7 +179,8 @@ def render_background(kind: str, width: int, height: int, rng: np.random.Generat
             a = rng.uniform(0, math.pi)
             period = rng.uniform(10, 28)
             texture += np.float32(rng.uniform(10, 18)) * np.sin(
-                np.float32(2 * math.pi * math.cos(a) / period) * xx + np.float32(2 * math.pi * math.sin(a) / period) * yy)
+                np.float32(2 * math.pi * math.cos(a) / period) * xx
+                + np.float32(2 * math.pi * math.sin(a) / period) * yy)
         elif kind == "checkered":
             cell = int(rng.integers(14, 36))
             checker = ((np.arange(height)[:, None] // cell + np.arange(width)[None, :] // cell) % 2).astype(np.float32)
@@ -322,9 +323,11 @@ def describe(scene: Scene) -> Tuple[Dict[int, List[Phrase]], List[Phrase]]:
                     out.append(Phrase(f"the smaller of the two {c} {k}s", [s.index], False))
             gap = 0.5 * max(x.r for x in same)
             if all(s.cx < o.cx - gap for o in others):
-                out.append(Phrase(f"the {c} {k} on the left" if len(same) == 2 else f"the leftmost {c} {k}", [s.index], True))
+                out.append(Phrase(f"the {c} {k} on the left" if len(same) == 2 else f"the leftmost {c} {k}",
+                                  [s.index], True))
             if all(s.cx > o.cx + gap for o in others):
-                out.append(Phrase(f"the {c} {k} on the right" if len(same) == 2 else f"the rightmost {c} {k}", [s.index], True))
+                out.append(Phrase(f"the {c} {k} on the right" if len(same) == 2 else f"the rightmost {c} {k}",
+                                  [s.index], True))
             if all(s.cy < o.cy - gap for o in others):
                 out.append(Phrase(f"the upper {c} {k}" if len(same) == 2 else f"the topmost {c} {k}", [s.index], True))
             if all(s.cy > o.cy + gap for o in others):
@@ -483,7 +486,8 @@ def _scene_outputs(i: int) -> dict:
             continue
         x1, y1, x2, y2 = (v + 1 for v in s.box)  # 1-based, as Flickr30k Entities; info-ground subtracts 1
         xml.append("<object>\n" + "".join(f"<name>{n}</name>\n" for n in names) +
-                   f"<bndbox>\n<xmin>{x1}</xmin>\n<ymin>{y1}</ymin>\n<xmax>{x2}</xmax>\n<ymax>{y2}</ymax>\n</bndbox>\n</object>")
+                   f"<bndbox>\n<xmin>{x1}</xmin>\n<ymin>{y1}</ymin>\n<xmax>{x2}</xmax>\n<ymax>{y2}</ymax>\n"
+                   "</bndbox>\n</object>")
         for n in names:
             ig_box["boxes"].setdefault(str(n), []).append(list(s.box))
     xml.append(f"<object>\n<name>{scene_entity}</name>\n<nobndbox>0</nobndbox>\n<scene>1</scene>\n</object>")
@@ -494,7 +498,8 @@ def _scene_outputs(i: int) -> dict:
         f.write("\n".join(xml))
     out["ig_sent"] = ig_sentences
     out["ig_box"] = ig_box
-    counts["flickr_queries"] += sum(1 for st in ig_sentences for p in st["phrases"] if p["phrase_id"] in ig_box["boxes"])
+    counts["flickr_queries"] += sum(1 for st in ig_sentences for p in st["phrases"]
+                                    if p["phrase_id"] in ig_box["boxes"])
 
     # --- COCO instances + RefCOCO+ refs -----------------------------------------------------------------
     out["coco_image"] = {"id": sid, "file_name": f"COCO_train2014_{sid:012d}.jpg", "height": H, "width": W}

@@ -33,7 +33,8 @@ import torch
 from PIL import Image
 
 from .annotation_files import DataError, check_box, is_number, load_json
-from .images import DEFAULT_MAX_IMAGE_BYTES, color_jitter, decoded_image_size, normalize, open_rgb, pil_to_tensor, to_gray
+from .images import (DEFAULT_MAX_IMAGE_BYTES, color_jitter, decoded_image_size, normalize, open_rgb, pil_to_tensor,
+                     to_gray)
 from .masks import box_mask, settle_box
 from .tokenizer import pre_caption
 

@@ -105,7 +105,8 @@ def token_maps(model, mcfg, synth: str) -> None:
                     s[2] += 1
     print("2. GradCAM per token, shape-only val phrases ('the K') and the same targets as 'the C K'")
     for (variant, role), (share, inside, n) in sorted(stats.items()):
-        print(f"   {variant:8s} {role:7s} mass share {share / n:4.2f}   own map peaks in the box {inside / n:4.2f} (n={n})")
+        print(f"   {variant:8s} {role:7s} mass share {share / n:4.2f}   "
+              f"own map peaks in the box {inside / n:4.2f} (n={n})")
 
 
 def linear_probe(model, mcfg, synth: str, scenes: int) -> None:

@@ -112,8 +112,8 @@ def test_events_checkpoints_and_eval(squares, tmp_path):
                                        eval_file=squares / "vg_test.json", eval_image_root=squares, eval_every=1)])
     assert run.returncode == 0, run.stderr
     kinds = [e["event"] for e in run.events]
-    assert kinds == ["step"] * 3 + ["epoch", "eval", "checkpoint"] + ["step"] * 3 + ["epoch", "eval", "checkpoint",
-                                                                                      "done"]
+    assert kinds == (["step"] * 3 + ["epoch", "eval", "checkpoint"] + ["step"] * 3
+                     + ["epoch", "eval", "checkpoint", "done"])
     for e in run.of("step"):
         for key in ("epoch", "step", "loss", "itc", "itm", "amc_mean", "amc_max", "lr", "samples_per_s", "eta_s"):
             assert key in e, key
