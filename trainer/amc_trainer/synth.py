@@ -1,10 +1,9 @@
 """Synthetic grounding set: scenes of coloured shapes with phrases, written in every format the extension opens.
-
-`python -m amc_trainer synth OUT --images N --seed S [--val-frac 0.1 --test-frac 0.1] [--workers 2]`
-
 Why one ~650-line file (over the trainer's ~500-line guide): scene generation, the phrases that describe a
 scene and the writers of each format share the Scene/Shape/Phrase records and one id scheme; read top to
-bottom it is the whole recipe of the data set.
+bottom it is the whole recipe of the data set. (Everything after this paragraph is the README of a set.)
+
+`python -m amc_trainer synth OUT --images N --seed S [--val-frac 0.1 --test-frac 0.1] [--workers 2]`
 
 Scenes: 3–6 shapes (circle, square, triangle, star, diamond, hexagon) in 8 colours, small or large, at
 random positions, some overlapping (each stays ≥ 75% visible), on a textured, noisy background (plain,
@@ -39,7 +38,7 @@ image, so scenes are independent (rendered by `--workers` processes; the output 
 Boxes are the same numbers in every format: xyxy [x1, y1, x2, y2] with x2 = x1 + width (VG x, y, w, h;
 COCO xywh; info-ground 0-based xyxy; Flickr XML = each of those +1, which info-ground's reader undoes).
 The refs pickle is a Python-2-style protocol-2 pickle (SHORT_BINSTRING byte strings, memo BINPUT/BINGET,
-no GLOBAL), as the real `refs(unc).p` (safe_pickle.py2_pickle writes it).
+no GLOBAL), as the real `refs(unc).p`.
 Deterministic: the same arguments give the same bytes (JPEG bytes: with the same Pillow/libjpeg build).
 """
 from __future__ import annotations
