@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 const python = process.env.AMC_PYTHON || '/usr/bin/python3';
 const stages = [
   ['typecheck', 'npx', ['tsc', '--noEmit', '-p', '.']],
+  // Style: flake8 with trainer/.flake8 (line limit 120); a TypeScript linter can join as another 'lint (...)' stage.
+  ['lint (python: flake8)', python, ['-m', 'flake8', '--config', 'trainer/.flake8', 'trainer']],
   ['build', 'node', ['scripts/build.mjs']],
   ['unit (mocha, TypeScript core + model)', 'npx', ['mocha', '--require', 'tsx/cjs', 'test/unit/**/*.test.ts']],
   ['trainer (pytest, PyTorch)', python, ['-m', 'pytest', '-q', 'trainer/tests']],

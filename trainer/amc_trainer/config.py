@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -51,7 +50,7 @@ class TrainConfig:
                                           #   per-step cosine to min_lr at the last step; "constant": lr throughout
     cosine_epochs: int = 30               # T of the per-epoch cosine of the "amc" schedule (AMC's config: 30)
     weight_decay: float = 0.02            # AdamW decay; 1-D params and biases get none (spec §3)
-    betas: list = field(default_factory=lambda: [0.9, 0.999])  # AdamW betas (torch defaults, as timm's create_optimizer)
+    betas: list = field(default_factory=lambda: [0.9, 0.999])  # AdamW betas (torch's, as timm's create_optimizer)
     grad_clip: float = 0.0                # max global grad norm (0 = no clipping; AMC clips nothing)
     # --- objective (spec §2, §3) ---------------------------------------------------------------------
     use_amc: bool = True                  # add the AMC loss on the GradCAM of the positive pairs
@@ -106,7 +105,8 @@ class TrainConfig:
         if self.max_image_bytes < 1:
             raise ConfigError("config: max_image_bytes must be >= 1")
         if not (self.use_itc or self.use_itm or self.use_amc or self.use_mlm):
-            raise ConfigError("config: every loss is switched off; enable at least one of use_itc/use_itm/use_amc/use_mlm")
+            raise ConfigError("config: every loss is switched off; "
+                              "enable at least one of use_itc/use_itm/use_amc/use_mlm")
 
 
 class ConfigError(ValueError):
@@ -222,4 +222,3 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", default=None, help="checkpoint to initialise from (ALBEF.pth, AMC best_*.pth, ours)")
     parser.add_argument("--out", required=True, help="output folder for checkpoints (checkpoint_XX.pth, last.pth)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pth exactly where it stopped")
-

@@ -1,6 +1,10 @@
 """ONNX export: image_encoder.onnx + grounding.onnx (GradCAM's backward pass inside the graph), model.json,
 vocab.txt and fixture.json (docs/architecture.md "The model contract").
 
+Why one ~500-line file: the hand-written backward pass, the ONNX graphs built from it, the model card and
+the fixture that proves them equal form one contract with the TypeScript engine; split, it would be read
+in pieces that only make sense together.
+
 ONNX Runtime has no autograd, so `GroundingGraph` computes the forward pass of the text encoder AND, by
 hand, the backward pass from the raw ITM match logit down to the cross-attention probabilities of the
 GradCAM layer (spec §1.2, eval mode: dropout is the identity). Only plain tensor ops are used, with every
@@ -13,6 +17,7 @@ and the ONNX graphs equal it in onnxruntime-node.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import inspect
 import io
@@ -22,16 +27,18 @@ import os
 import pickle
 import shutil
 import sys
-import tempfile
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageDraw
 from torch import nn
 
 from .checkpoint_io import CheckpointError, read_checkpoint
-from .model import (ALBEF, CLIP_MEAN, CLIP_STD, BertLayer, ModelConfig, gradcam_eval_map,
-                    gradcam_token_maps, load_state_dict_report)
+from .images import CLIP_MEAN, CLIP_STD
+from .model import ALBEF, BertLayer, ModelConfig, gradcam_eval_map, gradcam_token_maps, load_state_dict_report
+from .tokenizer import BertTokenizer, pre_caption
 
 CONTRACT_VERSION = 1
 OPSET = 16
@@ -309,7 +316,6 @@ def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: O
 
 def _fixture_images(S: int) -> List["object"]:
     """Two deterministic synthetic scenes (PIL images of size S x S)."""
-    from PIL import Image, ImageDraw
     scenes = []
     a = Image.new("RGB", (S, S), (40, 90, 160))
     d = ImageDraw.Draw(a)
@@ -326,7 +332,6 @@ def _fixture_images(S: int) -> List["object"]:
 
 def image_to_tensor(img) -> torch.Tensor:
     """PIL RGB S x S -> CLIP-normalised float32 [3,S,S] (spec §6)."""
-    import numpy as np
     arr = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)
     mean = torch.tensor(CLIP_MEAN).view(3, 1, 1)
     std = torch.tensor(CLIP_STD).view(3, 1, 1)
@@ -334,14 +339,12 @@ def image_to_tensor(img) -> torch.Tensor:
 
 
 def _tokenize(phrases: List[str]) -> Tuple[torch.Tensor, torch.Tensor]:
-    from .tokenizer import BertTokenizer, pre_caption
     tok = BertTokenizer.from_vocab()
     return tok([pre_caption(p) for p in phrases], max_length=25)
 
 
 def build_fixture(model: ALBEF) -> dict:
     """Inputs (PNG at S x S, so no resize is involved, plus the phrases' ids) and the PyTorch outputs."""
-    import base64
     cfg = model.cfg
     images = _fixture_images(cfg.image_res)
     phrases = ["a red circle", "the green triangle above the blue square"]
@@ -426,8 +429,7 @@ def store_word_embeddings_fp16(onnx_path: str) -> int:
     """Rewrites grounding.onnx with its word-embedding initializer stored as float16 plus a Cast to float32.
     The table is 30522 × width floats — most of the file for a small model (23 MB of 40 MB at width 192) —
     so this keeps a model folder under the repository's 30 MB per-file limit. Returns the bytes saved."""
-    try:
-        import numpy as np
+    try:  # imported here: the optional 'onnx' package is needed only by this rewrite
         import onnx
         from onnx import helper, numpy_helper
     except ImportError as err:  # the exporter otherwise needs only torch

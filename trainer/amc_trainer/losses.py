@@ -3,12 +3,35 @@
 Every function takes plain tensors so it can be checked against hand-computed cases."""
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 
 PAD_ID, CLS_ID, MASK_ID = 0, 101, 103
+
+
+@dataclass(frozen=True)
+class LossSwitches:
+    """Which training losses run and how they combine; the training config keys of the same names (config.py).
+
+    loss = itc + itm + mlm + amc_weights[0] L_mean + amc_weights[1] L_max over the terms switched on."""
+    use_itc: bool = True                                # image-text contrastive
+    use_itm: bool = True                                # image-text matching with in-batch hard negatives
+    use_mlm: bool = False                               # masked language modelling (needs a model with mlm_head)
+    use_amc: bool = True                                # AMC on the GradCAM of the positive pairs (needs box_mask)
+    amc_weights: Tuple[float, float] = (0.2, 0.8)       # weights of L_mean, L_max
+    amc_margins: Tuple[float, float] = (0.1, 0.5)       # margins of L_mean, L_max
+    alpha: float = 0.0                                  # momentum-distillation weight (ITC, MLM) for this step
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "LossSwitches":
+        """From a TrainConfig (anything with its use_* / amc_* / alpha attributes); alpha is the configured
+        one, before the trainer's epoch-0 ramp."""
+        return cls(use_itc=bool(cfg.use_itc), use_itm=bool(cfg.use_itm), use_mlm=bool(cfg.use_mlm),
+                   use_amc=bool(cfg.use_amc), amc_weights=tuple(cfg.amc_weights),
+                   amc_margins=tuple(cfg.amc_margins), alpha=float(cfg.alpha))
 
 
 # ----------------------------------------------------------------------------------------------------

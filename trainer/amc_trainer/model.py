@@ -1,5 +1,9 @@
 """ALBEF-architecture grounding model with AMC GradCAM, in one readable file.
 
+Why one ~800-line file (over the trainer's ~500-line guide): as nanoGPT's model.py, the whole network reads
+top to bottom (ViT, BERT with cross-attention, the heads, GradCAM, the losses' wiring, checkpoint key
+mapping), and the parameter names must match ALBEF's checkpoints across all of it.
+
 Layout and parameter names reproduce ALBEF's `models/model_pretrain.py`, `models/vit.py` and
 `models/xbert.py` so that `ALBEF.pth` and AMC's `best_*.pth` load key for key (spec §6):
 
@@ -16,18 +20,16 @@ image-CLS key is dropped, the map is averaged over heads and then over all token
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from dataclasses import asdict, dataclass, replace
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 from . import losses
-
-# CLIP statistics, applied to RGB in [0, 1] (spec §6).
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+from .losses import LossSwitches
 
 # bert-base-uncased special ids (spec §6).
 PAD_ID, CLS_ID, MASK_ID = 0, 101, 103
@@ -584,15 +586,18 @@ class ALBEF(nn.Module):
         return self.training_losses(*args, **kwargs)
 
     def training_losses(self, image: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                        box_mask: Optional[torch.Tensor] = None, use_amc: bool = True, alpha: float = 0.0,
-                        amc_weights: Sequence[float] = (0.2, 0.8), amc_margins: Sequence[float] = (0.1, 0.5),
-                        use_mlm: bool = False, use_itc: bool = True, use_itm: bool = True) -> Dict[str, torch.Tensor]:
+                        box_mask: Optional[torch.Tensor] = None, switches: Optional[LossSwitches] = None,
+                        **overrides) -> Dict[str, torch.Tensor]:
         """ALBEF pretraining losses + AMC (spec §2/§3). `loss` = itc + itm + mlm + w_mean L_mean + w_max L_max
         over the terms switched on; a term switched off is a 0-tensor and costs no compute (use_itm=False
         skips the 2B hard-negative fusion passes).
 
-        alpha weights the momentum-distillation targets (ITC and MLM); ignored without momentum.
+        `switches` (losses.LossSwitches) says which terms run, their AMC weights and margins and alpha (the
+        weight of the momentum-distillation targets, ITC and MLM; ignored without momentum). Keyword
+        `overrides` of its fields (`use_amc=False, alpha=0.4`) apply on top of it (or of the defaults).
         Randomness (hard negatives, MLM masking) comes from torch's global RNG."""
+        s = replace(switches or LossSwitches(), **overrides)
+        use_itc, use_itm, use_mlm, use_amc, alpha = s.use_itc, s.use_itm, s.use_mlm, s.use_amc, s.alpha
         cfg = self.cfg
         if use_amc and box_mask is None:
             raise ValueError("use_amc needs box_mask [B,256,256]")
@@ -672,7 +677,7 @@ class ALBEF(nn.Module):
             (grad,) = torch.autograd.grad(itm_pos[:, 1].sum(), attn, create_graph=True)
             token_maps = gradcam_token_maps(attn, grad, attention_mask, cfg.grid)
             cam = gradcam_training_map(gradcam_eval_map(token_maps), out_size=box_mask.shape[-1])
-            amc_mean, amc_max = losses.amc_loss_terms(cam, box_mask, margins=amc_margins)
+            amc_mean, amc_max = losses.amc_loss_terms(cam, box_mask, margins=s.amc_margins)
 
         # ---- MLM (optional)
         if use_mlm:
@@ -687,7 +692,7 @@ class ALBEF(nn.Module):
 
         loss = itc + itm + mlm
         if use_amc:
-            loss = loss + amc_weights[0] * amc_mean + amc_weights[1] * amc_max
+            loss = loss + s.amc_weights[0] * amc_mean + s.amc_weights[1] * amc_max
         return dict(loss=loss, itc=itc, itm=itm, mlm=mlm, amc_mean=amc_mean, amc_max=amc_max)
 
     @torch.no_grad()
@@ -715,7 +720,6 @@ class ALBEF(nn.Module):
 
 
 def _concat_all_gather(t: torch.Tensor) -> torch.Tensor:
-    import torch.distributed as dist
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return t
     parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]

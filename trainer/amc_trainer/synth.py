@@ -1,4 +1,7 @@
 """Synthetic grounding set: scenes of coloured shapes with phrases, written in every format the extension opens.
+Why one ~650-line file (over the trainer's ~500-line guide): scene generation, the phrases that describe a
+scene and the writers of each format share the Scene/Shape/Phrase records and one id scheme; read top to
+bottom it is the whole recipe of the data set. (Everything after this paragraph is the README of a set.)
 
 `python -m amc_trainer synth OUT --images N --seed S [--val-frac 0.1 --test-frac 0.1] [--workers 2]`
 
@@ -47,15 +50,15 @@ import io
 import json
 import math
 import os
-import struct
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
-from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from .safe_pickle import py2_pickle
 
 KINDS = ("circle", "square", "triangle", "star", "diamond", "hexagon")
 KIND_WEIGHTS = (2.0, 1.0, 1.0, 1.0, 1.0, 1.0)  # circles twice as often: they make up RefCOCO+-style testA
@@ -175,7 +178,8 @@ def render_background(kind: str, width: int, height: int, rng: np.random.Generat
             a = rng.uniform(0, math.pi)
             period = rng.uniform(10, 28)
             texture += np.float32(rng.uniform(10, 18)) * np.sin(
-                np.float32(2 * math.pi * math.cos(a) / period) * xx + np.float32(2 * math.pi * math.sin(a) / period) * yy)
+                np.float32(2 * math.pi * math.cos(a) / period) * xx
+                + np.float32(2 * math.pi * math.sin(a) / period) * yy)
         elif kind == "checkered":
             cell = int(rng.integers(14, 36))
             checker = ((np.arange(height)[:, None] // cell + np.arange(width)[None, :] // cell) % 2).astype(np.float32)
@@ -318,9 +322,11 @@ def describe(scene: Scene) -> Tuple[Dict[int, List[Phrase]], List[Phrase]]:
                     out.append(Phrase(f"the smaller of the two {c} {k}s", [s.index], False))
             gap = 0.5 * max(x.r for x in same)
             if all(s.cx < o.cx - gap for o in others):
-                out.append(Phrase(f"the {c} {k} on the left" if len(same) == 2 else f"the leftmost {c} {k}", [s.index], True))
+                out.append(Phrase(f"the {c} {k} on the left" if len(same) == 2 else f"the leftmost {c} {k}",
+                                  [s.index], True))
             if all(s.cx > o.cx + gap for o in others):
-                out.append(Phrase(f"the {c} {k} on the right" if len(same) == 2 else f"the rightmost {c} {k}", [s.index], True))
+                out.append(Phrase(f"the {c} {k} on the right" if len(same) == 2 else f"the rightmost {c} {k}",
+                                  [s.index], True))
             if all(s.cy < o.cy - gap for o in others):
                 out.append(Phrase(f"the upper {c} {k}" if len(same) == 2 else f"the topmost {c} {k}", [s.index], True))
             if all(s.cy > o.cy + gap for o in others):
@@ -336,101 +342,6 @@ def describe(scene: Scene) -> Tuple[Dict[int, List[Phrase]], List[Phrase]]:
         if 2 <= len(members) <= 4:
             plural.append(Phrase(f"{NUMBER_WORDS[len(members)]} {c} {k}s", [m.index for m in members], False))
     return singular, plural
-
-
-# =========================================================================================================
-# A Python-2-style protocol-2 pickle writer (what REFER's refs(unc).p is)
-# =========================================================================================================
-
-class Py2Pickler:
-    """Lists, dicts, byte strings, ints, floats, None and bools as Python 2's cPickle writes them.
-
-    Python 3's pickle writes `bytes` through a GLOBAL (`_codecs.encode`), so the opcodes are emitted here:
-    SHORT_BINSTRING/BINSTRING for strings (ASCII), BININT1/BININT2/BININT/LONG1, BINFLOAT, EMPTY_LIST/DICT
-    with MARK…APPENDS/SETITEMS in batches of 1000 (APPEND/SETITEM for a single item), BINPUT after every
-    container and string, BINGET for a string seen before.
-    """
-
-    BATCH = 1000
-
-    def __init__(self):
-        self.out = bytearray(b"\x80\x02")
-        self.memo_len = 0
-        self.string_memo: Dict[str, int] = {}
-
-    def dumps(self, obj) -> bytes:
-        self._save(obj)
-        self.out += b"."
-        return bytes(self.out)
-
-    def _put(self) -> int:
-        idx = self.memo_len
-        self.memo_len += 1
-        self.out += (b"q" + bytes([idx])) if idx < 256 else (b"r" + struct.pack("<I", idx))
-        return idx
-
-    def _save(self, obj) -> None:
-        if obj is None:
-            self.out += b"N"
-        elif obj is True:
-            self.out += b"\x88"
-        elif obj is False:
-            self.out += b"\x89"
-        elif isinstance(obj, int):
-            self._save_int(obj)
-        elif isinstance(obj, float):
-            self.out += b"G" + struct.pack(">d", obj)
-        elif isinstance(obj, str):
-            self._save_str(obj)
-        elif isinstance(obj, list):
-            self.out += b"]"
-            self._put()
-            self._batch(obj, lambda item: self._save(item), b"a", b"e")
-        elif isinstance(obj, dict):
-            self.out += b"}"
-            self._put()
-            self._batch(list(obj.items()), lambda kv: (self._save(kv[0]), self._save(kv[1])), b"s", b"u")
-        else:
-            raise TypeError(f"Py2Pickler cannot write {type(obj).__name__}")
-
-    def _batch(self, items, write, single: bytes, many: bytes) -> None:
-        for start in range(0, len(items), self.BATCH):
-            chunk = items[start:start + self.BATCH]
-            if len(chunk) == 1:
-                write(chunk[0])
-                self.out += single
-            else:
-                self.out += b"("
-                for it in chunk:
-                    write(it)
-                self.out += many
-
-    def _save_int(self, v: int) -> None:
-        if 0 <= v < 256:
-            self.out += b"K" + bytes([v])
-        elif 0 <= v < 65536:
-            self.out += b"M" + struct.pack("<H", v)
-        elif -2 ** 31 <= v < 2 ** 31:
-            self.out += b"J" + struct.pack("<i", v)
-        else:
-            raw = v.to_bytes((v.bit_length() + 8) // 8, "little", signed=True)
-            self.out += b"\x8a" + bytes([len(raw)]) + raw
-
-    def _save_str(self, s: str) -> None:
-        if s in self.string_memo:
-            idx = self.string_memo[s]
-            self.out += (b"h" + bytes([idx])) if idx < 256 else (b"j" + struct.pack("<I", idx))
-            return
-        data = s.encode("ascii")
-        if len(data) < 256:
-            self.out += b"U" + bytes([len(data)]) + data
-        else:
-            self.out += b"T" + struct.pack("<i", len(data)) + data
-        self.string_memo[s] = self._put()
-
-
-def py2_pickle(obj) -> bytes:
-    return Py2Pickler().dumps(obj)
 
 
 # =========================================================================================================
@@ -574,7 +485,8 @@ def _scene_outputs(i: int) -> dict:
             continue
         x1, y1, x2, y2 = (v + 1 for v in s.box)  # 1-based, as Flickr30k Entities; info-ground subtracts 1
         xml.append("<object>\n" + "".join(f"<name>{n}</name>\n" for n in names) +
-                   f"<bndbox>\n<xmin>{x1}</xmin>\n<ymin>{y1}</ymin>\n<xmax>{x2}</xmax>\n<ymax>{y2}</ymax>\n</bndbox>\n</object>")
+                   f"<bndbox>\n<xmin>{x1}</xmin>\n<ymin>{y1}</ymin>\n<xmax>{x2}</xmax>\n<ymax>{y2}</ymax>\n"
+                   "</bndbox>\n</object>")
         for n in names:
             ig_box["boxes"].setdefault(str(n), []).append(list(s.box))
     xml.append(f"<object>\n<name>{scene_entity}</name>\n<nobndbox>0</nobndbox>\n<scene>1</scene>\n</object>")
@@ -585,7 +497,8 @@ def _scene_outputs(i: int) -> dict:
         f.write("\n".join(xml))
     out["ig_sent"] = ig_sentences
     out["ig_box"] = ig_box
-    counts["flickr_queries"] += sum(1 for st in ig_sentences for p in st["phrases"] if p["phrase_id"] in ig_box["boxes"])
+    counts["flickr_queries"] += sum(1 for st in ig_sentences for p in st["phrases"]
+                                    if p["phrase_id"] in ig_box["boxes"])
 
     # --- COCO instances + RefCOCO+ refs -----------------------------------------------------------------
     out["coco_image"] = {"id": sid, "file_name": f"COCO_train2014_{sid:012d}.jpg", "height": H, "width": W}

@@ -47,7 +47,8 @@ def pre_caption(caption: str, max_words: int = 50) -> str:
     runs of 2+ whitespace characters collapse to one space; strip; keep the first `max_words` words.
     Note the reference splits words on a single ' ', so a lone tab or newline stays inside a "word".
     """
-    caption = _PRE_CAPTION_DELETE.sub("", caption.lower()).replace("-", " ").replace("/", " ").replace("<person>", "person")
+    caption = _PRE_CAPTION_DELETE.sub("", caption.lower())
+    caption = caption.replace("-", " ").replace("/", " ").replace("<person>", "person")
     caption = _MULTI_SPACE.sub(" ", caption)
     caption = caption.rstrip("\n")
     caption = caption.strip(" ")

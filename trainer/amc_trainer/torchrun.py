@@ -13,9 +13,12 @@ from __future__ import annotations
 import re
 import sys
 
+from torch.distributed.elastic.multiprocessing import api
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.run import main as torchrun_main
+
 
 def _patch_std_parsing() -> None:
-    from torch.distributed.elastic.multiprocessing import api
     if api.Std.from_str("0") is not None:
         return
 
@@ -31,8 +34,6 @@ def _patch_std_parsing() -> None:
 
 def main(argv: list[str]) -> int:
     _patch_std_parsing()
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import main as torchrun_main
     try:
         torchrun_main(argv)
     except ChildFailedError as err:

@@ -13,184 +13,46 @@ Determinism (what makes `--resume` bit-for-bit): the sample order of an epoch is
 (DistributedSampler), each sample's augmentation RNG is derived by the dataset from (seed, epoch, index), and
 the global RNGs (python, numpy, torch — used by dropout, ITM hard-negative sampling, MLM masking) are saved
 per rank at step boundaries. A resumed run skips the batches of the epoch it already consumed.
+
+Reading order: `main` -> `run_training` (setup_run, then run_epoch per epoch, each batch a train_step, each
+epoch ending in save_checkpoint). Around it: distributed.py (DDP, RNG state), preflight.py (the data checks
+before step 1), reporter.py (the events above), train_data.py (the Dataset), model.py and losses.py.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import math
 import os
-import random
 import re
 import signal
 import sys
 import time
+import traceback
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from .checkpoint_io import CheckpointError, read_checkpoint, state_dict_of
 from .config import ConfigError, TrainConfig, add_common_arguments, build_config, parse_overrides
-
-
-# ----------------------------------------------------------------------------------------------------
-# Output
-# ----------------------------------------------------------------------------------------------------
-class Reporter:
-    """JSON-lines events on stdout (rank 0 only) and human text on stderr."""
-
-    def __init__(self, rank: int, world_size: int):
-        self.rank = rank
-        self.world_size = world_size
-
-    def event(self, name: str, **fields: Any) -> None:
-        if self.rank != 0:
-            return
-        line = json.dumps({"event": name, **fields}, allow_nan=False, default=_json_default)
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-    def say(self, text: str, all_ranks: bool = False) -> None:
-        if self.rank == 0 or all_ranks:
-            prefix = f"[rank {self.rank}] " if self.world_size > 1 else ""
-            sys.stderr.write(prefix + text + "\n")
-            sys.stderr.flush()
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.item() if value.numel() == 1 else value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _finite_or_none(value: float) -> Optional[float]:
-    return value if math.isfinite(value) else None
-
-
-# ----------------------------------------------------------------------------------------------------
-# Distributed setup
-# ----------------------------------------------------------------------------------------------------
-class DistInfo:
-    def __init__(self, rank: int, world_size: int, local_rank: int, device: torch.device, initialized: bool):
-        self.rank, self.world_size, self.local_rank = rank, world_size, local_rank
-        self.device, self.initialized = device, initialized
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device_pref: str) -> DistInfo:
-    """DDP when launched by torchrun (RANK in the environment): gloo on CPU, nccl on CUDA."""
-    launched = "RANK" in os.environ and "WORLD_SIZE" in os.environ
-    rank = int(os.environ.get("RANK", "0")) if launched else 0
-    world_size = int(os.environ.get("WORLD_SIZE", "1")) if launched else 1
-    local_rank = int(os.environ.get("LOCAL_RANK", "0")) if launched else 0
-    use_cuda = device_pref == "cuda" or (device_pref == "auto" and torch.cuda.is_available())
-    if use_cuda and not torch.cuda.is_available():
-        raise ConfigError("config: device 'cuda' requested but torch sees no CUDA device")
-    if use_cuda:
-        torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
-    else:
-        device = torch.device("cpu")
-    if launched and world_size > 1:
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo", rank=rank, world_size=world_size)
-        return DistInfo(rank, world_size, local_rank, device, True)
-    return DistInfo(0, 1, 0, device, False)
-
-
-def all_reduce_max_flags(flags: list[int], info: DistInfo) -> list[int]:
-    """Make every rank agree on boolean-ish flags (stop requested, non-finite loss)."""
-    if not info.initialized:
-        return flags
-    t = torch.tensor(flags, dtype=torch.int64, device=info.device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return [int(v) for v in t.tolist()]
-
-
-def all_reduce_mean(values: list[float], info: DistInfo) -> list[float]:
-    if not info.initialized:
-        return values
-    t = torch.tensor(values, dtype=torch.float64, device=info.device)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return [v / info.world_size for v in t.tolist()]
-
-
-# ----------------------------------------------------------------------------------------------------
-# RNG state
-# ----------------------------------------------------------------------------------------------------
-def capture_rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
-    torch.manual_seed(seed)
-
-
-# ----------------------------------------------------------------------------------------------------
-# Optimiser and learning-rate schedule (spec §3)
-# ----------------------------------------------------------------------------------------------------
-def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; parameters that are 1-D or end in `.bias` get no weight decay (ALBEF optim_factory, spec §3).
-    ViT pos_embed / cls_token are 3-D and therefore decayed, as in the reference."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        (no_decay if param.ndim <= 1 or name.endswith(".bias") else decay).append(param)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-
-
-def learning_rate(cfg: TrainConfig, epoch: int, step_in_epoch: int, global_step: int, total_steps: int) -> float:
-    """The lr used for the optimizer step about to be taken (0-based step counters)."""
-    if cfg.schedule == "constant":
-        return cfg.lr
-    if cfg.schedule == "amc":
-        # spec §3: in epoch 0 `scheduler.step(i // 100)` while i <= warm-up iterations, so the warm-up is a
-        # staircase of 100-iteration plateaus from warmup_lr to lr; afterwards epoch e >= 1 uses
-        # lr(e) = min_lr + 0.5 (lr - min_lr)(1 + cos(pi e / cosine_epochs)).
-        if epoch == 0:
-            if step_in_epoch < cfg.warmup_steps:
-                plateau = 100 if cfg.warmup_steps >= 100 else 1
-                t = step_in_epoch // plateau
-                warmup_t = cfg.warmup_steps / plateau
-                return cfg.warmup_lr + t * (cfg.lr - cfg.warmup_lr) / warmup_t
-            return cfg.lr
-        return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * epoch / cfg.cosine_epochs))
-    # "cosine": linear warm-up per step, then cosine to min_lr at the last step.
-    if global_step < cfg.warmup_steps:
-        return cfg.warmup_lr + (cfg.lr - cfg.warmup_lr) * global_step / cfg.warmup_steps
-    span = max(1, total_steps - cfg.warmup_steps)
-    progress = min(1.0, (global_step - cfg.warmup_steps) / span)
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+from .distributed import (DistInfo, all_reduce_max_flags, all_reduce_mean, gather_rng_states, init_distributed,
+                          restore_rng_state, seed_everything)
+from .evaluate import evaluate_queries, load_queries, summarize
+from .losses import LossSwitches
+from .model import ALBEF, ModelConfig, load_state_dict_report
+from .optim import build_optimizer, learning_rate
+from .preflight import preflight_eval_data, preflight_training_data
+from .reporter import Reporter, finite_or_none
+from .tokenizer import BertTokenizer
+from .train_data import GroundingTrainSet, collate
 
 
 # ----------------------------------------------------------------------------------------------------
 # Model, data
 # ----------------------------------------------------------------------------------------------------
-def model_config_for(cfg: TrainConfig, saved: Optional[dict] = None):
-    from .model import ModelConfig
+def model_config_for(cfg: TrainConfig, saved: Optional[dict] = None) -> ModelConfig:
     if saved:
         return ModelConfig(**saved)
     factory = ModelConfig.small if cfg.model == "small" else ModelConfig.base
@@ -208,7 +70,6 @@ def model_config_for(cfg: TrainConfig, saved: Optional[dict] = None):
 
 
 def build_loader(dataset, indices: list[int], cfg: TrainConfig, loader_seed: int):
-    from .data import collate
     generator = torch.Generator()
     generator.manual_seed(loader_seed)  # worker seeds come from here, never from the global RNG
     return torch.utils.data.DataLoader(
@@ -233,15 +94,6 @@ def atomic_save(obj: Any, path: str) -> None:
     os.replace(tmp, path)
 
 
-def gather_rng_states(info: DistInfo) -> list:
-    state = capture_rng_state()
-    if not info.initialized:
-        return [state]
-    states: list = [None] * info.world_size
-    dist.all_gather_object(states, state)
-    return states
-
-
 class SignalFlag:
     """SIGINT/SIGTERM ask for a checkpoint at the next step boundary; a second SIGINT aborts at once."""
 
@@ -262,8 +114,22 @@ class SignalFlag:
         return self.signal_name is not None
 
 
+RESUME_KEYS = ("model", "optimizer", "config", "next_epoch", "next_step_in_epoch", "step", "rng")
+
+
+def resumable_checkpoint(ckpt: Any, path: str) -> dict:
+    """A checkpoint this trainer wrote (an ALBEF.pth renamed last.pth has weights but no run state)."""
+    missing = [k for k in RESUME_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a checkpoint written by `amc_trainer train` (no {', '.join(missing)}); "
+                              "start a new run with --init to fine-tune from it")
+    if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["rng"], list) or not ckpt["rng"]:
+        raise CheckpointError(f"{path}: its 'config' or 'rng' entry is not what `amc_trainer train` writes")
+    return ckpt
+
+
 # ----------------------------------------------------------------------------------------------------
-# Training
+# Command line
 # ----------------------------------------------------------------------------------------------------
 def parse_args(argv: list[str]):
     parser = argparse.ArgumentParser(
@@ -279,114 +145,6 @@ def parse_args(argv: list[str]):
     if args.init is not None:
         overrides["init_checkpoint"] = args.init
     return args, overrides
-
-
-class TrainingDataError(ValueError):
-    """The preflight found problems in the training data; they were listed before this is raised."""
-
-
-MAX_PROBLEM_EVENTS = 100  # every problem goes to stderr; the first ones also become error events (Problems panel)
-
-
-def preflight_training_data(dataset, read_problems: list, cfg: TrainConfig, info: DistInfo,
-                            reporter: Reporter) -> int:
-    """Before step 1: list every unreadable entry, unusable image and bad box of the training files, then stop
-    (TrainingDataError, exit 2) or, with cfg.skip_bad_samples, drop those samples. Rank 0 checks the images
-    and broadcasts what it found, so every rank drops the same samples. Returns the number skipped."""
-    from .data import top_level_element_lines
-    problems = list(read_problems)
-    if info.is_main:
-        t0 = time.time()
-        problems += dataset.preflight(workers=min(8, os.cpu_count() or 1))
-        reporter.say(f"checked {len(dataset)} training samples ({len({e.image for e in dataset.entries})} images) "
-                     f"in {time.time() - t0:.1f} s: {len(problems)} problem(s)")
-    if info.initialized:
-        box = [problems]
-        dist.broadcast_object_list(box, src=0)
-        problems = box[0]
-    if not problems:
-        return 0
-    file_order = {f: i for i, f in enumerate(dataset.files)}
-    problems.sort(key=lambda p: (file_order.get(p.file, len(file_order)), -1 if p.position is None else p.position))
-    lines_of: dict = {}
-    for p in problems:
-        if p.position is not None:
-            if p.file not in lines_of:
-                lines_of[p.file] = top_level_element_lines(p.file) if info.is_main else None
-            lines = lines_of[p.file]
-            p.line = lines[p.position] if lines and p.position < len(lines) else None
-    severity = "warning" if cfg.skip_bad_samples else "error"
-    for n, p in enumerate(problems):
-        if p.line:  # `amc-trainer: error: FILE:LINE: message`, the format of the $amc-trainer problem matcher
-            reporter.say(f"amc-trainer: {severity}: {os.path.abspath(p.file)}:{p.line}: "
-                         f"{f'({p.entry}) ' if p.entry else ''}{p.message}")
-        else:
-            reporter.say(f"{severity}: {p}")
-        if severity == "error" and n < MAX_PROBLEM_EVENTS:
-            reporter.event("error", message=str(p), file=p.file, entry=p.entry, line=p.line)
-    samples = {(p.file, p.entry) if p.index is None else p.index for p in problems}
-    if not cfg.skip_bad_samples:
-        more = f" ({len(problems) - MAX_PROBLEM_EVENTS} more on stderr)" if len(problems) > MAX_PROBLEM_EVENTS else ""
-        where = cfg.train_files[0] if len(cfg.train_files) == 1 else "training data"
-        raise TrainingDataError(
-            f"{where}: {len(problems)} problem(s) in {len(samples)} training sample(s), listed above{more}; "
-            "stopped before step 1. Fix them, or pass --skip_bad_samples to train without those samples")
-    dataset.drop([p.index for p in problems if p.index is not None])
-    reporter.say(f"skipping {len(samples)} training sample(s) with problems (--skip_bad_samples); "
-                 f"training on {len(dataset)}")
-    return len(samples)
-
-
-def preflight_eval_data(cfg: TrainConfig, info: DistInfo, reporter: Reporter) -> None:
-    """The periodic evaluation's file and images are checked before step 1 too: a problem found after the first
-    epoch would end the run there. Its queries are never skipped (that would change the accuracy it reports)."""
-    if not (cfg.eval_every > 0 and cfg.eval_file):
-        return
-    message = None
-    if info.is_main:
-        from concurrent.futures import ThreadPoolExecutor
-        from .data import decoded_image_size
-        from .evaluate import load_queries
-        try:
-            queries = load_queries(cfg.eval_file, cfg.eval_image_root or None, cfg.eval_split or None)
-            images = list(dict.fromkeys(q.image for q in queries))
-            with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-                reasons = dict(zip(images, (r for _, r in pool.map(
-                    lambda path: decoded_image_size(path, cfg.max_image_bytes), images))))
-            bad = {image: reason for image, reason in reasons.items() if reason}
-            for n, image in enumerate(bad):
-                users = [q for q in queries if q.image == image]
-                text = f"{users[0].source or cfg.eval_file}: {bad[image]}" + \
-                    (f" (and {len(users) - 1} more queries of this image)" if len(users) > 1 else "")
-                reporter.say(f"error: {text}")
-                if n < MAX_PROBLEM_EVENTS:
-                    reporter.event("error", message=text, file=cfg.eval_file)
-            if bad:
-                message = (f"{cfg.eval_file}: {len(bad)} image(s) of the evaluation file (eval_file) cannot be used, "
-                           "listed above; stopped before step 1 (evaluation queries are never skipped: fix them, "
-                           "or set eval_every 0)")
-        except (ValueError, OSError) as err:  # a DataError's message starts with the file and the entry
-            message = str(err) if str(err).startswith(cfg.eval_file) else f"{cfg.eval_file}: {err}"
-    if info.initialized:
-        box = [message]
-        dist.broadcast_object_list(box, src=0)
-        message = box[0]
-    if message:
-        raise TrainingDataError(message)
-
-
-RESUME_KEYS = ("model", "optimizer", "config", "next_epoch", "next_step_in_epoch", "step", "rng")
-
-
-def resumable_checkpoint(ckpt: Any, path: str) -> dict:
-    """A checkpoint this trainer wrote (an ALBEF.pth renamed last.pth has weights but no run state)."""
-    missing = [k for k in RESUME_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
-    if missing:
-        raise CheckpointError(f"{path}: not a checkpoint written by `amc_trainer train` (no {', '.join(missing)}); "
-                              "start a new run with --init to fine-tune from it")
-    if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["rng"], list) or not ckpt["rng"]:
-        raise CheckpointError(f"{path}: its 'config' or 'rng' entry is not what `amc_trainer train` writes")
-    return ckpt
 
 
 def main(argv: list[str]) -> int:
@@ -411,7 +169,6 @@ def main(argv: list[str]) -> int:
         reporter.say(f"error: {err}", all_ranks=True)
         return 2
     except Exception as err:  # anything else: still a clear event for the task, plus the traceback on stderr
-        import traceback
         reporter.event("error", message=f"{type(err).__name__}: {err}")
         traceback.print_exc(file=sys.stderr)
         return 1
@@ -420,18 +177,61 @@ def main(argv: list[str]) -> int:
             dist.destroy_process_group()
 
 
+# ----------------------------------------------------------------------------------------------------
+# Training: setup, step, checkpoint
+# ----------------------------------------------------------------------------------------------------
+@dataclass
+class Run:
+    """One training run: what setup_run builds, what train_step advances and save_checkpoint writes."""
+    cfg: TrainConfig
+    out_dir: str
+    info: DistInfo
+    reporter: Reporter
+    mcfg: ModelConfig
+    model: ALBEF
+    ddp_model: nn.Module            # `model`, wrapped in DistributedDataParallel under torchrun
+    optimizer: torch.optim.Optimizer
+    dataset: GroundingTrainSet
+    tokenizer: BertTokenizer
+    switches: LossSwitches          # from the config; train_step sets each step's alpha
+    steps_per_epoch: int
+    total_steps: int
+    skipped_samples: int            # dropped by the preflight (--skip_bad_samples)
+    t_start: float
+    start_epoch: int = 0
+    start_step_in_epoch: int = 0
+    global_step: int = 0            # optimizer steps taken so far
+    last_checkpoint: Optional[str] = None
+
+
 def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], info: DistInfo,
                  reporter: Reporter) -> int:
-    from .data import GroundingTrainSet
-    from .model import ALBEF, load_state_dict_report
-    from .tokenizer import BertTokenizer
-
     t_start = time.time()
     if info.is_main:
         os.makedirs(out_dir, exist_ok=True)
     stop = SignalFlag()
     stop.install()
+    run = setup_run(cfg, out_dir, resume_ckpt, info, reporter, t_start)
+    log = StepLog()
+    for epoch in range(run.start_epoch, cfg.epochs):
+        code = run_epoch(run, epoch, stop, log)
+        if code is not None:
+            return code
+        log.restart_clock()  # evaluation and saving are not training throughput
+    if cfg.rank_weights_dir:
+        os.makedirs(cfg.rank_weights_dir, exist_ok=True)
+        atomic_save(run.model.state_dict(), os.path.join(cfg.rank_weights_dir, f"rank{info.rank}.pth"))
+    final = os.path.join(out_dir, "last.pth")
+    reporter.event("done", status="finished", step=run.global_step, epochs=cfg.epochs,
+                   wall_s=round(time.time() - t_start, 3), checkpoint=os.path.abspath(final))
+    reporter.say(f"done: {run.global_step} steps in {time.time() - t_start:.1f} s")
+    return 0
 
+
+def setup_run(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], info: DistInfo, reporter: Reporter,
+              t_start: float) -> Run:
+    """Model (initial or --init weights), optimizer, data (checked by the preflight), step counts, the state of
+    a resumed run, and the DDP wrapper. The order of the seeding calls is part of what makes runs repeatable."""
     # Same seed on every rank for the initial weights (DDP also broadcasts rank 0's), then seed + rank.
     seed_everything(cfg.seed)
     mcfg = model_config_for(cfg, resume_ckpt.get("model_config") if resume_ckpt else None)
@@ -462,175 +262,213 @@ def run_training(cfg: TrainConfig, out_dir: str, resume_ckpt: Optional[dict], in
     if steps_per_epoch == 0:
         raise ConfigError(f"config: {len(dataset)} training samples are fewer than one batch of {cfg.batch_size} "
                           f"on each of {info.world_size} process(es)")
-    total_steps = steps_per_epoch * cfg.epochs
-
-    start_epoch, start_step_in_epoch, global_step = 0, 0, 0
+    run = Run(cfg=cfg, out_dir=out_dir, info=info, reporter=reporter, mcfg=mcfg, model=model, ddp_model=model,
+              optimizer=optimizer, dataset=dataset, tokenizer=tokenizer, switches=LossSwitches.from_config(cfg),
+              steps_per_epoch=steps_per_epoch, total_steps=steps_per_epoch * cfg.epochs,
+              skipped_samples=skipped_samples, t_start=t_start)
     if resume_ckpt is not None:
-        model.load_state_dict(resume_ckpt["model"])
-        optimizer.load_state_dict(resume_ckpt["optimizer"])
-        start_epoch = resume_ckpt["next_epoch"]
-        start_step_in_epoch = resume_ckpt["next_step_in_epoch"]
-        global_step = resume_ckpt["step"]
-        states = resume_ckpt["rng"]
-        if len(states) == info.world_size:
-            restore_rng_state(states[info.rank])
-        else:
-            reporter.say(f"warning: checkpoint was written by {len(states)} process(es), resuming with "
-                         f"{info.world_size}; the run continues but not bit-for-bit")
-            restore_rng_state(states[0])
-        if resume_ckpt.get("steps_per_epoch") not in (None, steps_per_epoch):
-            reporter.say("warning: steps per epoch changed since the checkpoint (data, batch size or world size)")
-        reporter.say(f"resumed from {os.path.join(out_dir, 'last.pth')} at epoch {start_epoch} "
-                     f"step {start_step_in_epoch} (global step {global_step})")
+        resume_from(run, resume_ckpt)
 
-    ddp_model: nn.Module = model  # ALBEF.forward is training_losses
     if info.initialized:
-        ddp_model = nn.parallel.DistributedDataParallel(
+        run.ddp_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[info.local_rank] if info.device.type == "cuda" else None,
             # The MLM head (and ITC/ITM heads when switched off) get no gradient; momentum queues are
             # per-rank state, not something to overwrite from rank 0 every step.
             find_unused_parameters=True, broadcast_buffers=False)
     model.train()
-
     reporter.say(f"training {cfg.model} model ({sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params) "
                  f"on {len(dataset)} samples, {info.world_size} process(es) on {info.device}, "
                  f"{steps_per_epoch} steps/epoch x {cfg.epochs} epochs, batch {cfg.batch_size}/process, "
                  f"AMC {'on' if cfg.use_amc else 'off'}")
+    return run
 
-    def save(next_epoch: int, next_step_in_epoch: int, reason: str, epoch_file: Optional[str]) -> Optional[str]:
-        rng_states = gather_rng_states(info)  # every rank takes part
-        path = None
-        if info.is_main:
-            payload = {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "lr_scheduler": {"schedule": cfg.schedule, "step": global_step,
-                                 "lr": optimizer.param_groups[0]["lr"]},
-                "config": cfg.to_dict(), "model_config": dataclasses.asdict(mcfg),
-                "epoch": next_epoch - 1 if next_step_in_epoch == 0 else next_epoch,
-                "next_epoch": next_epoch, "next_step_in_epoch": next_step_in_epoch, "step": global_step,
-                "steps_per_epoch": steps_per_epoch, "world_size": info.world_size, "rng": rng_states,
-                "torch_version": str(torch.__version__),  # a plain str: the safe checkpoint loader refuses TorchVersion
-            }
-            last = os.path.join(out_dir, "last.pth")
-            if epoch_file:
-                path = os.path.join(out_dir, epoch_file)
-                atomic_save(payload, path)
-            atomic_save(payload, last)
-            path = path or last
-            reporter.event("checkpoint", path=os.path.abspath(path), epoch=payload["epoch"], step=global_step,
+
+def resume_from(run: Run, ckpt: dict) -> None:
+    """Weights, optimizer, position and this rank's RNG state from a checkpoint of this trainer."""
+    info, reporter = run.info, run.reporter
+    run.model.load_state_dict(ckpt["model"])
+    run.optimizer.load_state_dict(ckpt["optimizer"])
+    run.start_epoch = ckpt["next_epoch"]
+    run.start_step_in_epoch = ckpt["next_step_in_epoch"]
+    run.global_step = ckpt["step"]
+    run.last_checkpoint = os.path.join(run.out_dir, "last.pth")
+    states = ckpt["rng"]
+    if len(states) == info.world_size:
+        restore_rng_state(states[info.rank])
+    else:
+        reporter.say(f"warning: checkpoint was written by {len(states)} process(es), resuming with "
+                     f"{info.world_size}; the run continues but not bit-for-bit")
+        restore_rng_state(states[0])
+    if ckpt.get("steps_per_epoch") not in (None, run.steps_per_epoch):
+        reporter.say("warning: steps per epoch changed since the checkpoint (data, batch size or world size)")
+    reporter.say(f"resumed from {os.path.join(run.out_dir, 'last.pth')} at epoch {run.start_epoch} "
+                 f"step {run.start_step_in_epoch} (global step {run.global_step})")
+
+
+def run_epoch(run: Run, epoch: int, stop: SignalFlag, log: "StepLog") -> Optional[int]:
+    """One epoch (from the resumed step in the first one), its event, periodic evaluation and checkpoint.
+    Returns the exit code when the run ends inside it (a signal: 0, a non-finite loss: 1), else None."""
+    cfg, info, reporter = run.cfg, run.info, run.reporter
+    run.dataset.set_epoch(epoch)
+    sampler = torch.utils.data.distributed.DistributedSampler(
+        run.dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed, drop_last=True)
+    sampler.set_epoch(epoch)
+    first = run.start_step_in_epoch if epoch == run.start_epoch else 0
+    indices = list(sampler)[first * cfg.batch_size: run.steps_per_epoch * cfg.batch_size]
+    loader = build_loader(run.dataset, indices, cfg, loader_seed=cfg.seed * 1000 + epoch * 17 + info.rank)
+    batches = iter(loader)
+    epoch_t0 = time.time()
+    epoch_losses: list[float] = []
+    log.start_epoch()
+    for step_in_epoch in range(first, run.steps_per_epoch):
+        # Step boundary: everyone agrees whether a signal arrived before anything consumes randomness.
+        if all_reduce_max_flags([int(stop.requested)], info)[0]:
+            path = save_checkpoint(run, epoch, step_in_epoch, "signal", None)
+            reporter.say(f"{stop.signal_name or 'signal'} received: saved {path}; stopping")
+            reporter.event("done", status="interrupted", signal=stop.signal_name, step=run.global_step,
+                           epochs=epoch, wall_s=round(time.time() - run.t_start, 3),
+                           checkpoint=os.path.abspath(path) if path else None)
+            return 0
+        stepped = train_step(run, next(batches), epoch, step_in_epoch)
+        if stepped is None:
+            return 1
+        out, lr = stepped
+        epoch_losses.append(float(out["loss"].detach()))
+        log.add(out)
+        if run.global_step % cfg.log_every == 0 or step_in_epoch == run.steps_per_epoch - 1:
+            log.report(run, epoch, lr)
+
+    epoch_loss = all_reduce_mean([sum(epoch_losses) / max(1, len(epoch_losses))], info)[0]
+    reporter.event("epoch", epoch=epoch, steps=len(epoch_losses), loss=finite_or_none(round(epoch_loss, 6)),
+                   wall_s=round(time.time() - epoch_t0, 3), skipped_samples=run.skipped_samples)
+    if cfg.eval_every > 0 and cfg.eval_file and (epoch + 1) % cfg.eval_every == 0:
+        run_periodic_eval(run.model, run.mcfg, cfg, epoch, info, reporter, run.tokenizer)
+    run.last_checkpoint = save_checkpoint(run, epoch + 1, 0, "epoch", f"checkpoint_{epoch:02d}.pth")
+    return None
+
+
+def train_step(run: Run, batch: dict, epoch: int, step_in_epoch: int) -> Optional[tuple[dict, float]]:
+    """One optimizer step on `batch`: (the loss terms, the lr used). None when the loss is not finite on some
+    rank: that is reported (the last good checkpoint is kept) and nothing is updated."""
+    cfg, info = run.cfg, run.info
+    lr = learning_rate(cfg, epoch, step_in_epoch, run.global_step, run.total_steps)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    input_ids, attention_mask = run.tokenizer.tok(batch["caption"], max_length=cfg.max_text_length)
+    alpha = cfg.alpha
+    if cfg.alpha_warmup and epoch == 0:
+        alpha = cfg.alpha * min(1.0, step_in_epoch / run.steps_per_epoch)
+    try:
+        out = run.ddp_model(batch["image"].to(info.device), input_ids.to(info.device),
+                            attention_mask.to(info.device), batch["box_mask"].to(info.device),
+                            switches=dataclasses.replace(run.switches, alpha=alpha))
+    except RuntimeError as err:
+        # Diverged weights can make the forward itself fail (e.g. hard-negative sampling from a
+        # NaN softmax); that is the same non-finite stop, anything else is a real error.
+        if parameters_finite(run.model) and not re.search(r"\b(inf|nan)\b", str(err), re.IGNORECASE):
+            raise
+        out = {"forward_error": str(err).splitlines()[0]}
+    loss = out.get("loss")
+    bad = loss is None or not bool(torch.isfinite(loss.detach()).item())
+    if all_reduce_max_flags([int(bad)], info)[0]:
+        report_non_finite(run, out, epoch, step_in_epoch)
+        return None
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    run.optimizer.step()
+    run.global_step += 1
+    return out, lr
+
+
+def report_non_finite(run: Run, out: dict, epoch: int, step_in_epoch: int) -> None:
+    values = {k: (float(v.detach()) if isinstance(v, torch.Tensor) else v) for k, v in out.items()}
+    message = (f"non-finite loss at epoch {epoch} step {step_in_epoch} (global step {run.global_step + 1}): "
+               + ", ".join(f"{k}={v}" for k, v in values.items())
+               + ("" if parameters_finite(run.model) else "; the weights are not finite")
+               + f"; stopped, last good checkpoint kept: {run.last_checkpoint or 'none written yet'}")
+    run.reporter.event("error", message=message, epoch=epoch, step=run.global_step + 1,
+                       checkpoint=os.path.abspath(run.last_checkpoint) if run.last_checkpoint else None)
+    run.reporter.say("error: " + message, all_ranks=True)
+
+
+@dataclass
+class StepLog:
+    """Mean loss terms between `step` events, and the throughput and ETA those events report."""
+    terms: dict = field(default_factory=dict)
+    clock: float = field(default_factory=time.time)
+    steps: int = 0                         # optimizer steps since `clock`
+    sec_per_step: Optional[float] = None   # smoothed, for the ETA
+
+    def start_epoch(self) -> None:
+        self.terms = {}
+
+    def restart_clock(self) -> None:
+        self.clock = time.time()
+
+    def add(self, out: dict) -> None:
+        self.steps += 1
+        for key in ("itc", "itm", "mlm", "amc_mean", "amc_max"):
+            if key in out:
+                self.terms.setdefault(key, []).append(float(out[key].detach()))
+        self.terms.setdefault("loss", []).append(float(out["loss"].detach()))
+
+    def report(self, run: Run, epoch: int, lr: float) -> None:
+        """A `step` event and a stderr line with the means over every rank; then start the next interval."""
+        cfg, info = run.cfg, run.info
+        keys = sorted(self.terms)
+        means = all_reduce_mean([sum(self.terms[k]) / len(self.terms[k]) for k in keys], info)
+        elapsed = time.time() - self.clock
+        recent = elapsed / max(1, self.steps)
+        self.sec_per_step = recent if self.sec_per_step is None else 0.7 * self.sec_per_step + 0.3 * recent
+        fields = {k: finite_or_none(round(v, 6)) for k, v in zip(keys, means)}
+        samples_per_s = self.steps * cfg.batch_size * info.world_size / max(elapsed, 1e-9)
+        run.reporter.event("step", epoch=epoch, step=run.global_step, **fields, lr=lr,
+                           samples_per_s=round(samples_per_s, 3),
+                           eta_s=round(self.sec_per_step * (run.total_steps - run.global_step), 1))
+        run.reporter.say(f"epoch {epoch} step {run.global_step}/{run.total_steps} loss {fields['loss']:.4f} "
+                         + " ".join(f"{k} {fields[k]:.4f}" for k in keys if k != "loss" and fields[k] is not None)
+                         + f" lr {lr:.2e} {recent:.2f}s/step")
+        self.terms = {}
+        self.clock, self.steps = time.time(), 0
+
+
+def save_checkpoint(run: Run, next_epoch: int, next_step_in_epoch: int, reason: str,
+                    epoch_file: Optional[str]) -> Optional[str]:
+    """last.pth (and `epoch_file`, when given) with everything `--resume` needs; every rank takes part (RNG
+    states), rank 0 writes and returns the path, the others return None."""
+    info, cfg, optimizer = run.info, run.cfg, run.optimizer
+    rng_states = gather_rng_states(info)
+    path = None
+    if info.is_main:
+        payload = {
+            "model": run.model.state_dict(), "optimizer": optimizer.state_dict(),
+            "lr_scheduler": {"schedule": cfg.schedule, "step": run.global_step,
+                             "lr": optimizer.param_groups[0]["lr"]},
+            "config": cfg.to_dict(), "model_config": dataclasses.asdict(run.mcfg),
+            "epoch": next_epoch - 1 if next_step_in_epoch == 0 else next_epoch,
+            "next_epoch": next_epoch, "next_step_in_epoch": next_step_in_epoch, "step": run.global_step,
+            "steps_per_epoch": run.steps_per_epoch, "world_size": info.world_size, "rng": rng_states,
+            "torch_version": str(torch.__version__),  # a plain str: the safe checkpoint loader refuses TorchVersion
+        }
+        last = os.path.join(run.out_dir, "last.pth")
+        if epoch_file:
+            path = os.path.join(run.out_dir, epoch_file)
+            atomic_save(payload, path)
+        atomic_save(payload, last)
+        path = path or last
+        run.reporter.event("checkpoint", path=os.path.abspath(path), epoch=payload["epoch"], step=run.global_step,
                            reason=reason)
-        if info.initialized:
-            dist.barrier()
-        return path
-
-    last_checkpoint = os.path.join(out_dir, "last.pth") if resume_ckpt is not None else None
-    timer_t0, timer_steps = time.time(), 0
-    sec_per_step: Optional[float] = None
-    for epoch in range(start_epoch, cfg.epochs):
-        dataset.set_epoch(epoch)
-        sampler = torch.utils.data.distributed.DistributedSampler(
-            dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed, drop_last=True)
-        sampler.set_epoch(epoch)
-        first = start_step_in_epoch if epoch == start_epoch else 0
-        indices = list(sampler)[first * cfg.batch_size: steps_per_epoch * cfg.batch_size]
-        loader = build_loader(dataset, indices, cfg, loader_seed=cfg.seed * 1000 + epoch * 17 + info.rank)
-        batches = iter(loader)
-        epoch_t0 = time.time()
-        epoch_losses: list[float] = []
-        logged: dict[str, list[float]] = {}
-        for step_in_epoch in range(first, steps_per_epoch):
-            # Step boundary: everyone agrees whether a signal arrived before anything consumes randomness.
-            if all_reduce_max_flags([int(stop.requested)], info)[0]:
-                path = save(epoch, step_in_epoch, "signal", None)
-                reporter.say(f"{stop.signal_name or 'signal'} received: saved {path}; stopping")
-                reporter.event("done", status="interrupted", signal=stop.signal_name, step=global_step,
-                               epochs=epoch, wall_s=round(time.time() - t_start, 3),
-                               checkpoint=os.path.abspath(path) if path else None)
-                return 0
-            batch = next(batches)
-            lr = learning_rate(cfg, epoch, step_in_epoch, global_step, total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            input_ids, attention_mask = tokenizer.tok(batch["caption"], max_length=cfg.max_text_length)
-            alpha = cfg.alpha
-            if cfg.alpha_warmup and epoch == 0:
-                alpha = cfg.alpha * min(1.0, step_in_epoch / steps_per_epoch)
-            try:
-                out = ddp_model(batch["image"].to(info.device), input_ids.to(info.device),
-                                attention_mask.to(info.device), batch["box_mask"].to(info.device),
-                                use_amc=cfg.use_amc, alpha=alpha, amc_weights=tuple(cfg.amc_weights),
-                                amc_margins=tuple(cfg.amc_margins), use_mlm=cfg.use_mlm,
-                                use_itc=cfg.use_itc, use_itm=cfg.use_itm)
-            except RuntimeError as err:
-                # Diverged weights can make the forward itself fail (e.g. hard-negative sampling from a
-                # NaN softmax); that is the same non-finite stop, anything else is a real error.
-                if parameters_finite(model) and not re.search(r"\b(inf|nan)\b", str(err), re.IGNORECASE):
-                    raise
-                out = {"forward_error": str(err).splitlines()[0]}
-            loss = out.get("loss")
-            bad = loss is None or not bool(torch.isfinite(loss.detach()).item())
-            if all_reduce_max_flags([int(bad)], info)[0]:
-                values = {k: (float(v.detach()) if isinstance(v, torch.Tensor) else v) for k, v in out.items()}
-                message = (f"non-finite loss at epoch {epoch} step {step_in_epoch} (global step {global_step + 1}): "
-                           + ", ".join(f"{k}={v}" for k, v in values.items())
-                           + ("" if parameters_finite(model) else "; the weights are not finite")
-                           + f"; stopped, last good checkpoint kept: {last_checkpoint or 'none written yet'}")
-                reporter.event("error", message=message, epoch=epoch, step=global_step + 1,
-                               checkpoint=os.path.abspath(last_checkpoint) if last_checkpoint else None)
-                reporter.say("error: " + message, all_ranks=True)
-                return 1
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            global_step += 1
-            timer_steps += 1
-
-            epoch_losses.append(float(loss.detach()))
-            for key in ("itc", "itm", "mlm", "amc_mean", "amc_max"):
-                if key in out:
-                    logged.setdefault(key, []).append(float(out[key].detach()))
-            logged.setdefault("loss", []).append(float(loss.detach()))
-            if global_step % cfg.log_every == 0 or step_in_epoch == steps_per_epoch - 1:
-                keys = sorted(logged)
-                means = all_reduce_mean([sum(logged[k]) / len(logged[k]) for k in keys], info)
-                elapsed = time.time() - timer_t0
-                recent = elapsed / max(1, timer_steps)
-                sec_per_step = recent if sec_per_step is None else 0.7 * sec_per_step + 0.3 * recent
-                fields = {k: _finite_or_none(round(v, 6)) for k, v in zip(keys, means)}
-                reporter.event("step", epoch=epoch, step=global_step, **fields, lr=lr,
-                               samples_per_s=round(timer_steps * cfg.batch_size * info.world_size / max(elapsed, 1e-9), 3),
-                               eta_s=round(sec_per_step * (total_steps - global_step), 1))
-                reporter.say(f"epoch {epoch} step {global_step}/{total_steps} loss {fields['loss']:.4f} "
-                             + " ".join(f"{k} {fields[k]:.4f}" for k in keys if k != "loss" and fields[k] is not None)
-                             + f" lr {lr:.2e} {recent:.2f}s/step")
-                logged = {}
-                timer_t0, timer_steps = time.time(), 0
-
-        epoch_loss = all_reduce_mean([sum(epoch_losses) / max(1, len(epoch_losses))], info)[0]
-        reporter.event("epoch", epoch=epoch, steps=len(epoch_losses), loss=_finite_or_none(round(epoch_loss, 6)),
-                       wall_s=round(time.time() - epoch_t0, 3), skipped_samples=skipped_samples)
-        if cfg.eval_every > 0 and cfg.eval_file and (epoch + 1) % cfg.eval_every == 0:
-            run_periodic_eval(model, mcfg, cfg, epoch, info, reporter, tokenizer)
-        last_checkpoint = save(epoch + 1, 0, "epoch", f"checkpoint_{epoch:02d}.pth")
-        timer_t0 = time.time()  # evaluation and saving are not training throughput
-
-    if cfg.rank_weights_dir:
-        os.makedirs(cfg.rank_weights_dir, exist_ok=True)
-        atomic_save(model.state_dict(), os.path.join(cfg.rank_weights_dir, f"rank{info.rank}.pth"))
-    final = os.path.join(out_dir, "last.pth")
-    reporter.event("done", status="finished", step=global_step, epochs=cfg.epochs,
-                   wall_s=round(time.time() - t_start, 3), checkpoint=os.path.abspath(final))
-    reporter.say(f"done: {global_step} steps in {time.time() - t_start:.1f} s")
-    return 0
+    if info.initialized:
+        dist.barrier()
+    return path
 
 
 def run_periodic_eval(model, mcfg, cfg: TrainConfig, epoch: int, info: DistInfo, reporter: Reporter,
                       tokenizer) -> None:
     """Rank 0 scores the pointing game on cfg.eval_file; the others wait. Uses no global RNG."""
     if info.is_main:
-        from .evaluate import evaluate_queries, load_queries, summarize
         queries = load_queries(cfg.eval_file, cfg.eval_image_root or None, cfg.eval_split or None)
         model.eval()
         records = evaluate_queries(model, queries, tokenizer, image_res=mcfg.image_res,

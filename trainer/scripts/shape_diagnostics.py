@@ -24,7 +24,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from amc_trainer.data import load_eval_image  # noqa: E402
+from amc_trainer.images import load_eval_image  # noqa: E402
 from amc_trainer.evaluate import load_model_for_eval, load_queries  # noqa: E402
 from amc_trainer.synth import COLOURS, KINDS  # noqa: E402
 from amc_trainer.tokenizer import BertTokenizer  # noqa: E402
@@ -105,7 +105,8 @@ def token_maps(model, mcfg, synth: str) -> None:
                     s[2] += 1
     print("2. GradCAM per token, shape-only val phrases ('the K') and the same targets as 'the C K'")
     for (variant, role), (share, inside, n) in sorted(stats.items()):
-        print(f"   {variant:8s} {role:7s} mass share {share / n:4.2f}   own map peaks in the box {inside / n:4.2f} (n={n})")
+        print(f"   {variant:8s} {role:7s} mass share {share / n:4.2f}   "
+              f"own map peaks in the box {inside / n:4.2f} (n={n})")
 
 
 def linear_probe(model, mcfg, synth: str, scenes: int) -> None:

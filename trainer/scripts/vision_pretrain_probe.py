@@ -6,7 +6,8 @@ encoder alone, as ALBEF starts from a supervised DeiT: the numbers behind traine
 Labels are image-level (no boxes): which of the 6 shape kinds occur in the scene (from the COCO categories of
 `refcoco+/instances.json`, exact), which of the 8 colours and which of the 48 colour+kind pairs (from the scene's
 phrases in the AMC VG file: a shape named only as "the star" or "the cyan shape" there adds its kind or colour
-but no pair) — 62 binary labels, binary cross-entropy on the mean of the ViT's patch tokens. Training images are the `vg_train.json` scenes,
+but no pair) — 62 binary labels, binary cross-entropy on the mean of the ViT's patch tokens. Training images are
+the `vg_train.json` scenes,
 scoring is on the `vg_val.json` scenes; every 200 steps it prints the per-label accuracy for kinds / colours /
 pairs next to the majority-class baseline. `--out` holds `visual_encoder.*` weights in the layout
 `python -m amc_trainer train --init` takes (the other weights stay at their random init, reported by name).
@@ -26,7 +27,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from amc_trainer.data import load_eval_image  # noqa: E402
+from amc_trainer.images import load_eval_image  # noqa: E402
 from amc_trainer.model import ALBEF, ModelConfig  # noqa: E402
 from amc_trainer.synth import COLOURS, KINDS  # noqa: E402
 
@@ -99,7 +100,8 @@ def main() -> int:
             pred = torch.cat([logits(x_val[i:i + 64]) for i in range(0, len(x_val), 64)]) > 0
         vit.train()
         acc = (pred == (y_val > 0)).float().mean(0)
-        return (f"val accuracy kinds {acc[:N_KINDS].mean():.3f}, colours {acc[N_KINDS:N_KINDS + N_COLOURS].mean():.3f}, "
+        return (f"val accuracy kinds {acc[:N_KINDS].mean():.3f}, "
+                f"colours {acc[N_KINDS:N_KINDS + N_COLOURS].mean():.3f}, "
                 f"pairs {acc[N_KINDS + N_COLOURS:].mean():.3f}")
 
     def save() -> None:

@@ -1,5 +1,6 @@
-"""data.py: AMC box masks (spec §2), augmentations with the left/right caption swap, determinism, and the
-training/evaluation readers re-reading every format the synthetic generator writes."""
+"""The data modules (masks, images, train_data, eval_formats, safe_pickle): AMC box masks (spec §2),
+augmentations with the left/right caption swap, determinism, and the training/evaluation readers re-reading
+every format the synthetic generator writes."""
 import collections
 import json
 import math
@@ -13,10 +14,12 @@ import torch
 from PIL import Image
 
 from amc_trainer import synth
-from amc_trainer.data import (CLIP_MEAN, CLIP_STD, DataError, GroundingTrainSet, box_mask, clamp_box, collate,
-                              color_jitter, draw_box, load_eval_image, load_refs_pickle, opencv_nearest_indices,
-                              parse_flickr_annotation, parse_flickr_sentences, read_eval_queries,
-                              read_train_entries, swap_left_right, to_gray)
+from amc_trainer.annotation_files import DataError
+from amc_trainer.eval_formats import (load_refs_pickle, parse_flickr_annotation, parse_flickr_sentences,
+                                      read_eval_queries)
+from amc_trainer.images import CLIP_MEAN, CLIP_STD, color_jitter, load_eval_image, to_gray
+from amc_trainer.masks import box_mask, clamp_box, draw_box, opencv_nearest_indices
+from amc_trainer.train_data import GroundingTrainSet, collate, read_train_entries, swap_left_right
 
 
 # ----------------------------------------------------------------------------------------------------- masks
@@ -224,12 +227,15 @@ def test_eval_readers_agree_across_formats(synth_set):
         raw = read_eval_queries(os.path.join(fl, f"{split}.txt"))
         ig = read_eval_queries(os.path.join(fl, f"bounding_boxes_{split}.json"))
         ig2 = read_eval_queries(os.path.join(fl, f"sentences_{split}.json"))
-        key = lambda q: (q.id, q.image, q.width, q.height, q.phrase, q.caption, q.boxes_xyxy, q.split, q.hit_rule)
+
+        def key(q):
+            return (q.id, q.image, q.width, q.height, q.phrase, q.caption, q.boxes_xyxy, q.split, q.hit_rule)
         assert [key(q) for q in raw] == [key(q) for q in ig] == [key(q) for q in ig2]
         assert raw and all(q.split == split for q in raw)
     refs = read_eval_queries(os.path.join(out, "refcoco+", "refs(unc).p"))
     assert len(refs) == counts["refcoco_sentences"]
-    albef = read_eval_queries(os.path.join(out, "refcoco+_val.json")) + read_eval_queries(os.path.join(out, "refcoco+_test.json"))
+    albef = (read_eval_queries(os.path.join(out, "refcoco+_val.json"))
+             + read_eval_queries(os.path.join(out, "refcoco+_test.json")))
     held_out = [q for q in refs if q.split != "train"]
     assert sorted((q.caption, q.boxes_xyxy, q.split, q.image) for q in albef) == \
         sorted((q.caption, q.boxes_xyxy, q.split, q.image) for q in held_out)
@@ -242,7 +248,8 @@ def test_eval_readers_agree_across_formats(synth_set):
     # the same objects have the same boxes in every format: every single-box VG region is a COCO object box
     with open(os.path.join(out, "refcoco+", "instances.json")) as f:
         inst = json.load(f)
-    coco_boxes = {(a["image_id"], (a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]))
+    coco_boxes = {(a["image_id"],
+                   (a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]))
                   for a in inst["annotations"]}
     vg_single = [q for q in amc if len(q.boxes_xyxy) == 1]
     assert vg_single
@@ -342,7 +349,8 @@ def test_load_eval_image_is_pil_resize_then_clip_normalise(synth_set):
     for resample, pil in (("bicubic", Image.BICUBIC), ("bilinear", Image.BILINEAR)):
         got = load_eval_image(path, 384, resample=resample)
         ref = np.asarray(Image.open(path).convert("RGB").resize((384, 384), pil), dtype=np.float32) / 255.0
-        ref = (torch.from_numpy(ref).permute(2, 0, 1) - torch.tensor(CLIP_MEAN).view(3, 1, 1)) / torch.tensor(CLIP_STD).view(3, 1, 1)
+        ref = ((torch.from_numpy(ref).permute(2, 0, 1) - torch.tensor(CLIP_MEAN).view(3, 1, 1))
+               / torch.tensor(CLIP_STD).view(3, 1, 1))
         assert got.shape == (3, 384, 384) and got.dtype == torch.float32
         assert torch.allclose(got, ref, atol=1e-6)
     with pytest.raises(ValueError, match="resample must be one of"):
@@ -360,7 +368,8 @@ def test_raw_vg_image_folder_and_size_come_from_image_data(tmp_path):
     (entry,) = read_train_entries(str(tmp_path / "region_descriptions.json"))
     assert entry.image == str(tmp_path / "VG_100K_2" / "7.jpg") and entry.boxes == [[5.0, 6.0, 25.0, 16.0]]
     (q,) = read_eval_queries(str(tmp_path / "region_descriptions.json"))
-    assert (q.id, q.width, q.height, q.boxes_xyxy, q.caption) == ("99", 50, 40, [[5.0, 6.0, 25.0, 16.0]], "a dark square")
+    expected = ("99", 50, 40, [[5.0, 6.0, 25.0, 16.0]], "a dark square")
+    assert (q.id, q.width, q.height, q.boxes_xyxy, q.caption) == expected
     regions[0]["regions"][0]["width"] = "wide"
     (tmp_path / "region_descriptions.json").write_text(json.dumps(regions))
     with pytest.raises(DataError, match=r"region_descriptions\.json \(image 7, region 99\): region 'width' must be"):
@@ -373,8 +382,10 @@ def test_items_are_the_same_in_another_process(tmp_path):
     import sys
     path = _tiny_training_file(tmp_path, captions=["a red square", "the red square on the left"])
     code = ("import sys, json; sys.path.insert(0, sys.argv[1]); from amc_trainer.data import GroundingTrainSet\n"
-            "ds = GroundingTrainSet([sys.argv[2]], image_res=32, seed=9); ds.entries = ds.entries * 8; ds.set_epoch(2)\n"
-            "print(json.dumps([[ds[i]['caption'], ds[i]['image'].double().sum().item(), ds[i]['box_mask'].sum().item()] for i in range(8)]))")
+            "ds = GroundingTrainSet([sys.argv[2]], image_res=32, seed=9); ds.entries = ds.entries * 8\n"
+            "ds.set_epoch(2)\n"
+            "print(json.dumps([[ds[i]['caption'], ds[i]['image'].double().sum().item(),\n"
+            "                   ds[i]['box_mask'].sum().item()] for i in range(8)]))")
     trainer_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     r = subprocess.run([sys.executable, "-c", code, trainer_dir, path], capture_output=True, text=True,
                        env={**os.environ, "PYTHONHASHSEED": "12345"})

@@ -111,7 +111,7 @@ def test_export_cli_writes_the_model_folder(tmp_path):
     out = tmp_path / "models" / "tiny"
     assert export.main(["--checkpoint", str(ckpt), "--out", str(out)]) == 0
     assert sorted(os.listdir(out)) == ["fixture.json", "grounding.onnx", "image_encoder.onnx", "model.json",
-                                      "vocab.txt"]
+                                       "vocab.txt"]
     card = json.loads((out / "model.json").read_text())
     assert card["contract_version"] == 1 and card["name"] == "tiny"
     assert (card["image_size"], card["patch_size"], card["grid"], card["gradcam_layer"]) == (64, 16, 4, 3)

@@ -160,7 +160,8 @@ def test_conv_stem_gives_the_same_tokens_and_trains_through_amc():
     out = model.training_losses(image, ids, att, mask, use_amc=True, use_itc=False, use_itm=False)
     (g_stem,) = torch.autograd.grad(out["loss"], stem[0].weight)  # AMC alone reaches the first conv
     assert g_stem.abs().sum() > 0
-    for bad, why in ((dict(patch_stem="cnn"), "patch_stem must be"), (dict(patch_stem="conv", patch_size=12, image_res=48), "power-of-two")):
+    for bad, why in ((dict(patch_stem="cnn"), "patch_stem must be"),
+                     (dict(patch_stem="conv", patch_size=12, image_res=48), "power-of-two")):
         with pytest.raises(ValueError, match=why):
             _tiny_cfg(**bad).validate()
 

@@ -9,8 +9,11 @@ import os
 import pytest
 from PIL import Image
 
-from amc_trainer.data import (GroundingTrainSet, SampleProblem, box_problem, decoded_image_size,
-                              top_level_element_lines)
+from amc_trainer.annotation_files import DataError
+from amc_trainer.eval_formats import read_eval_queries
+from amc_trainer.images import decoded_image_size
+from amc_trainer.train_data import (GroundingTrainSet, SampleProblem, box_problem, read_train_entries,
+                                    top_level_element_lines)
 from train_helpers import break_dataset, make_squares_dataset, run_cli, tiny_args
 
 DEEP = 100_000
@@ -133,7 +136,6 @@ def test_the_periodic_evaluation_data_is_checked_before_step_1_too(tmp_path):
 
 
 def test_deeply_nested_json_in_every_reader_is_a_data_error(tmp_path):
-    from amc_trainer.data import DataError, read_eval_queries, read_train_entries
     deep = tmp_path / "vg_test.json"
     deep.write_text("[" * DEEP + "]" * DEEP)
     for read in (read_eval_queries, read_train_entries):
@@ -142,7 +144,6 @@ def test_deeply_nested_json_in_every_reader_is_a_data_error(tmp_path):
 
 
 def test_an_annotation_path_that_is_a_fifo_is_refused_without_blocking(tmp_path):
-    from amc_trainer.data import DataError, read_train_entries
     fifo = tmp_path / "train.json"
     os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
     with pytest.raises(DataError, match="not a regular file"):

@@ -8,7 +8,6 @@ import signal
 import subprocess
 
 import pytest
-import torch
 
 from train_helpers import PYTHON, TRAINER_DIR, assert_same_tensors, env, load, make_squares_dataset, parse_events
 from train_helpers import run_cli, tiny_args

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from amc_trainer import synth
@@ -32,7 +31,8 @@ def test_same_arguments_give_the_same_bytes(tmp_path):
     a, b, c = (_tree(tmp_path / x) for x in "abc")
     assert a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == ["README.md"]  # it names the output folder, which differs
-    assert a["README.md"].replace(str(tmp_path / "a").encode(), b"OUT") == b["README.md"].replace(str(tmp_path / "b").encode(), b"OUT")
+    assert (a["README.md"].replace(str(tmp_path / "a").encode(), b"OUT")
+            == b["README.md"].replace(str(tmp_path / "b").encode(), b"OUT"))
     assert a["VG_100K/1.jpg"] != c["VG_100K/1.jpg"]
     for fmt in ("region_descriptions.json", "image_data.json", "vg_train.json", "vg_val.json", "vg_test.json",
                 "flickr30k/train.txt", "flickr30k/bounding_boxes_test.json", "flickr30k/sentences_val.json",
@@ -134,7 +134,8 @@ def test_committed_sample_set_is_small_and_regenerates_exactly(tmp_path):
                    float(opts.get("--test-frac", 0.1)), command=command)
     fresh = _tree(tmp_path)
     assert fresh.keys() == committed.keys()
-    stale = [k for k in fresh if fresh[k] != committed[k] and not (k.endswith(".jpg") and _same_pixels(fresh[k], committed[k]))]
+    stale = [k for k in fresh
+             if fresh[k] != committed[k] and not (k.endswith(".jpg") and _same_pixels(fresh[k], committed[k]))]
     assert not stale, f"samples/synthetic is stale ({stale[:3]}...): rerun `{command}`"
     with open(os.path.join(SAMPLE_DIR, "counts.json")) as f:
         counts = json.load(f)

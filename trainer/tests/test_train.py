@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from amc_trainer.config import ConfigError, TrainConfig, build_config, parse_overrides
-from amc_trainer.train import build_optimizer, learning_rate
+from amc_trainer.optim import build_optimizer, learning_rate
 from pathlib import Path
 
 from train_helpers import TINY_MODEL, load, make_squares_dataset, run_cli, tiny_args
@@ -112,8 +112,8 @@ def test_events_checkpoints_and_eval(squares, tmp_path):
                                        eval_file=squares / "vg_test.json", eval_image_root=squares, eval_every=1)])
     assert run.returncode == 0, run.stderr
     kinds = [e["event"] for e in run.events]
-    assert kinds == ["step"] * 3 + ["epoch", "eval", "checkpoint"] + ["step"] * 3 + ["epoch", "eval", "checkpoint",
-                                                                                      "done"]
+    assert kinds == (["step"] * 3 + ["epoch", "eval", "checkpoint"] + ["step"] * 3
+                     + ["epoch", "eval", "checkpoint", "done"])
     for e in run.of("step"):
         for key in ("epoch", "step", "loss", "itc", "itm", "amc_mean", "amc_max", "lr", "samples_per_s", "eta_s"):
             assert key in e, key
