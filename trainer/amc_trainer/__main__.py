@@ -12,10 +12,12 @@ REQUIRED_MODULES = {"torch": "PyTorch >= 1.13", "numpy": "numpy", "PIL": "Pillow
 def missing_dependency_message(module: str) -> str:
     return (
         f"amc_trainer: {REQUIRED_MODULES[module]} is not installed for this Python ({sys.executable}); "
-        "run the trainer with the interpreter that has it: `amc python` (in the repository: node out/cli.js python) prints the one the "
+        "run the trainer with the interpreter that has it: `amc python` (in the repository: node out/cli.js python) "
+        "prints the one the "
         "extension would use (its amc.pythonPath / $AMC_PYTHON, else the first of /usr/bin/python3, python3, "
         "python that imports torch)"
     )
+
 
 COMMANDS = {
     "synth": ("synth", "write the synthetic grounding set in every supported format"),

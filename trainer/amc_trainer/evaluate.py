@@ -23,7 +23,16 @@ from collections import OrderedDict
 from typing import Any, Optional, Sequence
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from PIL import Image
+
+from .checkpoint_io import read_checkpoint, state_dict_of
+from .distributed import init_distributed
+from .eval_formats import read_eval_queries
+from .images import load_eval_image
+from .model import ALBEF, ModelConfig, load_state_dict_report
+from .tokenizer import BertTokenizer
 
 
 def pointing_point(cam: torch.Tensor, height: int, width: int) -> tuple[int, int]:
@@ -41,20 +50,19 @@ def is_hit(x: float, y: float, boxes_xyxy: Sequence[Sequence[float]]) -> bool:
 
 
 def load_queries(path: str, image_root: Optional[str] = None, split: Optional[str] = None) -> list:
-    from .data import read_eval_queries
     queries = read_eval_queries(path, image_root) if image_root else read_eval_queries(path)
     if split:
         available = sorted({q.split for q in queries})
         queries = [q for q in queries if q.split == split]
         if not queries:
-            raise ValueError(f"{path}: no queries in split '{split}' (splits present: {', '.join(available) or 'none'})")
+            present = ", ".join(available) or "none"
+            raise ValueError(f"{path}: no queries in split '{split}' (splits present: {present})")
     if not queries:
         raise ValueError(f"{path}: no evaluation queries found")
     return queries
 
 
 def _load_image(query, image_res: int) -> torch.Tensor:
-    from .data import load_eval_image
     resample = getattr(query, "resample", None)
     if resample is not None:
         return load_eval_image(query.image, image_res, resample=resample)
@@ -62,7 +70,6 @@ def _load_image(query, image_res: int) -> torch.Tensor:
 
 
 def _image_size(path: str) -> tuple[int, int]:
-    from PIL import Image
     with Image.open(path) as im:
         return im.size
 
@@ -157,14 +164,13 @@ def summarize(records: list[dict]) -> dict:
 # Keys an explanation does not use: momentum copies, queues, ITC projections and temperature, MLM head.
 def _needed_for_explain(key: str) -> bool:
     unused = ("_m.", "queue", "vision_proj", "text_proj", "cls.", "temp", "position_ids")
-    return not any(part in key for part in unused) and key.split(".")[0] in ("visual_encoder", "text_encoder", "itm_head")
+    top = key.split(".")[0]
+    return not any(part in key for part in unused) and top in ("visual_encoder", "text_encoder", "itm_head")
 
 
 def load_model_for_eval(checkpoint_path: str, model_size: Optional[str], image_res: Optional[int],
                         device: torch.device, log=lambda s: None):
     """Our checkpoints carry their ModelConfig; ALBEF/AMC ones need --model (default base)."""
-    from .model import ALBEF, ModelConfig, load_state_dict_report
-    from .checkpoint_io import read_checkpoint, state_dict_of
     ckpt = read_checkpoint(checkpoint_path)
     state = state_dict_of(ckpt, checkpoint_path)
     saved = ckpt.get("model_config") if isinstance(ckpt, dict) else None
@@ -210,7 +216,6 @@ def gather_to_rank0(outcome: tuple, dist_info) -> list:
     would copy every record to every rank)."""
     if dist_info is None or not dist_info.initialized:
         return [outcome]
-    import torch.distributed as dist
     group = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else None
     gathered: Optional[list] = [None] * dist_info.world_size if dist_info.rank == 0 else None
     dist.gather_object(outcome, gathered, dst=0, group=group)
@@ -220,12 +225,14 @@ def gather_to_rank0(outcome: tuple, dist_info) -> list:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m amc_trainer eval",
                                      description="Pointing-game accuracy per split (spec §4).")
-    parser.add_argument("--checkpoint", required=True, help="our checkpoint_XX.pth/last.pth, ALBEF.pth or AMC best_*.pth")
+    parser.add_argument("--checkpoint", required=True,
+                        help="our checkpoint_XX.pth/last.pth, ALBEF.pth or AMC best_*.pth")
     parser.add_argument("--data", required=True, help="annotation file in any format the extension opens")
     parser.add_argument("--image-root", default=None, help="image folder (default: the reader's, next to the data)")
     parser.add_argument("--split", default=None, help="only this split (e.g. test, testA, testB)")
     parser.add_argument("--out", default=None, help="write the full report (summary + per-sample records) here")
-    parser.add_argument("--batch-size", type=int, default=8, help="queries per GradCAM batch (results do not depend on it)")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="queries per GradCAM batch (results do not depend on it)")
     parser.add_argument("--model", choices=["small", "base"], default=None,
                         help="model size for checkpoints without a saved model config (default: base)")
     parser.add_argument("--image-res", type=int, default=None,
@@ -241,9 +248,7 @@ def main(argv: list[str]) -> int:
 
     dist_info = None
     try:
-        from .tokenizer import BertTokenizer
         if _launched_distributed():
-            from .train import init_distributed
             dist_info = init_distributed(args.device)  # nccl on CUDA (GPU = LOCAL_RANK), gloo on CPU
             device = dist_info.device
         else:
@@ -275,7 +280,6 @@ def main(argv: list[str]) -> int:
         outcomes = gather_to_rank0(outcome, dist_info)
     finally:
         if dist_info is not None and dist_info.initialized:
-            import torch.distributed as dist
             dist.destroy_process_group()
     if not is_main:
         return 0 if outcome[0] == "ok" else 2

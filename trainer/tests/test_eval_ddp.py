@@ -51,7 +51,8 @@ def test_two_gloo_processes_write_the_single_process_report(tiny_checkpoint, tmp
                 tmp_path / "two.json")
     assert ddp.returncode == 0, ddp.stderr
     assert "across 2 processes" in ddp.stderr and ddp.stderr.count("evaluating ") == 1  # rank 0 logs alone
-    assert len(ddp.of("eval")) == 1 and ddp.of("eval")[0] == {**single.of("eval")[0], "report": str(tmp_path / "two.json")}
+    expected_event = {**single.of("eval")[0], "report": str(tmp_path / "two.json")}
+    assert len(ddp.of("eval")) == 1 and ddp.of("eval")[0] == expected_event
     one, two = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "two.json").read_text())
     n = len(load_queries(str(data)))
     assert n == 40 and len(one["samples"]) == len(two["samples"]) == n  # 14 batches of 3: rank 0 has 21, rank 1 19

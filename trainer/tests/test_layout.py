@@ -13,7 +13,7 @@ MODULES = sorted(f[:-3] for f in os.listdir(PACKAGE_DIR) if f.endswith(".py"))
 MAX_LINES = 500
 # evaluate.py is being reworked on another branch (distributed evaluation); its function-local imports are
 # left to that work rather than moved here.
-LOCAL_IMPORTS_ALLOWED_IN = {"evaluate"}
+LOCAL_IMPORTS_ALLOWED_IN: set = set()
 
 
 def _source(module: str) -> str:
