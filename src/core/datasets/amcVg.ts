@@ -3,7 +3,7 @@
 // One Sample per (entry, caption) with all of the entry's boxes (the trainer draws one box per step; the
 // viewer and the pointing game use the union). Indexed by the byte scanner like the raw VG file, because the
 // authors' files are large too.
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BoxXYXY, Problem, Sample } from '../types';
 import { preCaption } from '../text';
@@ -11,12 +11,13 @@ import { problem, sampleProblems } from '../lint';
 import { ReaderError, type Dataset } from './dataset';
 import {
   GrowableColumn, IndexProgress, JsonScanError, JsonScanner, parseElement, readRange, scanFile, type ScanHandler, type ScanOpenOptions,
+  openAnnotationFile, openAnnotationHandle,
 } from './jsonScan';
 import { resolveImage, show } from './loadedDataset';
 
 export async function openAmcVg(file: string, opts: ScanOpenOptions = {}): Promise<Dataset> {
   const absolute = path.resolve(file);
-  const { size } = await stat(absolute).catch(() => { throw new ReaderError(absolute, undefined, 'file does not exist or cannot be read'); });
+  const size = await openAnnotationFile(absolute);
   if (size === 0) throw new ReaderError(absolute, undefined, 'the file is empty (0 bytes); expected an AMC VG JSON list [{"image", "caption", "bbox"}]');
   return new AmcVgDataset(absolute, size, opts);
 }
@@ -114,7 +115,7 @@ class AmcVgDataset implements Dataset {
     // AMC joins `image` to the config's image_root with os.path.join; default: the annotation file's folder.
     this.imageRoot = path.resolve(opts.imageRoot ?? path.dirname(file));
     this.indexer = new AmcIndexer(file, size >= 2 ** 32);
-    this.readHandle = open(file, 'r'); // opened now so the first page needs one read, not two
+    this.readHandle = openAnnotationHandle(file); // opened now so the first page needs one read, not two
     this.readHandle.catch(() => undefined);
     this.complete = this.index();
     this.complete.catch(() => undefined); // reported through `complete`/`page`; never an unhandled rejection
@@ -159,7 +160,7 @@ class AmcVgDataset implements Dataset {
       return [];
     }
     const ix = this.indexer;
-    this.readHandle ??= open(this.file, 'r');
+    this.readHandle ??= openAnnotationHandle(this.file);
     const handle = await this.readHandle;
     const firstEntry = ix.sampleEntry.get(start), lastEntry = ix.sampleEntry.get(end - 1);
     const byteStart = ix.entryStart.get(firstEntry);

@@ -9,8 +9,9 @@ import {
   emptySkipCounts, flickrImageQueries, flickrImageRootCandidates, flickrSample,
   type FlickrAnnotation, type FlickrDataset, type FlickrQuery, type FlickrSentence,
 } from './flickr';
-import { readJsonFile, type JsonDocument } from './jsonFile';
-import { LoadedDataset, checkBox, chooseImageRoot, isFile, resolveImage, show } from './loadedDataset';
+import { MAX_WHOLE_JSON_BYTES, readJsonFile, type JsonDocument } from './jsonFile';
+import { existsSync } from 'node:fs';
+import { LoadedDataset, checkBox, chooseImageRoot, resolveImage, show } from './loadedDataset';
 
 const NAME = /^(bounding_boxes|sentences)_(.+)\.json$/;
 const EXPECT_BOXES = 'info-ground bounding_boxes_{split}.json: {image_id: {"boxes": {phrase_id: [[x1,y1,x2,y2], ...]}, "scene": [...], "nobox": [...], "width", "height"}}';
@@ -46,9 +47,10 @@ export async function openFlickrInfoground(file: string, opts: OpenOptions): Pro
       throw new ReaderError(abs, undefined, `cannot find the other file of the info-ground pair: the name is not bounding_boxes_{split}.json / sentences_{split}.json; set companionFile`);
     }
     companion = path.join(path.dirname(abs), `${kind === 'boxes' ? 'sentences' : 'bounding_boxes'}_${split}.json`);
-    if (!isFile(companion)) throw new ReaderError(abs, undefined, `the info-ground pair needs ${path.basename(companion)} beside it (looked for ${companion})`);
+    if (!existsSync(companion)) throw new ReaderError(abs, undefined, `the info-ground pair needs ${path.basename(companion)} beside it (looked for ${companion})`);
   }
-  const other = await readJsonFile(companion, kind === 'boxes' ? EXPECT_SENTENCES : EXPECT_BOXES);
+  const other = await readJsonFile(companion, kind === 'boxes' ? EXPECT_SENTENCES : EXPECT_BOXES,
+    { what: `info-ground ${path.basename(companion)}`, maxBytes: Math.max(opts.maxFileBytes ?? 0, MAX_WHOLE_JSON_BYTES) });
   const sentencesDoc = kind === 'sentences' ? opened : other;
   const boxesDoc = kind === 'boxes' ? opened : other;
   const sentencesFile = kind === 'sentences' ? abs : companion;

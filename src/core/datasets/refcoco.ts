@@ -7,13 +7,14 @@
 // from instances.json `images` (the ref's own `file_name` carries an annotation suffix and names no file);
 // the split is the ref's. Captions use pre_caption with max_words 30 as RefCOCO+ evaluation does.
 // The pickle is read by ./pickle.ts, which executes nothing.
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readRegularFile } from '../boundedRead';
 import * as path from 'node:path';
 import { preCaption } from '../text';
 import type { BoxXYXY, Problem, Sample, SourceLocation } from '../types';
-import { ReaderError, type Dataset, type OpenOptions } from './dataset';
+import { ReaderError, asReaderError, type Dataset, type OpenOptions } from './dataset';
 import { entryLabel, readJsonFile } from './jsonFile';
-import { LoadedDataset, checkBox, chooseImageRoot, isFile, resolveImage, show } from './loadedDataset';
+import { LoadedDataset, checkBox, chooseImageRoot, resolveImage, show } from './loadedDataset';
 import { parsePickle, type PickleDict, type PickleValue } from './pickle';
 
 /** Word limit of pre_caption in RefCOCO+ evaluation (spec §4.2). */
@@ -58,11 +59,14 @@ function field(d: PickleDict, key: string): PickleValue | undefined {
   return d.get(key);
 }
 
-/** Read a refs pickle and its instances.json (default: beside the pickle). */
-export async function loadRefs(refsFile: string, instancesFile?: string): Promise<RefsIndex> {
+/**
+ * Read a refs pickle and its instances.json (default: beside the pickle). Both are read only when they are regular
+ * files under `maxFileBytes` (boundedRead.ts): a FIFO, a device or a folder in their place is refused at once.
+ */
+export async function loadRefs(refsFile: string, instancesFile?: string, maxFileBytes?: number): Promise<RefsIndex> {
   const refsAbs = path.resolve(refsFile);
   let bytes: Buffer;
-  try { bytes = await readFile(refsAbs); } catch (err) { throw new ReaderError(refsAbs, undefined, `cannot read the file: ${(err as Error).message}`); }
+  try { bytes = await readRegularFile(refsAbs, { what: 'refs pickle', maxBytes: maxFileBytes }); } catch (err) { throw asReaderError(err); }
   const value = parsePickle(bytes, refsAbs);
   if (!Array.isArray(value)) throw new ReaderError(refsAbs, undefined, `expected ${EXPECT_REFS}, found ${describe(value)}`);
   const refs: JoinedRef[] = value.map((r, i) => readRef(r, i, refsAbs));
@@ -70,10 +74,10 @@ export async function loadRefs(refsFile: string, instancesFile?: string): Promis
   for (const r of refs) refsById.set(r.ref_id, r); // a repeated ref_id keeps the last, as refer's dict does
 
   const instAbs = path.resolve(instancesFile ?? path.join(path.dirname(refsAbs), 'instances.json'));
-  if (!isFile(instAbs)) {
+  if (!existsSync(instAbs)) { // exists (any kind): a FIFO or folder in its place is refused by name below, not "not found"
     throw new ReaderError(refsAbs, undefined, `the refs need COCO instances.json for boxes and image sizes; not found at ${instAbs} (set companionFile)`);
   }
-  const inst = (await readJsonFile(instAbs, EXPECT_INSTANCES)).value;
+  const inst = (await readJsonFile(instAbs, EXPECT_INSTANCES, { what: 'instances.json', maxBytes: maxFileBytes })).value;
   if (!isObj(inst) || !Array.isArray(inst.images) || !Array.isArray(inst.annotations)) {
     throw new ReaderError(instAbs, undefined, `expected ${EXPECT_INSTANCES}, found ${isObj(inst) ? `an object with keys ${Object.keys(inst).slice(0, 6).join(', ')}` : show(inst)}`);
   }
@@ -167,7 +171,7 @@ function cocoImageRootCandidates(...dirs: string[]): string[] {
  * root `images/` or `train2014/` (or `images/train2014/`) beside the pickle or its parent, else its folder.
  */
 export async function openRefcocoPickle(file: string, opts: OpenOptions): Promise<Dataset> {
-  const index = await loadRefs(file, opts.companionFile);
+  const index = await loadRefs(file, opts.companionFile, opts.maxFileBytes);
   const dir = path.dirname(index.refsFile);
   const firstImage = index.refs.length ? index.images.get(index.refs[0].image_id)?.file_name : undefined;
   const imageRoot = chooseImageRoot(opts.imageRoot, cocoImageRootCandidates(dir), firstImage, dir);
@@ -251,12 +255,12 @@ export async function openRefcocoAlbef(file: string, opts: OpenOptions): Promise
   let refsFile = opts.refsFile ? path.resolve(opts.refsFile) : undefined;
   if (!refsFile) {
     const candidates = refsFileCandidates(abs);
-    refsFile = candidates.find(isFile);
+    refsFile = candidates.find((c) => existsSync(c)); // any kind: loadRefs refuses a non-regular one by name
     if (!refsFile) {
       throw new ReaderError(abs, undefined, `ALBEF JSON holds no boxes: it needs the REFER refs file to join ref_id to; looked for ${candidates.map((c) => path.relative(path.dirname(abs), c)).join(', ')} (set refsFile)`);
     }
   }
-  const index = await loadRefs(refsFile, opts.companionFile);
+  const index = await loadRefs(refsFile, opts.companionFile, opts.maxFileBytes);
   const dir = path.dirname(abs);
   const firstRelative = entries.find((e) => !path.isAbsolute(e.image))?.image;
   const imageRoot = chooseImageRoot(opts.imageRoot, [dir, ...cocoImageRootCandidates(dir, path.dirname(index.refsFile))], firstRelative, dir);

@@ -2,7 +2,8 @@
 // `{"id", "regions": [{"region_id", "image_id", "phrase", "x", "y", "width", "height"}]}`, one Sample per region.
 // The real file is ~700 MB (5.4M regions), too big for JSON.parse, so it is indexed by the byte scanner: the
 // byte range of every region is kept in typed-array columns and pages are read back with positional reads.
-import { access, open, stat, type FileHandle } from 'node:fs/promises';
+import { access, type FileHandle } from 'node:fs/promises';
+import { BoundedReadError, DEFAULT_MAX_FILE_BYTES, openRegularFile } from '../boundedRead';
 import * as path from 'node:path';
 import type { BoxXYXY, Problem, Sample } from '../types';
 import { preCaption } from '../text';
@@ -10,6 +11,7 @@ import { problem, sampleProblems } from '../lint';
 import { ReaderError, type Dataset } from './dataset';
 import {
   GrowableColumn, IndexProgress, JsonScanError, JsonScanner, parseElement, readRange, scanFile, type ScanHandler, type ScanOpenOptions,
+  openAnnotationFile, openAnnotationHandle,
 } from './jsonScan';
 import { show } from './loadedDataset';
 
@@ -128,7 +130,7 @@ class ImageData implements ScanHandler {
 /** Open a VG region_descriptions.json. Returns at once; `page()` serves regions while indexing continues. */
 export async function openVgRegions(file: string, opts: ScanOpenOptions = {}): Promise<Dataset> {
   const absolute = path.resolve(file);
-  const { size } = await stat(absolute).catch(() => { throw new ReaderError(absolute, undefined, 'file does not exist or cannot be read'); });
+  const size = await openAnnotationFile(absolute);
   if (size === 0) throw new ReaderError(absolute, undefined, 'the file is empty (0 bytes); expected a VG region_descriptions.json list');
   return new VgRegionsDataset(absolute, size, opts);
 }
@@ -252,7 +254,7 @@ class VgRegionsDataset implements Dataset {
     this.indexer = new VgIndexer(file, size >= 2 ** 32);
     this.imageInfo = this.loadImageData();
     this.imageInfo.catch(() => undefined);
-    this.readHandle = open(file, 'r'); // opened now so the first page needs one read, not two
+    this.readHandle = openAnnotationHandle(file); // opened now so the first page needs one read, not two
     this.readHandle.catch(() => undefined);
     this.complete = this.index();
     this.complete.catch(() => undefined); // reported through `complete`/`page`; never an unhandled rejection
@@ -289,11 +291,12 @@ class VgRegionsDataset implements Dataset {
     let handle: FileHandle;
     let size: number;
     try {
-      handle = await open(companion, 'r');
-      size = (await handle.stat()).size;
-    } catch {
-      if (this.opts.companionFile) throw new ReaderError(companion, undefined, 'image_data.json not found');
-      return undefined;
+      // Named by the dataset's folder, not chosen by the user: a regular file under the cap only (boundedRead.ts).
+      ({ handle, size } = await openRegularFile(companion, { what: 'image_data.json', maxBytes: this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES }));
+    } catch (err) {
+      if (err instanceof BoundedReadError && err.reason === 'missing' && !this.opts.companionFile) return undefined;
+      if (err instanceof BoundedReadError) throw new ReaderError(companion, undefined, err.reason === 'missing' ? 'image_data.json not found' : err.message.slice(companion.length + 2));
+      throw err;
     }
     // Two reads in all (readFile would take ~30 separate 512 KB reads for VG's 15 MB file).
     return new ImageData(handle, Buffer.allocUnsafe(size), companion);
@@ -331,7 +334,7 @@ class VgRegionsDataset implements Dataset {
     }
     const indexer = this.indexer;
     const info = await this.imageInfo;
-    this.readHandle ??= open(this.file, 'r');
+    this.readHandle ??= openAnnotationHandle(this.file);
     const handle = await this.readHandle;
     const byteStart = indexer.regionStart.get(start);
     const byteEnd = indexer.regionStart.get(end - 1) + indexer.regionLength.get(end - 1);
