@@ -33,6 +33,11 @@ export interface Dataset {
   page(start: number, limit: number): Promise<Sample[]>;
   /** Problems found so far (bad boxes, entries skipped with a reason, ...). */
   problems(): Problem[];
+  /**
+   * Entries skipped because they cannot be read (each one is an 'unreadable-entry' problem); they are not in
+   * count(). Absent: the reader skips none.
+   */
+  badEntries?(): number;
   /** Distinct splits present, in first-seen order. */
   splits(): string[];
   /** Release file handles and stop indexing. */
@@ -41,6 +46,8 @@ export interface Dataset {
 
 /** A file that cannot be read as the expected format: names the file and the entry. */
 export class ReaderError extends Error {
+  /** Where reading stopped, when the file could be read only up to there (truncated or malformed JSON). */
+  stoppedAt?: { byteOffset: number; line: number; column: number };
   constructor(readonly file: string, readonly entry: string | undefined, message: string) {
     super(`${file}${entry ? ` (${entry})` : ''}: ${message}`);
     this.name = 'ReaderError';

@@ -10,8 +10,8 @@ import { preCaption } from '../text';
 import { problem, sampleProblems } from '../lint';
 import { ReaderError, type Dataset } from './dataset';
 import {
-  GrowableColumn, IndexProgress, JsonScanError, JsonScanner, parseElement, readRange, scanFile, type ScanHandler, type ScanOpenOptions,
-  openAnnotationFile, openAnnotationHandle,
+  ChunkWindow, GrowableColumn, IndexProgress, JsonScanError, MAX_ENTRY_BYTES, JsonScanner, parseElement, readRange, scanFile, type ScanHandler, type ScanOpenOptions,
+  openAnnotationFile, openAnnotationHandle, stoppedError,
 } from './jsonScan';
 import { show } from './loadedDataset';
 
@@ -135,14 +135,38 @@ export async function openVgRegions(file: string, opts: ScanOpenOptions = {}): P
   return new VgRegionsDataset(absolute, size, opts);
 }
 
-/** Records byte ranges of regions (depth 4 objects inside an image's "regions" list) and each image's id. */
+/** Why a parsed region cannot be a sample (the schema of spec §5.4), or undefined when it can. */
+export function regionError(r: unknown): string | undefined {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return `the region is ${show(r)}, expected an object`;
+  const region = r as Record<string, unknown>;
+  const regionId = region.region_id ?? region.id;
+  if (typeof regionId !== 'number' && typeof regionId !== 'string') return `region has no "region_id" (got ${show(regionId)})`;
+  if (typeof region.phrase !== 'string') return `"phrase" is ${show(region.phrase)}, expected a string`;
+  for (const k of ['x', 'y', 'width', 'height'] as const) {
+    const v = region[k];
+    if (typeof v !== 'number' || !Number.isFinite(v)) return `"${k}" is ${show(v)}, expected a finite number`;
+  }
+  return undefined;
+}
+
+/** A bad region of the image entry being read, reported once the image's id is known (VG writes "id" last). */
+interface PendingBadRegion { offset: number; regionId?: string; why: string }
+
+/**
+ * Records byte ranges of regions (depth 4 objects inside an image's "regions" list) and each image's id. Every
+ * region is checked while indexing (its bytes come from the ChunkWindow): a bad region or a bad image entry is
+ * skipped, counted in `badEntries` and reported as an 'unreadable-entry' problem, so one bad entry never makes
+ * the file unopenable and no page ever fails on it.
+ */
 class VgIndexer implements ScanHandler {
   readonly regionStart: GrowableColumn;
   readonly regionLength = new GrowableColumn();
   readonly imageFirstRegion = new GrowableColumn();
   readonly imageIdRaw: string[] = [];
   readonly problems: Problem[] = [];
+  readonly window = new ChunkWindow();
   committedRegions = 0;
+  badEntries = 0;
   private readonly seenImageIds = new Set<string>();
   // The image entry being read.
   private imageOrdinal = -1;
@@ -151,9 +175,12 @@ class VgIndexer implements ScanHandler {
   private imageFirst = 0;
   private imageKey: string | undefined;
   private imageId: string | undefined;
+  private imageBad: string | undefined;
   private sawRegions = false;
   private inRegions = false;
   private regionOpen = 0;
+  private regionBad: string | undefined;
+  private pendingBad: PendingBadRegion[] = [];
 
   constructor(private readonly file: string, wideOffsets: boolean) {
     this.regionStart = new GrowableColumn(wideOffsets);
@@ -167,52 +194,105 @@ class VgIndexer implements ScanHandler {
     return `byte ${offset}`;
   }
 
+  private bad(entry: string, byteOffset: number, message: string): void {
+    this.badEntries++;
+    this.problems.push(problem('unreadable-entry', message, { file: this.file, entry, byteOffset }));
+  }
+
   open(isObject: boolean, depth: number, offset: number): void {
     if (depth === 1) {
       if (isObject) throw new JsonScanError(offset, 'expected a JSON list of images ([{"id", "regions": [...]}, ...]), found an object');
     } else if (depth === 2) {
       this.imageOrdinal++;
-      if (!isObject) throw new JsonScanError(offset, `image entry [${this.imageOrdinal}] is a list, expected an object {"id", "regions"}`);
       this.inImage = true;
       this.imageOffset = offset;
       this.imageFirst = this.regionLength.length;
       this.imageKey = undefined;
       this.imageId = undefined;
+      this.imageBad = isObject ? undefined : 'is a list, expected an object {"id", "regions"}';
       this.sawRegions = false;
+      this.pendingBad = [];
+    } else if (this.imageBad !== undefined) {
+      // inside an image entry already known to be bad: nothing of it is indexed
     } else if (depth === 3) {
       if (this.imageKey === 'regions') {
-        if (isObject) throw new JsonScanError(offset, '"regions" is an object, expected a list of regions');
-        this.inRegions = true;
-        this.sawRegions = true;
+        if (isObject) this.imageBad = '"regions" is an object, expected a list of regions';
+        else { this.inRegions = true; this.sawRegions = true; }
       }
     } else if (depth === 4 && this.inRegions) {
-      if (!isObject) throw new JsonScanError(offset, 'a region is a list, expected an object');
       this.regionOpen = offset;
+      this.regionBad = isObject ? undefined : 'the region is a list, expected an object';
+      this.window.keepFrom = offset;
     }
   }
 
   close(_isObject: boolean, depth: number, offset: number): void {
     if (depth === 4) {
-      if (this.inRegions) {
-        this.regionStart.push(this.regionOpen);
-        this.regionLength.push(offset + 1 - this.regionOpen);
-      }
+      if (this.inRegions && this.imageBad === undefined) this.checkRegion(offset);
     } else if (depth === 3) {
       this.inRegions = false;
     } else if (depth === 2) {
-      if (this.imageId === undefined) throw new JsonScanError(offset, 'image entry has no "id"');
-      if (!this.sawRegions) throw new JsonScanError(offset, 'image entry has no "regions" list');
-      if (this.seenImageIds.has(this.imageId)) {
-        this.problems.push(problem('duplicate-id', `image id ${this.imageId} appears more than once`,
-          { file: this.file, entry: `image ${this.imageId}`, byteOffset: this.imageOffset }));
-      } else {
-        this.seenImageIds.add(this.imageId);
-      }
-      this.imageFirstRegion.push(this.imageFirst);
-      this.imageIdRaw.push(this.imageId);
-      this.committedRegions = this.regionLength.length; // an image's regions are served once its "id" is known
-      this.inImage = false;
+      this.closeImage(offset);
     }
+  }
+
+  /** The region that just closed at `offset`: indexed when it is a valid region, else remembered as bad. */
+  private checkRegion(offset: number): void {
+    this.window.keepFrom = -1;
+    const start = this.regionOpen;
+    let why = this.regionBad;
+    let regionId: string | undefined;
+    if (why === undefined) {
+      const bytes = this.window.bytes(start, offset + 1);
+      if (!bytes) why = `the region is larger than ${MAX_ENTRY_BYTES >> 20} MB`;
+      else {
+        const text = bytes.toString('utf8');
+        const parsed = parseElement(text);
+        if (parsed.error) {
+          why = `region ${parsed.error}`;
+          regionId = /"region_id"\s*:\s*(\d+)/.exec(text)?.[1];
+        } else {
+          why = regionError(parsed.value);
+          const r = parsed.value as Record<string, unknown>;
+          const id = r.region_id ?? r.id;
+          if (typeof id === 'number' || typeof id === 'string') regionId = String(id);
+        }
+      }
+    }
+    if (why !== undefined) { this.pendingBad.push({ offset: start, regionId, why }); return; }
+    this.regionStart.push(start);
+    this.regionLength.push(offset + 1 - start);
+  }
+
+  private closeImage(offset: number): void {
+    this.inImage = false;
+    const label = `image entry [${this.imageOrdinal}]${this.imageId !== undefined ? ` (id ${this.imageId})` : ''}`;
+    let why = this.imageBad;
+    if (why === undefined && this.imageId === undefined) why = 'has no "id"';
+    if (why === undefined && !this.sawRegions) why = 'has no "regions" list';
+    if (why !== undefined) {
+      const regions = this.regionLength.length - this.imageFirst + this.pendingBad.length;
+      this.regionStart.truncate(this.imageFirst);
+      this.regionLength.truncate(this.imageFirst);
+      this.bad(label, this.imageOffset, `${label} ${why}; ${regions ? `its ${regions} region(s) are` : 'it is'} skipped`);
+      this.pendingBad = [];
+      return;
+    }
+    const imageId = this.imageId!;
+    for (const b of this.pendingBad) {
+      this.bad(`image ${imageId}, ${b.regionId !== undefined ? `region ${b.regionId}` : 'a region'} at byte ${b.offset}`, b.offset, `${b.why}; the region is skipped`);
+    }
+    this.pendingBad = [];
+    if (this.seenImageIds.has(imageId)) {
+      this.problems.push(problem('duplicate-id', `image id ${imageId} appears more than once`,
+        { file: this.file, entry: `image ${imageId}`, byteOffset: this.imageOffset }));
+    } else {
+      this.seenImageIds.add(imageId);
+    }
+    this.imageFirstRegion.push(this.imageFirst);
+    this.imageIdRaw.push(imageId);
+    this.committedRegions = this.regionLength.length; // an image's regions are served once its "id" is known
+    void offset;
   }
 
   key(depth: number, name: string): void {
@@ -221,17 +301,20 @@ class VgIndexer implements ScanHandler {
 
   scalar(depth: number, raw: string, offset: number): void {
     if (depth === 0) throw new JsonScanError(offset, `expected a JSON list of images, found ${raw.slice(0, 40)}`);
-    if (depth === 1) throw new JsonScanError(offset, `image entry [${this.imageOrdinal + 1}] is ${raw.slice(0, 40)}, expected an object`);
+    if (depth === 1) {
+      this.imageOrdinal++;
+      this.bad(`image entry [${this.imageOrdinal}]`, offset, `image entry [${this.imageOrdinal}] is ${raw.slice(0, 40)}, expected an object; skipped`);
+      return;
+    }
+    if (this.imageBad !== undefined) return;
     if (depth === 2 && (this.imageKey === 'id' || (this.imageKey === 'image_id' && this.imageId === undefined))) {
       const value = parseElement(raw);
-      if (typeof value.value !== 'number' && typeof value.value !== 'string') {
-        throw new JsonScanError(offset, `image "id" is ${raw.slice(0, 40)}, expected a number or string`);
-      }
-      this.imageId = String(value.value);
+      if (typeof value.value !== 'number' && typeof value.value !== 'string') this.imageBad = `has "id" ${raw.slice(0, 40)}, expected a number or string`;
+      else this.imageId = String(value.value);
     } else if (depth === 2 && this.imageKey === 'regions') {
-      throw new JsonScanError(offset, `"regions" is ${raw.slice(0, 40)}, expected a list`);
+      this.imageBad = `has "regions" ${raw.slice(0, 40)}, expected a list`;
     } else if (depth === 3 && this.inRegions) {
-      throw new JsonScanError(offset, `a region is ${raw.slice(0, 40)}, expected an object`);
+      this.pendingBad.push({ offset, why: `the region is ${raw.slice(0, 40)}, expected an object` });
     }
   }
 }
@@ -266,7 +349,7 @@ class VgRegionsDataset implements Dataset {
     const scanner = new JsonScanner(indexer, { eventDepth: 4, keyDepth: 3, scalarDepth: 3 });
     try {
       await scanFile(this.file, scanner, {
-        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, afterChunk: async () => {
+        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, window: indexer.window, afterChunk: async () => {
           // Sizes first: the first page needs them, and both compete for the one JS thread.
           await this.imageInfo.catch(() => undefined);
           await this.progress.step(indexer.committedRegions);
@@ -277,7 +360,7 @@ class VgRegionsDataset implements Dataset {
     } catch (err) {
       if (this.closed) { this.progress.finish(); return; } // closing stops indexing; nothing went wrong
       const error = err instanceof JsonScanError
-        ? new ReaderError(this.file, indexer.describe(err.offset), err.message)
+        ? await stoppedError(this.file, err, indexer.describe(err.offset), indexer.committedRegions, ['region', 'regions'])
         : err instanceof ReaderError ? err : new ReaderError(this.file, undefined, (err as Error).message);
       this.progress.publish(indexer.committedRegions);
       this.progress.finish(error);
@@ -361,15 +444,10 @@ class VgRegionsDataset implements Dataset {
     if (parsed.error) throw new ReaderError(this.file, where(/"region_id"\s*:\s*(\d+)/.exec(text)?.[1]), `region ${parsed.error}`);
     const r = parsed.value as Record<string, unknown>;
     const regionId = r.region_id ?? r.id;
-    if (typeof regionId !== 'number' && typeof regionId !== 'string') {
-      throw new ReaderError(this.file, where(), `region has no "region_id" (got ${show(regionId)})`);
-    }
-    if (typeof r.phrase !== 'string') throw new ReaderError(this.file, where(regionId), `"phrase" is ${show(r.phrase)}, expected a string`);
-    for (const k of ['x', 'y', 'width', 'height'] as const) {
-      const v = r[k];
-      if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new ReaderError(this.file, where(regionId), `"${k}" is ${show(v)}, expected a finite number`);
-      }
+    // The index pass skipped every region regionError rejects; this guards a file changed since.
+    const why = regionError(r);
+    if (why !== undefined || (typeof regionId !== 'number' && typeof regionId !== 'string') || typeof r.phrase !== 'string') {
+      throw new ReaderError(this.file, where(typeof regionId === 'number' || typeof regionId === 'string' ? regionId : undefined), why ?? 'not a region');
     }
     const x = r.x as number, y = r.y as number, w = r.width as number, h = r.height as number;
     // spec §5.4: xywh -> xyxy as [x, y, x+width, y+height]. Whether AMC's preprocessing used +w or +w−1 is
@@ -398,6 +476,8 @@ class VgRegionsDataset implements Dataset {
   problems(): Problem[] {
     return [...this.indexer.problems, ...[...this.servedProblems.values()].flat()];
   }
+
+  badEntries(): number { return this.indexer.badEntries; }
 
   splits(): string[] { return []; }
 
