@@ -203,8 +203,11 @@ describe('lint problems', () => {
     const file = path.join(WORK, 'nested_boxes.json');
     writeFileSync(file, JSON.stringify([{ image: 'a.jpg', caption: 'c', bbox: [[[1, 2, 3, 4]]] }]));
     const ds = await openAmcVg(file);
-    await assert.rejects(ds.page(0, 1), (err: ReaderError) =>
-      err.file === file && err.entry === 'entry [0] at byte 1' && /bbox\[0\] is a nested list of boxes/.test(err.message));
+    await ds.complete;
+    assert.equal(ds.count(), 0);
+    assert.equal(ds.badEntries?.(), 1);
+    const [p] = ds.problems();
+    assert.ok(p.location.file === file && p.location.entry === 'entry [0]' && p.location.byteOffset === 1 && /bbox\[0\] is a nested list of boxes/.test(p.message), JSON.stringify(p));
     await ds.close();
   });
 
