@@ -7,11 +7,12 @@ import * as vscode from 'vscode';
 import { getSettings, onSettingsChanged, setImageRoot } from '../config';
 import type { Dataset } from '../core/datasets/dataset';
 import { openDataset } from '../core/datasets/index';
-import type { Problem, Sample } from '../core/types';
+import type { Sample } from '../core/types';
 import { METHOD_NAMES, RequestError, RequestServer, type EvaluationSummary, type RequestHandlers } from '../protocol';
 import type { EngineHost } from './engineHost';
 import { makeNonce, renderWebviewHtml } from './html';
 import { formatDeltaPts } from './comparison';
+import { ViewerDiagnostics } from './diagnostics';
 import { imageRootsOf, isInsideRoots } from './imageRoots';
 import { offsetsToPositions } from './positions';
 import { liveViewers, type LiveViewer } from './registry';
@@ -20,11 +21,10 @@ import { ViewerSession } from './viewerSession';
 export const VIEW_TYPE = 'amc.annotationViewer';
 /** Same viewer, offered through "Open With…" for any .json / .p file (priority "option"). */
 export const VIEW_TYPE_ANY_FILE = 'amc.annotationViewer.anyFile';
-const MAX_DIAGNOSTICS_PER_FILE = 2000;
-
 export class AnnotationDocument implements vscode.CustomDocument {
-  constructor(readonly uri: vscode.Uri, public dataset: Dataset | undefined, public openError: string | undefined, public imageRoots: string[]) {}
-  dispose(): void { void this.dataset?.close(); }
+  constructor(readonly uri: vscode.Uri, public dataset: Dataset | undefined, public openError: string | undefined, public imageRoots: string[],
+    private readonly onDispose?: (doc: AnnotationDocument) => void) {}
+  dispose(): void { this.onDispose?.(this); void this.dataset?.close(); }
 }
 
 export interface OpenViewer { document: AnnotationDocument; panel: vscode.WebviewPanel; session?: ViewerSession; live?: LiveViewer; }
@@ -39,7 +39,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly engines: EngineHost,
-    private readonly diagnostics: vscode.DiagnosticCollection,
+    private readonly diagnostics: ViewerDiagnostics,
     private readonly log: (line: string) => void,
   ) {
     context.subscriptions.push(
@@ -49,7 +49,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
   }
 
   static register(context: vscode.ExtensionContext, engines: EngineHost, log: (line: string) => void): AnnotationViewerProvider {
-    const diagnostics = vscode.languages.createDiagnosticCollection('amc');
+    const diagnostics = new ViewerDiagnostics(log);
     const provider = new AnnotationViewerProvider(context, engines, diagnostics, log);
     const options = { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: false } };
     context.subscriptions.push(
@@ -78,13 +78,14 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     } catch (err) {
       const message = errorMessage(err);
       this.log(`viewer: could not open ${file}: ${message}`);
-      this.diagnostics.set(uri, [new vscode.Diagnostic(new vscode.Range(0, 0, 0, 1), message, vscode.DiagnosticSeverity.Error)]);
+      this.diagnostics.openFailed(uri, message);
       return new AnnotationDocument(uri, undefined, message, [path.dirname(file)]);
     }
-    const first = await dataset.page(0, 200);
-    const doc = new AnnotationDocument(uri, dataset, undefined, imageRootsOf(first, file, configured));
+    // A file readable only in part still opens: the first samples may be all there is (the session says where it stops).
+    const first = await dataset.page(0, 200).catch(() => [] as Sample[]);
+    const doc = new AnnotationDocument(uri, dataset, undefined, imageRootsOf(first, file, configured), (d) => { if (d.dataset) this.diagnostics.cancel(d.dataset.file); });
     this.log(`viewer: opened ${file} as ${dataset.format} in ${Date.now() - t0} ms; image roots ${doc.imageRoots.join(', ')}`);
-    void this.publishProblems(doc);
+    void this.diagnostics.publish(dataset);
     if (!configured) void this.askForImageRoot(doc, first);
     return doc;
   }
@@ -202,39 +203,8 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     }
     this.imageChecks.clear();
     for (const v of this.viewers) if (v.document === doc) this.attach(v);
+    void this.diagnostics.publish(doc.dataset); // image paths changed: missing-image findings too
     void old?.close();
-  }
-
-  private async publishProblems(doc: AnnotationDocument): Promise<void> {
-    const ds = doc.dataset;
-    if (!ds) return;
-    const extra: Problem[] = [];
-    try { await ds.complete; } catch (err) {
-      extra.push({ severity: 'error', message: errorMessage(err), code: 'unreadable', location: { file: ds.file, entry: '' } });
-    }
-    const byFile = new Map<string, Problem[]>();
-    for (const p of [...ds.problems(), ...extra]) {
-      const list = byFile.get(p.location.file) ?? [];
-      if (list.length < MAX_DIAGNOSTICS_PER_FILE) list.push(p);
-      byFile.set(p.location.file, list);
-    }
-    for (const [file, problems] of byFile) {
-      let positions = new Map<number, { line: number; column: number }>();
-      const offsets = problems.filter((p) => p.location.line === undefined && p.location.byteOffset !== undefined).map((p) => p.location.byteOffset!);
-      if (offsets.length) { try { positions = await offsetsToPositions(file, offsets); } catch { /* file gone: line 0 */ } }
-      const diags = problems.map((p) => {
-        const pos = p.location.line !== undefined ? { line: p.location.line - 1, column: 0 }
-          : p.location.byteOffset !== undefined ? positions.get(p.location.byteOffset) ?? { line: 0, column: 0 } : { line: 0, column: 0 };
-        const range = new vscode.Range(pos.line, pos.column, pos.line, p.location.line !== undefined ? 10_000 : pos.column + 1);
-        const d = new vscode.Diagnostic(range, p.location.entry ? `${p.location.entry}: ${p.message}` : p.message,
-          p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
-        d.source = 'AMC';
-        d.code = p.code;
-        return d;
-      });
-      this.diagnostics.set(vscode.Uri.file(file), diags);
-    }
-    this.log(`viewer: ${ds.problems().length + extra.length} problem(s) in ${ds.file}`);
   }
 
   /** The pointing game over a viewer's dataset with a cancellable progress notification and an ETA. */

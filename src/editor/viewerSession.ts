@@ -201,15 +201,27 @@ export class ViewerSession {
     const ds = this.opts.dataset;
     const emit = (error?: string) => this.server.emit('datasetProgress', {
       count: ds.count(), indexingComplete: error === undefined && this.indexingDone, splits: ds.splits(),
-      problemCount: ds.problems().length, error,
+      problemCount: ds.problems().length, error, ...this.health(),
     });
     this.progressTimer = setInterval(() => emit(), 300);
     ds.complete.then(
       () => { this.indexingDone = true; if (this.progressTimer) clearInterval(this.progressTimer); emit(); },
-      (err: unknown) => { if (this.progressTimer) clearInterval(this.progressTimer); emit(err instanceof Error ? err.message : String(err)); },
+      (err: unknown) => {
+        if (this.progressTimer) clearInterval(this.progressTimer);
+        const message = err instanceof Error ? err.message : String(err);
+        // A file readable in part (truncated, malformed after some entries) is shown up to there, saying where it stops.
+        if (ds.count() > 0) { this.stoppedEarly = message; this.indexingDone = true; emit(); } else emit(message);
+      },
     );
   }
   private indexingDone = false;
+  private stoppedEarly: string | undefined;
+
+  /** Skipped bad entries and where the file stops, for the banner and the sample count. */
+  private health(): { badEntries?: number; stoppedEarly?: string } {
+    const bad = this.opts.dataset.badEntries?.() ?? 0;
+    return { ...(bad ? { badEntries: bad } : {}), ...(this.stoppedEarly ? { stoppedEarly: this.stoppedEarly } : {}) };
+  }
 
   private async samplesAt(indices: readonly number[]): Promise<Map<number, Sample>> {
     const out = new Map<number, Sample>();
@@ -245,7 +257,7 @@ export class ViewerSession {
         return {
           protocolVersion: PROTOCOL_VERSION, mode: this.opts.mode, title: this.opts.title, file: ds.file,
           format: this.opts.mode === 'single' ? 'image' : ds.format, count: ds.count(), indexingComplete: this.indexingDone,
-          splits: ds.splits(), model, computedCount: this.store.computedCount, problemCount: ds.problems().length,
+          splits: ds.splits(), model, computedCount: this.store.computedCount, problemCount: ds.problems().length, ...this.health(),
           colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
         };
       },
