@@ -25,6 +25,11 @@ export function problem(code: ProblemCode, message: string, location: SourceLoca
   return { severity: PROBLEM_CODES[code].startsWith('error') ? 'error' : 'warning', code, message, location };
 }
 
+/** The sample named in a message; built only when there is a problem (lint checks millions of samples). */
+function where(sample: Sample): string {
+  return `phrase ${JSON.stringify(sample.phrase)}`;
+}
+
 function fmt(box: readonly number[]): string {
   return `[${box.join(', ')}]`;
 }
@@ -36,9 +41,8 @@ function fmt(box: readonly number[]): string {
  */
 export function sampleProblems(sample: Sample): Problem[] {
   const out: Problem[] = [];
-  const where = `phrase ${JSON.stringify(sample.phrase)}`;
   if (sample.boxes.length === 0) {
-    out.push(problem('no-boxes', `${where} has no box`, sample.source));
+    out.push(problem('no-boxes', `${where(sample)} has no box`, sample.source));
     return out;
   }
   const { width: w, height: h } = sample;
@@ -46,19 +50,19 @@ export function sampleProblems(sample: Sample): Problem[] {
     const [x1, y1, x2, y2] = box;
     if (w !== undefined && h !== undefined) {
       if (x1 >= w || y1 >= h || x2 <= 0 || y2 <= 0) {
-        out.push(problem('box-outside-image', `box ${fmt(box)} of ${where} lies entirely outside the ${w}x${h} image ` +
+        out.push(problem('box-outside-image', `box ${fmt(box)} of ${where(sample)} lies entirely outside the ${w}x${h} image ` +
           '(the reference clamps it onto the edge row/column)', sample.source));
       } else if (x1 < 0 || y1 < 0 || x2 > w || y2 > h) {
-        out.push(problem('box-outside-image', `box ${fmt(box)} of ${where} reaches outside the ${w}x${h} image`, sample.source));
+        out.push(problem('box-outside-image', `box ${fmt(box)} of ${where(sample)} reaches outside the ${w}x${h} image`, sample.source));
       }
       const cx1 = Math.trunc(clamp(x1, 0, w - 1)), cy1 = Math.trunc(clamp(y1, 0, h - 1));
       const cx2 = Math.trunc(clamp(x2, 1, w)), cy2 = Math.trunc(clamp(y2, 1, h));
       if (cx1 >= cx2 || cy1 >= cy2) {
-        out.push(problem('degenerate-box', `box ${fmt(box)} of ${where} covers no pixel of the ${w}x${h} image ` +
+        out.push(problem('degenerate-box', `box ${fmt(box)} of ${where(sample)} covers no pixel of the ${w}x${h} image ` +
           `(clamped and truncated: ${fmt([cx1, cy1, cx2, cy2])})`, sample.source));
       }
     } else if (x2 <= x1 || y2 <= y1 || x2 <= 0 || y2 <= 0) {
-      out.push(problem('degenerate-box', `box ${fmt(box)} of ${where} covers no pixel (x2 <= x1, y2 <= y1 or entirely left of/above the image)`, sample.source));
+      out.push(problem('degenerate-box', `box ${fmt(box)} of ${where(sample)} covers no pixel (x2 <= x1, y2 <= y1 or entirely left of/above the image)`, sample.source));
     }
   }
   return out;

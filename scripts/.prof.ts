@@ -1,0 +1,20 @@
+import { openDataset } from '../src/core/datasets/index';
+import { lintDataset } from '../src/core/lint';
+(async () => {
+  const f = process.argv[2];
+  let t = Date.now();
+  const ds = await openDataset(f);
+  await ds.complete;
+  console.log('index', Date.now() - t, 'count', ds.count());
+  t = Date.now();
+  let n = 0;
+  for (let i = 0; i < ds.count(); i += 2000) n += (await ds.page(i, 2000)).length;
+  console.log('pages', Date.now() - t, n);
+  t = Date.now();
+  const r = await lintDataset(ds, { checkImages: false });
+  console.log('lint no images', Date.now() - t, r.problems.length);
+  t = Date.now();
+  const r2 = await lintDataset(ds, {});
+  console.log('lint', Date.now() - t, r2.problems.length);
+  await ds.close();
+})();
