@@ -9,7 +9,7 @@ import { openDataset } from '../../../src/core/datasets/index';
 import { lintDataset } from '../../../src/core/lint';
 import type { ViewerState } from '../../../src/editor/registry';
 import type { RunResult } from '../../../src/tasks/run';
-import { activateAmc, repoDir, waitFor, workspaceDir } from './helpers';
+import { activateAmc, repoDir, samplesDir, waitFor, workspaceDir } from './helpers';
 
 async function lintCount(file: string): Promise<number> {
   const ds = await openDataset(file);
@@ -50,25 +50,26 @@ describe('viewer Problems panel (own collection, whole file)', function () {
     const { VIEWER_DIAGNOSTICS_NAME } = await import('../../../src/editor/diagnostics');
     assert.ok(!owners.includes(VIEWER_DIAGNOSTICS_NAME), `the viewer's collection ${VIEWER_DIAGNOSTICS_NAME} differs from the matcher owners ${owners.join(', ')}`);
 
-    const file = path.join(repo, 'test', 'fixtures', 'datasets', 'vg', 'problems', 'amc_vg.json');
+    // Fine-tuning on the very file the viewer shows: the trainer's error line names it, and the $amc-trainer matcher
+    // (owner "amc") sets its markers on that file — which replaced the viewer's when both used the name "amc".
+    const ws = workspaceDir();
+    const file = path.join(ws, 'broken_for_diagnostics.json');
+    fs.writeFileSync(file, '[{"image": "VG_100K/1.jpg", "caption": "a red circle", "bbox": [[1, 2, 30, 40]]}, {"image": "VG_100K/2.jpg", "caption": "cut", "bbox": [[1, 2, 3]]');
     const uri = vscode.Uri.file(file);
     await vscode.commands.executeCommand('vscode.openWith', uri, 'amc.annotationViewer.anyFile');
-    const before = await waitFor('the viewer\'s diagnostics', () => { const d = vscode.languages.getDiagnostics(uri); return d.length ? d : undefined; }, 30_000);
+    const viewerEntries = await waitFor('the viewer\'s diagnostics', () => { const d = vscode.languages.getDiagnostics(uri).filter((x) => x.source === 'AMC'); return d.length ? d : undefined; }, 30_000);
 
-    // A fine-tune run whose preflight fails: its error lines go through the $amc-trainer matcher (owner "amc").
-    const missing = path.join(workspaceDir(), 'no-such-train-for-diagnostics.json');
-    const output = path.join(workspaceDir(), '.amc', 'runs', 'diagnostics');
-    fs.mkdirSync(path.dirname(output), { recursive: true });
+    const output = path.join(ws, '.amc', 'runs', 'diagnostics');
     let runId: number | undefined;
     const subs: vscode.Disposable[] = [api.fineTune.onDidStartRun((r) => { if (r.definition.output === output) runId = r.id; })];
     const finished = new Promise<RunResult>((resolve) => subs.push(api.fineTune.onDidFinishRun((r) => { if (r.id === runId) resolve(r); })));
     try {
-      await vscode.tasks.executeTask(api.fineTune.createTask({ type: 'amc', dataset: missing, epochs: 1, output }));
-      assert.equal((await finished).status, 'preflight-failed');
+      await vscode.tasks.executeTask(api.fineTune.createTask({ type: 'amc', dataset: file, imageRoot: samplesDir(api.extensionPath), epochs: 1, output }));
+      assert.notEqual((await finished).status, 'succeeded');
     } finally { subs.forEach((s) => s.dispose()); }
-    await waitFor('the matcher\'s diagnostic on the missing dataset', () => (vscode.languages.getDiagnostics(vscode.Uri.file(missing)).length ? true : undefined), 20_000);
+    await waitFor('the matcher\'s diagnostic on the dataset', () => (vscode.languages.getDiagnostics(uri).some((d) => d.source === 'AMC trainer') ? true : undefined), 30_000);
     await new Promise((r) => setTimeout(r, 1000));
-    const after = vscode.languages.getDiagnostics(uri);
-    assert.deepEqual(after.map((d) => d.message).sort(), before.map((d) => d.message).sort(), 'the viewer\'s Problems entries are still there');
+    const after = vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'AMC');
+    assert.deepEqual(after.map((d) => d.message).sort(), viewerEntries.map((d) => d.message).sort(), 'the viewer\'s Problems entries are still there');
   });
 });
