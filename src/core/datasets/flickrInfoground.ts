@@ -70,13 +70,24 @@ export async function openFlickrInfoground(file: string, opts: OpenOptions): Pro
   const report = (p: Problem) => problems.push(p);
 
   for (const { key: imageId, offset } of images) {
-    const sentences = readSentences(sentencesById[imageId], sentencesFile, imageId);
     const rawAnn = boxesById[imageId];
     if (rawAnn === undefined) {
       report({ severity: 'error', code: 'missing-annotation', message: `image ${imageId} of ${sentencesFile} has no entry here; its queries are skipped`, location: { file: boxesFile, entry: `image ${imageId}` } });
       continue;
     }
-    const ann = readAnnotation(rawAnn, boxesFile, imageId, boxOffsets.get(imageId), report);
+    let sentences: FlickrSentence[];
+    let ann: FlickrAnnotation;
+    try {
+      sentences = readSentences(sentencesById[imageId], sentencesFile, imageId);
+      ann = readAnnotation(rawAnn, boxesFile, imageId, boxOffsets.get(imageId), report);
+    } catch (err) {
+      // One malformed image entry is skipped and reported (a bad entry), never the whole pair refused.
+      if (!(err instanceof ReaderError)) throw err;
+      const byteOffset = err.file === boxesFile ? boxOffsets.get(imageId) : offset;
+      report({ severity: 'error', code: 'unreadable-entry', message: `${err.message.slice(err.file.length + (err.entry ? err.entry.length + 5 : 2))}; the queries of image ${imageId} are skipped`,
+        location: { file: err.file, entry: err.entry ?? `image ${imageId}`, ...(byteOffset !== undefined ? { byteOffset } : {}) } });
+      continue;
+    }
     const ctx = {
       imageId, image: resolveImage(imageRoot, `${imageId}.jpg`), split, sentencesFile, annotationFile: boxesFile,
       ...(offset !== undefined ? { sentencesByteOffset: offset } : {}),
