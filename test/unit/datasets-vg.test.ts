@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { openDataset } from '../../src/core/datasets/index';
-import { openVgRegions } from '../../src/core/datasets/vg';
+import { isPlainValidRegion, openVgRegions, regionError } from '../../src/core/datasets/vg';
 import { openAmcVg, splitFromFileName } from '../../src/core/datasets/amcVg';
 import { ReaderError, type Dataset } from '../../src/core/datasets/dataset';
 import type { Problem } from '../../src/core/types';
@@ -330,5 +330,41 @@ describe('bad inputs name the file and the entry', () => {
     assert.equal(report.samples, 1);
     assert.equal(report.badEntries, 1);
     assert.deepEqual(report.problems.map((p) => [p.code, p.location.entry]), [['unreadable-entry', 'image 7, region 12 at byte 110']]);
+  });
+});
+
+describe('isPlainValidRegion: the fast index-time check never accepts what the exact check rejects', () => {
+  const exact = (text: string): boolean => {
+    try { return regionError(JSON.parse(text)) === undefined; } catch { return false; }
+  };
+  const fast = (text: string): boolean => isPlainValidRegion(Buffer.from(text, 'utf8'));
+  const base = '{"region_id": 1, "width": 30, "height": 20, "image_id": 7, "phrase": "a \\"red\\" ball \\u00e9", "y": 5, "x": 10.5}';
+
+  it('hand-written cases agree with JSON.parse + regionError (or fall back to it)', () => {
+    const cases = [
+      base, base.replace('"x": 10.5', '"x": NaN'), base.replace('"x": 10.5', '"x": null'), base.replace('"y": 5', '"y": "5"'),
+      base.replace('"y": 5', '"y": 1e400'), base.replace('"y": 5', '"y": 5e2'), base.replace('"phrase"', '"phrase_"'),
+      base.replace('"region_id": 1', '"region_id": null, "id": 3'), base.replace('"region_id": 1', '"region_id": null'),
+      base.replace('"x": 10.5', '"x": null, "x": 1'), base.replace('"x": 10.5', '"x": 1, "x": null'), base.replace('"width"', '"wid\\u0074h"'),
+      base.replace('"y": 5', '"y": [5]'), base.replace('"y": 5', '"y": -0'), base.replace('"y": 5', '"y": 05'), base.replace('"y": 5', '"y": 5.'),
+      `${base} x`, ` \n${base}\n `, base.replace('"phrase": "', '"phrase": "\t'), base.replace('}', ',}'), '{}', '[]',
+    ];
+    for (const text of cases) {
+      if (fast(text)) assert.ok(exact(text), `fast accepted what JSON.parse + regionError reject: ${text}`);
+      if (text === base) assert.ok(fast(text), 'the common shape takes the fast path');
+    }
+  });
+
+  it('random one-byte mutations: never accepted by the fast check when the exact check rejects them', () => {
+    let seed = 12345;
+    const random = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+    const alphabet = '{}[]",:\\ -+.eE0123456789nulNaIfty\tx';
+    let fastAccepted = 0;
+    for (let k = 0; k < 20_000; k++) {
+      const at = Math.floor(random() * base.length);
+      const text = base.slice(0, at) + alphabet[Math.floor(random() * alphabet.length)] + base.slice(at + (random() < 0.5 ? 1 : 0));
+      if (fast(text)) { fastAccepted++; assert.ok(exact(text), `fast accepted what JSON.parse + regionError reject: ${text}`); }
+    }
+    assert.ok(fastAccepted > 1000, `the fast path was exercised (${fastAccepted})`);
   });
 });

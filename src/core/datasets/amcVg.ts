@@ -94,6 +94,7 @@ class AmcIndexer implements ScanHandler {
     if (!this.entryIsObject) { this.bad(this.entryOffset, `entry [${this.entryOrdinal}] is a list, expected an object {"image", "caption", "bbox"}`); return; }
     const bytes = this.window.bytes(this.entryOffset, offset + 1);
     if (!bytes) { this.bad(this.entryOffset, `the entry is larger than ${MAX_ENTRY_BYTES >> 20} MB`); return; }
+    // The entry is parsed whole here (the image path and captions are read as UTF-8 by the page read).
     const parsed = parseElement(bytes.toString('utf8'));
     const why = parsed.error ? `entry ${parsed.error}` : entryError(parsed.value);
     if (why !== undefined) { this.bad(this.entryOffset, why); return; }

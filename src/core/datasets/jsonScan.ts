@@ -315,7 +315,25 @@ export class ChunkWindow {
   /** Offset of the first byte still needed after this chunk (an element opened, not closed yet); -1: none. */
   keepFrom = -1;
 
-  begin(chunk: Uint8Array, base: number): void { this.chunk = chunk; this.base = base; }
+  begin(chunk: Uint8Array, base: number): void {
+    this.chunk = chunk;
+    this.base = base;
+    this.chunkBuffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+  }
+
+  private chunkBuffer: Buffer = Buffer.alloc(0);
+  /** Set by {@link locate}: where the element lies in the buffer it returned. */
+  from = 0;
+  to = 0;
+
+  /** Like {@link bytes} without a copy or a new Buffer when the element lies in the current chunk (the common case). */
+  locate(start: number, end: number): Uint8Array | undefined {
+    if (start >= this.base) { this.from = start - this.base; this.to = end - this.base; return this.chunkBuffer; }
+    const bytes = this.bytes(start, end);
+    this.from = 0;
+    this.to = bytes?.length ?? 0;
+    return bytes;
+  }
 
   end(): void {
     const end = this.base + this.chunk.length;
@@ -327,7 +345,7 @@ export class ChunkWindow {
 
   /** Bytes [start, end) of the current chunk and the carried tail; undefined when the element was too large to keep. */
   bytes(start: number, end: number): Buffer | undefined {
-    const chunk = Buffer.from(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length);
+    const chunk = this.chunkBuffer;
     if (start >= this.base) return chunk.subarray(start - this.base, end - this.base);
     if (start === this.dropped || start < this.carryBase) return undefined;
     const head = this.carry.subarray(start - this.carryBase);

@@ -149,6 +149,105 @@ export function regionError(r: unknown): string | undefined {
   return undefined;
 }
 
+const KIND_NONE = 0, KIND_STRING = 1, KIND_NUMBER = 2, KIND_NULL = 3;
+const KEYS = ['x', 'y', 'width', 'height', 'phrase', 'region_id', 'id'].map((k) => Buffer.from(k, 'latin1'));
+
+function skipSpace(b: Uint8Array, i: number, n: number): number {
+  while (i < n && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+  return i;
+}
+
+function isHex(h: number): boolean {
+  return (h >= 0x30 && h <= 0x39) || (h >= 0x41 && h <= 0x46) || (h >= 0x61 && h <= 0x66);
+}
+
+/** Index of the key bytes b[from, to) in KEYS, or -1. */
+function keyIndex(b: Uint8Array, from: number, to: number): number {
+  const len = to - from;
+  for (let k = 0; k < KEYS.length; k++) {
+    const key = KEYS[k];
+    if (key.length !== len) continue;
+    let same = true;
+    for (let j = 0; j < len; j++) if (b[from + j] !== key[j]) { same = false; break; }
+    if (same) return k;
+  }
+  return -1;
+}
+
+/**
+ * True only when `bytes` is a flat JSON object that JSON.parse accepts and regionError passes (numbers x, y, width,
+ * height without exponent, so finite; a string phrase; a number or string region_id, else id). A byte walk that builds
+ * no strings or objects, several times cheaper than JSON.parse on VG regions; anything it is unsure of (escaped keys,
+ * nested values, exponents, true/false) returns false and gets the exact check instead.
+ */
+export function isPlainValidRegion(b: Uint8Array, from = 0, to = b.length): boolean {
+  const n = to;
+  const kinds = [KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE];
+  let i = skipSpace(b, from, n);
+  if (b[i] !== 0x7b) return false;
+  i = skipSpace(b, i + 1, n);
+  if (b[i] === 0x7d) return false; // {}: no fields
+  for (;;) {
+    i = skipSpace(b, i, n);
+    if (b[i] !== 0x22) return false;
+    const keyStart = ++i;
+    while (i < n && b[i] !== 0x22) { if (b[i] === 0x5c || b[i] < 0x20) return false; i++; }
+    if (i >= n) return false;
+    const keyEnd = i;
+    i = skipSpace(b, i + 1, n);
+    if (b[i] !== 0x3a) return false;
+    i = skipSpace(b, i + 1, n);
+    let kind: number;
+    const c = b[i];
+    if (c === 0x22) {
+      i++;
+      while (i < n && b[i] !== 0x22) {
+        const d = b[i];
+        if (d < 0x20) return false;
+        if (d === 0x5c) {
+          const e = b[i + 1];
+          if (e === 0x75) {
+            if (!isHex(b[i + 2]) || !isHex(b[i + 3]) || !isHex(b[i + 4]) || !isHex(b[i + 5])) return false;
+            i += 6;
+          } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+            i += 2;
+          } else return false;
+        } else i++;
+      }
+      if (i >= n) return false;
+      i++;
+      kind = KIND_STRING;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      if (c === 0x2d) i++;
+      const intStart = i;
+      if (b[i] === 0x30) i++;
+      else { while (i < n && b[i] >= 0x30 && b[i] <= 0x39) i++; }
+      if (i === intStart || i - intStart > 300) return false;
+      if (b[i] === 0x2e) {
+        const frac = ++i;
+        while (i < n && b[i] >= 0x30 && b[i] <= 0x39) i++;
+        if (i === frac) return false;
+      }
+      kind = KIND_NUMBER; // an exponent (e/E) falls to the exact check below: the next byte is not , } or space
+    } else if (c === 0x6e && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c) {
+      i += 4;
+      kind = KIND_NULL;
+    } else {
+      return false; // nested value, true/false, NaN, junk: the exact check decides
+    }
+    const k = keyIndex(b, keyStart, keyEnd);
+    if (k >= 0) kinds[k] = kind;
+    i = skipSpace(b, i, n);
+    if (b[i] === 0x2c) { i++; continue; }
+    if (b[i] !== 0x7d) return false;
+    if (skipSpace(b, i + 1, n) !== n) return false;
+    break;
+  }
+  const idKind = kinds[5] === KIND_NONE || kinds[5] === KIND_NULL ? kinds[6] : kinds[5];
+  return kinds[0] === KIND_NUMBER && kinds[1] === KIND_NUMBER && kinds[2] === KIND_NUMBER && kinds[3] === KIND_NUMBER
+    && kinds[4] === KIND_STRING && (idKind === KIND_NUMBER || idKind === KIND_STRING);
+}
+
 /** A bad region of the image entry being read, reported once the image's id is known (VG writes "id" last). */
 interface PendingBadRegion { offset: number; regionId?: string; why: string }
 
@@ -243,10 +342,14 @@ class VgIndexer implements ScanHandler {
     let why = this.regionBad;
     let regionId: string | undefined;
     if (why === undefined) {
-      const bytes = this.window.bytes(start, offset + 1);
-      if (!bytes) why = `the region is larger than ${MAX_ENTRY_BYTES >> 20} MB`;
-      else {
-        const text = bytes.toString('utf8');
+      const located = this.window.locate(start, offset + 1);
+      if (!located) why = `the region is larger than ${MAX_ENTRY_BYTES >> 20} MB`;
+      else if (!isPlainValidRegion(located, this.window.from, this.window.to)) {
+        const bytes = Buffer.from(located.buffer, located.byteOffset + this.window.from, this.window.to - this.window.from);
+        // Not the common flat shape (or something is wrong): the exact check, JSON.parse + regionError.
+        // latin1: JSON.parse accepts exactly the same bytes as with utf8 (only string contents differ, and only types
+        // are checked here); the page read decodes the region as UTF-8.
+        const text = bytes.toString('latin1');
         const parsed = parseElement(text);
         if (parsed.error) {
           why = `region ${parsed.error}`;
