@@ -22,6 +22,8 @@ export const VIEW_TYPE = 'amc.annotationViewer';
 /** Same viewer, offered through "Open With…" for any .json / .p file (priority "option"). */
 export const VIEW_TYPE_ANY_FILE = 'amc.annotationViewer.anyFile';
 export class AnnotationDocument implements vscode.CustomDocument {
+  /** Errors + warnings the whole-file lint found (the Problems panel), once it finished. */
+  problemCount: number | undefined;
   constructor(readonly uri: vscode.Uri, public dataset: Dataset | undefined, public openError: string | undefined, public imageRoots: string[],
     private readonly onDispose?: (doc: AnnotationDocument) => void) {}
   dispose(): void { this.onDispose?.(this); void this.dataset?.close(); }
@@ -85,7 +87,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     const first = await dataset.page(0, 200).catch(() => [] as Sample[]);
     const doc = new AnnotationDocument(uri, dataset, undefined, imageRootsOf(first, file, configured), (d) => { if (d.dataset) this.diagnostics.cancel(d.dataset.file); });
     this.log(`viewer: opened ${file} as ${dataset.format} in ${Date.now() - t0} ms; image roots ${doc.imageRoots.join(', ')}`);
-    void this.diagnostics.publish(dataset);
+    this.publishProblems(doc);
     if (!configured) void this.askForImageRoot(doc, first);
     return doc;
   }
@@ -143,6 +145,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
         post,
         onFirstShown: (ms, shown) => this.log(`viewer: first explanation (“${shown.phrase}”) shown ${ms} ms after opening ${document.uri.fsPath}`),
       });
+      if (document.problemCount !== undefined) viewer.session.setProblemCount(document.problemCount);
       viewer.live = { kind: 'dataset', file: document.uri.fsPath, session: viewer.session };
       liveViewers.add(viewer.live);
     }
@@ -202,9 +205,21 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
       return;
     }
     this.imageChecks.clear();
+    doc.problemCount = undefined;
     for (const v of this.viewers) if (v.document === doc) this.attach(v);
-    void this.diagnostics.publish(doc.dataset); // image paths changed: missing-image findings too
+    this.publishProblems(doc); // image paths changed: missing-image findings too
     void old?.close();
+  }
+
+  /** Whole-file lint into Problems (background); then the viewers' status lines count what the panel holds. */
+  private publishProblems(doc: AnnotationDocument): void {
+    const dataset = doc.dataset;
+    if (!dataset) return;
+    void this.diagnostics.publish(dataset).then((result) => {
+      if (!result || doc.dataset !== dataset) return;
+      doc.problemCount = result.report.errors + result.report.warnings;
+      for (const v of this.viewers) if (v.document === doc) v.session?.setProblemCount(result.report.errors + result.report.warnings);
+    });
   }
 
   /** The pointing game over a viewer's dataset with a cancellable progress notification and an ETA. */
