@@ -85,3 +85,16 @@ describe('viewer host: files with bad entries or a truncated end open (issue 12 
     });
   }
 });
+
+describe('viewer host: the status line counts what the Problems panel holds', () => {
+  it('after the whole-file lint, problemCount is its count (not the reader\'s partial list)', async () => {
+    const { dataset, session, client, progress } = await openAsTheEditorDoes(path.join(BAD, 'vg_missing_phrase.json'));
+    try {
+      await client.request('ready', {});
+      await settled(progress);
+      session.setProblemCount(7);
+      assert.equal(progress().at(-1)?.problemCount, 7);
+      assert.equal((await client.request('ready', {})).problemCount, 7);
+    } finally { session.dispose(); await dataset.close(); }
+  });
+});
