@@ -114,6 +114,13 @@ describe('amc CLI', function () {
     assert.match(n.stderr, /^0 samples, 1 bad entry skipped: 1 error\(s\)/m);
   });
 
+  it('samples: bad entries are skipped and said on stderr, never silently dropped', () => {
+    const r = amc('samples', path.join(BAD, 'vg_missing_phrase.json'));
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.trim().split('\n').length, 1);
+    assert.match(r.stderr, /^1 bad entry skipped \(unreadable; `amc lint .*vg_missing_phrase\.json` lists them\)$/m);
+  });
+
   it('a 0-byte file, a non-annotation file and bad usage: one clear line on stderr, exit 2', () => {
     const empty = amc('samples', path.join(BAD, 'empty.json'));
     assert.equal(empty.code, 2);
