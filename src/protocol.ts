@@ -171,6 +171,8 @@ export interface InitResult {
   badEntries?: number;
   /** Where the file stops being readable (truncated or malformed), with how many samples before it are shown. */
   stoppedEarly?: string;
+  /** Why the file could not be read at all (no sample before the failure); as datasetProgress.error. */
+  indexError?: string;
   colormap: 'jet' | 'viridis';
   evaluation?: EvaluationSummary;
   /** The comparison model, or null when the viewer compares with none. */

@@ -175,6 +175,7 @@ class App {
       this.init.problemCount = p.problemCount;
       this.init.badEntries = p.badEntries;
       this.init.stoppedEarly = p.stoppedEarly;
+      this.indexError = p.error;
       this.renderReadBanner();
       if (p.splits.length !== this.init.splits.length) { this.init.splits = p.splits; this.fillSplits(); }
       if (this.isIdentityQuery()) this.list.setTotal(p.count);
@@ -227,6 +228,8 @@ class App {
     document.body.classList.toggle('mode-single', init.mode === 'single');
     this.fillSplits();
     this.renderModel();
+    this.indexError = init.indexError;
+    if (init.indexError) this.showBanner(`Could not read the file: ${init.indexError}`, 'error');
     this.renderStatus();
     this.renderReadBanner();
     if (init.evaluation) this.renderSummary(init.evaluation);
@@ -426,6 +429,8 @@ class App {
     this.readBanner.textContent = parts.join(' ');
   }
 
+  /** The index pass failed before any sample (the banner says why): never "reading…" forever. */
+  private indexError: string | undefined;
   private statusNote = '';
   private setStatusNote(note: string): void { this.statusNote = note; this.renderStatus(); }
 
@@ -435,7 +440,7 @@ class App {
     const model = init.model as ModelInfo | { error: string };
     const parts = [
       `${init.count.toLocaleString('en-US')} samples${init.badEntries ? `, ${init.badEntries.toLocaleString('en-US')} bad entr${init.badEntries === 1 ? 'y' : 'ies'} skipped` : ''}`
-        + `${init.stoppedEarly ? ' (the file stops early)' : init.indexingComplete ? '' : ' (reading…)'}`,
+        + `${init.stoppedEarly ? ' (the file stops early)' : this.indexError ? ' (the file could not be read)' : init.indexingComplete ? '' : ' (reading…)'}`,
       `${this.computedCount.toLocaleString('en-US')} computed`,
       'error' in model ? 'no model' : `model ${model.name} (${model.provider}${model.providerNote ? `: ${model.providerNote}` : ''})`,
       init.comparison ? `comparing with the ${comparisonLabel(init.comparison)} model ${'error' in init.comparison.model ? `${init.comparison.dir} (not loaded)` : init.comparison.model.name}` : '',

@@ -273,7 +273,7 @@ export class ViewerSession {
           protocolVersion: PROTOCOL_VERSION, mode: this.opts.mode, title: this.opts.title, file: ds.file,
           format: this.opts.mode === 'single' ? 'image' : ds.format, count: ds.count(), indexingComplete: this.indexingDone,
           splits: ds.splits(), model, computedCount: this.store.computedCount, problemCount: this.problemCount(), ...this.health(),
-          colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
+          ...(this.indexError !== undefined ? { indexError: this.indexError } : {}), colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
         };
       },
 

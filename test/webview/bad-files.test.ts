@@ -49,3 +49,15 @@ describe('viewer: files read in part (issue 12 item 5)', () => {
     } finally { await viewer.close(); }
   });
 });
+
+describe('viewer: a file that fails before its first sample', () => {
+  it('says it could not be read, in the banner and the status line, instead of "reading…" forever', async () => {
+    const dataset = await openDataset(path.join(BAD, 'not_json.txt'), { format: 'vg-regions' });
+    const viewer = await TestViewer.open({ dataset, explainer: async () => { throw new Error('no model in this test'); }, imageRoots: [BAD] });
+    try {
+      await viewer.page.waitForFunction(() => /0 samples \(the file could not be read\)/.test(document.querySelector('.status-line')?.textContent ?? ''), null, { timeout: 10_000 });
+      const banner = await viewer.page.$eval('.banner:not(.read-banner)', (b) => b.textContent ?? '');
+      assert.match(banner, /Could not read the file: .*not_json\.txt \(byte 0\): expected a JSON list of images/);
+    } finally { await viewer.close(); }
+  });
+});
