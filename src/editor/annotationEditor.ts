@@ -21,6 +21,7 @@ import { ViewerSession } from './viewerSession';
 export const VIEW_TYPE = 'amc.annotationViewer';
 /** Same viewer, offered through "Open With…" for any .json / .p file (priority "option"). */
 export const VIEW_TYPE_ANY_FILE = 'amc.annotationViewer.anyFile';
+
 export class AnnotationDocument implements vscode.CustomDocument {
   /** Errors + warnings the whole-file lint found (the Problems panel), once it finished. */
   problemCount: number | undefined;

@@ -36,6 +36,7 @@ export class ViewerDiagnostics implements vscode.Disposable {
     const done = computeProblemsPanel(ds, { signal: abort.signal }).then((result) => {
       if (abort.signal.aborted) return undefined;
       this.clearFiles(ds.file);
+      this.collection.delete(vscode.Uri.file(ds.file)); // an earlier "could not be opened" entry, if any
       const uris: vscode.Uri[] = [];
       for (const f of result.files) {
         const uri = vscode.Uri.file(f.file);
