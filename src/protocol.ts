@@ -177,6 +177,12 @@ export interface InitResult {
   model: ModelInfo | { error: string };
   computedCount: number;
   problemCount: number;
+  /** Entries the reader skipped as unreadable (listed in Problems); not in `count`. */
+  badEntries?: number;
+  /** Where the file stops being readable (truncated or malformed), with how many samples before it are shown. */
+  stoppedEarly?: string;
+  /** Why the file could not be read at all (no sample before the failure); as datasetProgress.error. */
+  indexError?: string;
   colormap: 'jet' | 'viridis';
   evaluation?: EvaluationSummary;
   /** The comparison model, or null when the viewer compares with none. */
@@ -245,7 +251,11 @@ export interface EventMap {
   /** Newly computed rows (lazy explanations or evaluation). */
   rowsComputed: { rows: Row[]; computedCount: number };
   /** Indexing of a large file progressed. */
-  datasetProgress: { count: number; indexingComplete: boolean; splits: string[]; problemCount: number; error?: string };
+  datasetProgress: {
+    count: number; indexingComplete: boolean; splits: string[]; problemCount: number; error?: string;
+    /** As in InitResult: skipped bad entries, and where a file readable only in part stops (then indexingComplete is true). */
+    badEntries?: number; stoppedEarly?: string;
+  };
   /** Evaluation progress and per-split accuracy. */
   evaluation: EvaluationSummary;
   /** The model changed (setting) or failed; cached metrics belong to the old model and are dropped. */

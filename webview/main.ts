@@ -54,6 +54,8 @@ function restoredState(): Omit<PersistedViewState, 'colormap'> & { colormap?: 'j
 class App {
   private readonly root = document.getElementById('app')!;
   private readonly banner = el('div', 'banner');
+  /** What the reader could not read: skipped bad entries and where a file readable in part stops (issue 12 item 5). */
+  private readonly readBanner = el('div', 'banner read-banner');
   private readonly statusLine = el('div', 'status-line');
   private readonly summary = el('section', 'summary');
   private readonly listEmpty = el('div', 'list-empty');
@@ -136,6 +138,7 @@ class App {
 
   private layout(): void {
     this.banner.hidden = true;
+    this.readBanner.hidden = true;
     this.statusLine.setAttribute('role', 'status');
     this.statusLine.setAttribute('aria-live', 'polite');
     const toolbar = el('div', 'toolbar');
@@ -152,7 +155,7 @@ class App {
     main.append(listPane, this.detail.element);
     this.summary.setAttribute('aria-label', 'Pointing-game accuracy per split');
     this.summary.hidden = true;
-    this.root.replaceChildren(this.banner, toolbar, this.statusLine, main, this.summary);
+    this.root.replaceChildren(this.banner, this.readBanner, toolbar, this.statusLine, main, this.summary);
   }
 
   private wireEvents(): void {
@@ -171,6 +174,10 @@ class App {
       this.init.count = p.count;
       this.init.indexingComplete = p.indexingComplete;
       this.init.problemCount = p.problemCount;
+      this.init.badEntries = p.badEntries;
+      this.init.stoppedEarly = p.stoppedEarly;
+      this.indexError = p.error;
+      this.renderReadBanner();
       if (p.splits.length !== this.init.splits.length) { this.init.splits = p.splits; this.fillSplits(); }
       if (this.isIdentityQuery()) this.list.setTotal(p.count);
       if (p.error) this.showBanner(`Could not read the file: ${p.error}`, 'error');
@@ -222,7 +229,10 @@ class App {
     document.body.classList.toggle('mode-single', init.mode === 'single');
     this.fillSplits();
     this.renderModel();
+    this.indexError = init.indexError;
+    if (init.indexError) this.showBanner(`Could not read the file: ${init.indexError}`, 'error');
     this.renderStatus();
+    this.renderReadBanner();
     if (init.evaluation) this.renderSummary(init.evaluation);
     if (!this.restoring.colormap) this.detail.colormap = init.colormap;
     if (init.mode === 'single') {
@@ -417,6 +427,24 @@ class App {
     this.banner.textContent = text;
   }
 
+  /** Bad entries skipped and a file that stops early: said once, above the list; the entries are in Problems. */
+  private renderReadBanner(): void {
+    const init = this.init;
+    const bad = init?.badEntries ?? 0;
+    const stopped = init?.stoppedEarly;
+    this.readBanner.hidden = !bad && !stopped;
+    if (this.readBanner.hidden) return;
+    // A file that stops early is an error the user must notice (alert); skipped entries are a status.
+    this.readBanner.dataset.kind = stopped ? 'error' : 'warning';
+    this.readBanner.setAttribute('role', stopped ? 'alert' : 'status');
+    const parts: string[] = [];
+    if (stopped) parts.push(`This file can be read only in part: ${stopped}.`);
+    if (bad) parts.push(`${bad.toLocaleString('en-US')} bad entr${bad === 1 ? 'y was' : 'ies were'} skipped (each is listed in the Problems panel).`);
+    this.readBanner.textContent = parts.join(' ');
+  }
+
+  /** The index pass failed before any sample (the banner says why): never "reading…" forever. */
+  private indexError: string | undefined;
   private statusNote = '';
   private setStatusNote(note: string): void { this.statusNote = note; this.renderStatus(); }
 
@@ -425,7 +453,8 @@ class App {
     if (!init) return;
     const model = init.model as ModelInfo | { error: string };
     const parts = [
-      `${init.count.toLocaleString('en-US')} samples${init.indexingComplete ? '' : ' (reading…)'}`,
+      `${init.count.toLocaleString('en-US')} samples${init.badEntries ? `, ${init.badEntries.toLocaleString('en-US')} bad entr${init.badEntries === 1 ? 'y' : 'ies'} skipped` : ''}`
+        + `${init.stoppedEarly ? ' (the file stops early)' : this.indexError ? ' (the file could not be read)' : init.indexingComplete ? '' : ' (reading…)'}`,
       `${this.computedCount.toLocaleString('en-US')} computed`,
       'error' in model ? 'no model' : `model ${model.name} (${model.providerNote ?? model.provider})`,
       init.comparison ? `comparing with the ${comparisonLabel(init.comparison)} model ${'error' in init.comparison.model ? `${init.comparison.dir} (not loaded)` : init.comparison.model.name}` : '',

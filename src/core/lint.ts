@@ -1,7 +1,8 @@
 // Annotation checks shared by the readers (per served sample), `amc lint` and the editor's Problems view.
 // Pure TypeScript + node:fs: no vscode.
-import { stat } from 'node:fs/promises';
 import type { Problem, Sample, SourceLocation } from './types';
+import { BoundedReadError, DEFAULT_MAX_FILE_BYTES } from './boundedRead';
+import { readImageHeader, type ImageHeader } from './imageHeader';
 import type { Dataset } from './datasets/dataset';
 import { ReaderError } from './datasets/dataset';
 
@@ -11,6 +12,8 @@ export const PROBLEM_CODES = {
   'box-outside-image': 'warning: the box reaches outside the image; the reference clamps it (spec §2)',
   'no-boxes': 'error: the phrase has no box, so it cannot be scored or trained on',
   'missing-image': 'error: the image file does not exist under the image root',
+  'unreadable-image': 'error: the image path is not a regular file (FIFO, device, folder), is over the size cap or cannot be read',
+  'undecodable-image': 'error: the image file exists but its header does not parse as PNG, JPEG, GIF, BMP or WebP',
   'duplicate-id': 'error: two entries share an id',
   'unreadable-entry': 'error: the entry does not match the format schema',
   'unreadable-file': 'error: the file cannot be read to the end (e.g. truncated JSON)',
@@ -20,6 +23,11 @@ export type ProblemCode = keyof typeof PROBLEM_CODES;
 
 export function problem(code: ProblemCode, message: string, location: SourceLocation): Problem {
   return { severity: PROBLEM_CODES[code].startsWith('error') ? 'error' : 'warning', code, message, location };
+}
+
+/** The sample named in a message; built only when there is a problem (lint checks millions of samples). */
+function where(sample: Sample): string {
+  return `phrase ${JSON.stringify(sample.phrase)}`;
 }
 
 function fmt(box: readonly number[]): string {
@@ -33,9 +41,8 @@ function fmt(box: readonly number[]): string {
  */
 export function sampleProblems(sample: Sample): Problem[] {
   const out: Problem[] = [];
-  const where = `phrase ${JSON.stringify(sample.phrase)}`;
   if (sample.boxes.length === 0) {
-    out.push(problem('no-boxes', `${where} has no box`, sample.source));
+    out.push(problem('no-boxes', `${where(sample)} has no box`, sample.source));
     return out;
   }
   const { width: w, height: h } = sample;
@@ -43,19 +50,19 @@ export function sampleProblems(sample: Sample): Problem[] {
     const [x1, y1, x2, y2] = box;
     if (w !== undefined && h !== undefined) {
       if (x1 >= w || y1 >= h || x2 <= 0 || y2 <= 0) {
-        out.push(problem('box-outside-image', `box ${fmt(box)} of ${where} lies entirely outside the ${w}x${h} image ` +
+        out.push(problem('box-outside-image', `box ${fmt(box)} of ${where(sample)} lies entirely outside the ${w}x${h} image ` +
           '(the reference clamps it onto the edge row/column)', sample.source));
       } else if (x1 < 0 || y1 < 0 || x2 > w || y2 > h) {
-        out.push(problem('box-outside-image', `box ${fmt(box)} of ${where} reaches outside the ${w}x${h} image`, sample.source));
+        out.push(problem('box-outside-image', `box ${fmt(box)} of ${where(sample)} reaches outside the ${w}x${h} image`, sample.source));
       }
       const cx1 = Math.trunc(clamp(x1, 0, w - 1)), cy1 = Math.trunc(clamp(y1, 0, h - 1));
       const cx2 = Math.trunc(clamp(x2, 1, w)), cy2 = Math.trunc(clamp(y2, 1, h));
       if (cx1 >= cx2 || cy1 >= cy2) {
-        out.push(problem('degenerate-box', `box ${fmt(box)} of ${where} covers no pixel of the ${w}x${h} image ` +
+        out.push(problem('degenerate-box', `box ${fmt(box)} of ${where(sample)} covers no pixel of the ${w}x${h} image ` +
           `(clamped and truncated: ${fmt([cx1, cy1, cx2, cy2])})`, sample.source));
       }
     } else if (x2 <= x1 || y2 <= y1 || x2 <= 0 || y2 <= 0) {
-      out.push(problem('degenerate-box', `box ${fmt(box)} of ${where} covers no pixel (x2 <= x1, y2 <= y1 or entirely left of/above the image)`, sample.source));
+      out.push(problem('degenerate-box', `box ${fmt(box)} of ${where(sample)} covers no pixel (x2 <= x1, y2 <= y1 or entirely left of/above the image)`, sample.source));
     }
   }
   return out;
@@ -72,24 +79,39 @@ function clamp(v: number, lo: number, hi: number): number {
 }
 
 export interface LintOptions {
-  /** Check that every image file exists (one stat per distinct image). Default true. */
+  /** Check every image: exists, is a regular file, its header parses (one small bounded read per distinct image). Default true. */
   checkImages?: boolean;
   /** Samples read per page. */
   pageSize?: number;
   onProgress?: (samplesDone: number, samplesKnown: number) => void;
   signal?: AbortSignal;
+  /** Image size from the file when the annotation states none; default: the header parser (imageHeader.ts). */
+  imageSize?: (file: string) => Promise<ImageHeader>;
+  /** Size cap for one image file (CLI --max-file-mb, setting amc.maxFileMB); default DEFAULT_MAX_FILE_BYTES. */
+  maxFileBytes?: number;
 }
 
 export interface LintReport {
   problems: Problem[];
+  /** Samples checked (bad entries excluded: they were skipped by the reader). */
   samples: number;
   errors: number;
   warnings: number;
+  /** Entries the reader skipped as unreadable (each one is an 'unreadable-entry' problem). */
+  badEntries: number;
 }
+
+/** Codes sampleProblems gives: lint computes them itself for every sample. */
+const SAMPLE_CODES: ReadonlySet<string> = new Set<ProblemCode>(['degenerate-box', 'box-outside-image', 'no-boxes']);
+
+/** What lint learnt about one image file. */
+type ImageState = { width: number; height: number } | { problem: Problem } | 'unchecked';
 
 /**
  * Read every sample of a dataset and report its problems: unreadable entries (each one named, the rest still
- * checked), bad boxes, phrases without boxes, duplicate ids, missing images, and the reader's own problems.
+ * checked), bad boxes, phrases without boxes, duplicate ids, missing, unreadable and undecodable images, boxes outside
+ * the image (with the size from the image header when the format has none), and the reader's own problems. The one
+ * routine behind `amc lint` and the viewer's Problems panel. Yields to the event loop after every page; `signal` stops it.
  */
 export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promise<LintReport> {
   const pageSize = options.pageSize ?? 2000;
@@ -103,9 +125,50 @@ export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promi
   // AMC VG sample ids are positions (entry:caption), unique by construction; other formats carry source ids.
   const trackIds = ds.format !== 'amc-vg';
   const checkImages = options.checkImages ?? true;
-  const images = new Map<string, SourceLocation>(); // image path -> first sample that uses it
+  const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const imageSize = options.imageSize ?? ((file: string) => readImageHeader(file, { maxBytes }));
+  const images = new Map<string, ImageState>();
   let fileError: unknown;
   ds.complete.catch((err: unknown) => { fileError = err; });
+
+  /** Each image of `page` not seen before: exists, regular, header parses (32 at a time). */
+  async function checkPageImages(page: readonly Sample[]): Promise<void> {
+    const todo: Sample[] = [];
+    for (const s of page) if (!images.has(s.image)) { images.set(s.image, 'unchecked'); todo.push(s); }
+    const CONCURRENCY = 32;
+    for (let k = 0; k < todo.length; k += CONCURRENCY) {
+      await Promise.all(todo.slice(k, k + CONCURRENCY).map(async (s) => {
+        let state: ImageState;
+        try {
+          const header = await imageSize(s.image);
+          state = 'error' in header
+            ? { problem: problem('undecodable-image', `image file ${s.image} cannot be decoded: ${header.error}`, s.source) }
+            : { width: header.width, height: header.height };
+        } catch (err) {
+          state = err instanceof BoundedReadError && err.reason === 'missing'
+            ? { problem: problem('missing-image', `image file ${s.image} does not exist`, s.source) }
+            : { problem: problem('unreadable-image', `image file ${err instanceof Error ? err.message : String(err)}`, s.source) };
+        }
+        if ('problem' in state) add(state.problem);
+        images.set(s.image, state);
+      }));
+    }
+  }
+
+  function checkOne(s: Sample): void {
+    let checked = s;
+    if (checkImages && (s.width === undefined || s.height === undefined)) {
+      const state = images.get(s.image);
+      if (state && state !== 'unchecked' && 'width' in state) checked = { ...s, width: state.width, height: state.height };
+    }
+    for (const p of sampleProblems(checked)) add(p);
+    if (trackIds) ids.add(s.id, s.index);
+  }
+
+  async function checkPage(page: Sample[]): Promise<void> {
+    if (checkImages) await checkPageImages(page);
+    for (const s of page) checkOne(s);
+  }
 
   let index = 0;
   let samples = 0;
@@ -129,28 +192,27 @@ export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promi
         }
       }
       index = end;
-      for (const s of page) checkOne(s);
+      await checkPage(page);
       samples = index;
       options.onProgress?.(index, ds.count());
+      await new Promise<void>((resolve) => setImmediate(resolve));
       continue;
     }
-    for (const s of page) checkOne(s);
+    await checkPage(page);
     index += page.length;
     samples = index;
     options.onProgress?.(index, ds.count());
     if (page.length < pageSize) break;
-  }
-
-  function checkOne(s: Sample): void {
-    for (const p of sampleProblems(s)) add(p);
-    if (trackIds) ids.add(s.id, s.index);
-    if (checkImages && !images.has(s.image)) images.set(s.image, s.source);
+    // Run beside the viewer: give the event loop back between pages (the list and the pages stay responsive).
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   try { await ds.complete; } catch (err) { fileError ??= err; }
   if (fileError !== undefined) {
     const err = fileError as Error;
-    const location = err instanceof ReaderError ? { file: err.file, entry: err.entry ?? 'file' } : { file: ds.file, entry: 'file' };
+    const location: SourceLocation = err instanceof ReaderError
+      ? { file: err.file, entry: err.entry ?? 'file', ...(err.stoppedAt ? { byteOffset: err.stoppedAt.byteOffset } : {}) }
+      : { file: ds.file, entry: 'file' };
     add(problem('unreadable-file', err instanceof ReaderError ? bareMessage(err) : err.message, location));
   }
 
@@ -160,22 +222,13 @@ export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promi
       { file: ds.file, entry: located[0] }));
   }
 
-  for (const p of ds.problems()) add(p);
-
-  if (checkImages) {
-    const entries = [...images];
-    const CONCURRENCY = 32;
-    for (let k = 0; k < entries.length; k += CONCURRENCY) {
-      await Promise.all(entries.slice(k, k + CONCURRENCY).map(async ([image, location]) => {
-        const ok = await stat(image).then((st) => st.isFile(), () => false);
-        if (!ok) add(problem('missing-image', `image file ${image} does not exist`, location));
-      }));
-    }
-  }
+  // The reader's own per-sample box checks cover only the samples it served, without an image size from the header:
+  // every sample was checked above, so only its other problems (skipped entries, duplicate images, ...) are added.
+  for (const p of ds.problems()) if (!SAMPLE_CODES.has(p.code)) add(p);
 
   let errors = 0, warnings = 0;
   for (const p of problems) (p.severity === 'error' ? errors++ : warnings++);
-  return { problems, samples, errors, warnings };
+  return { problems, samples, errors, warnings, badEntries: ds.badEntries?.() ?? 0 };
 }
 
 /**

@@ -8,11 +8,12 @@ import * as vscode from 'vscode';
 import { getSettings, onSettingsChanged, setImageRoot } from '../config';
 import type { Dataset } from '../core/datasets/dataset';
 import { openDataset } from '../core/datasets/index';
-import type { Problem, Sample } from '../core/types';
+import type { Sample } from '../core/types';
 import { METHOD_NAMES, RequestError, RequestServer, type EvaluationSummary, type RequestHandlers } from '../protocol';
 import type { EngineHost } from './engineHost';
 import { makeNonce, renderWebviewHtml } from './html';
 import { formatDeltaPts } from './comparison';
+import { ViewerDiagnostics } from './diagnostics';
 import { ImageAccess, viewerImageRoots } from './imageRoots';
 import { offsetsToPositions } from './positions';
 import { liveViewers, type LiveViewer } from './registry';
@@ -21,16 +22,18 @@ import { ViewerSession } from './viewerSession';
 export const VIEW_TYPE = 'amc.annotationViewer';
 /** Same viewer, offered through "Open With…" for any .json / .p file (priority "option"). */
 export const VIEW_TYPE_ANY_FILE = 'amc.annotationViewer.anyFile';
-const MAX_DIAGNOSTICS_PER_FILE = 2000;
 
 export class AnnotationDocument implements vscode.CustomDocument {
   /** Which images the webviews of this document may load; "Allow this folder" adds to it until the document closes. */
   readonly imageAccess: ImageAccess;
-  constructor(readonly uri: vscode.Uri, public dataset: Dataset | undefined, public openError: string | undefined, imageRoots: string[]) {
+  /** Errors + warnings the whole-file lint found (the Problems panel), once it finished. */
+  problemCount: number | undefined;
+  constructor(readonly uri: vscode.Uri, public dataset: Dataset | undefined, public openError: string | undefined, imageRoots: string[],
+    private readonly onDispose?: (doc: AnnotationDocument) => void) {
     this.imageAccess = new ImageAccess(imageRoots);
   }
   get imageRoots(): string[] { return this.imageAccess.roots(); }
-  dispose(): void { void this.dataset?.close(); }
+  dispose(): void { this.onDispose?.(this); void this.dataset?.close(); }
 }
 
 /** The roots the user granted for a dataset file: workspace folders, its folder, amc.imageRoots (never the data's). */
@@ -51,7 +54,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly engines: EngineHost,
-    private readonly diagnostics: vscode.DiagnosticCollection,
+    private readonly diagnostics: ViewerDiagnostics,
     private readonly log: (line: string) => void,
   ) {
     context.subscriptions.push(
@@ -61,7 +64,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
   }
 
   static register(context: vscode.ExtensionContext, engines: EngineHost, log: (line: string) => void): AnnotationViewerProvider {
-    const diagnostics = vscode.languages.createDiagnosticCollection('amc');
+    const diagnostics = new ViewerDiagnostics(log);
     const provider = new AnnotationViewerProvider(context, engines, diagnostics, log);
     const options = { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: false } };
     context.subscriptions.push(
@@ -90,13 +93,14 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     } catch (err) {
       const message = errorMessage(err);
       this.log(`viewer: could not open ${file}: ${message}`);
-      this.diagnostics.set(uri, [new vscode.Diagnostic(new vscode.Range(0, 0, 0, 1), message, vscode.DiagnosticSeverity.Error)]);
+      this.diagnostics.openFailed(uri, message);
       return new AnnotationDocument(uri, undefined, message, grantedRoots(file, undefined, configured));
     }
-    const first = await dataset.page(0, 200);
-    const doc = new AnnotationDocument(uri, dataset, undefined, grantedRoots(file, dataset, configured));
+    // A file readable only in part still opens: the first samples may be all there is (the session says where it stops).
+    const first = await dataset.page(0, 200).catch(() => [] as Sample[]);
+    const doc = new AnnotationDocument(uri, dataset, undefined, grantedRoots(file, dataset, configured), (d) => { if (d.dataset) this.diagnostics.cancel(d.dataset.file); });
     this.log(`viewer: opened ${file} as ${dataset.format} in ${Date.now() - t0} ms; image roots ${doc.imageRoots.join(', ')}`);
-    void this.publishProblems(doc);
+    this.publishProblems(doc);
     if (!configured) void this.askForImageRoot(doc, first);
     return doc;
   }
@@ -152,6 +156,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
         post,
         onFirstShown: (ms, shown) => this.log(`viewer: first explanation (“${shown.phrase}”) shown ${ms} ms after opening ${document.uri.fsPath}`),
       });
+      if (document.problemCount !== undefined) viewer.session.setProblemCount(document.problemCount);
       viewer.live = {
         kind: 'dataset', file: document.uri.fsPath, session: viewer.session,
         localResourceRoots: () => (panel.webview.options.localResourceRoots ?? []).map((u) => u.fsPath),
@@ -234,40 +239,21 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
       return;
     }
     this.imageChecks.clear();
+    doc.problemCount = undefined;
     for (const v of this.viewers) if (v.document === doc) this.attach(v);
+    this.publishProblems(doc); // image paths changed: missing-image findings too
     void old?.close();
   }
 
-  private async publishProblems(doc: AnnotationDocument): Promise<void> {
-    const ds = doc.dataset;
-    if (!ds) return;
-    const extra: Problem[] = [];
-    try { await ds.complete; } catch (err) {
-      extra.push({ severity: 'error', message: errorMessage(err), code: 'unreadable', location: { file: ds.file, entry: '' } });
-    }
-    const byFile = new Map<string, Problem[]>();
-    for (const p of [...ds.problems(), ...extra]) {
-      const list = byFile.get(p.location.file) ?? [];
-      if (list.length < MAX_DIAGNOSTICS_PER_FILE) list.push(p);
-      byFile.set(p.location.file, list);
-    }
-    for (const [file, problems] of byFile) {
-      let positions = new Map<number, { line: number; column: number }>();
-      const offsets = problems.filter((p) => p.location.line === undefined && p.location.byteOffset !== undefined).map((p) => p.location.byteOffset!);
-      if (offsets.length) { try { positions = await offsetsToPositions(file, offsets); } catch { /* file gone: line 0 */ } }
-      const diags = problems.map((p) => {
-        const pos = p.location.line !== undefined ? { line: p.location.line - 1, column: 0 }
-          : p.location.byteOffset !== undefined ? positions.get(p.location.byteOffset) ?? { line: 0, column: 0 } : { line: 0, column: 0 };
-        const range = new vscode.Range(pos.line, pos.column, pos.line, p.location.line !== undefined ? 10_000 : pos.column + 1);
-        const d = new vscode.Diagnostic(range, p.location.entry ? `${p.location.entry}: ${p.message}` : p.message,
-          p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
-        d.source = 'AMC';
-        d.code = p.code;
-        return d;
-      });
-      this.diagnostics.set(vscode.Uri.file(file), diags);
-    }
-    this.log(`viewer: ${ds.problems().length + extra.length} problem(s) in ${ds.file}`);
+  /** Whole-file lint into Problems (background); then the viewers' status lines count what the panel holds. */
+  private publishProblems(doc: AnnotationDocument): void {
+    const dataset = doc.dataset;
+    if (!dataset) return;
+    void this.diagnostics.publish(dataset).then((result) => {
+      if (!result || doc.dataset !== dataset) return;
+      doc.problemCount = result.report.errors + result.report.warnings;
+      for (const v of this.viewers) if (v.document === doc) v.session?.setProblemCount(result.report.errors + result.report.warnings);
+    });
   }
 
   /** The pointing game over a viewer's dataset with a cancellable progress notification and an ETA. */

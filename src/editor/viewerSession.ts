@@ -206,17 +206,44 @@ export class ViewerSession {
 
   private watchIndexing(): void {
     const ds = this.opts.dataset;
-    const emit = (error?: string) => this.server.emit('datasetProgress', {
-      count: ds.count(), indexingComplete: error === undefined && this.indexingDone, splits: ds.splits(),
-      problemCount: ds.problems().length, error,
-    });
+    const emit = (error?: string) => this.emitProgress(error);
     this.progressTimer = setInterval(() => emit(), 300);
     ds.complete.then(
       () => { this.indexingDone = true; if (this.progressTimer) clearInterval(this.progressTimer); emit(); },
-      (err: unknown) => { if (this.progressTimer) clearInterval(this.progressTimer); emit(err instanceof Error ? err.message : String(err)); },
+      (err: unknown) => {
+        if (this.progressTimer) clearInterval(this.progressTimer);
+        const message = err instanceof Error ? err.message : String(err);
+        // A file readable in part (truncated, malformed after some entries) is shown up to there, saying where it stops.
+        if (ds.count() > 0) { this.stoppedEarly = message; this.indexingDone = true; emit(); } else { this.indexError = message; emit(message); }
+      },
     );
   }
+
+  private emitProgress(error = this.indexError): void {
+    const ds = this.opts.dataset;
+    this.server.emit('datasetProgress', {
+      count: ds.count(), indexingComplete: error === undefined && this.indexingDone, splits: ds.splits(),
+      problemCount: this.problemCount(), error, ...this.health(),
+    });
+  }
+
+  /** The whole-file lint (the Problems panel) finished: the status line counts what the panel holds from now on. */
+  setProblemCount(count: number): void {
+    this.lintedProblems = count;
+    if (!this.disposed) this.emitProgress();
+  }
+
+  private problemCount(): number { return this.lintedProblems ?? this.opts.dataset.problems().length; }
+  private lintedProblems: number | undefined;
+  private indexError: string | undefined;
   private indexingDone = false;
+  private stoppedEarly: string | undefined;
+
+  /** Skipped bad entries and where the file stops, for the banner and the sample count. */
+  private health(): { badEntries?: number; stoppedEarly?: string } {
+    const bad = this.opts.dataset.badEntries?.() ?? 0;
+    return { ...(bad ? { badEntries: bad } : {}), ...(this.stoppedEarly ? { stoppedEarly: this.stoppedEarly } : {}) };
+  }
 
   private async samplesAt(indices: readonly number[]): Promise<Map<number, Sample>> {
     const out = new Map<number, Sample>();
@@ -252,8 +279,8 @@ export class ViewerSession {
         return {
           protocolVersion: PROTOCOL_VERSION, mode: this.opts.mode, title: this.opts.title, file: ds.file,
           format: this.opts.mode === 'single' ? 'image' : ds.format, count: ds.count(), indexingComplete: this.indexingDone,
-          splits: ds.splits(), model, computedCount: this.store.computedCount, problemCount: ds.problems().length,
-          colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
+          splits: ds.splits(), model, computedCount: this.store.computedCount, problemCount: this.problemCount(), ...this.health(),
+          ...(this.indexError !== undefined ? { indexError: this.indexError } : {}), colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
         };
       },
 

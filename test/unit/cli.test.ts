@@ -104,11 +104,21 @@ describe('amc CLI', function () {
     const truncated = path.join(BAD, 'vg_truncated.json');
     const r = amc('lint', truncated, '--no-image-check');
     assert.equal(r.code, 1);
-    assert.equal(r.stdout.trim(), `${truncated}:image entry [1] starting at byte 120, byte 221: error: file ends inside a string (truncated JSON) [unreadable-file]`);
+    assert.equal(r.stdout.trim(), `${truncated}:image entry [1] starting at byte 120, byte 221: error: the file ends at byte 221 (line 1, column 222): `
+      + 'file ends inside a string (truncated JSON); the 1 region before that point is shown [unreadable-file]');
+    assert.match(r.stderr, /^1 samples: 1 error\(s\)/m);
     const nan = path.join(BAD, 'vg_nan_box.json');
     const n = amc('lint', nan, '--no-image-check');
     assert.equal(n.code, 1);
     assert.match(n.stdout, new RegExp(`^${nan.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:image 8, region 21 at byte 14: error: region contains NaN`));
+    assert.match(n.stderr, /^0 samples, 1 bad entry skipped: 1 error\(s\)/m);
+  });
+
+  it('samples: bad entries are skipped and said on stderr, never silently dropped', () => {
+    const r = amc('samples', path.join(BAD, 'vg_missing_phrase.json'));
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.trim().split('\n').length, 1);
+    assert.match(r.stderr, /^1 bad entry skipped \(unreadable; `amc lint .*vg_missing_phrase\.json` lists them\)$/m);
   });
 
   it('a 0-byte file, a non-annotation file and bad usage: one clear line on stderr, exit 2', () => {

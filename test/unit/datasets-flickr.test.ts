@@ -302,8 +302,16 @@ describe('Flickr30k Entities info-ground JSON pair', () => {
     const good = JSON.parse(readFileSync(path.join(IG, 'bounding_boxes_val.json'), 'utf8'));
     good['10002456'].boxes = [[1, 2, 3, 4]];
     writeFileSync(boxes, JSON.stringify(good));
-    const e2 = await rejection(openFlickrInfoground(sentences, {}));
-    assert.ok(e2.message.startsWith(`${boxes} (image 10002456): expected {"boxes"`), e2.message);
+    // One image entry of the wrong schema is skipped and reported (issue 12 item 5); the other images open.
+    const ds = await openFlickrInfoground(sentences, {});
+    const samples = await all(ds);
+    assert.equal(ds.badEntries?.(), 1);
+    const bad = ds.problems().filter((p) => p.code === 'unreadable-entry');
+    assert.equal(bad.length, 1);
+    assert.equal(bad[0].location.file, boxes);
+    assert.equal(bad[0].location.entry, 'image 10002456');
+    assert.match(bad[0].message, /^expected \{"boxes"/);
+    assert.ok(samples.length > 0 && !samples.some((s) => s.imageId === '10002456'));
   });
 
   it('a box with NaN (as Python json.dump writes it): error naming file, image and phrase; that phrase skipped', async () => {

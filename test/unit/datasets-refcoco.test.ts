@@ -115,12 +115,15 @@ describe('RefCOCO+ refs: bad input', () => {
     assert.ok(e2.message.startsWith(refs) && /empty \(0 bytes\)/.test(e2.message), e2.message);
   });
 
-  it('a pickle of the wrong shape: rejected naming the ref and field', async () => {
+  it('a ref of the wrong shape: skipped and reported naming the ref and field, counted as a bad entry (issue 12 item 5)', async () => {
     const { refs } = copy();
     // protocol 2: [ {'ref_id': 7, 'ann_id': 'x'} ] written by hand in Python-2 style
     writeFileSync(refs, Buffer.from('\x80\x02]q\x00}q\x01(U\x06ref_idq\x02K\x07U\x06ann_idq\x03U\x01xq\x04ua.', 'latin1'));
-    const err = await rejection(openRefcocoPickle(refs, {}));
-    assert.equal(err.message, `${refs} (refs[0] (ref_id 7)): 'sentences' should be a list, found nothing`);
+    const ds = await openRefcocoPickle(refs, {});
+    assert.equal(ds.count(), 0);
+    assert.equal(ds.badEntries?.(), 1);
+    assert.deepEqual(ds.problems().map((p) => [p.code, p.location.file, p.location.entry, p.message]),
+      [['unreadable-entry', refs, 'refs[0] (ref_id 7)', "'sentences' should be a list, found nothing; skipped"]]);
   });
 
   it('a ref with no sentences: a warning naming it, no sample', async () => {
@@ -248,8 +251,13 @@ describe('RefCOCO+ ALBEF JSON joined to refs', () => {
     assert.ok(truncated.message.startsWith(`${json} (entry [1] at byte `), truncated.message);
     assert.match(truncated.message, /truncated/);
     writeFileSync(json, JSON.stringify([{ image: 'x.jpg', text: 'ok', ref_id: 10 }, { image: 'y.jpg', caption: 'VG style', bbox: [[1, 2, 3, 4]] }]));
-    const schema = await rejection(openRefcocoAlbef(json, {}));
-    assert.ok(schema.message.startsWith(`${json} (entry [1]): expected {"image": str, "text": str, "ref_id": int}`), schema.message);
+    // One entry of the wrong schema is skipped and reported (issue 12 item 5); the file still opens.
+    const schema = await openRefcocoAlbef(json, {});
+    assert.equal(schema.badEntries?.(), 1);
+    const bad = schema.problems().filter((p) => p.code === 'unreadable-entry');
+    assert.equal(bad.length, 1);
+    assert.equal(bad[0].location.entry, 'entry [1]');
+    assert.match(bad[0].message, /^expected \{"image": str, "text": str, "ref_id": int\}, found .*; skipped$/);
     writeFileSync(json, JSON.stringify({ images: [], annotations: [] }));
     assert.match((await rejection(openRefcocoAlbef(json, {}))).message, /expected ALBEF RefCOCO JSON: \[\{"image": str, "text": str, "ref_id": int\}\], found an object with keys images, annotations/);
   });

@@ -1,12 +1,14 @@
 // Visual Genome region_descriptions.json and AMC VG JSON readers: committed fixtures written to the real
 // schemas (spec §5.1, §5.4), bad inputs rejected with file + entry, and the lint checks.
 import { strict as assert } from 'node:assert';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { openDataset } from '../../src/core/datasets/index';
-import { openVgRegions } from '../../src/core/datasets/vg';
+import { isPlainValidRegion, openVgRegions, regionError } from '../../src/core/datasets/vg';
 import { openAmcVg, splitFromFileName } from '../../src/core/datasets/amcVg';
 import { ReaderError, type Dataset } from '../../src/core/datasets/dataset';
+import type { Problem } from '../../src/core/types';
+import { tmpdir } from 'node:os';
 import { lintDataset } from '../../src/core/lint';
 
 const VG = path.join(__dirname, '..', 'fixtures', 'datasets', 'vg');
@@ -201,8 +203,11 @@ describe('lint problems', () => {
     const file = path.join(WORK, 'nested_boxes.json');
     writeFileSync(file, JSON.stringify([{ image: 'a.jpg', caption: 'c', bbox: [[[1, 2, 3, 4]]] }]));
     const ds = await openAmcVg(file);
-    await assert.rejects(ds.page(0, 1), (err: ReaderError) =>
-      err.file === file && err.entry === 'entry [0] at byte 1' && /bbox\[0\] is a nested list of boxes/.test(err.message));
+    await ds.complete;
+    assert.equal(ds.count(), 0);
+    assert.equal(ds.badEntries?.(), 1);
+    const [p] = ds.problems();
+    assert.ok(p.location.file === file && p.location.entry === 'entry [0]' && p.location.byteOffset === 1 && /bbox\[0\] is a nested list of boxes/.test(p.message), JSON.stringify(p));
     await ds.close();
   });
 
@@ -220,29 +225,27 @@ describe('lint problems', () => {
 });
 
 describe('bad inputs name the file and the entry', () => {
-  async function pageError(name: string, open = openDataset): Promise<ReaderError> {
+  /** Issue 12 item 5: a bad entry is skipped while indexing, counted and reported by name; the rest opens. */
+  async function skipped(name: string, open: (f: string, o: object) => Promise<Dataset> = openDataset): Promise<{ ds: Dataset; problem: Problem }> {
     const file = path.join(BAD, name);
     const ds = await open(file, {});
-    try {
-      await ds.complete.catch(() => undefined);
-      for (let i = 0; i < Math.max(ds.count(), 1); i++) await ds.page(i, 1);
-      await ds.complete;
-    } catch (err) {
-      assert.ok(err instanceof ReaderError, String(err));
-      assert.equal(err.file, file);
-      assert.ok(err.message.startsWith(`${file} (`), err.message);
-      return err;
-    } finally {
-      await ds.close();
-    }
-    throw new Error(`${name} was accepted`);
+    await ds.complete;
+    for (let i = 0; i < ds.count(); i++) await ds.page(i, 1); // every served index is readable
+    assert.equal(ds.badEntries?.(), 1, `${name}: one bad entry counted`);
+    const bad = ds.problems().filter((p) => p.code === 'unreadable-entry');
+    assert.equal(bad.length, 1, `${name}: ${JSON.stringify(ds.problems())}`);
+    assert.equal(bad[0].location.file, file);
+    assert.equal(bad[0].severity, 'error');
+    await ds.close();
+    return { ds, problem: bad[0] };
   }
 
-  it('truncated VG JSON: complete rejects naming the image entry; the regions before stay readable', async () => {
+  it('truncated VG JSON: complete rejects saying where the file ends (byte, line); the regions before stay readable', async () => {
     const file = path.join(BAD, 'vg_truncated.json');
     const ds = await openVgRegions(file);
     await assert.rejects(ds.complete, (err: ReaderError) =>
-      err.entry === 'image entry [1] starting at byte 120, byte 221' && /truncated JSON/.test(err.message));
+      err.entry === 'image entry [1] starting at byte 120, byte 221' && /the file ends at byte 221 \(line 1, column 222\): .*truncated JSON.*; the 1 region before that point is shown/.test(err.message)
+      && err.stoppedAt?.byteOffset === 221 && err.stoppedAt.line === 1);
     assert.equal(ds.count(), 1);
     assert.equal((await ds.page(0, 1))[0].phrase, 'fine');
     await assert.rejects(ds.page(1, 1), /truncated JSON/);
@@ -250,34 +253,64 @@ describe('bad inputs name the file and the entry', () => {
   });
 
   it('truncated AMC VG JSON', async () => {
-    const err = await pageError('amc_vg_truncated.json');
-    assert.equal(err.entry, 'entry [1] starting at byte 72, byte 122');
-    assert.match(err.message, /file ends inside a string \(truncated JSON\)/);
+    const file = path.join(BAD, 'amc_vg_truncated.json');
+    const ds = await openAmcVg(file);
+    await assert.rejects(ds.complete, (err: ReaderError) => err.entry === 'entry [1] starting at byte 72, byte 122'
+      && /the file ends at byte 122 \(line 1, column 123\): file ends inside a string \(truncated JSON\); the 1 sample before that point is shown/.test(err.message));
+    assert.equal(ds.count(), 1);
+    assert.equal((await ds.page(0, 1))[0].phrase, 'fine');
+    await ds.close();
   });
 
-  it('region without "phrase"', async () => {
-    const err = await pageError('vg_missing_phrase.json');
-    assert.equal(err.entry, 'image 7, region 12 at byte 110');
-    assert.match(err.message, /"phrase" is undefined, expected a string/);
+  it('region without "phrase": skipped and reported, the other region of the image is served', async () => {
+    const { ds, problem } = await skipped('vg_missing_phrase.json');
+    assert.equal(ds.count(), 1);
+    assert.equal(problem.location.entry, 'image 7, region 12 at byte 110');
+    assert.equal(problem.location.byteOffset, 110);
+    assert.match(problem.message, /"phrase" is undefined, expected a string; the region is skipped/);
   });
 
-  it('box with NaN (as Python json.dump writes it), in VG and AMC VG', async () => {
-    const vg = await pageError('vg_nan_box.json');
-    assert.equal(vg.entry, 'image 8, region 21 at byte 14');
-    assert.match(vg.message, /contains NaN, which is not valid JSON/);
-    const amc = await pageError('amc_vg_nan_box.json');
-    assert.equal(amc.entry, 'entry [1] at byte 72');
-    assert.match(amc.message, /contains NaN/);
+  it('box with NaN (as Python json.dump writes it), in VG and AMC VG: skipped and reported', async () => {
+    const vg = await skipped('vg_nan_box.json');
+    assert.equal(vg.ds.count(), 0);
+    assert.equal(vg.problem.location.entry, 'image 8, region 21 at byte 14');
+    assert.match(vg.problem.message, /contains NaN, which is not valid JSON/);
+    const amc = await skipped('amc_vg_nan_box.json');
+    assert.equal(amc.ds.count(), 1, 'the good entry before it is served');
+    assert.equal(amc.problem.location.entry, 'entry [1]');
+    assert.equal(amc.problem.location.byteOffset, 72);
+    assert.match(amc.problem.message, /contains NaN/);
   });
 
-  it('box coordinate null or a string', async () => {
-    assert.match((await pageError('vg_null_box.json')).message, /\(image 9, region 31 at byte 14\): "x" is null, expected a finite number/);
-    assert.match((await pageError('vg_string_box.json')).message, /\(image 9, region 41 at byte 14\): "y" is "12", expected a finite number/);
+  it('box coordinate null or a string: skipped and reported', async () => {
+    assert.match((await skipped('vg_null_box.json')).problem.message, /^"x" is null, expected a finite number/);
+    assert.equal((await skipped('vg_null_box.json')).problem.location.entry, 'image 9, region 31 at byte 14');
+    assert.match((await skipped('vg_string_box.json')).problem.message, /^"y" is "12", expected a finite number/);
   });
 
-  it('caption of the wrong type; image entry without an id', async () => {
-    assert.match((await pageError('amc_vg_bad_caption.json')).message, /\(entry \[0\] at byte 1\): "caption" is 42/);
-    assert.match((await pageError('vg_no_image_id.json')).message, /\(image entry \[0\] starting at byte 1, byte 120\): image entry has no "id"/);
+  it('caption of the wrong type; image entry without an id: skipped and reported', async () => {
+    const caption = await skipped('amc_vg_bad_caption.json');
+    assert.equal(caption.problem.location.entry, 'entry [0]');
+    assert.match(caption.problem.message, /"caption" is 42/);
+    const noId = await skipped('vg_no_image_id.json');
+    assert.equal(noId.problem.location.entry, 'image entry [0]');
+    assert.match(noId.problem.message, /image entry \[0\] has no "id"; its 1 region\(s\) are skipped/);
+  });
+
+  it('a bad region in the middle of a file split into many chunks: good regions on both sides served', async () => {
+    const good = (id: number) => ({ region_id: id, image_id: 1, phrase: `p${id}`, x: 1, y: 2, width: 3, height: 4 });
+    const regions = [good(1), good(2), { ...good(3), x: null }, good(4)];
+    const text = JSON.stringify([{ id: 1, regions }, { id: 2, regions: [good(5)] }]);
+    const file = path.join(tmpdir(), `amc-chunked-${process.pid}.json`);
+    writeFileSync(file, text);
+    try {
+      const ds = await openVgRegions(file, { chunkBytes: 7 }); // regions span many chunks
+      await ds.complete;
+      assert.deepEqual((await ds.page(0, 10)).map((s) => s.phrase), ['p1', 'p2', 'p4', 'p5']);
+      assert.equal(ds.badEntries?.(), 1);
+      assert.equal(ds.problems()[0].location.entry, `image 1, region 3 at byte ${text.indexOf('{"region_id":3')}`);
+      await ds.close();
+    } finally { rmSync(file, { force: true }); }
   });
 
   it('0-byte file and non-JSON, even when the format is forced', async () => {
@@ -285,15 +318,53 @@ describe('bad inputs name the file and the entry', () => {
     await assert.rejects(openVgRegions(empty), (err: ReaderError) => err.message === `${empty}: the file is empty (0 bytes); expected a VG region_descriptions.json list`);
     await assert.rejects(openAmcVg(empty), /the file is empty \(0 bytes\)/);
     await assert.rejects(openDataset(empty), /the file is empty \(0 bytes\)/);
-    const err = await pageError('not_json.txt', openVgRegions);
-    assert.match(err.message, /\(byte 0\): expected a JSON list of images, found This/);
+    const ds = await openVgRegions(path.join(BAD, 'not_json.txt'));
+    await assert.rejects(ds.complete, /\(byte 0\): expected a JSON list of images, found This/);
+    await ds.close();
   });
 
   it('lint reports each unreadable entry and keeps checking the others', async () => {
     const ds = await openDataset(path.join(BAD, 'vg_missing_phrase.json'));
     const report = await lintDataset(ds, { checkImages: false });
     await ds.close();
-    assert.equal(report.samples, 2);
+    assert.equal(report.samples, 1);
+    assert.equal(report.badEntries, 1);
     assert.deepEqual(report.problems.map((p) => [p.code, p.location.entry]), [['unreadable-entry', 'image 7, region 12 at byte 110']]);
+  });
+});
+
+describe('isPlainValidRegion: the fast index-time check never accepts what the exact check rejects', () => {
+  const exact = (text: string): boolean => {
+    try { return regionError(JSON.parse(text)) === undefined; } catch { return false; }
+  };
+  const fast = (text: string): boolean => isPlainValidRegion(Buffer.from(text, 'utf8'));
+  const base = '{"region_id": 1, "width": 30, "height": 20, "image_id": 7, "phrase": "a \\"red\\" ball \\u00e9", "y": 5, "x": 10.5}';
+
+  it('hand-written cases agree with JSON.parse + regionError (or fall back to it)', () => {
+    const cases = [
+      base, base.replace('"x": 10.5', '"x": NaN'), base.replace('"x": 10.5', '"x": null'), base.replace('"y": 5', '"y": "5"'),
+      base.replace('"y": 5', '"y": 1e400'), base.replace('"y": 5', '"y": 5e2'), base.replace('"phrase"', '"phrase_"'),
+      base.replace('"region_id": 1', '"region_id": null, "id": 3'), base.replace('"region_id": 1', '"region_id": null'),
+      base.replace('"x": 10.5', '"x": null, "x": 1'), base.replace('"x": 10.5', '"x": 1, "x": null'), base.replace('"width"', '"wid\\u0074h"'),
+      base.replace('"y": 5', '"y": [5]'), base.replace('"y": 5', '"y": -0'), base.replace('"y": 5', '"y": 05'), base.replace('"y": 5', '"y": 5.'),
+      `${base} x`, ` \n${base}\n `, base.replace('"phrase": "', '"phrase": "\t'), base.replace('}', ',}'), '{}', '[]',
+    ];
+    for (const text of cases) {
+      if (fast(text)) assert.ok(exact(text), `fast accepted what JSON.parse + regionError reject: ${text}`);
+      if (text === base) assert.ok(fast(text), 'the common shape takes the fast path');
+    }
+  });
+
+  it('random one-byte mutations: never accepted by the fast check when the exact check rejects them', () => {
+    let seed = 12345;
+    const random = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+    const alphabet = '{}[]",:\\ -+.eE0123456789nulNaIfty\tx';
+    let fastAccepted = 0;
+    for (let k = 0; k < 20_000; k++) {
+      const at = Math.floor(random() * base.length);
+      const text = base.slice(0, at) + alphabet[Math.floor(random() * alphabet.length)] + base.slice(at + (random() < 0.5 ? 1 : 0));
+      if (fast(text)) { fastAccepted++; assert.ok(exact(text), `fast accepted what JSON.parse + regionError reject: ${text}`); }
+    }
+    assert.ok(fastAccepted > 1000, `the fast path was exercised (${fastAccepted})`);
   });
 });

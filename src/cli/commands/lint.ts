@@ -1,7 +1,7 @@
 // `amc lint FILE`: report annotation problems as `file:entry: severity: message [code]`; exit 1 on any error.
 import { parseArgs } from 'node:util';
 import { isDatasetFormat, openDataset, DATASET_FORMATS } from '../../core/datasets/index';
-import { lintDataset } from '../../core/lint';
+import { lintDataset, type LintReport } from '../../core/lint';
 import type { Problem } from '../../core/types';
 import { UsageError, type CliIO } from '../command';
 
@@ -9,10 +9,17 @@ export const summary = 'report annotation problems (bad boxes, missing images, d
 export const usage = `usage: amc lint FILE [--image-root DIR] [--no-image-check] [--json] [--format F]
   FILE              any supported annotation file (the format is detected from its content)
   --image-root DIR  folder images are resolved against (default: the format's rule, see README)
-  --no-image-check  do not check that image files exist
+  --no-image-check  do not check the image files (exist, regular file, header decodes; size for boxes
+                    when the format has none)
   --json            one JSON object per problem: severity, code, message, file, entry, byteOffset, line
   --format F        skip detection: ${DATASET_FORMATS.join(' | ')}
 exit code: 0 no errors (warnings allowed), 1 errors found, 2 the file could not be opened or bad usage`;
+
+/** "1,204 samples, 3 bad entries skipped": bad entries are never dropped from a count silently. */
+export function lintSummary(report: Pick<LintReport, 'samples' | 'badEntries'>): string {
+  const bad = report.badEntries ? `, ${report.badEntries.toLocaleString('en-US')} bad entr${report.badEntries === 1 ? 'y' : 'ies'} skipped` : '';
+  return `${report.samples.toLocaleString('en-US')} samples${bad}`;
+}
 
 export function problemLine(p: Problem): string {
   return `${p.location.file}:${p.location.entry}: ${p.severity}: ${p.message} [${p.code}]`;
@@ -46,7 +53,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         : `${problemLine(p)}\n`;
     }
     if (text) await io.out(text);
-    io.err(`${report.samples} samples: ${report.errors} error(s), ${report.warnings} warning(s)`);
+    io.err(`${lintSummary(report)}: ${report.errors} error(s), ${report.warnings} warning(s)`);
     return report.errors > 0 ? 1 : 0;
   } finally {
     await ds.close();

@@ -53,6 +53,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       if (page.length < PAGE) break;
     }
     if (printed < limit) await ds.complete; // all read: surface a file that ends badly
+    const bad = ds.badEntries?.() ?? 0;
+    if (bad) io.err(`${bad} bad entr${bad === 1 ? 'y' : 'ies'} skipped (unreadable; \`amc lint ${positionals[0]}\` lists them)`);
     if (values.split !== undefined && printed === 0) {
       const splits = ds.splits();
       io.err(`no samples in split '${values.split}' (splits in this file: ${splits.length ? splits.join(', ') : 'none'})`);

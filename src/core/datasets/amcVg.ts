@@ -3,37 +3,64 @@
 // One Sample per (entry, caption) with all of the entry's boxes (the trainer draws one box per step; the
 // viewer and the pointing game use the union). Indexed by the byte scanner like the raw VG file, because the
 // authors' files are large too.
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BoxXYXY, Problem, Sample } from '../types';
 import { preCaption } from '../text';
 import { problem, sampleProblems } from '../lint';
 import { ReaderError, type Dataset } from './dataset';
 import {
-  GrowableColumn, IndexProgress, JsonScanError, JsonScanner, parseElement, readRange, scanFile, type ScanHandler, type ScanOpenOptions,
+  ChunkWindow, GrowableColumn, IndexProgress, JsonScanError, MAX_ENTRY_BYTES, JsonScanner, parseElement, readRange, scanFile, type ScanHandler, type ScanOpenOptions,
+  openAnnotationFile, openAnnotationHandle, stoppedError,
 } from './jsonScan';
 import { resolveImage, show } from './loadedDataset';
 
 export async function openAmcVg(file: string, opts: ScanOpenOptions = {}): Promise<Dataset> {
   const absolute = path.resolve(file);
-  const { size } = await stat(absolute).catch(() => { throw new ReaderError(absolute, undefined, 'file does not exist or cannot be read'); });
+  const size = await openAnnotationFile(absolute);
   if (size === 0) throw new ReaderError(absolute, undefined, 'the file is empty (0 bytes); expected an AMC VG JSON list [{"image", "caption", "bbox"}]');
   return new AmcVgDataset(absolute, size, opts);
 }
 
-/** Records each entry's byte range and how many captions it has (one sample per caption). */
+/** Why a parsed entry cannot give samples (spec §5.1 schema), or undefined when it can. */
+export function entryError(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) return `the entry is ${show(e)}, expected an object {"image", "caption", "bbox"}`;
+  const entry = e as Record<string, unknown>;
+  if (typeof entry.image !== 'string' || entry.image === '') return `"image" is ${show(entry.image)}, expected a path string`;
+  const captions = entry.caption;
+  if (Array.isArray(captions)) {
+    const k = captions.findIndex((c) => typeof c !== 'string');
+    if (k >= 0) return `caption ${k} is ${show(captions[k])}, expected a string`;
+  } else if (typeof captions !== 'string') {
+    return `"caption" is ${show(captions)}, expected a string or a list of strings`;
+  }
+  if (!Array.isArray(entry.bbox)) return `"bbox" is ${show(entry.bbox)}, expected a list of [x1, y1, x2, y2] boxes`;
+  for (let k = 0; k < entry.bbox.length; k++) {
+    const b: unknown = entry.bbox[k];
+    if (Array.isArray(b) && Array.isArray(b[0])) return `bbox[${k}] is a nested list of boxes ${show(b)}; AMC's reader fails on these too (spec §2, undefined \`boxes\`)`;
+    if (!Array.isArray(b) || b.length !== 4) return `bbox[${k}] is ${show(b)}, expected [x1, y1, x2, y2]`;
+    for (const v of b as unknown[]) if (typeof v !== 'number' || !Number.isFinite(v)) return `bbox[${k}] ${show(b)} has ${show(v)}, expected finite numbers`;
+  }
+  return undefined;
+}
+
+/**
+ * Records each entry's byte range and how many captions it has (one sample per caption). Every entry is parsed and
+ * checked while indexing (bytes from the ChunkWindow): a bad entry is skipped, counted in `badEntries` and reported
+ * as an 'unreadable-entry' problem, so it never makes the file unopenable or a page fail.
+ */
 class AmcIndexer implements ScanHandler {
   readonly entryStart: GrowableColumn;
   readonly entryLength = new GrowableColumn();
   readonly sampleEntry = new GrowableColumn();
   readonly sampleCaption = new GrowableColumn();
   readonly problems: Problem[] = [];
+  readonly window = new ChunkWindow();
+  badEntries = 0;
   private entryOrdinal = -1;
   private inEntry = false;
   private entryOffset = 0;
-  private entryKey: string | undefined;
-  private captions = -1;    // -1: no "caption" key seen (the page reader names the schema error)
-  private inCaptionList = false;
+  private entryIsObject = true;
 
   constructor(private readonly file: string, wideOffsets: boolean) {
     this.entryStart = new GrowableColumn(wideOffsets);
@@ -43,53 +70,57 @@ class AmcIndexer implements ScanHandler {
     return this.inEntry ? `entry [${this.entryOrdinal}] starting at byte ${this.entryOffset}, byte ${offset}` : `byte ${offset}`;
   }
 
+  private bad(offset: number, why: string): void {
+    this.badEntries++;
+    this.problems.push(problem('unreadable-entry', `${why}; the entry is skipped`, { file: this.file, entry: `entry [${this.entryOrdinal}]`, byteOffset: offset }));
+  }
+
   open(isObject: boolean, depth: number, offset: number): void {
     if (depth === 1) {
       if (isObject) throw new JsonScanError(offset, 'expected a JSON list of entries [{"image", "caption", "bbox"}], found an object');
     } else if (depth === 2) {
       this.entryOrdinal++;
-      if (!isObject) throw new JsonScanError(offset, `entry [${this.entryOrdinal}] is a list, expected an object {"image", "caption", "bbox"}`);
       this.inEntry = true;
       this.entryOffset = offset;
-      this.entryKey = undefined;
-      this.captions = -1;
-    } else if (depth === 3 && this.entryKey === 'caption') {
-      if (isObject) this.captions = 1; // not a string: the page reader reports it
-      else { this.captions = 0; this.inCaptionList = true; }
-    } else if (depth === 4 && this.inCaptionList) {
-      this.captions++;
+      this.entryIsObject = isObject;
+      this.window.keepFrom = offset;
     }
   }
 
   close(_isObject: boolean, depth: number, offset: number): void {
-    if (depth === 3) {
-      this.inCaptionList = false;
-    } else if (depth === 2) {
-      const entry = this.entryStart.length;
-      this.entryStart.push(this.entryOffset);
-      this.entryLength.push(offset + 1 - this.entryOffset);
-      const n = this.captions === -1 ? 1 : this.captions;
-      if (n === 0) {
-        this.problems.push(problem('empty-caption-list', `entry [${this.entryOrdinal}] has an empty "caption" list`,
-          { file: this.file, entry: `entry [${this.entryOrdinal}]`, byteOffset: this.entryOffset }));
-      }
-      for (let c = 0; c < n; c++) {
-        this.sampleEntry.push(entry);
-        this.sampleCaption.push(c);
-      }
-      this.inEntry = false;
+    if (depth !== 2) return;
+    this.inEntry = false;
+    this.window.keepFrom = -1;
+    if (!this.entryIsObject) { this.bad(this.entryOffset, `entry [${this.entryOrdinal}] is a list, expected an object {"image", "caption", "bbox"}`); return; }
+    const bytes = this.window.bytes(this.entryOffset, offset + 1);
+    if (!bytes) { this.bad(this.entryOffset, `the entry is larger than ${MAX_ENTRY_BYTES >> 20} MB`); return; }
+    // The entry is parsed whole here (the image path and captions are read as UTF-8 by the page read).
+    const parsed = parseElement(bytes.toString('utf8'));
+    const why = parsed.error ? `entry ${parsed.error}` : entryError(parsed.value);
+    if (why !== undefined) { this.bad(this.entryOffset, why); return; }
+    const captions = (parsed.value as Record<string, unknown>).caption;
+    const n = Array.isArray(captions) ? captions.length : 1;
+    if (n === 0) {
+      this.problems.push(problem('empty-caption-list', `entry [${this.entryOrdinal}] has an empty "caption" list`,
+        { file: this.file, entry: `entry [${this.entryOrdinal}]`, byteOffset: this.entryOffset }));
+    }
+    const entry = this.entryStart.length;
+    this.entryStart.push(this.entryOffset);
+    this.entryLength.push(offset + 1 - this.entryOffset);
+    for (let c = 0; c < n; c++) {
+      this.sampleEntry.push(entry);
+      this.sampleCaption.push(c);
     }
   }
 
-  key(depth: number, name: string): void {
-    if (depth === 2) this.entryKey = name;
-  }
+  key(): void { /* keys are read by JSON.parse per entry */ }
 
   scalar(depth: number, raw: string, offset: number): void {
     if (depth === 0) throw new JsonScanError(offset, `expected a JSON list of entries, found ${raw.slice(0, 40)}`);
-    if (depth === 1) throw new JsonScanError(offset, `entry [${this.entryOrdinal + 1}] is ${raw.slice(0, 40)}, expected an object`);
-    if (depth === 2 && this.entryKey === 'caption') this.captions = 1;
-    else if (depth === 3 && this.inCaptionList) this.captions++;
+    if (depth === 1) {
+      this.entryOrdinal++;
+      this.bad(offset, `entry [${this.entryOrdinal}] is ${raw.slice(0, 40)}, expected an object`);
+    }
   }
 
   get committed(): number { return this.sampleEntry.length; }
@@ -114,7 +145,7 @@ class AmcVgDataset implements Dataset {
     // AMC joins `image` to the config's image_root with os.path.join; default: the annotation file's folder.
     this.imageRoot = path.resolve(opts.imageRoot ?? path.dirname(file));
     this.indexer = new AmcIndexer(file, size >= 2 ** 32);
-    this.readHandle = open(file, 'r'); // opened now so the first page needs one read, not two
+    this.readHandle = openAnnotationHandle(file); // opened now so the first page needs one read, not two
     this.readHandle.catch(() => undefined);
     this.complete = this.index();
     this.complete.catch(() => undefined); // reported through `complete`/`page`; never an unhandled rejection
@@ -123,17 +154,18 @@ class AmcVgDataset implements Dataset {
   private async index(): Promise<void> {
     const indexer = this.indexer;
     const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, this.abort.signal]) : this.abort.signal;
-    const scanner = new JsonScanner(indexer, { eventDepth: 4, keyDepth: 3, scalarDepth: 3 });
+    const scanner = new JsonScanner(indexer, { eventDepth: 2, keyDepth: 1, scalarDepth: 1 });
     try {
       await scanFile(this.file, scanner, {
-        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, afterChunk: () => this.progress.step(indexer.committed),
+        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, window: indexer.window,
+        afterChunk: () => this.progress.step(indexer.committed),
       });
       this.progress.publish(indexer.committed);
       this.progress.finish();
     } catch (err) {
       if (this.closed) { this.progress.finish(); return; } // closing stops indexing; nothing went wrong
       const error = err instanceof JsonScanError
-        ? new ReaderError(this.file, indexer.describe(err.offset), err.message)
+        ? await stoppedError(this.file, err, indexer.describe(err.offset), indexer.committed, ['sample', 'samples'])
         : new ReaderError(this.file, undefined, (err as Error).message);
       this.progress.publish(indexer.committed);
       this.progress.finish(error);
@@ -159,7 +191,7 @@ class AmcVgDataset implements Dataset {
       return [];
     }
     const ix = this.indexer;
-    this.readHandle ??= open(this.file, 'r');
+    this.readHandle ??= openAnnotationHandle(this.file);
     const handle = await this.readHandle;
     const firstEntry = ix.sampleEntry.get(start), lastEntry = ix.sampleEntry.get(end - 1);
     const byteStart = ix.entryStart.get(firstEntry);
@@ -227,6 +259,8 @@ class AmcVgDataset implements Dataset {
   problems(): Problem[] {
     return [...this.indexer.problems, ...[...this.servedProblems.values()].flat()];
   }
+
+  badEntries(): number { return this.indexer.badEntries; }
 
   splits(): string[] { return this.split ? [this.split] : []; }
 

@@ -1,6 +1,7 @@
 // The one interface every dataset reader implements. Readers live beside this file, one per format family;
 // `index.ts` (format detection + open) picks one. Pure TypeScript with node:fs only: no vscode.
 import type { DatasetFormat, Problem, Sample } from '../types';
+import { BoundedReadError } from '../boundedRead';
 
 export interface OpenOptions {
   /** Folder images are resolved against; default: the reader's rule for its format (see README). */
@@ -13,6 +14,8 @@ export interface OpenOptions {
   onProgress?: (bytesRead: number, totalBytes: number) => void;
   /** Abort indexing (closing an editor). */
   signal?: AbortSignal;
+  /** Cap for each side file a dataset names (instances.json, image_data.json, Annotations/*.xml); default DEFAULT_MAX_FILE_BYTES. */
+  maxFileBytes?: number;
 }
 
 /** An opened dataset. Samples are served by index in pages; a reader never has to hold the whole file. */
@@ -30,6 +33,11 @@ export interface Dataset {
   page(start: number, limit: number): Promise<Sample[]>;
   /** Problems found so far (bad boxes, entries skipped with a reason, ...). */
   problems(): Problem[];
+  /**
+   * Entries skipped because they cannot be read (each one is an 'unreadable-entry' problem); they are not in
+   * count(). Absent: the reader skips none.
+   */
+  badEntries?(): number;
   /** Distinct splits present, in first-seen order. */
   splits(): string[];
   /** Release file handles and stop indexing. */
@@ -38,8 +46,16 @@ export interface Dataset {
 
 /** A file that cannot be read as the expected format: names the file and the entry. */
 export class ReaderError extends Error {
+  /** Where reading stopped, when the file could be read only up to there (truncated or malformed JSON). */
+  stoppedAt?: { byteOffset: number; line: number; column: number };
   constructor(readonly file: string, readonly entry: string | undefined, message: string) {
     super(`${file}${entry ? ` (${entry})` : ''}: ${message}`);
     this.name = 'ReaderError';
   }
+}
+
+/** A refused or failed bounded read (src/core/boundedRead.ts) as a ReaderError naming the same file; other errors unchanged. */
+export function asReaderError(err: unknown): unknown {
+  if (err instanceof BoundedReadError) return new ReaderError(err.file, undefined, err.message.slice(err.file.length + 2));
+  return err;
 }

@@ -1,6 +1,6 @@
 // Dataset format detection from a file's first bytes (content first; the name is never required).
 // JSON heads are walked with the byte scanner, so a 700 MB file costs one 64 KB read.
-import { open } from 'node:fs/promises';
+import { BoundedReadError, openRegularFile } from '../boundedRead';
 import * as path from 'node:path';
 import type { DatasetFormat } from '../types';
 import { ReaderError } from './dataset';
@@ -25,15 +25,20 @@ function expected(): string {
 /** Detect the format of `file` from its first 64 KB. Throws a ReaderError naming the file and what was expected. */
 export async function detectFormat(file: string): Promise<DatasetFormat> {
   const absolute = path.resolve(file);
-  let handle;
+  let handle, size;
   try {
-    handle = await open(absolute, 'r');
+    // Non-blocking open + fstat (boundedRead.ts): a FIFO or device is refused at once instead of hanging the open.
+    // No size cap: this is the file the user opened, and only its head is read here.
+    ({ handle, size } = await openRegularFile(absolute, { what: 'annotation file', maxBytes: Number.POSITIVE_INFINITY }));
   } catch (err) {
-    throw new ReaderError(absolute, undefined, `cannot open the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    if (err instanceof BoundedReadError && err.reason === 'missing') throw new ReaderError(absolute, undefined, 'cannot open the file (ENOENT: not found)');
+    if (err instanceof BoundedReadError && err.reason === 'not-regular' && /directory/.test(err.message)) {
+      throw new ReaderError(absolute, undefined, `is a folder; open an annotation file: ${expected()}`);
+    }
+    throw err instanceof BoundedReadError ? new ReaderError(absolute, undefined, err.message.slice(absolute.length + 2)) : err;
   }
   try {
-    const st = await handle.stat();
-    if (st.isDirectory()) throw new ReaderError(absolute, undefined, `is a folder; open an annotation file: ${expected()}`);
+    const st = { size };
     const head = Buffer.alloc(Math.min(HEAD_BYTES, st.size));
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     return detectFormatFromHead(head.subarray(0, bytesRead), absolute, st.size);

@@ -8,12 +8,12 @@
 // they are counted in `skipped()`, not reported as problems, because they are the normal protocol.
 // A phrase id that no <object> names is reported as a warning, an unreadable box as an error (query skipped).
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { BoundedReadError, readRegularFile, readRegularFileSync } from '../boundedRead';
 import * as path from 'node:path';
 import { preCaption } from '../text';
 import type { BoxXYXY, Problem, Sample, SourceLocation } from '../types';
-import { ReaderError, type Dataset, type OpenOptions } from './dataset';
+import { ReaderError, asReaderError, type Dataset, type OpenOptions } from './dataset';
 import { LoadedDataset, chooseImageRoot, isDirectory, isFile, resolveImage, type DatasetSink } from './loadedDataset';
 
 /** Word limit of pre_caption for Flickr30k queries (spec §4.3). */
@@ -316,12 +316,14 @@ const MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024;
  */
 export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<FlickrDataset> {
   const abs = path.resolve(file);
-  const info = await stat(abs).catch((err: Error) => { throw new ReaderError(abs, undefined, `cannot read the file: ${err.message}`); });
-  if (!info.isFile()) throw new ReaderError(abs, undefined, 'not a file: open a split file (val.txt) or a Sentences/{id}.txt');
-  if (info.size === 0) throw new ReaderError(abs, undefined, 'the file is empty (0 bytes); expected a Flickr30k Entities split file (image ids) or Sentences/{id}.txt');
-  if (info.size > MAX_TEXT_FILE_BYTES) {
-    throw new ReaderError(abs, undefined, `${info.size} bytes is far too large for a Flickr30k Entities split file (train.txt is ~330 kB) or sentence file`);
+  let bytes: Buffer;
+  try {
+    bytes = await readRegularFile(abs, { what: 'Flickr30k Entities split or sentence file (train.txt is ~330 kB)', maxBytes: MAX_TEXT_FILE_BYTES });
+  } catch (err) {
+    if (err instanceof BoundedReadError && err.reason === 'not-regular') throw new ReaderError(abs, undefined, `not a regular file: open a split file (val.txt) or a Sentences/{id}.txt (${err.message.slice(abs.length + 2)})`);
+    throw asReaderError(err);
   }
+  if (bytes.length === 0) throw new ReaderError(abs, undefined, 'the file is empty (0 bytes); expected a Flickr30k Entities split file (image ids) or Sentences/{id}.txt');
 
   // Two folders hold everything: Sentences/{id}.txt and Annotations/{id}.xml.
   let sentencesDir: string;
@@ -329,13 +331,13 @@ export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<Fl
   let ids: string[];
   let split: string | undefined;
   const dir = path.dirname(abs);
-  const text = await readFile(abs, 'utf8');
+  const text = bytes.toString('utf8');
   if (text.includes('[/EN#') || path.basename(dir) === 'Sentences') {
     // One Sentences/{id}.txt: its XML is in ../Annotations/ (the public layout) or beside it.
     sentencesDir = dir;
     ids = [path.basename(abs).replace(/\.txt$/, '')];
     const candidates = [path.join(dir, '..', 'Annotations'), path.join(dir, 'Annotations'), dir].map((c) => path.resolve(c));
-    const found = candidates.find((c) => isFile(path.join(c, `${ids[0]}.xml`)));
+    const found = candidates.find((c) => existsSync(path.join(c, `${ids[0]}.xml`))); // any kind: a FIFO is refused by name when read
     if (!found) {
       throw new ReaderError(abs, undefined, `cannot find the annotation ${ids[0]}.xml of this sentence file; looked in ${candidates.join(', ')}`);
     }
@@ -397,7 +399,7 @@ async function splitListing(imageId: string, dirs: string[]): Promise<string | u
     for (const name of ['train', 'val', 'test']) {
       const file = path.join(dir, `${name}.txt`);
       if (!isFile(file)) continue;
-      const text = await readFile(file, 'utf8').catch(() => '');
+      const text = (await readRegularFile(file, { what: 'split file', maxBytes: MAX_TEXT_FILE_BYTES }).catch(() => Buffer.alloc(0))).toString('utf8');
       if (text.split(/\s+/).some((t) => t === imageId || t === `${imageId}.jpg`)) return name;
     }
   }
@@ -409,11 +411,13 @@ function readFlickrImage({ sentencesFile, annotationFile }: { sentencesFile: str
   let sentencesText: string;
   let xml: string;
   try {
-    sentencesText = readFileSync(sentencesFile, 'utf8');
-    xml = readFileSync(annotationFile, 'utf8');
+    // Regular files under the cap only: a FIFO, device or folder named like {id}.xml is refused at once, not read.
+    sentencesText = readRegularFileSync(sentencesFile, { what: 'Sentences file', maxBytes: MAX_TEXT_FILE_BYTES }).toString('utf8');
+    xml = readRegularFileSync(annotationFile, { what: 'Annotations XML', maxBytes: MAX_TEXT_FILE_BYTES }).toString('utf8');
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    report({ severity: 'error', code: 'missing-annotation', message: `cannot read ${e.path ?? annotationFile} (${e.code ?? e.message}); the queries of image ${imageId} are skipped`, location: { file: e.path ?? annotationFile, entry: `image ${imageId}` } });
+    if (!(err instanceof BoundedReadError)) throw err;
+    const why = err.reason === 'missing' ? 'not found' : err.message.slice(err.file.length + 2);
+    report({ severity: 'error', code: 'missing-annotation', message: `cannot read ${err.file} (${why}); the queries of image ${imageId} are skipped`, location: { file: err.file, entry: `image ${imageId}` } });
     return [];
   }
   let ann: FlickrAnnotation;

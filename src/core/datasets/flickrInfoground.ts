@@ -9,8 +9,9 @@ import {
   emptySkipCounts, flickrImageQueries, flickrImageRootCandidates, flickrSample,
   type FlickrAnnotation, type FlickrDataset, type FlickrQuery, type FlickrSentence,
 } from './flickr';
-import { readJsonFile, type JsonDocument } from './jsonFile';
-import { LoadedDataset, checkBox, chooseImageRoot, isFile, resolveImage, show } from './loadedDataset';
+import { MAX_WHOLE_JSON_BYTES, readJsonFile, type JsonDocument } from './jsonFile';
+import { existsSync } from 'node:fs';
+import { LoadedDataset, checkBox, chooseImageRoot, resolveImage, show } from './loadedDataset';
 
 const NAME = /^(bounding_boxes|sentences)_(.+)\.json$/;
 const EXPECT_BOXES = 'info-ground bounding_boxes_{split}.json: {image_id: {"boxes": {phrase_id: [[x1,y1,x2,y2], ...]}, "scene": [...], "nobox": [...], "width", "height"}}';
@@ -46,9 +47,10 @@ export async function openFlickrInfoground(file: string, opts: OpenOptions): Pro
       throw new ReaderError(abs, undefined, `cannot find the other file of the info-ground pair: the name is not bounding_boxes_{split}.json / sentences_{split}.json; set companionFile`);
     }
     companion = path.join(path.dirname(abs), `${kind === 'boxes' ? 'sentences' : 'bounding_boxes'}_${split}.json`);
-    if (!isFile(companion)) throw new ReaderError(abs, undefined, `the info-ground pair needs ${path.basename(companion)} beside it (looked for ${companion})`);
+    if (!existsSync(companion)) throw new ReaderError(abs, undefined, `the info-ground pair needs ${path.basename(companion)} beside it (looked for ${companion})`);
   }
-  const other = await readJsonFile(companion, kind === 'boxes' ? EXPECT_SENTENCES : EXPECT_BOXES);
+  const other = await readJsonFile(companion, kind === 'boxes' ? EXPECT_SENTENCES : EXPECT_BOXES,
+    { what: `info-ground ${path.basename(companion)}`, maxBytes: Math.max(opts.maxFileBytes ?? 0, MAX_WHOLE_JSON_BYTES) });
   const sentencesDoc = kind === 'sentences' ? opened : other;
   const boxesDoc = kind === 'boxes' ? opened : other;
   const sentencesFile = kind === 'sentences' ? abs : companion;
@@ -68,13 +70,24 @@ export async function openFlickrInfoground(file: string, opts: OpenOptions): Pro
   const report = (p: Problem) => problems.push(p);
 
   for (const { key: imageId, offset } of images) {
-    const sentences = readSentences(sentencesById[imageId], sentencesFile, imageId);
     const rawAnn = boxesById[imageId];
     if (rawAnn === undefined) {
       report({ severity: 'error', code: 'missing-annotation', message: `image ${imageId} of ${sentencesFile} has no entry here; its queries are skipped`, location: { file: boxesFile, entry: `image ${imageId}` } });
       continue;
     }
-    const ann = readAnnotation(rawAnn, boxesFile, imageId, boxOffsets.get(imageId), report);
+    let sentences: FlickrSentence[];
+    let ann: FlickrAnnotation;
+    try {
+      sentences = readSentences(sentencesById[imageId], sentencesFile, imageId);
+      ann = readAnnotation(rawAnn, boxesFile, imageId, boxOffsets.get(imageId), report);
+    } catch (err) {
+      // One malformed image entry is skipped and reported (a bad entry), never the whole pair refused.
+      if (!(err instanceof ReaderError)) throw err;
+      const byteOffset = err.file === boxesFile ? boxOffsets.get(imageId) : offset;
+      report({ severity: 'error', code: 'unreadable-entry', message: `${err.message.slice(err.file.length + (err.entry ? err.entry.length + 5 : 2))}; the queries of image ${imageId} are skipped`,
+        location: { file: err.file, entry: err.entry ?? `image ${imageId}`, ...(byteOffset !== undefined ? { byteOffset } : {}) } });
+      continue;
+    }
     const ctx = {
       imageId, image: resolveImage(imageRoot, `${imageId}.jpg`), split, sentencesFile, annotationFile: boxesFile,
       ...(offset !== undefined ? { sentencesByteOffset: offset } : {}),

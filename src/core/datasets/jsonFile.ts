@@ -2,8 +2,11 @@
 // file and the entry: a 0-byte file, a truncated file (which top-level entry it ends in), a syntax error
 // (line, column, entry). Python's json.dump writes NaN / Infinity for non-finite floats, which JSON.parse
 // rejects; those are read back as numbers so that the reader can report "box with NaN" for that entry.
-import { readFile } from 'node:fs/promises';
-import { ReaderError } from './dataset';
+import { readRegularFile } from '../boundedRead';
+import { ReaderError, asReaderError } from './dataset';
+
+/** JSON.parse cannot take a longer string (V8's limit, 0x1fffffe8 characters): no whole-file read beyond it. */
+export const MAX_WHOLE_JSON_BYTES = 0x1fffffe8;
 
 /** One element of the top-level array or object, with the byte offset where it starts. */
 export interface JsonEntry {
@@ -23,13 +26,17 @@ export function entryLabel(e: JsonEntry): string {
   return e.key !== undefined ? JSON.stringify(e.key) : `[${e.index}]`;
 }
 
-/** Read and parse `file`; `expected` describes the format for messages ("info-ground sentences_{split}.json"). */
-export async function readJsonFile(file: string, expected: string): Promise<JsonDocument> {
+/**
+ * Read and parse `file`; `expected` describes the format for messages ("info-ground sentences_{split}.json").
+ * Only a regular file is read (a FIFO, device or folder is refused at once, boundedRead.ts); `what` names it in
+ * messages ("instances.json") and `maxBytes` caps it (default: what JSON.parse can take, for the file the user opened).
+ */
+export async function readJsonFile(file: string, expected: string, opts: { what?: string; maxBytes?: number } = {}): Promise<JsonDocument> {
   let buf: Buffer;
   try {
-    buf = await readFile(file);
+    buf = await readRegularFile(file, { what: opts.what ?? 'annotation file', maxBytes: opts.maxBytes ?? MAX_WHOLE_JSON_BYTES });
   } catch (err) {
-    throw new ReaderError(file, undefined, `cannot read the file: ${(err as Error).message}`);
+    throw asReaderError(err);
   }
   return parseJsonBuffer(buf, file, expected);
 }

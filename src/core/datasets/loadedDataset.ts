@@ -16,6 +16,11 @@ export interface DatasetSink<R> {
   readonly stopped: boolean;
 }
 
+/** Problem codes of entries a reader skipped (so they are counted as bad entries, never silently dropped). */
+export const SKIPPED_ENTRY_CODES: ReadonlySet<string> = new Set([
+  'unreadable-entry', 'bad-annotation-file', 'missing-annotation', 'missing-ref', 'missing-image-entry', 'invalid-box',
+]);
+
 /** Builds the Sample of a record; called on every `page`, so it should be cheap and pure. */
 export type Materialize<R> = (record: R, index: number) => Sample;
 
@@ -117,6 +122,9 @@ export class LoadedDataset<R> implements Dataset, DatasetSink<R> {
   }
 
   problems(): Problem[] { return this.problemList.slice(); }
+
+  /** Entries skipped because they cannot be read: the problems whose code says an entry or file was skipped. */
+  badEntries(): number { return this.problemList.filter((p) => SKIPPED_ENTRY_CODES.has(p.code)).length; }
 
   splits(): string[] { return this.splitOrder.slice(); }
 

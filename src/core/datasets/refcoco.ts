@@ -7,13 +7,14 @@
 // from instances.json `images` (the ref's own `file_name` carries an annotation suffix and names no file);
 // the split is the ref's. Captions use pre_caption with max_words 30 as RefCOCO+ evaluation does.
 // The pickle is read by ./pickle.ts, which executes nothing.
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readRegularFile } from '../boundedRead';
 import * as path from 'node:path';
 import { preCaption } from '../text';
 import type { BoxXYXY, Problem, Sample, SourceLocation } from '../types';
-import { ReaderError, type Dataset, type OpenOptions } from './dataset';
+import { ReaderError, asReaderError, type Dataset, type OpenOptions } from './dataset';
 import { entryLabel, readJsonFile } from './jsonFile';
-import { LoadedDataset, checkBox, chooseImageRoot, isFile, resolveImage, show } from './loadedDataset';
+import { LoadedDataset, checkBox, chooseImageRoot, resolveImage, show } from './loadedDataset';
 import { parsePickle, type PickleDict, type PickleValue } from './pickle';
 
 /** Word limit of pre_caption in RefCOCO+ evaluation (spec §4.2). */
@@ -45,6 +46,8 @@ export interface RefsIndex {
   refsById: Map<number, JoinedRef>;
   images: Map<number, CocoImage>;
   annBoxes: Map<number, unknown>; // raw `bbox` per annotation id, checked where used
+  /** Refs and instances entries skipped as unreadable ('unreadable-entry'), each named. */
+  problems: Problem[];
 }
 
 type Obj = Record<string, unknown>;
@@ -58,29 +61,40 @@ function field(d: PickleDict, key: string): PickleValue | undefined {
   return d.get(key);
 }
 
-/** Read a refs pickle and its instances.json (default: beside the pickle). */
-export async function loadRefs(refsFile: string, instancesFile?: string): Promise<RefsIndex> {
+/**
+ * Read a refs pickle and its instances.json (default: beside the pickle). Both are read only when they are regular
+ * files under `maxFileBytes` (boundedRead.ts): a FIFO, a device or a folder in their place is refused at once.
+ */
+export async function loadRefs(refsFile: string, instancesFile?: string, maxFileBytes?: number): Promise<RefsIndex> {
   const refsAbs = path.resolve(refsFile);
   let bytes: Buffer;
-  try { bytes = await readFile(refsAbs); } catch (err) { throw new ReaderError(refsAbs, undefined, `cannot read the file: ${(err as Error).message}`); }
+  try { bytes = await readRegularFile(refsAbs, { what: 'refs pickle', maxBytes: maxFileBytes }); } catch (err) { throw asReaderError(err); }
   const value = parsePickle(bytes, refsAbs);
   if (!Array.isArray(value)) throw new ReaderError(refsAbs, undefined, `expected ${EXPECT_REFS}, found ${describe(value)}`);
-  const refs: JoinedRef[] = value.map((r, i) => readRef(r, i, refsAbs));
+  // One bad ref is skipped and reported (never the whole file refused): 'unreadable-entry' problems in `problems`.
+  const problems: Problem[] = [];
+  const skip = (err: unknown): undefined => {
+    if (!(err instanceof ReaderError)) throw err;
+    problems.push({ severity: 'error', code: 'unreadable-entry', message: `${err.message.slice(err.file.length + (err.entry ? err.entry.length + 5 : 2))}; skipped`, location: { file: err.file, entry: err.entry ?? 'file' } });
+    return undefined;
+  };
+  const refs: JoinedRef[] = value.map((r, i) => { try { return readRef(r, i, refsAbs); } catch (err) { return skip(err); } }).filter((r): r is JoinedRef => r !== undefined);
   const refsById = new Map<number, JoinedRef>();
   for (const r of refs) refsById.set(r.ref_id, r); // a repeated ref_id keeps the last, as refer's dict does
 
   const instAbs = path.resolve(instancesFile ?? path.join(path.dirname(refsAbs), 'instances.json'));
-  if (!isFile(instAbs)) {
+  if (!existsSync(instAbs)) { // exists (any kind): a FIFO or folder in its place is refused by name below, not "not found"
     throw new ReaderError(refsAbs, undefined, `the refs need COCO instances.json for boxes and image sizes; not found at ${instAbs} (set companionFile)`);
   }
-  const inst = (await readJsonFile(instAbs, EXPECT_INSTANCES)).value;
+  const inst = (await readJsonFile(instAbs, EXPECT_INSTANCES, { what: 'instances.json', maxBytes: maxFileBytes })).value;
   if (!isObj(inst) || !Array.isArray(inst.images) || !Array.isArray(inst.annotations)) {
     throw new ReaderError(instAbs, undefined, `expected ${EXPECT_INSTANCES}, found ${isObj(inst) ? `an object with keys ${Object.keys(inst).slice(0, 6).join(', ')}` : show(inst)}`);
   }
   const images = new Map<number, CocoImage>();
   inst.images.forEach((img, i) => {
     if (!isObj(img) || typeof img.id !== 'number' || typeof img.file_name !== 'string') {
-      throw new ReaderError(instAbs, `images[${i}]`, `expected {id: int, file_name: str, width, height}, found ${show(img)}`);
+      skip(new ReaderError(instAbs, `images[${i}]`, `expected {id: int, file_name: str, width, height}, found ${show(img)}`));
+      return;
     }
     images.set(img.id, {
       file_name: img.file_name,
@@ -89,10 +103,10 @@ export async function loadRefs(refsFile: string, instancesFile?: string): Promis
   });
   const annBoxes = new Map<number, unknown>();
   inst.annotations.forEach((a, i) => {
-    if (!isObj(a) || typeof a.id !== 'number') throw new ReaderError(instAbs, `annotations[${i}]`, `expected {id: int, image_id, bbox: [x,y,w,h]}, found ${show(a)}`);
+    if (!isObj(a) || typeof a.id !== 'number') { skip(new ReaderError(instAbs, `annotations[${i}]`, `expected {id: int, image_id, bbox: [x,y,w,h]}, found ${show(a)}`)); return; }
     annBoxes.set(a.id, a.bbox);
   });
-  return { refsFile: refsAbs, instancesFile: instAbs, refs, refsById, images, annBoxes };
+  return { refsFile: refsAbs, instancesFile: instAbs, refs, refsById, images, annBoxes, problems };
 }
 
 function readRef(r: PickleValue, i: number, file: string): JoinedRef {
@@ -167,12 +181,12 @@ export function cocoImageRootCandidates(...dirs: string[]): string[] {
  * root `images/` or `train2014/` (or `images/train2014/`) beside the pickle or its parent, else its folder.
  */
 export async function openRefcocoPickle(file: string, opts: OpenOptions): Promise<Dataset> {
-  const index = await loadRefs(file, opts.companionFile);
+  const index = await loadRefs(file, opts.companionFile, opts.maxFileBytes);
   const dir = path.dirname(index.refsFile);
   const firstImage = index.refs.length ? index.images.get(index.refs[0].image_id)?.file_name : undefined;
   const imageRoot = chooseImageRoot(opts.imageRoot, cocoImageRootCandidates(dir), firstImage, dir);
   const records: Array<{ record: RefSentenceRecord; split?: string }> = [];
-  const problems: Problem[] = [];
+  const problems: Problem[] = [...index.problems];
   for (const ref of index.refs) {
     const truth = refTruth(index, ref);
     if ('severity' in truth) { problems.push(truth); continue; }
@@ -238,32 +252,36 @@ export async function openRefcocoAlbef(file: string, opts: OpenOptions): Promise
   if (!Array.isArray(doc.value)) {
     throw new ReaderError(abs, undefined, `expected ${EXPECT_ALBEF}, found ${isObj(doc.value) ? `an object with keys ${Object.keys(doc.value).slice(0, 6).join(', ')}` : show(doc.value)}`);
   }
-  const entries = doc.value.map((e, i) => {
+  // A malformed entry is skipped and reported (counted as a bad entry), never the whole file refused.
+  const skippedEntries: Problem[] = [];
+  const entries = doc.value.flatMap((e, i): AlbefEntry[] => {
     const label = doc.entries[i] ? entryLabel(doc.entries[i]) : `[${i}]`;
     if (!isObj(e) || typeof e.image !== 'string' || typeof e.text !== 'string' || typeof e.ref_id !== 'number') {
-      throw new ReaderError(abs, `entry ${label}`, `expected {"image": str, "text": str, "ref_id": int}, found ${show(e)}`);
+      skippedEntries.push({ severity: 'error', code: 'unreadable-entry', message: `expected {"image": str, "text": str, "ref_id": int}, found ${show(e)}; skipped`,
+        location: { file: abs, entry: `entry ${label}`, ...(doc.entries[i] ? { byteOffset: doc.entries[i].offset } : {}) } });
+      return [];
     }
     const entry: AlbefEntry = { image: e.image, text: e.text, ref_id: e.ref_id, label };
     if (typeof e.split === 'string') entry.split = e.split; // RefCLEF files carry it (spec §5.2)
     if (doc.entries[i]) entry.offset = doc.entries[i].offset;
-    return entry;
+    return [entry];
   });
   let refsFile = opts.refsFile ? path.resolve(opts.refsFile) : undefined;
   if (!refsFile) {
     const candidates = refsFileCandidates(abs);
-    refsFile = candidates.find(isFile);
+    refsFile = candidates.find((c) => existsSync(c)); // any kind: loadRefs refuses a non-regular one by name
     if (!refsFile) {
       throw new ReaderError(abs, undefined, `ALBEF JSON holds no boxes: it needs the REFER refs file to join ref_id to; looked for ${candidates.map((c) => path.relative(path.dirname(abs), c)).join(', ')} (set refsFile)`);
     }
   }
-  const index = await loadRefs(refsFile, opts.companionFile);
+  const index = await loadRefs(refsFile, opts.companionFile, opts.maxFileBytes);
   const dir = path.dirname(abs);
   const firstRelative = entries.find((e) => !path.isAbsolute(e.image))?.image;
   const imageRoot = chooseImageRoot(opts.imageRoot, [dir, ...cocoImageRootCandidates(dir, path.dirname(index.refsFile))], firstRelative, dir);
   opts.onProgress?.(doc.bytes, doc.bytes);
 
   const records: Array<{ record: AlbefRecord; split?: string }> = [];
-  const problems: Problem[] = [];
+  const problems: Problem[] = [...index.problems, ...skippedEntries];
   const refProblemReported = new Set<number>();
   entries.forEach((e, i) => {
     const ref = index.refsById.get(e.ref_id);

@@ -2,14 +2,16 @@
 // `{"id", "regions": [{"region_id", "image_id", "phrase", "x", "y", "width", "height"}]}`, one Sample per region.
 // The real file is ~700 MB (5.4M regions), too big for JSON.parse, so it is indexed by the byte scanner: the
 // byte range of every region is kept in typed-array columns and pages are read back with positional reads.
-import { access, open, stat, type FileHandle } from 'node:fs/promises';
+import { access, type FileHandle } from 'node:fs/promises';
+import { BoundedReadError, DEFAULT_MAX_FILE_BYTES, openRegularFile } from '../boundedRead';
 import * as path from 'node:path';
 import type { BoxXYXY, Problem, Sample } from '../types';
 import { preCaption } from '../text';
 import { problem, sampleProblems } from '../lint';
 import { ReaderError, type Dataset } from './dataset';
 import {
-  GrowableColumn, IndexProgress, JsonScanError, JsonScanner, parseElement, readRange, scanFile, type ScanHandler, type ScanOpenOptions,
+  ChunkWindow, GrowableColumn, IndexProgress, JsonScanError, MAX_ENTRY_BYTES, JsonScanner, parseElement, readRange, scanFile, type ScanHandler, type ScanOpenOptions,
+  openAnnotationFile, openAnnotationHandle, stoppedError,
 } from './jsonScan';
 import { show } from './loadedDataset';
 
@@ -128,19 +130,142 @@ class ImageData implements ScanHandler {
 /** Open a VG region_descriptions.json. Returns at once; `page()` serves regions while indexing continues. */
 export async function openVgRegions(file: string, opts: ScanOpenOptions = {}): Promise<Dataset> {
   const absolute = path.resolve(file);
-  const { size } = await stat(absolute).catch(() => { throw new ReaderError(absolute, undefined, 'file does not exist or cannot be read'); });
+  const size = await openAnnotationFile(absolute);
   if (size === 0) throw new ReaderError(absolute, undefined, 'the file is empty (0 bytes); expected a VG region_descriptions.json list');
   return new VgRegionsDataset(absolute, size, opts);
 }
 
-/** Records byte ranges of regions (depth 4 objects inside an image's "regions" list) and each image's id. */
+/** Why a parsed region cannot be a sample (the schema of spec §5.4), or undefined when it can. */
+export function regionError(r: unknown): string | undefined {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return `the region is ${show(r)}, expected an object`;
+  const region = r as Record<string, unknown>;
+  const regionId = region.region_id ?? region.id;
+  if (typeof regionId !== 'number' && typeof regionId !== 'string') return `region has no "region_id" (got ${show(regionId)})`;
+  if (typeof region.phrase !== 'string') return `"phrase" is ${show(region.phrase)}, expected a string`;
+  for (const k of ['x', 'y', 'width', 'height'] as const) {
+    const v = region[k];
+    if (typeof v !== 'number' || !Number.isFinite(v)) return `"${k}" is ${show(v)}, expected a finite number`;
+  }
+  return undefined;
+}
+
+const KIND_NONE = 0, KIND_STRING = 1, KIND_NUMBER = 2, KIND_NULL = 3;
+const KEYS = ['x', 'y', 'width', 'height', 'phrase', 'region_id', 'id'].map((k) => Buffer.from(k, 'latin1'));
+
+function skipSpace(b: Uint8Array, i: number, n: number): number {
+  while (i < n && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+  return i;
+}
+
+function isHex(h: number): boolean {
+  return (h >= 0x30 && h <= 0x39) || (h >= 0x41 && h <= 0x46) || (h >= 0x61 && h <= 0x66);
+}
+
+/** Index of the key bytes b[from, to) in KEYS, or -1. */
+function keyIndex(b: Uint8Array, from: number, to: number): number {
+  const len = to - from;
+  for (let k = 0; k < KEYS.length; k++) {
+    const key = KEYS[k];
+    if (key.length !== len) continue;
+    let same = true;
+    for (let j = 0; j < len; j++) if (b[from + j] !== key[j]) { same = false; break; }
+    if (same) return k;
+  }
+  return -1;
+}
+
+/**
+ * True only when `bytes` is a flat JSON object that JSON.parse accepts and regionError passes (numbers x, y, width,
+ * height without exponent, so finite; a string phrase; a number or string region_id, else id). A byte walk that builds
+ * no strings or objects, several times cheaper than JSON.parse on VG regions; anything it is unsure of (escaped keys,
+ * nested values, exponents, true/false) returns false and gets the exact check instead.
+ */
+export function isPlainValidRegion(b: Uint8Array, from = 0, to = b.length): boolean {
+  const n = to;
+  const kinds = [KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE];
+  let i = skipSpace(b, from, n);
+  if (b[i] !== 0x7b) return false;
+  i = skipSpace(b, i + 1, n);
+  if (b[i] === 0x7d) return false; // {}: no fields
+  for (;;) {
+    i = skipSpace(b, i, n);
+    if (b[i] !== 0x22) return false;
+    const keyStart = ++i;
+    while (i < n && b[i] !== 0x22) { if (b[i] === 0x5c || b[i] < 0x20) return false; i++; }
+    if (i >= n) return false;
+    const keyEnd = i;
+    i = skipSpace(b, i + 1, n);
+    if (b[i] !== 0x3a) return false;
+    i = skipSpace(b, i + 1, n);
+    let kind: number;
+    const c = b[i];
+    if (c === 0x22) {
+      i++;
+      while (i < n && b[i] !== 0x22) {
+        const d = b[i];
+        if (d < 0x20) return false;
+        if (d === 0x5c) {
+          const e = b[i + 1];
+          if (e === 0x75) {
+            if (!isHex(b[i + 2]) || !isHex(b[i + 3]) || !isHex(b[i + 4]) || !isHex(b[i + 5])) return false;
+            i += 6;
+          } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+            i += 2;
+          } else return false;
+        } else i++;
+      }
+      if (i >= n) return false;
+      i++;
+      kind = KIND_STRING;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      if (c === 0x2d) i++;
+      const intStart = i;
+      if (b[i] === 0x30) i++;
+      else { while (i < n && b[i] >= 0x30 && b[i] <= 0x39) i++; }
+      if (i === intStart || i - intStart > 300) return false;
+      if (b[i] === 0x2e) {
+        const frac = ++i;
+        while (i < n && b[i] >= 0x30 && b[i] <= 0x39) i++;
+        if (i === frac) return false;
+      }
+      kind = KIND_NUMBER; // an exponent (e/E) falls to the exact check below: the next byte is not , } or space
+    } else if (c === 0x6e && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c) {
+      i += 4;
+      kind = KIND_NULL;
+    } else {
+      return false; // nested value, true/false, NaN, junk: the exact check decides
+    }
+    const k = keyIndex(b, keyStart, keyEnd);
+    if (k >= 0) kinds[k] = kind;
+    i = skipSpace(b, i, n);
+    if (b[i] === 0x2c) { i++; continue; }
+    if (b[i] !== 0x7d) return false;
+    if (skipSpace(b, i + 1, n) !== n) return false;
+    break;
+  }
+  const idKind = kinds[5] === KIND_NONE || kinds[5] === KIND_NULL ? kinds[6] : kinds[5];
+  return kinds[0] === KIND_NUMBER && kinds[1] === KIND_NUMBER && kinds[2] === KIND_NUMBER && kinds[3] === KIND_NUMBER
+    && kinds[4] === KIND_STRING && (idKind === KIND_NUMBER || idKind === KIND_STRING);
+}
+
+/** A bad region of the image entry being read, reported once the image's id is known (VG writes "id" last). */
+interface PendingBadRegion { offset: number; regionId?: string; why: string }
+
+/**
+ * Records byte ranges of regions (depth 4 objects inside an image's "regions" list) and each image's id. Every
+ * region is checked while indexing (its bytes come from the ChunkWindow): a bad region or a bad image entry is
+ * skipped, counted in `badEntries` and reported as an 'unreadable-entry' problem, so one bad entry never makes
+ * the file unopenable and no page ever fails on it.
+ */
 class VgIndexer implements ScanHandler {
   readonly regionStart: GrowableColumn;
   readonly regionLength = new GrowableColumn();
   readonly imageFirstRegion = new GrowableColumn();
   readonly imageIdRaw: string[] = [];
   readonly problems: Problem[] = [];
+  readonly window = new ChunkWindow();
   committedRegions = 0;
+  badEntries = 0;
   private readonly seenImageIds = new Set<string>();
   // The image entry being read.
   private imageOrdinal = -1;
@@ -149,9 +274,12 @@ class VgIndexer implements ScanHandler {
   private imageFirst = 0;
   private imageKey: string | undefined;
   private imageId: string | undefined;
+  private imageBad: string | undefined;
   private sawRegions = false;
   private inRegions = false;
   private regionOpen = 0;
+  private regionBad: string | undefined;
+  private pendingBad: PendingBadRegion[] = [];
 
   constructor(private readonly file: string, wideOffsets: boolean) {
     this.regionStart = new GrowableColumn(wideOffsets);
@@ -165,52 +293,109 @@ class VgIndexer implements ScanHandler {
     return `byte ${offset}`;
   }
 
+  private bad(entry: string, byteOffset: number, message: string): void {
+    this.badEntries++;
+    this.problems.push(problem('unreadable-entry', message, { file: this.file, entry, byteOffset }));
+  }
+
   open(isObject: boolean, depth: number, offset: number): void {
     if (depth === 1) {
       if (isObject) throw new JsonScanError(offset, 'expected a JSON list of images ([{"id", "regions": [...]}, ...]), found an object');
     } else if (depth === 2) {
       this.imageOrdinal++;
-      if (!isObject) throw new JsonScanError(offset, `image entry [${this.imageOrdinal}] is a list, expected an object {"id", "regions"}`);
       this.inImage = true;
       this.imageOffset = offset;
       this.imageFirst = this.regionLength.length;
       this.imageKey = undefined;
       this.imageId = undefined;
+      this.imageBad = isObject ? undefined : 'is a list, expected an object {"id", "regions"}';
       this.sawRegions = false;
+      this.pendingBad = [];
+    } else if (this.imageBad !== undefined) {
+      // inside an image entry already known to be bad: nothing of it is indexed
     } else if (depth === 3) {
       if (this.imageKey === 'regions') {
-        if (isObject) throw new JsonScanError(offset, '"regions" is an object, expected a list of regions');
-        this.inRegions = true;
-        this.sawRegions = true;
+        if (isObject) this.imageBad = '"regions" is an object, expected a list of regions';
+        else { this.inRegions = true; this.sawRegions = true; }
       }
     } else if (depth === 4 && this.inRegions) {
-      if (!isObject) throw new JsonScanError(offset, 'a region is a list, expected an object');
       this.regionOpen = offset;
+      this.regionBad = isObject ? undefined : 'the region is a list, expected an object';
+      this.window.keepFrom = offset;
     }
   }
 
   close(_isObject: boolean, depth: number, offset: number): void {
     if (depth === 4) {
-      if (this.inRegions) {
-        this.regionStart.push(this.regionOpen);
-        this.regionLength.push(offset + 1 - this.regionOpen);
-      }
+      if (this.inRegions && this.imageBad === undefined) this.checkRegion(offset);
     } else if (depth === 3) {
       this.inRegions = false;
     } else if (depth === 2) {
-      if (this.imageId === undefined) throw new JsonScanError(offset, 'image entry has no "id"');
-      if (!this.sawRegions) throw new JsonScanError(offset, 'image entry has no "regions" list');
-      if (this.seenImageIds.has(this.imageId)) {
-        this.problems.push(problem('duplicate-id', `image id ${this.imageId} appears more than once`,
-          { file: this.file, entry: `image ${this.imageId}`, byteOffset: this.imageOffset }));
-      } else {
-        this.seenImageIds.add(this.imageId);
-      }
-      this.imageFirstRegion.push(this.imageFirst);
-      this.imageIdRaw.push(this.imageId);
-      this.committedRegions = this.regionLength.length; // an image's regions are served once its "id" is known
-      this.inImage = false;
+      this.closeImage(offset);
     }
+  }
+
+  /** The region that just closed at `offset`: indexed when it is a valid region, else remembered as bad. */
+  private checkRegion(offset: number): void {
+    this.window.keepFrom = -1;
+    const start = this.regionOpen;
+    let why = this.regionBad;
+    let regionId: string | undefined;
+    if (why === undefined) {
+      const located = this.window.locate(start, offset + 1);
+      if (!located) why = `the region is larger than ${MAX_ENTRY_BYTES >> 20} MB`;
+      else if (!isPlainValidRegion(located, this.window.from, this.window.to)) {
+        const bytes = Buffer.from(located.buffer, located.byteOffset + this.window.from, this.window.to - this.window.from);
+        // Not the common flat shape (or something is wrong): the exact check, JSON.parse + regionError.
+        // latin1: JSON.parse accepts exactly the same bytes as with utf8 (only string contents differ, and only types
+        // are checked here); the page read decodes the region as UTF-8.
+        const text = bytes.toString('latin1');
+        const parsed = parseElement(text);
+        if (parsed.error) {
+          why = `region ${parsed.error}`;
+          regionId = /"region_id"\s*:\s*(\d+)/.exec(text)?.[1];
+        } else {
+          why = regionError(parsed.value);
+          const r = parsed.value as Record<string, unknown>;
+          const id = r.region_id ?? r.id;
+          if (typeof id === 'number' || typeof id === 'string') regionId = String(id);
+        }
+      }
+    }
+    if (why !== undefined) { this.pendingBad.push({ offset: start, regionId, why }); return; }
+    this.regionStart.push(start);
+    this.regionLength.push(offset + 1 - start);
+  }
+
+  private closeImage(offset: number): void {
+    this.inImage = false;
+    const label = `image entry [${this.imageOrdinal}]${this.imageId !== undefined ? ` (id ${this.imageId})` : ''}`;
+    let why = this.imageBad;
+    if (why === undefined && this.imageId === undefined) why = 'has no "id"';
+    if (why === undefined && !this.sawRegions) why = 'has no "regions" list';
+    if (why !== undefined) {
+      const regions = this.regionLength.length - this.imageFirst + this.pendingBad.length;
+      this.regionStart.truncate(this.imageFirst);
+      this.regionLength.truncate(this.imageFirst);
+      this.bad(label, this.imageOffset, `${label} ${why}; ${regions ? `its ${regions} region(s) are` : 'it is'} skipped`);
+      this.pendingBad = [];
+      return;
+    }
+    const imageId = this.imageId!;
+    for (const b of this.pendingBad) {
+      this.bad(`image ${imageId}, ${b.regionId !== undefined ? `region ${b.regionId}` : 'a region'} at byte ${b.offset}`, b.offset, `${b.why}; the region is skipped`);
+    }
+    this.pendingBad = [];
+    if (this.seenImageIds.has(imageId)) {
+      this.problems.push(problem('duplicate-id', `image id ${imageId} appears more than once`,
+        { file: this.file, entry: `image ${imageId}`, byteOffset: this.imageOffset }));
+    } else {
+      this.seenImageIds.add(imageId);
+    }
+    this.imageFirstRegion.push(this.imageFirst);
+    this.imageIdRaw.push(imageId);
+    this.committedRegions = this.regionLength.length; // an image's regions are served once its "id" is known
+    void offset;
   }
 
   key(depth: number, name: string): void {
@@ -219,17 +404,20 @@ class VgIndexer implements ScanHandler {
 
   scalar(depth: number, raw: string, offset: number): void {
     if (depth === 0) throw new JsonScanError(offset, `expected a JSON list of images, found ${raw.slice(0, 40)}`);
-    if (depth === 1) throw new JsonScanError(offset, `image entry [${this.imageOrdinal + 1}] is ${raw.slice(0, 40)}, expected an object`);
+    if (depth === 1) {
+      this.imageOrdinal++;
+      this.bad(`image entry [${this.imageOrdinal}]`, offset, `image entry [${this.imageOrdinal}] is ${raw.slice(0, 40)}, expected an object; skipped`);
+      return;
+    }
+    if (this.imageBad !== undefined) return;
     if (depth === 2 && (this.imageKey === 'id' || (this.imageKey === 'image_id' && this.imageId === undefined))) {
       const value = parseElement(raw);
-      if (typeof value.value !== 'number' && typeof value.value !== 'string') {
-        throw new JsonScanError(offset, `image "id" is ${raw.slice(0, 40)}, expected a number or string`);
-      }
-      this.imageId = String(value.value);
+      if (typeof value.value !== 'number' && typeof value.value !== 'string') this.imageBad = `has "id" ${raw.slice(0, 40)}, expected a number or string`;
+      else this.imageId = String(value.value);
     } else if (depth === 2 && this.imageKey === 'regions') {
-      throw new JsonScanError(offset, `"regions" is ${raw.slice(0, 40)}, expected a list`);
+      this.imageBad = `has "regions" ${raw.slice(0, 40)}, expected a list`;
     } else if (depth === 3 && this.inRegions) {
-      throw new JsonScanError(offset, `a region is ${raw.slice(0, 40)}, expected an object`);
+      this.pendingBad.push({ offset, why: `the region is ${raw.slice(0, 40)}, expected an object` });
     }
   }
 }
@@ -252,7 +440,7 @@ class VgRegionsDataset implements Dataset {
     this.indexer = new VgIndexer(file, size >= 2 ** 32);
     this.imageInfo = this.loadImageData();
     this.imageInfo.catch(() => undefined);
-    this.readHandle = open(file, 'r'); // opened now so the first page needs one read, not two
+    this.readHandle = openAnnotationHandle(file); // opened now so the first page needs one read, not two
     this.readHandle.catch(() => undefined);
     this.complete = this.index();
     this.complete.catch(() => undefined); // reported through `complete`/`page`; never an unhandled rejection
@@ -264,7 +452,7 @@ class VgRegionsDataset implements Dataset {
     const scanner = new JsonScanner(indexer, { eventDepth: 4, keyDepth: 3, scalarDepth: 3 });
     try {
       await scanFile(this.file, scanner, {
-        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, afterChunk: async () => {
+        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, window: indexer.window, afterChunk: async () => {
           // Sizes first: the first page needs them, and both compete for the one JS thread.
           await this.imageInfo.catch(() => undefined);
           await this.progress.step(indexer.committedRegions);
@@ -275,7 +463,7 @@ class VgRegionsDataset implements Dataset {
     } catch (err) {
       if (this.closed) { this.progress.finish(); return; } // closing stops indexing; nothing went wrong
       const error = err instanceof JsonScanError
-        ? new ReaderError(this.file, indexer.describe(err.offset), err.message)
+        ? await stoppedError(this.file, err, indexer.describe(err.offset), indexer.committedRegions, ['region', 'regions'])
         : err instanceof ReaderError ? err : new ReaderError(this.file, undefined, (err as Error).message);
       this.progress.publish(indexer.committedRegions);
       this.progress.finish(error);
@@ -289,11 +477,12 @@ class VgRegionsDataset implements Dataset {
     let handle: FileHandle;
     let size: number;
     try {
-      handle = await open(companion, 'r');
-      size = (await handle.stat()).size;
-    } catch {
-      if (this.opts.companionFile) throw new ReaderError(companion, undefined, 'image_data.json not found');
-      return undefined;
+      // Named by the dataset's folder, not chosen by the user: a regular file under the cap only (boundedRead.ts).
+      ({ handle, size } = await openRegularFile(companion, { what: 'image_data.json', maxBytes: this.opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES }));
+    } catch (err) {
+      if (err instanceof BoundedReadError && err.reason === 'missing' && !this.opts.companionFile) return undefined;
+      if (err instanceof BoundedReadError) throw new ReaderError(companion, undefined, err.reason === 'missing' ? 'image_data.json not found' : err.message.slice(companion.length + 2));
+      throw err;
     }
     // Two reads in all (readFile would take ~30 separate 512 KB reads for VG's 15 MB file).
     return new ImageData(handle, Buffer.allocUnsafe(size), companion);
@@ -331,7 +520,7 @@ class VgRegionsDataset implements Dataset {
     }
     const indexer = this.indexer;
     const info = await this.imageInfo;
-    this.readHandle ??= open(this.file, 'r');
+    this.readHandle ??= openAnnotationHandle(this.file);
     const handle = await this.readHandle;
     const byteStart = indexer.regionStart.get(start);
     const byteEnd = indexer.regionStart.get(end - 1) + indexer.regionLength.get(end - 1);
@@ -358,15 +547,10 @@ class VgRegionsDataset implements Dataset {
     if (parsed.error) throw new ReaderError(this.file, where(/"region_id"\s*:\s*(\d+)/.exec(text)?.[1]), `region ${parsed.error}`);
     const r = parsed.value as Record<string, unknown>;
     const regionId = r.region_id ?? r.id;
-    if (typeof regionId !== 'number' && typeof regionId !== 'string') {
-      throw new ReaderError(this.file, where(), `region has no "region_id" (got ${show(regionId)})`);
-    }
-    if (typeof r.phrase !== 'string') throw new ReaderError(this.file, where(regionId), `"phrase" is ${show(r.phrase)}, expected a string`);
-    for (const k of ['x', 'y', 'width', 'height'] as const) {
-      const v = r[k];
-      if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new ReaderError(this.file, where(regionId), `"${k}" is ${show(v)}, expected a finite number`);
-      }
+    // The index pass skipped every region regionError rejects; this guards a file changed since.
+    const why = regionError(r);
+    if (why !== undefined || (typeof regionId !== 'number' && typeof regionId !== 'string') || typeof r.phrase !== 'string') {
+      throw new ReaderError(this.file, where(typeof regionId === 'number' || typeof regionId === 'string' ? regionId : undefined), why ?? 'not a region');
     }
     const x = r.x as number, y = r.y as number, w = r.width as number, h = r.height as number;
     // spec §5.4: xywh -> xyxy as [x, y, x+width, y+height]. Whether AMC's preprocessing used +w or +w−1 is
@@ -395,6 +579,8 @@ class VgRegionsDataset implements Dataset {
   problems(): Problem[] {
     return [...this.indexer.problems, ...[...this.servedProblems.values()].flat()];
   }
+
+  badEntries(): number { return this.indexer.badEntries; }
 
   splits(): string[] { return []; }
 
