@@ -5,7 +5,7 @@
 // its own ITM score, L_mean, L_max and hit. All text from data goes in through textContent.
 import { isHit, sampleLosses } from '../src/core/math';
 import type { BoxXYXY } from '../src/core/types';
-import type { ExplanationPayload, SampleDetail } from '../src/protocol';
+import type { ExplanationPayload, SampleDetail } from '../src/shared/protocol';
 import { composeExport, drawHeatmapPane, drawImagePane, drawMaskPane, fitSize, readPalette, type ColormapName } from './render';
 import * as ui from './ui/toolkit';
 

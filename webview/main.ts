@@ -1,11 +1,11 @@
 // Annotation viewer webview: toolbar (search, split, sort, misses only), virtualized sample list, detail view with
 // the three panes, evaluation summary. Talks to the host only through src/protocol.ts's RequestClient.
 import './styles.css';
-import { formatDeltaPts } from '../src/editor/comparison';
+import { formatDeltaPts } from '../src/shared/comparison';
 import {
   DEFAULT_QUERY, RemoteError, RequestClient, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type InitResult, type ModelInfo,
   type PersistedViewState, type Row, type SortKey, type ViewQuery,
-} from '../src/protocol';
+} from '../src/shared/protocol';
 import { DetailView } from './detail';
 import { VirtualList } from './list';
 import * as ui from './ui/toolkit';

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { engineHost } from '../editor/annotationEditor';
-import { parseComparisonArg, PREVIOUS_MODEL_KEY, type ComparisonChoice } from '../editor/comparison';
+import { parseComparisonArg, PREVIOUS_MODEL_KEY, type ComparisonChoice } from '../shared/comparison';
 import type { SetComparisonResult } from '../editor/engineHost';
 import { defaultModelDir } from '../model/engine';
 

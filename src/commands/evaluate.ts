@@ -4,9 +4,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { annotationViewer, VIEW_TYPE_ANY_FILE, type OpenViewer } from '../editor/annotationEditor';
-import { formatDeltaPts } from '../editor/comparison';
+import { formatDeltaPts } from '../shared/comparison';
 import { formatAccuracy, scoredSummary } from '../core/notScored';
-import type { EvaluationSummary } from '../protocol';
+import type { EvaluationSummary } from '../shared/protocol';
 
 async function viewerToEvaluate(uri?: vscode.Uri): Promise<OpenViewer | undefined> {
   const provider = annotationViewer();

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { getSettings, onSettingsChanged } from '../config';
 import { defaultModelDir, InferenceEngine } from '../model/engine';
-import { COMPARISON_CHOICE_KEY, PREVIOUS_MODEL_KEY, resolveComparison, type ComparisonChoice, type ResolvedComparison } from './comparison';
+import { COMPARISON_CHOICE_KEY, PREVIOUS_MODEL_KEY, resolveComparison, type ComparisonChoice, type ResolvedComparison } from '../shared/comparison';
 import type { Explainer } from './explainer';
 import { MetricStore } from './metricStore';
 import type { ComparisonSource } from './viewerSession';

@@ -12,8 +12,8 @@ import {
   MAX_PAGE, PROTOCOL_VERSION, RequestError, RequestServer, SORT_KEYS,
   type ComparisonEvaluation, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type HostToWebview,
   type InitResult, type ModelInfo, type RequestHandlers, type Row, type SampleDetail, type ShownReport, type ViewQuery,
-} from '../protocol';
-import { splitDeltas } from './comparison';
+} from '../shared/protocol';
+import { splitDeltas } from '../shared/comparison';
 import { folderToAllow } from './imageRoots';
 import { toPayload, type EngineLike, type Explainer, type SampleExplanationLike } from './explainer';
 import { buildView, IdentityView, type ListView } from './listView';

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { getSettings, setModelPath } from '../config';
 import { outputChannel } from '../output';
 import { engineHost } from '../editor/annotationEditor';
-import { PREVIOUS_MODEL_KEY } from '../editor/comparison';
+import { PREVIOUS_MODEL_KEY } from '../shared/comparison';
 import {
   type AmcTaskDefinition, displayCommand, exportCommand, type ProcessSpec, type ResolvedRun, resolveRun, trainerCommand,
   validateDefinition,

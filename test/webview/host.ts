@@ -15,7 +15,7 @@ import { makeNonce, renderWebviewHtml } from '../../src/editor/html';
 import { ImageAccess, viewerImageRoots } from '../../src/editor/imageRoots';
 import { MetricStore } from '../../src/editor/metricStore';
 import { ViewerSession, type ComparisonSource } from '../../src/editor/viewerSession';
-import { METHOD_NAMES, RequestError, RequestServer, type HostToWebview, type RequestHandlers, type WebviewToHost } from '../../src/protocol';
+import { METHOD_NAMES, RequestError, RequestServer, type HostToWebview, type RequestHandlers, type WebviewToHost } from '../../src/shared/protocol';
 import { THEMES, type ThemeName } from './themes';
 
 export const ROOT = path.resolve(__dirname, '../..');

@@ -10,7 +10,7 @@ import { InferenceEngine } from '../../model/engine';
 import { accuracyTable, evaluateDataset, progressLine } from '../../model/evaluate';
 import { joinNegativeValues, maxFileBytesOption } from '../options';
 import { packageRoot, resolveModelDir } from '../../model/locate';
-import { PanelWriter, renderHtml, reportAccuracyRows, type ReportSection } from '../../model/report';
+import { PanelWriter, renderHtml, reportAccuracyRows, type ReportSection } from '../report';
 import { intOption, UsageError, type CliIO } from '../command';
 import { providerOption } from './explain';
 

@@ -10,7 +10,7 @@ import { isDatasetFormat, openDataset, DATASET_FORMATS } from '../../core/datase
 import { InferenceEngine } from '../../model/engine';
 import { accuracyTable, evaluateDataset, progressLine, type EvalReport } from '../../model/evaluate';
 import { resolveModelDir } from '../../model/locate';
-import { reportAccuracyRows } from '../../model/report';
+import { reportAccuracyRows } from '../report';
 import { intOption, UsageError, type CliIO } from '../command';
 import { joinNegativeValues, maxFileBytesOption, threadsOption } from '../options';
 import { providerOption } from './explain';

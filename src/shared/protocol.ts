@@ -3,7 +3,7 @@
 // Shape (as vscode-hexeditor's shared/protocol.ts): every webview→host request carries an id and is answered
 // by exactly one response with the same id, either `ok: true` + result or `ok: false` + error. The host also
 // pushes events (no id, no answer). Pure TypeScript: no DOM, no vscode.
-import type { BoxXYXY, DatasetFormat, HitRule } from './core/types';
+import type { BoxXYXY, DatasetFormat, HitRule } from '../core/types';
 
 export const PROTOCOL_VERSION = 2;
 
