@@ -8,6 +8,7 @@ import type { BoxXYXY } from '../src/core/types';
 import type { ExplanationPayload, SampleDetail } from '../src/shared/protocol';
 import { composeExport, drawHeatmapPane, drawImagePane, drawMaskPane, fitSize, readPalette, type ColormapName } from './render';
 import * as ui from './ui/toolkit';
+import { errorMessage } from '../src/core/errors';
 
 export interface DetailHost {
   explainPhrase(phrase: string): void;
@@ -516,7 +517,7 @@ export class DetailView {
   private export(): void {
     let data: string | undefined;
     try { data = this.exportBase64(); } catch (err) {
-      this.setStatus(`Export failed: ${err instanceof Error ? err.message : String(err)}`, 'error');
+      this.setStatus(`Export failed: ${errorMessage(err)}`, 'error');
       return;
     }
     if (!data || !this.sample) return;

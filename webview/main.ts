@@ -9,6 +9,7 @@ import {
 import { DetailView } from './detail';
 import { VirtualList } from './list';
 import * as ui from './ui/toolkit';
+import { errorMessage } from '../src/core/errors';
 
 interface VsCodeApi { postMessage(message: unknown): void; getState(): unknown; setState(state: unknown): void; }
 declare function acquireVsCodeApi(): VsCodeApi;
@@ -24,7 +25,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, t
   if (text !== undefined) e.textContent = text;
   return e;
 }
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const message = errorMessage;
 const isCancel = (err: unknown) => err instanceof RemoteError && err.code === 'cancelled';
 
 const SORT_OPTIONS: ReadonlyArray<{ value: string; label: string }> = [

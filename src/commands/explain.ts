@@ -11,6 +11,7 @@ import { liveViewers } from '../editor/registry';
 import { ViewerSession } from '../editor/viewerSession';
 import { getSettings } from '../config';
 import { outputChannel } from '../output';
+import { errorMessage } from '../core/errors';
 
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'bmp', 'gif', 'webp', 'tif', 'tiff'];
 
@@ -99,7 +100,7 @@ export function registerExplainCommand(context: vscode.ExtensionContext): void {
       };
     } catch (err) {
       // The panel shows the same error in place; the notification says it once more for palette users.
-      void vscode.window.showErrorMessage(`AMC: could not explain “${phrase}” on ${path.basename(image)}: ${err instanceof Error ? err.message : String(err)}`);
+      void vscode.window.showErrorMessage(`AMC: could not explain “${phrase}” on ${path.basename(image)}: ${errorMessage(err)}`);
       return undefined;
     }
   }));

@@ -17,6 +17,7 @@ import { ImageAccess, viewerImageRoots } from './imageRoots';
 import { offsetsToPositions } from './positions';
 import { liveViewers, type LiveViewer } from './registry';
 import { ViewerSession } from './viewerSession';
+import { errorMessage } from '../core/errors';
 
 export const VIEW_TYPE = 'amc.annotationViewer';
 /** Same viewer, offered through "Open With…" for any .json / .p file (priority "option"). */
@@ -41,7 +42,6 @@ function grantedRoots(file: string, dataset: Dataset | undefined, chosen: string
 
 export interface OpenViewer { document: AnnotationDocument; panel: vscode.WebviewPanel; session?: ViewerSession; live?: LiveViewer; }
 
-function errorMessage(err: unknown): string { return err instanceof Error ? err.message : String(err); }
 
 export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProvider<AnnotationDocument> {
   private readonly viewers = new Set<OpenViewer>();

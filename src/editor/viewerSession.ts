@@ -18,6 +18,7 @@ import { folderToAllow } from './imageRoots';
 import { toPayload, type EngineLike, type Explainer, type SampleExplanationLike } from './explainer';
 import { buildView, IdentityView, type ListView } from './listView';
 import { MetricStore } from './metricStore';
+import { errorMessage } from '../core/errors';
 
 /** The second model a viewer compares with (issue 6); the host owns and caches its engine. */
 export interface ComparisonSource {
@@ -169,7 +170,7 @@ export class ViewerSession {
       slot.store = this.opts.metricStoreFor(e.modelKey);
       return loaded(e, slot.store);
     } catch (err) {
-      slot.error = err instanceof Error ? err.message : String(err);
+      slot.error = errorMessage(err);
       throw new RequestError(slot.error, 'no-model');
     }
   }
@@ -194,7 +195,7 @@ export class ViewerSession {
       this.store = this.opts.metricStoreFor(e.modelKey);
       return e;
     } catch (err) {
-      this.explainerError = err instanceof Error ? err.message : String(err);
+      this.explainerError = errorMessage(err);
       throw new RequestError(this.explainerError, 'no-model');
     }
   }
@@ -213,7 +214,7 @@ export class ViewerSession {
     this.progressTimer = setInterval(() => emit(), 300);
     ds.complete.then(
       () => { this.indexingDone = true; if (this.progressTimer) clearInterval(this.progressTimer); emit(); },
-      (err: unknown) => { if (this.progressTimer) clearInterval(this.progressTimer); emit(err instanceof Error ? err.message : String(err)); },
+      (err: unknown) => { if (this.progressTimer) clearInterval(this.progressTimer); emit(errorMessage(err)); },
     );
   }
   private indexingDone = false;
@@ -390,7 +391,7 @@ export class ViewerSession {
         });
       }
     } catch (err) {
-      if (!this.disposed) this.server.emit('modelChanged', { model: { error: err instanceof Error ? err.message : String(err) }, computedCount: this.store.computedCount, comparison: this.lastComparison ?? null });
+      if (!this.disposed) this.server.emit('modelChanged', { model: { error: errorMessage(err) }, computedCount: this.store.computedCount, comparison: this.lastComparison ?? null });
     } finally {
       this.pumping = false;
     }
@@ -491,7 +492,7 @@ async function explainSampleIn(
   }
   let r: SampleExplanationLike;
   try { r = await e.explainSample(s, signal); } catch (err) {
-    if (!signal.aborted) c.store.setError(index, err instanceof Error ? err.message : String(err), (err as { reason?: string })?.reason);
+    if (!signal.aborted) c.store.setError(index, errorMessage(err), (err as { reason?: string })?.reason);
     throw err;
   }
   recordIn(c, s, r);

@@ -13,6 +13,7 @@ import { packageRoot, resolveModelDir } from '../../model/locate';
 import { PanelWriter, renderHtml, reportAccuracyRows, type ReportSection } from '../report';
 import { intOption, UsageError, type CliIO } from '../command';
 import { providerOption } from './explain';
+import { errorMessage } from '../../core/errors';
 
 /** The bundled sets the demo scores, relative to samples/synthetic (see its README). */
 export const DEMO_SETS: { title: string; file: string }[] = [
@@ -37,7 +38,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       'max-file-mb': { type: 'string' },
     } });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(errorMessage(e));
   }
   const { values } = parsed;
   const root = packageRoot();

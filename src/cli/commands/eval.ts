@@ -14,6 +14,7 @@ import { reportAccuracyRows } from '../report';
 import { intOption, UsageError, type CliIO } from '../command';
 import { joinNegativeValues, maxFileBytesOption, threadsOption } from '../options';
 import { providerOption } from './explain';
+import { errorMessage } from '../../core/errors';
 
 export const summary = 'pointing-game accuracy per split of an annotation file, with a JSON report';
 export const usage = `usage: amc eval FILE [--split S] [--limit N] [--batch B] [--model DIR] [--out report.json] [--worst K]
@@ -45,7 +46,7 @@ function parse(args: string[]) {
       },
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(errorMessage(e));
   }
 }
 

@@ -8,6 +8,7 @@ import { explainFigure } from '../../model/figure';
 import { resolveModelDir } from '../../model/locate';
 import { UsageError, type CliIO } from '../command';
 import { joinNegativeValues, maxFileBytesOption, threadsOption } from '../options';
+import { errorMessage } from '../../core/errors';
 
 export const summary = 'explain a phrase on an image: GradCAM figure, ITM score and pointing-game point';
 export const usage = `usage: amc explain IMAGE "PHRASE" [--model DIR] [--out FILE.png] [--json] [--provider auto|cuda|cpu] [--threads N]
@@ -32,7 +33,7 @@ function parse(args: string[]) {
       },
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(errorMessage(e));
   }
 }
 

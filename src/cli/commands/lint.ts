@@ -4,6 +4,7 @@ import { isDatasetFormat, openDataset, DATASET_FORMATS } from '../../core/datase
 import { lintDataset } from '../../core/lint';
 import type { Problem } from '../../core/types';
 import { UsageError, type CliIO } from '../command';
+import { errorMessage } from '../../core/errors';
 
 export const summary = 'report annotation problems (bad boxes, missing images, duplicate ids, ...); exit 1 on errors';
 export const usage = `usage: amc lint FILE [--image-root DIR] [--no-image-check] [--json] [--format F]
@@ -29,7 +30,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(errorMessage(err));
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError(positionals.length ? 'expected one FILE' : 'missing FILE');

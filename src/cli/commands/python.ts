@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { chooseInterpreter, interpreterCandidates, MIN_TORCH, type PythonProbe } from '../../tasks/python';
 import { UsageError, type CliIO } from '../command';
+import { errorMessage } from '../../core/errors';
 
 export const summary = 'print the Python interpreter (with PyTorch) that runs the bundled trainer';
 export const usage = `usage: amc python [--path]
@@ -24,7 +25,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   try {
     ({ values } = parseArgs({ args, allowPositionals: false, strict: true, options: { path: { type: 'boolean' } } }));
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(errorMessage(e));
   }
   const fromEnv = process.env.AMC_PYTHON ?? '';
   const { chosen, probes } = await chooseInterpreter(interpreterCandidates(fromEnv, undefined));

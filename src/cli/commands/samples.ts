@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Sample } from '../../core/types';
 import { isDatasetFormat, openDataset, DATASET_FORMATS } from '../../core/datasets/index';
 import { intOption, UsageError, type CliIO } from '../command';
+import { errorMessage } from '../../core/errors';
 
 export const summary = 'print the parsed queries of an annotation file (JSON lines with --json)';
 export const usage = `usage: amc samples FILE [--image-root DIR] [--split S] [--limit N] [--start N] [--json] [--format F]
@@ -73,6 +74,6 @@ function parse(args: string[]) {
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(errorMessage(err));
   }
 }
