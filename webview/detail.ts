@@ -9,6 +9,7 @@ import type { ExplanationPayload, SampleDetail } from '../src/shared/protocol';
 import { composeExport, drawHeatmapPane, drawImagePane, drawMaskPane, fitSize, readPalette, type ColormapName } from './render';
 import * as ui from './ui/toolkit';
 import { errorMessage } from '../src/core/errors';
+import { el } from './dom';
 
 export interface DetailHost {
   explainPhrase(phrase: string): void;
@@ -31,13 +32,6 @@ function clearCanvas(canvas: HTMLCanvasElement, w = canvas.width, h = canvas.hei
 }
 
 const fmt = (v: number | undefined, d = 4) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 export class DetailView {
   readonly element = el('section', 'detail');

@@ -10,6 +10,7 @@ import { DetailView } from './detail';
 import { VirtualList } from './list';
 import * as ui from './ui/toolkit';
 import { errorMessage } from '../src/core/errors';
+import { el } from './dom';
 
 interface VsCodeApi { postMessage(message: unknown): void; getState(): unknown; setState(state: unknown): void; }
 declare function acquireVsCodeApi(): VsCodeApi;
@@ -19,12 +20,6 @@ const client = new RequestClient((m) => vscode.postMessage(m));
 window.addEventListener('message', (e: MessageEvent) => client.receive(e.data));
 ui.defineComponents();
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 const message = errorMessage;
 const isCancel = (err: unknown) => err instanceof RemoteError && err.code === 'cancelled';
 
