@@ -3,13 +3,13 @@
 // L_mean/L_max (core sampleLosses), and PNG export. When the viewer compares two models (issue 6), a fourth pane
 // shows the comparison (previous) model's GradCAM before the current one's, each labelled with its model and with
 // its own ITM score, L_mean, L_max and hit. All text from data goes in through textContent.
+import { errorMessage } from '../src/core/errors';
 import { isHit, sampleLosses } from '../src/core/math';
 import type { BoxXYXY } from '../src/core/types';
 import type { ExplanationPayload, SampleDetail } from '../src/shared/protocol';
+import { el } from './dom';
 import { composeExport, drawHeatmapPane, drawImagePane, drawMaskPane, fitSize, readPalette, type ColormapName } from './render';
 import * as ui from './ui/toolkit';
-import { errorMessage } from '../src/core/errors';
-import { el } from './dom';
 
 export interface DetailHost {
   explainPhrase(phrase: string): void;

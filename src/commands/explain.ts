@@ -8,6 +8,7 @@ import { engineHost } from '../editor/annotationEditor';
 import { makeNonce, renderWebviewHtml } from '../editor/html';
 import { MemoryDataset, phraseSample } from '../editor/memoryDataset';
 import { liveViewers } from '../editor/registry';
+import { testHooksEnabled } from '../editor/testHooks';
 import { ViewerSession } from '../editor/viewerSession';
 import { getSettings } from '../config';
 import { outputChannel } from '../output';
@@ -78,6 +79,7 @@ export function registerExplainCommand(context: vscode.ExtensionContext): void {
         return target.fsPath;
       },
       colormap: getSettings().colormap,
+      testHooks: testHooksEnabled(context.extensionMode),
       post: (m) => { void panel.webview.postMessage(m); },
     });
     const live = { kind: 'single' as const, file: image, session };

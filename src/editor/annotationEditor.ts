@@ -15,6 +15,7 @@ import { makeNonce, renderWebviewHtml } from './html';
 import { formatDeltaPts } from '../shared/comparison';
 import { ImageAccess, viewerImageRoots } from './imageRoots';
 import { offsetsToPositions } from './positions';
+import { testHooksEnabled } from './testHooks';
 import { liveViewers, type LiveViewer } from './registry';
 import { ViewerSession } from './viewerSession';
 import { errorMessage } from '../core/errors';
@@ -150,6 +151,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
         startEvaluation: () => { void vscode.commands.executeCommand('amc.evaluatePointingGame', document.uri); },
         colormap: getSettings().colormap,
         post,
+        testHooks: testHooksEnabled(this.context.extensionMode),
         onFirstShown: (ms, shown) => this.log(`viewer: first explanation (“${shown.phrase}”) shown ${ms} ms after opening ${document.uri.fsPath}`),
       });
       viewer.live = {

@@ -54,8 +54,10 @@ export interface ViewerSessionOptions {
   startEvaluation?(): void;
   colormap: 'jet' | 'viridis';
   post(message: HostToWebview): void;
-  /** Called once, when the webview first drew an explanation (ms since the session was created). */
+  /** Called once, when the webview first drew an explanation (ms since the session was created; test hooks only). */
   onFirstShown?(ms: number, report: ShownReport): void;
+  /** Accept the test-only `reportShown` (InitResult.testHooks); see src/editor/testHooks.ts. Default off. */
+  testHooks?: boolean;
 }
 
 /** The comparison model's state in one session: its engine, metrics and explanations, like the current model's. */
@@ -255,6 +257,7 @@ export class ViewerSession {
           format: this.opts.mode === 'single' ? 'image' : ds.format, count: ds.count(), indexingComplete: this.indexingDone,
           splits: ds.splits(), model, computedCount: this.store.computedCount, problemCount: ds.problems().length,
           colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
+          ...(this.opts.testHooks ? { testHooks: true } : {}),
         };
       },
 
@@ -353,6 +356,7 @@ export class ViewerSession {
       },
 
       reportShown: async (report) => {
+        if (!this.opts.testHooks) throw new RequestError('reportShown is a test hook (on under the extension tests or AMC_TEST_HOOKS=1)', 'bad-request');
         this.lastShown = { ...report, at: Date.now() };
         if (this.firstShownMs === undefined) {
           this.firstShownMs = Date.now() - this.openedAt;

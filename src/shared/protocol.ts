@@ -11,7 +11,20 @@ import {
   type CancelMessage, type ErrorPayload, type EventEnvelope, type Handlers, type RequestEnvelope, type ResponseMessage,
 } from './rpc';
 
+/**
+ * Version of this contract. The host writes it into the page (`<body data-protocol-version>`, renderWebviewHtml)
+ * and into InitResult; the webview compares both with the version it was built with and refuses to run on a
+ * mismatch (a stale out/webview.js next to a newer host, or the reverse). Raise it on any incompatible change.
+ */
 export const PROTOCOL_VERSION = 2;
+
+/** What the webview says when the host speaks another protocol version, or undefined when they agree. */
+export function protocolMismatch(hostVersion: unknown, webviewVersion: number = PROTOCOL_VERSION): string | undefined {
+  const host = typeof hostVersion === 'string' && /^\d+$/.test(hostVersion) ? Number(hostVersion) : hostVersion;
+  if (host === webviewVersion) return undefined;
+  const shown = typeof host === 'number' && Number.isInteger(host) ? String(host) : '?';
+  return `host and webview disagree: protocol v${shown} vs v${webviewVersion} — reload the window`;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Data carried by messages
@@ -187,6 +200,11 @@ export interface InitResult {
   evaluation?: EvaluationSummary;
   /** The comparison model, or null when the viewer compares with none. */
   comparison: ComparisonInfo | null;
+  /**
+   * True only when the extension runs under its tests (extension mode Test or AMC_TEST_HOOKS=1): the webview then
+   * reports what it drew (`reportShown`). Absent in normal use, where the host refuses `reportShown`.
+   */
+  testHooks?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -217,7 +235,10 @@ export interface RequestMap {
   evaluate: { params: Record<string, never>; result: { started: boolean } };
   /** Show the annotation entry of a sample in a text editor. */
   revealSource: { params: { index: number }; result: { shown: boolean } };
-  /** The webview drew an explanation (for the host's log, timing and the extension-host tests). */
+  /**
+   * Test hook, sent only when InitResult.testHooks is true (refused otherwise): the webview drew an explanation
+   * and reads back what it shows, for the extension-host tests (`amc.viewerState`) and the first-shown timing.
+   */
   reportShown: { params: ShownReport; result: Record<string, never> };
   /**
    * "Allow this folder" on a sample whose image is outside the allowed folders (SampleDetail.imageOutside): the
