@@ -1,4 +1,4 @@
-// The host half of one annotation viewer: answers the webview's requests (src/protocol.ts) from a Dataset and an
+// The host half of one annotation viewer: answers the webview's requests (src/shared/protocol.ts) from a Dataset and an
 // inference engine, computes explanations lazily for the rows on screen, caches metrics per model, and runs the
 // dataset-wide pointing game. No vscode import: the custom editor wires it to a webview, the Chromium test host
 // wires it to a page, both with the same code.
