@@ -3,9 +3,11 @@
 // L_mean/L_max (core sampleLosses), and PNG export. When the viewer compares two models (issue 6), a fourth pane
 // shows the comparison (previous) model's GradCAM before the current one's, each labelled with its model and with
 // its own ITM score, L_mean, L_max and hit. All text from data goes in through textContent.
+import { errorMessage } from '../src/core/errors';
 import { isHit, sampleLosses } from '../src/core/math';
 import type { BoxXYXY } from '../src/core/types';
-import type { ExplanationPayload, SampleDetail } from '../src/protocol';
+import type { ExplanationPayload, SampleDetail } from '../src/shared/protocol';
+import { el } from './dom';
 import { composeExport, drawHeatmapPane, drawImagePane, drawMaskPane, fitSize, readPalette, type ColormapName } from './render';
 import * as ui from './ui/toolkit';
 
@@ -30,13 +32,6 @@ function clearCanvas(canvas: HTMLCanvasElement, w = canvas.width, h = canvas.hei
 }
 
 const fmt = (v: number | undefined, d = 4) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 export class DetailView {
   readonly element = el('section', 'detail');
@@ -516,7 +511,7 @@ export class DetailView {
   private export(): void {
     let data: string | undefined;
     try { data = this.exportBase64(); } catch (err) {
-      this.setStatus(`Export failed: ${err instanceof Error ? err.message : String(err)}`, 'error');
+      this.setStatus(`Export failed: ${errorMessage(err)}`, 'error');
       return;
     }
     if (!data || !this.sample) return;

@@ -1,6 +1,6 @@
 // Virtualized sample list: renders only the rows on screen and pages rows from the host on demand, so 5 million
 // rows scroll like 50. Past the browser's maximum element height the scrollbar maps proportionally to rows.
-import type { Row, SortDirection, SortKey } from '../src/protocol';
+import type { Row, SortDirection, SortKey } from '../src/shared/protocol';
 
 export const ROW_HEIGHT = 24;
 const MAX_SPACER_PX = 8_000_000;   // well under Chromium's ~33.5M px element height limit

@@ -1,12 +1,14 @@
 // Annotation viewer webview: toolbar (search, split, sort, misses only), virtualized sample list, detail view with
-// the three panes, evaluation summary. Talks to the host only through src/protocol.ts's RequestClient.
+// the three panes, evaluation summary. Talks to the host only through src/shared/protocol.ts's RequestClient.
 import './styles.css';
-import { formatDeltaPts } from '../src/editor/comparison';
+import { errorMessage } from '../src/core/errors';
+import { formatDeltaPts } from '../src/shared/comparison';
 import {
-  DEFAULT_QUERY, RemoteError, RequestClient, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type InitResult, type ModelInfo,
+  DEFAULT_QUERY, protocolMismatch, RemoteError, RequestClient, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type InitResult, type ModelInfo,
   type PersistedViewState, type Row, type SortKey, type ViewQuery,
-} from '../src/protocol';
+} from '../src/shared/protocol';
 import { DetailView } from './detail';
+import { el } from './dom';
 import { VirtualList } from './list';
 import * as ui from './ui/toolkit';
 
@@ -18,13 +20,7 @@ const client = new RequestClient((m) => vscode.postMessage(m));
 window.addEventListener('message', (e: MessageEvent) => client.receive(e.data));
 ui.defineComponents();
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const message = errorMessage;
 const isCancel = (err: unknown) => err instanceof RemoteError && err.code === 'cancelled';
 
 const SORT_OPTIONS: ReadonlyArray<{ value: string; label: string }> = [
@@ -214,6 +210,9 @@ class App {
   }
 
   async start(): Promise<void> {
+    // A host that speaks another protocol version gets no request: its answers would be misread.
+    const pageMismatch = protocolMismatch(document.body.dataset.protocolVersion);
+    if (pageMismatch) { this.refuse(pageMismatch); return; }
     this.detail.setStatus('Opening…', 'loading');
     try {
       this.init = await client.request('ready', {});
@@ -223,6 +222,8 @@ class App {
       this.detail.setStatus(message(e), 'error');
       return;
     }
+    const initMismatch = protocolMismatch(this.init.protocolVersion);
+    if (initMismatch) { this.refuse(initMismatch); return; }
     const init = this.init;
     document.title = init.title;
     this.computedCount = init.computedCount;
@@ -246,6 +247,13 @@ class App {
     else if (this.list.rowCount > 0) this.list.select(0);
     else this.detail.showEmpty(init.count === 0 && init.indexingComplete ? 'This file has no samples.' : 'No sample selected.');
     this.list.focus();
+  }
+
+  /** Host and webview cannot talk: say so in place of the content. */
+  private refuse(text: string): void {
+    this.detail.showEmpty('');
+    this.showBanner(text, 'error');
+    this.detail.setStatus(text, 'error');
   }
 
   private isIdentityQuery(): boolean {
@@ -401,6 +409,7 @@ class App {
   }
 
   private reportShown(index: number | null, phrase: string): void {
+    if (!this.init?.testHooks) return; // a test hook: the host refuses it outside the tests
     // After the frame that paints the panes, so "shown" means on screen.
     requestAnimationFrame(() => {
       void client.request('reportShown', {

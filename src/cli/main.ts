@@ -2,6 +2,7 @@
 // CliCommand's members. Adding a command is one line in COMMANDS.
 import type { CliCommand, CliIO } from './command';
 import { friendlyUsageMessage, UsageError } from './command';
+import { errorMessage } from '../core/errors';
 
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   samples: () => import('./commands/samples'),
@@ -56,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(args, io);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EPIPE') return 0; // reader went away (amc samples | head)
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     if (err instanceof UsageError) {
       const friendly = friendlyUsageMessage(message, name);
       io.err(`amc ${name}: ${friendly.message}`);
@@ -72,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
 if (require.main === module) {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); });
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err: unknown) => {
-    process.stderr.write(`amc: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`amc: ${errorMessage(err)}\n`);
     process.exitCode = 2;
   });
 }

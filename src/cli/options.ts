@@ -1,7 +1,29 @@
-// Option values shared by the commands that run the model (explain, eval, demo): threads and the file-size cap.
+// The one command-line parser of every `amc` command, and the option values shared by the commands that run the
+// model (explain, eval, demo): threads and the file-size cap.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_MAX_FILE_BYTES } from '../core/boundedRead';
+import { errorMessage } from '../core/errors';
 import { maxThreads, threadsRange } from '../core/threads';
 import { UsageError } from './command';
+
+/** Options whose value may be a negative number the user typed by mistake (`--threads -1`): see joinNegativeValues. */
+const NUMBER_OPTIONS_WITH_RANGE_CHECK = ['threads', 'max-file-mb'];
+
+/**
+ * Parses a command's arguments (everything after `amc CMD`) strictly against its options. Any parse error is a
+ * UsageError, which main.ts prints as one line (an unknown option as `amc CMD: unknown option --foo (see 'amc CMD
+ * --help')`, see friendlyUsageMessage) and exit code 2.
+ */
+export function parseCommandArgs<const O extends NonNullable<ParseArgsConfig['options']>, const P extends boolean = false>(
+  args: readonly string[], options: O, allowPositionals?: P,
+) {
+  const negatable = Object.keys(options).filter((name) => NUMBER_OPTIONS_WITH_RANGE_CHECK.includes(name));
+  try {
+    return parseArgs({ args: joinNegativeValues(args, negatable), options, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError(errorMessage(err));
+  }
+}
 
 /** Default of `--max-file-mb` (the setting amc.maxFileMB has the same default). */
 export const DEFAULT_MAX_FILE_MB = DEFAULT_MAX_FILE_BYTES / (1024 * 1024);

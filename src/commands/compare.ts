@@ -5,9 +5,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { engineHost } from '../editor/annotationEditor';
-import { parseComparisonArg, PREVIOUS_MODEL_KEY, type ComparisonChoice } from '../editor/comparison';
+import { parseComparisonArg, PREVIOUS_MODEL_KEY, type ComparisonChoice } from '../shared/comparison';
 import type { SetComparisonResult } from '../editor/engineHost';
 import { defaultModelDir } from '../model/engine';
+import { errorMessage } from '../core/errors';
 
 export const COMPARE_COMMAND = 'amc.compareModels';
 
@@ -45,7 +46,7 @@ export function registerCompareCommand(context: vscode.ExtensionContext): void {
     let choice = parsed;
     if (!choice) {
       try { choice = await ask(context); } catch (err) {
-        const error = err instanceof Error ? err.message : String(err);
+        const error = errorMessage(err);
         void vscode.window.showErrorMessage(`AMC: ${error}`);
         return { ok: false, error };
       }
@@ -54,7 +55,7 @@ export function registerCompareCommand(context: vscode.ExtensionContext): void {
     if (choice.kind === 'folder') choice = { kind: 'folder', dir: path.resolve(choice.dir) };
     let result: SetComparisonResult;
     try { result = await engines.setComparison(choice); } catch (err) {
-      result = { ok: false, error: err instanceof Error ? err.message : String(err) };
+      result = { ok: false, error: errorMessage(err) };
     }
     if (!result.ok) void vscode.window.showErrorMessage(`AMC: ${result.error}`);
     else if (result.comparison) {

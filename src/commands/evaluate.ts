@@ -4,9 +4,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { annotationViewer, VIEW_TYPE_ANY_FILE, type OpenViewer } from '../editor/annotationEditor';
-import { formatDeltaPts } from '../editor/comparison';
+import { formatDeltaPts } from '../shared/comparison';
 import { formatAccuracy, scoredSummary } from '../core/notScored';
-import type { EvaluationSummary } from '../protocol';
+import type { EvaluationSummary } from '../shared/protocol';
+import { errorMessage } from '../core/errors';
 
 async function viewerToEvaluate(uri?: vscode.Uri): Promise<OpenViewer | undefined> {
   const provider = annotationViewer();
@@ -39,7 +40,7 @@ export function registerEvaluateCommand(context: vscode.ExtensionContext): void 
     try {
       viewer = await viewerToEvaluate(uri instanceof vscode.Uri ? uri : undefined);
     } catch (err) {
-      void vscode.window.showErrorMessage(`AMC: ${err instanceof Error ? err.message : String(err)}`);
+      void vscode.window.showErrorMessage(`AMC: ${errorMessage(err)}`);
       return undefined;
     }
     if (!viewer) return undefined;
@@ -59,7 +60,7 @@ export function registerEvaluateCommand(context: vscode.ExtensionContext): void 
       void (summary.errors ? vscode.window.showWarningMessage(text) : vscode.window.showInformationMessage(text));
       return summary;
     } catch (err) {
-      void vscode.window.showErrorMessage(`AMC: pointing game failed: ${err instanceof Error ? err.message : String(err)}`);
+      void vscode.window.showErrorMessage(`AMC: pointing game failed: ${errorMessage(err)}`);
       return undefined;
     }
   }));

@@ -8,9 +8,11 @@ import { engineHost } from '../editor/annotationEditor';
 import { makeNonce, renderWebviewHtml } from '../editor/html';
 import { MemoryDataset, phraseSample } from '../editor/memoryDataset';
 import { liveViewers } from '../editor/registry';
+import { testHooksEnabled } from '../editor/testHooks';
 import { ViewerSession } from '../editor/viewerSession';
 import { getSettings } from '../config';
 import { outputChannel } from '../output';
+import { errorMessage } from '../core/errors';
 
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'bmp', 'gif', 'webp', 'tif', 'tiff'];
 
@@ -77,6 +79,7 @@ export function registerExplainCommand(context: vscode.ExtensionContext): void {
         return target.fsPath;
       },
       colormap: getSettings().colormap,
+      testHooks: testHooksEnabled(context.extensionMode),
       post: (m) => { void panel.webview.postMessage(m); },
     });
     const live = { kind: 'single' as const, file: image, session };
@@ -99,7 +102,7 @@ export function registerExplainCommand(context: vscode.ExtensionContext): void {
       };
     } catch (err) {
       // The panel shows the same error in place; the notification says it once more for palette users.
-      void vscode.window.showErrorMessage(`AMC: could not explain “${phrase}” on ${path.basename(image)}: ${err instanceof Error ? err.message : String(err)}`);
+      void vscode.window.showErrorMessage(`AMC: could not explain “${phrase}” on ${path.basename(image)}: ${errorMessage(err)}`);
       return undefined;
     }
   }));

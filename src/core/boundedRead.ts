@@ -8,6 +8,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import * as fs from 'node:fs';
+import { errorMessage } from './errors';
 
 /** Default cap for one file read on a dataset's say-so (setting `amc.maxFileMB`, CLI `--max-file-mb`). */
 export const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
@@ -45,7 +46,7 @@ function mb(bytes: number): string {
 function openError(file: string, what: string, err: unknown): BoundedReadError {
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return new BoundedReadError(file, 'missing', `${what} not found`);
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = errorMessage(err);
   return new BoundedReadError(file, 'unreadable', `cannot read the ${what}: ${msg}`);
 }
 

@@ -5,6 +5,7 @@ import { BoundedReadError, DEFAULT_MAX_FILE_BYTES } from './boundedRead';
 import { readImageHeader, type ImageHeader } from './imageHeader';
 import type { Dataset } from './datasets/dataset';
 import { ReaderError } from './datasets/dataset';
+import { errorMessage } from './errors';
 
 /** Problem codes and what each means. Severity 'error' makes `amc lint` exit 1. */
 export const PROBLEM_CODES = {
@@ -147,7 +148,7 @@ export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promi
         } catch (err) {
           state = err instanceof BoundedReadError && err.reason === 'missing'
             ? { problem: problem('missing-image', `image file ${s.image} does not exist`, s.source) }
-            : { problem: problem('unreadable-image', `image file ${err instanceof Error ? err.message : String(err)}`, s.source) };
+            : { problem: problem('unreadable-image', `image file ${errorMessage(err)}`, s.source) };
         }
         if ('problem' in state) add(state.problem);
         images.set(s.image, state);

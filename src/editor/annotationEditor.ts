@@ -8,16 +8,18 @@ import * as vscode from 'vscode';
 import { getSettings, onSettingsChanged, setImageRoot } from '../config';
 import type { Dataset } from '../core/datasets/dataset';
 import { openDataset } from '../core/datasets/index';
-import type { Sample } from '../core/types';
-import { METHOD_NAMES, RequestError, RequestServer, type EvaluationSummary, type RequestHandlers } from '../protocol';
+import type { Problem, Sample } from '../core/types';
+import { METHOD_NAMES, RequestError, RequestServer, type EvaluationSummary, type RequestHandlers } from '../shared/protocol';
 import type { EngineHost } from './engineHost';
 import { makeNonce, renderWebviewHtml } from './html';
-import { formatDeltaPts } from './comparison';
+import { formatDeltaPts } from '../shared/comparison';
 import { ViewerDiagnostics } from './diagnostics';
 import { ImageAccess, viewerImageRoots } from './imageRoots';
 import { offsetsToPositions } from './positions';
+import { testHooksEnabled } from './testHooks';
 import { liveViewers, type LiveViewer } from './registry';
 import { ViewerSession } from './viewerSession';
+import { errorMessage } from '../core/errors';
 
 export const VIEW_TYPE = 'amc.annotationViewer';
 /** Same viewer, offered through "Open With…" for any .json / .p file (priority "option"). */
@@ -44,7 +46,6 @@ function grantedRoots(file: string, dataset: Dataset | undefined, chosen: string
 
 export interface OpenViewer { document: AnnotationDocument; panel: vscode.WebviewPanel; session?: ViewerSession; live?: LiveViewer; }
 
-function errorMessage(err: unknown): string { return err instanceof Error ? err.message : String(err); }
 
 export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProvider<AnnotationDocument> {
   private readonly viewers = new Set<OpenViewer>();
@@ -154,6 +155,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
         startEvaluation: () => { void vscode.commands.executeCommand('amc.evaluatePointingGame', document.uri); },
         colormap: getSettings().colormap,
         post,
+        testHooks: testHooksEnabled(this.context.extensionMode),
         onFirstShown: (ms, shown) => this.log(`viewer: first explanation (“${shown.phrase}”) shown ${ms} ms after opening ${document.uri.fsPath}`),
       });
       if (document.problemCount !== undefined) viewer.session.setProblemCount(document.problemCount);

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { Dataset } from '../core/datasets/dataset';
 import { computeProblemsPanel, type PanelEntry, type PanelResult } from './problemsPanel';
+import { errorMessage } from '../core/errors';
 
 /** The collection name; must differ from the `owner` of every problem matcher in package.json. */
 export const VIEWER_DIAGNOSTICS_NAME = 'amc-viewer';
@@ -49,7 +50,7 @@ export class ViewerDiagnostics implements vscode.Disposable {
         + `${report.warnings} warning(s) in ${Date.now() - t0} ms`);
       return result;
     }, (err: unknown) => {
-      if (!abort.signal.aborted) this.log(`viewer: lint of ${ds.file} failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (!abort.signal.aborted) this.log(`viewer: lint of ${ds.file} failed: ${errorMessage(err)}`);
       return undefined;
     }).finally(() => { if (this.runs.get(ds.file)?.abort === abort) this.runs.delete(ds.file); });
     this.runs.set(ds.file, { abort, done });

@@ -6,10 +6,11 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { getSettings, onSettingsChanged } from '../config';
 import { defaultModelDir, InferenceEngine } from '../model/engine';
-import { COMPARISON_CHOICE_KEY, PREVIOUS_MODEL_KEY, resolveComparison, type ComparisonChoice, type ResolvedComparison } from './comparison';
+import { COMPARISON_CHOICE_KEY, PREVIOUS_MODEL_KEY, resolveComparison, type ComparisonChoice, type ResolvedComparison } from '../shared/comparison';
 import type { Explainer } from './explainer';
 import { MetricStore } from './metricStore';
 import type { ComparisonSource } from './viewerSession';
+import { errorMessage } from '../core/errors';
 
 interface EngineEntry { settingsKey: string; dir: string; explainer: Promise<Explainer>; engine?: InferenceEngine; }
 
@@ -66,7 +67,7 @@ export class EngineHost implements vscode.Disposable {
       };
     })();
     entry.explainer.catch((err: unknown) => {
-      this.log(`${what} at ${dir} could not be loaded: ${err instanceof Error ? err.message : String(err)}`);
+      this.log(`${what} at ${dir} could not be loaded: ${errorMessage(err)}`);
       onFailure(entry);
     });
     return entry;
@@ -103,7 +104,7 @@ export class EngineHost implements vscode.Disposable {
     const entry = this.openEntry(dir, 'comparison model', (e) => { if (this.comparisonEntry === e) this.comparisonEntry = undefined; });
     this.comparisonEntry = entry;
     return entry.explainer.catch((err: unknown) => {
-      throw new Error(`the comparison model ${dir} could not be opened: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`the comparison model ${dir} could not be opened: ${errorMessage(err)}`);
     });
   }
 
@@ -115,7 +116,7 @@ export class EngineHost implements vscode.Disposable {
       const e = await source.explainer();
       return { ok: true, comparison: { role: source.role, dir: source.dir, name: e.info.name } };
     } catch (err) {
-      return { ok: false, error: err instanceof Error ? err.message : String(err) };
+      return { ok: false, error: errorMessage(err) };
     }
   }
 
@@ -130,7 +131,7 @@ export class EngineHost implements vscode.Disposable {
       // Opened aside first: a folder that fails leaves the comparison engine viewers use now untouched.
       const entry = this.openEntry(r.dir, 'comparison model', () => undefined);
       try { await entry.explainer; } catch (err) {
-        return { ok: false, error: `the comparison model ${r.dir} could not be opened: ${err instanceof Error ? err.message : String(err)}` };
+        return { ok: false, error: `the comparison model ${r.dir} could not be opened: ${errorMessage(err)}` };
       }
       void disposeEntry(this.comparisonEntry);
       this.comparisonEntry = entry;

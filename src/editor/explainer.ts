@@ -2,7 +2,7 @@
 // structurally so the viewer session (and its Chromium test host) does not import onnxruntime. No vscode import.
 import type { Sample } from '../core/types';
 import type { ExplainResult } from '../model/runtime';
-import type { ExplanationPayload, ModelInfo } from '../protocol';
+import type { ExplanationPayload, ModelInfo } from '../shared/protocol';
 
 // The engine's result type itself; a type-only import, so nothing of onnxruntime is loaded here.
 export type ExplainResultLike = ExplainResult;

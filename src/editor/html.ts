@@ -2,6 +2,7 @@
 // script with textContent). CSP `default-src 'none'`, scripts only with this page's nonce, images and styles only
 // from the webview's own resource origin (localResourceRoots decide which folders that covers). No vscode import.
 import { randomBytes } from 'node:crypto';
+import { PROTOCOL_VERSION } from '../shared/protocol';
 
 export function makeNonce(): string {
   return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '');
@@ -15,6 +16,8 @@ export interface WebviewHtmlParts {
   scriptUri: string;   // out/webview.js
   styleUri: string;    // out/webview.css
   title: string;
+  /** The contract version the page is told the host speaks (default PROTOCOL_VERSION; the webview tests vary it). */
+  protocolVersion?: number;
 }
 
 export function contentSecurityPolicy(cspSource: string, nonce: string): string {
@@ -39,7 +42,7 @@ export function renderWebviewHtml(p: WebviewHtmlParts): string {
 <link rel="stylesheet" href="${escapeHtml(p.styleUri)}">
 <title>${escapeHtml(p.title)}</title>
 </head>
-<body>
+<body data-protocol-version="${p.protocolVersion ?? PROTOCOL_VERSION}">
 <div id="app" aria-busy="true"></div>
 <script nonce="${escapeHtml(p.nonce)}" src="${escapeHtml(p.scriptUri)}"></script>
 </body>

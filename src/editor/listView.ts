@@ -1,7 +1,7 @@
 // The ordered list the webview pages through, built on the host so that sorting and filtering millions of rows
 // never crosses the message channel. A view maps a list position to a dataset index. No vscode import.
 import type { Dataset } from '../core/datasets/dataset';
-import type { ViewQuery } from '../protocol';
+import type { ViewQuery } from '../shared/protocol';
 import type { MetricStore } from './metricStore';
 
 export interface ListView {

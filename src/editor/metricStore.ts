@@ -1,6 +1,6 @@
 // Per-model metrics of every explained sample, stored column-wise so millions of rows stay small
 // (13 bytes a row instead of an object each). No vscode import: unit-tested and used by the test host.
-import type { RowMetrics } from '../protocol';
+import type { RowMetrics } from '../shared/protocol';
 
 const STATE_NONE = 0, STATE_HIT = 1, STATE_MISS = 2, STATE_ERROR = 3;
 

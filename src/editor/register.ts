@@ -4,12 +4,15 @@ import { outputChannel } from '../output';
 import { AnnotationViewerProvider, setRegistered } from './annotationEditor';
 import { EngineHost } from './engineHost';
 import { viewerStates } from './registry';
+import { testHooksEnabled } from './testHooks';
 
 export function registerAnnotationViewer(context: vscode.ExtensionContext): void {
   const log = (line: string) => outputChannel().info(line);
   const engines = new EngineHost(context.extensionPath, log, context.workspaceState);
   context.subscriptions.push(engines);
   setRegistered(AnnotationViewerProvider.register(context, engines, log), engines);
-  // Not in the palette: what each open viewer last drew (extension-host tests, debugging).
-  context.subscriptions.push(vscode.commands.registerCommand('amc.viewerState', () => viewerStates()));
+  // Test hook, not in the palette: what each open viewer last drew (the extension-host tests).
+  if (testHooksEnabled(context.extensionMode)) {
+    context.subscriptions.push(vscode.commands.registerCommand('amc.viewerState', () => viewerStates()));
+  }
 }

@@ -1,7 +1,7 @@
 // Live viewer sessions (custom editors and Explain-phrase panels), for the `amc.viewerState` command: what each
 // webview last drew and how long after opening, so the extension-host tests (and a user debugging a slow model)
 // can read it without scraping the webview. No vscode import.
-import type { ComparisonInfo, EvaluationSummary, ModelInfo, ShownReport } from '../protocol';
+import type { ComparisonInfo, EvaluationSummary, ModelInfo, ShownReport } from '../shared/protocol';
 import type { ViewerSession } from './viewerSession';
 
 export interface LiveViewer {

@@ -1,4 +1,4 @@
-// The host half of one annotation viewer: answers the webview's requests (src/protocol.ts) from a Dataset and an
+// The host half of one annotation viewer: answers the webview's requests (src/shared/protocol.ts) from a Dataset and an
 // inference engine, computes explanations lazily for the rows on screen, caches metrics per model, and runs the
 // dataset-wide pointing game. No vscode import: the custom editor wires it to a webview, the Chromium test host
 // wires it to a page, both with the same code.
@@ -12,12 +12,13 @@ import {
   MAX_PAGE, PROTOCOL_VERSION, RequestError, RequestServer, SORT_KEYS,
   type ComparisonEvaluation, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type HostToWebview,
   type InitResult, type ModelInfo, type RequestHandlers, type Row, type SampleDetail, type ShownReport, type ViewQuery,
-} from '../protocol';
-import { splitDeltas } from './comparison';
+} from '../shared/protocol';
+import { splitDeltas } from '../shared/comparison';
 import { folderToAllow } from './imageRoots';
 import { toPayload, type EngineLike, type Explainer, type SampleExplanationLike } from './explainer';
 import { buildView, IdentityView, type ListView } from './listView';
 import { MetricStore } from './metricStore';
+import { errorMessage } from '../core/errors';
 
 /** The second model a viewer compares with (issue 6); the host owns and caches its engine. */
 export interface ComparisonSource {
@@ -53,8 +54,10 @@ export interface ViewerSessionOptions {
   startEvaluation?(): void;
   colormap: 'jet' | 'viridis';
   post(message: HostToWebview): void;
-  /** Called once, when the webview first drew an explanation (ms since the session was created). */
+  /** Called once, when the webview first drew an explanation (ms since the session was created; test hooks only). */
   onFirstShown?(ms: number, report: ShownReport): void;
+  /** Accept the test-only `reportShown` (InitResult.testHooks); see src/editor/testHooks.ts. Default off. */
+  testHooks?: boolean;
 }
 
 /** The comparison model's state in one session: its engine, metrics and explanations, like the current model's. */
@@ -169,7 +172,7 @@ export class ViewerSession {
       slot.store = this.opts.metricStoreFor(e.modelKey);
       return loaded(e, slot.store);
     } catch (err) {
-      slot.error = err instanceof Error ? err.message : String(err);
+      slot.error = errorMessage(err);
       throw new RequestError(slot.error, 'no-model');
     }
   }
@@ -194,7 +197,7 @@ export class ViewerSession {
       this.store = this.opts.metricStoreFor(e.modelKey);
       return e;
     } catch (err) {
-      this.explainerError = err instanceof Error ? err.message : String(err);
+      this.explainerError = errorMessage(err);
       throw new RequestError(this.explainerError, 'no-model');
     }
   }
@@ -212,7 +215,7 @@ export class ViewerSession {
       () => { this.indexingDone = true; if (this.progressTimer) clearInterval(this.progressTimer); emit(); },
       (err: unknown) => {
         if (this.progressTimer) clearInterval(this.progressTimer);
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         // A file readable in part (truncated, malformed after some entries) is shown up to there, saying where it stops.
         if (ds.count() > 0) { this.stoppedEarly = message; this.indexingDone = true; emit(); } else { this.indexError = message; emit(message); }
       },
@@ -281,6 +284,7 @@ export class ViewerSession {
           format: this.opts.mode === 'single' ? 'image' : ds.format, count: ds.count(), indexingComplete: this.indexingDone,
           splits: ds.splits(), model, computedCount: this.store.computedCount, problemCount: this.problemCount(), ...this.health(),
           ...(this.indexError !== undefined ? { indexError: this.indexError } : {}), colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
+          ...(this.opts.testHooks ? { testHooks: true } : {}),
         };
       },
 
@@ -379,6 +383,7 @@ export class ViewerSession {
       },
 
       reportShown: async (report) => {
+        if (!this.opts.testHooks) throw new RequestError('reportShown is a test hook (on under the extension tests or AMC_TEST_HOOKS=1)', 'bad-request');
         this.lastShown = { ...report, at: Date.now() };
         if (this.firstShownMs === undefined) {
           this.firstShownMs = Date.now() - this.openedAt;
@@ -417,7 +422,7 @@ export class ViewerSession {
         });
       }
     } catch (err) {
-      if (!this.disposed) this.server.emit('modelChanged', { model: { error: err instanceof Error ? err.message : String(err) }, computedCount: this.store.computedCount, comparison: this.lastComparison ?? null });
+      if (!this.disposed) this.server.emit('modelChanged', { model: { error: errorMessage(err) }, computedCount: this.store.computedCount, comparison: this.lastComparison ?? null });
     } finally {
       this.pumping = false;
     }
@@ -518,7 +523,7 @@ async function explainSampleIn(
   }
   let r: SampleExplanationLike;
   try { r = await e.explainSample(s, signal); } catch (err) {
-    if (!signal.aborted) c.store.setError(index, err instanceof Error ? err.message : String(err), (err as { reason?: string })?.reason);
+    if (!signal.aborted) c.store.setError(index, errorMessage(err), (err as { reason?: string })?.reason);
     throw err;
   }
   recordIn(c, s, r);

@@ -5,6 +5,7 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { RESAMPLINGS, type Resampling } from './pil-resample';
 import type { IoSignature } from './session';
+import { errorMessage } from '../core/errors';
 
 /** The contract versions this engine understands. */
 export const SUPPORTED_CONTRACT_VERSIONS = [1];
@@ -73,7 +74,7 @@ export function readModelCard(modelDir: string): ModelCard {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8')) as Json;
   } catch (e) {
-    throw new ModelCardError(file, `not valid JSON (${(e as Error).message})`);
+    throw new ModelCardError(file, `not valid JSON (${errorMessage(e)})`);
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ModelCardError(file, 'the card must be a JSON object');
   return parseModelCard(raw, file);

@@ -1,14 +1,16 @@
 // The inference engine the editor, commands and CLI call. onnxruntime runs in a worker thread (worker.ts), so a
 // long evaluation never blocks the caller's event loop; requests queue in order, can be cancelled with an
-// AbortSignal, and explainBatch sends a whole page of samples as one request that the worker batches.
+// AbortSignal, and explainBatch sends a whole page of samples as one request that the worker batches. The channel
+// is the shared request/response mechanism (src/shared/rpc.ts) with the worker's method map (worker-protocol.ts).
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Sample } from '../core/types';
+import { RpcClient, type ErrorPayload } from '../shared/rpc';
 import type { ModelCard } from './card';
 import type { BatchItem, ExplainResult, SampleExplanation } from './runtime';
 import type { ProviderSetting } from './session';
-import type { WorkerEvent, WorkerInit, WorkerRequest, WorkerStats, WorkerValue } from './worker-protocol';
+import type { EngineToWorker, WorkerInit, WorkerMethods, WorkerStartup, WorkerStats, WorkerToEngine } from './worker-protocol';
 
 export type { ProviderSetting } from './session';
 export type { ExplainResult, SampleExplanation } from './runtime';
@@ -36,10 +38,15 @@ export function defaultModelDir(extensionRoot: string): string {
 }
 
 /** Rebuild an error from the worker with its name, so callers can tell AbortError / ModelCardError apart. */
-function revive(e: { name: string; message: string }): Error {
+function revive(e: ErrorPayload): Error {
   const err = new Error(e.message);
-  err.name = e.name;
+  err.name = e.name ?? 'Error';
   return err;
+}
+
+function abortError(): Error {
+  const e = new Error('cancelled'); e.name = 'AbortError';
+  return e;
 }
 
 function resolveWorker(explicit?: string): { file: string; execArgv?: string[] } {
@@ -52,13 +59,8 @@ function resolveWorker(explicit?: string): { file: string; execArgv?: string[] }
   throw new Error(`inference worker not found: expected ${bundled} (run \`npm run build\`)`);
 }
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-interface Pending { resolve: (v: WorkerValue) => void; reject: (e: Error) => void; }
-
 export class InferenceEngine {
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly client: RpcClient<WorkerMethods>;
   private closed = false;
   private fatal?: Error;
 
@@ -72,19 +74,12 @@ export class InferenceEngine {
     /** onnxruntime's raw message behind providerNote, for --verbose and the output channel. */
     readonly providerDetail: string | undefined,
   ) {
-    worker.on('message', (ev: WorkerEvent) => {
-      if (ev.type !== 'result') return;
-      const p = this.pending.get(ev.id);
-      if (!p) return;
-      this.pending.delete(ev.id);
-      if (ev.ok) p.resolve(ev.value);
-      else p.reject(revive(ev.error));
-    });
+    this.client = new RpcClient<WorkerMethods>((m: EngineToWorker) => worker.postMessage(m), revive);
+    worker.on('message', (m: WorkerToEngine) => this.client.receive(m));
     const die = (err: Error): void => {
       this.fatal = err;
       this.closed = true;
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
+      this.client.rejectAll(() => err);
     };
     worker.on('error', (e) => die(new Error(`inference worker crashed: ${e.message}`)));
     worker.on('exit', (code) => { if (!this.closed) die(new Error(`inference worker exited (code ${code})`)); });
@@ -103,10 +98,10 @@ export class InferenceEngine {
       warmUp: opts.warmUp,
     };
     const worker = new Worker(file, { workerData: init, execArgv });
-    const ready = await new Promise<Extract<WorkerEvent, { type: 'ready' }>>((resolve, reject) => {
-      const onMessage = (ev: WorkerEvent): void => {
-        if (ev.type === 'ready') { cleanup(); resolve(ev); }
-        else if (ev.type === 'failed') { cleanup(); reject(revive(ev.error)); }
+    const ready = await new Promise<Extract<WorkerStartup, { kind: 'ready' }>>((resolve, reject) => {
+      const onMessage = (ev: WorkerToEngine): void => {
+        if (ev.kind === 'ready') { cleanup(); resolve(ev); }
+        else if (ev.kind === 'failed') { cleanup(); reject(revive(ev.error)); }
       };
       const onError = (e: Error): void => { cleanup(); reject(new Error(`inference worker failed to start: ${e.message}`)); };
       const onExit = (code: number): void => { cleanup(); reject(new Error(`inference worker exited during start (code ${code})`)); };
@@ -118,27 +113,16 @@ export class InferenceEngine {
     return new InferenceEngine(worker, dir, ready.card, ready.provider, ready.providerNote, ready.providerDetail);
   }
 
-  private request<T extends WorkerValue>(req: DistributiveOmit<WorkerRequest, 'id'>, signal?: AbortSignal): Promise<T> {
+  private request<K extends keyof WorkerMethods & string>(
+    method: K, params: WorkerMethods[K]['params'], signal?: AbortSignal,
+  ): Promise<WorkerMethods[K]['result']> {
     if (this.closed) return Promise.reject(this.fatal ?? new Error('inference engine is disposed'));
-    if (signal?.aborted) {
-      const e = new Error('cancelled'); e.name = 'AbortError';
-      return Promise.reject(e);
-    }
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => { this.worker.postMessage({ type: 'cancel', id } satisfies WorkerRequest); };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(id, {
-        resolve: (v) => { signal?.removeEventListener('abort', onAbort); resolve(v as T); },
-        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
-      });
-      this.worker.postMessage({ ...req, id } as WorkerRequest);
-    });
+    return this.client.request(method, params, signal);
   }
 
   /** Explain one phrase on one image (any image file). */
   explain(image: string, phrase: string, signal?: AbortSignal): Promise<ExplainResult> {
-    return this.request<ExplainResult>({ type: 'explain', image, phrase }, signal);
+    return this.request('explain', { image, phrase }, signal);
   }
 
   /** Explain a dataset sample: adds the hit and the per-sample L_mean / L_max on its box(es). */
@@ -150,17 +134,17 @@ export class InferenceEngine {
 
   /** Many samples in one request; images are encoded once each, phrases grounded in batches. */
   explainBatch(samples: Sample[], signal?: AbortSignal): Promise<BatchItem[]> {
-    return this.request<BatchItem[]>({ type: 'explainSamples', samples }, signal);
+    return this.request('explainSamples', { samples }, signal);
   }
 
   /** The model's tokenization of a phrase (for per-token UI), or the reason it is refused. */
   tokenize(phrase: string): Promise<{ ids: number[]; tokens: string[]; caption: string }> {
-    return this.request({ type: 'tokenize', phrase });
+    return this.request('tokenize', { phrase });
   }
 
   /** Counters: graph runs, cache hits, queue length. */
   stats(): Promise<WorkerStats> {
-    return this.request<WorkerStats>({ type: 'stats' });
+    return this.request('stats', {});
   }
 
   async dispose(): Promise<void> {
@@ -170,15 +154,14 @@ export class InferenceEngine {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.request({ type: 'dispose' }),
+        this.request('dispose', {}),
         new Promise((r) => { timer = setTimeout(r, 5000); timer.unref(); }),
       ]);
     } catch { /* the worker is going away regardless */ } finally {
       clearTimeout(timer);
     }
     this.closed = true;
-    for (const p of this.pending.values()) { const e = new Error('cancelled'); e.name = 'AbortError'; p.reject(e); }
-    this.pending.clear();
+    this.client.rejectAll(abortError);
     await this.worker.terminate();
   }
 }

@@ -5,6 +5,7 @@ import { accuracyBySplit, type SplitAccuracy } from '../core/math/pointing';
 import { formatAccuracy, groupNotScored, scoredSummary, type NotScoredGroup } from '../core/notScored';
 import type { BoxXYXY, Sample } from '../core/types';
 import type { InferenceEngine, SampleExplanation } from './engine';
+import { errorMessage } from '../core/errors';
 
 export interface EvalOptions {
   split?: string;
@@ -129,7 +130,7 @@ export async function evaluateDataset(engine: InferenceEngine, ds: Dataset, opts
     } catch (e) {
       if ((e as Error).name === 'AbortError') { interrupted = true; break; }
       // The engine itself failed (worker crashed, ...): keep every finished row and say why the run stopped.
-      stoppedBy = e instanceof Error ? e.message : String(e);
+      stoppedBy = errorMessage(e);
       interrupted = true;
       break;
     }

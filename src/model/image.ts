@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { BoundedReadError, DEFAULT_MAX_FILE_BYTES, readRegularFile, readRegularFileHead } from '../core/boundedRead';
 import { resizeRgbLikePil, type Resampling } from './pil-resample';
+import { errorMessage } from '../core/errors';
 
 /** 100 megapixels: PIL itself refuses images over 2·89.5 MP; a phone photo is ~12 MP. */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -47,7 +48,7 @@ export async function readImageBytes(file: string, maxBytes = DEFAULT_MAX_FILE_B
   try {
     bytes = await readRegularFile(file, { maxBytes, what: 'image' });
   } catch (e) {
-    if (!(e instanceof BoundedReadError)) throw new ImageError(file, `cannot read image (${(e as Error).message})`, 'image unreadable');
+    if (!(e instanceof BoundedReadError)) throw new ImageError(file, `cannot read image (${errorMessage(e)})`, 'image unreadable');
     const detail = e.message.slice(file.length + 2);
     switch (e.reason) {
       case 'missing': throw new ImageError(file, 'image file not found', 'image not found');

@@ -15,6 +15,7 @@ import { resizeRgbLikePil, type Resampling } from './pil-resample';
 import { openSession, signatureOf, type Provider, type ProviderSetting } from './session';
 import { BertTokenizer, TokenizeError, type EncodedText } from './tokenizer';
 import { DEFAULT_MAX_FILE_BYTES } from '../core/boundedRead';
+import { errorMessage } from '../core/errors';
 
 export interface RuntimeOptions {
   provider?: ProviderSetting;
@@ -508,7 +509,7 @@ export class ModelRuntime {
       try {
         return this.encodePhrase(s.phrase);
       } catch (e) {
-        out[i] = { error: `${sampleLabel(s)}: ${(e as Error).message}`, reason: failureReason(e) };
+        out[i] = { error: `${sampleLabel(s)}: ${errorMessage(e)}`, reason: failureReason(e) };
         return undefined;
       }
     });

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { preCaption } from '../core/text';
+import { errorMessage } from '../core/errors';
 
 export const CLS_TOKEN = '[CLS]';
 export const PAD_ID = 0;
@@ -46,7 +47,7 @@ export function readVocab(file: string): string[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`${file}: cannot read the WordPiece vocabulary (${(e as Error).message})`);
+    throw new Error(`${file}: cannot read the WordPiece vocabulary (${errorMessage(e)})`);
   }
   const lines = text.split('\n');
   if (lines.length && lines[lines.length - 1] === '') lines.pop();

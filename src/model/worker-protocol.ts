@@ -1,19 +1,14 @@
-// Messages between InferenceEngine (caller's thread) and the inference worker (worker.ts). Every request has
-// an id and gets exactly one `result` with that id; `cancel` asks for an early AbortError.
+// The channel between InferenceEngine (caller's thread) and the inference worker (worker.ts): the same
+// request/response mechanism as the webview (src/shared/rpc.ts: ids, one answer per request, cancel), with this
+// method map. Before any request the worker posts one startup message: `ready` (card checked, graphs loaded) or
+// `failed` (why it cannot run the model).
 import type { Sample } from '../core/types';
+import type { CancelMessage, ErrorPayload, RequestEnvelope, ResponseMessage } from '../shared/rpc';
 import type { ModelCard } from './card';
 import type { BatchItem, ExplainResult, RuntimeOptions } from './runtime';
 import type { Provider } from './session';
 
 export interface WorkerInit { modelDir: string; options: RuntimeOptions; warmUp?: boolean; }
-
-export type WorkerRequest =
-  | { type: 'explain'; id: number; image: string; phrase: string }
-  | { type: 'explainSamples'; id: number; samples: Sample[] }
-  | { type: 'tokenize'; id: number; phrase: string }
-  | { type: 'stats'; id: number }
-  | { type: 'cancel'; id: number }
-  | { type: 'dispose'; id: number };
 
 export interface WorkerStats {
   imagesEncoded: number; encoderRuns: number; groundingRuns: number; phrasesGrounded: number;
@@ -21,12 +16,20 @@ export interface WorkerStats {
   queued: number;
 }
 
-export type WorkerValue = null | ExplainResult | BatchItem[] | { ids: number[]; tokens: string[]; caption: string } | WorkerStats;
+export interface WorkerMethods {
+  explain: { params: { image: string; phrase: string }; result: ExplainResult };
+  explainSamples: { params: { samples: Sample[] }; result: BatchItem[] };
+  tokenize: { params: { phrase: string }; result: { ids: number[]; tokens: string[]; caption: string } };
+  stats: { params: Record<string, never>; result: WorkerStats };
+  /** Answer everything queued with AbortError, stop the running request, free the sessions. */
+  dispose: { params: Record<string, never>; result: null };
+}
 
-export type WorkerEvent =
-  | { type: 'ready'; card: ModelCard; provider: Provider; providerNote?: string; providerDetail?: string }
-  | { type: 'failed'; error: SerializedError }
-  | { type: 'result'; id: number; ok: true; value: WorkerValue }
-  | { type: 'result'; id: number; ok: false; error: SerializedError };
+export const WORKER_METHODS: readonly (keyof WorkerMethods)[] = ['explain', 'explainSamples', 'tokenize', 'stats', 'dispose'];
 
-export interface SerializedError { name: string; message: string; }
+export type WorkerStartup =
+  | { kind: 'ready'; card: ModelCard; provider: Provider; providerNote?: string; providerDetail?: string }
+  | { kind: 'failed'; error: ErrorPayload };
+
+export type EngineToWorker = RequestEnvelope<WorkerMethods> | CancelMessage;
+export type WorkerToEngine = WorkerStartup | ResponseMessage;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { getSettings, setModelPath } from '../config';
 import { outputChannel } from '../output';
 import { engineHost } from '../editor/annotationEditor';
-import { PREVIOUS_MODEL_KEY } from '../editor/comparison';
+import { PREVIOUS_MODEL_KEY } from '../shared/comparison';
 import {
   type AmcTaskDefinition, displayCommand, exportCommand, type ProcessSpec, type ResolvedRun, resolveRun, trainerCommand,
   validateDefinition,
@@ -16,6 +16,7 @@ import {
 import { describeEvent, errorFile, LineSplitter, parseEventLine, problemLine, RunProgress, type TrainerEvent } from './events';
 import { preflight, type PreflightProblem } from './preflight';
 import { interpreterCandidates, type PythonProbe } from './python';
+import { errorMessage } from '../core/errors';
 
 export type RunStatus = 'finished' | 'interrupted' | 'failed' | 'preflight-failed';
 
@@ -60,7 +61,7 @@ async function pythonExtensionInterpreter(scope: vscode.Uri | undefined): Promis
     const p = api.environments?.getActiveEnvironmentPath(scope)?.path ?? api.settings?.getExecutionDetails(scope)?.execCommand?.[0];
     return p || undefined;
   } catch (e) {
-    outputChannel().warn(`Python extension present but its interpreter could not be read: ${(e as Error).message}`);
+    outputChannel().warn(`Python extension present but its interpreter could not be read: ${errorMessage(e)}`);
     return undefined;
   }
 }
@@ -214,7 +215,7 @@ export class FineTuneTerminal implements vscode.Pseudoterminal {
           this.line(switchedMessage(exported.modelDir, exported.previousModel));
           void vscode.window.showInformationMessage(switchedMessage(exported.modelDir, exported.previousModel));
         } catch (e) {
-          this.line(`${ESC.red}${(e as Error).message}${ESC.reset}`);
+          this.line(`${ESC.red}${errorMessage(e)}${ESC.reset}`);
           return end('failed', 1);
         }
       } else if (progress.lastCheckpoint) {
@@ -357,7 +358,7 @@ async function offerExport(checkpoint: string, python: PythonProbe, context: vsc
         const { modelDir, previousModel } = await exportAndUse(checkpoint, python, context, (t) => outputChannel().info(t), token);
         void vscode.window.showInformationMessage(switchedMessage(modelDir, previousModel));
       } catch (e) {
-        void vscode.window.showErrorMessage(`AMC: ${(e as Error).message}`);
+        void vscode.window.showErrorMessage(`AMC: ${errorMessage(e)}`);
       }
     });
 }

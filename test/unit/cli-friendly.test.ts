@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { friendlyUsageMessage } from '../../src/cli/command';
 import type { EvalReport } from '../../src/model/evaluate';
-import { renderHtml, reportAccuracyRows } from '../../src/model/report';
+import { renderHtml, reportAccuracyRows } from '../../src/cli/report';
 import { cpuFallbackNote } from '../../src/model/session';
 
 const ROOT = path.join(__dirname, '..', '..');

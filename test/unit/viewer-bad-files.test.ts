@@ -8,7 +8,7 @@ import { openDataset } from '../../src/core/datasets/index';
 import type { Dataset } from '../../src/core/datasets/dataset';
 import { MetricStore } from '../../src/editor/metricStore';
 import { ViewerSession } from '../../src/editor/viewerSession';
-import { RequestClient, type EventMap, type HostToWebview } from '../../src/protocol';
+import { RequestClient, type EventMap, type HostToWebview } from '../../src/shared/protocol';
 
 const BAD = path.join(__dirname, '..', 'fixtures', 'datasets', 'bad');
 

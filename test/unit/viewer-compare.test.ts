@@ -7,13 +7,13 @@ import * as path from 'node:path';
 import { openDataset } from '../../src/core/datasets/index';
 import { accuracyBySplit } from '../../src/core/math/pointing';
 import type { Sample } from '../../src/core/types';
-import { formatDeltaPts, parseComparisonArg, resolveComparison, splitDeltas } from '../../src/editor/comparison';
+import { formatDeltaPts, parseComparisonArg, resolveComparison, splitDeltas } from '../../src/shared/comparison';
 import type { Explainer } from '../../src/editor/explainer';
 import { MemoryDataset } from '../../src/editor/memoryDataset';
 import { MetricStore } from '../../src/editor/metricStore';
 import { ViewerSession, type ComparisonSource } from '../../src/editor/viewerSession';
 import { InferenceEngine } from '../../src/model/engine';
-import { RemoteError, RequestClient, type EventMap, type HostToWebview } from '../../src/protocol';
+import { RemoteError, RequestClient, type EventMap, type HostToWebview } from '../../src/shared/protocol';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TINY = path.join(ROOT, 'test', 'fixtures', 'model', 'tiny');

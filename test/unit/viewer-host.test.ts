@@ -16,7 +16,7 @@ import { offsetsToPositions } from '../../src/editor/positions';
 import { ViewerSession } from '../../src/editor/viewerSession';
 import {
   DEFAULT_QUERY, RemoteError, RequestClient, RequestServer, type HostToWebview, type RequestHandlers, type ViewQuery, type WebviewToHost,
-} from '../../src/protocol';
+} from '../../src/shared/protocol';
 
 function sample(i: number, split = i % 2 ? 'val' : 'test', phrase = `phrase ${i}`): Sample {
   return {

@@ -15,7 +15,7 @@ import { makeNonce, renderWebviewHtml } from '../../src/editor/html';
 import { ImageAccess, viewerImageRoots } from '../../src/editor/imageRoots';
 import { MetricStore } from '../../src/editor/metricStore';
 import { ViewerSession, type ComparisonSource } from '../../src/editor/viewerSession';
-import { METHOD_NAMES, RequestError, RequestServer, type HostToWebview, type RequestHandlers, type WebviewToHost } from '../../src/protocol';
+import { METHOD_NAMES, RequestError, RequestServer, type HostToWebview, type RequestHandlers, type WebviewToHost } from '../../src/shared/protocol';
 import { THEMES, type ThemeName } from './themes';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -43,6 +43,8 @@ export interface ViewerOptions {
   mode?: 'dataset' | 'single';
   theme?: ThemeName;
   viewport?: { width: number; height: number };
+  /** The protocol version the page is told the host speaks (default: the real one; a test of the mismatch varies it). */
+  protocolVersion?: number;
 }
 
 /** One viewer page plus its host session; records every message both ways for assertions. */
@@ -139,6 +141,7 @@ export class TestViewer {
       savePng: async (_name, png) => { this.saved.push(Buffer.from(png)); return `/saved/${this.saved.length}.png`; },
       colormap: 'jet',
       post,
+      testHooks: true, // as under the extension tests: the webview reports what it drew (reportShown)
     });
   }
 
@@ -173,6 +176,9 @@ export class TestViewer {
       window.dispatchEvent(new Event('resize'));
     }, t);
   }
+
+  /** What the page's HTML says the host's protocol version is. */
+  get pageProtocolVersion(): number | undefined { return this.opts.protocolVersion; }
 
   requests(method: string): Extract<WebviewToHost, { kind: 'request' }>[] {
     return this.sent.filter((m): m is Extract<WebviewToHost, { kind: 'request' }> => m.kind === 'request' && m.method === method);
@@ -209,7 +215,7 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, viewer
   try {
     if (url.pathname === '/view.html') {
       const html = renderWebviewHtml({
-        cspSource: viewer.origin, nonce: makeNonce(), title: 'viewer',
+        cspSource: viewer.origin, nonce: makeNonce(), title: 'viewer', protocolVersion: viewer.pageProtocolVersion,
         scriptUri: viewer.resourceUri(path.join(ROOT, 'out', 'webview.js')), styleUri: viewer.resourceUri(path.join(ROOT, 'out', 'webview.css')),
       });
       return send(200, html, 'text/html');

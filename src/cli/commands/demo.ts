@@ -4,14 +4,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { openDataset } from '../../core/datasets/index';
 import { InferenceEngine } from '../../model/engine';
 import { accuracyTable, evaluateDataset, progressLine } from '../../model/evaluate';
-import { joinNegativeValues, maxFileBytesOption } from '../options';
+import { maxFileBytesOption, parseCommandArgs } from '../options';
 import { packageRoot, resolveModelDir } from '../../model/locate';
-import { PanelWriter, renderHtml, reportAccuracyRows, type ReportSection } from '../../model/report';
-import { intOption, UsageError, type CliIO } from '../command';
+import { PanelWriter, renderHtml, reportAccuracyRows, type ReportSection } from '../report';
+import { intOption, type CliIO } from '../command';
 import { providerOption } from './explain';
 
 /** The bundled sets the demo scores, relative to samples/synthetic (see its README). */
@@ -30,16 +29,10 @@ export const usage = `usage: amc demo [--out DIR] [--model DIR] [--samples DIR] 
 exit code: 0 every query scored, 1 some queries not scored (listed with the reason), 2 bad usage or input`;
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: joinNegativeValues(args, ['max-file-mb']), allowPositionals: false, strict: true, options: {
-      out: { type: 'string' }, model: { type: 'string' }, samples: { type: 'string' }, limit: { type: 'string' }, provider: { type: 'string' },
-      'max-file-mb': { type: 'string' },
-    } });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values } = parsed;
+  const { values } = parseCommandArgs(args, {
+    out: { type: 'string' }, model: { type: 'string' }, samples: { type: 'string' }, limit: { type: 'string' }, provider: { type: 'string' },
+    'max-file-mb': { type: 'string' },
+  });
   const root = packageRoot();
   const samplesDir = path.resolve(values.samples ?? path.join(root, 'samples', 'synthetic'));
   const outDir = path.resolve(values.out ?? path.join(root, 'out', 'demo'));

@@ -5,14 +5,13 @@ import { constants as fsConstants } from 'node:fs';
 import { access, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { isDatasetFormat, openDataset, DATASET_FORMATS } from '../../core/datasets/index';
 import { InferenceEngine } from '../../model/engine';
 import { accuracyTable, evaluateDataset, progressLine, type EvalReport } from '../../model/evaluate';
 import { resolveModelDir } from '../../model/locate';
-import { reportAccuracyRows } from '../../model/report';
+import { reportAccuracyRows } from '../report';
 import { intOption, UsageError, type CliIO } from '../command';
-import { joinNegativeValues, maxFileBytesOption, threadsOption } from '../options';
+import { maxFileBytesOption, parseCommandArgs, threadsOption } from '../options';
 import { providerOption } from './explain';
 
 export const summary = 'pointing-game accuracy per split of an annotation file, with a JSON report';
@@ -35,18 +34,11 @@ exit code: 0 every query scored, 1 some queries not scored (listed with the reas
 (nothing written), 128 + signal when interrupted (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP; partial report written)`;
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args: joinNegativeValues(args, ['threads', 'max-file-mb']), allowPositionals: true, strict: true,
-      options: {
-        split: { type: 'string' }, limit: { type: 'string' }, batch: { type: 'string' }, model: { type: 'string' },
-        out: { type: 'string' }, worst: { type: 'string' }, 'image-root': { type: 'string' }, format: { type: 'string' },
-        provider: { type: 'string' }, threads: { type: 'string' }, 'max-file-mb': { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  return parseCommandArgs(args, {
+    split: { type: 'string' }, limit: { type: 'string' }, batch: { type: 'string' }, model: { type: 'string' },
+    out: { type: 'string' }, worst: { type: 'string' }, 'image-root': { type: 'string' }, format: { type: 'string' },
+    provider: { type: 'string' }, threads: { type: 'string' }, 'max-file-mb': { type: 'string' },
+  }, true);
 }
 
 /**

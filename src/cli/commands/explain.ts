@@ -2,12 +2,11 @@
 // (image | GradCAM overlay + pointing-game point | per-token strip) and prints the ITM score and the point.
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { InferenceEngine, type ProviderSetting } from '../../model/engine';
 import { explainFigure } from '../../model/figure';
 import { resolveModelDir } from '../../model/locate';
 import { UsageError, type CliIO } from '../command';
-import { joinNegativeValues, maxFileBytesOption, threadsOption } from '../options';
+import { maxFileBytesOption, parseCommandArgs, threadsOption } from '../options';
 
 export const summary = 'explain a phrase on an image: GradCAM figure, ITM score and pointing-game point';
 export const usage = `usage: amc explain IMAGE "PHRASE" [--model DIR] [--out FILE.png] [--json] [--provider auto|cuda|cpu] [--threads N]
@@ -23,17 +22,10 @@ export const usage = `usage: amc explain IMAGE "PHRASE" [--model DIR] [--out FIL
   --verbose        also print onnxruntime's own provider message and the time each step took`;
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args: joinNegativeValues(args, ['threads', 'max-file-mb']), allowPositionals: true, strict: true,
-      options: {
-        model: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
-        provider: { type: 'string' }, threads: { type: 'string' }, 'max-file-mb': { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  return parseCommandArgs(args, {
+    model: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
+    provider: { type: 'string' }, threads: { type: 'string' }, 'max-file-mb': { type: 'string' },
+  }, true);
 }
 
 export function providerOption(value: string | undefined): ProviderSetting | undefined {

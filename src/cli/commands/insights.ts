@@ -1,10 +1,10 @@
 // `amc insights REPORT.json`: where and why the model fails, from an evaluation report (`amc eval --out` or
 // `python -m amc_trainer eval --out`): accuracy by word, phrase length, GT box area, number of boxes and split,
 // where misses point, and L_mean / L_max histograms. Tables on stdout, or the same numbers with --json.
-import { parseArgs } from 'node:util';
 import { AREA_BUCKETS, BORDER_MARGIN, computeInsights, InsightTable, type Histogram, type Insights, type Rate } from '../../core/insights';
 import { readReportInto } from '../../core/reportReader';
 import { intOption, UsageError, type CliIO } from '../command';
+import { parseCommandArgs } from '../options';
 
 const VIEWS = ['word', 'length', 'area', 'boxes', 'split', 'miss-target', 'loss'] as const;
 type View = typeof VIEWS[number];
@@ -22,14 +22,7 @@ Miss targets: inside another query's GT box on the same image (strictly, as the 
 (within ${BORDER_MARGIN * 100} % of the width or height of an edge), else background.`;
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args, allowPositionals: true, strict: true,
-      options: { by: { type: 'string' }, 'min-count': { type: 'string' }, bins: { type: 'string' }, json: { type: 'boolean' } },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  return parseCommandArgs(args, { by: { type: 'string' }, 'min-count': { type: 'string' }, bins: { type: 'string' }, json: { type: 'boolean' } }, true);
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {

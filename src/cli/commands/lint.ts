@@ -1,9 +1,9 @@
 // `amc lint FILE`: report annotation problems as `file:entry: severity: message [code]`; exit 1 on any error.
-import { parseArgs } from 'node:util';
 import { isDatasetFormat, openDataset, DATASET_FORMATS } from '../../core/datasets/index';
 import { lintDataset, type LintReport } from '../../core/lint';
 import type { Problem } from '../../core/types';
 import { UsageError, type CliIO } from '../command';
+import { parseCommandArgs } from '../options';
 
 export const summary = 'report annotation problems (bad boxes, missing images, duplicate ids, ...); exit 1 on errors';
 export const usage = `usage: amc lint FILE [--image-root DIR] [--no-image-check] [--json] [--format F]
@@ -26,19 +26,10 @@ export function problemLine(p: Problem): string {
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args, allowPositionals: true, strict: true,
-      options: {
-        'image-root': { type: 'string' }, 'no-image-check': { type: 'boolean' }, json: { type: 'boolean' },
-        format: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs(args, {
+    'image-root': { type: 'string' }, 'no-image-check': { type: 'boolean' }, json: { type: 'boolean' },
+    format: { type: 'string' },
+  }, true);
   if (positionals.length !== 1) throw new UsageError(positionals.length ? 'expected one FILE' : 'missing FILE');
   if (values.format !== undefined && !isDatasetFormat(values.format)) {
     throw new UsageError(`--format must be one of ${DATASET_FORMATS.join(', ')}, got '${values.format}'`);

@@ -2,9 +2,9 @@
 // $AMC_PYTHON alone when set (as the amc.pythonPath setting), else /usr/bin/python3, python3, python — the first
 // whose `import torch` gives torch >= 1.13. The first python3 on PATH often has no torch, so README's trainer
 // commands use `$(amc python --path)` instead of a bare `python`.
-import { parseArgs } from 'node:util';
 import { chooseInterpreter, interpreterCandidates, MIN_TORCH, type PythonProbe } from '../../tasks/python';
-import { UsageError, type CliIO } from '../command';
+import type { CliIO } from '../command';
+import { parseCommandArgs } from '../options';
 
 export const summary = 'print the Python interpreter (with PyTorch) that runs the bundled trainer';
 export const usage = `usage: amc python [--path]
@@ -20,12 +20,7 @@ function whyNot(p: PythonProbe): string {
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, allowPositionals: false, strict: true, options: { path: { type: 'boolean' } } }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values } = parseCommandArgs(args, { path: { type: 'boolean' } });
   const fromEnv = process.env.AMC_PYTHON ?? '';
   const { chosen, probes } = await chooseInterpreter(interpreterCandidates(fromEnv, undefined));
   if (!chosen) {

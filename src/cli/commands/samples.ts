@@ -1,8 +1,8 @@
 // `amc samples FILE`: print the grounding queries a file holds, as the readers parse them.
-import { parseArgs } from 'node:util';
 import type { Sample } from '../../core/types';
 import { isDatasetFormat, openDataset, DATASET_FORMATS } from '../../core/datasets/index';
 import { intOption, UsageError, type CliIO } from '../command';
+import { parseCommandArgs } from '../options';
 
 export const summary = 'print the parsed queries of an annotation file (JSON lines with --json)';
 export const usage = `usage: amc samples FILE [--image-root DIR] [--split S] [--limit N] [--start N] [--json] [--format F]
@@ -66,15 +66,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
 }
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args, allowPositionals: true, strict: true,
-      options: {
-        'image-root': { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' },
-        start: { type: 'string' }, json: { type: 'boolean' }, format: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  return parseCommandArgs(args, {
+    'image-root': { type: 'string' }, split: { type: 'string' }, limit: { type: 'string' },
+    start: { type: 'string' }, json: { type: 'boolean' }, format: { type: 'string' },
+  }, true);
 }

@@ -4,6 +4,7 @@
 // viewer and the pointing game use the union). Indexed by the byte scanner like the raw VG file, because the
 // authors' files are large too.
 import { type FileHandle } from 'node:fs/promises';
+import { errorMessage } from '../errors';
 import * as path from 'node:path';
 import type { BoxXYXY, Problem, Sample } from '../types';
 import { preCaption } from '../text';
@@ -166,7 +167,7 @@ class AmcVgDataset implements Dataset {
       if (this.closed) { this.progress.finish(); return; } // closing stops indexing; nothing went wrong
       const error = err instanceof JsonScanError
         ? await stoppedError(this.file, err, indexer.describe(err.offset), indexer.committed, ['sample', 'samples'])
-        : new ReaderError(this.file, undefined, (err as Error).message);
+        : new ReaderError(this.file, undefined, errorMessage(err));
       this.progress.publish(indexer.committed);
       this.progress.finish(error);
       throw error;

@@ -3,6 +3,7 @@
 // The real file is ~700 MB (5.4M regions), too big for JSON.parse, so it is indexed by the byte scanner: the
 // byte range of every region is kept in typed-array columns and pages are read back with positional reads.
 import { access, type FileHandle } from 'node:fs/promises';
+import { errorMessage } from '../errors';
 import { BoundedReadError, DEFAULT_MAX_FILE_BYTES, openRegularFile } from '../boundedRead';
 import * as path from 'node:path';
 import type { BoxXYXY, Problem, Sample } from '../types';
@@ -56,7 +57,7 @@ class ImageData implements ScanHandler {
       this.progress.finish();
     } catch (err) {
       const error = err instanceof JsonScanError ? new ReaderError(this.file, `byte ${err.offset}`, err.message)
-        : err instanceof ReaderError ? err : new ReaderError(this.file, undefined, (err as Error).message);
+        : err instanceof ReaderError ? err : new ReaderError(this.file, undefined, errorMessage(err));
       this.progress.finish(error);
       throw error;
     } finally {
@@ -464,7 +465,7 @@ class VgRegionsDataset implements Dataset {
       if (this.closed) { this.progress.finish(); return; } // closing stops indexing; nothing went wrong
       const error = err instanceof JsonScanError
         ? await stoppedError(this.file, err, indexer.describe(err.offset), indexer.committedRegions, ['region', 'regions'])
-        : err instanceof ReaderError ? err : new ReaderError(this.file, undefined, (err as Error).message);
+        : err instanceof ReaderError ? err : new ReaderError(this.file, undefined, errorMessage(err));
       this.progress.publish(indexer.committedRegions);
       this.progress.finish(error);
       throw error;

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { EvaluationSummary } from '../../../src/protocol';
+import type { EvaluationSummary } from '../../../src/shared/protocol';
 import type { ViewerState } from '../../../src/editor/registry';
 import { activateAmc, repoDir, samplesDir, waitFor, workspaceDir } from './helpers';
 

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ViewerState } from '../../../src/editor/registry';
-import type { EvaluationSummary } from '../../../src/protocol';
+import type { EvaluationSummary } from '../../../src/shared/protocol';
 import type { AmcTaskDefinition } from '../../../src/tasks/definition';
 import type { FineTuneCommandResult } from '../../../src/tasks/index';
 import type { RunResult } from '../../../src/tasks/run';

@@ -1,7 +1,7 @@
 // Comparing two models on the same dataset (issue 6, "previous and new model side by side"): which folder the
 // comparison model is, and the per-split pointing-game delta. Pure: no vscode import, no onnxruntime; used by the
 // engine host, the viewer session, the webview and the unit tests (so no node:path either: callers resolve paths).
-import type { SplitAccuracyPayload, SplitDelta } from '../protocol';
+import type { SplitAccuracyPayload, SplitDelta } from './protocol';
 
 /** Workspace state: amc.modelPath before the last fine-tune export switched it ('' = the bundled default model). */
 export const PREVIOUS_MODEL_KEY = 'amc.previousModelPath';

@@ -2,10 +2,29 @@
 // Both sides import this file: the host (src/editor/) answers requests, the webview (webview/) sends them.
 // Shape (as vscode-hexeditor's shared/protocol.ts): every webview→host request carries an id and is answered
 // by exactly one response with the same id, either `ok: true` + result or `ok: false` + error. The host also
-// pushes events (no id, no answer). Pure TypeScript: no DOM, no vscode.
-import type { BoxXYXY, DatasetFormat, HitRule } from './core/types';
+// pushes events (no id, no answer). The mechanism (ids, result-or-error, cancel) is ./rpc.ts, shared with the
+// inference worker's channel; this file is the webview channel's method and event maps. Pure TypeScript: no DOM,
+// no vscode.
+import type { BoxXYXY, DatasetFormat, HitRule } from '../core/types';
+import {
+  parseRequest, RpcClient, RpcServer,
+  type CancelMessage, type ErrorPayload, type EventEnvelope, type Handlers, type RequestEnvelope, type ResponseMessage,
+} from './rpc';
 
+/**
+ * Version of this contract. The host writes it into the page (`<body data-protocol-version>`, renderWebviewHtml)
+ * and into InitResult; the webview compares both with the version it was built with and refuses to run on a
+ * mismatch (a stale out/webview.js next to a newer host, or the reverse). Raise it on any incompatible change.
+ */
 export const PROTOCOL_VERSION = 2;
+
+/** What the webview says when the host speaks another protocol version, or undefined when they agree. */
+export function protocolMismatch(hostVersion: unknown, webviewVersion: number = PROTOCOL_VERSION): string | undefined {
+  const host = typeof hostVersion === 'string' && /^\d+$/.test(hostVersion) ? Number(hostVersion) : hostVersion;
+  if (host === webviewVersion) return undefined;
+  const shown = typeof host === 'number' && Number.isInteger(host) ? String(host) : '?';
+  return `host and webview disagree: protocol v${shown} vs v${webviewVersion} — reload the window`;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Data carried by messages
@@ -187,6 +206,11 @@ export interface InitResult {
   evaluation?: EvaluationSummary;
   /** The comparison model, or null when the viewer compares with none. */
   comparison: ComparisonInfo | null;
+  /**
+   * True only when the extension runs under its tests (extension mode Test or AMC_TEST_HOOKS=1): the webview then
+   * reports what it drew (`reportShown`). Absent in normal use, where the host refuses `reportShown`.
+   */
+  testHooks?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -217,7 +241,10 @@ export interface RequestMap {
   evaluate: { params: Record<string, never>; result: { started: boolean } };
   /** Show the annotation entry of a sample in a text editor. */
   revealSource: { params: { index: number }; result: { shown: boolean } };
-  /** The webview drew an explanation (for the host's log, timing and the extension-host tests). */
+  /**
+   * Test hook, sent only when InitResult.testHooks is true (refused otherwise): the webview drew an explanation
+   * and reads back what it shows, for the extension-host tests (`amc.viewerState`) and the first-shown timing.
+   */
   reportShown: { params: ShownReport; result: Record<string, never> };
   /**
    * "Allow this folder" on a sample whose image is outside the allowed folders (SampleDetail.imageOutside): the
@@ -269,18 +296,12 @@ export interface EventMap {
 export type EventName = keyof EventMap;
 
 // ---------------------------------------------------------------------------------------------------------
-// Envelopes
+// Envelopes: the generic request/response mechanism of rpc.ts with this channel's method and event maps.
 
-export type RequestMessage = { [M in Method]: { kind: 'request'; id: number; method: M; params: ParamsOf<M> } }[Method];
-/** The webview asks the host to abandon a request (the user moved on); the host still answers it, with an error. */
-export interface CancelMessage { kind: 'cancel'; id: number; }
+export type RequestMessage = RequestEnvelope<RequestMap>;
+export type { CancelMessage, ErrorPayload, ResponseMessage } from './rpc';
 export type WebviewToHost = RequestMessage | CancelMessage;
-
-export interface ErrorPayload { message: string; code?: 'cancelled' | 'no-model' | 'bad-request' | 'failed'; }
-export type ResponseMessage =
-  | { kind: 'response'; id: number; ok: true; result: unknown }
-  | { kind: 'response'; id: number; ok: false; error: ErrorPayload };
-export type EventMessage = { [E in EventName]: { kind: 'event'; event: E; data: EventMap[E] } }[EventName];
+export type EventMessage = EventEnvelope<EventMap>;
 export type HostToWebview = ResponseMessage | EventMessage;
 
 export const METHOD_NAMES: readonly Method[] = [
@@ -291,69 +312,21 @@ const METHODS: ReadonlySet<string> = new Set<string>(METHOD_NAMES);
 
 /** Validates the envelope of a message received from the webview (its content is checked by each handler). */
 export function parseWebviewMessage(raw: unknown): WebviewToHost | { invalid: string } {
-  if (typeof raw !== 'object' || raw === null) return { invalid: 'message is not an object' };
-  const m = raw as Record<string, unknown>;
-  if (typeof m.id !== 'number' || !Number.isInteger(m.id)) return { invalid: 'message has no integer id' };
-  if (m.kind === 'cancel') return { kind: 'cancel', id: m.id };
-  if (m.kind !== 'request') return { invalid: `unknown message kind ${JSON.stringify(m.kind)}` };
-  if (typeof m.method !== 'string' || !METHODS.has(m.method)) return { invalid: `unknown method ${JSON.stringify(m.method)}` };
-  if (typeof m.params !== 'object' || m.params === null) return { invalid: `${m.method}: params must be an object` };
-  return m as unknown as RequestMessage;
+  return parseRequest<RequestMap>(raw, METHODS);
 }
 
 /** Thrown by host handlers to answer with a specific error code. */
-export class RequestError extends Error {
-  constructor(message: string, readonly code: ErrorPayload['code'] = 'failed') { super(message); }
-}
+export { RequestError } from './rpc';
 
-// ---------------------------------------------------------------------------------------------------------
-// Both ends of the request/response pairing, transport-agnostic.
-
-export type RequestHandlers = { [M in Method]: (params: ParamsOf<M>, signal: AbortSignal) => Promise<ResultOf<M>> };
+export type RequestHandlers = Handlers<RequestMap>;
 
 /**
  * Host side: dispatches requests to handlers and answers every one of them exactly once, with the result, or
  * with an error when the handler throws, the params are malformed, or the webview cancelled it.
  */
-export class RequestServer {
-  private readonly inFlight = new Map<number, AbortController>();
-  constructor(private readonly handlers: RequestHandlers, private readonly post: (m: HostToWebview) => void) {}
-
-  receive(raw: unknown): void {
-    const msg = parseWebviewMessage(raw);
-    if ('invalid' in msg) {
-      const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : -1;
-      this.post({ kind: 'response', id, ok: false, error: { message: msg.invalid, code: 'bad-request' } });
-      return;
-    }
-    if (msg.kind === 'cancel') { this.inFlight.get(msg.id)?.abort(); return; }
-    const controller = new AbortController();
-    this.inFlight.set(msg.id, controller);
-    const handler = this.handlers[msg.method] as (p: unknown, s: AbortSignal) => Promise<unknown>;
-    let answer: Promise<unknown>;
-    try { answer = Promise.resolve(handler(msg.params, controller.signal)); } catch (e) { answer = Promise.reject(e); }
-    answer.then(
-      (result) => {
-        if (controller.signal.aborted) this.post({ kind: 'response', id: msg.id, ok: false, error: { message: 'cancelled', code: 'cancelled' } });
-        else this.post({ kind: 'response', id: msg.id, ok: true, result });
-      },
-      (err: unknown) => {
-        const cancelled = controller.signal.aborted;
-        const code = cancelled ? 'cancelled' : err instanceof RequestError ? err.code : 'failed';
-        const message = cancelled ? 'cancelled' : err instanceof Error ? err.message : String(err);
-        this.post({ kind: 'response', id: msg.id, ok: false, error: { message, code } });
-      },
-    ).finally(() => this.inFlight.delete(msg.id));
-  }
-
-  emit<E extends EventName>(event: E, data: EventMap[E]): void {
-    this.post({ kind: 'event', event, data } as EventMessage);
-  }
-
-  /** Abort every handler still running (the panel closed). */
-  dispose(): void {
-    for (const c of this.inFlight.values()) c.abort();
-    this.inFlight.clear();
+export class RequestServer extends RpcServer<RequestMap, EventMap> {
+  constructor(handlers: RequestHandlers, post: (m: HostToWebview) => void) {
+    super(METHOD_NAMES, handlers, post);
   }
 }
 
@@ -362,43 +335,9 @@ export class RemoteError extends Error {
   constructor(message: string, readonly code: ErrorPayload['code']) { super(message); this.name = 'RemoteError'; }
 }
 
-type EventListeners = { [E in EventName]?: Array<(data: EventMap[E]) => void> };
-
 /** Webview side: typed requests that resolve with the host's result or reject with a RemoteError. */
-export class RequestClient {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private readonly listeners: EventListeners = {};
-  constructor(private readonly post: (m: WebviewToHost) => void) {}
-
-  request<M extends Method>(method: M, params: ParamsOf<M>, signal?: AbortSignal): Promise<ResultOf<M>> {
-    const id = this.nextId++;
-    return new Promise<ResultOf<M>>((resolve, reject) => {
-      if (signal?.aborted) { reject(new RemoteError('cancelled', 'cancelled')); return; }
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      signal?.addEventListener('abort', () => this.post({ kind: 'cancel', id }), { once: true });
-      this.post({ kind: 'request', id, method, params } as RequestMessage);
-    });
+export class RequestClient extends RpcClient<RequestMap, EventMap> {
+  constructor(post: (m: WebviewToHost) => void) {
+    super(post, (e) => new RemoteError(e.message, e.code));
   }
-
-  on<E extends EventName>(event: E, listener: (data: EventMap[E]) => void): void {
-    ((this.listeners[event] ??= []) as Array<(data: EventMap[E]) => void>).push(listener);
-  }
-
-  /** Feed every message from the host here. Unknown messages are ignored (a newer host). */
-  receive(raw: unknown): void {
-    if (typeof raw !== 'object' || raw === null) return;
-    const msg = raw as HostToWebview;
-    if (msg.kind === 'response') {
-      const waiter = this.pending.get(msg.id);
-      if (!waiter) return;
-      this.pending.delete(msg.id);
-      if (msg.ok) waiter.resolve(msg.result);
-      else waiter.reject(new RemoteError(msg.error.message, msg.error.code));
-    } else if (msg.kind === 'event') {
-      for (const l of (this.listeners[msg.event] ?? []) as Array<(d: unknown) => void>) l(msg.data);
-    }
-  }
-
-  get pendingCount(): number { return this.pending.size; }
 }

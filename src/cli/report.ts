@@ -6,9 +6,9 @@ import * as path from 'node:path';
 import type { SplitAccuracy } from '../core/math/pointing';
 import { colormap } from '../core/math/colormap';
 import type { Sample } from '../core/types';
-import type { SampleExplanation } from './engine';
-import type { EvalReport, EvalRow } from './evaluate';
-import { samplePanels } from './figure';
+import type { SampleExplanation } from '../model/engine';
+import type { EvalReport, EvalRow } from '../model/evaluate';
+import { samplePanels } from '../model/figure';
 import { formatAccuracy } from '../core/notScored';
 
 export interface ReportSection { title: string; report: EvalReport; panels: Map<string, PanelFiles>; }
