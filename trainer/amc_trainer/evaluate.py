@@ -6,8 +6,12 @@ mode='bicubic', align_corners=False)` to the original image size → the first m
 (`x > x1 and x < x2 and y > y1 and y < y2`; the RefCOCO rule `x < x1 + w` is the same test on the
 reader's xyxy box). Accuracy = hits / queries, per split.
 
-This is the PyTorch reference that the TypeScript evaluator is compared with, sample by sample: the report
-lists every query's id, split, hit, point and score (the raw ITM match logit).
+This is the PyTorch reference that the TypeScript evaluator is compared with, sample by sample. The `--out`
+report is the evaluation report schema 1 that `amc eval --out` writes too (src/core/evalReportSchema.ts, README
+"Evaluation reports"): a header naming the model (card name and grounding.onnx sha256 with `--card`, and the
+checkpoint's sha256) and the annotation file (name, size, format), and per query id, image, phrase, split, boxes,
+width, height, point {x, y}, hit, score (the raw ITM match logit) and L_mean / L_max: the training losses at batch
+size 1 on the query's box(es) (spec §2, as src/core/math/amc.ts sampleLosses). `validate_report` checks one.
 
 Batch size does not change a result: each image is encoded on its own, padding tokens are masked in every
 attention and zeroed in the map, and padding only rescales a map by a constant (the mean over all L token
@@ -16,6 +20,8 @@ positions, spec §1.3), which moves no argmax.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -29,9 +35,11 @@ from PIL import Image
 
 from .checkpoint_io import read_checkpoint, state_dict_of
 from .distributed import init_distributed
-from .eval_formats import read_eval_queries
+from .eval_formats import detect_format, read_eval_queries
 from .images import load_eval_image
-from .model import ALBEF, ModelConfig, load_state_dict_report
+from .losses import amc_loss_terms
+from .masks import box_mask, clamp_box
+from .model import ALBEF, ModelConfig, gradcam_training_map, load_state_dict_report
 from .tokenizer import BertTokenizer
 
 
@@ -47,6 +55,28 @@ def pointing_point(cam: torch.Tensor, height: int, width: int) -> tuple[int, int
 def is_hit(x: float, y: float, boxes_xyxy: Sequence[Sequence[float]]) -> bool:
     """Strictly inside any box (spec §4.1 step 4; several boxes act as a union)."""
     return any(x > b[0] and x < b[2] and y > b[1] and y < b[3] for b in boxes_xyxy)
+
+
+# The report schema (src/core/evalReportSchema.ts REPORT_SCHEMA / REPORT_SCHEMA_VERSION).
+REPORT_SCHEMA = "amc-eval-report"
+REPORT_SCHEMA_VERSION = 1
+WRITER = "python -m amc_trainer eval"
+AMC_WEIGHTS = (0.2, 0.8)  # L_AMC = 0.2 L_mean + 0.8 L_max (spec §2)
+
+
+def sample_losses(cam: torch.Tensor, boxes_xyxy: Sequence[Sequence[float]], width: int, height: int) -> dict:
+    """L_mean, L_max, their weighted total and whether the mask is empty, for ONE raw g×g map at batch size 1
+    (as the map would be without padding) and the union of the query's boxes: the training map (relu, min-max,
+    bilinear to 256, spec §1.3) against the boxes clamped and drawn as the reference does, nearest-resized to 256
+    (spec §2) -- src/core/math/amc.ts sampleLosses. Summed in float64 like the TypeScript side."""
+    train_map = gradcam_training_map(cam.reshape(1, *cam.shape[-2:]).float()).double()
+    mask = torch.zeros(1, *train_map.shape[-2:], dtype=torch.float64)
+    for box in boxes_xyxy:
+        mask[0] = torch.maximum(mask[0], box_mask(clamp_box(box, width, height), width, height).double())
+    l_mean, l_max = amc_loss_terms(train_map, mask)
+    l_mean, l_max = float(l_mean), float(l_max)
+    return {"lMean": l_mean, "lMax": l_max, "total": AMC_WEIGHTS[0] * l_mean + AMC_WEIGHTS[1] * l_max,
+            "maskEmpty": bool(mask.sum() == 0)}
 
 
 def load_queries(path: str, image_root: Optional[str] = None, split: Optional[str] = None) -> list:
@@ -109,7 +139,8 @@ def encoding_plan(queries: list, batch_size: int, batches: range) -> tuple[list,
 def evaluate_queries(model, queries: list, tokenizer, image_res: int, batch_size: int = 16,
                      device: Optional[torch.device] = None, max_length: Optional[int] = None,
                      progress=None, batches: Optional[range] = None) -> list[dict]:
-    """Per-query records {id, split, hit, point:[x,y], score, boxes}. The model must be in eval mode.
+    """Per-query records of the report schema {id, split, image, phrase, boxes, width, height, hit, point {x, y},
+    score, lMean, lMax, total, maskEmpty}. The model must be in eval mode.
     `batches` (default: all): only these batches of `batch_size` queries, with the single-process run's numbers."""
     device = device or torch.device("cpu")
     n_batches = -(-len(queries) // batch_size)
@@ -135,13 +166,17 @@ def evaluate_queries(model, queries: list, tokenizer, image_res: int, batch_size
         out = model.explain(image_embeds, input_ids.to(device), attention_mask.to(device))
         cams = out["gradcam"].detach().cpu()
         logits = out["itm_logits"].detach().cpu()
+        # The raw map is a mean over all L positions of the padded batch; the losses take the map at batch size 1
+        # (mean over the query's own tokens, padding maps are zero): undo the padded divisor, as the engine does.
+        unpad = input_ids.shape[1] / attention_mask.sum(dim=1).double()
         for i, q in enumerate(chunk):
             width, height = (q.width, q.height) if q.width and q.height else _image_size(q.image)
             x, y = pointing_point(cams[i], height, width)
             boxes = [list(map(float, box)) for box in q.boxes_xyxy]
-            records.append({"id": str(q.id), "split": q.split, "hit": is_hit(x, y, boxes), "point": [x, y],
-                            "score": float(logits[i, 1]), "phrase": q.caption, "image": q.image,
-                            "width": int(width), "height": int(height), "boxes": boxes})
+            records.append({"id": str(q.id), "split": q.split, "image": q.image, "phrase": q.phrase, "boxes": boxes,
+                            "width": int(width), "height": int(height), "hit": is_hit(x, y, boxes),
+                            "point": {"x": x, "y": y}, "score": float(logits[i, 1]),
+                            **sample_losses(cams[i].double() * unpad[i], boxes, int(width), int(height))})
         done += len(chunk)
         if progress:
             progress(done, total)
@@ -159,6 +194,155 @@ def summarize(records: list[dict]) -> dict:
     n = len(records)
     hits = sum(int(r["hit"]) for r in records)
     return {"splits": dict(sorted(splits.items())), "n": n, "hits": hits, "accuracy": hits / n if n else 0.0}
+
+
+def accuracy_rows(records: list[dict]) -> list[dict]:
+    """The report's "accuracy": {split, hits, total, accuracy} per split in order of first appearance, then "all"
+    (src/core/math/pointing.ts accuracyBySplit)."""
+    rows: dict[str, dict] = {}
+    for r in records:
+        row = rows.setdefault(r["split"] if r["split"] is not None else "(none)", {"hits": 0, "total": 0})
+        row["total"] += 1
+        row["hits"] += int(r["hit"])
+    out = [{"split": name, **row, "accuracy": row["hits"] / row["total"]} for name, row in rows.items()]
+    hits, total = sum(int(r["hit"]) for r in records), len(records)
+    return out + [{"split": "all", "hits": hits, "total": total, "accuracy": hits / total if total else None}]
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_card(path: str) -> tuple[str, str, dict]:
+    """(name, sha256 of grounding.onnx as recorded, config) of an exported model's card: a model folder or its
+    model.json. ValueError naming the file when it is not a card."""
+    card_file = os.path.join(path, "model.json") if os.path.isdir(path) else path
+    try:
+        with open(card_file, encoding="utf-8") as fh:
+            card = json.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"{card_file}: model card not found (--card takes a model folder or its model.json)")
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{card_file}: not a readable model card: {err}")
+    sha = card.get("sha256", {}).get("grounding.onnx") if isinstance(card, dict) else None
+    if not isinstance(card, dict) or not isinstance(card.get("name"), str) or not isinstance(sha, str) \
+            or len(sha) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha):
+        raise ValueError(f'{card_file}: a model card needs "name" and "sha256"["grounding.onnx"] (64 hex digits)')
+    return card["name"], sha.lower(), card.get("config") if isinstance(card.get("config"), dict) else {}
+
+
+def check_card_matches(card_file: str, card_config: dict, mcfg) -> None:
+    """The card must describe this checkpoint's architecture (its `config` is the exported ModelConfig); a card of
+    another model would give the report a wrong identity. image_res is not compared (--image-res overrides it)."""
+    ours = dataclasses.asdict(mcfg)
+    differ = [k for k, v in card_config.items() if k in ours and k != "image_res" and ours[k] != v]
+    if differ:
+        raise ValueError(f"{card_file}: the card describes another model than the checkpoint ("
+                         + ", ".join(f"{k} {card_config[k]!r} vs {ours[k]!r}" for k in differ[:5]) + ")")
+
+
+def report_header(checkpoint: str, data: str, card: Optional[str], mcfg) -> dict:
+    """The schema-1 header: writer, model {name, cardSha256, checkpointSha256}, dataset {file, size, format}."""
+    name, card_sha = None, None
+    if card:
+        name, card_sha, card_config = read_card(card)
+        check_card_matches(card, card_config, mcfg)
+    return {"schema": REPORT_SCHEMA, "schemaVersion": REPORT_SCHEMA_VERSION, "writer": WRITER,
+            "model": {"name": name, "cardSha256": card_sha, "checkpointSha256": sha256_file(checkpoint),
+                      "checkpoint": os.path.abspath(checkpoint)},
+            "dataset": {"file": os.path.basename(data), "size": os.path.getsize(data), "format": detect_format(data),
+                        "path": os.path.abspath(data)}}
+
+
+def validate_report(report: Any, limit: int = 20) -> list[str]:
+    """Problems of a parsed report against schema 1, each naming the field or samples[i]; [] when valid.
+    The twin of src/core/evalReportSchema.ts validateEvalReport (same rules, same field names)."""
+    if not isinstance(report, dict):
+        return ["the report is not a JSON object"]
+    if report.get("schema") != REPORT_SCHEMA:
+        return [f'"schema" is {json.dumps(report.get("schema"))}, expected "{REPORT_SCHEMA}"']
+    if report.get("schemaVersion") != REPORT_SCHEMA_VERSION:
+        return [f'"schemaVersion" must be {REPORT_SCHEMA_VERSION}, got {json.dumps(report.get("schemaVersion"))}']
+    problems: list[str] = []
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_num(v: Any) -> bool:
+        return (is_int(v) or isinstance(v, float)) and v == v and v not in (float("inf"), float("-inf"))
+
+    def is_sha(v: Any) -> bool:
+        return isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+
+    if not isinstance(report.get("writer"), str):
+        problems.append('"writer" must be a string')
+    model = report.get("model")
+    if not isinstance(model, dict):
+        problems.append('"model" must be an object {name, cardSha256, checkpointSha256}')
+    else:
+        if model.get("name") is not None and not isinstance(model.get("name"), str):
+            problems.append('"model.name" must be a string or null')
+        for k in ("cardSha256", "checkpointSha256"):
+            if k not in model or (model[k] is not None and not is_sha(model[k])):
+                problems.append(f'"model.{k}" must be 64 lowercase hex digits or null, got {json.dumps(model.get(k))}')
+        if model.get("cardSha256") is None and model.get("checkpointSha256") is None:
+            problems.append('"model" names neither a card sha256 nor a checkpoint sha256')
+    data = report.get("dataset")
+    if not isinstance(data, dict):
+        problems.append('"dataset" must be an object {file, size, format}')
+    else:
+        if not isinstance(data.get("file"), str) or not data["file"] or "/" in data["file"] or "\\" in data["file"]:
+            problems.append('"dataset.file" must be a file name (no folder)')
+        if not is_int(data.get("size")) or data["size"] < 0:
+            problems.append('"dataset.size" must be a byte count')
+        if not isinstance(data.get("format"), str):
+            problems.append('"dataset.format" must be a string')
+    if problems:
+        return problems
+    samples = report.get("samples")
+    if not isinstance(samples, list):
+        return ['"samples" must be an array']
+    for i, row in enumerate(samples):
+        if len(problems) >= limit:
+            break
+        at = f"samples[{i}]"
+        if not isinstance(row, dict):
+            problems.append(f"{at}: must be an object")
+            continue
+
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                problems.append(f"{at}.{what}")
+        need(isinstance(row.get("id"), str), "id must be a string")
+        need(isinstance(row.get("image"), str), "image must be a string")
+        need(isinstance(row.get("phrase"), str), "phrase must be a string")
+        need(row.get("split", 0) is None or isinstance(row.get("split"), str), "split must be a string or null")
+        boxes = row.get("boxes")
+        need(isinstance(boxes, list) and all(isinstance(b, list) and len(b) == 4 and all(is_num(v) for v in b)
+                                             for b in boxes), "boxes must be an array of [x1, y1, x2, y2]")
+        for k in ("width", "height"):
+            need(k not in row or (is_int(row[k]) and row[k] > 0), f"{k} must be a positive integer")
+        if "error" in row:
+            need(isinstance(row["error"], str) and row["error"] != "", "error must be a message")
+            need(isinstance(row.get("reason"), str) and row["reason"] != "",
+                 "reason must be a short cause (a not-scored row has both error and reason)")
+            for k in ("hit", "point", "lMean", "lMax", "score"):
+                need(k not in row, f"{k} must be absent on a not-scored row")
+        else:
+            point = row.get("point")
+            need(isinstance(point, dict) and is_int(point.get("x")) and is_int(point.get("y")),
+                 "point must be {x, y} in integer pixels")
+            need(isinstance(row.get("hit"), bool), "hit must be true or false")
+            for k in ("lMean", "lMax", "score"):
+                need(is_num(row.get(k)), f"{k} must be a finite number")
+            for k in ("lMean", "lMax"):
+                need(not is_num(row.get(k)) or row[k] >= 0, f"{k} must be ≥ 0 (a hinge)")
+            need("reason" not in row, "reason without an error")
+    return problems[:limit]
 
 
 # Keys an explanation does not use: momentum copies, queues, ITC projections and temperature, MLM head.
@@ -230,7 +414,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", required=True, help="annotation file in any format the extension opens")
     parser.add_argument("--image-root", default=None, help="image folder (default: the reader's, next to the data)")
     parser.add_argument("--split", default=None, help="only this split (e.g. test, testA, testB)")
-    parser.add_argument("--out", default=None, help="write the full report (summary + per-sample records) here")
+    parser.add_argument("--out", default=None,
+                        help="write the evaluation report (schema 1, as amc eval --out) here")
+    parser.add_argument("--card", default=None,
+                        help="the exported model folder (or its model.json) of this checkpoint: the report then names "
+                             "the model by its card name and grounding.onnx sha256, so the viewer can match it")
     parser.add_argument("--batch-size", type=int, default=8,
                         help="queries per GradCAM batch (results do not depend on it)")
     parser.add_argument("--model", choices=["small", "base"], default=None,
@@ -267,6 +455,8 @@ def main(argv: list[str]) -> int:
         model, mcfg = load_model_for_eval(args.checkpoint, args.model, args.image_res, device,
                                           log if is_main else (lambda s: None))
         queries = load_queries(args.data, args.image_root, args.split)
+        # Rank 0 names the model and the file (the card check fails early, before any compute).
+        header = report_header(args.checkpoint, args.data, args.card, mcfg) if is_main else None
         if is_main:
             log(f"evaluating {len(queries)} queries at {mcfg.image_res} px (grid {mcfg.image_res // mcfg.patch_size})"
                 + (f" across {world_size} processes" if world_size > 1 else ""))
@@ -291,10 +481,15 @@ def main(argv: list[str]) -> int:
         return 2
     records = [record for _, shard in outcomes for record in shard]  # rank order = query order
     summary = summarize(records)
-    report: dict[str, Any] = {"checkpoint": os.path.abspath(args.checkpoint), "data": os.path.abspath(args.data),
-                              "image_res": mcfg.image_res, "grid": mcfg.image_res // mcfg.patch_size,
+    # Python reports score every query (a bad image fails the run), so evaluated = queries and nothing is listed as
+    # not scored; the keys are there so that both writers' headers read alike.
+    report: dict[str, Any] = {**(header or {}), "split": args.split, "imageRes": mcfg.image_res,
+                              "grid": mcfg.image_res // mcfg.patch_size,
                               "protocol": "spec §4.1: raw GradCAM, bicubic align_corners=False, first row-major "
-                                          "argmax, strictly inside any box", **summary, "samples": records}
+                                          "argmax, strictly inside any box; lMean/lMax: spec §2 at batch size 1",
+                              "counts": {"queries": len(records), "evaluated": len(records), "errors": 0,
+                                         "notScored": 0, "skippedNoBox": 0},
+                              "notScored": [], "accuracy": accuracy_rows(records), "samples": records}
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w", encoding="utf-8") as fh:

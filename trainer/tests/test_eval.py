@@ -10,7 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from amc_trainer.evaluate import evaluate_queries, is_hit, load_queries, pointing_point, summarize
+from amc_trainer.evaluate import (evaluate_queries, is_hit, load_queries, pointing_point, sample_losses, summarize,
+                                  validate_report)
 from train_helpers import PYTHON, TINY_MODEL, TINY_RES, TRAINER_DIR, env, run_cli
 
 
@@ -71,8 +72,10 @@ def test_batch_size_does_not_change_results(synth, tiny_checkpoint):
     for a, b in zip(one, many):
         assert (a["id"], a["hit"], a["point"]) == (b["id"], b["hit"], b["point"])
         assert a["score"] == pytest.approx(b["score"], abs=1e-5)
-        assert a["hit"] == is_hit(*a["point"], a["boxes"])
-        assert 0 <= a["point"][0] < a["width"] and 0 <= a["point"][1] < a["height"]
+        assert a["hit"] == is_hit(a["point"]["x"], a["point"]["y"], a["boxes"])
+        assert 0 <= a["point"]["x"] < a["width"] and 0 <= a["point"]["y"] < a["height"]
+        # the losses are those of the sample at batch size 1, whatever the batch it ran in
+        assert (a["lMean"], a["lMax"]) == pytest.approx((b["lMean"], b["lMax"]), abs=1e-6)
     summary = summarize(one)
     assert summary["n"] == len(queries) and set(summary["splits"]) <= {"test", "testA", "testB"}
     assert summary["accuracy"] == pytest.approx(sum(r["hit"] for r in one) / len(one))
@@ -85,20 +88,24 @@ def test_eval_cli_report_per_split_and_per_sample(synth, tiny_checkpoint, tmp_pa
                    "--out", str(report_path), "--batch-size", "5"])
     assert run.returncode == 0, run.stderr
     report = json.loads(report_path.read_text())
+    assert validate_report(report) == []
     queries = load_queries(str(synth / "refcoco+" / "refs(unc).p"))
-    assert report["n"] == len(queries) == len(report["samples"])
-    assert report["grid"] == TINY_RES // 16 and report["image_res"] == TINY_RES
+    assert report["counts"]["queries"] == report["counts"]["evaluated"] == len(queries) == len(report["samples"])
+    assert report["grid"] == TINY_RES // 16 and report["imageRes"] == TINY_RES
     splits = {q.split for q in queries}
-    assert set(report["splits"]) == splits and {"testA", "testB"} <= splits
-    for name, s in report["splits"].items():
+    accuracy = {a["split"]: a for a in report["accuracy"]}
+    assert set(accuracy) == splits | {"all"} and {"testA", "testB"} <= splits
+    for name in splits:
         samples = [r for r in report["samples"] if r["split"] == name]
-        assert s["n"] == len(samples) and s["hits"] == sum(r["hit"] for r in samples)
+        assert accuracy[name]["total"] == len(samples) and accuracy[name]["hits"] == sum(r["hit"] for r in samples)
     event = run.events[-1]
-    assert event["event"] == "eval" and event["accuracy"] == report["accuracy"]
+    assert event["event"] == "eval" and event["accuracy"] == accuracy["all"]["accuracy"]
+    assert event["n"] == accuracy["all"]["total"]
     only = run_cli(["eval", "--checkpoint", str(path), "--data", str(synth / "refcoco+" / "refs(unc).p"),
                     "--split", "testB"])
     assert only.returncode == 0 and list(only.events[-1]["splits"]) == ["testB"]
-    assert only.events[-1]["splits"]["testB"] == report["splits"]["testB"]
+    testb = only.events[-1]["splits"]["testB"]
+    assert (testb["n"], testb["hits"]) == (accuracy["testB"]["total"], accuracy["testB"]["hits"])
 
 
 def test_eval_cli_errors_name_the_problem(synth, tiny_checkpoint, tmp_path):
