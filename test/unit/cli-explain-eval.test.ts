@@ -211,7 +211,7 @@ describe('agreement: amc eval vs the trainer PyTorch eval (tiny model, synthetic
         // One schema: both validate with the TypeScript validator and with the trainer's.
         for (const [file, rep] of [[ourFile, ourReport], [refFile, refReport]] as const) {
           assert.deepEqual(validateEvalReport(rep), [], file);
-          const check = spawnSync(python, ['-c', 'import sys, json\nfrom amc_trainer.evaluate import validate_report\n' +
+          const check = spawnSync(python, ['-c', 'import sys, json\nfrom amc_trainer.eval_report import validate_report\n' +
             'print(json.dumps(validate_report(json.load(open(sys.argv[1])))))', file], { cwd: path.join(ROOT, 'trainer'), encoding: 'utf8' });
           assert.equal(check.status, 0, check.stderr);
           assert.deepEqual(JSON.parse(check.stdout), [], `python validate_report ${file}`);
