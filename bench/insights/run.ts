@@ -41,8 +41,10 @@ async function generate(file: string, queries: number): Promise<void> {
   const rand = rng(42);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];
   const header: EvalReport = {
+    schema: 'amc-eval-report', schemaVersion: 1, writer: 'amc eval',
+    model: { name: 'amc-small-synthetic', cardSha256: '0'.repeat(64), checkpointSha256: null, dir: '/models/amc-small-synthetic', provider: 'cpu' },
+    dataset: { file: 'region_descriptions.json', size: 0, format: 'vg-regions' },
     file: '/data/vg/region_descriptions.json', format: 'vg-regions',
-    model: { name: 'amc-small-synthetic', dir: '/models/amc-small-synthetic', provider: 'cpu' },
     split: null, started: new Date(0).toISOString(), finished: new Date(0).toISOString(), interrupted: false,
     durationS: 1, samplesPerS: queries, counts: { queries, evaluated: queries, errors: 0, notScored: 0, skippedNoBox: 0 },
     notScored: [], summary: 'generated for the bench (the header counts are not used)', accuracy: [], worstRule: 'misses first', worst: [], samples: [],

@@ -2,7 +2,10 @@
 // "samples" array one at a time, in file order, without holding the file or a parsed tree in memory. A 1 M-query
 // report is ~0.5 GB of JSON: JSON.parse of it would not fit the memory a breakdown may use, so this is a small
 // byte-level JSON scanner that decodes only the fields `amc insights` reads and skips the rest.
+// Reads the schema-1 report (src/core/evalReportSchema.ts) and the reports written before it (the TypeScript one,
+// and the trainer's with "point": [x, y] and no lMean/lMax); refuses another "schema" or a newer "schemaVersion".
 import { openRegularFile } from './boundedRead';
+import { REPORT_SCHEMA, REPORT_SCHEMA_VERSION } from './evalReportSchema';
 import { ByteIds, HIT, MISS, NO_IMAGE, NOT_SCORED, type InsightTable } from './insights';
 
 /** A report that cannot be read: the message names the file, the entry (samples[i]) or the byte offset. */
@@ -449,6 +452,15 @@ export async function readReportInto(file: string, table: InsightTable,
           s.skip();
           if (key !== 'worst' && s.pos - start <= META_MAX_BYTES) {
             try { meta[key] = JSON.parse(s.buf.toString('utf8', start, s.pos)); } catch { s.fail(`"${key}" is not valid JSON`, start); }
+          }
+          // The header precedes "samples" in both writers: refuse a report of another kind before reading its rows.
+          if (key === 'schema' && meta.schema !== REPORT_SCHEMA) {
+            s.fail(`"schema" is ${JSON.stringify(meta.schema)}: not an AMC evaluation report (expected "${REPORT_SCHEMA}")`, start);
+          }
+          if (key === 'schemaVersion' && !(Number.isInteger(meta.schemaVersion) && (meta.schemaVersion as number) >= 1 &&
+            (meta.schemaVersion as number) <= REPORT_SCHEMA_VERSION)) {
+            s.fail(`"schemaVersion" ${JSON.stringify(meta.schemaVersion)}: this version reads evaluation report schema ` +
+              `1..${REPORT_SCHEMA_VERSION} (a newer report needs a newer AMC Grounding Lens)`, start);
           }
         });
       }

@@ -1,6 +1,9 @@
 // Dataset-wide pointing-game evaluation (spec §4): every boxed query of a dataset through the engine, in pages,
 // with progress, cancellation that keeps what was computed, and the JSON report `amc eval` writes.
+import { stat } from 'node:fs/promises';
+import * as path from 'node:path';
 import type { Dataset } from '../core/datasets/dataset';
+import { REPORT_SCHEMA, REPORT_SCHEMA_VERSION, type ReportDataset, type ReportModel } from '../core/evalReportSchema';
 import { accuracyBySplit, type SplitAccuracy } from '../core/math/pointing';
 import { formatAccuracy, groupNotScored, scoredSummary, type NotScoredGroup } from '../core/notScored';
 import type { BoxXYXY, Sample } from '../core/types';
@@ -46,10 +49,17 @@ export interface EvalRow {
   reason?: string;
 }
 
+/** The report `amc eval --out` writes: schema 1 of src/core/evalReportSchema.ts (README "Evaluation reports"). */
 export interface EvalReport {
+  schema: typeof REPORT_SCHEMA;
+  schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  writer: 'amc eval';
+  /** The card's name and grounding.onnx sha256 (checkpointSha256 null: the ONNX graphs ran), and where it ran. */
+  model: ReportModel & { dir: string; provider: string; providerNote?: string };
+  dataset: ReportDataset;
+  /** The annotation file (absolute path) and its format, as before the schema (the HTML report shows them). */
   file: string;
   format: string;
-  model: { name: string; dir: string; provider: string; providerNote?: string };
   split: string | null;
   started: string;
   finished: string;
@@ -115,6 +125,7 @@ export async function evaluateDataset(engine: InferenceEngine, ds: Dataset, opts
   const started = new Date();
   const t0 = performance.now();
   const { queries, skippedNoBox } = await selectQueries(ds, opts.split, opts.limit ?? Infinity);
+  const datasetSize = (await stat(ds.file)).size; // the report names the file by name and size (evalReportSchema.ts)
   const pageSize = Math.max(1, opts.pageSize ?? 64);
   const rows: EvalRow[] = [];
   let errors = 0, interrupted = false;
@@ -158,9 +169,16 @@ export async function evaluateDataset(engine: InferenceEngine, ds: Dataset, opts
   const notScored = groupNotScored(rows.filter((r) => r.error !== undefined).map((r) => r.reason ?? 'cannot be explained'));
   const durationS = elapsed();
   return {
+    schema: REPORT_SCHEMA,
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    writer: 'amc eval',
+    model: {
+      name: engine.card.name, cardSha256: engine.card.files.grounding.sha256, checkpointSha256: null,
+      dir: engine.modelDir, provider: engine.provider, providerNote: engine.providerNote,
+    },
+    dataset: { file: path.basename(ds.file), size: datasetSize, format: ds.format, path: ds.file },
     file: ds.file,
     format: ds.format,
-    model: { name: engine.card.name, dir: engine.modelDir, provider: engine.provider, providerNote: engine.providerNote },
     split: opts.split ?? null,
     started: started.toISOString(),
     finished: new Date().toISOString(),

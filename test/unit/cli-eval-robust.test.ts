@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import sharp from 'sharp';
+import { validateEvalReport } from '../../src/core/evalReportSchema';
 import type { EvalReport } from '../../src/model/evaluate';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -106,6 +107,8 @@ describe('amc eval / explain on hostile and broken inputs', function () {
     assert.match(r.stdout, /^scored 4 of 11; 7 not scored: image not found \(6\), image is a character device \(1\)$/m);
     const rep = JSON.parse(readFileSync(out, 'utf8')) as EvalReport;
     assert.deepEqual(rep.notScored, [{ reason: 'image not found', count: 6 }, { reason: 'image is a character device', count: 1 }]);
+    // the not-scored rows are schema-1 rows (error and reason, no point/hit/losses)
+    assert.deepEqual(validateEvalReport(rep), []);
     assert.equal(rep.summary, 'scored 4 of 11; 7 not scored: image not found (6), image is a character device (1)');
   });
 

@@ -3,11 +3,12 @@
 // agreement of `amc eval` with the trainer's PyTorch evaluation, sample for sample.
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import sharp from 'sharp';
+import { checkReportMatches, validateEvalReport } from '../../src/core/evalReportSchema';
 import type { EvalReport } from '../../src/model/evaluate';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -24,20 +25,28 @@ function amc(...args: string[]): { code: number | null; stdout: string; stderr: 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** As scripts/build.mjs: the CLI and the inference worker side by side (once per run; each describe may run alone). */
+let built: Promise<unknown> | undefined;
+function buildCli(): Promise<unknown> {
+  mkdirSync(WORK, { recursive: true });
+  const common = {
+    bundle: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const,
+    external: ['vscode', 'onnxruntime-node', 'sharp'], logLevel: 'silent' as const,
+  };
+  built ??= Promise.all([
+    esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'cli', 'main.ts')], outfile: CLI, banner: { js: '#!/usr/bin/env node' } }),
+    esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'model', 'worker.ts')], outfile: path.join(WORK, 'worker.js') }),
+  ]);
+  return built;
+}
+
 describe('amc explain / eval / demo', function () {
   this.timeout(180_000);
   let tmp: string;
   let scene: string;
 
   before(async () => {
-    mkdirSync(WORK, { recursive: true });
-    const common = {
-      bundle: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const,
-      external: ['vscode', 'onnxruntime-node', 'sharp'], logLevel: 'silent' as const,
-    };
-    // As scripts/build.mjs: the CLI and the inference worker side by side.
-    await esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'cli', 'main.ts')], outfile: CLI, banner: { js: '#!/usr/bin/env node' } });
-    await esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'model', 'worker.ts')], outfile: path.join(WORK, 'worker.js') });
+    await buildCli();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'amc-cli-'));
     scene = path.join(tmp, 'scene.png');
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200"><rect width="300" height="200" fill="#285aa0"/>' +
@@ -181,39 +190,50 @@ describe('amc explain / eval / demo', function () {
 });
 
 describe('agreement: amc eval vs the trainer PyTorch eval (tiny model, synthetic test sets)', function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
+  before(() => buildCli());
 
-  it('same hit and score for every query, same point up to a one-pixel near-tie (Flickr-style bilinear, RefCOCO+-style bicubic)', () => {
+  it('both write report schema 1 (valid for the TS and the Python validator, matching the tiny card and the file); same hit and score for every query, same point up to a one-pixel near-tie, lMean/lMax within 1e-4', () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'amc-agree-'));
     try {
-      const code = `
-import sys, json, torch
-sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'trainer'))})
-from amc_trainer.evaluate import load_model_for_eval, load_queries, evaluate_queries
-from amc_trainer.tokenizer import BertTokenizer
-model, cfg = load_model_for_eval(sys.argv[1], None, None, torch.device('cpu'))
-out = {}
-for f in sys.argv[2:]:
-    out[f] = evaluate_queries(model, load_queries(f), BertTokenizer.from_vocab(), image_res=cfg.image_res, batch_size=8)
-print(json.dumps(out))
-`;
-      const py = spawnSync(python, ['-c', code, path.join(ROOT, 'test/fixtures/model/tiny.pth'), FLICKR_TEST, REFCOCO_TEST], { encoding: 'utf8', maxBuffer: 64 << 20 });
-      assert.equal(py.status, 0, py.stderr);
-      const expected = JSON.parse(py.stdout) as Record<string, { hit: boolean; point: [number, number]; score: number; split: string }[]>;
+      const card = JSON.parse(readFileSync(path.join(TINY, 'model.json'), 'utf8')) as { name: string; sha256: Record<string, string> };
       for (const f of [FLICKR_TEST, REFCOCO_TEST]) {
-        const out = path.join(tmp, `${path.basename(f)}.json`);
-        const r = amc('eval', f, '--model', TINY, '--out', out);
+        const ourFile = path.join(tmp, `ts-${path.basename(f)}.json`);
+        const refFile = path.join(tmp, `py-${path.basename(f)}.json`);
+        const r = amc('eval', f, '--model', TINY, '--out', ourFile);
         assert.equal(r.code, 0, r.stderr);
-        const ours = (JSON.parse(readFileSync(out, 'utf8')) as EvalReport).samples;
-        const ref = expected[f];
+        const py = spawnSync(python, ['-m', 'amc_trainer', 'eval', '--checkpoint', path.join(ROOT, 'test/fixtures/model/tiny.pth'),
+          '--data', f, '--out', refFile, '--card', TINY, '--batch-size', '8', '--device', 'cpu'],
+        { cwd: path.join(ROOT, 'trainer'), encoding: 'utf8', timeout: 240_000 });
+        assert.equal(py.status, 0, py.stderr);
+        const ourReport = JSON.parse(readFileSync(ourFile, 'utf8')) as EvalReport;
+        const refReport = JSON.parse(readFileSync(refFile, 'utf8')) as EvalReport;
+        // One schema: both validate with the TypeScript validator and with the trainer's.
+        for (const [file, rep] of [[ourFile, ourReport], [refFile, refReport]] as const) {
+          assert.deepEqual(validateEvalReport(rep), [], file);
+          const check = spawnSync(python, ['-c', 'import sys, json\nfrom amc_trainer.eval_report import validate_report\n' +
+            'print(json.dumps(validate_report(json.load(open(sys.argv[1])))))', file], { cwd: path.join(ROOT, 'trainer'), encoding: 'utf8' });
+          assert.equal(check.status, 0, check.stderr);
+          assert.deepEqual(JSON.parse(check.stdout), [], `python validate_report ${file}`);
+          // Both name the tiny model by its card and the annotation file by name and size.
+          assert.equal(checkReportMatches(rep, { modelName: card.name, modelSha256: card.sha256['grounding.onnx'], datasetFile: f, datasetSize: statSync(f).size }), null, file);
+        }
+        assert.equal(refReport.model.name, card.name);
+        assert.match(String(refReport.model.checkpointSha256), /^[0-9a-f]{64}$/);
+        assert.equal(refReport.dataset.format, ourReport.dataset.format);
+        const ours = ourReport.samples, ref = refReport.samples;
         assert.equal(ours.length, ref.length, `${f}: query count`);
         // Same hit for every query. The point may move by one pixel on a near-tie of the upsampled map (onnxruntime
         // and PyTorch sum in different orders, ~1e-7 relative; src/model/README.md "Agreement"), never further.
-        const differ = ours.filter((o, i) => o.hit !== ref[i].hit || Math.abs(o.point!.x - ref[i].point[0]) > 1 ||
-          Math.abs(o.point!.y - ref[i].point[1]) > 1 || Math.abs(o.score! - ref[i].score) > 1e-3 || o.split !== ref[i].split);
+        const differ = ours.filter((o, i) => o.id !== ref[i].id || o.hit !== ref[i].hit || Math.abs(o.point!.x - ref[i].point!.x) > 1 ||
+          Math.abs(o.point!.y - ref[i].point!.y) > 1 || Math.abs(o.score! - ref[i].score!) > 1e-3 || o.split !== ref[i].split);
         assert.deepEqual(differ.map((d) => d.id), [], `${f}: ${differ.length} of ${ours.length} queries differ`);
-        const exact = ours.filter((o, i) => o.point!.x === ref[i].point[0] && o.point!.y === ref[i].point[1]).length;
+        const exact = ours.filter((o, i) => o.point!.x === ref[i].point!.x && o.point!.y === ref[i].point!.y).length;
         assert.ok(exact >= 0.8 * ours.length, `${f}: only ${exact} of ${ours.length} points identical`);
+        // The training losses at batch size 1 on the query's box(es), computed by both sides (spec §2).
+        const worst = Math.max(...ours.map((o, i) => Math.max(Math.abs(o.lMean! - ref[i].lMean!), Math.abs(o.lMax! - ref[i].lMax!))));
+        assert.ok(worst <= 1e-4, `${f}: lMean/lMax differ by up to ${worst}`);
+        assert.ok(new Set(ref.map((q) => q.lMax)).size > 1, `${f}: the losses vary from query to query`);
       }
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -237,6 +237,18 @@ describe('insights: streaming report reader', () => {
     assert.equal(i.histograms.lMax.missing, 2);
   });
 
+  it('reads a schema-1 report (header first, point {x, y}, lMean/lMax) of either writer', async () => {
+    const row = { id: '1', image: 'a.jpg', phrase: 'a dog', split: 'test', boxes: [[10, 10, 20, 20]], width: 100, height: 100, hit: true, point: { x: 15, y: 15 }, score: 0.5, lMean: 0.25, lMax: 0.75 };
+    for (const writer of ['amc eval', 'python -m amc_trainer eval']) {
+      const header = { schema: 'amc-eval-report', schemaVersion: 1, writer, model: { name: 'm', cardSha256: 'a'.repeat(64), checkpointSha256: null }, dataset: { file: 'd.json', size: 10, format: 'amc-vg' } };
+      const file = write('schema1.json', JSON.stringify({ ...header, samples: [row] }, null, 1));
+      const t = new InsightTable();
+      const { meta } = await readReportInto(file, t);
+      assert.deepEqual(meta, header);
+      assert.deepEqual([t.size, t.lMean[0], t.lMax[0], t.px[0], t.py[0]], [1, 0.25, 0.75, 15, 15]);
+    }
+  });
+
   it('bad reports: a message naming the file and the entry, never a crash or a silent number', async () => {
     const good = { phrase: 'a', boxes: [[0, 0, 1, 1]], hit: true, point: { x: 0.5, y: 0.5 } };
     const cases: [string, string, RegExp][] = [
@@ -251,6 +263,9 @@ describe('insights: streaming report reader', () => {
       ['badnum.json', '{"samples": [{"phrase": "a", "boxes": [[0, 0, 1, 1.]]}]}', /samples\[0\]: expected a digit after the decimal point/],
       ['phrase-num.json', '{"samples": [{"phrase": 5, "boxes": []}]}', /samples\[0\]: "phrase" must be a string/],
       ['empty.json', '', /empty\.json: unexpected end of file/],
+      // schema 1 (src/core/evalReportSchema.ts): another schema or a newer version is refused before the rows
+      ['other-schema.json', JSON.stringify({ schema: 'coco-results', samples: [good] }), /other-schema\.json: "schema" is "coco-results": not an AMC evaluation report \(expected "amc-eval-report"\)/],
+      ['newer.json', JSON.stringify({ schema: 'amc-eval-report', schemaVersion: 2, samples: [good] }), /newer\.json: "schemaVersion" 2: this version reads evaluation report schema 1\.\.1 \(a newer report needs a newer AMC Grounding Lens\)/],
     ];
     for (const [name, text, re] of cases) {
       const file = write(name, text);

@@ -25,7 +25,7 @@ from .train_data import iter_vg_regions, read_train_entries, vg_image_info, vg_i
 
 @dataclass
 class EvalQuery:
-    id: str
+    id: str                           # the TypeScript reader's Sample.id (src/core/datasets), so reports of both match
     image: str                        # resolved image path
     width: Optional[int]              # original image size (pointing happens in these pixels)
     height: Optional[int]
@@ -100,7 +100,7 @@ def _eval_amc_vg(path: str, image_root: Optional[str]) -> List[EvalQuery]:
         label = f"[{i}]"
         w, h = image_size(entry.image, path, label)
         for k, phrase in enumerate(entry.captions):
-            out.append(EvalQuery(f"{i}" if len(entry.captions) == 1 else f"{i}.{k}", entry.image, w, h, phrase,
+            out.append(EvalQuery(f"{i}" if len(entry.captions) == 1 else f"{i}:{k}", entry.image, w, h, phrase,
                                  pre_caption(phrase, 50), entry.boxes, "xyxy", split, "bilinear", "amc-vg",
                                  f"{path} ({label})"))
     return out
@@ -216,7 +216,7 @@ def _flickr_queries(image_id: str, sentences: List[dict], boxes: dict, image: st
             pid = phrase["phrase_id"]
             if pid not in box_map:
                 continue
-            out.append(EvalQuery(f"{image_id}:{s_idx}:{p_idx}", image, boxes.get("width"), boxes.get("height"),
+            out.append(EvalQuery(f"{image_id}/{s_idx}/{p_idx}", image, boxes.get("width"), boxes.get("height"),
                                  phrase["phrase"], pre_caption(phrase["phrase"], 50),
                                  [list(map(float, b)) for b in box_map[pid]], "xyxy", split, "bilinear", fmt,
                                  f"{source} (sentence {s_idx + 1}, phrase_id {pid})"))
@@ -376,7 +376,7 @@ def _eval_refcoco_pickle(path: str, image_root: Optional[str]) -> List[EvalQuery
         box = _ref_box(ref, anns, path)
         for s in ref["sentences"]:
             phrase = s.get("sent", s.get("raw", ""))
-            out.append(EvalQuery(f"{ref['ref_id']}:{s.get('sent_id', len(out))}", os.path.join(root, im["file_name"]),
+            out.append(EvalQuery(f"{ref['ref_id']}/{s.get('sent_id', len(out))}", os.path.join(root, im["file_name"]),
                                  int(im["width"]), int(im["height"]), phrase, pre_caption(phrase, 30), [box], "xywh",
                                  str(ref["split"]), "bicubic", "refcoco-pickle", f"{path} (ref_id {ref['ref_id']})"))
     return out
@@ -415,7 +415,7 @@ def _eval_refcoco_albef(path: str, image_root: Optional[str], refs_file: Optiona
             raise DataError(refs_path, f"ref_id {ref['ref_id']}",
                             f"image_id {ref['image_id']} is not in instances.json")
         split = str(e.get("split", ref["split"]))
-        out.append(EvalQuery(f"{e['ref_id']}:{i}", os.path.join(root, e["image"]), int(im["width"]), int(im["height"]),
+        out.append(EvalQuery(f"{i}:{e['ref_id']}", os.path.join(root, e["image"]), int(im["width"]), int(im["height"]),
                              e["text"], pre_caption(e["text"], 30), [_ref_box(ref, anns, refs_path)], "xywh", split,
                              "bicubic", "refcoco-albef", f"{path} ({label})"))
     return out

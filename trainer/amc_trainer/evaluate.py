@@ -6,8 +6,13 @@ mode='bicubic', align_corners=False)` to the original image size → the first m
 (`x > x1 and x < x2 and y > y1 and y < y2`; the RefCOCO rule `x < x1 + w` is the same test on the
 reader's xyxy box). Accuracy = hits / queries, per split.
 
-This is the PyTorch reference that the TypeScript evaluator is compared with, sample by sample: the report
-lists every query's id, split, hit, point and score (the raw ITM match logit).
+This is the PyTorch reference that the TypeScript evaluator is compared with, sample by sample. The `--out`
+report is the evaluation report schema 1 that `amc eval --out` writes too (src/core/evalReportSchema.ts, README
+"Evaluation reports"): a header naming the model (card name and grounding.onnx sha256 with `--card`, and the
+checkpoint's sha256) and the annotation file (name, size, format), and per query id, image, phrase, split, boxes,
+width, height, point {x, y}, hit, score (the raw ITM match logit) and L_mean / L_max: the training losses at batch
+size 1 on the query's box(es) (spec §2, as src/core/math/amc.ts sampleLosses). eval_report.py writes the
+header and `validate_report` checks a report.
 
 Batch size does not change a result: each image is encoded on its own, padding tokens are masked in every
 attention and zeroed in the map, and padding only rescales a map by a constant (the mean over all L token
@@ -30,8 +35,11 @@ from PIL import Image
 from .checkpoint_io import read_checkpoint, state_dict_of
 from .distributed import init_distributed
 from .eval_formats import read_eval_queries
+from .eval_report import accuracy_rows, report_header
 from .images import load_eval_image
-from .model import ALBEF, ModelConfig, load_state_dict_report
+from .losses import LossSwitches, amc_loss_terms
+from .masks import box_mask, clamp_box
+from .model import ALBEF, ModelConfig, gradcam_training_map, load_state_dict_report
 from .tokenizer import BertTokenizer
 
 
@@ -47,6 +55,24 @@ def pointing_point(cam: torch.Tensor, height: int, width: int) -> tuple[int, int
 def is_hit(x: float, y: float, boxes_xyxy: Sequence[Sequence[float]]) -> bool:
     """Strictly inside any box (spec §4.1 step 4; several boxes act as a union)."""
     return any(x > b[0] and x < b[2] and y > b[1] and y < b[3] for b in boxes_xyxy)
+
+
+AMC_WEIGHTS = LossSwitches().amc_weights  # L_AMC = 0.2 L_mean + 0.8 L_max (spec §2), as training weighs them
+
+
+def sample_losses(cam: torch.Tensor, boxes_xyxy: Sequence[Sequence[float]], width: int, height: int) -> dict:
+    """L_mean, L_max, their weighted total and whether the mask is empty, for ONE raw g×g map at batch size 1
+    (as the map would be without padding) and the union of the query's boxes: the training map (relu, min-max,
+    bilinear to 256, spec §1.3) against the boxes clamped and drawn as the reference does, nearest-resized to 256
+    (spec §2) -- src/core/math/amc.ts sampleLosses. Summed in float64 like the TypeScript side."""
+    train_map = gradcam_training_map(cam.reshape(1, *cam.shape[-2:]).float()).double()
+    mask = torch.zeros(1, *train_map.shape[-2:], dtype=torch.float64)
+    for box in boxes_xyxy:
+        mask[0] = torch.maximum(mask[0], box_mask(clamp_box(box, width, height), width, height).double())
+    l_mean, l_max = amc_loss_terms(train_map, mask)
+    l_mean, l_max = float(l_mean), float(l_max)
+    return {"lMean": l_mean, "lMax": l_max, "total": AMC_WEIGHTS[0] * l_mean + AMC_WEIGHTS[1] * l_max,
+            "maskEmpty": bool(mask.sum() == 0)}
 
 
 def load_queries(path: str, image_root: Optional[str] = None, split: Optional[str] = None) -> list:
@@ -109,7 +135,8 @@ def encoding_plan(queries: list, batch_size: int, batches: range) -> tuple[list,
 def evaluate_queries(model, queries: list, tokenizer, image_res: int, batch_size: int = 16,
                      device: Optional[torch.device] = None, max_length: Optional[int] = None,
                      progress=None, batches: Optional[range] = None) -> list[dict]:
-    """Per-query records {id, split, hit, point:[x,y], score, boxes}. The model must be in eval mode.
+    """Per-query records of the report schema {id, split, image, phrase, boxes, width, height, hit, point {x, y},
+    score, lMean, lMax, total, maskEmpty}. The model must be in eval mode.
     `batches` (default: all): only these batches of `batch_size` queries, with the single-process run's numbers."""
     device = device or torch.device("cpu")
     n_batches = -(-len(queries) // batch_size)
@@ -135,13 +162,17 @@ def evaluate_queries(model, queries: list, tokenizer, image_res: int, batch_size
         out = model.explain(image_embeds, input_ids.to(device), attention_mask.to(device))
         cams = out["gradcam"].detach().cpu()
         logits = out["itm_logits"].detach().cpu()
+        # The raw map is a mean over all L positions of the padded batch; the losses take the map at batch size 1
+        # (mean over the query's own tokens, padding maps are zero): undo the padded divisor, as the engine does.
+        unpad = input_ids.shape[1] / attention_mask.sum(dim=1).double()
         for i, q in enumerate(chunk):
             width, height = (q.width, q.height) if q.width and q.height else _image_size(q.image)
             x, y = pointing_point(cams[i], height, width)
             boxes = [list(map(float, box)) for box in q.boxes_xyxy]
-            records.append({"id": str(q.id), "split": q.split, "hit": is_hit(x, y, boxes), "point": [x, y],
-                            "score": float(logits[i, 1]), "phrase": q.caption, "image": q.image,
-                            "width": int(width), "height": int(height), "boxes": boxes})
+            records.append({"id": str(q.id), "split": q.split, "image": q.image, "phrase": q.phrase, "boxes": boxes,
+                            "width": int(width), "height": int(height), "hit": is_hit(x, y, boxes),
+                            "point": {"x": x, "y": y}, "score": float(logits[i, 1]),
+                            **sample_losses(cams[i].double() * unpad[i], boxes, int(width), int(height))})
         done += len(chunk)
         if progress:
             progress(done, total)
@@ -230,7 +261,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", required=True, help="annotation file in any format the extension opens")
     parser.add_argument("--image-root", default=None, help="image folder (default: the reader's, next to the data)")
     parser.add_argument("--split", default=None, help="only this split (e.g. test, testA, testB)")
-    parser.add_argument("--out", default=None, help="write the full report (summary + per-sample records) here")
+    parser.add_argument("--out", default=None,
+                        help="write the evaluation report (schema 1, as amc eval --out) here")
+    parser.add_argument("--card", default=None,
+                        help="the exported model folder (or its model.json) of this checkpoint: the report then names "
+                             "the model by its card name and grounding.onnx sha256, so the viewer can match it")
     parser.add_argument("--batch-size", type=int, default=8,
                         help="queries per GradCAM batch (results do not depend on it)")
     parser.add_argument("--model", choices=["small", "base"], default=None,
@@ -267,6 +302,8 @@ def main(argv: list[str]) -> int:
         model, mcfg = load_model_for_eval(args.checkpoint, args.model, args.image_res, device,
                                           log if is_main else (lambda s: None))
         queries = load_queries(args.data, args.image_root, args.split)
+        # Rank 0 names the model and the file (the card check fails early, before any compute).
+        header = report_header(args.checkpoint, args.data, args.card, mcfg) if is_main else None
         if is_main:
             log(f"evaluating {len(queries)} queries at {mcfg.image_res} px (grid {mcfg.image_res // mcfg.patch_size})"
                 + (f" across {world_size} processes" if world_size > 1 else ""))
@@ -291,10 +328,15 @@ def main(argv: list[str]) -> int:
         return 2
     records = [record for _, shard in outcomes for record in shard]  # rank order = query order
     summary = summarize(records)
-    report: dict[str, Any] = {"checkpoint": os.path.abspath(args.checkpoint), "data": os.path.abspath(args.data),
-                              "image_res": mcfg.image_res, "grid": mcfg.image_res // mcfg.patch_size,
+    # Python reports score every query (a bad image fails the run), so evaluated = queries and nothing is listed as
+    # not scored; the keys are there so that both writers' headers read alike.
+    report: dict[str, Any] = {**(header or {}), "split": args.split, "imageRes": mcfg.image_res,
+                              "grid": mcfg.image_res // mcfg.patch_size,
                               "protocol": "spec §4.1: raw GradCAM, bicubic align_corners=False, first row-major "
-                                          "argmax, strictly inside any box", **summary, "samples": records}
+                                          "argmax, strictly inside any box; lMean/lMax: spec §2 at batch size 1",
+                              "counts": {"queries": len(records), "evaluated": len(records), "errors": 0,
+                                         "notScored": 0, "skippedNoBox": 0},
+                              "notScored": [], "accuracy": accuracy_rows(records), "samples": records}
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w", encoding="utf-8") as fh:

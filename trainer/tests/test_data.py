@@ -403,7 +403,7 @@ def test_flickr_raw_accepts_root_split_file_and_single_sentence_file(synth_set, 
     fl = os.path.join(out, "flickr30k")
     test_ids = open(os.path.join(fl, "test.txt")).read().split()
     one = read_eval_queries(os.path.join(fl, "Sentences", f"{test_ids[0]}.txt"))
-    from_split = [q for q in read_eval_queries(os.path.join(fl, "test.txt")) if q.id.startswith(f"{test_ids[0]}:")]
+    from_split = [q for q in read_eval_queries(os.path.join(fl, "test.txt")) if q.id.startswith(f"{test_ids[0]}/")]
     assert [(q.id, q.boxes_xyxy, q.image) for q in one] == [(q.id, q.boxes_xyxy, q.image) for q in from_split]
     assert {q.split for q in one} == {"all"}
     # the Flickr30k Entities repo keeps Sentences/ and Annotations/ under annotations/ beside the split files

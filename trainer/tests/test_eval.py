@@ -3,6 +3,7 @@ the synthetic set in its Flickr (info-ground) and RefCOCO+ (refs pickle) formats
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import subprocess
 
@@ -10,7 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from amc_trainer.evaluate import evaluate_queries, is_hit, load_queries, pointing_point, summarize
+from amc_trainer.model import gradcam_training_map
+
+from amc_trainer.eval_report import validate_report
+from amc_trainer.evaluate import evaluate_queries, is_hit, load_queries, pointing_point, sample_losses, summarize
 from train_helpers import PYTHON, TINY_MODEL, TINY_RES, TRAINER_DIR, env, run_cli
 
 
@@ -28,6 +32,27 @@ def test_point_is_first_row_major_maximum_of_bicubic_map():
     assert pointing_point(cam, 4, 4) == (3, 0)
     cam[0, 3] = 0.5
     assert pointing_point(cam, 4, 4) == (0, 2)
+
+
+def test_sample_losses_are_the_training_losses_at_batch_size_1_on_the_union_of_the_boxes():
+    # a 4x4 map, peak 1 in cell (row 0, col 0), 0.5 in cell (row 3, col 3); 64x64 image, so each cell is 16 px
+    cam = torch.zeros(4, 4)
+    cam[0, 0], cam[3, 3] = 1.0, 0.5
+    train = gradcam_training_map(cam[None])[0].double()  # what the loss sees: min-max, bilinear to 256
+    inside = torch.zeros(256, 256, dtype=torch.float64)
+    inside[:64, :64] = 1  # the box [0, 0, 16, 16] at 64 px -> rows/cols 0..63 at 256
+    one = sample_losses(cam, [[0, 0, 16, 16]], 64, 64)
+    mean_in, mean_out = float(train[inside == 1].mean()), float(train[inside == 0].mean())
+    assert one["lMean"] == pytest.approx(max(0.0, mean_out - mean_in + 0.1), abs=1e-9)
+    max_in, max_out = float(train[inside == 1].max()), float(train[inside == 0].max())
+    assert one["lMax"] == pytest.approx(max(0.0, max_out - max_in + 0.5))
+    assert one["total"] == pytest.approx(0.2 * one["lMean"] + 0.8 * one["lMax"]) and not one["maskEmpty"]
+    # several boxes act as one mask (their union): adding the box around the second peak lowers L_max
+    both = sample_losses(cam, [[0, 0, 16, 16], [48, 48, 64, 64]], 64, 64)
+    assert both["lMax"] < one["lMax"]
+    # an empty (degenerate) box: max inside is 0, so L_max = max outside + 0.5 (spec §2 edge cases)
+    empty = sample_losses(cam, [[10, 10, 10, 20]], 64, 64)
+    assert empty["maskEmpty"] and empty["lMax"] == pytest.approx(float(train.max()) + 0.5)
 
 
 def test_hit_is_strictly_inside_any_box():
@@ -71,8 +96,10 @@ def test_batch_size_does_not_change_results(synth, tiny_checkpoint):
     for a, b in zip(one, many):
         assert (a["id"], a["hit"], a["point"]) == (b["id"], b["hit"], b["point"])
         assert a["score"] == pytest.approx(b["score"], abs=1e-5)
-        assert a["hit"] == is_hit(*a["point"], a["boxes"])
-        assert 0 <= a["point"][0] < a["width"] and 0 <= a["point"][1] < a["height"]
+        assert a["hit"] == is_hit(a["point"]["x"], a["point"]["y"], a["boxes"])
+        assert 0 <= a["point"]["x"] < a["width"] and 0 <= a["point"]["y"] < a["height"]
+        # the losses are those of the sample at batch size 1, whatever the batch it ran in
+        assert (a["lMean"], a["lMax"]) == pytest.approx((b["lMean"], b["lMax"]), abs=1e-6)
     summary = summarize(one)
     assert summary["n"] == len(queries) and set(summary["splits"]) <= {"test", "testA", "testB"}
     assert summary["accuracy"] == pytest.approx(sum(r["hit"] for r in one) / len(one))
@@ -85,20 +112,59 @@ def test_eval_cli_report_per_split_and_per_sample(synth, tiny_checkpoint, tmp_pa
                    "--out", str(report_path), "--batch-size", "5"])
     assert run.returncode == 0, run.stderr
     report = json.loads(report_path.read_text())
+    assert validate_report(report) == []
     queries = load_queries(str(synth / "refcoco+" / "refs(unc).p"))
-    assert report["n"] == len(queries) == len(report["samples"])
-    assert report["grid"] == TINY_RES // 16 and report["image_res"] == TINY_RES
+    assert report["counts"]["queries"] == report["counts"]["evaluated"] == len(queries) == len(report["samples"])
+    assert report["grid"] == TINY_RES // 16 and report["imageRes"] == TINY_RES
     splits = {q.split for q in queries}
-    assert set(report["splits"]) == splits and {"testA", "testB"} <= splits
-    for name, s in report["splits"].items():
+    accuracy = {a["split"]: a for a in report["accuracy"]}
+    assert set(accuracy) == splits | {"all"} and {"testA", "testB"} <= splits
+    for name in splits:
         samples = [r for r in report["samples"] if r["split"] == name]
-        assert s["n"] == len(samples) and s["hits"] == sum(r["hit"] for r in samples)
+        assert accuracy[name]["total"] == len(samples) and accuracy[name]["hits"] == sum(r["hit"] for r in samples)
     event = run.events[-1]
-    assert event["event"] == "eval" and event["accuracy"] == report["accuracy"]
+    assert event["event"] == "eval" and event["accuracy"] == accuracy["all"]["accuracy"]
+    assert event["n"] == accuracy["all"]["total"]
     only = run_cli(["eval", "--checkpoint", str(path), "--data", str(synth / "refcoco+" / "refs(unc).p"),
                     "--split", "testB"])
     assert only.returncode == 0 and list(only.events[-1]["splits"]) == ["testB"]
-    assert only.events[-1]["splits"]["testB"] == report["splits"]["testB"]
+    testb = only.events[-1]["splits"]["testB"]
+    assert (testb["n"], testb["hits"]) == (accuracy["testB"]["total"], accuracy["testB"]["hits"])
+
+
+def test_eval_cli_report_names_the_card_and_refuses_a_card_of_another_model(synth, tiny_checkpoint, tmp_path):
+    path, _ = tiny_checkpoint
+    data = synth / "refcoco+_test.json"
+    plain = run_cli(["eval", "--checkpoint", str(path), "--data", str(data), "--out", str(tmp_path / "a.json")])
+    assert plain.returncode == 0, plain.stderr
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert validate_report(report) == []
+    assert report["model"]["name"] is None and report["model"]["cardSha256"] is None
+    assert report["model"]["checkpointSha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert report["dataset"] == {"file": "refcoco+_test.json", "size": data.stat().st_size, "format": "refcoco-albef",
+                                 "path": str(data)}
+    # the bundled model's card describes another architecture than this tiny checkpoint: refused, nothing written
+    card = TRAINER_DIR.parent / "models" / "amc-small-synthetic"
+    other = run_cli(["eval", "--checkpoint", str(path), "--data", str(data), "--card", str(card),
+                     "--out", str(tmp_path / "b.json")])
+    assert other.returncode == 2 and not (tmp_path / "b.json").exists()
+    assert "model.json: the card describes another model than the checkpoint (" in other.events[-1]["message"]
+    missing = run_cli(["eval", "--checkpoint", str(path), "--data", str(data), "--card", str(tmp_path)])
+    assert missing.returncode == 2 and "model.json: model card not found" in missing.events[-1]["message"]
+
+
+def test_validate_report_names_each_problem():
+    row = {"id": "1", "image": "a.jpg", "phrase": "a dog", "split": "test", "boxes": [[1, 2, 3, 4]], "width": 10,
+           "height": 10, "point": {"x": 1, "y": 2}, "hit": False, "lMean": 0.1, "lMax": 0.6, "score": 1.5}
+    header = {"schema": "amc-eval-report", "schemaVersion": 1, "writer": "python -m amc_trainer eval",
+              "model": {"name": None, "cardSha256": None, "checkpointSha256": "0" * 64},
+              "dataset": {"file": "d.json", "size": 3, "format": "amc-vg"}}
+    assert validate_report({**header, "samples": [row]}) == []
+    assert validate_report({"samples": []}) == ['"schema" is null, expected "amc-eval-report"']
+    assert validate_report({**header, "samples": [{**row, "point": [1, 2], "lMax": float("nan")}]}) == [
+        "samples[0].point must be {x, y} in integer pixels", "samples[0].lMax must be a finite number"]
+    assert validate_report({**header, "dataset": {"file": "a/d.json", "size": 3, "format": "x"}, "samples": []}) == [
+        '"dataset.file" must be a file name (no folder)']
 
 
 def test_eval_cli_errors_name_the_problem(synth, tiny_checkpoint, tmp_path):
