@@ -24,8 +24,8 @@ export interface ReportModel {
 export interface ReportDataset {
   /** Base name of the annotation file ("refcoco+_test.json"). */
   file: string;
-  /** Its size in bytes when the report was written. */
-  size: number;
+  /** Its size in bytes when the report was written; null when the samples came from no file (an in-memory set). */
+  size: number | null;
   /** The reader's format name (src/core/types.ts DatasetFormat). */
   format: string;
   /** The absolute path the writer read (informative: a report moves between machines; matching uses file + size). */
@@ -112,7 +112,7 @@ export function validateReportHeader(header: unknown): string[] {
   if (!isObject(d)) problems.push('"dataset" must be an object {file, size, format}');
   else {
     if (typeof d.file !== 'string' || !d.file || /[\\/]/.test(d.file)) problems.push('"dataset.file" must be a file name (no folder)');
-    if (!(Number.isSafeInteger(d.size) && (d.size as number) >= 0)) problems.push('"dataset.size" must be a byte count');
+    if (!(d.size === null || (Number.isSafeInteger(d.size) && (d.size as number) >= 0))) problems.push('"dataset.size" must be a byte count');
     if (typeof d.format !== 'string') problems.push('"dataset.format" must be a string');
     if (d.path !== undefined && typeof d.path !== 'string') problems.push('"dataset.path" must be a string');
   }
@@ -179,6 +179,7 @@ export function checkReportMatches(header: unknown, target: ReportTarget): strin
   }
   const file = baseName(target.datasetFile);
   if (dataset.file !== file) return `the report is for the dataset file ${dataset.file}, not ${file}`;
+  if (dataset.size === null) return `the report records no size for ${dataset.file} (its samples did not come from a file)`;
   if (dataset.size !== target.datasetSize) {
     return `the report is for ${dataset.file} of ${dataset.size} bytes; this ${file} has ${target.datasetSize} bytes (changed since the evaluation?)`;
   }

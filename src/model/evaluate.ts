@@ -125,7 +125,8 @@ export async function evaluateDataset(engine: InferenceEngine, ds: Dataset, opts
   const started = new Date();
   const t0 = performance.now();
   const { queries, skippedNoBox } = await selectQueries(ds, opts.split, opts.limit ?? Infinity);
-  const datasetSize = (await stat(ds.file)).size; // the report names the file by name and size (evalReportSchema.ts)
+  // The report names the file by name and size (evalReportSchema.ts); an in-memory set has no file: null.
+  const datasetSize = await stat(ds.file).then((st) => st.size, () => null);
   const pageSize = Math.max(1, opts.pageSize ?? 64);
   const rows: EvalRow[] = [];
   let errors = 0, interrupted = false;

@@ -184,7 +184,7 @@ describe('evaluateDataset keeps finished work', () => {
     }));
     let calls = 0;
     const engine = {
-      card: { name: 'fake' }, modelDir: '/m', provider: 'cpu', providerNote: undefined,
+      card: { name: 'fake', files: { grounding: { sha256: 'a'.repeat(64) } } }, modelDir: '/m', provider: 'cpu', providerNote: undefined,
       explainBatch: async (page: typeof samples) => {
         if (calls++ > 0) throw new Error('inference worker crashed: out of memory');
         return page.map((s) => (s.index === 1 ? { error: `/d.json ([1]): /img/1.png: image file not found`, reason: 'image not found' }

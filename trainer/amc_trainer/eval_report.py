@@ -119,7 +119,7 @@ def validate_report(report: Any, limit: int = 20) -> list[str]:
     else:
         if not isinstance(data.get("file"), str) or not data["file"] or "/" in data["file"] or "\\" in data["file"]:
             problems.append('"dataset.file" must be a file name (no folder)')
-        if not is_int(data.get("size")) or data["size"] < 0:
+        if data.get("size") is not None and (not is_int(data.get("size")) or data["size"] < 0):
             problems.append('"dataset.size" must be a byte count')
         if not isinstance(data.get("format"), str):
             problems.append('"dataset.format" must be a string')
