@@ -152,7 +152,7 @@ async function runPass({ name, workDir, trusted, env, extensionDevelopmentPath, 
   }
 
   const serverArgs = ['--user-data-dir', userDataDir, '--server-data-dir', userDataDir, '--extensions-dir', extensionsDir];
-  const serverEnv = { ...process.env, ...env, AMC_VSCODE_TEST_WORKSPACE: workspace, AMC_REPO: repo };
+  const serverEnv = { ...process.env, ...env, AMC_VSCODE_TEST_WORKSPACE: workspace, AMC_REPO: repo, AMC_TEST_HOOKS: '1' };
   delete serverEnv.ELECTRON_RUN_AS_NODE;
   if (installedVsix) {
     say(`[${name}] installing ${relative(repo, installedVsix)} into a clean extensions dir`);

@@ -7,7 +7,7 @@ import { registerAnnotationViewer } from './editor/register';
 import { registerExplainCommand } from './commands/explain';
 import { registerEvaluateCommand } from './commands/evaluate';
 import { registerCompareCommand } from './commands/compare';
-import { type FineTuneApi, registerFineTune } from './tasks';
+import { type FineTuneApi, registerFineTune, testHooksEnabled } from './tasks';
 import { registerModelStatus } from './editor/modelStatusBar';
 import type { ModelStatusView } from './core/modelStatus';
 
@@ -16,7 +16,7 @@ export interface AmcExtensionApi {
   readonly extensionPath: string;
   readonly output: vscode.LogOutputChannel;
   readonly fineTune: FineTuneApi;
-  /** Only in the extension-host tests (ExtensionMode.Test): what the model status-bar item shows. */
+  /** Only under the extension-host test harness (tasks/index.ts testHooksEnabled): what the model status-bar item shows. */
   readonly testHooks?: { modelStatus(): ModelStatusView & { visible: boolean } };
 }
 
@@ -35,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
 
   return {
     extensionPath: context.extensionPath, output, fineTune,
-    ...(context.extensionMode === vscode.ExtensionMode.Test ? { testHooks: { modelStatus } } : {}),
+    ...(testHooksEnabled(context) ? { testHooks: { modelStatus } } : {}),
   };
 }
 

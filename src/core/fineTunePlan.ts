@@ -77,6 +77,12 @@ export function modelFolderName(dataset: string, now: Date): string {
   return `${stem}-${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}`;
 }
 
+/** The folder an exported model goes to: beside the run's checkpoints, named after the dataset and the date. */
+export function exportDirFor(checkpoint: string, dataset: string, now = new Date(), exists: (f: string) => boolean = existsSync): string {
+  const parent = path.dirname(checkpoint);
+  return path.join(parent, freeFolderName(parent, modelFolderName(dataset, now), exists));
+}
+
 /** A folder name not taken yet: `name`, `name-2`, `name-3`, … */
 export function freeFolderName(parent: string, name: string, exists: (f: string) => boolean = existsSync): string {
   let candidate = name;

@@ -23,7 +23,7 @@ export interface FineTuneApi {
   readonly onDidFinishRun: vscode.Event<RunResult>;
   /** The vscode.Task for a definition (what the provider resolves and the command runs). */
   createTask(definition: AmcTaskDefinition, folder?: vscode.WorkspaceFolder): vscode.Task;
-  /** Only in the extension-host tests (ExtensionMode.Test): answers the "switch to a worse model?" question. */
+  /** Only under the extension-host test harness (testHooksEnabled): answers the "switch to a worse model?" question. */
   readonly testHooks?: { answerSwitchQuestion(answer: (q: SwitchQuestion) => Promise<'switch' | 'keep'>): void };
 }
 
@@ -34,6 +34,15 @@ export interface FineTuneCommandArgs {
   exportAndUse?: boolean; extraArgs?: string[];
   interactive?: boolean;   // default true: ask for what is missing; false: use defaults, never prompt
   saveToTasksJson?: boolean;
+}
+
+/**
+ * Test hooks (answers to modal questions, what a status-bar item shows) exist only under the extension-host test
+ * harness: a development extension in test mode, or the installed .vsix that scripts/vscode-test.mjs starts with
+ * AMC_TEST_HOOKS=1.
+ */
+export function testHooksEnabled(context: vscode.ExtensionContext): boolean {
+  return context.extensionMode === vscode.ExtensionMode.Test || process.env.AMC_TEST_HOOKS === '1';
 }
 
 export type FineTuneCommandResult =
@@ -88,8 +97,7 @@ export function registerFineTune(context: vscode.ExtensionContext): FineTuneApi 
     onDidReceiveEvent: events.onEvent.event,
     onDidFinishRun: events.onFinished.event,
     createTask,
-    ...(context.extensionMode === vscode.ExtensionMode.Test
-      ? { testHooks: { answerSwitchQuestion: setSwitchPromptForTests } } : {}),
+    ...(testHooksEnabled(context) ? { testHooks: { answerSwitchQuestion: setSwitchPromptForTests } } : {}),
   };
 }
 

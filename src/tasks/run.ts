@@ -9,7 +9,7 @@ import { getSettings, setModelPath } from '../config';
 import { outputChannel } from '../output';
 import { engineHost } from '../editor/annotationEditor';
 import { PREVIOUS_MODEL_KEY } from '../editor/comparison';
-import { decideSwitch, describeDeltas, freeFolderName, heldOutFileFor, modelFolderName, sha256File, sourceCheckpointOf } from '../core/fineTunePlan';
+import { decideSwitch, describeDeltas, exportDirFor, heldOutFileFor, sha256File, sourceCheckpointOf } from '../core/fineTunePlan';
 import { defaultModelDir } from '../model/engine';
 import { compareOnHeldOut, type HeldOutComparison } from './heldOut';
 import {
@@ -358,11 +358,7 @@ function planOf(run: ResolvedRun): ExportPlan {
   return { dataset: run.dataset, imageRoot: run.imageRoot, ...(run.heldOut ? { heldOut: run.heldOut } : {}) };
 }
 
-/** The folder an exported model goes to: next to the run's checkpoints, named after the dataset and the date. */
-export function exportDirFor(checkpoint: string, dataset: string, now = new Date()): string {
-  const parent = path.dirname(checkpoint);
-  return path.join(parent, freeFolderName(parent, modelFolderName(dataset, now)));
-}
+export { exportDirFor };
 
 export interface ExportOutcome {
   modelDir: string;
