@@ -191,14 +191,15 @@ def _check_same(key: str, a: np.ndarray, b: np.ndarray, where: str) -> None:
         raise ValueError(f"{key}: {where} disagrees with another copy of it in the graphs")
 
 
-def to_storage_dtype(ckpt: dict) -> dict:
-    """float16 where that is exact (the table the graphs store as float16), float32 elsewhere."""
+def to_storage_dtype(ckpt: dict, all_float16: bool = False) -> dict:
+    """float16 where that is exact (the table the graphs store as float16), float32 elsewhere; with all_float16
+    every floating tensor is float16 (smaller, but a re-export then differs from the graphs by float16 rounding)."""
     out = dict(ckpt)
     state = {}
     for k, v in ckpt["model"].items():
         if k.endswith("cls.predictions.decoder.weight") or k.endswith("cls.predictions.decoder.bias"):
             continue  # tied to word_embeddings / predictions.bias: the model rebuilds them (_DERIVED_KEY_SUFFIXES)
-        if v.is_floating_point() and torch.equal(v.half().float(), v):
+        if v.is_floating_point() and (all_float16 or torch.equal(v.half().float(), v)):
             v = v.half()
         state[k] = v.contiguous()
     out["model"] = state
@@ -230,6 +231,8 @@ def main(argv: List[str]) -> int:
     p.add_argument("--out", default=None, help="checkpoint file (default: MODEL_DIR/checkpoint.pth)")
     p.add_argument("--verify", action="store_true", help="re-export and compare graphs and fixture")
     p.add_argument("--no-card", action="store_true", help="do not write source_checkpoint into model.json")
+    p.add_argument("--float16", action="store_true",
+                   help="store every tensor as float16 (about 2/3 of the size; not bit-exact: see trainer/README)")
     args = p.parse_args(argv)
     out = args.out or os.path.join(args.model_dir, "checkpoint.pth")
     with tempfile.TemporaryDirectory(prefix="amc-recover-") as work:
@@ -238,7 +241,7 @@ def main(argv: List[str]) -> int:
         except (ValueError, KeyError, OSError) as err:
             print(f"recover: {args.model_dir}: {err}", file=sys.stderr)
             return 2
-        torch.save(to_storage_dtype(ckpt), out)
+        torch.save(to_storage_dtype(ckpt, args.float16), out)
         result = {"event": "done", "checkpoint": out, "bytes": os.path.getsize(out), "sha256": sha256_file(out),
                   "recovered": report["recovered"], "partially_recovered": report["partially_recovered"],
                   "not_recovered": report["not_recovered"]}
