@@ -199,6 +199,15 @@ async function fineTuneCommand(
     if (!interactive) return { ok: false, problems: [{ code: 'dataset-unreadable', message: 'no dataset given' }] };
     return { ok: false, cancelled: true };
   }
+  if (interactive && format === undefined) {
+    // Given by the explorer / editor menu: say now, not after the preflight, when the trainer cannot read it.
+    try { format = await detectFormat(path.resolve(folder?.uri.fsPath ?? '', dataset)); } catch { /* the preflight names the problem */ }
+    if (format !== undefined && !isTrainableFormat(format as DatasetFormat)) {
+      const message = `${dataset} is ${format}; the trainer reads ${TRAINABLE_FORMATS.join(' or ')} (AMC VG JSON, VG region_descriptions.json)`;
+      void vscode.window.showErrorMessage(`AMC fine-tune: ${message}`);
+      return { ok: false, problems: [{ code: 'dataset-unreadable', file: dataset, message }] };
+    }
+  }
   let startLabel: string | undefined;
   if (!('init' in given) && interactive) {
     const start = await askStart(context.extensionPath);

@@ -190,6 +190,15 @@ describe('AMC: Fine-tune task', function () {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
+  it('the command refuses a file the trainer cannot read before asking anything', async () => {
+    const { api } = await activateAmc();
+    const file = vscode.Uri.file(path.join(samplesDir(api.extensionPath), 'refcoco+_test.json'));
+    const res = await vscode.commands.executeCommand<FineTuneCommandResult>('amc.fineTune', file);
+    assert.equal(res.ok, false);
+    assert.ok('problems' in res, JSON.stringify(res));
+    assert.match(res.problems[0].message, /refcoco\+_test\.json is refcoco-albef; the trainer reads amc-vg or vg-regions/);
+  });
+
   it('cancelling mid-epoch stops the trainer after it saves a checkpoint', async () => {
     const output = path.join(ws, '.amc', 'runs', 'cancelled');
     let terminated = false;
