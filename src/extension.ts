@@ -7,13 +7,17 @@ import { registerAnnotationViewer } from './editor/register';
 import { registerExplainCommand } from './commands/explain';
 import { registerEvaluateCommand } from './commands/evaluate';
 import { registerCompareCommand } from './commands/compare';
-import { type FineTuneApi, registerFineTune } from './tasks';
+import { type FineTuneApi, registerFineTune, testHooksEnabled } from './tasks';
+import { registerModelStatus } from './editor/modelStatusBar';
+import type { ModelStatusView } from './core/modelStatus';
 
 /** What `activate` returns (vscode.extensions.getExtension(...).exports): used by the extension-host tests. */
 export interface AmcExtensionApi {
   readonly extensionPath: string;
   readonly output: vscode.LogOutputChannel;
   readonly fineTune: FineTuneApi;
+  /** Only under the extension-host test harness (tasks/index.ts testHooksEnabled): what the model status-bar item shows. */
+  readonly testHooks?: { modelStatus(): ModelStatusView & { visible: boolean } };
 }
 
 export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
@@ -27,8 +31,12 @@ export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
   registerEvaluateCommand(context);
   registerCompareCommand(context);
   const fineTune = registerFineTune(context);
+  const modelStatus = registerModelStatus(context);
 
-  return { extensionPath: context.extensionPath, output, fineTune };
+  return {
+    extensionPath: context.extensionPath, output, fineTune,
+    ...(testHooksEnabled(context) ? { testHooks: { modelStatus } } : {}),
+  };
 }
 
 export function deactivate(): void {

@@ -9,6 +9,7 @@ import { defaultModelDir, InferenceEngine } from '../model/engine';
 import { COMPARISON_CHOICE_KEY, PREVIOUS_MODEL_KEY, resolveComparison, type ComparisonChoice, type ResolvedComparison } from '../shared/comparison';
 import type { Explainer } from './explainer';
 import { MetricStore } from './metricStore';
+import type { ModelStatusState } from '../core/modelStatus';
 import type { ComparisonSource } from './viewerSession';
 import { errorMessage } from '../core/errors';
 
@@ -28,6 +29,9 @@ export class EngineHost implements vscode.Disposable {
   private readonly comparisonChanged = new vscode.EventEmitter<void>();
   /** Fires when the comparison model was set, changed or turned off. */
   readonly onDidChangeComparison = this.comparisonChanged.event;
+  private readonly statusChanged = new vscode.EventEmitter<ModelStatusState>();
+  /** Fires when the current model loaded (name, provider) or failed to load: the status-bar item follows it. */
+  readonly onDidChangeModelStatus = this.statusChanged.event;
   private readonly stores = new Map<string, MetricStore>();
   private readonly subscriptions: vscode.Disposable[] = [];
   private disposed = false;
@@ -35,7 +39,7 @@ export class EngineHost implements vscode.Disposable {
   /** `state`: the workspace state (previous model of the last fine-tune export, the comparison choice). */
   constructor(private readonly extensionPath: string, private readonly log: (line: string) => void, private readonly state?: vscode.Memento) {
     this.choice = readChoice(state?.get<unknown>(COMPARISON_CHOICE_KEY));
-    this.subscriptions.push(onSettingsChanged(['modelPath', 'executionProvider', 'threads', 'maxFileMB'], () => { void this.reset(); }), this.changed, this.comparisonChanged);
+    this.subscriptions.push(onSettingsChanged(['modelPath', 'executionProvider', 'threads', 'maxFileMB'], () => { void this.reset(); }), this.changed, this.comparisonChanged, this.statusChanged);
   }
 
   modelDir(): string {
@@ -80,6 +84,10 @@ export class EngineHost implements vscode.Disposable {
     void disposeEntry(this.current);
     const entry = this.openEntry(dir, 'model', (e) => { if (this.current === e) this.current = undefined; });
     this.current = entry;
+    const provider = getSettings().executionProvider;
+    entry.explainer.then(
+      (e) => { if (this.current === entry) this.statusChanged.fire({ kind: 'loaded', info: { name: e.info.name, dir: e.info.dir ?? entry.dir, provider: e.info.provider, ...(e.info.providerNote ? { providerNote: e.info.providerNote } : {}) }, providerSetting: provider }); },
+      (err: unknown) => { this.statusChanged.fire({ kind: 'failed', dir: entry.dir, error: err instanceof Error ? err.message : String(err) }); });
     return entry.explainer;
   }
 

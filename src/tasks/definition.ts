@@ -10,7 +10,7 @@ export interface AmcTaskDefinition {
   type: typeof TASK_TYPE;
   dataset: string;          // training annotations (AMC VG JSON or VG region_descriptions.json)
   imageRoot?: string;       // default: the dataset file's folder
-  init?: string;            // checkpoint to start from
+  init?: string;            // checkpoint to start from; default: the current model's (its card's source_checkpoint); "" = from scratch
   config?: string;          // trainer config JSON; default: the bundled small-synthetic config
   epochs?: number;
   batchSize?: number;
@@ -19,7 +19,9 @@ export interface AmcTaskDefinition {
   resume?: boolean;         // continue from <output>/last.pth
   amcWeights?: [number, number];
   amcMargins?: [number, number];
-  exportAndUse?: boolean;   // after a finished run: export to ONNX and set amc.modelPath without asking
+  exportAndUse?: boolean;   // after a finished run: export to ONNX and use it (asks first when it is worse on held-out data)
+  heldOut?: string;         // annotations both models are evaluated on after the run; default: vg_train.json → vg_val.json beside it
+  skipBadSamples?: boolean; // train without the samples the trainer's preflight finds broken (listed as warnings)
   extraArgs?: string[];     // further `--key value` trainer config overrides
   [key: string]: unknown;   // vscode.TaskDefinition allows more keys
 }
@@ -29,6 +31,10 @@ export interface ResolvedRun {
   dataset: string;
   imageRoot: string;
   init?: string;
+  /** Where `init` came from: the definition, the current model's card (the default), or none (from scratch). */
+  initSource: 'given' | 'current-model' | 'scratch';
+  /** Why a run without `init` starts from scratch although the definition did not ask for it. */
+  initNote?: string;
   config?: string;          // undefined: the trainer's built-in defaults (the small model)
   epochs?: number;
   batchSize?: number;
@@ -38,6 +44,8 @@ export interface ResolvedRun {
   amcWeights?: [number, number];
   amcMargins?: [number, number];
   exportAndUse: boolean;
+  heldOut?: string;
+  skipBadSamples: boolean;
   extraArgs: string[];
 }
 
@@ -47,6 +55,8 @@ export interface ResolveContext {
   defaultGpus: number;              // amc.trainer.gpus
   now?: Date;                       // for the default output folder name
   exists?: (file: string) => boolean; // whether the bundled default config is there (default: fs.existsSync)
+  /** The current model's checkpoint (fineTunePlan.sourceCheckpointOf), the default `init`; or why there is none. */
+  currentCheckpoint?: { checkpoint: string } | { none: string };
 }
 
 export const DEFAULT_CONFIG = path.join('configs', 'small-synthetic.json');
@@ -71,10 +81,10 @@ export function validateDefinition(def: Record<string, unknown>): string[] {
       errors.push(`"${k}" must be two non-negative numbers [L_mean, L_max], got ${JSON.stringify(v)}`);
     }
   };
-  str('dataset', true); str('imageRoot'); str('init'); str('config'); str('output');
+  str('dataset', true); str('imageRoot'); str('init'); str('config'); str('output'); str('heldOut');
   int('epochs', 1); int('batchSize', 1); int('gpus', 0);
   pair('amcWeights'); pair('amcMargins');
-  for (const k of ['resume', 'exportAndUse']) {
+  for (const k of ['resume', 'exportAndUse', 'skipBadSamples']) {
     if (def[k] !== undefined && typeof def[k] !== 'boolean') errors.push(`"${k}" must be true or false`);
   }
   if (def.extraArgs !== undefined && (!Array.isArray(def.extraArgs) || !def.extraArgs.every((a) => typeof a === 'string'))) {
@@ -100,10 +110,15 @@ export function resolveRun(def: AmcTaskDefinition, ctx: ResolveContext): Resolve
   const abs = (p: string) => path.resolve(base, p);
   const dataset = abs(def.dataset);
   const runsBase = ctx.workspaceDir ?? path.dirname(dataset);
+  // init: given → that file; "" → from scratch; absent → the current model's checkpoint, when its card names one.
+  const current = ctx.currentCheckpoint;
+  const init = def.init ? { init: abs(def.init), initSource: 'given' as const }
+    : def.init === undefined && current && 'checkpoint' in current ? { init: current.checkpoint, initSource: 'current-model' as const }
+      : { initSource: 'scratch' as const, ...(def.init === undefined && current && 'none' in current ? { initNote: current.none } : {}) };
   return {
     dataset,
     imageRoot: def.imageRoot ? abs(def.imageRoot) : path.dirname(dataset),
-    init: def.init ? abs(def.init) : undefined,
+    ...init,
     config: def.config ? abs(def.config) : defaultConfig(ctx),
     epochs: def.epochs,
     batchSize: def.batchSize,
@@ -113,6 +128,8 @@ export function resolveRun(def: AmcTaskDefinition, ctx: ResolveContext): Resolve
     amcWeights: def.amcWeights,
     amcMargins: def.amcMargins,
     exportAndUse: def.exportAndUse ?? false,
+    ...(def.heldOut ? { heldOut: abs(def.heldOut) } : {}),
+    skipBadSamples: def.skipBadSamples ?? false,
     extraArgs: def.extraArgs ?? [],
   };
 }
@@ -138,6 +155,7 @@ export function trainerCommand(python: string, run: ResolvedRun, trainerRoot: st
   if (run.batchSize !== undefined) train.push('--batch_size', String(run.batchSize));
   if (run.amcWeights) train.push('--amc_weights', run.amcWeights.join(','));
   if (run.amcMargins) train.push('--amc_margins', run.amcMargins.join(','));
+  if (run.skipBadSamples) train.push('--skip_bad_samples', 'true');
   train.push('--device', run.gpus > 0 ? 'cuda' : 'cpu', ...run.extraArgs);
   const args = run.gpus > 1
     ? ['-m', 'amc_trainer.torchrun', '--standalone', `--nproc_per_node=${run.gpus}`, ...train]
@@ -148,7 +166,7 @@ export function trainerCommand(python: string, run: ResolvedRun, trainerRoot: st
 export function exportCommand(python: string, checkpoint: string, outDir: string, trainerRoot: string, baseEnv: NodeJS.ProcessEnv): ProcessSpec {
   return {
     command: python,
-    args: ['-m', 'amc_trainer', 'export', '--checkpoint', checkpoint, '--out', outDir],
+    args: ['-m', 'amc_trainer', 'export', '--checkpoint', checkpoint, '--out', outDir, '--name', path.basename(outDir)],
     cwd: trainerRoot,
     env: trainerEnv(trainerRoot, baseEnv),
   };

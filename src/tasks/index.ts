@@ -6,7 +6,12 @@ import { getSettings } from '../config';
 import { type AmcTaskDefinition, TASK_TYPE, validateDefinition } from './definition';
 import type { TrainerEvent } from './events';
 import { preflight, type PreflightProblem } from './preflight';
-import { FineTuneTerminal, type RunEvents, type RunResult } from './run';
+import { currentModelDir, FineTuneTerminal, pythonExtensionInterpreter, type RunEvents, type RunResult, setSwitchPromptForTests, type SwitchQuestion } from './run';
+import { detectFormat } from '../core/datasets';
+import { gpuChoices, heldOutFileFor, isTrainableFormat, modelFolderName, runSummaryLines, sourceCheckpointOf, TRAINABLE_FORMATS } from '../core/fineTunePlan';
+import type { DatasetFormat } from '../core/types';
+import { resolveRun } from './definition';
+import { chooseInterpreter, interpreterCandidates } from './python';
 
 export const FINE_TUNE_COMMAND = 'amc.fineTune';
 export const PROBLEM_MATCHER = '$amc-trainer';
@@ -18,15 +23,26 @@ export interface FineTuneApi {
   readonly onDidFinishRun: vscode.Event<RunResult>;
   /** The vscode.Task for a definition (what the provider resolves and the command runs). */
   createTask(definition: AmcTaskDefinition, folder?: vscode.WorkspaceFolder): vscode.Task;
+  /** Only under the extension-host test harness (testHooksEnabled): answers the "switch to a worse model?" question. */
+  readonly testHooks?: { answerSwitchQuestion(answer: (q: SwitchQuestion) => Promise<'switch' | 'keep'>): void };
 }
 
 /** Arguments of the `amc.fineTune` command: any part of a definition, plus how to behave. */
 export interface FineTuneCommandArgs {
-  dataset?: string; imageRoot?: string; init?: string; config?: string; epochs?: number; batchSize?: number;
+  dataset?: string; imageRoot?: string; init?: string; heldOut?: string; skipBadSamples?: boolean; config?: string; epochs?: number; batchSize?: number;
   gpus?: number; output?: string; resume?: boolean; amcWeights?: [number, number]; amcMargins?: [number, number];
   exportAndUse?: boolean; extraArgs?: string[];
   interactive?: boolean;   // default true: ask for what is missing; false: use defaults, never prompt
   saveToTasksJson?: boolean;
+}
+
+/**
+ * Test hooks (answers to modal questions, what a status-bar item shows) exist only under the extension-host test
+ * harness: a development extension in test mode, or the installed .vsix that scripts/vscode-test.mjs starts with
+ * AMC_TEST_HOOKS=1.
+ */
+export function testHooksEnabled(context: vscode.ExtensionContext): boolean {
+  return context.extensionMode === vscode.ExtensionMode.Test || process.env.AMC_TEST_HOOKS === '1';
 }
 
 export type FineTuneCommandResult =
@@ -81,30 +97,76 @@ export function registerFineTune(context: vscode.ExtensionContext): FineTuneApi 
     onDidReceiveEvent: events.onEvent.event,
     onDidFinishRun: events.onFinished.event,
     createTask,
+    ...(testHooksEnabled(context) ? { testHooks: { answerSwitchQuestion: setSwitchPromptForTests } } : {}),
   };
 }
 
-/** Annotation files the trainer reads (spec §5.1 AMC VG JSON, raw VG region_descriptions.json). */
-async function trainingFileChoices(): Promise<vscode.Uri[]> {
-  const found = await vscode.workspace.findFiles('**/{*train*.json,region_descriptions.json}', '**/{node_modules,.amc,.git}/**', 50);
+/** Annotation files in the workspace (and the active editor's) that the trainer reads, detected by content. */
+async function trainingFileChoices(): Promise<{ uri: vscode.Uri; format: DatasetFormat }[]> {
+  const found = await vscode.workspace.findFiles('**/*.json', '**/{node_modules,.amc,.git,.vscode,.vscode-test}/**', 300);
   const active = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
   const activeUri = active && typeof active === 'object' && 'uri' in active ? (active as { uri: vscode.Uri }).uri : undefined;
   const list = activeUri && activeUri.fsPath.endsWith('.json') ? [activeUri, ...found] : found;
-  return list.filter((u, i) => list.findIndex((v) => v.fsPath === u.fsPath) === i);
+  const unique = list.filter((u, i) => list.findIndex((v) => v.fsPath === u.fsPath) === i);
+  const detected = await Promise.all(unique.map(async (uri) => {
+    try { return { uri, format: await detectFormat(uri.fsPath) }; } catch { return undefined; }
+  }));
+  return detected.filter((d): d is { uri: vscode.Uri; format: DatasetFormat } => !!d && isTrainableFormat(d.format));
 }
 
-async function askDataset(): Promise<string | undefined> {
+const STEPS = 5;
+
+async function askDataset(): Promise<{ file: string; format: DatasetFormat } | undefined> {
   const browse = '$(folder-opened) Browse…';
   const files = await trainingFileChoices();
-  const items: vscode.QuickPickItem[] = [
-    ...files.map((u) => ({ label: path.basename(u.fsPath), description: vscode.workspace.asRelativePath(u), detail: u.fsPath })),
+  const items: (vscode.QuickPickItem & { format?: DatasetFormat })[] = [
+    ...files.map(({ uri, format }) => ({ label: path.basename(uri.fsPath), description: `${vscode.workspace.asRelativePath(uri)} · ${format}`, detail: uri.fsPath, format })),
     { label: browse, alwaysShow: true },
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: 'AMC: Fine-tune (1/3) — training data', placeHolder: 'AMC VG JSON or VG region_descriptions.json' });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: `AMC: Fine-tune (1/${STEPS}) — training data`,
+    placeHolder: files.length ? `Files the trainer reads (${TRAINABLE_FORMATS.join(', ')})` : 'No AMC VG JSON or VG region_descriptions.json in the workspace: browse',
+  });
   if (!pick) return undefined;
-  if (pick.label !== browse) return pick.detail;
+  if (pick.label !== browse) return { file: pick.detail!, format: pick.format! };
   const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Annotations': ['json'] }, title: 'Training annotations' });
-  return chosen?.[0]?.fsPath;
+  if (!chosen?.[0]) return undefined;
+  const file = chosen[0].fsPath;
+  let format: DatasetFormat;
+  try { format = await detectFormat(file); } catch (e) {
+    void vscode.window.showErrorMessage(`AMC fine-tune: ${(e as Error).message}`);
+    return undefined;
+  }
+  if (!isTrainableFormat(format)) {
+    void vscode.window.showErrorMessage(`AMC fine-tune: ${file} is ${format}; the trainer reads AMC VG JSON or VG region_descriptions.json (evaluate other formats with "AMC: Evaluate pointing game").`);
+    return undefined;
+  }
+  return { file, format };
+}
+
+/** "start from": undefined init = the current model's checkpoint (the task default), "" = scratch, else a file. */
+async function askStart(extensionPath: string): Promise<{ init: string | undefined; label: string } | 'cancel'> {
+  const modelDir = currentModelDir(extensionPath);
+  const current = await sourceCheckpointOf(modelDir);
+  type Item = vscode.QuickPickItem & { choice: 'current' | 'file' | 'scratch' };
+  const items: Item[] = [];
+  if ('checkpoint' in current) {
+    items.push({ label: `The current model (${path.basename(modelDir)})`, description: current.checkpoint, detail: 'fine-tune the model the viewers use now', choice: 'current' });
+  }
+  items.push(
+    { label: 'A checkpoint…', detail: 'our checkpoint_XX.pth / last.pth, ALBEF.pth or AMC best_*.pth', choice: 'file' },
+    { label: 'From scratch', detail: 'random weights (needs far more data and epochs)', choice: 'scratch' },
+  );
+  const pick = await vscode.window.showQuickPick(items, {
+    title: `AMC: Fine-tune (2/${STEPS}) — start from`,
+    placeHolder: 'checkpoint' in current ? 'Start from' : `The current model has no checkpoint (${current.none})`,
+  });
+  if (!pick) return 'cancel';
+  if (pick.choice === 'current') return { init: undefined, label: `the current model ${modelDir} (${(current as { checkpoint: string }).checkpoint})` };
+  if (pick.choice === 'scratch') return { init: '', label: 'scratch (random weights)' };
+  const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'PyTorch checkpoints': ['pth', 'pt', 'bin'] }, title: 'Checkpoint to start from' });
+  if (!chosen?.[0]) return 'cancel';
+  return { init: chosen[0].fsPath, label: chosen[0].fsPath };
 }
 
 async function fineTuneCommand(
@@ -114,7 +176,7 @@ async function fineTuneCommand(
   if (!vscode.workspace.isTrusted) {
     const check = await preflight({
       trusted: false, trainerRoot: path.join(context.extensionPath, 'trainer'), candidates: [],
-      run: { dataset: '', imageRoot: '', gpus: 0, output: '', resume: false, exportAndUse: false, extraArgs: [] },
+      run: { dataset: '', imageRoot: '', initSource: 'scratch', gpus: 0, output: '', resume: false, exportAndUse: false, skipBadSamples: false, extraArgs: [] },
     });
     const problems = check.ok ? [] : check.problems;
     void vscode.window.showErrorMessage(`AMC fine-tune: ${problems.map((p) => p.message).join(' ')}`, 'Manage Workspace Trust')
@@ -127,30 +189,61 @@ async function fineTuneCommand(
   const settings = getSettings(folder?.uri);
 
   let dataset = given.dataset;
-  if (!dataset && interactive) dataset = await askDataset();
+  let format: string | undefined;
+  if (!dataset && interactive) {
+    const picked = await askDataset();
+    dataset = picked?.file;
+    format = picked?.format;
+  }
   if (!dataset) {
     if (!interactive) return { ok: false, problems: [{ code: 'dataset-unreadable', message: 'no dataset given' }] };
     return { ok: false, cancelled: true };
   }
+  if (interactive && format === undefined) {
+    // Given by the explorer / editor menu: say now, not after the preflight, when the trainer cannot read it.
+    try { format = await detectFormat(path.resolve(folder?.uri.fsPath ?? '', dataset)); } catch { /* the preflight names the problem */ }
+    if (format !== undefined && !isTrainableFormat(format as DatasetFormat)) {
+      const message = `${dataset} is ${format}; the trainer reads ${TRAINABLE_FORMATS.join(' or ')} (AMC VG JSON, VG region_descriptions.json)`;
+      void vscode.window.showErrorMessage(`AMC fine-tune: ${message}`);
+      return { ok: false, problems: [{ code: 'dataset-unreadable', file: dataset, message }] };
+    }
+  }
+  let startLabel: string | undefined;
+  if (!('init' in given) && interactive) {
+    const start = await askStart(context.extensionPath);
+    if (start === 'cancel') return { ok: false, cancelled: true };
+    if (start.init !== undefined) given.init = start.init;
+    startLabel = start.label;
+  }
   let epochs = given.epochs;
   if (epochs === undefined && interactive) {
     const v = await vscode.window.showInputBox({
-      title: 'AMC: Fine-tune (2/3) — epochs', value: '1', prompt: 'Passes over the training data',
+      title: `AMC: Fine-tune (3/${STEPS}) — epochs`, value: '1', prompt: 'Passes over the training data',
       validateInput: (s) => (/^[1-9]\d*$/.test(s.trim()) ? undefined : 'a whole number ≥ 1'),
     });
     if (v === undefined) return { ok: false, cancelled: true };
     epochs = Number(v);
   }
   let gpus = given.gpus;
+  let pythonLabel = 'the interpreter the run finds';
   if (gpus === undefined && interactive) {
-    const items = [0, 1, 2, 4, 8].map((n) => ({
-      label: n === 0 ? 'CPU' : n === 1 ? '1 GPU' : `${n} GPUs (torchrun)`, n,
-      description: n === settings.trainerGpus ? 'amc.trainer.gpus' : undefined,
-    }));
-    items.sort((a, b) => (a.n === settings.trainerGpus ? -1 : b.n === settings.trainerGpus ? 1 : 0));
-    const pick = await vscode.window.showQuickPick(items, { title: 'AMC: Fine-tune (3/3) — where to train' });
-    if (!pick) return { ok: false, cancelled: true };
-    gpus = pick.n;
+    // Offer GPU counts only when the interpreter the run will use has a torch that sees GPUs.
+    const choice = await chooseInterpreter(interpreterCandidates(settings.pythonPath, await pythonExtensionInterpreter(folder?.uri)));
+    const devices = choice.chosen?.cudaAvailable ? choice.chosen.cudaDevices ?? 0 : 0;
+    pythonLabel = choice.chosen ? `Python ${choice.chosen.pythonVersion} (${choice.chosen.executable}), torch ${choice.chosen.torchVersion}, ${devices} GPU(s)`
+      : 'no interpreter with PyTorch found (the run lists what it tried)';
+    const counts = gpuChoices(devices, settings.trainerGpus);
+    if (counts.length === 1) {
+      gpus = 0;
+    } else {
+      const items = counts.map((n) => ({
+        label: n === 0 ? 'CPU' : n === 1 ? '1 GPU' : `${n} GPUs (torchrun)`, n,
+        description: n === settings.trainerGpus ? 'amc.trainer.gpus' : undefined,
+      }));
+      const pick = await vscode.window.showQuickPick(items, { title: `AMC: Fine-tune (4/${STEPS}) — where to train`, placeHolder: `torch sees ${devices} GPU(s)` });
+      if (!pick) return { ok: false, cancelled: true };
+      gpus = pick.n;
+    }
   }
   const rel = (p: string) => (folder && path.isAbsolute(p) && !path.relative(folder.uri.fsPath, p).startsWith('..') ? path.relative(folder.uri.fsPath, p) : p);
   const definition: AmcTaskDefinition = { ...(given as object), type: 'amc', dataset: rel(dataset) } as AmcTaskDefinition;
@@ -164,12 +257,22 @@ async function fineTuneCommand(
   }
 
   let save = saveToTasksJson ?? false;
-  if (saveToTasksJson === undefined && interactive && folder) {
-    const run = 'Run';
-    const runSave = 'Run and save to .vscode/tasks.json';
-    const pick = await vscode.window.showQuickPick([run, runSave], { title: 'AMC: Fine-tune' });
+  if (interactive) {
+    // The run as it will happen, before it starts.
+    const resolved = resolveRun(definition, { workspaceDir: folder?.uri.fsPath, trainerRoot: path.join(context.extensionPath, 'trainer'), defaultGpus: settings.trainerGpus });
+    const lines = runSummaryLines({
+      dataset: resolved.dataset, format: format ?? 'format checked when the run starts',
+      startFrom: startLabel ?? (resolved.init ? resolved.init : definition.init === '' ? 'scratch (random weights)' : 'the current model'),
+      epochs: resolved.epochs, gpus: resolved.gpus, python: pythonLabel, output: resolved.output,
+      modelFolder: path.join(resolved.output, modelFolderName(resolved.dataset, new Date())),
+      heldOut: resolved.heldOut ?? heldOutFileFor(resolved.dataset), exportAndUse: resolved.exportAndUse,
+    });
+    const start = 'Start';
+    const startSave = 'Start and save to .vscode/tasks.json';
+    const buttons = folder && saveToTasksJson === undefined ? [start, startSave] : [start];
+    const pick = await vscode.window.showInformationMessage(`AMC: Fine-tune (${STEPS}/${STEPS}) — start this run?`, { modal: true, detail: lines.join('\n') }, ...buttons);
     if (!pick) return { ok: false, cancelled: true };
-    save = pick === runSave;
+    if (saveToTasksJson === undefined) save = pick === startSave;
   }
   if (save && folder) await saveTask(definition, folder);
   const execution = await vscode.tasks.executeTask(createTask(definition, folder));

@@ -9,6 +9,9 @@ import { getSettings, setModelPath } from '../config';
 import { outputChannel } from '../output';
 import { engineHost } from '../editor/annotationEditor';
 import { PREVIOUS_MODEL_KEY } from '../shared/comparison';
+import { decideSwitch, describeDeltas, exportDirFor, heldOutFileFor, sha256File, sourceCheckpointOf } from '../core/fineTunePlan';
+import { defaultModelDir } from '../model/engine';
+import { compareOnHeldOut, type HeldOutComparison } from './heldOut';
 import {
   type AmcTaskDefinition, displayCommand, exportCommand, type ProcessSpec, type ResolvedRun, resolveRun, trainerCommand,
   validateDefinition,
@@ -31,8 +34,14 @@ export interface RunResult {
   python?: PythonProbe;
   checkpoint?: string;
   exitCode?: number | null;
-  exportedModel?: string;   // set when the run exported and switched amc.modelPath
-  previousModel?: string;   // amc.modelPath before the switch ('' = bundled default)
+  exportedModel?: string;   // set when the run exported (switched to it or not: see `switchDecision`)
+  previousModel?: string;   // amc.modelPath before the export ('' = bundled default)
+  /** Previous and new model on the held-out data (absent when it could not be evaluated: `heldOutError`). */
+  heldOut?: HeldOutComparison;
+  heldOutError?: string;
+  /** 'switched': not worse on any split; otherwise the user was asked (`switchQuestion`) and chose. */
+  switchDecision?: SwitchOutcome;
+  switchQuestion?: SwitchQuestion;
   wallSeconds: number;
 }
 
@@ -45,12 +54,36 @@ export interface RunEvents {
 /** Where the previous model is kept, so the viewer can compare before/after (workspaceState key). */
 export { PREVIOUS_MODEL_KEY };
 
+export type SwitchOutcome = 'switched' | 'switched-after-asking' | 'kept';
+
+/** What the user is asked when the new model is worse (or could not be compared) on the held-out data. */
+export interface SwitchQuestion { message: string; detail: string; deltas: HeldOutComparison['deltas']; }
+
+export const SWITCH_ANYWAY = 'Switch to the new model';
+export const KEEP_CURRENT = 'Keep the current model';
+
+/** Asks with a modal; the extension-host tests answer through FineTuneApi.testHooks instead (test mode only). */
+let askSwitch = async (q: SwitchQuestion): Promise<'switch' | 'keep'> => {
+  const pick = await vscode.window.showWarningMessage(q.message, { modal: true, detail: q.detail }, SWITCH_ANYWAY, KEEP_CURRENT);
+  return pick === SWITCH_ANYWAY ? 'switch' : 'keep';
+};
+
+/** Test mode only (registerFineTune checks ExtensionMode.Test): replaces the modal question. */
+export function setSwitchPromptForTests(prompt: (q: SwitchQuestion) => Promise<'switch' | 'keep'>): void {
+  askSwitch = prompt;
+}
+
+/** The model folder the fine-tune starts from by default: amc.modelPath, or the bundled model. */
+export function currentModelDir(extensionPath: string): string {
+  return getSettings().modelPath || defaultModelDir(extensionPath);
+}
+
 const GRACE_AFTER_SIGTERM_MS = 10 * 60_000; // a base-size step can take minutes on a CPU; the checkpoint matters
 
 let nextRunId = 1;
 
 /** The Python extension's selected interpreter, when it is installed (its API changed over time: try both). */
-async function pythonExtensionInterpreter(scope: vscode.Uri | undefined): Promise<string | undefined> {
+export async function pythonExtensionInterpreter(scope: vscode.Uri | undefined): Promise<string | undefined> {
   const ext = vscode.extensions.getExtension('ms-python.python');
   if (!ext) return undefined;
   try {
@@ -171,11 +204,25 @@ export class FineTuneTerminal implements vscode.Pseudoterminal {
       void vscode.window.showErrorMessage(`AMC fine-tune: ${result.problems.map((p) => p.message).join(' ')}`);
       return end('preflight-failed', 1);
     }
+    const startModel = currentModelDir(this.context.extensionPath);
+    const currentCheckpoint = this.definition.init === undefined ? await sourceCheckpointOf(startModel) : undefined;
     const run = resolveRun(this.definition, {
-      workspaceDir: this.folder?.uri.fsPath, trainerRoot, defaultGpus: settings.trainerGpus,
+      workspaceDir: this.folder?.uri.fsPath, trainerRoot, defaultGpus: settings.trainerGpus, currentCheckpoint,
     });
     result.run = run;
     this.line(`${ESC.bold}AMC fine-tune${ESC.reset}: ${run.dataset}`);
+    if (run.initSource === 'current-model') this.line(`starting from the current model ${startModel} (checkpoint ${run.init})`);
+    else if (run.initSource === 'given') this.line(`starting from the checkpoint ${run.init}`);
+    else this.line(`${ESC.yellow}training from scratch${run.initNote ? `: the current model has no usable checkpoint (${run.initNote})` : ' ("init": "")'}${ESC.reset}`);
+    if (run.initSource === 'current-model' && currentCheckpoint && 'sha256' in currentCheckpoint && currentCheckpoint.sha256) {
+      const actual = await sha256File(run.init!);
+      if (actual !== currentCheckpoint.sha256) {
+        result.problems = [{ code: 'init-unreadable', file: run.init, message: `${run.init}: sha256 ${actual} differs from the model card's source_checkpoint (${currentCheckpoint.sha256}): it is not the checkpoint ${startModel} was exported from; give "init" explicitly` }];
+        this.line(`${ESC.red}✗ ${result.problems[0].message}${ESC.reset}`);
+        void vscode.window.showErrorMessage(`AMC fine-tune cannot start: ${result.problems[0].message}`);
+        return end('preflight-failed', 1);
+      }
+    }
     this.line(`${ESC.dim}checking: workspace trust, dataset, output folder, Python and PyTorch…${ESC.reset}`);
 
     const candidates = vscode.workspace.isTrusted
@@ -209,17 +256,21 @@ export class FineTuneTerminal implements vscode.Pseudoterminal {
       this.statusBar.tooltip = `Finished: ${progress.summary()}\nCheckpoint: ${progress.lastCheckpoint}`;
       if (run.exportAndUse && progress.lastCheckpoint) {
         try {
-          const exported = await exportAndUse(progress.lastCheckpoint, python, this.context, (t) => this.line(t));
-          result.exportedModel = exported.modelDir;
-          result.previousModel = exported.previousModel;
-          this.line(switchedMessage(exported.modelDir, exported.previousModel));
-          void vscode.window.showInformationMessage(switchedMessage(exported.modelDir, exported.previousModel));
+          const exported = await exportAndUse(progress.lastCheckpoint, python, this.context, (t) => this.line(t), planOf(run));
+          Object.assign(result, {
+            exportedModel: exported.modelDir, previousModel: exported.previousModel, switchDecision: exported.decision,
+            ...(exported.heldOut ? { heldOut: exported.heldOut } : {}), ...(exported.heldOutError ? { heldOutError: exported.heldOutError } : {}),
+            ...(exported.question ? { switchQuestion: exported.question } : {}),
+          });
+          const message = outcomeMessage(exported);
+          this.line(message);
+          void vscode.window.showInformationMessage(message);
         } catch (e) {
           this.line(`${ESC.red}${errorMessage(e)}${ESC.reset}`);
           return end('failed', 1);
         }
       } else if (progress.lastCheckpoint) {
-        void offerExport(progress.lastCheckpoint, python, this.context);
+        void offerExport(progress.lastCheckpoint, python, this.context, planOf(run));
       }
       return end('finished', 0);
     }
@@ -301,18 +352,35 @@ export class FineTuneTerminal implements vscode.Pseudoterminal {
   }
 }
 
-/** The folder an exported model goes to: next to the run's checkpoints. */
-export function exportDirFor(checkpoint: string): string {
-  return path.join(path.dirname(checkpoint), 'model');
+/** Where a fine-tune's model is exported and how it is judged: from the resolved run. */
+export interface ExportPlan { dataset: string; imageRoot: string; heldOut?: string; now?: Date; }
+
+function planOf(run: ResolvedRun): ExportPlan {
+  return { dataset: run.dataset, imageRoot: run.imageRoot, ...(run.heldOut ? { heldOut: run.heldOut } : {}) };
 }
 
-/** Runs the exporter, validates its answer, and switches amc.modelPath (keeping the previous one). */
+export { exportDirFor };
+
+export interface ExportOutcome {
+  modelDir: string;
+  previousModel: string;
+  decision: SwitchOutcome;
+  heldOut?: HeldOutComparison;
+  heldOutError?: string;
+  question?: SwitchQuestion;
+}
+
+/**
+ * Runs the exporter, evaluates the previous and the new model on the held-out data, and switches amc.modelPath
+ * by itself only when the new model is not worse on any split; otherwise asks, showing the per-split delta. Not
+ * switching keeps the new model as the comparison model, so open viewers show it beside the current one.
+ */
 export async function exportAndUse(
   checkpoint: string, python: PythonProbe, context: vscode.ExtensionContext, log: (text: string) => void,
-  token?: vscode.CancellationToken,
-): Promise<{ modelDir: string; previousModel: string }> {
+  plan: ExportPlan, token?: vscode.CancellationToken,
+): Promise<ExportOutcome> {
   const trainerRoot = path.join(context.extensionPath, 'trainer');
-  const modelDir = exportDirFor(checkpoint);
+  const modelDir = exportDirFor(checkpoint, plan.dataset, plan.now);
   const spec = exportCommand(python.executable ?? python.candidate.path, checkpoint, modelDir, trainerRoot, process.env);
   log(`exporting to ONNX: ${displayCommand(spec)}`);
   const code = await new Promise<number | null>((resolve) => {
@@ -332,12 +400,72 @@ export async function exportAndUse(
     if (!existsSync(path.join(modelDir, f))) throw new Error(`export finished but ${path.join(modelDir, f)} is missing`);
   }
   const previousModel = getSettings().modelPath;
-  await context.workspaceState.update(PREVIOUS_MODEL_KEY, previousModel);
-  // Open viewers compare the new model with the previous one side by side once the setting below switches.
-  await engineHost()?.compareWithPreviousOnSwitch();
-  await setModelPath(modelDir);
-  log(`amc.modelPath → ${modelDir} (previous: ${previousModel || 'the bundled default model'})`);
-  return { modelDir, previousModel };
+  const previousDir = previousModel || defaultModelDir(context.extensionPath);
+
+  // Judge the new model against the one in use on the held-out part of the training data.
+  const outcome: ExportOutcome = { modelDir, previousModel, decision: 'kept' };
+  const heldOutFile = plan.heldOut ?? heldOutFileFor(plan.dataset);
+  if (heldOutFile) {
+    log(`evaluating the previous model (${previousDir}) and the new one on the held-out file ${heldOutFile}…`);
+    const s = getSettings();
+    const abort = new AbortController();
+    token?.onCancellationRequested(() => abort.abort());
+    try {
+      outcome.heldOut = await compareOnHeldOut(previousDir, modelDir, heldOutFile, plan.imageRoot,
+        { provider: s.executionProvider, threads: s.threads || undefined, maxFileBytes: s.maxFileMB * 1024 * 1024 }, abort.signal);
+      for (const line of describeDeltas(outcome.heldOut.deltas)) log(`  ${line}`);
+    } catch (e) {
+      outcome.heldOutError = `the held-out file ${heldOutFile} could not be evaluated: ${(e as Error).message}`;
+      log(outcome.heldOutError);
+    }
+  } else {
+    outcome.heldOutError = `no held-out file beside ${plan.dataset} (…train… → …val…/…test…); give the task "heldOut"`;
+    log(outcome.heldOutError);
+  }
+  const decision = outcome.heldOut
+    ? decideSwitch(outcome.heldOut.deltas)
+    : { kind: 'ask' as const, deltas: [], worse: [], unknown: [], reason: outcome.heldOutError! };
+  let use = decision.kind === 'switch';
+  if (decision.kind === 'ask') {
+    outcome.question = {
+      message: `The fine-tuned model was not switched to: ${decision.reason}. Switch to it anyway?`,
+      detail: [
+        outcome.heldOut ? `Pointing game on ${path.basename(outcome.heldOut.file)}, current → new:` : '',
+        ...describeDeltas(decision.deltas),
+        `New model: ${modelDir}`,
+        `Either way "AMC: Compare with another model…" shows both side by side.`,
+      ].filter(Boolean).join('\n'),
+      deltas: decision.deltas,
+    };
+    log(`${outcome.question.message}\n${outcome.question.detail}`);
+    use = (await askSwitch(outcome.question)) === 'switch';
+    outcome.decision = use ? 'switched-after-asking' : 'kept';
+  } else {
+    outcome.decision = 'switched';
+  }
+  if (use) {
+    await context.workspaceState.update(PREVIOUS_MODEL_KEY, previousModel);
+    // Open viewers compare the new model with the previous one side by side once the setting below switches.
+    await engineHost()?.compareWithPreviousOnSwitch();
+    await setModelPath(modelDir);
+    log(`amc.modelPath → ${modelDir} (previous: ${previousModel || 'the bundled default model'})`);
+  } else {
+    // Kept: the new model stays one command away, and open viewers show it beside the current one.
+    const set = await engineHost()?.setComparison({ kind: 'folder', dir: modelDir });
+    log(`kept amc.modelPath (${previousModel || 'the bundled default model'}); open viewers compare with the new model ${modelDir}`
+      + (set && !set.ok ? ` (comparison not set: ${set.error})` : ''));
+  }
+  return outcome;
+}
+
+/** The message after an export: switched (and by how much it improved) or kept. */
+export function outcomeMessage(o: ExportOutcome): string {
+  const deltas = o.heldOut ? ` Held-out ${path.basename(o.heldOut.file)}, previous → new: ${describeDeltas(o.heldOut.deltas).join('; ')}.` : '';
+  if (o.decision === 'kept') {
+    return `Kept the current model; the fine-tuned model ${o.modelDir} is shown beside it in open viewers.${deltas} `
+      + 'Set amc.modelPath to it, or use "AMC: Compare with another model…", to change.';
+  }
+  return switchedMessage(o.modelDir, o.previousModel) + deltas;
 }
 
 /** The message after a switch: which model explains now, and that viewers compare it with the previous one. */
@@ -348,15 +476,15 @@ export function switchedMessage(modelDir: string, previousModel: string): string
 }
 
 /** After a finished run without `exportAndUse`: ask. */
-async function offerExport(checkpoint: string, python: PythonProbe, context: vscode.ExtensionContext): Promise<void> {
+async function offerExport(checkpoint: string, python: PythonProbe, context: vscode.ExtensionContext, plan: ExportPlan): Promise<void> {
   const action = 'Export to ONNX and use this model';
   const pick = await vscode.window.showInformationMessage(`AMC fine-tune finished: ${checkpoint}`, action);
   if (pick !== action) return;
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AMC: exporting to ONNX', cancellable: true },
     async (_p, token) => {
       try {
-        const { modelDir, previousModel } = await exportAndUse(checkpoint, python, context, (t) => outputChannel().info(t), token);
-        void vscode.window.showInformationMessage(switchedMessage(modelDir, previousModel));
+        const outcome = await exportAndUse(checkpoint, python, context, (t) => outputChannel().info(t), plan, token);
+        void vscode.window.showInformationMessage(outcomeMessage(outcome));
       } catch (e) {
         void vscode.window.showErrorMessage(`AMC: ${errorMessage(e)}`);
       }

@@ -264,6 +264,7 @@ def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: O
                vocab_path: str = VOCAB_PATH) -> dict:
     g, S = cfg.grid, cfg.image_res
     saved = saved or {}
+    source = saved.get("source_checkpoint")
     recipe = saved.get("recipe") if isinstance(saved.get("recipe"), dict) else {}
     train_length = recipe.get("max_text_length", 25)
     if not isinstance(train_length, int) or isinstance(train_length, bool) or train_length < 2:
@@ -311,7 +312,17 @@ def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: O
         },
         "metrics": saved.get("metrics", {}),
         "sha256": {os.path.basename(p): sha256_file(p) for p in onnx_paths.values()},
+        **({"source_checkpoint": source_checkpoint_ref(source, onnx_paths)} if source else {}),
     }
+
+
+def source_checkpoint_ref(checkpoint: str, onnx_paths: Dict[str, str]) -> dict:
+    """The card's `source_checkpoint`: the checkpoint the graphs came from (fine-tuning starts from it), by file
+    name when it lies beside the card (so the folder can move), else by absolute path; with its sha256."""
+    out_dir = os.path.dirname(os.path.abspath(next(iter(onnx_paths.values()))))
+    ckpt = os.path.abspath(checkpoint)
+    beside = os.path.dirname(ckpt) == out_dir
+    return {"file": os.path.basename(ckpt) if beside else ckpt, "sha256": sha256_file(ckpt)}
 
 
 def _fixture_images(S: int) -> List["object"]:
@@ -514,7 +525,7 @@ def main(argv: List[str]) -> int:
             return 2
     recipe = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else None
     data = ckpt.get("data") or ({k: recipe.get(k) for k in ("train_files", "image_root")} if recipe else None)
-    saved = {"data": data, "recipe": recipe, "metrics": ckpt.get("metrics") or {}}
+    saved = {"data": data, "recipe": recipe, "metrics": ckpt.get("metrics") or {}, "source_checkpoint": args.checkpoint}
     card = export_model(model, args.out, args.name, saved, fp16_word_embeddings=args.fp16_embeddings)
     print(json.dumps({"event": "done", "out": args.out, "sha256": card["sha256"]}))
     return 0

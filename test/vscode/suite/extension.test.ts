@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { activateAmc, waitFor } from './helpers';
+import { activateAmc, samplesDir, waitFor } from './helpers';
 
 describe('extension', () => {
   it('activates and exposes its API and output channel', async () => {
@@ -66,6 +66,24 @@ describe('runtime modules', () => {
     const meta = await sharp(png).metadata();
     assert.equal(meta.width, 4);
     assert.equal(meta.height, 3);
+  });
+});
+
+describe('model status bar', () => {
+  // The item shows the current model and, once it loaded, its execution provider; on the CPU the tooltip says why
+  // in plain words. This machine runs onnxruntime-node's CPU build, so under "auto" CUDA is "not installed".
+  it('shows the model name and provider; the tooltip gives the fallback reason without onnxruntime\'s raw text', async () => {
+    const { api } = await activateAmc();
+    const status = api.testHooks!.modelStatus;
+    assert.ok(status().visible, 'the item is shown from activation');
+    assert.match(status().text, /amc-small-synthetic/);
+    const viewed = vscode.Uri.file(path.join(samplesDir(api.extensionPath), 'vg_val.json'));
+    await vscode.commands.executeCommand('vscode.openWith', viewed, 'amc.annotationViewer');
+    const loaded = await waitFor('the status bar to show the provider', () => (/ · (CPU|CUDA)$/.test(status().text) ? status() : undefined), 120_000);
+    assert.equal(loaded.text, '$(symbol-misc) amc-small-synthetic · CPU');
+    assert.match(loaded.tooltip, /CUDA provider not installed: see README › GPU/);
+    assert.doesNotMatch(loaded.tooltip, /OrtSessionOptions|shared library|\.so/);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 });
 

@@ -10,7 +10,7 @@ import type { ViewerState } from '../../../src/editor/registry';
 import type { EvaluationSummary } from '../../../src/shared/protocol';
 import type { AmcTaskDefinition } from '../../../src/tasks/definition';
 import type { FineTuneCommandResult } from '../../../src/tasks/index';
-import type { RunResult } from '../../../src/tasks/run';
+import type { RunResult, SwitchQuestion } from '../../../src/tasks/run';
 import type { TrainerEvent } from '../../../src/tasks/events';
 import { activateAmc, report, samplesDir, waitFor, workspaceDir } from './helpers';
 
@@ -68,7 +68,7 @@ describe('AMC: Fine-tune task', function () {
     await vscode.workspace.getConfiguration('amc').update('pythonPath', undefined, vscode.ConfigurationTarget.Workspace);
   });
 
-  it('runs 1 epoch on the bundled synthetic data to completion, exports, and switches amc.modelPath', async () => {
+  it('runs 1 epoch from the current (bundled) model to completion, exports, judges it on held-out data, and switches amc.modelPath', async () => {
     const output = path.join(ws, '.amc', 'runs', 'complete');
     // A viewer open before the run: after the switch it must compare the new model with the previous one.
     const { api } = await activateAmc();
@@ -79,6 +79,9 @@ describe('AMC: Fine-tune task', function () {
     const before = await waitFor('the viewer’s first explanation', async () => { const v = await viewerOf(); return v?.lastShown?.index === 0 ? v : undefined; }, 120_000);
     const modelBefore = before.model as { dir?: string; name?: string };
     assert.ok(modelBefore?.dir, `model before: ${JSON.stringify(before.model)}`);
+    // The switch question (asked only when the new model is worse on a held-out split): answered "switch" here.
+    const questions: SwitchQuestion[] = [];
+    api.fineTune.testHooks!.answerSwitchQuestion(async (q) => { questions.push(q); return 'switch'; });
     const t0 = Date.now();
     const { result, events } = await runTask({ type: 'amc', dataset, epochs: 1, batchSize: 8, output, exportAndUse: true });
     const wall = (Date.now() - t0) / 1000;
@@ -90,8 +93,30 @@ describe('AMC: Fine-tune task', function () {
     assert.ok(result.python?.torchVersion, 'the interpreter used has torch');
     assert.ok(result.checkpoint && fs.existsSync(result.checkpoint), `checkpoint ${result.checkpoint}`);
     assert.ok(fs.existsSync(path.join(output, 'checkpoint_00.pth')));
-    const modelDir = path.join(output, 'model');
-    assert.equal(result.exportedModel, modelDir);
+    // Started from the bundled model's shipped checkpoint (its card's source_checkpoint), not from scratch.
+    const bundledCheckpoint = path.join(api.extensionPath, 'models', 'amc-small-synthetic', 'checkpoint.pth');
+    assert.equal(result.run?.initSource, 'current-model');
+    assert.equal(result.run?.init, bundledCheckpoint);
+    // The model folder is named after the dataset and the date; its card points back at the run's checkpoint.
+    const modelDir = result.exportedModel!;
+    assert.equal(path.dirname(modelDir), output);
+    assert.match(path.basename(modelDir), /^vg_train-\d{4}-\d{2}-\d{2}-\d{4}$/);
+    const card = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8'));
+    assert.equal(card.source_checkpoint.file, result.checkpoint);
+    assert.match(card.source_checkpoint.sha256, /^[0-9a-f]{64}$/);
+    // Judged against the previous model on the held-out split of the training data (vg_val.json beside it).
+    assert.ok(result.heldOut, `held-out comparison: ${result.heldOutError}`);
+    assert.equal(result.heldOut.file, path.join(path.dirname(dataset), 'vg_val.json'));
+    const worse = result.heldOut.deltas.filter((d) => d.split !== 'all' && d.currentHits < d.comparisonHits);
+    report(`      held-out vg_val.json, bundled → fine-tuned: ${result.heldOut.deltas.map((d) => `${d.split} ${d.comparisonHits}/${d.comparisonTotal} → ${d.currentHits}/${d.currentTotal} (${d.deltaPts >= 0 ? '+' : ''}${d.deltaPts.toFixed(1)} pts)`).join(', ')}; decision: ${result.switchDecision}`);
+    if (worse.length) {
+      assert.equal(result.switchDecision, 'switched-after-asking');
+      assert.equal(questions.length, 1, 'asked once');
+      for (const d of worse) assert.ok(questions[0].detail.includes(`${d.split}: `), questions[0].detail);
+    } else {
+      assert.equal(result.switchDecision, 'switched', 'not worse on any split: switched without asking');
+      assert.equal(questions.length, 0);
+    }
     for (const f of ['model.json', 'image_encoder.onnx', 'grounding.onnx']) assert.ok(fs.existsSync(path.join(modelDir, f)), `${f} exported`);
     assert.equal(vscode.workspace.getConfiguration('amc').get('modelPath'), modelDir, 'amc.modelPath switched to the new model');
     fs.writeFileSync(path.join(ws, 'fine-tune-timing.json'), JSON.stringify({ wallSeconds: wall, events: events.length }));
@@ -135,6 +160,43 @@ describe('AMC: Fine-tune task', function () {
       return v && v.comparison === null ? v : undefined;
     }, 60_000);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  it('a fine-tune that is worse on held-out data is not switched to without asking; kept, it stays available as the comparison', async () => {
+    const output = path.join(ws, '.amc', 'runs', 'worse');
+    const { api } = await activateAmc();
+    const modelPathBefore = vscode.workspace.getConfiguration('amc').get('modelPath');
+    const questions: SwitchQuestion[] = [];
+    api.fineTune.testHooks!.answerSwitchQuestion(async (q) => { questions.push(q); return 'keep'; });
+    // From scratch, one short epoch: far below the bundled model on vg_val.json.
+    const { result } = await runTask({ type: 'amc', dataset, init: '', epochs: 1, batchSize: 8, output, exportAndUse: true });
+    assert.equal(result.status, 'finished', JSON.stringify(result.problems));
+    assert.equal(result.run?.initSource, 'scratch');
+    assert.ok(result.heldOut, `held-out comparison: ${result.heldOutError}`);
+    report(`      from scratch, held-out: ${result.heldOut.deltas.map((d) => `${d.split} ${(d.comparison * 100).toFixed(1)}% → ${(d.current * 100).toFixed(1)}%`).join(', ')}; decision: ${result.switchDecision}`);
+    assert.equal(questions.length, 1, 'the user was asked');
+    assert.match(questions[0].message, /worse on/);
+    assert.match(questions[0].detail, /pts/);
+    assert.equal(result.switchDecision, 'kept');
+    assert.equal(vscode.workspace.getConfiguration('amc').get('modelPath'), modelPathBefore, 'amc.modelPath unchanged');
+    // The comparison stays available: viewers now show the new model beside the current one.
+    const viewed = vscode.Uri.file(path.join(samplesDir(api.extensionPath), 'vg_val.json'));
+    await vscode.commands.executeCommand('vscode.openWith', viewed, 'amc.annotationViewer');
+    await waitFor('the viewer to compare with the kept fine-tuned model', async () => {
+      const v = ((await vscode.commands.executeCommand<ViewerState[]>('amc.viewerState')) ?? []).find((x) => x.kind === 'dataset' && x.file === viewed.fsPath);
+      return v?.comparison && v.comparison.dir === result.exportedModel ? v : undefined;
+    }, 120_000);
+    await vscode.commands.executeCommand('amc.compareModels', 'off');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  it('the command refuses a file the trainer cannot read before asking anything', async () => {
+    const { api } = await activateAmc();
+    const file = vscode.Uri.file(path.join(samplesDir(api.extensionPath), 'refcoco+_test.json'));
+    const res = await vscode.commands.executeCommand<FineTuneCommandResult>('amc.fineTune', file);
+    assert.equal(res.ok, false);
+    assert.ok('problems' in res, JSON.stringify(res));
+    assert.match(res.problems[0].message, /refcoco\+_test\.json is refcoco-albef; the trainer reads amc-vg or vg-regions/);
   });
 
   it('cancelling mid-epoch stops the trainer after it saves a checkpoint', async () => {
