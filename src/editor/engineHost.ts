@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { getSettings, onSettingsChanged } from '../config';
 import { defaultModelDir, InferenceEngine } from '../model/engine';
+import { itmNote } from '../model/card';
 import { COMPARISON_CHOICE_KEY, PREVIOUS_MODEL_KEY, resolveComparison, type ComparisonChoice, type ResolvedComparison } from './comparison';
 import type { Explainer } from './explainer';
 import { MetricStore } from './metricStore';
@@ -61,7 +62,8 @@ export class EngineHost implements vscode.Disposable {
       for (const w of engine.card.warnings) this.log(`warning: ${w}`);
       return {
         modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`,
-        info: { name: engine.card.name, provider: engine.provider, providerNote: engine.providerNote, grid: engine.card.grid, dir: engine.modelDir },
+        info: { name: engine.card.name, provider: engine.provider, providerNote: engine.providerNote, grid: engine.card.grid, dir: engine.modelDir,
+          ...(itmNote(engine.card) ? { itmNote: itmNote(engine.card) } : {}) },
         engine,
       };
     })();

@@ -49,7 +49,7 @@ const GRACE_AFTER_SIGTERM_MS = 10 * 60_000; // a base-size step can take minutes
 let nextRunId = 1;
 
 /** The Python extension's selected interpreter, when it is installed (its API changed over time: try both). */
-async function pythonExtensionInterpreter(scope: vscode.Uri | undefined): Promise<string | undefined> {
+export async function pythonExtensionInterpreter(scope: vscode.Uri | undefined): Promise<string | undefined> {
   const ext = vscode.extensions.getExtension('ms-python.python');
   if (!ext) return undefined;
   try {
