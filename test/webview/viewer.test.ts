@@ -319,6 +319,17 @@ describe('viewer webview: detail', () => {
     await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'panes-dark.png') });
   });
 
+  it('shows why instead of the ITM score and probability when the model info carries an ITM note (issue 13 item 5)', async () => {
+    const note = 'ITM head not trained for this model — only the GradCAM is meaningful';
+    const { viewer } = await openScenes({ explainer: async () => ({ ...explainer, info: { ...explainer.info, itmNote: note } }) });
+    await waitForExplanation(viewer);
+    const metrics = await viewer.page.$$eval('.metrics dt', (d) => d.map((x) => x.textContent));
+    assert.deepEqual(metrics.slice(0, 4), ['ITM', 'L_mean', 'L_max', 'hit']);
+    assert.equal(await viewer.page.$eval('.metrics dd[data-metric="ITM"]', (e) => e.textContent), note);
+    const shown = viewer.requests('reportShown').map((r) => r.params as { metrics: Record<string, string> });
+    assert.ok(shown.every((r) => r.metrics['ITM score'] === undefined && r.metrics['ITM probability'] === undefined), JSON.stringify(shown));
+  });
+
   it('shows per-token maps on hover and click, and explains another phrase on the same image', async () => {
     const { viewer } = await openScenes();
     await waitForExplanation(viewer, 'the red square');
