@@ -108,6 +108,7 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
   let done: Extract<ImportEvent, { event: 'done' }> | undefined;
   let errorMessage: string | undefined;
   const stderrTail: string[] = [];
+  let lastStderrLine = ''; // a Python traceback's last line says what went wrong
   try {
     const spec = exportCommand(opts.python, checkpoint, staging, opts.trainerRoot, process.env);
     spec.args.push('--name', path.basename(outDir));
@@ -128,6 +129,7 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
       const onErr = (line: string): void => {
         opts.onLog?.(line);
         if (line.startsWith('export: ')) stderrTail.push(line.slice('export: '.length));
+        if (line.trim()) lastStderrLine = line.trim();
       };
       child.stdout.setEncoding('utf8');
       child.stderr.setEncoding('utf8');
@@ -148,8 +150,9 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
     });
     if (opts.signal?.aborted) throw new AbortError();
     if (code !== 0 || !done) {
-      const why = errorMessage ?? (stderrTail.length ? stderrTail.join('; ') : `the exporter exited with code ${code}`);
-      throw new ImportError(why.startsWith(checkpoint) ? why : `${checkpoint}: ${why}`);
+      const why = errorMessage ?? (stderrTail.length ? stderrTail.join('; ')
+        : `the exporter exited with code ${code}${lastStderrLine ? ` (${lastStderrLine})` : ''}`);
+      throw new ImportError(why.includes(checkpoint) ? why : `${checkpoint}: ${why}`);
     }
     emit({ event: 'progress', stage: 'verify', fraction: 0.95 });
     const parityError = await verifyAgainstFixture(staging, opts.signal);
