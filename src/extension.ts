@@ -10,6 +10,7 @@ import { registerCompareCommand } from './commands/compare';
 import { type FineTuneApi, registerFineTune, testHooksEnabled } from './tasks';
 import { registerModelStatus } from './editor/modelStatusBar';
 import type { ModelStatusView } from './core/modelStatus';
+import { registerUseCheckpointCommand } from './commands/useCheckpoint';
 
 /** What `activate` returns (vscode.extensions.getExtension(...).exports): used by the extension-host tests. */
 export interface AmcExtensionApi {
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
   registerExplainCommand(context);
   registerEvaluateCommand(context);
   registerCompareCommand(context);
+  registerUseCheckpointCommand(context);
   const fineTune = registerFineTune(context);
   const modelStatus = registerModelStatus(context);
 

@@ -177,6 +177,8 @@ export class DetailView {
 
   /** The current model's name, for the labels while comparing. */
   currentModelName = '';
+  /** Why the current model's ITM score is not shown ('' = it is shown). */
+  itmNote = '';
 
   get comparing(): boolean { return this.comparisonModel !== null; }
 
@@ -350,7 +352,7 @@ export class DetailView {
         dd.dataset.metric = name;
         dl.append(dt, dd);
       };
-      add('ITM score', fmt(e.score, 3));
+      if (!(this.itmNote && e === this.explanation)) add('ITM score', fmt(e.score, 3));
       add('L_mean', fmt(e.lMean));
       add('L_max', fmt(e.lMax));
       add('hit', e.hit === undefined ? '–' : e.hit ? '✓ hit' : '✗ miss', e.hit === undefined ? undefined : e.hit ? 'hit' : 'miss');
@@ -412,8 +414,8 @@ export class DetailView {
       this.metrics.append(dt, dd);
     };
     if (e.index === null) add('phrase', e.phrase);
-    add('ITM score', fmt(e.score, 3));
-    add('ITM probability', fmt(e.itmProbability, 3));
+    if (this.itmNote) add('ITM', this.itmNote, 'itm-note');
+    else { add('ITM score', fmt(e.score, 3)); add('ITM probability', fmt(e.itmProbability, 3)); }
     add('L_mean', fmt(e.lMean));
     add('L_max', fmt(e.lMax));
     add('hit', e.hit === undefined ? '–' : e.hit ? '✓ hit' : '✗ miss', e.hit === undefined ? undefined : e.hit ? 'hit' : 'miss');
@@ -495,7 +497,7 @@ export class DetailView {
     if (!this.sample) return undefined;
     const e = this.explanation;
     const describe = (x: ExplanationPayload | null) => (x
-      ? `ITM score ${fmt(x.score, 3)} · L_mean ${fmt(x.lMean)} · L_max ${fmt(x.lMax)} · ${x.hit === undefined ? '' : x.hit ? 'hit' : 'miss'} · point (${x.point.x}, ${x.point.y})`
+      ? `${this.itmNote && x === e ? '' : `ITM score ${fmt(x.score, 3)} · `}L_mean ${fmt(x.lMean)} · L_max ${fmt(x.lMax)} · ${x.hit === undefined ? '' : x.hit ? 'hit' : 'miss'} · point (${x.point.x}, ${x.point.y})`
       : 'not explained yet');
     const c = this.comparisonModel;
     const lines = [

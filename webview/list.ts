@@ -56,6 +56,17 @@ export class VirtualList {
   private frame = 0;
   private computeTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** Why the ITM score column stays empty ('' = it is filled): the model info's itmNote. */
+  private itmNote = '';
+
+  setItmNote(note: string): void {
+    if (note === this.itmNote) return;
+    this.itmNote = note;
+    const cell = this.headerCells.get('score');
+    if (cell) cell.title = note ? `ITM score not shown: ${note}` : 'Sort by score';
+    this.render();
+  }
+
   constructor(private readonly host: ListHost) {
     this.element = document.createElement('div');
     this.element.className = 'list';
@@ -242,7 +253,10 @@ export class VirtualList {
       el.classList.toggle('miss', row?.metrics?.hit === false);
       el.classList.toggle('loading', !row);
       const cells = el.children;
-      for (let c = 0; c < COLUMNS.length; c++) (cells[c] as HTMLElement).textContent = row ? COLUMNS[c].text(row) : c === 2 ? '…' : '';
+      for (let c = 0; c < COLUMNS.length; c++) {
+        const hidden = this.itmNote && COLUMNS[c].key === 'score'; // the ITM score means nothing for this model
+        (cells[c] as HTMLElement).textContent = row && !hidden ? COLUMNS[c].text(row) : c === 2 && !row ? '…' : '';
+      }
       (cells[0] as HTMLElement).setAttribute('aria-label', stateLabel(row));
       (cells[0] as HTMLElement).title = stateLabel(row);
     }

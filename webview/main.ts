@@ -425,6 +425,8 @@ class App {
     this.evaluateButton.setDisabled(!m || 'error' in m);
     const c = this.init?.comparison ?? null;
     this.detail.currentModelName = m && !('error' in m) ? m.name : '';
+    this.detail.itmNote = m && !('error' in m) ? m.itmNote ?? '' : '';
+    this.list.setItmNote(this.detail.itmNote);
     this.detail.setComparisonModel(c ? { label: comparisonLabel(c), name: 'error' in c.model ? c.dir : c.model.name } : null);
     this.evaluateButton.setLabel(c && !('error' in c.model) ? 'Evaluate pointing game (both models)' : 'Evaluate pointing game');
   }

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   demo: () => import('./commands/demo'),
   python: () => import('./commands/python'),
   insights: () => import('./commands/insights'),
+  import: () => import('./commands/import'),
 };
 
 const io: CliIO = {

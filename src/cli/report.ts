@@ -9,6 +9,7 @@ import type { Sample } from '../core/types';
 import type { SampleExplanation } from '../model/engine';
 import type { EvalReport, EvalRow } from '../model/evaluate';
 import { samplePanels } from '../model/figure';
+import { itmNote } from '../model/card';
 import { formatAccuracy } from '../core/notScored';
 
 export interface ReportSection { title: string; report: EvalReport; panels: Map<string, PanelFiles>; }
@@ -69,7 +70,7 @@ function jetGradient(): string {
 }
 
 /** What each panel colour and each number of a sample means (the report is read without this project's docs). */
-function legend(): string {
+function legend(note: string | undefined): string {
   return `<details class="legend" open><summary>How to read a sample</summary>
 <div class="legend-row"><span class="swatch box"></span> ground-truth box (green outline, in the first and third panel)</div>
 <div class="legend-row"><span class="swatch mask"></span> box mask: white = inside a box, black = outside (what L<sub>mean</sub>/L<sub>max</sub> compare against)</div>
@@ -77,7 +78,7 @@ function legend(): string {
 <div class="legend-row">GradCAM: <span class="ramp" style="background:${jetGradient()}"></span> low → high (jet colormap, stretched per image for display)</div>
 <div class="legend-row"><span class="hit">hit</span> point strictly inside a box · <span class="miss">miss</span> point outside every box · <span class="err">error</span> not explained</div>
 <dl>
-<dt>score</dt><dd>The model's raw image–text match logit (ITM head, "match" class, before softmax) for this phrase on this image: higher means the model finds the phrase more present. Its sign and scale depend on the model; compare scores within one model.</dd>
+${note ? `<dt>score</dt><dd>Not shown: ${esc(note)}.</dd>` : `<dt>score</dt><dd>The model's raw image–text match logit (ITM head, "match" class, before softmax) for this phrase on this image: higher means the model finds the phrase more present. Its sign and scale depend on the model; compare scores within one model.</dd>`}
 <dt>L<sub>mean</sub></dt><dd>The AMC mean-attention loss of this sample (training loss at batch size 1): max(0, mean GradCAM outside the box − mean inside + 0.1), with the GradCAM min-max normalised and upsampled to 256×256. 0 means the map is on average at least 0.1 higher inside the box than outside; lower is better.</dd>
 <dt>L<sub>max</sub></dt><dd>The AMC max-attention loss: max(0, highest GradCAM value outside the box − highest inside + 0.5). 0 means the peak inside the box beats every value outside by at least 0.5 (of the normalised range); lower is better.</dd>
 <dt>point</dt><dd>(x, y) in original image pixels of the first maximum of the raw GradCAM after bicubic upsampling to the image size; the sample is a hit when it lies strictly inside a ground-truth box.</dd>
@@ -90,7 +91,7 @@ function accuracyRows(r: EvalReport): string {
     `<td><b>${formatAccuracy(a.accuracy)}</b></td></tr>`).join('');
 }
 
-function sampleRow(row: EvalRow, panels: PanelFiles | undefined): string {
+function sampleRow(row: EvalRow, panels: PanelFiles | undefined, note: string | undefined): string {
   const status = row.error ? `<span class="err">not scored: ${esc(row.reason ?? 'error')}</span>` : row.hit ? '<span class="hit">hit</span>' : '<span class="miss">miss</span>';
   const imgs = panels
     ? `<figure><img src="${esc(panels.image)}" alt="image with ground-truth boxes"><figcaption>image + GT box</figcaption></figure>` +
@@ -100,12 +101,13 @@ function sampleRow(row: EvalRow, panels: PanelFiles | undefined): string {
   return `<section class="sample ${row.error ? 'error' : row.hit ? 'hit' : 'miss'}">` +
     `<h3>#${row.index} ${status} <q>${esc(row.phrase)}</q> <small>${esc(row.split ?? '')} · ${esc(path.basename(row.image))}</small></h3>` +
     `<div class="panels">${imgs}</div>` +
-    `<p class="metrics">score ${num(row.score)} · L<sub>mean</sub> ${num(row.lMean)} · L<sub>max</sub> ${num(row.lMax)} · ` +
+    `<p class="metrics">${note ? '' : `score ${num(row.score)} · `}L<sub>mean</sub> ${num(row.lMean)} · L<sub>max</sub> ${num(row.lMax)} · ` +
     `point ${row.point ? `(${row.point.x}, ${row.point.y})` : '–'} · box ${row.boxes.map((b) => `[${b.join(', ')}]`).join(' ')}</p></section>`;
 }
 
 export function renderHtml(title: string, sections: ReportSection[], modelCard: Record<string, unknown>): string {
   const first = sections[0]?.report;
+  const note = itmNote({ itmTrained: typeof modelCard.itm_trained === 'boolean' ? modelCard.itm_trained : undefined });
   const metrics = modelCard.metrics && typeof modelCard.metrics === 'object' && Object.keys(modelCard.metrics).length
     ? `<details><summary>metrics recorded in the model card</summary><pre>${esc(JSON.stringify(modelCard.metrics, null, 2))}</pre></details>` : '';
   const body = sections.map((s) => `
@@ -113,7 +115,7 @@ export function renderHtml(title: string, sections: ReportSection[], modelCard: 
 <p class="meta">${esc(s.report.file)} (${esc(s.report.format)}) · ${s.report.counts.notScored ? `<b>${esc(s.report.summary)}</b>` : esc(s.report.summary)}` +
     ` in ${s.report.durationS.toFixed(1)} s${s.report.interrupted ? ' · <b>interrupted</b>' : ''}</p>
 <table class="acc"><thead><tr><th>split</th><th>hits</th><th>queries</th><th>pointing-game accuracy</th></tr></thead><tbody>${accuracyRows(s.report)}</tbody></table>
-${s.report.samples.map((r) => sampleRow(r, s.panels.get(r.id))).join('\n')}`).join('\n');
+${s.report.samples.map((r) => sampleRow(r, s.panels.get(r.id), note)).join('\n')}`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>
@@ -138,7 +140,7 @@ body.misses-only .sample.hit{display:none}
 Pointing game as the reference evaluation of the AMC paper: raw GradCAM → bicubic to the image size → first maximum → hit when strictly inside a ground-truth box; accuracy = hits / queries per split.
 L<sub>mean</sub>/L<sub>max</sub> are the AMC training losses of that sample at batch size 1.
 The formulas and their sources: docs/reference.md §2 (losses) and §4 (pointing game) in the AMC Grounding Lens repository.</p>
-${legend()}
+${note ? `<p class="itm-note"><b>ITM scores are not shown:</b> ${esc(note)}.</p>\n` : ''}${legend(note)}
 <label><input type="checkbox" onchange="document.body.classList.toggle('misses-only', this.checked)"> show misses only</label>
 ${metrics}
 ${body}

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { getSettings, onSettingsChanged } from '../config';
 import { defaultModelDir, InferenceEngine } from '../model/engine';
+import { itmNote } from '../model/card';
 import { COMPARISON_CHOICE_KEY, PREVIOUS_MODEL_KEY, resolveComparison, type ComparisonChoice, type ResolvedComparison } from '../shared/comparison';
 import type { Explainer } from './explainer';
 import { MetricStore } from './metricStore';
@@ -66,7 +67,8 @@ export class EngineHost implements vscode.Disposable {
       for (const w of engine.card.warnings) this.log(`warning: ${w}`);
       return {
         modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`,
-        info: { name: engine.card.name, provider: engine.provider, providerNote: engine.providerNote, grid: engine.card.grid, dir: engine.modelDir },
+        info: { name: engine.card.name, provider: engine.provider, providerNote: engine.providerNote, grid: engine.card.grid, dir: engine.modelDir,
+          ...(itmNote(engine.card) ? { itmNote: itmNote(engine.card) } : {}) },
         engine,
       };
     })();
@@ -87,7 +89,7 @@ export class EngineHost implements vscode.Disposable {
     const provider = getSettings().executionProvider;
     entry.explainer.then(
       (e) => { if (this.current === entry) this.statusChanged.fire({ kind: 'loaded', info: { name: e.info.name, dir: e.info.dir ?? entry.dir, provider: e.info.provider, ...(e.info.providerNote ? { providerNote: e.info.providerNote } : {}) }, providerSetting: provider }); },
-      (err: unknown) => { this.statusChanged.fire({ kind: 'failed', dir: entry.dir, error: err instanceof Error ? err.message : String(err) }); });
+      (err: unknown) => { this.statusChanged.fire({ kind: 'failed', dir: entry.dir, error: errorMessage(err) }); });
     return entry.explainer;
   }
 

@@ -14,6 +14,17 @@ export const CARD_FILE = 'model.json';
 export const IMAGE_ENCODER_FILE = 'image_encoder.onnx';
 export const GROUNDING_FILE = 'grounding.onnx';
 
+/**
+ * Why the ITM score/probability of this model is not shown, or undefined when its ITM head was trained (issue 13:
+ * a model trained on the AMC loss alone has an untrained ITM head, so its score means nothing).
+ */
+export function itmNote(card: Pick<ModelCard, 'itmTrained'>): string | undefined {
+  if (card.itmTrained === true) return undefined;
+  return card.itmTrained === false
+    ? 'ITM head not trained for this model — only the GradCAM is meaningful'
+    : 'the model card does not say whether the ITM head was trained (no itm_trained) — only the GradCAM is meaningful';
+}
+
 /** The card as the engine uses it (normalised from model.json). Other card fields are kept in `raw`. */
 export interface ModelCard {
   contractVersion: number;
@@ -37,6 +48,8 @@ export interface ModelCard {
   vocabSha256?: string;
   lowercase: boolean;
   gradcamLayer: number;
+  /** Card `itm_trained`: whether the ITM head was trained; undefined on cards exported before it was recorded. */
+  itmTrained?: boolean;
   files: { imageEncoder: { file: string; sha256: string }; grounding: { file: string; sha256: string } };
   /** Inputs/outputs as the card records them (checked against the graphs too). */
   declared: { imageEncoder?: { inputs: IoSignature[]; outputs: IoSignature[] }; grounding?: { inputs: IoSignature[]; outputs: IoSignature[] } };
@@ -140,6 +153,8 @@ export function parseModelCard(raw: Json, file: string): ModelCard {
   const lowercase = lowercaseRaw === undefined ? true : lowercaseRaw === true;
   const gradcamLayer = num(['gradcam_layer'], 'cross-attention layer of GradCAM', (v) => Number.isInteger(v) && v >= 0);
   const name = typeof raw.name === 'string' && raw.name ? raw.name : path.basename(path.dirname(file));
+  const itmTrainedRaw = raw.itm_trained;
+  if (itmTrainedRaw !== undefined && typeof itmTrainedRaw !== 'boolean') problems.push(`itm_trained must be true or false, got ${JSON.stringify(itmTrainedRaw)}`);
 
   // sha256 of each graph: {"sha256": {"image_encoder.onnx": hex, "grounding.onnx": hex}} (exporter's layout).
   const shaMap = (raw.sha256 && typeof raw.sha256 === 'object' ? raw.sha256 : {}) as Json;
@@ -157,6 +172,7 @@ export function parseModelCard(raw: Json, file: string): ModelCard {
     contractVersion, name, imageSize, patchSize, grid, visionWidth, mean, std, resampling: resampling as Resampling,
     maxTextLength, maxPositions, maxWords, vocabFile: vocabFile as string,
     vocabSha256: typeof vocabShaRaw === 'string' ? vocabShaRaw : undefined, lowercase, gradcamLayer,
+    ...(typeof itmTrainedRaw === 'boolean' ? { itmTrained: itmTrainedRaw } : {}),
     files: { imageEncoder, grounding }, declared, raw, warnings,
   };
 }

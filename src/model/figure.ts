@@ -17,6 +17,15 @@ export interface FigureOptions {
   opacity?: number;
   /** Largest image file read, in bytes (default DEFAULT_MAX_FILE_BYTES; CLI --max-file-mb). */
   maxFileBytes?: number;
+  /** Set (card/itmNote) when the model's ITM head was not trained: printed instead of the ITM score. */
+  itmNote?: string;
+}
+
+/** The figure's heading lines: phrase, ITM score (only when it means something, else the note), point. */
+export function figureTitle(phrase: string, result: Pick<ExplainResult, 'score' | 'itmProbability' | 'point'>, itmNote?: string): string[] {
+  const point = `point (${result.point.x}, ${result.point.y})`;
+  if (itmNote) return [`"${phrase}"  ·  ${point}`, itmNote];
+  return [`"${phrase}"  ·  ITM score ${result.score.toFixed(3)} (p=${result.itmProbability.toFixed(3)})  ·  ${point}`];
 }
 
 /** The image in the pixel frame the result used (EXIF applied unless the result's size says otherwise). */
@@ -87,7 +96,8 @@ export async function explainFigure(imageFile: string, phrase: string, result: E
   const base = await resizeRgb(img, p.width, p.height);
   const overlay = overlayPixels(base, result, p, colormap, opacity);
 
-  const gap = 12, header = 44, tileH = 96, labelH = 22;
+  const title = figureTitle(phrase, result, opts.itmNote);
+  const gap = 12, header = title.length > 1 ? 64 : 44, tileH = 96, labelH = 22;
   const tile = panelFor(img.width, img.height, tileH);
   const topWidth = p.width * 2 + gap * 3;
   const perRow = Math.max(1, Math.floor((topWidth - gap) / (tile.width + gap)));
@@ -112,8 +122,8 @@ export async function explainFigure(imageFile: string, phrase: string, result: E
   const px = gap * 2 + p.width + (result.point.x + 0.5) * p.scale;
   const py = header + (result.point.y + 0.5) * p.scale;
   svg += pointMarker(px, py);
-  const title = `"${phrase}"  ·  ITM score ${result.score.toFixed(3)} (p=${result.itmProbability.toFixed(3)})  ·  point (${result.point.x}, ${result.point.y})`;
-  svg += `<text x="${gap}" y="28" font-family="DejaVu Sans, sans-serif" font-size="16" fill="#111">${escapeXml(title)}</text>`;
+  svg += `<text x="${gap}" y="28" font-family="DejaVu Sans, sans-serif" font-size="16" fill="#111">${escapeXml(title[0])}</text>`;
+  if (title[1]) svg += `<text x="${gap}" y="50" font-family="DejaVu Sans, sans-serif" font-size="13" fill="#444">${escapeXml(title[1])}</text>`;
   composites.push({ input: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${svg}</svg>`), left: 0, top: 0 });
 
   return sharp({ create: { width, height, channels: 3, background: '#ffffff' } }).composite(composites).png().toBuffer();

@@ -75,6 +75,8 @@ export interface ModelInfo {
   grid: number;
   /** The model folder (absolute). */
   dir?: string;
+  /** Set when the ITM score/probability mean nothing for this model (card itm_trained not true): shown instead. */
+  itmNote?: string;
 }
 
 /**

@@ -1,6 +1,7 @@
 // "AMC: Fine-tune": the `amc` task provider, the command that asks for what is missing (and can save the
 // task to .vscode/tasks.json), the status bar item, and the events the rest of the extension can follow.
 import * as vscode from 'vscode';
+import { errorMessage } from '../core/errors';
 import * as path from 'node:path';
 import { getSettings } from '../config';
 import { type AmcTaskDefinition, TASK_TYPE, validateDefinition } from './definition';
@@ -134,7 +135,7 @@ async function askDataset(): Promise<{ file: string; format: DatasetFormat } | u
   const file = chosen[0].fsPath;
   let format: DatasetFormat;
   try { format = await detectFormat(file); } catch (e) {
-    void vscode.window.showErrorMessage(`AMC fine-tune: ${(e as Error).message}`);
+    void vscode.window.showErrorMessage(`AMC fine-tune: ${errorMessage(e)}`);
     return undefined;
   }
   if (!isTrainableFormat(format)) {

@@ -415,7 +415,7 @@ export async function exportAndUse(
         { provider: s.executionProvider, threads: s.threads || undefined, maxFileBytes: s.maxFileMB * 1024 * 1024 }, abort.signal);
       for (const line of describeDeltas(outcome.heldOut.deltas)) log(`  ${line}`);
     } catch (e) {
-      outcome.heldOutError = `the held-out file ${heldOutFile} could not be evaluated: ${(e as Error).message}`;
+      outcome.heldOutError = `the held-out file ${heldOutFile} could not be evaluated: ${errorMessage(e)}`;
       log(outcome.heldOutError);
     }
   } else {

@@ -3,7 +3,7 @@
 // agreement of `amc eval` with the trainer's PyTorch evaluation, sample for sample.
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
@@ -15,6 +15,7 @@ const ROOT = path.join(__dirname, '..', '..');
 const WORK = path.join(ROOT, 'test', '.work', 'cli-model');
 const CLI = path.join(WORK, 'amc.js');
 const TINY = path.join(ROOT, 'test', 'fixtures', 'model', 'tiny');
+const BUNDLED = path.join(ROOT, 'models', 'amc-small-synthetic');
 const SYNTH = path.join(ROOT, 'samples', 'synthetic');
 const FLICKR_TEST = path.join(SYNTH, 'flickr30k', 'bounding_boxes_test.json');
 const REFCOCO_TEST = path.join(SYNTH, 'refcoco+_test.json');
@@ -44,6 +45,7 @@ describe('amc explain / eval / demo', function () {
   this.timeout(180_000);
   let tmp: string;
   let scene: string;
+  let tinyItm: string; // the tiny model with a card that says its ITM head was trained
 
   before(async () => {
     await buildCli();
@@ -52,12 +54,16 @@ describe('amc explain / eval / demo', function () {
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200"><rect width="300" height="200" fill="#285aa0"/>' +
       '<circle cx="80" cy="90" r="50" fill="#dc1e1e"/><rect x="180" y="90" width="100" height="90" fill="#f0dc28"/></svg>';
     await sharp(Buffer.from(svg)).png().toFile(scene);
+    tinyItm = path.join(tmp, 'tiny-itm');
+    cpSync(TINY, tinyItm, { recursive: true });
+    const card = JSON.parse(readFileSync(path.join(tinyItm, 'model.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(path.join(tinyItm, 'model.json'), JSON.stringify({ ...card, itm_trained: true }));
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('explain writes the side-by-side figure and prints score and point', async () => {
     const out = path.join(tmp, 'fig.png');
-    const r = amc('explain', scene, 'a red circle', '--model', TINY, '--out', out);
+    const r = amc('explain', scene, 'a red circle', '--model', tinyItm, '--out', out);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^score -?\d+\.\d{4} \(ITM match logit; p = \d\.\d{4}\)$/m);
     assert.match(r.stdout, /^point \(\d+, \d+\) in 300×200 px$/m);
@@ -80,7 +86,21 @@ describe('amc explain / eval / demo', function () {
     assert.deepEqual(j.tokens, ['[CLS]', 'the', 'yellow', 'square']);
     assert.equal(j.tokenGradcam.length, 4);
     assert.ok(j.point.x >= 0 && j.point.x < 300 && j.point.y >= 0 && j.point.y < 200);
-    assert.equal(typeof j.score, 'number');
+    // the tiny card does not say whether its ITM head was trained: no score, and why
+    assert.equal(j.score, null);
+    assert.equal(j.itmProbability, null);
+    assert.match(j.itmNote, /does not say whether the ITM head was trained/);
+  });
+
+  it('explain shows no ITM score for a model whose ITM head was not trained (the bundled model), and says why', () => {
+    const r = amc('explain', scene, 'a red circle', '--model', BUNDLED, '--out', path.join(tmp, 'fig-bundled.png'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /p = |ITM match logit|^score -?\d/m);
+    assert.match(r.stdout, /^score not shown: ITM head not trained for this model — only the GradCAM is meaningful$/m);
+    assert.match(r.stdout, /^point \(\d+, \d+\) in 300×200 px$/m);
+    const j = JSON.parse(amc('explain', scene, 'a red circle', '--model', BUNDLED, '--out', path.join(tmp, 'fig-b2.png'), '--json').stdout);
+    assert.equal(j.score, null);
+    assert.match(j.itmNote, /^ITM head not trained/);
   });
 
   it('explain: bad input exits 2 with a message naming what is wrong', () => {
@@ -186,6 +206,18 @@ describe('amc explain / eval / demo', function () {
     assert.equal(imgs.length, 2 * 4 * 3); // two sets × 4 samples × (image, mask, GradCAM)
     for (const src of imgs) assert.ok(existsSync(path.join(out, src)), src);
     assert.ok(imgs.some((s) => s.endsWith('-mask.png')) && imgs.some((s) => s.endsWith('-gradcam.png')));
+    // the tiny card does not say whether ITM was trained: no score per sample, and the reason at the top
+    assert.doesNotMatch(text, /<p class="metrics">score /);
+    assert.match(text, /ITM scores are not shown:<\/b> the model card does not say whether the ITM head was trained/);
+  });
+
+  it('demo shows per-sample ITM scores only for a model whose ITM head was trained', () => {
+    const out = path.join(tmp, 'demo-itm');
+    const r = amc('demo', '--model', tinyItm, '--out', out, '--limit', '2');
+    assert.equal(r.code, 0, r.stderr);
+    const text = readFileSync(path.join(out, 'index.html'), 'utf8');
+    assert.match(text, /<p class="metrics">score -?\d/);
+    assert.doesNotMatch(text, /ITM scores are not shown/);
   });
 });
 

@@ -319,6 +319,25 @@ describe('viewer webview: detail', () => {
     await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'panes-dark.png') });
   });
 
+  it('shows why instead of the ITM score and probability when the model info carries an ITM note (issue 13 item 5)', async () => {
+    const note = 'ITM head not trained for this model — only the GradCAM is meaningful';
+    const { viewer } = await openScenes({ explainer: async () => ({ ...explainer, info: { ...explainer.info, itmNote: note } }) });
+    await viewer.page.waitForFunction(() => {
+      const dd = document.querySelector('.metrics dd[data-metric="L_mean"]');
+      return dd && dd.textContent !== '–';
+    }, null, { timeout: 60_000 });
+    const metrics = await viewer.page.$$eval('.metrics dt', (d) => d.map((x) => x.textContent));
+    assert.deepEqual(metrics.slice(0, 4), ['ITM', 'L_mean', 'L_max', 'hit']);
+    assert.equal(await viewer.page.$eval('.metrics dd[data-metric="ITM"]', (e) => e.textContent), note);
+    const shown = viewer.requests('reportShown').map((r) => r.params as { metrics: Record<string, string> });
+    assert.ok(shown.every((r) => r.metrics['ITM score'] === undefined && r.metrics['ITM probability'] === undefined), JSON.stringify(shown));
+    // the list's score column stays empty (its header says why), the other metrics fill in
+    await viewer.page.waitForFunction(() => [...document.querySelectorAll('.list-rows .list-row:not([hidden]) .c-num')].some((c) => c.textContent));
+    const scores = await viewer.page.$$eval('.list-rows .list-row:not([hidden])', (rows) => rows.map((r) => r.children[7]?.textContent ?? ''));
+    assert.ok(scores.length > 0 && scores.every((t) => t === ''), JSON.stringify(scores));
+    assert.match(await viewer.page.$eval('.list-header .c-num:last-child', (e) => (e as HTMLElement).title), /ITM score not shown: ITM head not trained/);
+  });
+
   it('shows per-token maps on hover and click, and explains another phrase on the same image', async () => {
     const { viewer } = await openScenes();
     await waitForExplanation(viewer, 'the red square');

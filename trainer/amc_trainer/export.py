@@ -27,7 +27,7 @@ import os
 import pickle
 import shutil
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -39,6 +39,8 @@ from .checkpoint_io import CheckpointError, read_checkpoint
 from .images import CLIP_MEAN, CLIP_STD
 from .model import ALBEF, BertLayer, ModelConfig, gradcam_eval_map, gradcam_token_maps, load_state_dict_report
 from .tokenizer import BertTokenizer, pre_caption
+
+Progress = Callable[[str, float], None]  # (stage, fraction of the export done)
 
 CONTRACT_VERSION = 1
 OPSET = 16
@@ -208,8 +210,10 @@ class ImageEncoderGraph(nn.Module):
 # ----------------------------------------------------------------------------------------------------
 # Writing the ONNX files
 
-def export_onnx(model: ALBEF, out_dir: str, batch: int = 2, tokens: int = 7) -> Dict[str, str]:
+def export_onnx(model: ALBEF, out_dir: str, batch: int = 2, tokens: int = 7,
+                progress: Optional[Progress] = None) -> Dict[str, str]:
     """Writes image_encoder.onnx and grounding.onnx into out_dir; returns {file: path}."""
+    progress = progress or (lambda stage, fraction: None)
     cfg = model.cfg
     model.eval()
     os.makedirs(out_dir, exist_ok=True)
@@ -223,8 +227,10 @@ def export_onnx(model: ALBEF, out_dir: str, batch: int = 2, tokens: int = 7) -> 
     paths = {"image_encoder.onnx": os.path.join(out_dir, "image_encoder.onnx"),
              "grounding.onnx": os.path.join(out_dir, "grounding.onnx")}
     with torch.no_grad():
+        progress("image_encoder", 0.1)
         _onnx_export(ImageEncoderGraph(model), (image,), paths["image_encoder.onnx"], ["image"], ["image_embeds"],
                      {"image": {0: "batch"}, "image_embeds": {0: "batch"}})
+        progress("grounding", 0.35)
         _onnx_export(GroundingGraph(model), (embeds, ids, att), paths["grounding.onnx"],
                      ["image_embeds", "input_ids", "attention_mask"], ["itm_logits", "gradcam", "token_gradcam"],
                      {"image_embeds": {0: "batch"}, "input_ids": {0: "batch", 1: "tokens"},
@@ -387,32 +393,180 @@ def build_fixture(model: ALBEF) -> dict:
 # ----------------------------------------------------------------------------------------------------
 # Checkpoint -> model
 
-def model_from_checkpoint(path: str, config: Optional[str], image_res: Optional[int]
+# What a state dict fixes by its tensor shapes. Head counts, LayerNorm eps and the GradCAM layer are not stored
+# in the weights: they come from the named architecture (or the checkpoint's model_config / --config FILE).
+STRUCTURAL_FIELDS = ("patch_stem", "patch_size", "vision_width", "vision_depth", "vision_mlp_dim", "text_width",
+                     "text_layers", "text_intermediate", "fusion_layer", "vocab_size", "max_position",
+                     "type_vocab_size", "embed_dim")
+KNOWN_ARCHITECTURES = {"base": ModelConfig.base, "small": ModelConfig.small}
+
+
+def _strip_prefixes(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """DDP 'module.' dropped; evaluation key sets (text_encoder.* without 'bert.', spec §6) get it back."""
+    out = {}
+    for key, value in state.items():
+        if key.startswith("module."):
+            key = key[len("module."):]
+        for enc in ("text_encoder.", "text_encoder_m."):
+            if key.startswith(enc) and not key.startswith((enc + "bert.", enc + "cls.")):
+                key = enc + "bert." + key[len(enc):]
+        out[key] = value
+    return out
+
+
+def key_layout(ckpt: dict, state: Dict[str, torch.Tensor]) -> str:
+    """Which of the known key layouts a checkpoint uses, in words (shown to the user and in the card)."""
+    raw = [k[len("module."):] if k.startswith("module.") else k for k in state]
+    if isinstance(ckpt.get("model_config"), dict):
+        return "amc_trainer checkpoint (model_config saved)"
+    if any(k.startswith("text_encoder.encoder.") for k in raw):
+        return "AMC evaluation keys (text_encoder.* without 'bert.')"
+    if "queue_ptr_img" in raw or "queue_ptr_txt" in raw:
+        return "AMC full keys (queue_ptr_img/queue_ptr_txt)"
+    if "queue_ptr" in raw:
+        return "ALBEF pre-training keys (queue_ptr)"
+    return "ALBEF/AMC state dict without momentum queues"
+
+
+def _layer_indices(state: Dict[str, torch.Tensor], prefix: str, suffix: str) -> List[int]:
+    found = []
+    for key in state:
+        if key.startswith(prefix) and key.endswith(suffix):
+            middle = key[len(prefix):-len(suffix)]
+            if middle.isdigit():
+                found.append(int(middle))
+    return sorted(found)
+
+
+def architecture_from_shapes(state: Dict[str, torch.Tensor]) -> Dict[str, object]:
+    """The structural ModelConfig fields (plus image_res) read off tensor shapes. Raises ValueError naming
+    the first key that a ViT + BERT-with-cross-attention checkpoint must have and this one lacks."""
+    def need(key: str) -> torch.Tensor:
+        if key not in state:
+            raise ValueError(f"not an ALBEF/AMC model: no '{key}' in the checkpoint")
+        return state[key]
+
+    arch: Dict[str, object] = {}
+    pos = need("visual_encoder.pos_embed")
+    if "visual_encoder.patch_embed.proj.weight" in state:
+        arch["patch_stem"] = "linear"
+        arch["patch_size"] = int(state["visual_encoder.patch_embed.proj.weight"].shape[-1])
+    else:
+        convs = [k for k, v in state.items() if k.startswith("visual_encoder.patch_embed.stem.")
+                 and k.endswith(".weight") and v.dim() == 4 and v.shape[-1] == 3]
+        if not convs:
+            need("visual_encoder.patch_embed.proj.weight")
+        arch["patch_stem"], arch["patch_size"] = "conv", 2 ** len(convs)
+    arch["vision_width"] = int(pos.shape[-1])
+    grid = int(round((pos.shape[1] - 1) ** 0.5))
+    if grid * grid != pos.shape[1] - 1:
+        patches = pos.shape[1] - 1
+        raise ValueError(f"visual_encoder.pos_embed {tuple(pos.shape)}: {patches} patches is not a square grid")
+    arch["image_res"] = grid * int(arch["patch_size"])
+    blocks = _layer_indices(state, "visual_encoder.blocks.", ".norm1.weight")
+    if not blocks or blocks != list(range(len(blocks))):
+        raise ValueError(f"not an ALBEF/AMC model: ViT blocks {blocks or 'none'} (expected 0..N-1)")
+    arch["vision_depth"] = len(blocks)
+    arch["vision_mlp_dim"] = int(need("visual_encoder.blocks.0.mlp.fc1.weight").shape[0])
+    words = need("text_encoder.bert.embeddings.word_embeddings.weight")
+    arch["vocab_size"], arch["text_width"] = int(words.shape[0]), int(words.shape[1])
+    arch["max_position"] = int(need("text_encoder.bert.embeddings.position_embeddings.weight").shape[0])
+    arch["type_vocab_size"] = int(need("text_encoder.bert.embeddings.token_type_embeddings.weight").shape[0])
+    prefix = "text_encoder.bert.encoder.layer."
+    layers = _layer_indices(state, prefix, ".attention.self.query.weight")
+    if not layers or layers != list(range(len(layers))):
+        raise ValueError(f"not an ALBEF/AMC model: text layers {layers or 'none'} (expected 0..N-1)")
+    arch["text_layers"] = len(layers)
+    cross = _layer_indices(state, prefix, ".crossattention.self.query.weight")
+    if not cross:
+        raise ValueError("not an ALBEF/AMC model: no text layer has cross-attention (crossattention.*)")
+    if cross != list(range(cross[0], len(layers))):
+        raise ValueError(f"cross-attention in text layers {cross}: ALBEF has it in every layer from the fusion "
+                         f"layer to the last ({cross[0]}..{len(layers) - 1})")
+    arch["fusion_layer"] = cross[0]
+    arch["text_intermediate"] = int(need(prefix + "0.intermediate.dense.weight").shape[0])
+    if "vision_proj.weight" in state:  # a missing head is reported by name when the weights load
+        arch["embed_dim"] = int(state["vision_proj.weight"].shape[0])
+    return arch
+
+
+def _differences(cfg: ModelConfig, arch: Dict[str, object]) -> List[str]:
+    return [f"{f} {arch[f]} (checkpoint) vs {getattr(cfg, f)}" for f in STRUCTURAL_FIELDS
+            if f in arch and getattr(cfg, f) != arch[f]]
+
+
+def _config_from_file(path: str) -> ModelConfig:
+    """A JSON ModelConfig (the card's "config" or a checkpoint's model_config), or a trainer config with
+    "model" (small|base) and "model_overrides"."""
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read the model config: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a model config is a JSON object")
+    if isinstance(data.get("config"), dict) and "contract_version" in data:  # a model.json card
+        data = data["config"]
+    if "model" in data or "model_overrides" in data:
+        factory = KNOWN_ARCHITECTURES.get(data.get("model", "small"))
+        if factory is None:
+            raise ValueError(f"{path}: \"model\" must be small or base, got {data.get('model')!r}")
+        cfg = factory()
+        for key, value in (data.get("model_overrides") or {}).items():
+            if key not in ModelConfig.__dataclass_fields__:
+                raise ValueError(f"{path}: model_overrides: unknown ModelConfig key '{key}'")
+            setattr(cfg, key, value)
+        return cfg
+    return ModelConfig.from_dict({k: v for k, v in data.items() if not k.startswith("_")})
+
+
+def resolve_architecture(ckpt: dict, state: Dict[str, torch.Tensor], config: Optional[str]
+                         ) -> Tuple[ModelConfig, str]:
+    """The ModelConfig for a checkpoint and where it came from. Shapes decide; a saved model_config or
+    --config must agree with them; without either the shapes must match a named architecture exactly.
+    Nothing is guessed: every refusal says which field differs."""
+    arch = architecture_from_shapes(state)
+    saved_cfg = ckpt.get("model_config")
+    if config in KNOWN_ARCHITECTURES:
+        cfg, source = KNOWN_ARCHITECTURES[config](), f"--config {config}"
+    elif config:
+        cfg, source = _config_from_file(config), f"--config {config}"
+    elif isinstance(saved_cfg, dict):
+        cfg, source = ModelConfig.from_dict(dict(saved_cfg)), "the checkpoint's model_config"
+    else:
+        cfg, source = None, ""
+        reasons = []
+        for name, factory in KNOWN_ARCHITECTURES.items():
+            diff = _differences(factory(), arch)
+            if not diff:
+                cfg, source = factory(), f"'{name}' architecture (detected from the tensor shapes)"
+                break
+            reasons.append(f"{name}: " + ", ".join(diff))
+        if cfg is None:
+            raise ValueError("the checkpoint matches no known architecture and carries no model_config ("
+                             + "; ".join(reasons) + "); pass --config FILE with its ModelConfig")
+    diff = _differences(cfg, arch)
+    if diff:
+        raise ValueError(f"checkpoint shapes do not match {source}: " + ", ".join(diff))
+    cfg.image_res = int(arch["image_res"])
+    return cfg, source
+
+
+def model_from_checkpoint(path: str, config: Optional[str], image_res: Optional[int], info: Optional[dict] = None
                           ) -> Tuple[ALBEF, dict, List[str], List[str]]:
-    """Builds the model a checkpoint describes (its saved 'model_config' when present, else --config)
-    and loads it. Returns (model, raw checkpoint, missing, unexpected)."""
+    """Builds the model a checkpoint describes (architecture from its tensor shapes, checked against its saved
+    'model_config' or --config) and loads it. Returns (model, raw checkpoint, missing, unexpected); `info`, when
+    given, receives the key layout and where the architecture came from."""
     ckpt = read_checkpoint(path)
     if not isinstance(ckpt, dict):
         raise ValueError("not a checkpoint: expected a dict (a state dict or {'model': state dict, ...})")
     state = ckpt["model"] if isinstance(ckpt.get("model"), dict) else ckpt
-    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError("the 'model' entry is not a state dict of tensors")
-    saved_cfg = ckpt.get("model_config")
-    if config is None and saved_cfg:
-        cfg = ModelConfig.from_dict(dict(saved_cfg))
-    else:
-        patch = state.get("visual_encoder.patch_embed.proj.weight")
-        if config is None:  # ALBEF.pth / AMC best_*.pth carry no model config: ViT-B/16 width says base
-            config = "base" if patch is not None and patch.shape[0] == 768 else "small"
-        factory = {"small": ModelConfig.small, "base": ModelConfig.base}.get(config)
-        if factory is None:
-            raise ValueError(f"--config must be small or base, got {config!r}")
-        cfg = factory()
-        pos = state.get("visual_encoder.pos_embed")
-        if pos is not None:  # the checkpoint's own resolution unless --image-res asks for another
-            cfg.image_res = int(round((pos.shape[1] - 1) ** 0.5)) * cfg.patch_size
-    if image_res:
+    layout = key_layout(ckpt, state)
+    state = _strip_prefixes(state)
+    cfg, source = resolve_architecture(ckpt, state, config)
+    if image_res:  # pos_embed is interpolated to it (spec §6)
         cfg.image_res = image_res
     # keep the MLM head, momentum copies and queues only where the checkpoint has them (export uses none)
     keys = list(state.keys())
@@ -422,7 +576,18 @@ def model_from_checkpoint(path: str, config: Optional[str], image_res: Optional[
     cfg.queue_ptr_style = "albef" if "queue_ptr" in state else "amc"
     model = ALBEF(cfg)
     missing, unexpected = load_state_dict_report(model, state)
+    if info is not None:
+        info.update(layout=layout, architecture_source=source)
     return model, ckpt, missing, unexpected
+
+
+def itm_head_trained(ckpt: dict) -> bool:
+    """Whether the ITM head was trained: our checkpoints say so in their recipe (use_itm, on by default);
+    ALBEF/AMC releases (no recipe, no model_config) were trained with ITM."""
+    recipe = ckpt.get("config")
+    if isinstance(recipe, dict):
+        return bool(recipe.get("use_itm", True))
+    return not isinstance(ckpt.get("model_config"), dict)
 
 
 def round_word_embeddings(model: ALBEF) -> str:
@@ -469,17 +634,20 @@ def store_word_embeddings_fp16(onnx_path: str) -> int:
 
 
 def export_model(model: ALBEF, out_dir: str, name: Optional[str] = None, saved: Optional[dict] = None,
-                 with_fixture: bool = True, fp16_word_embeddings: bool = False) -> dict:
+                 with_fixture: bool = True, fp16_word_embeddings: bool = False,
+                 progress: Optional[Progress] = None, card_extra: Optional[dict] = None) -> dict:
     """Writes the full model folder; returns the card. With fp16_word_embeddings the word-embedding table is
     rounded to float16 in the model first, so the fixture, the ONNX graphs and PyTorch agree exactly."""
     os.makedirs(out_dir, exist_ok=True)
     if fp16_word_embeddings:
         round_word_embeddings(model)
-    paths = export_onnx(model, out_dir)
+    paths = export_onnx(model, out_dir, progress=progress)
     if fp16_word_embeddings:
         store_word_embeddings_fp16(paths["grounding.onnx"])
     shutil.copyfile(VOCAB_PATH, os.path.join(out_dir, "vocab.txt"))
     if with_fixture:
+        if progress:
+            progress("fixture", 0.85)
         with open(os.path.join(out_dir, "fixture.json"), "w") as f:
             json.dump(build_fixture(model), f)
     card = model_card(name or os.path.basename(os.path.normpath(out_dir)), model.cfg, paths, saved,
@@ -487,18 +655,25 @@ def export_model(model: ALBEF, out_dir: str, name: Optional[str] = None, saved: 
     if fp16_word_embeddings:
         card["training"]["notes"].append("word embeddings rounded to float16 at export (stored as float16 in "
                                          "grounding.onnx); metrics are measured on the rounded model")
+    card.update(card_extra or {})
     with open(os.path.join(out_dir, "model.json"), "w") as f:
         json.dump(card, f, indent=2)
     return card
+
+
+def _event(kind: str, **fields) -> None:
+    """One JSON line on stdout: the extension and `amc import` show these as progress (stdout is only events)."""
+    print(json.dumps({"event": kind, **fields}), flush=True)
 
 
 def main(argv: List[str]) -> int:
     p = argparse.ArgumentParser(prog="amc_trainer export", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", required=True, help="trainer checkpoint, ALBEF.pth or AMC best_*.pth")
     p.add_argument("--out", required=True, help="output folder, e.g. models/my-model")
-    p.add_argument("--config", choices=["small", "base"], default=None,
-                   help="architecture when the checkpoint has no saved model_config "
-                        "(default: base for a ViT-B/16 checkpoint such as ALBEF.pth, else small)")
+    p.add_argument("--config", default=None, metavar="small|base|FILE",
+                   help="the architecture, checked against the checkpoint's tensor shapes: small, base, or a JSON "
+                        "ModelConfig / trainer config (default: the checkpoint's model_config, else the named "
+                        "architecture its shapes match exactly; anything else is refused)")
     p.add_argument("--image-res", type=int, choices=[256, 384], default=None,
                    help="input size (default: the checkpoint's); pos_embed is interpolated when it differs")
     p.add_argument("--name", default=None, help="card name (default: the folder name)")
@@ -507,14 +682,22 @@ def main(argv: List[str]) -> int:
     p.add_argument("--allow-missing", action="store_true",
                    help="export even if model keys are missing from the checkpoint (they stay random)")
     args = p.parse_args(argv)
+
+    def fail(message: str) -> int:
+        print(f"export: {message}", file=sys.stderr)
+        _event("error", message=message)
+        return 2
+
+    _event("progress", stage="load", fraction=0.0)
+    info: dict = {}
     try:
-        model, ckpt, missing, unexpected = model_from_checkpoint(args.checkpoint, args.config, args.image_res)
+        model, ckpt, missing, unexpected = model_from_checkpoint(args.checkpoint, args.config, args.image_res, info)
     except CheckpointError as e:  # its message starts with the path
-        print(f"export: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     except (ValueError, RuntimeError, KeyError, pickle.UnpicklingError) as e:
-        print(f"export: cannot load {args.checkpoint}: {e}", file=sys.stderr)
-        return 2
+        return fail(f"cannot load {args.checkpoint}: {e}")
+    _event("architecture", layout=info["layout"], source=info["architecture_source"], config=model.cfg.to_dict())
+    _event("keys", missing=missing, unexpected=unexpected)
     if unexpected:
         print(f"export: {len(unexpected)} checkpoint keys not used by the model: {', '.join(unexpected)}",
               file=sys.stderr)
@@ -522,10 +705,19 @@ def main(argv: List[str]) -> int:
         print(f"export: {len(missing)} model keys missing from the checkpoint: {', '.join(missing)}",
               file=sys.stderr)
         if not args.allow_missing:
+            _event("error", message=f"{len(missing)} model keys missing from the checkpoint "
+                                    f"(they would stay random): {', '.join(missing)}")
             return 2
     recipe = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else None
     data = ckpt.get("data") or ({k: recipe.get(k) for k in ("train_files", "image_root")} if recipe else None)
     saved = {"data": data, "recipe": recipe, "metrics": ckpt.get("metrics") or {}, "source_checkpoint": args.checkpoint}
-    card = export_model(model, args.out, args.name, saved, fp16_word_embeddings=args.fp16_embeddings)
-    print(json.dumps({"event": "done", "out": args.out, "sha256": card["sha256"]}))
+    extra = {
+        "itm_trained": itm_head_trained(ckpt),
+        "checkpoint_keys": {"layout": info["layout"], "architecture_source": info["architecture_source"],
+                            "missing": missing, "unexpected": unexpected},
+    }
+    card = export_model(model, args.out, args.name, saved, fp16_word_embeddings=args.fp16_embeddings,
+                        progress=lambda stage, fraction: _event("progress", stage=stage, fraction=fraction),
+                        card_extra=extra)
+    _event("done", out=args.out, sha256=card["sha256"], itm_trained=card["itm_trained"])
     return 0

@@ -28,7 +28,7 @@ import json
 import os
 import sys
 import tempfile
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -174,7 +174,8 @@ def recover(model_dir: str, work: str) -> Tuple[dict, dict]:
         "source": os.path.basename(os.path.normpath(model_dir)),
         "graphs_sha256": {g: sha256_file(os.path.join(model_dir, g)) for g in GRAPHS},
         "recovered": len(recovered),
-        "partially_recovered": {k: f"rows {v} from the graphs; the other rows keep the init" for k, v in partial.items()},
+        "partially_recovered": {k: f"rows {v} from the graphs; the other rows keep the init"
+                                for k, v in partial.items()},
         "not_recovered": not_recovered,
         "init": f"torch.manual_seed({INIT_SEED}); ALBEF(config) (amc_trainer.model) for every entry not recovered",
     }

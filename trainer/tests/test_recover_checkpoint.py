@@ -5,7 +5,6 @@ import importlib.util
 import json
 import os
 
-import numpy as np
 import pytest
 import torch
 
@@ -50,7 +49,9 @@ def test_recovered_checkpoint_reexports_the_same_graphs(tmp_path, fp16):
     ckpt = torch.load(out, map_location="cpu")
     info = ckpt["recovered_from_onnx"]
     # what no graph uses is named, not silently invented
-    for key in ("vision_proj.weight", "text_proj.weight", "temp", "text_encoder.cls.predictions.transform.dense.weight"):
+    not_in_graphs = ("vision_proj.weight", "text_proj.weight", "temp",
+                     "text_encoder.cls.predictions.transform.dense.weight")
+    for key in not_in_graphs:
         assert key in info["not_recovered"], key
     assert "text_encoder.bert.embeddings.token_type_embeddings.weight" in info["partially_recovered"]
     want = trained.state_dict()

@@ -3,6 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InferenceEngine, type ProviderSetting } from '../../model/engine';
+import { itmNote } from '../../model/card';
 import { explainFigure } from '../../model/figure';
 import { resolveModelDir } from '../../model/locate';
 import { UsageError, type CliIO } from '../command';
@@ -49,9 +50,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     const tOpen = performance.now();
     for (const w of engine.card.warnings) io.err(`note: ${w}`);
     const r = await engine.explain(path.resolve(image), phrase);
+    const note = itmNote(engine.card);
     const tExplain = performance.now();
     const out = path.resolve(values.out ?? `${path.parse(image).name}-explain.png`);
-    await writeFile(out, await explainFigure(path.resolve(image), phrase, r, { maxFileBytes }));
+    await writeFile(out, await explainFigure(path.resolve(image), phrase, r, { maxFileBytes, itmNote: note }));
     const tFigure = performance.now();
     if (io.verbose) {
       io.err(`time: model ${Math.round(tOpen - t0)} ms, explain ${Math.round(tExplain - tOpen)} ms, ` +
@@ -60,12 +62,13 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     if (values.json) {
       await io.out(`${JSON.stringify({
         image: path.resolve(image), phrase, model: engine.card.name, provider: engine.provider, providerNote: engine.providerNote ?? null, providerDetail: engine.providerDetail ?? null,
-        score: r.score, itmProbability: r.itmProbability, point: r.point, width: r.width, height: r.height,
+        // null, not a number, where the ITM head was not trained: the value means nothing (itmNote says why)
+        score: note ? null : r.score, itmProbability: note ? null : r.itmProbability, itmNote: note ?? null, point: r.point, width: r.width, height: r.height,
         grid: r.grid, tokens: r.tokens, gradcam: Array.from(r.gradcam), tokenGradcam: r.tokenGradcam.map((m) => Array.from(m)),
         figure: out,
       })}\n`);
     } else {
-      await io.out(`score ${r.score.toFixed(4)} (ITM match logit; p = ${r.itmProbability.toFixed(4)})\n` +
+      await io.out((note ? `score not shown: ${note}\n` : `score ${r.score.toFixed(4)} (ITM match logit; p = ${r.itmProbability.toFixed(4)})\n`) +
         `point (${r.point.x}, ${r.point.y}) in ${r.width}×${r.height} px\n` +
         `tokens ${r.tokens.join(' ')}\n` +
         `model ${engine.card.name} on ${engine.providerNote ?? engine.provider}\n` +
