@@ -501,6 +501,7 @@ class App {
     if (e.key === '/') { e.preventDefault(); this.search.focus(); return; }
     const onButton = path.some((t) => t instanceof HTMLElement && (t.tagName === 'BUTTON' || t.tagName === 'VSCODE-BUTTON'));
     if (e.key === 'Enter' && onButton) return;
+    if (this.detail.handleZoomKey(e)) { e.preventDefault(); return; }
     if (this.init?.mode === 'dataset' && this.list.handleKey(e)) e.preventDefault();
   }
 

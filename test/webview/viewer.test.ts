@@ -282,10 +282,17 @@ describe('viewer webview: detail', () => {
     assert.ok(near(image.at(((box[0] + box[2]) / 2) * scale, midY), [220, 40, 40]), 'box interior keeps the image');
     assert.ok(!near(image.at(box[2] * scale + 8, midY), green), 'no outline outside the box');
 
+    // The mask over the dimmed image in theme colours (issue 14 item 1): inside the box the image tinted with the
+    // theme's green, outside it veiled with the editor background — never a white block on a dark theme.
     const mask = await shot(maskPane);
-    assert.ok(near(mask.at(((box[0] + box[2]) / 2) * scale, midY), hex(theme['--vscode-editor-foreground']), 8), 'mask is set inside the box');
-    assert.ok(near(mask.at(5, 5), hex(theme['--vscode-editor-background']), 8), 'mask is clear outside');
-    assert.ok(near(mask.at(box[2] * scale + 4, midY), hex(theme['--vscode-editor-background']), 8), 'mask is clear right of the box');
+    const mix = (a: number[], b: number[], alpha: number) => a.map((v, i) => v * (1 - alpha) + b[i] * alpha);
+    const bg = hex(theme['--vscode-editor-background']);
+    const inside = [((box[0] + box[2]) / 2) * scale, midY] as const;
+    assert.ok(near(mask.at(...inside), mix(image.at(...inside), green, 110 / 255), 12), `mask inside the box ${mask.at(...inside)} is not the image tinted green`);
+    for (const [x, y] of [[5, 5], [box[2] * scale + 6, midY]] as const) {
+      assert.ok(near(mask.at(x, y), mix(image.at(x, y), bg, 200 / 255), 12), `outside the mask ${mask.at(x, y)} is not the dimmed image`);
+      assert.ok(mask.at(x, y).every((v) => v < 90), `outside the mask is bright on a dark theme: ${mask.at(x, y)}`);
+    }
 
     const heat = await shot(heatPane);
     let diff = 0, n = 0;
@@ -350,7 +357,9 @@ describe('viewer webview: detail', () => {
     // orders differently from this single explain (seen: 5e-9 apart).
     assert.ok(Math.abs(shown.lMean - expected.lMean) < 1e-6 && Math.abs(shown.lMax - expected.lMax) < 1e-6, `${JSON.stringify(shown)} vs ${JSON.stringify(expected)}`);
 
-    // Drag a box on the image pane.
+    // Drag a box on the image pane with the Draw box tool (a plain drag pans).
+    await viewer.page.click('.tool-toggle');
+    assert.equal(await viewer.page.getAttribute('.tool-toggle', 'aria-pressed'), 'true');
     const canvas = (await viewer.page.$('.pane-canvas[aria-label^="Image"]'))!;
     const b = (await canvas.boundingBox())!;
     await viewer.page.mouse.move(b.x + 10, b.y + 10);
@@ -364,15 +373,34 @@ describe('viewer webview: detail', () => {
     assert.match(await viewer.page.textContent('.drawn-result') ?? '', /L_mean \d\.\d{4} · L_max \d\.\d{4}/);
   });
 
-  it('exports the side-by-side view as a PNG through the host', async () => {
-    const { viewer } = await openScenes();
+  it('exports a publication PNG at 2× on white, with titles, colour bar and metrics, whatever the theme (issue 14 item 7)', async () => {
+    const { viewer } = await openScenes({ theme: 'dark' });
     await waitForExplanation(viewer, 'the red square');
     await viewer.page.click('vscode-button:has-text("Export PNG")');
     await viewer.page.waitForFunction(() => document.querySelector('.status-line')?.textContent?.includes('Saved'));
     assert.equal(viewer.saved.length, 1);
-    const meta = await sharp(viewer.saved[0]).metadata();
-    const widths = await viewer.page.$$eval('.pane-canvas', (cs) => cs.map((c) => (c as HTMLCanvasElement).width));
-    assert.equal(meta.width, widths.reduce((a, b) => a + b, 0) + 8 * 2 + 8 * 2);
+    const png = await pixels(viewer.saved[0]);
+    const pane = await viewer.page.$eval('.pane-canvas', (c) => ({ w: (c as HTMLCanvasElement).clientWidth, h: (c as HTMLCanvasElement).clientHeight }));
+    // Three panes of the on-screen size side by side, 16-px margins, 12-px gaps, all at 2×.
+    assert.equal(png.width, 2 * (16 * 2 + 3 * pane.w + 12 * 2));
+    const white = [255, 255, 255];
+    for (const [x, y] of [[1, 1], [png.width - 2, png.height - 2], [png.width - 2, 1]]) assert.ok(near(png.at(x, y), white, 0), `background at ${x},${y} is ${png.at(x, y)}, not white`);
+    // The phrase line: dark text on the white band above the panes.
+    const dark = (y0: number, y1: number, x0: number, x1: number) => {
+      let n = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (png.at(x, y).every((v) => v < 100)) n++;
+      return n;
+    };
+    assert.ok(dark(2 * 16, 2 * 34, 2 * 16, 2 * 200) > 50, 'no phrase text above the panes');
+    assert.ok(dark(2 * 42, 2 * 58, 2 * 16, 2 * (16 + pane.w)) > 30, 'no pane title above the image pane');
+    // The heat pane's colour bar under it: jet from dark blue (minimum) to dark red (maximum).
+    const heatX = 16 + 2 * (pane.w + 12), barY = 2 * (16 + 24 + 20 + pane.h + 8 + 5);
+    const barLeft = png.at(2 * (heatX + 52) + 3, barY), barRight = png.at(2 * (heatX + pane.w - 52) - 4, barY);
+    assert.ok(barLeft[2] > 100 && barLeft[0] < 60, `colour bar starts with ${barLeft}, not jet's blue`);
+    assert.ok(barRight[0] > 100 && barRight[2] < 60, `colour bar ends with ${barRight}, not jet's red`);
+    // The metrics line under the panes.
+    assert.ok(dark(2 * (16 + 24 + 20 + pane.h + 34), 2 * (16 + 24 + 20 + pane.h + 34 + 14), 2 * 16, 2 * 300) > 50, 'no metrics under the panes');
+    writeFileSync(path.join(TEST_SCREENSHOTS, 'export-2x.png'), viewer.saved[0]);
   });
 
   it('shows real error states: missing image, unreadable file', async () => {
@@ -580,8 +608,8 @@ describe('viewer webview: two models side by side', () => {
     await viewer.page.click('vscode-button:has-text("Export PNG")');
     await viewer.page.waitForFunction(() => document.querySelector('.status-line')?.textContent?.includes('Saved'));
     const meta = await sharp(viewer.saved[0]).metadata();
-    const widths = await viewer.page.$$eval('.pane-canvas', (cs) => cs.map((c) => (c as HTMLCanvasElement).width));
-    assert.equal(meta.width, widths.reduce((x, y) => x + y, 0) + 8 * 3 + 8 * 2);
+    const paneW = await viewer.page.$eval('.pane-canvas', (c) => (c as HTMLCanvasElement).clientWidth);
+    assert.equal(meta.width, 2 * (16 * 2 + 4 * paneW + 12 * 3));
     await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'compare-dark.png') });
   });
 
