@@ -193,7 +193,10 @@ export interface RequestMap {
   getSample: { params: { index: number }; result: SampleDetail };
   /** Full explanation of a sample (cached per model on the host). */
   explainSample: { params: { index: number }; result: ExplanationPayload };
-  /** "Explain with another phrase" on a sample's image; losses/hit are against that sample's boxes. */
+  /**
+   * "Explain with another phrase" on a sample's image. The phrase is the user's, not the sample's: the result has no
+   * losses and no hit (the sample's boxes belong to its own phrase); the webview scores it against a box the user gives.
+   */
   explainPhrase: { params: { index: number; phrase: string }; result: ExplanationPayload };
   /**
    * The comparison model's explanation of a sample (or of `phrase` on its image), same shape and numbers as

@@ -4,8 +4,6 @@
 // wires it to a page, both with the same code.
 import type { Dataset } from '../core/datasets/dataset';
 import { accuracyBySplit } from '../core/math/pointing';
-import { pointingGame } from '../core/math/pointing';
-import { sampleLosses } from '../core/math/amc';
 import type { Sample } from '../core/types';
 import {
   MAX_PAGE, PROTOCOL_VERSION, RequestError, RequestServer, SORT_KEYS,
@@ -518,13 +516,12 @@ function rememberIn(cache: Map<string, ExplanationPayload>, key: string, payload
   while (cache.size > EXPLANATION_CACHE) cache.delete(cache.keys().next().value as string);
 }
 
-/** A typed phrase on a sample's image; losses and hit against that sample's boxes (spec §2 per-sample, §4.1 hit). */
+/**
+ * A phrase the user typed on a sample's image. It is not the sample's phrase, so the sample's boxes say nothing
+ * about it: no losses, no hit (issue 14 item 5). The webview scores it against a box the user gives.
+ */
 async function phrasePayload(engine: EngineLike, s: Sample, phrase: string, signal: AbortSignal): Promise<ExplanationPayload> {
-  const r = await engine.explain(s.image, phrase, signal);
-  if (s.boxes.length === 0) return toPayload(null, phrase, r);
-  const losses = sampleLosses(r.gradcam, r.grid, s.boxes, r.width, r.height);
-  const { hit } = pointingGame(r.gradcam, r.grid, r.width, r.height, s.boxes);
-  return toPayload(null, phrase, r, { ...losses, hit });
+  return toPayload(null, phrase, await engine.explain(s.image, phrase, signal));
 }
 
 function validateQuery(q: ViewQuery): void {

@@ -344,6 +344,48 @@ describe('viewer webview: detail', () => {
     assert.deepEqual(req.params, { index: 0, phrase: 'the green square' });
   });
 
+  it('a phrase the user types is labelled as theirs and scored only against a box they give (issue 14 item 5)', async () => {
+    const { viewer } = await openScenes({ theme: 'dark' });
+    await waitForExplanation(viewer, 'the red square');
+    // Sample 8 is "the yellow square" (scene 2); the user asks about something that is not there.
+    await viewer.page.focus('.list-viewport');
+    for (let i = 0; i < 8; i++) await viewer.page.keyboard.press('j');
+    await waitForExplanation(viewer, 'the yellow square');
+    await viewer.page.fill('vscode-text-field[aria-label="Explain with another phrase"] input', 'the yellow hexagon');
+    await viewer.page.keyboard.press('Enter');
+    await viewer.page.waitForFunction(() => document.querySelector('.metrics dd[data-metric="phrase"]')?.textContent === 'the yellow hexagon', null, { timeout: 20_000 });
+    // The host does not score the user's phrase against the dataset phrase's box.
+    const answer = [...viewer.received].reverse().find((m) => m.kind === 'response' && m.ok && (m.result as { phrase?: string }).phrase === 'the yellow hexagon');
+    const payload = (answer as { result: { lMax?: number; hit?: boolean } }).result;
+    assert.equal(payload.lMax, undefined, 'the host scored the user’s phrase against the dataset’s box');
+    assert.equal(payload.hit, undefined);
+    // Shown under its own title, labelled as the user's, with the dataset's phrase beside it.
+    assert.equal(await viewer.page.textContent('.detail-phrase'), 'the yellow hexagon');
+    assert.equal(await viewer.page.isVisible('.phrase-origin'), true);
+    assert.equal(await viewer.page.textContent('.phrase-origin'), 'your phrase');
+    assert.match(await viewer.page.textContent('.detail-meta') ?? '', /dataset phrase: the yellow square/);
+    const m = () => viewer.page.$$eval('.metrics dd', (d) => Object.fromEntries(d.map((x) => [(x as HTMLElement).dataset.metric, x.textContent])));
+    let shown = await m();
+    assert.equal(shown['L_max'], '–');
+    assert.equal(shown['hit'], '–');
+    assert.match(shown['scored against'] ?? '', /no box to score against/);
+    assert.match(await viewer.page.textContent('.pane-note:not(:empty)') ?? '', /No box to score your phrase against/);
+    // A box the user types: now it is scored, against that box only.
+    await viewer.page.fill('vscode-text-field[aria-label^="Box to score"] input', '40 20 150 120');
+    await viewer.page.keyboard.press('Enter');
+    await viewer.page.waitForFunction(() => document.querySelector('.metrics dd[data-metric="scored against"]')?.textContent === 'your box');
+    shown = await m();
+    const r = await engine.explain(path.join(fixture.dir, 'images', 'scene2.png'), 'the yellow hexagon');
+    const expected = sampleLosses(r.gradcam, r.grid, [[40, 20, 150, 120]], r.width, r.height);
+    assert.ok(Math.abs(Number(shown['L_max']) - expected.lMax) < 1e-3, `${shown['L_max']} vs ${expected.lMax}`);
+    assert.equal(await viewer.page.textContent('.pane:nth-child(2) figcaption'), 'Box mask · your box');
+    // Back to the sample's phrase: the dataset's title and scores again.
+    await viewer.page.click('vscode-button:has-text("Back to sample phrase")');
+    await waitForExplanation(viewer, 'the yellow square');
+    assert.equal(await viewer.page.isVisible('.phrase-origin'), false);
+    assert.notEqual((await m())['L_max'], '–');
+  });
+
   it('scores a typed or drawn box with the core sampleLosses', async () => {
     const { viewer } = await openScenes();
     await waitForExplanation(viewer, 'the red square');
