@@ -774,3 +774,138 @@ describe('viewer webview: README screenshots', () => {
     console.log(`      screenshots with ${path.relative(ROOT, modelDir)} → ${path.relative(ROOT, SCREENSHOTS)}/viewer-{light,dark}.png`);
   });
 });
+
+/** A picture whose every pixel names itself: R = x, G = y, B = 128 (256×192), and a VG file with one phrase on it. */
+function writeCoordinateDataset(): { dir: string; file: string; box: [number, number, number, number] } {
+  const dir = path.join(ROOT, 'test', '.work', 'webview-coords');
+  mkdirSync(path.join(dir, 'images'), { recursive: true });
+  // A small box in a corner: its outline must not cover the pixels the test reads.
+  const box: [number, number, number, number] = [4, 150, 40, 186];
+  writeFileSync(path.join(dir, 'coords.json'), JSON.stringify([{ image: 'images/coords.png', caption: 'the square in the middle', bbox: [box] }]));
+  return { dir, file: path.join(dir, 'coords.json'), box };
+}
+
+async function writeCoordinateImage(dir: string): Promise<void> {
+  const w = 256, h = 192;
+  const raw = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set([x, y, 128], (y * w + x) * 3);
+  await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(dir, 'images', 'coords.png'));
+}
+
+/** Reads a canvas' pixels in the page (device pixels = CSS pixels here). */
+async function canvasPixels(viewer: TestViewer, selector: string): Promise<{ width: number; height: number; data: number[] }> {
+  return viewer.page.$eval(selector, (c) => {
+    const canvas = c as HTMLCanvasElement;
+    return { width: canvas.width, height: canvas.height, data: [...canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data] };
+  });
+}
+
+/** Centre of the pointing-game marker's cross (the rows and columns with the most marker-red pixels). */
+function markerCentre(p: { width: number; height: number; data: number[] }, red: number[]): { x: number; y: number } {
+  const rows = new Array(p.height).fill(0), cols = new Array(p.width).fill(0);
+  for (let y = 0; y < p.height; y++) for (let x = 0; x < p.width; x++) {
+    const i = (y * p.width + x) * 4;
+    if (near([p.data[i], p.data[i + 1], p.data[i + 2]], red, 40)) { rows[y]++; cols[x]++; }
+  }
+  const centroid = (counts: number[]) => {
+    const max = Math.max(...counts);
+    assert.ok(max >= 6, 'no pointing-game marker on the pane');
+    let s = 0, n = 0;
+    counts.forEach((c, i) => { if (c >= 0.6 * max) { s += (i + 0.5) * c; n += c; } });
+    return s / n;
+  };
+  return { x: centroid(cols), y: centroid(rows) };
+}
+
+describe('viewer webview: zoom and pan (issue 14 item 2)', () => {
+  let coords: ReturnType<typeof writeCoordinateDataset>;
+  before(async () => { coords = writeCoordinateDataset(); await writeCoordinateImage(coords.dir); });
+
+  async function openCoords(): Promise<TestViewer> {
+    const dataset = await openDataset(coords.file);
+    const viewer = await TestViewer.open({ dataset, explainer: async () => explainer, imageRoots: [coords.dir], theme: 'dark' });
+    viewers.push(viewer);
+    await waitForExplanation(viewer, 'the square in the middle');
+    await viewer.page.waitForSelector('.pane[data-image="loaded"]');
+    // Opacity 0: the GradCAM pane shows the picture itself, so its marker can be read against the picture.
+    await viewer.page.$eval('input.opacity', (i) => { (i as HTMLInputElement).value = '0'; i.dispatchEvent(new Event('input')); });
+    return viewer;
+  }
+
+  /** The picture's pixel (decoded from its colour) at CSS position (x, y) of the image pane. */
+  async function imagePixelAt(viewer: TestViewer, x: number, y: number): Promise<{ x: number; y: number }> {
+    const [r, g, b] = await viewer.page.$eval('.pane-canvas[aria-label^="Image"]', (c, at) => [...(c as HTMLCanvasElement).getContext('2d')!.getImageData(Math.floor(at.x), Math.floor(at.y), 1, 1).data], { x, y });
+    assert.ok(Math.abs(b - 128) < 3, `not a picture pixel at (${x}, ${y}): ${r},${g},${b}`);
+    return { x: r, y: g };
+  }
+
+  it('the pointing-game point stays on the same image pixel at 1×, 4× and 16×, on synchronised panes', async () => {
+    const viewer = await openCoords();
+    const point = await viewer.page.$eval('.metrics dd[data-metric="point"]', (d) => d.textContent ?? '');
+    const [px, py] = point.replace(/[()]/g, '').split(',').map(Number);
+    const red = hex(THEMES.dark.vars['--vscode-charts-red']);
+    const check = async (zoom: number, tolerance: number) => {
+      await viewer.page.waitForFunction((z) => document.querySelector('.zoom-level')?.textContent === `${z * 100} %`, zoom);
+      const heat = await canvasPixels(viewer, '.pane-canvas[aria-label^="GradCAM"]');
+      const c = markerCentre(heat, red);
+      const under = await imagePixelAt(viewer, c.x, c.y);
+      assert.ok(Math.abs(under.x - px) <= tolerance && Math.abs(under.y - py) <= tolerance,
+        `at ${zoom}× the marker (${c.x.toFixed(1)}, ${c.y.toFixed(1)}) is over image pixel (${under.x}, ${under.y}), the point is (${px}, ${py})`);
+      // The panes share one view: the GradCAM pane (opacity 0) shows the same picture pixels as the image pane.
+      for (const [x, y] of [[c.x - 20, c.y - 20], [heat.width / 2, 5], [heat.width - 6, 6]]) {
+        if (x < 0 || y < 0) continue;
+        const i = (Math.floor(y) * heat.width + Math.floor(x)) * 4;
+        const img = await imagePixelAt(viewer, x, y);
+        assert.ok(Math.abs(heat.data[i] - img.x) <= 1 && Math.abs(heat.data[i + 1] - img.y) <= 1, `panes out of step at (${x}, ${y})`);
+      }
+      return c;
+    };
+    await check(1, 1);
+    await viewer.page.focus('.panes');
+    await viewer.page.keyboard.press('+');
+    await viewer.page.keyboard.press('+');
+    await viewer.page.keyboard.press('p');   // centre on the point
+    await check(4, 0);
+    await viewer.page.keyboard.press('+');
+    await viewer.page.keyboard.press('=');
+    await check(16, 0);
+    // Sharp at 16×: one image pixel is a uniform 16×16 block (nearest neighbour, no smoothing).
+    const c = markerCentre(await canvasPixels(viewer, '.pane-canvas[aria-label^="GradCAM"]'), red);
+    const a = await imagePixelAt(viewer, c.x - 30, c.y - 30), b = await imagePixelAt(viewer, c.x - 30 + 14, c.y - 30);
+    assert.ok(Math.abs(b.x - a.x) <= 1, 'a 14-px step at 16× crosses more than one image pixel');
+    assert.equal(await viewer.page.getAttribute('.zoom-controls [aria-label="Zoom in (+)"]', 'aria-label'), 'Zoom in (+)');
+    await viewer.page.keyboard.press('0');
+    await check(1, 1);
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'zoom-dark.png') });
+  });
+
+  it('wheel zooms about the pointer, drag pans, double-click fits', async () => {
+    const viewer = await openCoords();
+    const canvas = (await viewer.page.$('.pane-canvas[aria-label^="Image"]'))!;
+    const b = (await canvas.boundingBox())!;
+    const border = await canvas.evaluate((c) => c.clientLeft);
+    const at = { x: b.width * 0.3, y: b.height * 0.6 };
+    const before = await imagePixelAt(viewer, at.x - border, at.y - border);
+    await viewer.page.mouse.move(b.x + at.x, b.y + at.y);
+    await viewer.page.mouse.wheel(0, -600);
+    await viewer.page.waitForFunction(() => Number(document.querySelector('.panes')?.getAttribute('data-zoom')) > 2);
+    const afterZoom = await imagePixelAt(viewer, at.x - border, at.y - border);
+    assert.ok(Math.abs(afterZoom.x - before.x) <= 1 && Math.abs(afterZoom.y - before.y) <= 1, `wheel zoom moved the pixel under the pointer: ${JSON.stringify(before)} → ${JSON.stringify(afterZoom)}`);
+    // Drag on the mask pane: every pane follows; what was under the pointer moves with it.
+    const mask = (await viewer.page.$('.pane-canvas[aria-label="Box mask"]'))!;
+    const mb = (await mask.boundingBox())!;
+    const from = { x: b.width * 0.5, y: b.height * 0.5 };
+    const pixelBefore = await imagePixelAt(viewer, from.x - border, from.y - border);
+    await viewer.page.mouse.move(mb.x + from.x, mb.y + from.y);
+    await viewer.page.mouse.down();
+    await viewer.page.mouse.move(mb.x + from.x - 40, mb.y + from.y - 30, { steps: 5 });
+    await viewer.page.mouse.up();
+    const moved = await imagePixelAt(viewer, from.x - 40 - border, from.y - 30 - border);
+    assert.ok(Math.abs(moved.x - pixelBefore.x) <= 1 && Math.abs(moved.y - pixelBefore.y) <= 1, `drag did not pan: ${JSON.stringify(pixelBefore)} → ${JSON.stringify(moved)}`);
+    assert.equal(await viewer.page.$eval('vscode-text-field[aria-label^="Box to score"]', (e) => (e as unknown as { value: string }).value), '', 'a pan drew a box');
+    await viewer.page.mouse.dblclick(b.x + 20, b.y + 20);
+    await viewer.page.waitForFunction(() => document.querySelector('.zoom-level')?.textContent === '100 %');
+    const corner = await imagePixelAt(viewer, 1, 1);
+    assert.ok(corner.x <= 2 && corner.y <= 2, `after the reset the corner shows ${JSON.stringify(corner)}`);
+  });
+});
