@@ -139,8 +139,8 @@ export class DetailView {
     this.mapStyleSelect = ui.dropdown<MapStyle>([{ value: 'smooth', label: 'bicubic' }, { value: 'grid', label: 'grid cells' }],
       { ariaLabel: 'Map drawn as: bicubic to the image size (as the pointing game) or the raw grid cells', value: 'smooth', onChange: () => this.redrawHeat() });
     this.exportButton = ui.button('Export PNG', () => this.export(), { ariaLabel: 'Export the figure (panes, titles, phrase, metrics, colour bar) as a PNG at 2×' });
-    controls.append(opacityLabel, el('span', 'control-label', 'Colormap'), this.colormapSelect.element,
-      el('span', 'control-label', 'Map'), this.mapStyleSelect.element, this.zoomControls(), this.exportButton.element);
+    const pair = (label: string, control: HTMLElement) => { const p = el('span', 'control-pair'); p.append(el('span', 'control-label', label), control); return p; };
+    controls.append(opacityLabel, pair('Colormap', this.colormapSelect.element), pair('Map', this.mapStyleSelect.element), this.zoomControls(), this.exportButton.element);
 
     const captions = ['Image and ground-truth boxes', 'Box mask', 'GradCAM and pointing-game point'];
     const makeHeatParts = (canvas: HTMLCanvasElement): HeatParts => {

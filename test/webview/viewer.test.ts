@@ -909,3 +909,56 @@ describe('viewer webview: zoom and pan (issue 14 item 2)', () => {
     assert.ok(corner.x <= 2 && corner.y <= 2, `after the reset the corner shows ${JSON.stringify(corner)}`);
   });
 });
+
+describe('viewer webview: detail layout (issue 14 item 1)', () => {
+  type Rect = { x: number; y: number; w: number; h: number; name: string };
+  const overlap = (a: Rect, b: Rect) => a.x < b.x + b.w - 0.5 && b.x < a.x + a.w - 0.5 && a.y < b.y + b.h - 0.5 && b.y < a.y + a.h - 0.5;
+
+  for (const [width, columns] of [[1600, 3], [1000, 2], [420, 1]] as const) {
+    it(`at ${width} px the panes fill the width, keep the aspect ratio and nothing overlaps`, async () => {
+      const { viewer } = await openScenes({ theme: 'dark', viewport: { width, height: 900 } });
+      await waitForExplanation(viewer, 'the red square');
+      await viewer.page.waitForFunction(() => !document.querySelector('.colorbar')?.hasAttribute('hidden'));
+      // A string, not a function: tsx's keepNames helpers do not exist in the page.
+      const m = await viewer.page.evaluate(`(() => {
+        const r = (e, name) => { const b = e.getBoundingClientRect(); return { x: b.x, y: b.y, w: b.width, h: b.height, name }; };
+        const panes = document.querySelector('.panes');
+        const canvases = [...document.querySelectorAll('.pane-canvas')];
+        return {
+          columns: Number(panes.dataset.columns),
+          panesWidth: panes.clientWidth,
+          canvases: canvases.map((c) => ({ w: c.clientWidth, h: c.clientHeight })),
+          figures: [...document.querySelectorAll('.pane')].map((f, i) => r(f, 'pane ' + i)),
+          captions: [...document.querySelectorAll('.pane figcaption, .pane .colorbar, .pane .map-note')].map((c, i) => r(c, 'caption ' + i)),
+          tokens: [...document.querySelectorAll('.tokens .token')].map((t, i) => r(t, 'token ' + i)),
+          title: r(document.querySelector('.detail-phrase'), 'title'),
+          reveal: r(document.querySelector('.detail-head .reveal'), 'Show in file'),
+          meta: r(document.querySelector('.detail-meta'), 'meta'),
+          controls: r(document.querySelector('.detail-controls'), 'controls'),
+          metrics: r(document.querySelector('.metrics'), 'metrics'),
+          pageOverflow: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+        };
+      })()`) as {
+        columns: number; panesWidth: number; canvases: Array<{ w: number; h: number }>; figures: Rect[]; captions: Rect[]; tokens: Rect[];
+        title: Rect; reveal: Rect; meta: Rect; controls: Rect; metrics: Rect; pageOverflow: boolean;
+      };
+      assert.equal(m.columns, columns);
+      for (const c of m.canvases) {
+        assert.ok(Math.abs(c.w / c.h - 320 / 240) < 0.02, `pane ${c.w}×${c.h} does not keep scene0's 4:3`);
+        assert.ok(c.w >= (width === 420 ? 340 : 240), `pane only ${c.w} px wide at ${width} px`);
+      }
+      // The panes use the width they are given: one row of three, or a stack of full-width panes.
+      const used = m.canvases.slice(0, columns).reduce((s, c) => s + c.w + 2, 0) + 12 * (columns - 1);
+      assert.ok(used >= 0.95 * m.panesWidth, `panes use ${used} of ${m.panesWidth} px`);
+      const everything: Rect[] = [m.title, m.reveal, m.meta, m.controls, ...m.figures, ...m.tokens, m.metrics];
+      for (let i = 0; i < everything.length; i++) for (let j = i + 1; j < everything.length; j++) {
+        if (everything[i].w === 0 || everything[j].w === 0) continue;
+        assert.ok(!overlap(everything[i], everything[j]), `${everything[i].name} ${JSON.stringify(everything[i])} overlaps ${everything[j].name} ${JSON.stringify(everything[j])}`);
+      }
+      for (const t of m.tokens) for (const c of m.captions) assert.ok(!overlap(t, c), `${t.name} overlaps ${c.name}`);
+      await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, `layout-${width}.png`) });
+      const wide = await viewer.page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map((e) => e.className + ':' + Math.round(e.getBoundingClientRect().right))`);
+      assert.equal(m.pageOverflow, false, `the page scrolls sideways: ${JSON.stringify(wide)}`);
+    });
+  }
+});
