@@ -150,6 +150,30 @@ export interface EvaluationSummary {
   comparison?: ComparisonEvaluation;
 }
 
+/**
+ * One gallery thumbnail (issue 14 item 3): the sample's image and its raw mean GradCAM (g×g, as in
+ * ExplanationPayload), with the row's metrics. `error`: why the sample could not be explained.
+ */
+export interface Thumbnail {
+  index: number;
+  phrase: string;
+  /** Webview URI of the image; absent when it lies outside the granted roots (then `imageProblem` says so). */
+  imageUri?: string;
+  imageProblem?: string;
+  boxes: BoxXYXY[];
+  /** The map's image size and the map; absent when the sample has no explanation (`error`). */
+  width?: number;
+  height?: number;
+  grid?: number;
+  gradcam?: number[];
+  point?: { x: number; y: number };
+  metrics?: RowMetrics;
+  error?: string;
+}
+
+/** The most thumbnails one getThumbnails request may ask for. */
+export const MAX_THUMBNAILS = 16;
+
 /** State the webview keeps with setState so a hidden tab comes back where it was. */
 export interface PersistedViewState {
   query: ViewQuery;
@@ -158,6 +182,8 @@ export interface PersistedViewState {
   opacity: number;
   colormap: 'jet' | 'viridis';
   altPhrase: string;
+  /** The sample list or the thumbnail gallery (absent in states saved before the gallery existed: list). */
+  layout?: 'list' | 'gallery';
 }
 
 export interface InitResult {
@@ -219,6 +245,16 @@ export interface RequestMap {
    * for the sample again. In VS Code the page may reload with the new roots and restore the selection instead.
    */
   allowImageFolder: { params: { index: number }; result: { folder: string } };
+  /**
+   * Gallery thumbnails of the samples now on screen (at most MAX_THUMBNAILS): each sample is explained (in one
+   * batch, cached per model like computeRows) if it was not yet; newly computed rows also arrive as `rowsComputed`.
+   */
+  getThumbnails: { params: { indices: number[] }; result: { thumbnails: Thumbnail[] } };
+  /**
+   * "Export table as CSV": the host pages through the current view (viewId) and writes every row with every
+   * metric computed so far (never the whole dataset through the webview). path null: the user cancelled.
+   */
+  exportCsv: { params: { viewId: number }; result: { path: string | null; rows: number } };
 }
 
 export interface ShownReport {
@@ -275,7 +311,7 @@ export type HostToWebview = ResponseMessage | EventMessage;
 
 export const METHOD_NAMES: readonly Method[] = [
   'ready', 'setView', 'getRows', 'getSample', 'explainSample', 'explainPhrase', 'explainComparison', 'computeRows', 'savePng',
-  'evaluate', 'revealSource', 'reportShown', 'allowImageFolder',
+  'evaluate', 'revealSource', 'reportShown', 'allowImageFolder', 'getThumbnails', 'exportCsv',
 ];
 const METHODS: ReadonlySet<string> = new Set<string>(METHOD_NAMES);
 
