@@ -7,6 +7,7 @@ import {
   type PersistedViewState, type Row, type SortKey, type ViewQuery,
 } from '../src/protocol';
 import { DetailView } from './detail';
+import { Gallery } from './gallery';
 import { VirtualList } from './list';
 import * as ui from './ui/toolkit';
 
@@ -48,6 +49,7 @@ function restoredState(): Omit<PersistedViewState, 'colormap'> & { colormap?: 'j
     opacity: typeof s?.opacity === 'number' ? s.opacity : 0.5,
     colormap: s?.colormap === 'viridis' || s?.colormap === 'jet' ? s.colormap : undefined,
     altPhrase: typeof s?.altPhrase === 'string' ? s.altPhrase : '',
+    layout: s?.layout === 'gallery' ? 'gallery' : 'list',
   };
 }
 
@@ -64,7 +66,16 @@ class App {
   private readonly missesToggle: ui.Toggle;
   private readonly evaluateButton: ui.Button;
   private readonly list: VirtualList;
+  private readonly gallery: Gallery;
   private readonly detail: DetailView;
+  private readonly listPane = el('section', 'list-pane');
+  private readonly galleryPane = el('section', 'gallery-pane');
+  private readonly layoutButtons = new Map<'list' | 'gallery', HTMLButtonElement>();
+  private readonly galleryBack = el('div', 'gallery-back');
+  private readonly csvButton: ui.Button;
+  /** 'list': list | detail. 'gallery': the thumbnail grid; a sample opened from it shows the detail in its place. */
+  private layoutMode: 'list' | 'gallery' = 'list';
+  private galleryOpen = false;
   private init: InitResult | undefined;
   private query: ViewQuery;
   private viewAbort: AbortController | undefined;
@@ -97,6 +108,8 @@ class App {
     this.missesToggle = ui.checkbox('misses only', { checked: this.query.missesOnly, onChange: (c) => this.setQuery({ ...this.query, missesOnly: c }) });
     this.resortButton = ui.button('Re-sort', () => this.setQuery(this.query), { title: 'Include rows computed since the list was sorted' });
     this.resortButton.element.hidden = true;
+    this.csvButton = ui.button('Export table as CSV', () => { void this.exportCsv(); },
+      { ariaLabel: 'Export the filtered, sorted list with every computed metric as CSV', title: 'Every row of the current list (filters and sort applied), with the metrics computed so far' });
     this.evaluateButton = ui.button('Evaluate pointing game', () => { client.request('evaluate', {}).catch((e) => this.showBanner(message(e), 'error')); },
       { appearance: 'primary', ariaLabel: 'Evaluate the pointing game on the whole dataset' });
 
@@ -115,6 +128,13 @@ class App {
       },
       onScroll: () => this.saveState(),
     });
+    this.gallery = new Gallery({
+      fetchRows: (viewId, start, limit) => client.request('getRows', { viewId, start, limit }),
+      fetchThumbnails: async (indices, signal) => (await client.request('getThumbnails', { indices }, signal)).thumbnails,
+      onSelect: (position) => { this.list.select(position, false); this.saveState(); },
+      onOpen: (position, row) => { if (row) this.openFromGallery(position, row.index); },
+      colormap: () => this.detail.colormap,
+    });
     this.detail = new DetailView({
       explainPhrase: (phrase) => this.explainPhrase(phrase),
       backToSample: () => { if (this.shownIndex !== null) this.showSample(this.shownIndex, true); },
@@ -124,7 +144,7 @@ class App {
           (e) => this.showBanner(`Export failed: ${message(e)}`, 'error'));
       },
       revealSource: () => { if (this.shownIndex !== null) void client.request('revealSource', { index: this.shownIndex }).catch((e) => this.showBanner(message(e), 'error')); },
-      stateChanged: () => this.saveState(),
+      stateChanged: () => { this.saveState(); this.gallery.redraw(); },
       imageSettled: () => { const e = this.detail.current.explanation; if (e) this.reportShown(e.index, e.phrase); },
       allowImageFolder: () => { void this.allowImageFolder(); },
     }, { opacity: this.restoring.opacity, colormap: this.restoring.colormap ?? 'jet', altPhrase: this.restoring.altPhrase });
@@ -136,20 +156,37 @@ class App {
 
   private layout(): void {
     this.banner.hidden = true;
+    this.galleryBack.hidden = true;
     this.statusLine.setAttribute('role', 'status');
     this.statusLine.setAttribute('aria-live', 'polite');
     const toolbar = el('div', 'toolbar');
     toolbar.setAttribute('role', 'toolbar');
     toolbar.setAttribute('aria-label', 'Filter and sort samples');
-    toolbar.append(this.search.element, this.splitSelect.element, el('span', 'control-label', 'Sort'), this.sortSelect.element,
-      this.missesToggle.element, this.resortButton.element, this.evaluateButton.element);
-    const listPane = el('section', 'list-pane');
-    listPane.setAttribute('aria-label', 'Sample list');
+    const layoutSwitch = el('div', 'layout-switch');
+    layoutSwitch.setAttribute('role', 'radiogroup');
+    layoutSwitch.setAttribute('aria-label', 'Layout');
+    for (const [mode, label] of [['list', '☰ List'], ['gallery', '▦ Gallery']] as const) {
+      const b = el('button', 'layout-button', label);
+      b.type = 'button';
+      b.setAttribute('role', 'radio');
+      b.setAttribute('aria-checked', String(mode === 'list'));
+      b.addEventListener('click', () => this.setLayout(mode));
+      this.layoutButtons.set(mode, b);
+      layoutSwitch.append(b);
+    }
+    toolbar.append(layoutSwitch, this.search.element, this.splitSelect.element, el('span', 'control-label', 'Sort'), this.sortSelect.element,
+      this.missesToggle.element, this.resortButton.element, this.evaluateButton.element, this.csvButton.element);
+    this.listPane.setAttribute('aria-label', 'Sample list');
     this.listEmpty.hidden = true;
     this.listEmpty.setAttribute('role', 'status');
-    listPane.append(this.list.element, this.listEmpty);
+    this.listPane.append(this.list.element, this.listEmpty);
+    this.galleryPane.setAttribute('aria-label', 'Sample gallery');
+    this.galleryPane.append(this.gallery.element);
+    const back = ui.button('← Gallery', () => this.closeGalleryDetail(), { ariaLabel: 'Back to the gallery (Escape)', title: 'Back to the gallery (Escape); j / k move to the next sample' });
+    this.galleryBack.append(back.element, el('span', 'control-label', 'Esc returns to the gallery · j / k: next / previous sample'));
+    this.detail.element.prepend(this.galleryBack);
     const main = el('main', 'main');
-    main.append(listPane, this.detail.element);
+    main.append(this.listPane, this.galleryPane, this.detail.element);
     this.summary.setAttribute('aria-label', 'Pointing-game accuracy per split');
     this.summary.hidden = true;
     this.root.replaceChildren(this.banner, toolbar, this.statusLine, main, this.summary);
@@ -158,6 +195,7 @@ class App {
   private wireEvents(): void {
     client.on('rowsComputed', ({ rows, computedCount }) => {
       this.list.updateRows(rows);
+      this.gallery.updateRows(rows);
       this.computedCount = computedCount;
       if (this.query.sortKey !== 'index' || this.query.missesOnly) {
         this.pendingResort += rows.filter((r) => r.metrics).length;
@@ -172,7 +210,7 @@ class App {
       this.init.indexingComplete = p.indexingComplete;
       this.init.problemCount = p.problemCount;
       if (p.splits.length !== this.init.splits.length) { this.init.splits = p.splits; this.fillSplits(); }
-      if (this.isIdentityQuery()) this.list.setTotal(p.count);
+      if (this.isIdentityQuery()) { this.list.setTotal(p.count); this.gallery.setTotal(p.count); }
       if (p.error) this.showBanner(`Could not read the file: ${p.error}`, 'error');
       this.renderStatus();
       this.updateListEmpty();
@@ -196,6 +234,7 @@ class App {
       this.init.comparison = comparison;
       this.computedCount = computedCount;
       this.summary.hidden = true;   // the evaluation belonged to the old model
+      this.gallery.clearThumbnails();
       this.renderModel();
       this.setQuery(this.query);
       if (this.shownIndex !== null && !('error' in model)) this.showSample(this.shownIndex, true);
@@ -231,11 +270,12 @@ class App {
       return;
     }
     await this.applyQuery();
+    if (this.restoring.layout === 'gallery') this.setLayout('gallery');
     if (this.restoring.scrollPosition) this.list.scrollPosition = this.restoring.scrollPosition;
     if (this.restoring.selectedIndex !== null && this.isIdentityQuery()) this.list.select(this.restoring.selectedIndex);
     else if (this.list.rowCount > 0) this.list.select(0);
     else this.detail.showEmpty(init.count === 0 && init.indexingComplete ? 'This file has no samples.' : 'No sample selected.');
-    this.list.focus();
+    if (this.layoutMode === 'gallery') { this.gallery.select(Math.max(0, this.list.selectedPosition), false); this.gallery.focus(); } else this.list.focus();
   }
 
   private isIdentityQuery(): boolean {
@@ -278,6 +318,7 @@ class App {
       this.list.setSortIndicator(this.query.sortKey, this.query.sortDirection);
       this.list.setView(viewId, total);
       this.list.scrollPosition = 0;
+      this.gallery.setView(viewId, total);
       this.updateListEmpty();
     } catch (e) {
       if (isCancel(e)) return;
@@ -493,8 +534,8 @@ class App {
     const path = e.composedPath();
     const typing = path.some((t) => t instanceof HTMLElement && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'VSCODE-TEXT-FIELD' || t.tagName === 'VSCODE-DROPDOWN'));
     if (typing) {
-      if (e.key === 'Escape') { (document.activeElement as HTMLElement | null)?.blur(); this.list.focus(); }
-      if (e.key === 'Enter' && path.includes(this.search.element)) this.list.focus();
+      if (e.key === 'Escape') { (document.activeElement as HTMLElement | null)?.blur(); this.focusCollection(); }
+      if (e.key === 'Enter' && path.includes(this.search.element)) this.focusCollection();
       return;
     }
     if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -502,7 +543,62 @@ class App {
     const onButton = path.some((t) => t instanceof HTMLElement && (t.tagName === 'BUTTON' || t.tagName === 'VSCODE-BUTTON'));
     if (e.key === 'Enter' && onButton) return;
     if (this.detail.handleZoomKey(e)) { e.preventDefault(); return; }
-    if (this.init?.mode === 'dataset' && this.list.handleKey(e)) e.preventDefault();
+    if (this.init?.mode !== 'dataset') return;
+    if (this.layoutMode === 'gallery' && !this.galleryOpen) { if (this.gallery.handleKey(e)) e.preventDefault(); return; }
+    if (this.layoutMode === 'gallery' && e.key === 'Escape') { e.preventDefault(); this.closeGalleryDetail(); return; }
+    if (this.list.handleKey(e)) e.preventDefault();
+  }
+
+  private focusCollection(): void { if (this.layoutMode === 'gallery' && !this.galleryOpen) this.gallery.focus(); else this.list.focus(); }
+
+  /** List | detail, or the gallery (a sample opened from it takes the gallery's place until Escape / ← Gallery). */
+  private setLayout(mode: 'list' | 'gallery'): void {
+    this.layoutMode = mode;
+    this.galleryOpen = false;
+    for (const [m, b] of this.layoutButtons) b.setAttribute('aria-checked', String(m === mode));
+    document.body.classList.toggle('layout-gallery', mode === 'gallery');
+    document.body.classList.remove('gallery-open');
+    this.galleryBack.hidden = true;
+    (mode === 'gallery' ? this.galleryPane : this.listPane).append(this.listEmpty);
+    if (mode === 'gallery') { this.gallery.select(Math.max(0, this.list.selectedPosition), false); this.gallery.focus(); } else {
+      this.list.focus();
+      const r = this.list.rowAt(this.list.selectedPosition);
+      if (r) void this.showSample(r.index, false);
+    }
+    this.saveState();
+  }
+
+  private openFromGallery(position: number, index: number): void {
+    this.galleryOpen = true;
+    document.body.classList.add('gallery-open');
+    this.galleryBack.hidden = false;
+    this.list.select(position, false);
+    void this.showSample(index, this.shownIndex !== index);
+    this.detail.redrawAll();
+  }
+
+  private closeGalleryDetail(): void {
+    if (!this.galleryOpen) return;
+    this.galleryOpen = false;
+    document.body.classList.remove('gallery-open');
+    this.galleryBack.hidden = true;
+    this.gallery.select(Math.max(0, this.list.selectedPosition), false);
+    this.gallery.focus();
+  }
+
+  /** "Export table as CSV": the host pages through the current view and writes it; the webview never holds it whole. */
+  private async exportCsv(): Promise<void> {
+    this.csvButton.setDisabled(true);
+    this.setStatusNote('Writing the table…');
+    try {
+      const r = await client.request('exportCsv', { viewId: this.list.viewIdentity });
+      this.setStatusNote(r.path ? `Wrote ${r.rows.toLocaleString('en-US')} rows to ${r.path}` : '');
+    } catch (e) {
+      this.setStatusNote('');
+      this.showBanner(`Could not export the table: ${message(e)}`, 'error');
+    } finally {
+      this.csvButton.setDisabled(false);
+    }
   }
 
   private saveState(): void {
@@ -511,7 +607,7 @@ class App {
       this.saveTimer = undefined;
       const state: PersistedViewState = {
         query: this.query, selectedIndex: this.shownIndex, scrollPosition: this.list.scrollPosition,
-        opacity: this.detail.opacity, colormap: this.detail.colormap, altPhrase: this.detail.altPhraseText,
+        opacity: this.detail.opacity, colormap: this.detail.colormap, altPhrase: this.detail.altPhraseText, layout: this.layoutMode,
       };
       vscode.setState(state);
     }, 200);

@@ -179,15 +179,16 @@ let nextLayerKey = 1;
  * The map coloured for display: bicubic to the image's size (capped at 1024 px on the long side) or the raw grid,
  * min-max scaled into the colormap. Cached per map array, style and colormap (a few entries).
  */
-export function heatLayer(map: readonly number[], grid: number, width: number, height: number, style: MapStyle, colormapName: ColormapName): HeatLayer {
+export function heatLayer(map: readonly number[], grid: number, width: number, height: number, style: MapStyle, colormapName: ColormapName,
+  maxSide = MAX_LAYER_SIDE): HeatLayer {
   let id = layerKeys.get(map);
   if (id === undefined) { id = nextLayerKey++; layerKeys.set(map, id); }
-  const key = `${id}|${grid}|${width}|${height}|${style}|${colormapName}`;
+  const key = `${id}|${grid}|${width}|${height}|${style}|${colormapName}|${maxSide}`;
   const hit = layerCache.get(key);
   if (hit) { layerCache.delete(key); layerCache.set(key, hit); return hit; }
   let values: ArrayLike<number>, lw: number, lh: number;
   if (style === 'grid') { values = map; lw = lh = grid; } else {
-    const f = Math.min(1, MAX_LAYER_SIDE / Math.max(width, height));
+    const f = Math.min(1, maxSide / Math.max(width, height));
     lw = Math.max(1, Math.round(width * f)); lh = Math.max(1, Math.round(height * f));
     values = upsampleBicubic(map as number[], grid, grid, lh, lw);
   }
@@ -198,7 +199,7 @@ export function heatLayer(map: readonly number[], grid: number, width: number, h
   canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(colorizeMap(values, lw, lh, colormapName, 1)), lw, lh), 0, 0);
   const layer = { canvas, min, max };
   layerCache.set(key, layer);
-  while (layerCache.size > 8) layerCache.delete(layerCache.keys().next().value as string);
+  while (layerCache.size > 96) layerCache.delete(layerCache.keys().next().value as string);
   return layer;
 }
 
@@ -236,4 +237,15 @@ export function formatMapValue(x: number): string {
   const a = Math.abs(x);
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(2);
   return Number(x.toPrecision(3)).toString();
+}
+
+/** A gallery thumbnail: the image letterboxed in cssW×cssH under its mean GradCAM, GT outlines and the point. */
+export function drawThumbnail(canvas: HTMLCanvasElement, cssW: number, cssH: number, dpr: number, image: ImageLayer | undefined,
+  t: { width: number; height: number; grid: number; gradcam: number[]; point: { x: number; y: number }; boxes: readonly BoxXYXY[] },
+  colormapName: ColormapName, opacity: number, palette: Palette): void {
+  const fit = fitSize(t.width, t.height, cssW, cssH);
+  const v: PaneView = { cssW, cssH, dpr, scale: fit.scale, tx: (cssW - fit.w) / 2, ty: (cssH - fit.h) / 2 };
+  // Bicubic at about the thumbnail's device size: what the eye can see, at a fraction of the image-size cost.
+  const layer = heatLayer(t.gradcam, t.grid, t.width, t.height, 'smooth', colormapName, Math.ceil(Math.max(fit.w, fit.h) * dpr));
+  drawHeatmapPane(canvas, v, image, layer, t.width, t.height, { opacity, point: t.point }, palette, undefined, t.boxes);
 }

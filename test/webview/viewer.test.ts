@@ -2,10 +2,12 @@
 // session, the real AMC VG reader and the real inference engine (the tiny random model exported by the trainer).
 import * as assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { openDataset } from '../../src/core/datasets/index';
 import type { Dataset } from '../../src/core/datasets/dataset';
+import type { Sample } from '../../src/core/types';
 import { accuracyBySplit, sampleLosses } from '../../src/core/math';
 import { formatDeltaPts } from '../../src/editor/comparison';
 import type { Explainer } from '../../src/editor/explainer';
@@ -34,6 +36,12 @@ async function openScenes(extra: Partial<Parameters<typeof TestViewer.open>[0]> 
   const viewer = await TestViewer.open({ dataset, explainer: async () => explainer, imageRoots: [fixture.dir], ...extra });
   viewers.push(viewer);
   return { viewer, dataset };
+}
+
+/** The samples of a file as the real reader gives them (opened and closed again). */
+async function samplesOf(file: string, start = 0, count = 1000): Promise<Sample[]> {
+  const d = await openDataset(file);
+  try { return await d.page(start, count); } finally { await d.close(); }
 }
 
 async function pixels(png: Buffer): Promise<{ data: Buffer; width: number; height: number; at(x: number, y: number): [number, number, number] }> {
@@ -961,4 +969,131 @@ describe('viewer webview: detail layout (issue 14 item 1)', () => {
       assert.equal(m.pageOverflow, false, `the page scrolls sideways: ${JSON.stringify(wide)}`);
     });
   }
+});
+
+describe('viewer webview: gallery (issue 14 item 3)', () => {
+  const cells = (viewer: TestViewer) => viewer.page.$$eval('.gallery-row:not([hidden]) .gallery-cell:not([hidden])', (cs) => cs.map((c) => ({
+    position: Number((c as HTMLElement).dataset.position), state: (c as HTMLElement).dataset.state ?? '', selected: c.getAttribute('aria-selected') === 'true',
+    caption: c.querySelector('.thumb-caption')?.textContent ?? '', badge: c.querySelector('.thumb-badge')?.textContent ?? '', lmax: c.querySelector('.thumb-lmax')?.textContent ?? '',
+  })).sort((a, b) => a.position - b.position));
+
+  it('shows GradCAM thumbnails computed on screen with hit/miss and L_max; arrows, Enter, Escape and click', async () => {
+    const { viewer } = await openScenes({ theme: 'dark' });
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.click('.layout-button:has-text("Gallery")');
+    assert.equal(await viewer.page.getAttribute('.layout-button:has-text("Gallery")', 'aria-checked'), 'true');
+    assert.equal(await viewer.page.isVisible('.list-pane'), false);
+    await viewer.page.waitForFunction(() => document.querySelectorAll('.gallery-cell[data-state="drawn"]').length >= 8, null, { timeout: 60_000 });
+    assert.equal(await viewer.page.getAttribute('.gallery', 'role'), 'grid');
+    const cols = Number(await viewer.page.getAttribute('.gallery', 'data-columns'));
+    assert.ok(cols >= 4, `only ${cols} columns on a 1400-px page`);
+    // Thumbnails were asked for a few cells at a time, only for cells on screen.
+    const asked = viewer.requests('getThumbnails').map((r) => (r.params as { indices: number[] }).indices);
+    assert.ok(asked.length > 0 && asked.every((a) => a.length <= 16), JSON.stringify(asked));
+    // Badges and L_max are the host's metrics for that sample.
+    const shown = (await cells(viewer)).filter((c) => c.state === 'drawn');
+    for (const c of shown) {
+      const index = Number(/^#(\d+)/.exec(c.caption)![1]);
+      const m = viewer.session!.metrics.get(index)!;
+      assert.ok(m, `no metrics for a drawn thumbnail ${c.caption}`);
+      assert.equal(c.badge, m.hit ? '✓ hit' : '✗ miss');
+      assert.equal(c.lmax, `L_max ${m.lMax.toFixed(3)}`);
+    }
+    // A thumbnail is the image under a coloured map, not a blank or a plain image.
+    const thumb = await pixels(await (await viewer.page.$('.gallery-cell[data-position="0"] canvas'))!.screenshot());
+    const hues = new Set<string>();
+    for (let y = 2; y < thumb.height - 2; y += 3) for (let x = 2; x < thumb.width - 2; x += 3) hues.add(thumb.at(x, y).map((v) => v >> 5).join());
+    assert.ok(hues.size > 12, `thumbnail has only ${hues.size} colours`);
+
+    // Keyboard: right, down, Enter opens that sample in the detail view; Escape comes back to the same cell.
+    await viewer.page.keyboard.press('ArrowRight');
+    await viewer.page.keyboard.press('ArrowDown');
+    const target = 1 + cols;
+    await viewer.page.waitForFunction((p) => document.querySelector(`.gallery-cell[data-position="${p}"]`)?.getAttribute('aria-selected') === 'true', target);
+    const [s] = await samplesOf(fixture.file, target, 1);
+    await viewer.page.keyboard.press('Enter');
+    await waitForExplanation(viewer, s.phrase);
+    assert.equal(await viewer.page.isVisible('.gallery-pane'), false);
+    assert.equal(await viewer.page.isVisible('.detail .gallery-back'), true);
+    assert.match(await viewer.page.textContent('.detail-meta') ?? '', new RegExp(`#${target}\\b`));
+    await viewer.page.keyboard.press('Escape');
+    await viewer.page.waitForSelector('.gallery-pane', { state: 'visible' });
+    assert.equal((await cells(viewer)).find((c) => c.selected)?.position, target);
+    // Click opens too.
+    await viewer.page.click('.gallery-cell[data-position="3"]');
+    const [s3] = await samplesOf(fixture.file, 3, 1);
+    await waitForExplanation(viewer, s3.phrase);
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'gallery-detail-dark.png') });
+    await viewer.page.click('vscode-button:has-text("Gallery")');
+    await viewer.page.waitForSelector('.gallery-pane', { state: 'visible' });
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'gallery-dark.png') });
+  });
+
+  it('shows the filtered list, and stays virtual on 5 million rows', async function () {
+    const { viewer } = await openScenes();
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.click('.layout-button:has-text("Gallery")');
+    await viewer.page.fill('vscode-text-field[aria-label="Search phrases (/)"] input', 'yellow');
+    await viewer.page.waitForFunction(() => {
+      const c = [...document.querySelectorAll('.gallery-row:not([hidden]) .gallery-cell:not([hidden]) .thumb-caption')].map((x) => x.textContent ?? '');
+      return c.length > 0 && c.every((t) => t.includes('yellow'));
+    }, null, { timeout: 10_000 });
+    const all = await samplesOf(fixture.file);
+    assert.equal((await cells(viewer)).length, all.filter((x) => x.phrase.includes('yellow')).length);
+
+    const huge = await TestViewer.open({ dataset: hugeDataset(5_000_000), explainer: async () => explainer, imageRoots: [] });
+    viewers.push(huge);
+    await huge.page.waitForSelector('.list-row[aria-rowindex="2"] .c-phrase:not(:empty)');
+    await huge.page.click('.layout-button:has-text("Gallery")');
+    await huge.page.waitForSelector('.gallery-row:not([hidden]) .gallery-cell:not([hidden])');
+    const cols = Number(await huge.page.getAttribute('.gallery', 'data-columns'));
+    assert.equal(Number(await huge.page.getAttribute('.gallery', 'aria-rowcount')), Math.ceil(5_000_000 / cols));
+    await huge.page.keyboard.press('End');
+    await huge.page.waitForFunction(() => document.querySelector('.gallery-cell[aria-selected="true"] .thumb-caption')?.textContent?.startsWith('#4999999 '), null, { timeout: 20_000 });
+    const domCells = await huge.page.$$eval('.gallery-cell', (c) => c.length);
+    assert.ok(domCells < 200, `${domCells} cells in the DOM`);
+    for (const r of huge.requests('getRows')) assert.ok((r.params as { limit: number }).limit <= MAX_PAGE);
+  });
+});
+
+describe('viewer webview: Export table as CSV (issue 14 item 7)', () => {
+  it('writes the filtered, sorted list with every computed metric, host-side', async () => {
+    const { viewer } = await openScenes();
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.fill('vscode-text-field[aria-label="Search phrases (/)"] input', 'square');
+    await viewer.page.waitForFunction(() => [...document.querySelectorAll('.list-rows .list-row:not([hidden]) .c-phrase')].every((c) => c.textContent?.includes('square')), null, { timeout: 10_000 });
+    await viewer.page.waitForFunction(() => document.querySelectorAll('.list-rows .c-state[aria-label="computed"]').length >= 16, null, { timeout: 60_000 });
+    await viewer.page.click('vscode-button:has-text("Export table as CSV")');
+    await viewer.page.waitForFunction(() => /Wrote \d+ rows/.test(document.querySelector('.status-line')?.textContent ?? ''), null, { timeout: 20_000 });
+    assert.equal(viewer.csvFiles.length, 1);
+    const text = await readFile(viewer.csvFiles[0], 'utf8');
+    const lines = text.trimEnd().split('\n');
+    assert.deepEqual(lines[0].split(','), ['position', 'index', 'id', 'split', 'phrase', 'image', 'entry', 'boxes', 'model', 'itm_score', 'l_mean', 'l_max', 'hit', 'error']);
+    const expected = (await samplesOf(fixture.file)).filter((s) => s.phrase.includes('square'));
+    assert.equal(lines.length - 1, expected.length);
+    lines.slice(1).forEach((line, k) => {
+      // No cell of this fixture holds a comma except the boxes, which are quoted.
+      const cells = line.match(/("([^"]|"")*"|[^,]*)(,|$)/g)!.map((c) => c.replace(/,$/, '').replace(/^"|"$/g, '').replace(/""/g, '"'));
+      const s = expected[k];
+      assert.equal(Number(cells[1]), s.index);
+      assert.equal(cells[4], s.phrase);
+      const m = viewer.session!.metrics.get(s.index);
+      if (m) {
+        assert.equal(Number(cells[10]), m.lMean);
+        assert.equal(Number(cells[11]), m.lMax);
+        assert.equal(Number(cells[9]), m.score);
+        assert.equal(cells[12], m.hit ? '1' : '0');
+        assert.equal(cells[8], explainer.info.name);
+      } else assert.equal(cells[11], '', 'a metric for a row that is not computed');
+      assert.deepEqual(JSON.parse(cells[7]), s.boxes);
+    });
+    // The table never went through the webview: the answer is a path and a count.
+    const answer = viewer.received.find((m) => m.kind === 'response' && m.ok && (m.result as { rows?: unknown }).rows === expected.length);
+    assert.ok(answer && JSON.stringify(answer).length < 500);
+    // Cancel in the save dialog: nothing written, no message.
+    viewer.csvCancel = true;
+    await viewer.page.click('vscode-button:has-text("Export table as CSV")');
+    await viewer.page.waitForFunction(() => !/Writing/.test(document.querySelector('.status-line')?.textContent ?? ''));
+    assert.equal(viewer.csvFiles.length, 1);
+  });
 });
