@@ -134,13 +134,15 @@ export class Gallery {
   private scaled(): boolean { return this.rowCount() * this.rowHeight() > MAX_SPACER_PX; }
   private maxFirst(): number { return Math.max(0, this.rowCount() - Math.floor(this.viewport.clientHeight / this.rowHeight())); }
 
-  private relayout(): void {
+  /** Columns from the width (call after the gallery becomes visible); the first cell on screen stays on screen. */
+  relayout(): void {
     const width = this.viewport.clientWidth;
     if (width <= 0) return;
     const first = Math.floor(this.firstRowExact) * this.columns;
-    this.columns = Math.max(1, Math.floor(width / MIN_CELL));
-    this.cellW = Math.floor(width / this.columns);
-    this.firstRowExact = first / this.columns;
+    const columns = Math.max(1, Math.floor(width / MIN_CELL));
+    this.cellW = Math.floor(width / columns);
+    if (columns !== this.columns) this.firstRowExact = Math.floor(first / columns);
+    this.columns = columns;
     this.element.setAttribute('aria-rowcount', String(this.rowCount()));
     this.element.setAttribute('aria-colcount', String(this.columns));
     this.element.dataset.columns = String(this.columns);

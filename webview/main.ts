@@ -560,7 +560,7 @@ class App {
     document.body.classList.remove('gallery-open');
     this.galleryBack.hidden = true;
     (mode === 'gallery' ? this.galleryPane : this.listPane).append(this.listEmpty);
-    if (mode === 'gallery') { this.gallery.select(Math.max(0, this.list.selectedPosition), false); this.gallery.focus(); } else {
+    if (mode === 'gallery') { this.gallery.relayout(); this.gallery.select(Math.max(0, this.list.selectedPosition), false); this.gallery.focus(); } else {
       this.list.focus();
       const r = this.list.rowAt(this.list.selectedPosition);
       if (r) void this.showSample(r.index, false);

@@ -775,11 +775,22 @@ describe('viewer webview: README screenshots', () => {
         await viewer.page.waitForFunction(() => document.querySelectorAll('.list-rows .c-state[aria-label="computed"]').length >= 10, null, { timeout: 60_000 });
         await viewer.page.waitForTimeout(300);
         await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `viewer-${theme}.png`) });
+        // The gallery of the same list.
+        await viewer.page.click('.layout-button:has-text("Gallery")');
+        await viewer.page.waitForFunction(() => document.querySelectorAll('.gallery-cell[data-state="drawn"]').length >= 12, null, { timeout: 60_000 });
+        await viewer.page.waitForTimeout(300);
+        await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `gallery-${theme}.png`) });
+        await viewer.page.click('.layout-button:has-text("List")');
+        // A narrow editor (a split beside the annotation file): list above, detail below, panes stacked.
+        await viewer.page.setViewportSize({ width: 440, height: 980 });
+        await viewer.page.waitForFunction(() => (document.querySelector('.panes') as HTMLElement)?.dataset.columns === '1');
+        await viewer.page.waitForTimeout(300);
+        await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `narrow-${theme}.png`) });
       }
     } finally {
       if (bundled !== engine) await bundled.dispose();
     }
-    console.log(`      screenshots with ${path.relative(ROOT, modelDir)} → ${path.relative(ROOT, SCREENSHOTS)}/viewer-{light,dark}.png`);
+    console.log(`      screenshots with ${path.relative(ROOT, modelDir)} → ${path.relative(ROOT, SCREENSHOTS)}/{viewer,gallery,narrow}-{light,dark}.png`);
   });
 });
 
