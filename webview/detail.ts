@@ -97,6 +97,7 @@ export class DetailView {
   private readonly exportButton: ui.Button;
   private readonly zoomLabel = el('span', 'zoom-level', '100 %');
   private readonly drawToggle = el('button', 'tool-toggle', '▭ Draw box');
+  private readonly revealButton: HTMLElement;
 
   private sample: SampleDetail | null = null;
   private explanation: ExplanationPayload | null = null;
@@ -124,6 +125,7 @@ export class DetailView {
     titleRow.append(this.title, this.origin);
     const reveal = ui.button('Show in file', () => host.revealSource(), { ariaLabel: 'Show this entry in the annotation file' });
     reveal.element.classList.add('reveal');
+    this.revealButton = reveal.element;
     head.append(titleRow, reveal.element, this.meta);
 
     const controls = el('div', 'detail-controls');
@@ -232,6 +234,9 @@ export class DetailView {
     this.drawToggle.setAttribute('aria-pressed', String(on));
     this.panes.classList.toggle('drawing', on);
   }
+
+  /** "Show in file" only where there is a file entry to show (not in the Explain phrase panel). */
+  set revealAvailable(on: boolean) { this.revealButton.hidden = !on; }
 
   get opacity(): number { return Number(this.opacityInput.value); }
   get colormap(): ColormapName { return this.colormapSelect.value; }

@@ -259,6 +259,7 @@ class App {
     document.title = init.title;
     this.computedCount = init.computedCount;
     document.body.classList.toggle('mode-single', init.mode === 'single');
+    this.detail.revealAvailable = init.mode === 'dataset';
     this.fillSplits();
     this.renderModel();
     this.renderStatus();

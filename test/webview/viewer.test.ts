@@ -108,6 +108,9 @@ describe('viewer webview: list', () => {
     assert.equal(rows[0].cells[2], 'the red square');
     assert.equal(rows[1].cells[2], 'a red box on the left');
     assert.equal(rows.length, fixture.sampleCount);
+    // Long phrases and terse headers explain themselves on hover (issue 14 item 8).
+    assert.equal(await viewer.page.getAttribute('#row-1 .c-phrase', 'title'), 'a red box on the left');
+    assert.match(await viewer.page.getAttribute('.list-header .c-num:nth-child(7)', 'title') ?? '', /L_max.*outside the box/);
     const pages = viewer.requests('getRows');
     assert.ok(pages.length >= 1);
     for (const r of pages) assert.ok((r.params as { limit: number }).limit <= MAX_PAGE);
@@ -718,6 +721,8 @@ describe('viewer webview: Explain phrase panel (single image)', () => {
     viewers.push(viewer);
     await waitForExplanation(viewer, 'the blue square');
     assert.equal(await viewer.page.isVisible('.list-pane'), false);
+    // No annotation file behind this panel: no "Show in file" (issue 14 item 8).
+    assert.equal(await viewer.page.isVisible('.detail-head .reveal'), false);
     const m = await viewer.page.$$eval('.metrics dd', (d) => Object.fromEntries(d.map((x) => [(x as HTMLElement).dataset.metric, x.textContent])));
     const r = await engine.explain(image, 'the blue square');
     assert.equal(m['ITM score'], r.score.toFixed(3));
