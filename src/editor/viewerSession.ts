@@ -120,6 +120,13 @@ export class ViewerSession {
     this.server.dispose();
   }
 
+  /** The image of the sample the webview last asked for (what the viewer shows), for "AMC: Explain phrase". */
+  async shownImage(): Promise<string | undefined> {
+    if (this.shownSampleIndex === undefined) return undefined;
+    try { return (await this.sample(this.shownSampleIndex)).image; } catch { return undefined; }
+  }
+  private shownSampleIndex: number | undefined;
+
   /** Ask the webview to show a sample (e.g. from a command). */
   select(index: number): void { this.server.emit('select', { index }); }
 
@@ -291,6 +298,7 @@ export class ViewerSession {
 
       getSample: async ({ index }): Promise<SampleDetail> => {
         const s = await this.sample(index);
+        this.shownSampleIndex = index;
         const detail: SampleDetail = {
           index: s.index, id: s.id, phrase: s.phrase, caption: s.caption, split: s.split, boxes: s.boxes, hitRule: s.hitRule,
           imagePath: s.image, width: s.width, height: s.height, entry: s.source.entry,

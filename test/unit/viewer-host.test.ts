@@ -241,6 +241,10 @@ describe('viewer host glue', () => {
     assert.deepEqual(statted, ['/granted/a.jpg'], 'an image outside the roots was stat\'ed');
     assert.deepEqual(await client.request('allowImageFolder', { index: 1 }), { folder: '/etc' });
     assert.equal((await client.request('getSample', { index: 1 })).imageUri, 'res:/etc/hostname');
+    // "AMC: Explain phrase" from this viewer offers the image it shows (issue 14 item 8).
+    assert.equal(await session.shownImage(), '/etc/hostname');
+    await client.request('getSample', { index: 0 });
+    assert.equal(await session.shownImage(), '/granted/a.jpg');
     session.dispose();
   });
 
