@@ -213,7 +213,11 @@ export interface RequestMap {
   /** First message after the webview script loads. */
   ready: { params: Record<string, never>; result: InitResult };
   /** Build (or rebuild) the ordered list for a query; later getRows calls name the returned viewId. */
-  setView: { params: { query: ViewQuery }; result: { viewId: number; total: number } };
+  /**
+   * `uncomputed` (metric sorts and misses only): rows the text/split filters admit that were not computed yet;
+   * misses only cannot list them, a metric sort lists them after the sorted rows.
+   */
+  setView: { params: { query: ViewQuery }; result: { viewId: number; total: number; uncomputed?: number } };
   /** A page of the current view. Rows are never sent whole: limit ≤ MAX_PAGE. */
   getRows: { params: { viewId: number; start: number; limit: number }; result: { viewId: number; total: number; rows: Row[] } };
   getSample: { params: { index: number }; result: SampleDetail };

@@ -57,6 +57,10 @@ class App {
   private readonly root = document.getElementById('app')!;
   private readonly banner = el('div', 'banner');
   private readonly statusLine = el('div', 'status-line');
+  /** Metric sorts and misses only: how many rows of the filtered list are not computed yet, with "Compute them". */
+  private readonly uncomputedHint = el('div', 'uncomputed-hint');
+  private readonly uncomputedText = el('span');
+  private readonly computeAllButton: ui.Button;
   private readonly summary = el('section', 'summary');
   private readonly listEmpty = el('div', 'list-empty');
   private readonly resortButton: ui.Button;
@@ -108,6 +112,8 @@ class App {
     this.missesToggle = ui.checkbox('misses only', { checked: this.query.missesOnly, onChange: (c) => this.setQuery({ ...this.query, missesOnly: c }) });
     this.resortButton = ui.button('Re-sort', () => this.setQuery(this.query), { title: 'Include rows computed since the list was sorted' });
     this.resortButton.element.hidden = true;
+    this.computeAllButton = ui.button('Compute them', () => { client.request('evaluate', {}).catch((e) => this.showBanner(message(e), 'error')); },
+      { ariaLabel: 'Compute every row: Evaluate pointing game on the whole file', title: 'Runs Evaluate pointing game on the whole file (every split); then Re-sort' });
     this.csvButton = ui.button('Export table as CSV', () => { void this.exportCsv(); },
       { ariaLabel: 'Export the filtered, sorted list with every computed metric as CSV', title: 'Every row of the current list (filters and sort applied), with the metrics computed so far' });
     this.evaluateButton = ui.button('Evaluate pointing game', () => { client.request('evaluate', {}).catch((e) => this.showBanner(message(e), 'error')); },
@@ -189,7 +195,10 @@ class App {
     main.append(this.listPane, this.galleryPane, this.detail.element);
     this.summary.setAttribute('aria-label', 'Pointing-game accuracy per split');
     this.summary.hidden = true;
-    this.root.replaceChildren(this.banner, toolbar, this.statusLine, main, this.summary);
+    this.uncomputedHint.hidden = true;
+    this.uncomputedHint.setAttribute('role', 'status');
+    this.uncomputedHint.append(this.uncomputedText, this.computeAllButton.element);
+    this.root.replaceChildren(this.banner, toolbar, this.statusLine, this.uncomputedHint, main, this.summary);
   }
 
   private wireEvents(): void {
@@ -312,8 +321,9 @@ class App {
     this.listEmpty.hidden = false;
     this.listEmpty.replaceChildren(ui.progressRing('Building list'), el('span', undefined, 'Building list…'));
     try {
-      const { viewId, total } = await client.request('setView', { query: this.query }, abort.signal);
+      const { viewId, total, uncomputed } = await client.request('setView', { query: this.query }, abort.signal);
       if (abort.signal.aborted) return;
+      this.renderUncomputed(uncomputed);
       this.pendingResort = 0;
       this.resortButton.element.hidden = true;
       this.list.setSortIndicator(this.query.sortKey, this.query.sortDirection);
@@ -326,6 +336,17 @@ class App {
       this.listEmpty.hidden = false;
       this.listEmpty.replaceChildren(el('span', 'error', `Could not build the list: ${message(e)}`));
     }
+  }
+
+  private renderUncomputed(uncomputed: number | undefined): void {
+    this.uncomputedHint.hidden = !uncomputed;
+    if (!uncomputed) return;
+    const rows = `${uncomputed.toLocaleString('en-US')} row${uncomputed === 1 ? '' : 's'} of this list ${uncomputed === 1 ? 'is' : 'are'} not computed yet`;
+    this.uncomputedText.textContent = this.query.missesOnly
+      ? `${rows}: “misses only” cannot show them until they are explained.`
+      : `${rows}: they follow the sorted rows, in dataset order.`;
+    const m = this.init?.model;
+    this.computeAllButton.setDisabled(!m || 'error' in m);
   }
 
   private updateListEmpty(): void {

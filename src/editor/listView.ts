@@ -10,6 +10,11 @@ export interface ListView {
   indexAt(position: number): number;
   /** Whether positions map to consecutive dataset indices (lets getRows read one page). */
   readonly contiguous: boolean;
+  /**
+   * For metric sorts and "misses only": how many rows the text/split filters admit that were not computed yet
+   * (misses only cannot show them; a metric sort puts them after the sorted rows).
+   */
+  uncomputed?: number;
 }
 
 /** Dataset order, no filter: nothing to store, even for 5 million rows. */
@@ -22,6 +27,7 @@ export class IdentityView implements ListView {
 
 export class ArrayView implements ListView {
   readonly contiguous = false;
+  uncomputed?: number;
   constructor(private readonly indices: Int32Array) {}
   total(): number { return this.indices.length; }
   indexAt(position: number): number { return this.indices[position]; }
@@ -33,6 +39,7 @@ export class ArrayView implements ListView {
  */
 export class SortedThenRestView implements ListView {
   readonly contiguous = false;
+  uncomputed?: number;
   constructor(private readonly sorted: Int32Array, private readonly computedAscending: Int32Array, private readonly count: () => number) {}
   total(): number { return Math.max(this.count(), this.sorted.length); }
   indexAt(position: number): number {
@@ -81,13 +88,17 @@ export async function buildView(dataset: Dataset, store: MetricStore, query: Vie
 
   if (!filtersSamples) {
     const computed = store.computedIndices();
-    if (query.missesOnly) return new ArrayView(sortByMetric(computed.filter((i) => store.isMiss(i)), store, query));
-    return new SortedThenRestView(sortByMetric(computed, store, query), computed, () => dataset.count());
+    const view = query.missesOnly
+      ? new ArrayView(sortByMetric(computed.filter((i) => store.isMiss(i)), store, query))
+      : new SortedThenRestView(sortByMetric(computed, store, query), computed, () => dataset.count());
+    view.uncomputed = Math.max(0, dataset.count() - store.computedCount);
+    return view;
   }
 
   await dataset.complete;
   const needle = query.text.trim().toLowerCase();
   const matches: number[] = [];
+  let uncomputed = 0;
   const total = dataset.count();
   for (let start = 0; start < total; start += SCAN_PAGE) {
     if (signal.aborted) throw new Error('cancelled');
@@ -95,17 +106,19 @@ export async function buildView(dataset: Dataset, store: MetricStore, query: Vie
     for (const s of page) {
       if (query.split !== null && (s.split ?? '') !== query.split) continue;
       if (needle && !s.phrase.toLowerCase().includes(needle)) continue;
+      if (!store.has(s.index)) uncomputed++;
       if (query.missesOnly && !store.isMiss(s.index)) continue;
       matches.push(s.index);
     }
     await new Promise((r) => setImmediate(r));
   }
   const filtered = Int32Array.from(matches);
-  if (!metricSort) return new ArrayView(filtered);
+  const counted = (v: ArrayView) => { if (metricSort || query.missesOnly) v.uncomputed = uncomputed; return v; };
+  if (!metricSort) return counted(new ArrayView(filtered));
   const computed = filtered.filter((i) => store.hasMetrics(i));
   const rest = filtered.filter((i) => !store.hasMetrics(i));
   const out = new Int32Array(filtered.length);
   out.set(sortByMetric(computed, store, query));
   out.set(rest, computed.length);
-  return new ArrayView(out);
+  return counted(new ArrayView(out));
 }

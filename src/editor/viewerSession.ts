@@ -275,7 +275,7 @@ export class ViewerSession {
         if (build.signal.aborted) throw new RequestError('cancelled', 'cancelled');
         this.view = view;
         this.viewId++;
-        return { viewId: this.viewId, total: view.total() };
+        return { viewId: this.viewId, total: view.total(), ...(view.uncomputed !== undefined ? { uncomputed: view.uncomputed } : {}) };
       },
 
       getRows: async ({ viewId, start, limit }) => {

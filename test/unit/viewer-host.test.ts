@@ -107,6 +107,12 @@ describe('viewer list views', () => {
     assert.deepEqual(order, [4, 7, 2, 0, 1, 3, 5, 6, 8, 9]);
     const misses = await buildView(ds, store, query({ missesOnly: true }), new AbortController().signal);
     assert.deepEqual(Array.from({ length: misses.total() }, (_, p) => misses.indexAt(p)), [4, 7]);
+    // Both say how many rows were not computed yet (10 rows: 3 computed, 1 error; issue 14 item 4).
+    assert.equal(misses.uncomputed, 6);
+    assert.equal(view.uncomputed, 6);
+    const filtered = await buildView(ds, store, query({ missesOnly: true, split: 'test' }), new AbortController().signal);
+    assert.equal(filtered.uncomputed, Array.from({ length: 10 }, (_, i) => sample(i)).filter((x) => x.split === 'test' && ![2, 4, 7, 9].includes(x.index)).length);
+    assert.equal((await buildView(ds, store, query({ text: 'x' }), new AbortController().signal)).uncomputed, undefined, 'a plain filter has nothing to say');
   });
 
   it('filters by split and phrase text on the host, then sorts', async () => {

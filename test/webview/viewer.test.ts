@@ -186,6 +186,23 @@ describe('viewer webview: list', () => {
     assert.match(summaryText ?? '', /all/);
   });
 
+  it('misses only and the loss sorts say how many rows are not computed yet and offer to compute them (issue 14 item 4)', async () => {
+    // A model that cannot be loaded: nothing is computed, so every row of the list is uncomputed.
+    const dataset = await openDataset(fixture.file);
+    const viewer = await TestViewer.open({ dataset, explainer: async () => { throw new Error('no model in this test'); }, imageRoots: [fixture.dir] });
+    viewers.push(viewer);
+    await viewer.page.waitForSelector('.list-row[aria-rowindex="2"] .c-phrase:not(:empty)');
+    assert.equal(await viewer.page.isVisible('.uncomputed-hint'), false, 'the plain list has nothing to say');
+    await viewer.page.click('vscode-checkbox:has-text("misses only")');
+    await viewer.page.waitForSelector('.uncomputed-hint', { state: 'visible' });
+    assert.match(await viewer.page.textContent('.uncomputed-hint') ?? '', new RegExp(`^${fixture.sampleCount} rows of this list are not computed yet: “misses only” cannot show them`));
+    // Filtered by text: the count is the filtered list's.
+    await viewer.page.fill('vscode-text-field[aria-label="Search phrases (/)"] input', 'yellow');
+    const yellow = (await samplesOf(fixture.file)).filter((x) => x.phrase.includes('yellow')).length;
+    await viewer.page.waitForFunction((n) => document.querySelector('.uncomputed-hint span')?.textContent?.startsWith(`${n} rows`), yellow, { timeout: 10_000 });
+    assert.equal(await viewer.page.getAttribute('.uncomputed-hint vscode-button', 'disabled'), '', 'Compute them is offered without a model');
+  });
+
   it('filters by split from the dropdown (RefCOCO+ pickle: train/val/testA/testB)', async () => {
     const samples = path.join(ROOT, 'samples', 'synthetic');
     const dataset = await openDataset(path.join(samples, 'refcoco+', 'refs(unc).p'));
