@@ -292,6 +292,8 @@ export interface EventMap {
   modelChanged: { model: ModelInfo | { error: string }; computedCount: number; comparison: ComparisonInfo | null };
   /** The comparison model was set, changed or turned off (null); an evaluation of the old pair is dropped. */
   comparisonChanged: { comparison: ComparisonInfo | null };
+  /** The first text/split filter of a file indexes its phrases (once): how far it got. */
+  filterProgress: { scanned: number; total: number };
   /** Host asks the webview to select and explain a sample (e.g. from a command). */
   select: { index: number };
 }

@@ -225,6 +225,11 @@ class App {
       this.updateListEmpty();
     });
     client.on('evaluation', (s) => this.renderSummary(s));
+    client.on('filterProgress', ({ scanned, total }) => {
+      if (this.listEmpty.hidden || this.list.element.getAttribute('aria-busy') !== 'true') return;
+      const text = `Indexing phrases for search (once per file): ${scanned.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}…`;
+      this.listEmpty.replaceChildren(ui.progressRing(text), el('span', undefined, text));
+    });
     client.on('comparisonChanged', ({ comparison }) => {
       if (!this.init) return;
       this.init.comparison = comparison;

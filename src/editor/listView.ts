@@ -78,10 +78,104 @@ function sortByMetric(indices: Int32Array, store: MetricStore, query: ViewQuery)
 const SCAN_PAGE = 5000;
 
 /**
- * Builds the view for a query. Text/split filters scan the samples page by page (after indexing finished),
- * yielding between pages and stopping when `signal` aborts (the user typed again).
+ * Every phrase of a dataset, lower-cased, in one UTF-8 buffer ('\n' after each) with its start offsets, and each
+ * row's split id: a text filter is then Buffer.indexOf over memory (memchr-fast) instead of re-reading and
+ * re-parsing the file page by page for every keystroke (issue 14 item 4). Built once per dataset, on the first
+ * filter, by the same page scan the filter did before.
  */
-export async function buildView(dataset: Dataset, store: MetricStore, query: ViewQuery, signal: AbortSignal): Promise<ListView> {
+export class PhraseIndex {
+  private constructor(readonly text: Buffer, readonly starts: Uint32Array | Float64Array, readonly splitIds: Uint16Array, readonly splitNames: string[]) {}
+
+  get count(): number { return this.splitIds.length; }
+
+  static async build(dataset: Dataset, signal: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<PhraseIndex> {
+    await dataset.complete;
+    const total = dataset.count();
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const starts: number[] = [];
+    const splitIds = new Uint16Array(total);
+    const splitNames: string[] = [];
+    const splitId = new Map<string, number>();
+    for (let start = 0; start < total; start += SCAN_PAGE) {
+      if (signal.aborted) throw new Error('cancelled');
+      const page = await dataset.page(start, SCAN_PAGE);
+      // One string per page, one Buffer per page: few allocations for millions of phrases.
+      const lowered = page.map((s) => s.phrase.toLowerCase().replace(/\n/g, ' '));
+      const buf = Buffer.from(`${lowered.join('\n')}\n`, 'utf8');
+      let offset = bytes;
+      for (let k = 0; k < page.length; k++) {
+        const s = page[k];
+        starts.push(offset);
+        offset += Buffer.byteLength(lowered[k], 'utf8') + 1;
+        const name = s.split ?? '';
+        let id = splitId.get(name);
+        if (id === undefined) { id = splitNames.length; splitNames.push(name); splitId.set(name, id); }
+        splitIds[s.index] = id;
+      }
+      chunks.push(buf);
+      bytes += buf.length;
+      onProgress?.(Math.min(total, start + SCAN_PAGE), total);
+      await new Promise((r) => setImmediate(r));
+    }
+    const packed = bytes < 2 ** 32 ? Uint32Array.from(starts) : Float64Array.from(starts);
+    return new PhraseIndex(Buffer.concat(chunks, bytes), packed, splitIds, splitNames);
+  }
+
+  /** Row of a byte offset in `text` (binary search over the starts). */
+  private rowAt(offset: number): number {
+    let lo = 0, hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.starts[mid] <= offset) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Rows whose phrase contains `needle` (lower-case) and whose split is `split` (null: any), ascending. */
+  matches(needle: string, split: string | null, keep: (index: number) => boolean = () => true): number[] {
+    const splitWanted = split === null ? -1 : this.splitNames.indexOf(split);
+    if (split !== null && splitWanted < 0) return [];
+    const out: number[] = [];
+    if (!needle) {
+      for (let i = 0; i < this.count; i++) if ((splitWanted < 0 || this.splitIds[i] === splitWanted) && keep(i)) out.push(i);
+      return out;
+    }
+    const pattern = Buffer.from(needle, 'utf8');
+    let from = 0;
+    for (;;) {
+      const at = this.text.indexOf(pattern, from);
+      if (at < 0) break;
+      const row = this.rowAt(at);
+      // Continue after this row: one match per row.
+      from = row + 1 < this.starts.length ? this.starts[row + 1] : this.text.length;
+      if (at + pattern.length >= from) continue;   // runs over the '\n' into the next phrase: not inside this one
+      if ((splitWanted < 0 || this.splitIds[row] === splitWanted) && keep(row)) out.push(row);
+    }
+    return out;
+  }
+}
+
+const phraseIndexes = new WeakMap<Dataset, Promise<PhraseIndex>>();
+
+/** The dataset's phrase index, built on first use and shared by every view (and viewer) of that dataset. */
+export function phraseIndexOf(dataset: Dataset, onProgress?: (done: number, total: number) => void): Promise<PhraseIndex> {
+  let p = phraseIndexes.get(dataset);
+  if (!p) {
+    // Not tied to one query: typing on while it builds must not restart it.
+    p = PhraseIndex.build(dataset, new AbortController().signal, onProgress);
+    p.catch(() => phraseIndexes.delete(dataset));
+    phraseIndexes.set(dataset, p);
+  }
+  return p;
+}
+
+/**
+ * Builds the view for a query. Text/split filters search the dataset's phrase index (built on the first filter,
+ * after indexing finished); `signal` aborts when the user typed again.
+ */
+export async function buildView(dataset: Dataset, store: MetricStore, query: ViewQuery, signal: AbortSignal,
+  onProgress?: (done: number, total: number) => void): Promise<ListView> {
   const filtersSamples = query.text.trim() !== '' || query.split !== null;
   const metricSort = query.sortKey !== 'index';
   if (!filtersSamples && !metricSort && !query.missesOnly) return new IdentityView(dataset);
@@ -96,22 +190,14 @@ export async function buildView(dataset: Dataset, store: MetricStore, query: Vie
   }
 
   await dataset.complete;
+  const index = await phraseIndexOf(dataset, onProgress);
+  if (signal.aborted) throw new Error('cancelled');
   const needle = query.text.trim().toLowerCase();
-  const matches: number[] = [];
   let uncomputed = 0;
-  const total = dataset.count();
-  for (let start = 0; start < total; start += SCAN_PAGE) {
-    if (signal.aborted) throw new Error('cancelled');
-    const page = await dataset.page(start, SCAN_PAGE);
-    for (const s of page) {
-      if (query.split !== null && (s.split ?? '') !== query.split) continue;
-      if (needle && !s.phrase.toLowerCase().includes(needle)) continue;
-      if (!store.has(s.index)) uncomputed++;
-      if (query.missesOnly && !store.isMiss(s.index)) continue;
-      matches.push(s.index);
-    }
-    await new Promise((r) => setImmediate(r));
-  }
+  const matches = index.matches(needle, query.split, (i) => {
+    if (!store.has(i)) uncomputed++;
+    return !query.missesOnly || store.isMiss(i);
+  });
   const filtered = Int32Array.from(matches);
   const counted = (v: ArrayView) => { if (metricSort || query.missesOnly) v.uncomputed = uncomputed; return v; };
   if (!metricSort) return counted(new ArrayView(filtered));

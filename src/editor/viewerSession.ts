@@ -271,7 +271,12 @@ export class ViewerSession {
         const build = new AbortController();
         this.viewBuild = build;
         signal.addEventListener('abort', () => build.abort(), { once: true });
-        const view = await buildView(this.opts.dataset, this.store, query, build.signal);
+        let lastProgress = 0;
+        const view = await buildView(this.opts.dataset, this.store, query, build.signal, (scanned, total) => {
+          if (Date.now() - lastProgress < 200 && scanned < total) return;
+          lastProgress = Date.now();
+          this.server.emit('filterProgress', { scanned, total });
+        });
         if (build.signal.aborted) throw new RequestError('cancelled', 'cancelled');
         this.view = view;
         this.viewId++;

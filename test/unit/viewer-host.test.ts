@@ -135,6 +135,35 @@ describe('viewer list views', () => {
     assert.deepEqual([0, 1, 2, 11, 12, n - 1].map((p) => view.indexAt(p)), [4_999_999, 10, 0, 9, 11, 4_999_998]);
   });
 
+  it('text filter on 5 million rows: the phrase index answers each query in under a second, like a linear scan (issue 14 item 4)', async function () {
+    this.timeout(120_000);
+    const n = 5_000_000;
+    const words = ['red', 'blue', 'green', 'small', 'large', 'circle', 'square', 'star', 'left', 'right'];
+    const phraseOf = (i: number) => `${words[i % 10]} ${words[(i >> 3) % 10]} É${i % 7}`;
+    const ds = new MemoryDataset('/huge.json', 'amc-vg', { count: n, at: (i) => sample(i, i % 3 ? 'train' : 'val', phraseOf(i)), splits: ['train', 'val'] });
+    const store = new MetricStore();
+    const t0 = performance.now();
+    const first = await buildView(ds, store, query({ text: 'Blue Star' }), new AbortController().signal);
+    const buildMs = performance.now() - t0;
+    const expected = (needle: string, split: string | null) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) if (phraseOf(i).toLowerCase().includes(needle) && (split === null || (i % 3 ? 'train' : 'val') === split)) out.push(i);
+      return out;
+    };
+    const indices = (v: { total(): number; indexAt(p: number): number }) => Array.from({ length: v.total() }, (_, p) => v.indexAt(p));
+    assert.deepEqual(indices(first), expected('blue star', null));
+    let slowest = 0;
+    for (const [text, split] of [['green', null], ['é3', 'val'], ['t r', null], ['star é6', 'train'], ['nothing like this', null]] as const) {
+      const t = performance.now();
+      const v = await buildView(ds, store, query({ text, split }), new AbortController().signal);
+      const ms = performance.now() - t;
+      assert.ok(ms < 1000, `“${text}” took ${ms.toFixed(0)} ms`);
+      slowest = Math.max(slowest, ms);
+      assert.deepEqual(indices(v), expected(text.toLowerCase(), split), `“${text}” ${split ?? ''}`);
+    }
+    console.log(`      5 M phrases: first query (builds the index) ${buildMs.toFixed(0)} ms, later queries ≤ ${slowest.toFixed(0)} ms`);
+  });
+
   it('keeps metrics in columns and reports accuracy rows and errors', () => {
     const store = new MetricStore();
     store.set(3, { score: 1.5, lMean: 0.25, lMax: 0.5, hit: true }, 'testA');
