@@ -313,6 +313,7 @@ class App {
 
   private setQuery(q: ViewQuery): void {
     this.query = q;
+    this.renderEvaluateScope();
     this.syncControls();
     void this.applyQuery().then(() => { if (this.list.rowCount) this.list.select(0); });
     this.saveState();
@@ -475,7 +476,19 @@ class App {
     const c = this.init?.comparison ?? null;
     this.detail.currentModelName = m && !('error' in m) ? m.name : '';
     this.detail.setComparisonModel(c ? { label: comparisonLabel(c), name: 'error' in c.model ? c.dir : c.model.name } : null);
-    this.evaluateButton.setLabel(c && !('error' in c.model) ? 'Evaluate pointing game (both models)' : 'Evaluate pointing game');
+    this.renderEvaluateScope();
+  }
+
+  /** The pointing game runs on the whole file: with a split or text filter on, the button says so. */
+  private renderEvaluateScope(): void {
+    const filtered = this.query.split !== null || this.query.text.trim() !== '';
+    this.evaluateButton.element.title = filtered
+      ? 'Evaluates every sample of the file (all splits), not only the filtered list; the table gives the accuracy per split'
+      : 'Evaluates every sample of the file; the table gives the accuracy per split';
+    this.evaluateButton.element.dataset.scope = filtered ? 'whole-file' : 'all';
+    const c = this.init?.comparison;
+    const both = c && !('error' in c.model) ? ' (both models)' : '';
+    this.evaluateButton.setLabel(filtered ? `Evaluate pointing game on the whole file${both}` : `Evaluate pointing game${both}`);
   }
 
   private showBanner(text: string, kind: 'error' | 'info'): void {
@@ -511,10 +524,10 @@ class App {
     const head = el('tr');
     for (const h of ['split', 'hits', 'queries', 'accuracy']) { const th = el('th', undefined, h); th.scope = 'col'; head.append(th); }
     table.append(head);
-    for (const a of s.bySplit) {
+    for (const a of shownSplits(s.bySplit)) {
       const tr = el('tr');
       tr.dataset.split = a.split;
-      tr.append(el('td', undefined, a.split), el('td', 'num', String(a.hits)), el('td', 'num', String(a.total)),
+      tr.append(el('td', undefined, splitLabel(a.split)), el('td', 'num', String(a.hits)), el('td', 'num', String(a.total)),
         el('td', 'num', Number.isFinite(a.accuracy) ? `${(a.accuracy * 100).toFixed(2)}%` : '–'));
       table.append(tr);
     }
@@ -536,11 +549,11 @@ class App {
     }
     table.append(head);
     const pct = (v: number, hits: number, total: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(2)}% (${hits}/${total})` : '–');
-    for (const d of c.deltas) {
+    for (const d of shownSplits(c.deltas)) {
       const tr = el('tr');
       tr.dataset.split = d.split;
       const cells: Array<[string, string, string?]> = [
-        ['split', d.split], ['queries', String(Math.max(d.currentTotal, d.comparisonTotal))],
+        ['split', splitLabel(d.split)], ['queries', String(Math.max(d.currentTotal, d.comparisonTotal))],
         ['comparison', pct(d.comparison, d.comparisonHits, d.comparisonTotal)], ['current', pct(d.current, d.currentHits, d.currentTotal)],
         ['delta', formatDeltaPts(d.deltaPts), !Number.isFinite(d.deltaPts) || Number(d.deltaPts.toFixed(1)) === 0 ? undefined : d.deltaPts > 0 ? 'better' : 'worse'],
       ];
@@ -640,6 +653,16 @@ class App {
     }, 200);
   }
 }
+
+/**
+ * A file without splits evaluates to one '(none)' row and the 'all' row with the same numbers: show 'all' alone
+ * (issue 14 item 4). Rows without a split beside named splits are labelled 'no split'.
+ */
+function shownSplits<T extends { split: string }>(rows: readonly T[]): T[] {
+  const named = rows.filter((r) => r.split !== 'all' && r.split !== '(none)');
+  return named.length === 0 ? rows.filter((r) => r.split === 'all') : [...rows];
+}
+const splitLabel = (split: string) => (split === '(none)' ? 'no split' : split);
 
 function comparisonLabel(c: ComparisonInfo): string { return c.role === 'previous' ? 'previous' : 'comparison'; }
 

@@ -235,6 +235,12 @@ describe('viewer webview: list', () => {
       const second = await viewer.session!.evaluate(() => undefined, new AbortController().signal, 4);
       assert.equal(second.finished, true);
       assert.equal(viewer.session!.metrics.computedCount, fixture.sampleCount);
+      // A file without splits: the summary has the 'all' row only, not a '(none)' row with the same numbers.
+      await viewer.page.waitForSelector('.summary tr[data-split="all"]');
+      assert.deepEqual(await viewer.page.$$eval('.summary tr[data-split]', (r) => r.map((x) => (x as HTMLElement).dataset.split)), ['all']);
+      // With a split or text filter on, the button says the evaluation covers the whole file.
+      await viewer.page.fill('vscode-text-field[aria-label="Search phrases (/)"] input', 'red');
+      await viewer.page.waitForFunction(() => document.querySelector('.toolbar vscode-button[appearance="primary"]')?.textContent === 'Evaluate pointing game on the whole file');
       assert.ok(explained.length <= fixture.sampleCount - before, `re-explained computed rows: ${explained}`);
     } finally {
       engine.explainBatch = batch;
@@ -701,7 +707,8 @@ describe('viewer webview: two models side by side', () => {
       cells: Object.fromEntries([...r.querySelectorAll('td')].map((td) => [(td as HTMLElement).dataset.col, td.textContent])),
       delta: Number((r.querySelector('td[data-col="delta"]') as HTMLElement).dataset.value),
     })));
-    assert.deepEqual(table.map((r) => r.split), cur.map((a) => a.split));
+    // This file has no splits: one 'all' row, no '(none)' row beside it (issue 14 item 4).
+    assert.deepEqual(table.map((r) => r.split), cur.filter((a) => a.split !== '(none)').map((a) => a.split));
     for (const row of table) {
       const c = cur.find((a) => a.split === row.split)!, p = prev.find((a) => a.split === row.split)!;
       const pts = (c.accuracy - p.accuracy) * 100;
