@@ -1080,6 +1080,13 @@ describe('viewer webview: gallery (issue 14 item 3)', () => {
     }, null, { timeout: 10_000 });
     const all = await samplesOf(fixture.file);
     assert.equal((await cells(viewer)).length, all.filter((x) => x.phrase.includes('yellow')).length);
+    // The page is recreated (the tab was hidden): it comes back as the gallery, with the same filter.
+    await viewer.page.waitForTimeout(400);
+    await viewer.reload();
+    await viewer.page.waitForSelector('.gallery-pane', { state: 'visible', timeout: 20_000 });
+    assert.equal(await viewer.page.getAttribute('.layout-button:has-text("Gallery")', 'aria-checked'), 'true');
+    await viewer.page.waitForFunction(() => document.querySelectorAll('.gallery-row:not([hidden]) .gallery-cell:not([hidden])').length > 0);
+    assert.equal((await cells(viewer)).length, all.filter((x) => x.phrase.includes('yellow')).length);
 
     const huge = await TestViewer.open({ dataset: hugeDataset(5_000_000), explainer: async () => explainer, imageRoots: [] });
     viewers.push(huge);
