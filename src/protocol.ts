@@ -292,8 +292,11 @@ export interface EventMap {
   modelChanged: { model: ModelInfo | { error: string }; computedCount: number; comparison: ComparisonInfo | null };
   /** The comparison model was set, changed or turned off (null); an evaluation of the old pair is dropped. */
   comparisonChanged: { comparison: ComparisonInfo | null };
-  /** The first text/split filter of a file indexes its phrases (once): how far it got. */
-  filterProgress: { scanned: number; total: number };
+  /**
+   * The first text/split filter of a file indexes its phrases (once): how far it got, and how many rows from row
+   * `from` (where this query joined the build; 0 for the query that started it) to `scanned` matched the query.
+   */
+  filterProgress: { scanned: number; total: number; matches: number; from: number };
   /** Host asks the webview to select and explain a sample (e.g. from a command). */
   select: { index: number };
 }

@@ -225,9 +225,11 @@ class App {
       this.updateListEmpty();
     });
     client.on('evaluation', (s) => this.renderSummary(s));
-    client.on('filterProgress', ({ scanned, total }) => {
+    client.on('filterProgress', ({ scanned, total, matches, from }) => {
       if (this.listEmpty.hidden || this.list.element.getAttribute('aria-busy') !== 'true') return;
-      const text = `Indexing phrases for search (once per file): ${scanned.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}…`;
+      const found = `${matches.toLocaleString('en-US')} match${matches === 1 ? '' : 'es'} ${from > 0 ? `in rows ${from.toLocaleString('en-US')}+` : 'so far'}`;
+      const text = `${found} · indexing phrases for search (once per file): `
+        + `${scanned.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}…`;
       this.listEmpty.replaceChildren(ui.progressRing(text), el('span', undefined, text));
     });
     client.on('comparisonChanged', ({ comparison }) => {

@@ -88,7 +88,8 @@ export class PhraseIndex {
 
   get count(): number { return this.splitIds.length; }
 
-  static async build(dataset: Dataset, signal: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<PhraseIndex> {
+  /** `onPage`: each page's lower-cased phrases and splits as they are read (queries waiting count their matches). */
+  static async build(dataset: Dataset, signal: AbortSignal, onPage?: (page: IndexedPage) => void): Promise<PhraseIndex> {
     await dataset.complete;
     const total = dataset.count();
     const chunks: Buffer[] = [];
@@ -115,7 +116,7 @@ export class PhraseIndex {
       }
       chunks.push(buf);
       bytes += buf.length;
-      onProgress?.(Math.min(total, start + SCAN_PAGE), total);
+      onPage?.({ lowered, splits: page.map((x) => x.split ?? ''), indices: page.map((x) => x.index), scanned: Math.min(total, start + SCAN_PAGE), total });
       await new Promise((r) => setImmediate(r));
     }
     const packed = bytes < 2 ** 32 ? Uint32Array.from(starts) : Float64Array.from(starts);
@@ -156,18 +157,27 @@ export class PhraseIndex {
   }
 }
 
-const phraseIndexes = new WeakMap<Dataset, Promise<PhraseIndex>>();
+/** One page of an index build, as read. */
+export interface IndexedPage { lowered: string[]; splits: string[]; indices: number[]; scanned: number; total: number; }
 
-/** The dataset's phrase index, built on first use and shared by every view (and viewer) of that dataset. */
-export function phraseIndexOf(dataset: Dataset, onProgress?: (done: number, total: number) => void): Promise<PhraseIndex> {
-  let p = phraseIndexes.get(dataset);
-  if (!p) {
+const phraseIndexes = new WeakMap<Dataset, { index: Promise<PhraseIndex>; listeners: Set<(page: IndexedPage) => void> }>();
+
+/**
+ * The dataset's phrase index, built on first use and shared by every view (and viewer) of that dataset. While it
+ * is being built, `onPage` sees every page read from then on (until the returned promise settles).
+ */
+export async function phraseIndexOf(dataset: Dataset, onPage?: (page: IndexedPage) => void): Promise<PhraseIndex> {
+  let entry = phraseIndexes.get(dataset);
+  if (!entry) {
+    const listeners = new Set<(page: IndexedPage) => void>();
     // Not tied to one query: typing on while it builds must not restart it.
-    p = PhraseIndex.build(dataset, new AbortController().signal, onProgress);
-    p.catch(() => phraseIndexes.delete(dataset));
-    phraseIndexes.set(dataset, p);
+    const index = PhraseIndex.build(dataset, new AbortController().signal, (page) => { for (const l of listeners) l(page); });
+    entry = { index, listeners };
+    index.catch(() => phraseIndexes.delete(dataset));
+    phraseIndexes.set(dataset, entry);
   }
-  return p;
+  if (onPage) entry.listeners.add(onPage);
+  try { return await entry.index; } finally { if (onPage) entry.listeners.delete(onPage); }
 }
 
 /**
@@ -175,7 +185,7 @@ export function phraseIndexOf(dataset: Dataset, onProgress?: (done: number, tota
  * after indexing finished); `signal` aborts when the user typed again.
  */
 export async function buildView(dataset: Dataset, store: MetricStore, query: ViewQuery, signal: AbortSignal,
-  onProgress?: (done: number, total: number) => void): Promise<ListView> {
+  onProgress?: (progress: { scanned: number; total: number; matches: number; from: number }) => void): Promise<ListView> {
   const filtersSamples = query.text.trim() !== '' || query.split !== null;
   const metricSort = query.sortKey !== 'index';
   if (!filtersSamples && !metricSort && !query.missesOnly) return new IdentityView(dataset);
@@ -190,9 +200,19 @@ export async function buildView(dataset: Dataset, store: MetricStore, query: Vie
   }
 
   await dataset.complete;
-  const index = await phraseIndexOf(dataset, onProgress);
-  if (signal.aborted) throw new Error('cancelled');
   const needle = query.text.trim().toLowerCase();
+  // While the index is built (the file's first filter), the pages read so far give a running match count.
+  let seen = 0, from: number | undefined;
+  const index = await phraseIndexOf(dataset, onProgress && ((page) => {
+    if (signal.aborted) return;
+    from ??= page.scanned - page.lowered.length;
+    for (let k = 0; k < page.lowered.length; k++) {
+      if ((query.split === null || page.splits[k] === query.split) && (!needle || page.lowered[k].includes(needle))
+        && (!query.missesOnly || store.isMiss(page.indices[k]))) seen++;
+    }
+    onProgress({ scanned: page.scanned, total: page.total, matches: seen, from: from ?? 0 });
+  }));
+  if (signal.aborted) throw new Error('cancelled');
   let uncomputed = 0;
   const matches = index.matches(needle, query.split, (i) => {
     if (!store.has(i)) uncomputed++;

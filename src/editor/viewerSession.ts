@@ -272,10 +272,10 @@ export class ViewerSession {
         this.viewBuild = build;
         signal.addEventListener('abort', () => build.abort(), { once: true });
         let lastProgress = 0;
-        const view = await buildView(this.opts.dataset, this.store, query, build.signal, (scanned, total) => {
-          if (Date.now() - lastProgress < 200 && scanned < total) return;
+        const view = await buildView(this.opts.dataset, this.store, query, build.signal, (progress) => {
+          if (Date.now() - lastProgress < 200 && progress.scanned < progress.total) return;
           lastProgress = Date.now();
-          this.server.emit('filterProgress', { scanned, total });
+          this.server.emit('filterProgress', progress);
         });
         if (build.signal.aborted) throw new RequestError('cancelled', 'cancelled');
         this.view = view;

@@ -143,7 +143,9 @@ describe('viewer list views', () => {
     const ds = new MemoryDataset('/huge.json', 'amc-vg', { count: n, at: (i) => sample(i, i % 3 ? 'train' : 'val', phraseOf(i)), splits: ['train', 'val'] });
     const store = new MetricStore();
     const t0 = performance.now();
-    const first = await buildView(ds, store, query({ text: 'Blue Star' }), new AbortController().signal);
+    let progress: { scanned: number; total: number; matches: number; from: number } | undefined;
+    let reports = 0;
+    const first = await buildView(ds, store, query({ text: 'Blue Star' }), new AbortController().signal, (p) => { progress = p; reports++; });
     const buildMs = performance.now() - t0;
     const expected = (needle: string, split: string | null) => {
       const out: number[] = [];
@@ -152,6 +154,9 @@ describe('viewer list views', () => {
     };
     const indices = (v: { total(): number; indexAt(p: number): number }) => Array.from({ length: v.total() }, (_, p) => v.indexAt(p));
     assert.deepEqual(indices(first), expected('blue star', null));
+    // While the index was built, the running match count was reported; the last report is the full count.
+    assert.ok(reports > 100, `${reports} progress reports`);
+    assert.deepEqual(progress, { scanned: n, total: n, matches: first.total(), from: 0 });
     let slowest = 0;
     for (const [text, split] of [['green', null], ['é3', 'val'], ['t r', null], ['star é6', 'train'], ['nothing like this', null]] as const) {
       const t = performance.now();
