@@ -1,14 +1,20 @@
-// Detail view: image with GT boxes | box mask | GradCAM overlay with the pointing-game point, the phrase's tokens
-// (hover/click shows that token's map), metrics, "explain with another phrase", a user-drawn box with its
-// L_mean/L_max (core sampleLosses), and PNG export. When the viewer compares two models (issue 6), a fourth pane
-// shows the comparison (previous) model's GradCAM before the current one's, each labelled with its model and with
-// its own ITM score, L_mean, L_max and hit. All text from data goes in through textContent.
+// Detail view: image with GT boxes | box mask over the dimmed image | GradCAM overlay with the pointing-game point
+// and a colour bar of the raw map values, the phrase's tokens (hover/click shows that token's map), metrics,
+// "explain with another phrase" (the user's phrase, scored only against a box the user gives), a user-drawn box
+// with its L_mean/L_max (core sampleLosses), synchronised zoom and pan over every pane, and a publication PNG
+// export. The panes fill the available width and keep the image's aspect ratio; in a narrow editor they stack.
+// When the viewer compares two models (issue 6), a fourth pane shows the comparison (previous) model's GradCAM
+// before the current one's, each labelled with its model and with its own ITM score, L_mean, L_max and hit.
+// All text from data goes in through textContent.
 import { errorMessage } from '../src/core/errors';
 import { isHit, sampleLosses } from '../src/core/math';
 import type { BoxXYXY } from '../src/core/types';
 import type { ExplanationPayload, SampleDetail } from '../src/shared/protocol';
+import {
+  drawColorBar, drawHeatmapPane, drawImagePane, drawMaskPane, fitSize, formatMapValue, heatLayer, readPalette,
+  toImage, type ColormapName, type HeatLayer, type ImageLayer, type MapStyle, type Palette, type PaneView,
+} from './render';
 import { el } from './dom';
-import { composeExport, drawHeatmapPane, drawImagePane, drawMaskPane, fitSize, readPalette, type ColormapName } from './render';
 import * as ui from './ui/toolkit';
 
 export interface DetailHost {
@@ -27,15 +33,35 @@ export interface DetailHost {
 function clearCanvas(canvas: HTMLCanvasElement, w = canvas.width, h = canvas.height): void {
   if (canvas.width !== w) canvas.width = w;
   if (canvas.height !== h) canvas.height = h;
+  canvas.style.width = `${w}px`;
+  canvas.style.height = `${h}px`;
   canvas.getContext('2d')?.clearRect(0, 0, canvas.width, canvas.height);
   delete canvas.dataset.map;
 }
 
 const fmt = (v: number | undefined, d = 4) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
 
+/** Scores of a map against boxes: the dataset's (in the payload) or the user's box (computed here, same core code). */
+interface Scores { lMean?: number; lMax?: number; total?: number; hit?: boolean; maskEmpty?: boolean; against: 'dataset' | 'yours' | 'none'; }
+
+const GAP = 12;
+/** Narrowest pane worth showing side by side; below it the panes stack. */
+const MIN_PANE = 240;
+export const MAX_ZOOM = 64;
+
+/** Colours of the exported figure: the same on every theme (a paper is white). */
+const EXPORT_PALETTE: Palette = {
+  foreground: '#1b1b1b', background: '#ffffff', box: '#138a36', drawnBox: '#c77c02', point: '#d7191c', pointHalo: '#ffffff',
+  fontFamily: 'Helvetica, Arial, sans-serif',
+};
+
+/** One heat pane's parts: canvas, colour bar and the caption that says which map it shows. */
+interface HeatParts { canvas: HTMLCanvasElement; bar: HTMLCanvasElement; barMin: HTMLElement; barMax: HTMLElement; barWrap: HTMLElement; mapNote: HTMLElement; layer?: HeatLayer; }
+
 export class DetailView {
   readonly element = el('section', 'detail');
   private readonly title = el('h2', 'detail-phrase');
+  private readonly origin = el('span', 'phrase-origin');
   private readonly meta = el('div', 'detail-meta');
   private readonly status = el('div', 'detail-status');
   private readonly panes = el('div', 'panes');
@@ -50,16 +76,23 @@ export class DetailView {
   private readonly compareMetrics = el('dl', 'pane-metrics');
   private readonly heatCaption = el('figcaption', undefined, 'GradCAM and pointing-game point');
   private readonly heatMetrics = el('dl', 'pane-metrics');
+  private readonly maskCaption = el('figcaption', undefined, 'Box mask');
   private readonly paneNotes: HTMLElement[] = [];
+  private readonly heatParts: HeatParts;
+  private readonly compareParts: HeatParts;
   private readonly tokens = el('div', 'tokens');
   private readonly metrics = el('dl', 'metrics');
   private readonly drawnResult = el('div', 'drawn-result');
   private readonly opacityInput = el('input', 'opacity');
   private readonly colormapSelect: ui.Select<ColormapName>;
+  private readonly mapStyleSelect: ui.Select<MapStyle>;
   private readonly altPhrase: ui.TextInput;
   private readonly boxField: ui.TextInput;
   private readonly backButton: ui.Button;
   private readonly exportButton: ui.Button;
+  private readonly zoomLabel = el('span', 'zoom-level', '100 %');
+  private readonly drawToggle = el('button', 'tool-toggle', '▭ Draw box');
+  private readonly revealButton: HTMLElement;
 
   private sample: SampleDetail | null = null;
   private explanation: ExplanationPayload | null = null;
@@ -73,12 +106,22 @@ export class DetailView {
   private hoverToken: number | null = null;
   private drawnBox: BoxXYXY | undefined;
   private dragStart: { x: number; y: number } | undefined;
+  /** Shared by every pane: zoom (1 = the whole image fits) and the image point at the panes' centre. */
+  private zoom = 1;
+  private center: { x: number; y: number } | undefined;
+  private drawTool = false;
+  private layoutColumns = 0;
 
   constructor(private readonly host: DetailHost, initial: { opacity: number; colormap: ColormapName; altPhrase: string }) {
     this.element.setAttribute('aria-label', 'Sample detail');
     const head = el('div', 'detail-head');
+    const titleRow = el('div', 'detail-title');
+    this.origin.hidden = true;
+    titleRow.append(this.title, this.origin);
     const reveal = ui.button('Show in file', () => host.revealSource(), { ariaLabel: 'Show this entry in the annotation file' });
-    head.append(this.title, this.meta, reveal.element);
+    reveal.element.classList.add('reveal');
+    this.revealButton = reveal.element;
+    head.append(titleRow, reveal.element, this.meta);
 
     const controls = el('div', 'detail-controls');
     const opacityLabel = el('label', 'control', 'Opacity ');
@@ -90,10 +133,25 @@ export class DetailView {
     opacityLabel.append(this.opacityInput);
     this.colormapSelect = ui.dropdown<ColormapName>([{ value: 'jet', label: 'jet' }, { value: 'viridis', label: 'viridis' }],
       { ariaLabel: 'Colormap', value: initial.colormap, onChange: () => { this.redrawHeat(); host.stateChanged(); } });
-    this.exportButton = ui.button('Export PNG', () => this.export(), { ariaLabel: 'Export the side-by-side view as PNG' });
-    controls.append(opacityLabel, el('span', 'control-label', 'Colormap'), this.colormapSelect.element, this.exportButton.element);
+    this.mapStyleSelect = ui.dropdown<MapStyle>([{ value: 'smooth', label: 'bicubic' }, { value: 'grid', label: 'grid cells' }],
+      { ariaLabel: 'Map drawn as: bicubic to the image size (as the pointing game) or the raw grid cells', value: 'smooth', onChange: () => this.redrawHeat() });
+    this.exportButton = ui.button('Export PNG', () => this.export(), { ariaLabel: 'Export the figure (panes, titles, phrase, metrics, colour bar) as a PNG at 2×' });
+    const pair = (label: string, control: HTMLElement) => { const p = el('span', 'control-pair'); p.append(el('span', 'control-label', label), control); return p; };
+    controls.append(opacityLabel, pair('Colormap', this.colormapSelect.element), pair('Map', this.mapStyleSelect.element), this.zoomControls(), this.exportButton.element);
 
     const captions = ['Image and ground-truth boxes', 'Box mask', 'GradCAM and pointing-game point'];
+    const makeHeatParts = (canvas: HTMLCanvasElement): HeatParts => {
+      const barWrap = el('div', 'colorbar');
+      const bar = el('canvas', 'colorbar-canvas');
+      const barMin = el('span', 'colorbar-min'), barMax = el('span', 'colorbar-max');
+      const mapNote = el('span', 'map-note');
+      barWrap.append(barMin, bar, barMax);
+      barWrap.setAttribute('role', 'img');
+      barWrap.hidden = true;
+      return { canvas, bar, barMin, barMax, barWrap, mapNote };
+    };
+    this.heatParts = makeHeatParts(this.heatCanvas);
+    this.compareParts = makeHeatParts(this.compareCanvas);
     [this.imageCanvas, this.maskCanvas, this.heatCanvas].forEach((canvas, i) => {
       const fig = el('figure', 'pane');
       canvas.setAttribute('role', 'img');
@@ -101,22 +159,27 @@ export class DetailView {
       const note = el('div', 'pane-note');
       note.setAttribute('role', 'status');
       this.paneNotes.push(note);
-      fig.append(canvas, note, i === 2 ? this.heatCaption : el('figcaption', undefined, captions[i]));
-      if (i === 2) { fig.append(this.heatMetrics); fig.dataset.model = 'current'; }
+      const caption = i === 2 ? this.heatCaption : i === 1 ? this.maskCaption : el('figcaption', undefined, captions[i]);
+      fig.append(canvas, note, caption);
+      if (i === 2) { fig.append(this.heatParts.mapNote, this.heatParts.barWrap, this.heatMetrics); fig.dataset.model = 'current'; }
       this.panes.append(fig);
     });
     this.compareCanvas.setAttribute('role', 'img');
     this.compareNote.setAttribute('role', 'status');
     this.compareFigure.dataset.model = 'comparison';
     for (const dl of [this.heatMetrics, this.compareMetrics]) dl.hidden = true;
-    this.compareFigure.append(this.compareCanvas, this.compareNote, this.compareCaption, this.compareMetrics);
-    for (const c of [this.imageCanvas, this.heatCanvas]) this.enableBoxDrawing(c);
+    this.compareFigure.append(this.compareCanvas, this.compareNote, this.compareCaption, this.compareParts.mapNote, this.compareParts.barWrap, this.compareMetrics);
+    this.panes.tabIndex = 0;
+    this.panes.setAttribute('role', 'group');
+    this.panes.setAttribute('aria-label', 'Image panes, zoomed and panned together: + and − zoom, 0 resets, arrow keys pan, P centres on the point');
+    this.panes.addEventListener('keydown', (e) => { if (this.handlePaneKey(e)) { e.preventDefault(); e.stopPropagation(); } });
+    for (const c of [this.imageCanvas, this.maskCanvas, this.heatCanvas, this.compareCanvas]) this.enablePointer(c);
 
     this.tokens.setAttribute('role', 'toolbar');
     this.tokens.setAttribute('aria-label', 'Tokens: hover or click for that token’s map');
 
     const alt = el('div', 'alt-phrase');
-    this.altPhrase = ui.textField({ ariaLabel: 'Explain with another phrase', placeholder: 'another phrase on this image…', value: initial.altPhrase, size: 30 });
+    this.altPhrase = ui.textField({ ariaLabel: 'Explain with another phrase', placeholder: 'your phrase on this image…', value: initial.altPhrase, size: 30 });
     this.altPhrase.onEnter((v) => this.submitAlt(v));
     this.altPhrase.onInput(() => host.stateChanged());
     const altButton = ui.button('Explain phrase', () => this.submitAlt(this.altPhrase.value), { appearance: 'primary' });
@@ -125,7 +188,7 @@ export class DetailView {
     alt.append(this.altPhrase.element, altButton.element, this.backButton.element);
 
     const drawn = el('div', 'drawn');
-    this.boxField = ui.textField({ ariaLabel: 'Box to score, x1 y1 x2 y2 in image pixels (or drag on the image)', placeholder: 'x1 y1 x2 y2 (or drag on the image)', size: 22 });
+    this.boxField = ui.textField({ ariaLabel: 'Box to score, x1 y1 x2 y2 in image pixels (or Draw box and drag on a pane)', placeholder: 'x1 y1 x2 y2 (or draw)', size: 22 });
     this.boxField.onEnter((v) => this.submitBoxText(v));
     this.drawnResult.setAttribute('role', 'status');
     drawn.append(el('span', 'control-label', 'Your box'), this.boxField.element, this.drawnResult);
@@ -137,24 +200,61 @@ export class DetailView {
     this.showEmpty('Select a sample to see its explanation.');
   }
 
+  private zoomControls(): HTMLElement {
+    const group = el('div', 'zoom-controls');
+    group.setAttribute('role', 'toolbar');
+    group.setAttribute('aria-label', 'Zoom and pan (wheel or pinch zooms, drag pans, double-click resets)');
+    const b = (text: string, label: string, action: () => void) => {
+      const x = el('button', 'zoom-button', text);
+      x.type = 'button';
+      x.setAttribute('aria-label', label);
+      x.title = label;
+      x.addEventListener('click', action);
+      return x;
+    };
+    this.zoomLabel.setAttribute('role', 'status');
+    this.zoomLabel.setAttribute('aria-live', 'polite');
+    this.zoomLabel.setAttribute('aria-label', 'Zoom level');
+    this.drawToggle.type = 'button';
+    this.drawToggle.setAttribute('aria-pressed', 'false');
+    this.drawToggle.title = 'Drag on a pane to draw a box to score (Shift+drag draws in any mode)';
+    this.drawToggle.addEventListener('click', () => this.setDrawTool(!this.drawTool));
+    group.append(b('−', 'Zoom out (−)', () => this.zoomBy(0.5)), this.zoomLabel, b('+', 'Zoom in (+)', () => this.zoomBy(2)),
+      b('Fit', 'Fit the whole image (0)', () => this.resetZoom()), b('Point', 'Centre on the pointing-game point (P)', () => this.centerOnPoint()), this.drawToggle);
+    return group;
+  }
+
+  private setDrawTool(on: boolean): void {
+    this.drawTool = on;
+    this.drawToggle.setAttribute('aria-pressed', String(on));
+    this.panes.classList.toggle('drawing', on);
+  }
+
+  /** "Show in file" only where there is a file entry to show (not in the Explain phrase panel). */
+  set revealAvailable(on: boolean) { this.revealButton.hidden = !on; }
+
   get opacity(): number { return Number(this.opacityInput.value); }
   get colormap(): ColormapName { return this.colormapSelect.value; }
   set colormap(name: ColormapName) { this.colormapSelect.value = name; this.redrawHeat(); }
   get altPhraseText(): string { return this.altPhrase.value; }
   focusAltPhrase(): void { this.altPhrase.focus(); }
   get current(): { sample: SampleDetail | null; explanation: ExplanationPayload | null } { return { sample: this.sample, explanation: this.explanation }; }
+  /** The zoom factor shared by the panes (1: the whole image fits). */
+  get zoomLevel(): number { return this.zoom; }
 
   showEmpty(message: string): void {
     this.sample = null; this.explanation = null; this.image = undefined;
     for (const c of [this.imageCanvas, this.maskCanvas, this.heatCanvas, this.compareCanvas]) clearCanvas(c);
     this.element.classList.add('empty');
     this.title.textContent = '';
+    this.origin.hidden = true;
     this.meta.textContent = '';
     this.setStatus(message, 'empty');
     this.tokens.replaceChildren();
     this.metrics.replaceChildren();
     this.comparison = null;
     this.renderPaneMetrics();
+    this.renderColorBars();
   }
 
   /** Compare with a second model (its label and name), or stop comparing (null). */
@@ -202,19 +302,23 @@ export class DetailView {
 
   setSample(sample: SampleDetail): void {
     this.element.classList.remove('empty');
+    const sameImage = this.sample?.imagePath === sample.imagePath;
     this.sample = sample;
     this.explanation = null;
     this.drawnBox = undefined;
+    this.boxField.value = '';
     this.tokenIndex = this.hoverToken = null;
     this.drawnResult.textContent = '';
-    this.title.textContent = sample.phrase;
-    this.meta.textContent = [sample.split ? `split ${sample.split}` : '', `#${sample.index}`, sample.entry, `${sample.boxes.length} box${sample.boxes.length === 1 ? '' : 'es'}`]
-      .filter(Boolean).join(' · ');
+    delete this.drawnResult.dataset.lMean;
+    delete this.drawnResult.dataset.lMax;
+    this.renderTitle();
     this.tokens.replaceChildren();
     this.metrics.replaceChildren();
     this.comparison = null;
     this.compareNote.textContent = '';
     this.renderPaneMetrics();
+    // A new picture starts fitted; another phrase on the same picture keeps the user's zoom.
+    if (!sameImage) { this.zoom = 1; this.center = undefined; this.updateZoomLabel(); }
     this.imageReady = false;
     this.imageFailed = false;
     this.image = undefined;
@@ -243,6 +347,24 @@ export class DetailView {
     }
     this.redrawAll();
   }
+
+  /** The title: the dataset's phrase, or the user's own phrase, labelled as such with the dataset's beside it. */
+  private renderTitle(): void {
+    const s = this.sample;
+    if (!s) return;
+    const e = this.explanation;
+    const yours = this.isUserPhrase(e);
+    this.title.textContent = yours && e ? e.phrase : s.phrase;
+    this.origin.hidden = !yours;
+    this.origin.textContent = 'your phrase';
+    this.origin.title = 'A phrase you typed: it is not in the dataset and is scored only against a box you give';
+    this.element.classList.toggle('user-phrase', yours);
+    this.meta.textContent = [yours ? `dataset phrase: ${s.phrase}` : '', s.split ? `split ${s.split}` : '', `#${s.index}`, s.entry,
+      `${s.boxes.length} box${s.boxes.length === 1 ? '' : 'es'}`].filter(Boolean).join(' · ');
+  }
+
+  /** An explanation of a phrase the user typed on a dataset sample (not the sample's own phrase). */
+  private isUserPhrase(e: ExplanationPayload | null): boolean { return e !== null && e.index === null; }
 
   /** Which image the image pane shows: 'missing' and 'outside' keep it empty with the reason beside it. */
   private setImageState(state: 'loading' | 'loaded' | 'failed' | 'missing' | 'outside'): void {
@@ -275,11 +397,30 @@ export class DetailView {
     this.explanation = payload;
     this.tokenIndex = this.hoverToken = null;
     this.backButton.element.hidden = !payload || payload.index !== null;
+    this.renderTitle();
     this.renderTokens();
     this.renderMetrics();
     this.renderPaneMetrics();
     this.updateDrawnResult();
     this.redrawAll();
+  }
+
+  /**
+   * The boxes an explanation is scored against: the sample's own for its phrase; for the user's phrase only the
+   * user's box (the dataset's boxes belong to another phrase).
+   */
+  private scoringBoxes(e: ExplanationPayload | null): readonly BoxXYXY[] {
+    if (this.isUserPhrase(e)) return this.drawnBox ? [this.drawnBox] : [];
+    return this.sample?.boxes ?? [];
+  }
+
+  private scores(e: ExplanationPayload | null): Scores {
+    if (!e) return { against: 'none' };
+    if (!this.isUserPhrase(e)) return { lMean: e.lMean, lMax: e.lMax, total: e.total, hit: e.hit, maskEmpty: e.maskEmpty, against: e.lMax === undefined ? 'none' : 'dataset' };
+    const b = this.drawnBox;
+    if (!b) return { against: 'none' };
+    const l = sampleLosses(e.gradcam, e.grid, [b], e.width, e.height);
+    return { ...l, hit: isHit(e.point, [b]), against: 'yours' };
   }
 
   private size(): { width: number; height: number } | undefined {
@@ -289,56 +430,137 @@ export class DetailView {
     return undefined;
   }
 
+  private paneCount(): number { return this.comparing ? 4 : 3; }
+
+  /** Columns that fit: all panes in a row, else two, else a vertical stack; each pane as wide as a column. */
+  private paneWidth(): { columns: number; width: number } {
+    const n = this.paneCount();
+    const avail = Math.max(120, this.panes.clientWidth);
+    for (const columns of n === 4 ? [4, 2] : [3, 2]) {
+      const width = Math.floor((avail - GAP * (columns - 1)) / columns);
+      if (width >= MIN_PANE) return { columns, width };
+    }
+    return { columns: 1, width: Math.floor(avail) };
+  }
+
+  /** The fitted (zoom 1) CSS size of every pane: the column width, the image's aspect ratio, at most 80 % of the window's height. */
   private paneSize(): { w: number; h: number; scale: number } | undefined {
     const s = this.size();
     if (!s) return undefined;
-    const gap = 12;
-    const n = this.comparing ? 4 : 3;
-    const maxW = Math.max(80, Math.floor((this.panes.clientWidth - gap * (n - 1)) / n));
-    return fitSize(s.width, s.height, Math.min(maxW, 480), 480);
+    const { width } = this.paneWidth();
+    return fitSize(s.width, s.height, width, Math.max(200, Math.round(window.innerHeight * 0.8)));
+  }
+
+  /** The shared view: zoom about `center` (image pixels), clamped so the image always covers the pane when zoomed in. */
+  private view(dpr = window.devicePixelRatio || 1): PaneView | undefined {
+    const fit = this.paneSize(), s = this.size();
+    if (!fit || !s) return undefined;
+    const scale = fit.scale * this.zoom;
+    const half = { x: fit.w / 2 / scale, y: fit.h / 2 / scale };
+    const c = this.center ?? { x: s.width / 2, y: s.height / 2 };
+    const cx = Math.min(Math.max(c.x, half.x), s.width - half.x), cy = Math.min(Math.max(c.y, half.y), s.height - half.y);
+    this.center = { x: cx, y: cy };
+    return { cssW: fit.w, cssH: fit.h, dpr, scale, tx: fit.w / 2 - scale * cx, ty: fit.h / 2 - scale * cy };
+  }
+
+  private imageLayer(): ImageLayer | undefined {
+    return this.image && this.imageReady ? { source: this.image, width: this.image.naturalWidth, height: this.image.naturalHeight } : undefined;
   }
 
   redrawAll(): void {
-    const size = this.paneSize();
-    const s = this.size();
     if (!this.sample) return;
-    if (!size || !s) {
+    const { columns } = this.paneWidth();
+    if (columns !== this.layoutColumns) {
+      this.layoutColumns = columns;
+      this.panes.style.gridTemplateColumns = `repeat(${columns}, minmax(0, 1fr))`;
+      this.panes.dataset.columns = String(columns);
+    }
+    const v = this.view(), s = this.size();
+    if (!v || !s) {
       // No size known yet (no image, no explanation): the panes stay empty, at a placeholder size.
-      const w = Math.max(80, Math.min(320, Math.floor(this.panes.clientWidth / (this.comparing ? 4 : 3)) - 12));
+      const w = Math.max(80, Math.min(320, this.paneWidth().width));
       for (const c of [this.imageCanvas, this.maskCanvas, this.heatCanvas, this.compareCanvas]) clearCanvas(c, w, Math.round(w * 0.75));
+      this.renderColorBars();
       return;
     }
     const palette = readPalette();
-    if (this.image && this.imageReady) drawImagePane(this.imageCanvas, this.image, size, this.sample.boxes, palette, this.drawnBox);
-    else clearCanvas(this.imageCanvas, size.w, size.h);
-    drawMaskPane(this.maskCanvas, s.width, s.height, size, this.sample.boxes, palette);
+    const image = this.imageLayer();
+    const userPhrase = this.isUserPhrase(this.explanation);
+    if (image) drawImagePane(this.imageCanvas, v, image, userPhrase ? [] : this.sample.boxes, palette, this.drawnBox);
+    else clearCanvas(this.imageCanvas, Math.round(v.cssW * v.dpr), Math.round(v.cssH * v.dpr));
+    this.drawMask(this.maskCanvas, v, image, s, palette);
     this.redrawHeat();
   }
 
+  /** The mask of the boxes this explanation is scored against; none for the user's phrase without a box of the user's. */
+  private drawMask(canvas: HTMLCanvasElement, v: PaneView, image: ImageLayer | undefined, s: { width: number; height: number }, palette: Palette, background?: string): void {
+    const boxes = this.scoringBoxes(this.explanation);
+    const yours = this.isUserPhrase(this.explanation);
+    this.maskCaption.textContent = yours ? (this.drawnBox ? 'Box mask · your box' : 'Box mask · no box to score against') : 'Box mask';
+    this.paneNotes[1].textContent = yours && !this.drawnBox ? 'No box to score your phrase against: draw one (▭ Draw box) or type x1 y1 x2 y2 below.' : '';
+    drawMaskPane(canvas, v, image, s.width, s.height, boxes, palette, background);
+  }
+
   private redrawHeat(): void {
-    this.drawHeat(this.heatCanvas, this.explanation);
+    this.drawHeat(this.heatParts, this.explanation);
     if (this.comparing) {
       // A token map only where the comparison model tokenised the phrase the same way; else its mean map.
       const c = this.comparison, e = this.explanation;
       const token = this.hoverToken ?? this.tokenIndex;
       const sameToken = token !== null && c && e && c.tokens[token] === e.tokens[token] ? token : null;
-      this.drawHeat(this.compareCanvas, c, sameToken);
+      this.drawHeat(this.compareParts, c, sameToken);
     }
+    this.renderColorBars();
   }
 
-  private drawHeat(canvas: HTMLCanvasElement, e: ExplanationPayload | null, tokenOverride?: number | null): void {
-    const size = this.paneSize();
-    if (!size || !e) {
-      if (size) { canvas.width = size.w; canvas.height = size.h; canvas.getContext('2d')?.clearRect(0, 0, size.w, size.h); }
-      delete canvas.dataset.map;
+  /** The map a heat pane shows (mean over tokens or one token's) and what to call it. */
+  private mapOf(e: ExplanationPayload, tokenOverride?: number | null): { map: number[]; token: number | null; label: string } {
+    const token = tokenOverride !== undefined ? tokenOverride : this.hoverToken ?? this.tokenIndex;
+    if (token === null || !e.tokenGradcam[token]) return { map: e.gradcam, token: null, label: 'all tokens (mean map)' };
+    return { map: e.tokenGradcam[token], token, label: `token “${e.tokens[token]}” only` };
+  }
+
+  private drawHeat(parts: HeatParts, e: ExplanationPayload | null, tokenOverride?: number | null, into?: { canvas: HTMLCanvasElement; view: PaneView; palette: Palette; background: string }): void {
+    const v = into?.view ?? this.view();
+    const s = this.size();
+    const canvas = into?.canvas ?? parts.canvas;
+    if (!v || !e || !s) {
+      if (!into) {
+        if (v) clearCanvas(canvas, Math.round(v.cssW * v.dpr), Math.round(v.cssH * v.dpr));
+        delete canvas.dataset.map;
+        parts.layer = undefined;
+        parts.mapNote.textContent = '';
+      }
       return;
     }
-    const token = tokenOverride !== undefined ? tokenOverride : this.hoverToken ?? this.tokenIndex;
-    const map = token === null ? e.gradcam : e.tokenGradcam[token];
-    const image = this.image && this.imageReady ? this.image : undefined;
-    drawHeatmapPane(canvas, image, size, map, e.grid, { opacity: this.opacity, colormap: this.colormap, point: token === null ? e.point : undefined },
-      readPalette(), this.drawnBox, this.sample?.boxes);
+    const { map, token, label } = this.mapOf(e, tokenOverride);
+    const layer = heatLayer(map, e.grid, e.width, e.height, this.mapStyleSelect.value, this.colormap);
+    drawHeatmapPane(canvas, v, this.imageLayer(), layer, s.width, s.height, { opacity: this.opacity, point: token === null ? e.point : undefined },
+      into?.palette ?? readPalette(), this.drawnBox, this.scoringBoxes(e), into?.background);
+    if (into) return;
+    parts.layer = layer;
     canvas.dataset.map = token === null ? 'mean' : `token ${token}`;
+    parts.mapNote.textContent = `Map: ${label}${token === null ? '' : ' (no pointing-game point)'}`;
+    parts.mapNote.dataset.map = token === null ? 'mean' : `token ${token}`;
+    parts.mapNote.title = parts.mapNote.textContent;
+  }
+
+  /** The colour bar under each heat pane: the colormap from the shown map's minimum to its maximum, raw GradCAM values. */
+  private renderColorBars(): void {
+    for (const parts of [this.heatParts, this.compareParts]) {
+      const layer = parts.layer;
+      const visible = !!layer && !!this.sample && (parts === this.heatParts ? !!this.explanation : !!this.comparison);
+      parts.barWrap.hidden = !visible;
+      if (!visible || !layer) continue;
+      const w = Math.max(60, Math.min(parts.canvas.clientWidth || 200, 400) - 120);
+      drawColorBar(parts.bar, this.colormap, w, 10, window.devicePixelRatio || 1);
+      parts.barMin.textContent = formatMapValue(layer.min);
+      parts.barMax.textContent = formatMapValue(layer.max);
+      parts.barWrap.dataset.min = String(layer.min);
+      parts.barWrap.dataset.max = String(layer.max);
+      parts.barWrap.setAttribute('aria-label', `Colour scale: raw GradCAM ${formatMapValue(layer.min)} (bottom of ${this.colormap}) to ${formatMapValue(layer.max)} (top)`);
+      parts.barWrap.title = 'Raw GradCAM values of the map shown: its minimum to its maximum';
+    }
   }
 
   /** While comparing: ITM score, L_mean, L_max and hit under each of the two maps. */
@@ -352,10 +574,11 @@ export class DetailView {
         dd.dataset.metric = name;
         dl.append(dt, dd);
       };
+      const sc = this.scores(e);
       if (!(this.itmNote && e === this.explanation)) add('ITM score', fmt(e.score, 3));
-      add('L_mean', fmt(e.lMean));
-      add('L_max', fmt(e.lMax));
-      add('hit', e.hit === undefined ? '–' : e.hit ? '✓ hit' : '✗ miss', e.hit === undefined ? undefined : e.hit ? 'hit' : 'miss');
+      add('L_mean', fmt(sc.lMean));
+      add('L_max', fmt(sc.lMax));
+      add('hit', sc.hit === undefined ? '–' : sc.hit ? '✓ hit' : '✗ miss', sc.hit === undefined ? undefined : sc.hit ? 'hit' : 'miss');
       add('point', `(${e.point.x}, ${e.point.y})`);
     };
     fill(this.heatMetrics, this.explanation);
@@ -413,14 +636,18 @@ export class DetailView {
       dd.dataset.metric = name;
       this.metrics.append(dt, dd);
     };
+    const sc = this.scores(e);
     if (e.index === null) add('phrase', e.phrase);
     if (this.itmNote) add('ITM', this.itmNote, 'itm-note');
     else { add('ITM score', fmt(e.score, 3)); add('ITM probability', fmt(e.itmProbability, 3)); }
-    add('L_mean', fmt(e.lMean));
-    add('L_max', fmt(e.lMax));
-    add('hit', e.hit === undefined ? '–' : e.hit ? '✓ hit' : '✗ miss', e.hit === undefined ? undefined : e.hit ? 'hit' : 'miss');
+    add('L_mean', fmt(sc.lMean));
+    add('L_max', fmt(sc.lMax));
+    add('hit', sc.hit === undefined ? '–' : sc.hit ? '✓ hit' : '✗ miss', sc.hit === undefined ? undefined : sc.hit ? 'hit' : 'miss');
     add('point', `(${e.point.x}, ${e.point.y})`);
-    if (e.maskEmpty) add('note', 'the box mask is empty (degenerate box)');
+    if (this.isUserPhrase(e)) {
+      add('scored against', sc.against === 'yours' ? 'your box' : 'no box to score against: draw one or type x1 y1 x2 y2', sc.against === 'yours' ? undefined : 'note');
+    }
+    if (sc.maskEmpty) add('note', 'the box mask is empty (degenerate box)');
   }
 
   get imageState(): 'loaded' | 'loading' | 'failed' | 'none' {
@@ -452,6 +679,8 @@ export class DetailView {
     this.drawnBox = box ? [Math.min(box[0], box[2]), Math.min(box[1], box[3]), Math.max(box[0], box[2]), Math.max(box[1], box[3])] : undefined;
     if (this.drawnBox) this.boxField.value = this.drawnBox.map((v) => Math.round(v)).join(' ');
     this.updateDrawnResult();
+    // The user's phrase is scored against this box: its metrics change with it.
+    if (this.isUserPhrase(this.explanation)) { this.renderMetrics(); this.renderPaneMetrics(); }
     this.redrawAll();
   }
 
@@ -466,48 +695,234 @@ export class DetailView {
     this.drawnResult.dataset.lMax = String(l.lMax);
   }
 
-  private enableBoxDrawing(canvas: HTMLCanvasElement): void {
-    const toImage = (ev: PointerEvent) => {
-      const size = this.paneSize();
-      const r = canvas.getBoundingClientRect();
-      if (!size) return undefined;
-      return { x: (ev.clientX - r.left) / size.scale, y: (ev.clientY - r.top) / size.scale };
-    };
-    canvas.addEventListener('pointerdown', (ev) => {
-      if (!this.sample) return;
-      this.dragStart = toImage(ev);
-      canvas.setPointerCapture(ev.pointerId);
-    });
-    canvas.addEventListener('pointermove', (ev) => {
-      if (!this.dragStart) return;
-      const p = toImage(ev);
-      if (p) { this.drawnBox = [Math.min(this.dragStart.x, p.x), Math.min(this.dragStart.y, p.y), Math.max(this.dragStart.x, p.x), Math.max(this.dragStart.y, p.y)]; this.redrawAll(); }
-    });
-    canvas.addEventListener('pointerup', (ev) => {
-      const start = this.dragStart, p = toImage(ev);
-      this.dragStart = undefined;
-      if (!start || !p) return;
-      if (Math.abs(p.x - start.x) < 2 || Math.abs(p.y - start.y) < 2) { this.setDrawnBox(undefined); return; }
-      this.setDrawnBox([start.x, start.y, p.x, p.y]);
-    });
+  // ---- zoom and pan (one view for every pane) ------------------------------------------------------------------
+
+  private updateZoomLabel(): void {
+    this.zoomLabel.textContent = `${Math.round(this.zoom * 100)} %`;
+    this.panes.dataset.zoom = String(this.zoom);
   }
 
-  /** The side-by-side PNG, as base64 (also used by tests). */
-  exportBase64(): string | undefined {
-    if (!this.sample) return undefined;
+  /** Zoom by `factor` keeping the image point under CSS position `anchor` (pane coordinates; default: the centre) fixed. */
+  zoomBy(factor: number, anchor?: { x: number; y: number }): void {
+    const v = this.view();
+    const next = Math.min(MAX_ZOOM, Math.max(1, this.zoom * factor));
+    if (!v || next === this.zoom) return;
+    const a = anchor ?? { x: v.cssW / 2, y: v.cssH / 2 };
+    const p = toImage(v, a.x, a.y);
+    const scale = (v.scale / this.zoom) * next;
+    // The anchored image point stays under the anchor: cssW/2 − scale·cx = a.x − scale·p.x.
+    this.center = { x: p.x + (v.cssW / 2 - a.x) / scale, y: p.y + (v.cssH / 2 - a.y) / scale };
+    this.zoom = next;
+    this.updateZoomLabel();
+    this.redrawAll();
+  }
+
+  resetZoom(): void { this.zoom = 1; this.center = undefined; this.updateZoomLabel(); this.redrawAll(); }
+
+  private panBy(dx: number, dy: number): void {
+    const v = this.view();
+    if (!v || !this.center) return;
+    this.center = { x: this.center.x - dx / v.scale, y: this.center.y - dy / v.scale };
+    this.redrawAll();
+  }
+
+  /** Centres the panes on the pointing-game point (as far as the image edge allows). */
+  centerOnPoint(): void {
     const e = this.explanation;
-    const describe = (x: ExplanationPayload | null) => (x
-      ? `${this.itmNote && x === e ? '' : `ITM score ${fmt(x.score, 3)} · `}L_mean ${fmt(x.lMean)} · L_max ${fmt(x.lMax)} · ${x.hit === undefined ? '' : x.hit ? 'hit' : 'miss'} · point (${x.point.x}, ${x.point.y})`
-      : 'not explained yet');
-    const c = this.comparisonModel;
-    const lines = [
-      `${e && e.index === null ? e.phrase : this.sample.phrase}`,
-      ...(c ? [`${c.label} (${c.name}, left map): ${describe(this.comparison)}`, `current (${this.currentModelName}, right map): ${describe(e)}`] : [describe(e)]),
-      `${this.sample.imagePath}`,
+    if (!e) return;
+    this.center = { x: e.point.x + 0.5, y: e.point.y + 0.5 };
+    this.redrawAll();
+  }
+
+  /** + / − / 0 anywhere outside text fields (the app routes them here). */
+  handleZoomKey(e: KeyboardEvent): boolean {
+    if (!this.sample) return false;
+    switch (e.key) {
+      case '+': case '=': this.zoomBy(2); return true;
+      case '-': case '_': case '−': this.zoomBy(0.5); return true;
+      case '0': this.resetZoom(); return true;
+      default: return false;
+    }
+  }
+
+  /** Keys while the panes have focus: zoom keys, arrows pan, P centres on the point. */
+  private handlePaneKey(e: KeyboardEvent): boolean {
+    if (e.ctrlKey || e.metaKey || e.altKey) return false;
+    if (this.handleZoomKey(e)) return true;
+    const step = 40;
+    switch (e.key) {
+      case 'ArrowLeft': this.panBy(step, 0); return true;
+      case 'ArrowRight': this.panBy(-step, 0); return true;
+      case 'ArrowUp': this.panBy(0, step); return true;
+      case 'ArrowDown': this.panBy(0, -step); return true;
+      case 'p': case 'P': this.centerOnPoint(); return true;
+      default: return false;
+    }
+  }
+
+  /**
+   * Pointer input on a pane: wheel or pinch zooms about the pointer, drag pans, double-click fits; with "Draw box"
+   * on (or Shift held) a drag draws the box to score. In a stacked layout a plain wheel scrolls the page and
+   * Ctrl/⌘+wheel (a trackpad pinch) zooms.
+   */
+  private enablePointer(canvas: HTMLCanvasElement): void {
+    const local = (ev: { clientX: number; clientY: number }) => { const r = canvas.getBoundingClientRect(); return { x: ev.clientX - r.left - canvas.clientLeft, y: ev.clientY - r.top - canvas.clientTop }; };
+    const pointers = new Map<number, { x: number; y: number }>();
+    let panFrom: { x: number; y: number } | undefined;
+    let pinch: { distance: number } | undefined;
+    canvas.addEventListener('wheel', (ev) => {
+      if (!this.sample) return;
+      if (this.layoutColumns === 1 && !ev.ctrlKey && !ev.metaKey) return;
+      ev.preventDefault();
+      const factor = Math.exp(-ev.deltaY * (ev.ctrlKey ? 0.01 : 0.002));
+      this.zoomBy(factor, local(ev));
+    }, { passive: false });
+    canvas.addEventListener('dblclick', () => this.resetZoom());
+    canvas.addEventListener('pointerdown', (ev) => {
+      if (!this.sample || ev.button !== 0) return;
+      canvas.setPointerCapture(ev.pointerId);
+      pointers.set(ev.pointerId, local(ev));
+      if (pointers.size === 2) {
+        const [a, b] = [...pointers.values()];
+        pinch = { distance: Math.hypot(a.x - b.x, a.y - b.y) };
+        this.dragStart = undefined; panFrom = undefined;
+        return;
+      }
+      const v = this.view();
+      if ((this.drawTool || ev.shiftKey) && v) this.dragStart = toImage(v, local(ev).x, local(ev).y);
+      else { panFrom = local(ev); canvas.classList.add('panning'); }
+    });
+    canvas.addEventListener('pointermove', (ev) => {
+      if (!pointers.has(ev.pointerId)) return;
+      const p = local(ev);
+      pointers.set(ev.pointerId, p);
+      if (pinch && pointers.size === 2) {
+        const [a, b] = [...pointers.values()];
+        const d = Math.hypot(a.x - b.x, a.y - b.y);
+        if (pinch.distance > 0) this.zoomBy(d / pinch.distance, { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 });
+        pinch.distance = d;
+        return;
+      }
+      if (panFrom) { this.panBy(p.x - panFrom.x, p.y - panFrom.y); panFrom = p; return; }
+      const v = this.view();
+      if (this.dragStart && v) {
+        const q = toImage(v, p.x, p.y);
+        this.drawnBox = [Math.min(this.dragStart.x, q.x), Math.min(this.dragStart.y, q.y), Math.max(this.dragStart.x, q.x), Math.max(this.dragStart.y, q.y)];
+        this.redrawAll();
+      }
+    });
+    const end = (ev: PointerEvent) => {
+      if (!pointers.has(ev.pointerId)) return;
+      pointers.delete(ev.pointerId);
+      canvas.classList.remove('panning');
+      if (pinch) { if (pointers.size < 2) pinch = undefined; return; }
+      panFrom = undefined;
+      const start = this.dragStart, v = this.view();
+      this.dragStart = undefined;
+      if (!start || !v || ev.type === 'pointercancel') return;
+      const p = toImage(v, local(ev).x, local(ev).y);
+      if (Math.abs(p.x - start.x) * v.scale < 3 || Math.abs(p.y - start.y) * v.scale < 3) { this.setDrawnBox(undefined); return; }
+      this.setDrawnBox([start.x, start.y, p.x, p.y]);
+    };
+    canvas.addEventListener('pointerup', end);
+    canvas.addEventListener('pointercancel', end);
+  }
+
+  // ---- export ----------------------------------------------------------------------------------------------------
+
+  /**
+   * The publication figure as base64 PNG: every pane as shown (zoom included) at 2× device pixels, its title above
+   * it, the phrase, the metrics and each map's colour bar with its raw range, on white whatever the theme.
+   */
+  exportBase64(pixelRatio = 2): string | undefined {
+    const canvas = this.exportFigure(pixelRatio);
+    return canvas?.toDataURL('image/png').replace(/^data:image\/png;base64,/, '');
+  }
+
+  exportFigure(pixelRatio = 2): HTMLCanvasElement | undefined {
+    if (!this.sample) return undefined;
+    const screen = this.view(1);
+    if (!screen) return undefined;
+    const pal = EXPORT_PALETTE;
+    const v: PaneView = { ...screen, dpr: pixelRatio };
+    const s = this.size()!;
+    const e = this.explanation, c = this.comparisonModel;
+    const image = this.imageLayer();
+    const panes: Array<{ title: string; draw: (canvas: HTMLCanvasElement) => void; heat?: { parts: HeatParts; e: ExplanationPayload | null; token?: number | null } }> = [
+      { title: 'Image and ground-truth boxes', draw: (cv) => drawImagePane(cv, v, image, this.isUserPhrase(e) ? [] : this.sample!.boxes, pal, this.drawnBox, pal.background) },
+      { title: this.maskCaption.textContent ?? 'Box mask', draw: (cv) => this.drawMask(cv, v, image, s, pal, pal.background) },
     ];
-    const panes = c ? [this.imageCanvas, this.maskCanvas, this.compareCanvas, this.heatCanvas] : [this.imageCanvas, this.maskCanvas, this.heatCanvas];
-    const canvas = composeExport(panes, lines, readPalette());
-    return canvas.toDataURL('image/png').replace(/^data:image\/png;base64,/, '');
+    const heatPane = (parts: HeatParts, x: ExplanationPayload | null, title: string, token?: number | null) => ({
+      title, heat: { parts, e: x, token },
+      draw: (cv: HTMLCanvasElement) => this.drawHeat(parts, x, token, { canvas: cv, view: v, palette: pal, background: pal.background }),
+    });
+    if (c) {
+      const token = this.hoverToken ?? this.tokenIndex;
+      const same = token !== null && this.comparison && e && this.comparison.tokens[token] === e.tokens[token] ? token : null;
+      panes.push(heatPane(this.compareParts, this.comparison, `GradCAM · ${c.label}: ${c.name}`, same));
+      panes.push(heatPane(this.heatParts, e, `GradCAM · current: ${this.currentModelName}`));
+    } else {
+      panes.push(heatPane(this.heatParts, e, 'GradCAM and pointing-game point'));
+    }
+    const pad = 16, gap = 12, titleH = 20, barH = 34, lineH = 18;
+    const describe = (x: ExplanationPayload | null) => {
+      if (!x) return 'not explained yet';
+      const sc = this.scores(x);
+      const against = sc.against === 'none' ? 'no box to score against' : `${sc.against === 'yours' ? 'against your box: ' : ''}L_mean ${fmt(sc.lMean)} · L_max ${fmt(sc.lMax)} · ${sc.hit ? 'hit' : 'miss'}`;
+      const itm = this.itmNote && x === e ? '' : `ITM score ${fmt(x.score, 3)} (p ${fmt(x.itmProbability, 3)}) · `;
+      return `${itm}${against} · point (${x.point.x}, ${x.point.y})`;
+    };
+    const phrase = e && this.isUserPhrase(e) ? `“${e.phrase}” (your phrase; dataset phrase: “${this.sample.phrase}”)` : `“${this.sample.phrase}”`;
+    const lines = c ? [`${c.label} (${c.name}): ${describe(this.comparison)}`, `current (${this.currentModelName}): ${describe(e)}`] : [describe(e)];
+    lines.push(`map: ${e ? this.mapOf(e).label : '–'} · ${this.mapStyleSelect.value === 'grid' ? 'raw grid cells' : 'bicubic to the image size'} · ${this.colormap}${this.zoom > 1 ? ` · zoom ${Math.round(this.zoom * 100)} %` : ''}`);
+    lines.push(`${this.sample.imagePath} · #${this.sample.index}${this.sample.split ? ` · split ${this.sample.split}` : ''}`);
+    const width = pad * 2 + panes.length * v.cssW + gap * (panes.length - 1);
+    const height = pad + 24 + titleH + v.cssH + barH + lines.length * lineH + pad;
+    const out = document.createElement('canvas');
+    out.width = Math.round(width * pixelRatio); out.height = Math.round(height * pixelRatio);
+    const ctx = out.getContext('2d')!;
+    ctx.scale(pixelRatio, pixelRatio);
+    ctx.fillStyle = pal.background;
+    ctx.fillRect(0, 0, width, height);
+    ctx.fillStyle = pal.foreground;
+    ctx.textBaseline = 'top';
+    ctx.font = `600 16px ${pal.fontFamily}`;
+    ctx.fillText(phrase, pad, pad, width - pad * 2);
+    const top = pad + 24;
+    panes.forEach((p, i) => {
+      const x = pad + i * (v.cssW + gap);
+      ctx.fillStyle = pal.foreground;
+      ctx.font = `12px ${pal.fontFamily}`;
+      ctx.fillText(p.title, x, top + 2, v.cssW);
+      const cv = document.createElement('canvas');
+      p.draw(cv);
+      ctx.drawImage(cv, x, top + titleH, v.cssW, v.cssH);
+      ctx.strokeStyle = '#c8c8c8'; ctx.lineWidth = 1;
+      ctx.strokeRect(x - 0.5, top + titleH - 0.5, v.cssW + 1, v.cssH + 1);
+      const shown = p.heat?.e ? this.mapOf(p.heat.e, p.heat.token) : undefined;
+      const layer = p.heat?.e && shown ? heatLayer(shown.map, p.heat.e.grid, p.heat.e.width, p.heat.e.height, this.mapStyleSelect.value, this.colormap) : undefined;
+      if (layer) {
+        const by = top + titleH + v.cssH + 8;
+        const labelW = 52;
+        const bar = document.createElement('canvas');
+        const bw = Math.max(40, v.cssW - labelW * 2);
+        drawColorBar(bar, this.colormap, bw, 10, pixelRatio);
+        ctx.drawImage(bar, x + labelW, by, bw, 10);
+        ctx.fillStyle = pal.foreground;
+        ctx.font = `11px ${pal.fontFamily}`;
+        ctx.textAlign = 'right'; ctx.fillText(formatMapValue(layer.min), x + labelW - 4, by - 1);
+        ctx.textAlign = 'left'; ctx.fillText(formatMapValue(layer.max), x + labelW + bw + 4, by - 1);
+        ctx.fillText(`raw GradCAM · ${shown?.label ?? ''}`, x + labelW, by + 13, bw);
+      }
+    });
+    ctx.fillStyle = pal.foreground;
+    ctx.font = `12px ${pal.fontFamily}`;
+    ctx.textAlign = 'left';
+    const linesTop = top + titleH + v.cssH + barH;
+    lines.forEach((line, i) => ctx.fillText(line, pad, linesTop + i * lineH, width - pad * 2));
+    out.dataset.cssWidth = String(width);
+    out.dataset.cssHeight = String(height);
+    return out;
   }
 
   private export(): void {

@@ -19,19 +19,19 @@ export interface ListHost {
   onScroll(): void;
 }
 
-interface Column { key: string; label: string; sort?: SortKey; className: string; text(row: Row): string; }
+interface Column { key: string; label: string; sort?: SortKey; className: string; text(row: Row): string; /** The header's tooltip. */ help: string; }
 
 const fmt = (v: number | undefined, digits = 3) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(digits));
 
 const COLUMNS: Column[] = [
-  { key: 'state', label: '', className: 'c-state', text: (r) => (r.error ? '⚠' : r.metrics ? '●' : '○') },
-  { key: 'index', label: '#', sort: 'index', className: 'c-index', text: (r) => String(r.index) },
-  { key: 'phrase', label: 'phrase', className: 'c-phrase', text: (r) => r.phrase },
-  { key: 'split', label: 'split', className: 'c-split', text: (r) => r.split ?? '' },
-  { key: 'hit', label: 'hit', sort: 'hit', className: 'c-hit', text: (r) => (r.metrics ? (r.metrics.hit ? '✓' : '✗') : '') },
-  { key: 'lMean', label: 'L_mean', sort: 'lMean', className: 'c-num', text: (r) => fmt(r.metrics?.lMean) },
-  { key: 'lMax', label: 'L_max', sort: 'lMax', className: 'c-num', text: (r) => fmt(r.metrics?.lMax) },
-  { key: 'score', label: 'score', sort: 'score', className: 'c-num', text: (r) => fmt(r.metrics?.score, 2) },
+  { key: 'state', label: '', className: 'c-state', text: (r) => (r.error ? '⚠' : r.metrics ? '●' : '○'), help: '● computed with the current model · ○ not yet · ⚠ could not be explained' },
+  { key: 'index', label: '#', sort: 'index', className: 'c-index', text: (r) => String(r.index), help: 'Position in the file (dataset order); click to sort' },
+  { key: 'phrase', label: 'phrase', className: 'c-phrase', text: (r) => r.phrase, help: 'The referring phrase' },
+  { key: 'split', label: 'split', className: 'c-split', text: (r) => r.split ?? '', help: 'The split the file assigns' },
+  { key: 'hit', label: 'hit', sort: 'hit', className: 'c-hit', text: (r) => (r.metrics ? (r.metrics.hit ? '✓' : '✗') : ''), help: 'Pointing game: ✓ the map’s maximum lies strictly inside a ground-truth box; click to sort misses first' },
+  { key: 'lMean', label: 'L_mean', sort: 'lMean', className: 'c-num', text: (r) => fmt(r.metrics?.lMean), help: 'AMC L_mean: mean attention outside the box minus inside plus margin (lower is better); click to sort' },
+  { key: 'lMax', label: 'L_max', sort: 'lMax', className: 'c-num', text: (r) => fmt(r.metrics?.lMax), help: 'AMC L_max: how far the strongest attention lies outside the box (lower is better); click to sort' },
+  { key: 'score', label: 'score', sort: 'score', className: 'c-num', text: (r) => fmt(r.metrics?.score, 2), help: 'ITM match logit of the phrase and the image; click to sort' },
 ];
 
 function stateLabel(r: Row | undefined): string {
@@ -83,10 +83,11 @@ export class VirtualList {
       cell.className = `cell ${c.className}`;
       cell.setAttribute('role', 'columnheader');
       cell.textContent = c.label;
+      cell.title = c.help;
       if (c.key === 'state') cell.setAttribute('aria-label', 'computed');
       if (c.sort) {
         const key = c.sort;
-        cell.title = `Sort by ${c.label}`;
+        cell.setAttribute('aria-description', c.help);
         cell.addEventListener('click', () => host.onSortRequest(key));
         this.headerCells.set(key, cell);
       }
@@ -257,6 +258,8 @@ export class VirtualList {
         const hidden = this.itmNote && COLUMNS[c].key === 'score'; // the ITM score means nothing for this model
         (cells[c] as HTMLElement).textContent = row && !hidden ? COLUMNS[c].text(row) : c === 2 && !row ? '…' : '';
       }
+      // A long phrase is cut with an ellipsis: its tooltip shows it whole.
+      (cells[2] as HTMLElement).title = row?.phrase ?? '';
       (cells[0] as HTMLElement).setAttribute('aria-label', stateLabel(row));
       (cells[0] as HTMLElement).title = stateLabel(row);
     }

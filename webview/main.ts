@@ -9,6 +9,7 @@ import {
 } from '../src/shared/protocol';
 import { DetailView } from './detail';
 import { el } from './dom';
+import { Gallery } from './gallery';
 import { VirtualList } from './list';
 import * as ui from './ui/toolkit';
 
@@ -44,6 +45,7 @@ function restoredState(): Omit<PersistedViewState, 'colormap'> & { colormap?: 'j
     opacity: typeof s?.opacity === 'number' ? s.opacity : 0.5,
     colormap: s?.colormap === 'viridis' || s?.colormap === 'jet' ? s.colormap : undefined,
     altPhrase: typeof s?.altPhrase === 'string' ? s.altPhrase : '',
+    layout: s?.layout === 'gallery' ? 'gallery' : 'list',
   };
 }
 
@@ -53,6 +55,10 @@ class App {
   /** What the reader could not read: skipped bad entries and where a file readable in part stops (issue 12 item 5). */
   private readonly readBanner = el('div', 'banner read-banner');
   private readonly statusLine = el('div', 'status-line');
+  /** Metric sorts and misses only: how many rows of the filtered list are not computed yet, with "Compute them". */
+  private readonly uncomputedHint = el('div', 'uncomputed-hint');
+  private readonly uncomputedText = el('span');
+  private readonly computeAllButton: ui.Button;
   private readonly summary = el('section', 'summary');
   private readonly listEmpty = el('div', 'list-empty');
   private readonly resortButton: ui.Button;
@@ -62,7 +68,16 @@ class App {
   private readonly missesToggle: ui.Toggle;
   private readonly evaluateButton: ui.Button;
   private readonly list: VirtualList;
+  private readonly gallery: Gallery;
   private readonly detail: DetailView;
+  private readonly listPane = el('section', 'list-pane');
+  private readonly galleryPane = el('section', 'gallery-pane');
+  private readonly layoutButtons = new Map<'list' | 'gallery', HTMLButtonElement>();
+  private readonly galleryBack = el('div', 'gallery-back');
+  private readonly csvButton: ui.Button;
+  /** 'list': list | detail. 'gallery': the thumbnail grid; a sample opened from it shows the detail in its place. */
+  private layoutMode: 'list' | 'gallery' = 'list';
+  private galleryOpen = false;
   private init: InitResult | undefined;
   private query: ViewQuery;
   private viewAbort: AbortController | undefined;
@@ -95,6 +110,10 @@ class App {
     this.missesToggle = ui.checkbox('misses only', { checked: this.query.missesOnly, onChange: (c) => this.setQuery({ ...this.query, missesOnly: c }) });
     this.resortButton = ui.button('Re-sort', () => this.setQuery(this.query), { title: 'Include rows computed since the list was sorted' });
     this.resortButton.element.hidden = true;
+    this.computeAllButton = ui.button('Compute them', () => { client.request('evaluate', {}).catch((e) => this.showBanner(message(e), 'error')); },
+      { ariaLabel: 'Compute every row: Evaluate pointing game on the whole file', title: 'Runs Evaluate pointing game on the whole file (every split); then Re-sort' });
+    this.csvButton = ui.button('Export table as CSV', () => { void this.exportCsv(); },
+      { ariaLabel: 'Export the filtered, sorted list with every computed metric as CSV', title: 'Every row of the current list (filters and sort applied), with the metrics computed so far' });
     this.evaluateButton = ui.button('Evaluate pointing game', () => { client.request('evaluate', {}).catch((e) => this.showBanner(message(e), 'error')); },
       { appearance: 'primary', ariaLabel: 'Evaluate the pointing game on the whole dataset' });
 
@@ -113,6 +132,13 @@ class App {
       },
       onScroll: () => this.saveState(),
     });
+    this.gallery = new Gallery({
+      fetchRows: (viewId, start, limit) => client.request('getRows', { viewId, start, limit }),
+      fetchThumbnails: async (indices, signal) => (await client.request('getThumbnails', { indices }, signal)).thumbnails,
+      onSelect: (position) => { this.list.select(position, false); this.saveState(); },
+      onOpen: (position, row) => { if (row) this.openFromGallery(position, row.index); },
+      colormap: () => this.detail.colormap,
+    });
     this.detail = new DetailView({
       explainPhrase: (phrase) => this.explainPhrase(phrase),
       backToSample: () => { if (this.shownIndex !== null) this.showSample(this.shownIndex, true); },
@@ -122,7 +148,7 @@ class App {
           (e) => this.showBanner(`Export failed: ${message(e)}`, 'error'));
       },
       revealSource: () => { if (this.shownIndex !== null) void client.request('revealSource', { index: this.shownIndex }).catch((e) => this.showBanner(message(e), 'error')); },
-      stateChanged: () => this.saveState(),
+      stateChanged: () => { this.saveState(); this.gallery.redraw(); },
       imageSettled: () => { const e = this.detail.current.explanation; if (e) this.reportShown(e.index, e.phrase); },
       allowImageFolder: () => { void this.allowImageFolder(); },
     }, { opacity: this.restoring.opacity, colormap: this.restoring.colormap ?? 'jet', altPhrase: this.restoring.altPhrase });
@@ -135,28 +161,49 @@ class App {
   private layout(): void {
     this.banner.hidden = true;
     this.readBanner.hidden = true;
+    this.galleryBack.hidden = true;
     this.statusLine.setAttribute('role', 'status');
     this.statusLine.setAttribute('aria-live', 'polite');
     const toolbar = el('div', 'toolbar');
     toolbar.setAttribute('role', 'toolbar');
     toolbar.setAttribute('aria-label', 'Filter and sort samples');
-    toolbar.append(this.search.element, this.splitSelect.element, el('span', 'control-label', 'Sort'), this.sortSelect.element,
-      this.missesToggle.element, this.resortButton.element, this.evaluateButton.element);
-    const listPane = el('section', 'list-pane');
-    listPane.setAttribute('aria-label', 'Sample list');
+    const layoutSwitch = el('div', 'layout-switch');
+    layoutSwitch.setAttribute('role', 'radiogroup');
+    layoutSwitch.setAttribute('aria-label', 'Layout');
+    for (const [mode, label] of [['list', '☰ List'], ['gallery', '▦ Gallery']] as const) {
+      const b = el('button', 'layout-button', label);
+      b.type = 'button';
+      b.setAttribute('role', 'radio');
+      b.setAttribute('aria-checked', String(mode === 'list'));
+      b.addEventListener('click', () => this.setLayout(mode));
+      this.layoutButtons.set(mode, b);
+      layoutSwitch.append(b);
+    }
+    toolbar.append(layoutSwitch, this.search.element, this.splitSelect.element, el('span', 'control-label', 'Sort'), this.sortSelect.element,
+      this.missesToggle.element, this.resortButton.element, this.evaluateButton.element, this.csvButton.element);
+    this.listPane.setAttribute('aria-label', 'Sample list');
     this.listEmpty.hidden = true;
     this.listEmpty.setAttribute('role', 'status');
-    listPane.append(this.list.element, this.listEmpty);
+    this.listPane.append(this.list.element, this.listEmpty);
+    this.galleryPane.setAttribute('aria-label', 'Sample gallery');
+    this.galleryPane.append(this.gallery.element);
+    const back = ui.button('← Gallery', () => this.closeGalleryDetail(), { ariaLabel: 'Back to the gallery (Escape)', title: 'Back to the gallery (Escape); j / k move to the next sample' });
+    this.galleryBack.append(back.element, el('span', 'control-label', 'Esc returns to the gallery · j / k: next / previous sample'));
+    this.detail.element.prepend(this.galleryBack);
     const main = el('main', 'main');
-    main.append(listPane, this.detail.element);
+    main.append(this.listPane, this.galleryPane, this.detail.element);
     this.summary.setAttribute('aria-label', 'Pointing-game accuracy per split');
     this.summary.hidden = true;
-    this.root.replaceChildren(this.banner, this.readBanner, toolbar, this.statusLine, main, this.summary);
+    this.uncomputedHint.hidden = true;
+    this.uncomputedHint.setAttribute('role', 'status');
+    this.uncomputedHint.append(this.uncomputedText, this.computeAllButton.element);
+    this.root.replaceChildren(this.banner, this.readBanner, toolbar, this.statusLine, this.uncomputedHint, main, this.summary);
   }
 
   private wireEvents(): void {
     client.on('rowsComputed', ({ rows, computedCount }) => {
       this.list.updateRows(rows);
+      this.gallery.updateRows(rows);
       this.computedCount = computedCount;
       if (this.query.sortKey !== 'index' || this.query.missesOnly) {
         this.pendingResort += rows.filter((r) => r.metrics).length;
@@ -175,12 +222,19 @@ class App {
       this.indexError = p.error;
       this.renderReadBanner();
       if (p.splits.length !== this.init.splits.length) { this.init.splits = p.splits; this.fillSplits(); }
-      if (this.isIdentityQuery()) this.list.setTotal(p.count);
+      if (this.isIdentityQuery()) { this.list.setTotal(p.count); this.gallery.setTotal(p.count); }
       if (p.error) this.showBanner(`Could not read the file: ${p.error}`, 'error');
       this.renderStatus();
       this.updateListEmpty();
     });
     client.on('evaluation', (s) => this.renderSummary(s));
+    client.on('filterProgress', ({ scanned, total, matches, from }) => {
+      if (this.listEmpty.hidden || this.list.element.getAttribute('aria-busy') !== 'true') return;
+      const found = `${matches.toLocaleString('en-US')} match${matches === 1 ? '' : 'es'} ${from > 0 ? `in rows ${from.toLocaleString('en-US')}+` : 'so far'}`;
+      const text = `${found} · indexing phrases for search (once per file): `
+        + `${scanned.toLocaleString('en-US')} / ${total.toLocaleString('en-US')}…`;
+      this.listEmpty.replaceChildren(ui.progressRing(text), el('span', undefined, text));
+    });
     client.on('comparisonChanged', ({ comparison }) => {
       if (!this.init) return;
       this.init.comparison = comparison;
@@ -199,6 +253,7 @@ class App {
       this.init.comparison = comparison;
       this.computedCount = computedCount;
       this.summary.hidden = true;   // the evaluation belonged to the old model
+      this.gallery.clearThumbnails();
       this.renderModel();
       this.setQuery(this.query);
       if (this.shownIndex !== null && !('error' in model)) this.showSample(this.shownIndex, true);
@@ -228,6 +283,7 @@ class App {
     document.title = init.title;
     this.computedCount = init.computedCount;
     document.body.classList.toggle('mode-single', init.mode === 'single');
+    this.detail.revealAvailable = init.mode === 'dataset';
     this.fillSplits();
     this.renderModel();
     this.indexError = init.indexError;
@@ -242,11 +298,12 @@ class App {
       return;
     }
     await this.applyQuery();
+    if (this.restoring.layout === 'gallery') this.setLayout('gallery');
     if (this.restoring.scrollPosition) this.list.scrollPosition = this.restoring.scrollPosition;
     if (this.restoring.selectedIndex !== null && this.isIdentityQuery()) this.list.select(this.restoring.selectedIndex);
     else if (this.list.rowCount > 0) this.list.select(0);
     else this.detail.showEmpty(init.count === 0 && init.indexingComplete ? 'This file has no samples.' : 'No sample selected.');
-    this.list.focus();
+    if (this.layoutMode === 'gallery') { this.gallery.select(Math.max(0, this.list.selectedPosition), false); this.gallery.focus(); } else this.list.focus();
   }
 
   /** Host and webview cannot talk: say so in place of the content. */
@@ -276,6 +333,7 @@ class App {
 
   private setQuery(q: ViewQuery): void {
     this.query = q;
+    this.renderEvaluateScope();
     this.syncControls();
     void this.applyQuery().then(() => { if (this.list.rowCount) this.list.select(0); });
     this.saveState();
@@ -289,19 +347,32 @@ class App {
     this.listEmpty.hidden = false;
     this.listEmpty.replaceChildren(ui.progressRing('Building list'), el('span', undefined, 'Building list…'));
     try {
-      const { viewId, total } = await client.request('setView', { query: this.query }, abort.signal);
+      const { viewId, total, uncomputed } = await client.request('setView', { query: this.query }, abort.signal);
       if (abort.signal.aborted) return;
+      this.renderUncomputed(uncomputed);
       this.pendingResort = 0;
       this.resortButton.element.hidden = true;
       this.list.setSortIndicator(this.query.sortKey, this.query.sortDirection);
       this.list.setView(viewId, total);
       this.list.scrollPosition = 0;
+      this.gallery.setView(viewId, total);
       this.updateListEmpty();
     } catch (e) {
       if (isCancel(e)) return;
       this.listEmpty.hidden = false;
       this.listEmpty.replaceChildren(el('span', 'error', `Could not build the list: ${message(e)}`));
     }
+  }
+
+  private renderUncomputed(uncomputed: number | undefined): void {
+    this.uncomputedHint.hidden = !uncomputed;
+    if (!uncomputed) return;
+    const rows = `${uncomputed.toLocaleString('en-US')} row${uncomputed === 1 ? '' : 's'} of this list ${uncomputed === 1 ? 'is' : 'are'} not computed yet`;
+    this.uncomputedText.textContent = this.query.missesOnly
+      ? `${rows}: “misses only” cannot show them until they are explained.`
+      : `${rows}: they follow the sorted rows, in dataset order.`;
+    const m = this.init?.model;
+    this.computeAllButton.setDisabled(!m || 'error' in m);
   }
 
   private updateListEmpty(): void {
@@ -428,7 +499,19 @@ class App {
     this.detail.itmNote = m && !('error' in m) ? m.itmNote ?? '' : '';
     this.list.setItmNote(this.detail.itmNote);
     this.detail.setComparisonModel(c ? { label: comparisonLabel(c), name: 'error' in c.model ? c.dir : c.model.name } : null);
-    this.evaluateButton.setLabel(c && !('error' in c.model) ? 'Evaluate pointing game (both models)' : 'Evaluate pointing game');
+    this.renderEvaluateScope();
+  }
+
+  /** The pointing game runs on the whole file: with a split or text filter on, the button says so. */
+  private renderEvaluateScope(): void {
+    const filtered = this.query.split !== null || this.query.text.trim() !== '';
+    this.evaluateButton.element.title = filtered
+      ? 'Evaluates every sample of the file (all splits), not only the filtered list; the table gives the accuracy per split'
+      : 'Evaluates every sample of the file; the table gives the accuracy per split';
+    this.evaluateButton.element.dataset.scope = filtered ? 'whole-file' : 'all';
+    const c = this.init?.comparison;
+    const both = c && !('error' in c.model) ? ' (both models)' : '';
+    this.evaluateButton.setLabel(filtered ? `Evaluate pointing game on the whole file${both}` : `Evaluate pointing game${both}`);
   }
 
   private showBanner(text: string, kind: 'error' | 'info'): void {
@@ -483,10 +566,10 @@ class App {
     const head = el('tr');
     for (const h of ['split', 'hits', 'queries', 'accuracy']) { const th = el('th', undefined, h); th.scope = 'col'; head.append(th); }
     table.append(head);
-    for (const a of s.bySplit) {
+    for (const a of shownSplits(s.bySplit)) {
       const tr = el('tr');
       tr.dataset.split = a.split;
-      tr.append(el('td', undefined, a.split), el('td', 'num', String(a.hits)), el('td', 'num', String(a.total)),
+      tr.append(el('td', undefined, splitLabel(a.split)), el('td', 'num', String(a.hits)), el('td', 'num', String(a.total)),
         el('td', 'num', Number.isFinite(a.accuracy) ? `${(a.accuracy * 100).toFixed(2)}%` : '–'));
       table.append(tr);
     }
@@ -511,11 +594,11 @@ class App {
     }
     table.append(head);
     const pct = (v: number, hits: number, total: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(2)}% (${hits}/${total})` : '–');
-    for (const d of c.deltas) {
+    for (const d of shownSplits(c.deltas)) {
       const tr = el('tr');
       tr.dataset.split = d.split;
       const cells: Array<[string, string, string?]> = [
-        ['split', d.split], ['queries', String(Math.max(d.currentTotal, d.comparisonTotal))],
+        ['split', splitLabel(d.split)], ['queries', String(Math.max(d.currentTotal, d.comparisonTotal))],
         ['comparison', pct(d.comparison, d.comparisonHits, d.comparisonTotal)], ['current', pct(d.current, d.currentHits, d.currentTotal)],
         ['delta', formatDeltaPts(d.deltaPts), !Number.isFinite(d.deltaPts) || Number(d.deltaPts.toFixed(1)) === 0 ? undefined : d.deltaPts > 0 ? 'better' : 'worse'],
       ];
@@ -536,15 +619,71 @@ class App {
     const path = e.composedPath();
     const typing = path.some((t) => t instanceof HTMLElement && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'VSCODE-TEXT-FIELD' || t.tagName === 'VSCODE-DROPDOWN'));
     if (typing) {
-      if (e.key === 'Escape') { (document.activeElement as HTMLElement | null)?.blur(); this.list.focus(); }
-      if (e.key === 'Enter' && path.includes(this.search.element)) this.list.focus();
+      if (e.key === 'Escape') { (document.activeElement as HTMLElement | null)?.blur(); this.focusCollection(); }
+      if (e.key === 'Enter' && path.includes(this.search.element)) this.focusCollection();
       return;
     }
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === '/') { e.preventDefault(); this.search.focus(); return; }
     const onButton = path.some((t) => t instanceof HTMLElement && (t.tagName === 'BUTTON' || t.tagName === 'VSCODE-BUTTON'));
     if (e.key === 'Enter' && onButton) return;
-    if (this.init?.mode === 'dataset' && this.list.handleKey(e)) e.preventDefault();
+    if (this.detail.handleZoomKey(e)) { e.preventDefault(); return; }
+    if (this.init?.mode !== 'dataset') return;
+    if (this.layoutMode === 'gallery' && !this.galleryOpen) { if (this.gallery.handleKey(e)) e.preventDefault(); return; }
+    if (this.layoutMode === 'gallery' && e.key === 'Escape') { e.preventDefault(); this.closeGalleryDetail(); return; }
+    if (this.list.handleKey(e)) e.preventDefault();
+  }
+
+  private focusCollection(): void { if (this.layoutMode === 'gallery' && !this.galleryOpen) this.gallery.focus(); else this.list.focus(); }
+
+  /** List | detail, or the gallery (a sample opened from it takes the gallery's place until Escape / ← Gallery). */
+  private setLayout(mode: 'list' | 'gallery'): void {
+    this.layoutMode = mode;
+    this.galleryOpen = false;
+    for (const [m, b] of this.layoutButtons) b.setAttribute('aria-checked', String(m === mode));
+    document.body.classList.toggle('layout-gallery', mode === 'gallery');
+    document.body.classList.remove('gallery-open');
+    this.galleryBack.hidden = true;
+    (mode === 'gallery' ? this.galleryPane : this.listPane).append(this.listEmpty);
+    if (mode === 'gallery') { this.gallery.relayout(); this.gallery.select(Math.max(0, this.list.selectedPosition), false); this.gallery.focus(); } else {
+      this.list.focus();
+      const r = this.list.rowAt(this.list.selectedPosition);
+      if (r) void this.showSample(r.index, false);
+    }
+    this.saveState();
+  }
+
+  private openFromGallery(position: number, index: number): void {
+    this.galleryOpen = true;
+    document.body.classList.add('gallery-open');
+    this.galleryBack.hidden = false;
+    this.list.select(position, false);
+    void this.showSample(index, this.shownIndex !== index);
+    this.detail.redrawAll();
+  }
+
+  private closeGalleryDetail(): void {
+    if (!this.galleryOpen) return;
+    this.galleryOpen = false;
+    document.body.classList.remove('gallery-open');
+    this.galleryBack.hidden = true;
+    this.gallery.select(Math.max(0, this.list.selectedPosition), false);
+    this.gallery.focus();
+  }
+
+  /** "Export table as CSV": the host pages through the current view and writes it; the webview never holds it whole. */
+  private async exportCsv(): Promise<void> {
+    this.csvButton.setDisabled(true);
+    this.setStatusNote('Writing the table…');
+    try {
+      const r = await client.request('exportCsv', { viewId: this.list.viewIdentity });
+      this.setStatusNote(r.path ? `Wrote ${r.rows.toLocaleString('en-US')} rows to ${r.path}` : '');
+    } catch (e) {
+      this.setStatusNote('');
+      this.showBanner(`Could not export the table: ${message(e)}`, 'error');
+    } finally {
+      this.csvButton.setDisabled(false);
+    }
   }
 
   private saveState(): void {
@@ -553,12 +692,22 @@ class App {
       this.saveTimer = undefined;
       const state: PersistedViewState = {
         query: this.query, selectedIndex: this.shownIndex, scrollPosition: this.list.scrollPosition,
-        opacity: this.detail.opacity, colormap: this.detail.colormap, altPhrase: this.detail.altPhraseText,
+        opacity: this.detail.opacity, colormap: this.detail.colormap, altPhrase: this.detail.altPhraseText, layout: this.layoutMode,
       };
       vscode.setState(state);
     }, 200);
   }
 }
+
+/**
+ * A file without splits evaluates to one '(none)' row and the 'all' row with the same numbers: show 'all' alone
+ * (issue 14 item 4). Rows without a split beside named splits are labelled 'no split'.
+ */
+function shownSplits<T extends { split: string }>(rows: readonly T[]): T[] {
+  const named = rows.filter((r) => r.split !== 'all' && r.split !== '(none)');
+  return named.length === 0 ? rows.filter((r) => r.split === 'all') : [...rows];
+}
+const splitLabel = (split: string) => (split === '(none)' ? 'no split' : split);
 
 function comparisonLabel(c: ComparisonInfo): string { return c.role === 'previous' ? 'previous' : 'comparison'; }
 

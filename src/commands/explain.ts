@@ -1,4 +1,5 @@
-// "AMC: Explain phrase": pick an image (explorer context menu, the active image editor, or a file dialog), type
+// "AMC: Explain phrase": pick an image (explorer context menu, the active image editor, the image an active
+// annotation viewer shows (offered first, with "Choose another image…"), or a file dialog), type
 // a phrase, and see where the model looks: a panel with the same side-by-side view as the annotation viewer
 // (image | box mask (empty: a typed phrase has no box; draw one to score it) | GradCAM with the pointing point).
 import * as path from 'node:path';
@@ -40,6 +41,24 @@ function activeImage(): vscode.Uri | undefined {
   return undefined;
 }
 
+/** The image the active annotation viewer shows, if the command runs from one. */
+async function viewerImage(): Promise<vscode.Uri | undefined> {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  if (!(input instanceof vscode.TabInputCustom) || input.viewType !== 'amc.annotationViewer') return undefined;
+  const live = [...liveViewers].find((v) => v.kind === 'dataset' && v.file === input.uri.fsPath);
+  const image = await live?.session.shownImage();
+  return image ? vscode.Uri.file(image) : undefined;
+}
+
+/** Run from a viewer: its current image first, any other image second (issue 14 item 8). */
+async function offerViewerImage(image: vscode.Uri): Promise<vscode.Uri | undefined> {
+  const current = { label: path.basename(image.fsPath), description: 'the image shown in the viewer', detail: image.fsPath };
+  const other = { label: 'Choose another image…', description: '', detail: undefined };
+  const choice = await vscode.window.showQuickPick([current, other], { title: 'AMC: Explain phrase on which image?' });
+  if (!choice) return undefined;
+  return choice === current ? image : pickImage();
+}
+
 async function pickImage(): Promise<vscode.Uri | undefined> {
   const picked = await vscode.window.showOpenDialog({
     canSelectMany: false, openLabel: 'Explain', title: 'AMC: pick an image to explain a phrase on', filters: { Images: IMAGE_EXTENSIONS },
@@ -49,7 +68,8 @@ async function pickImage(): Promise<vscode.Uri | undefined> {
 
 export function registerExplainCommand(context: vscode.ExtensionContext): void {
   context.subscriptions.push(vscode.commands.registerCommand('amc.explainPhrase', async (uriArg?: unknown, phraseArg?: unknown): Promise<ExplainCommandResult | undefined> => {
-    const imageUri = (uriArg instanceof vscode.Uri ? uriArg : undefined) ?? activeImage() ?? await pickImage();
+    let imageUri = (uriArg instanceof vscode.Uri ? uriArg : undefined) ?? activeImage();
+    if (!imageUri) { const shown = await viewerImage(); imageUri = shown ? await offerViewerImage(shown) : await pickImage(); }
     if (!imageUri) return undefined;
     const image = imageUri.fsPath;
     const phrase = typeof phraseArg === 'string' && phraseArg.trim() ? phraseArg.trim() : await vscode.window.showInputBox({

@@ -151,6 +151,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
         allowImageFolder: (p) => this.allowImageFolder(document, p),
         imageProblem: (p) => this.imageProblem(p, document),
         savePng: (name, png) => savePng(path.dirname(document.uri.fsPath), name, png),
+        chooseCsvPath: (name) => chooseCsvPath(path.dirname(document.uri.fsPath), name),
         revealSource: (s) => revealSource(s),
         startEvaluation: () => { void vscode.commands.executeCommand('amc.evaluatePointingGame', document.uri); },
         colormap: getSettings().colormap,
@@ -304,6 +305,11 @@ async function savePng(folder: string, suggestedName: string, png: Uint8Array): 
   if (!target) return null;
   await vscode.workspace.fs.writeFile(target, png);
   return target.fsPath;
+}
+
+async function chooseCsvPath(folder: string, suggestedName: string): Promise<string | null> {
+  const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(folder, suggestedName)), filters: { 'CSV table': ['csv'] } });
+  return target?.scheme === 'file' ? target.fsPath : null;
 }
 
 async function revealSource(sample: Sample): Promise<boolean> {

@@ -5,13 +5,13 @@
 import type { Dataset } from '../core/datasets/dataset';
 import { groupNotScored } from '../core/notScored';
 import { accuracyBySplit } from '../core/math/pointing';
-import { pointingGame } from '../core/math/pointing';
-import { sampleLosses } from '../core/math/amc';
 import type { Sample } from '../core/types';
+import { open as openFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import {
-  MAX_PAGE, PROTOCOL_VERSION, RequestError, RequestServer, SORT_KEYS,
+  MAX_PAGE, MAX_THUMBNAILS, PROTOCOL_VERSION, RequestError, RequestServer, SORT_KEYS,
   type ComparisonEvaluation, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type HostToWebview,
-  type InitResult, type ModelInfo, type RequestHandlers, type Row, type SampleDetail, type ShownReport, type ViewQuery,
+  type InitResult, type ModelInfo, type RequestHandlers, type Row, type SampleDetail, type ShownReport, type Thumbnail, type ViewQuery,
 } from '../shared/protocol';
 import { splitDeltas } from '../shared/comparison';
 import { folderToAllow } from './imageRoots';
@@ -49,6 +49,8 @@ export interface ViewerSessionOptions {
   /** Why an image cannot be shown (missing, unreadable), or undefined when it is fine. */
   imageProblem(path: string): Promise<string | undefined>;
   savePng(suggestedName: string, png: Uint8Array): Promise<string | null>;
+  /** "Export table as CSV": where to write it (a save dialog), null when the user cancelled. Absent: not offered. */
+  chooseCsvPath?(suggestedName: string): Promise<string | null>;
   revealSource?(sample: Sample): Promise<boolean>;
   /** Starts the pointing-game evaluation through the host's command (progress notification). */
   startEvaluation?(): void;
@@ -121,6 +123,13 @@ export class ViewerSession {
     if (this.progressTimer) clearInterval(this.progressTimer);
     this.server.dispose();
   }
+
+  /** The image of the sample the webview last asked for (what the viewer shows), for "AMC: Explain phrase". */
+  async shownImage(): Promise<string | undefined> {
+    if (this.shownSampleIndex === undefined) return undefined;
+    try { return (await this.sample(this.shownSampleIndex)).image; } catch { return undefined; }
+  }
+  private shownSampleIndex: number | undefined;
 
   /** Ask the webview to show a sample (e.g. from a command). */
   select(index: number): void { this.server.emit('select', { index }); }
@@ -294,11 +303,16 @@ export class ViewerSession {
         const build = new AbortController();
         this.viewBuild = build;
         signal.addEventListener('abort', () => build.abort(), { once: true });
-        const view = await buildView(this.opts.dataset, this.store, query, build.signal);
+        let lastProgress = 0;
+        const view = await buildView(this.opts.dataset, this.store, query, build.signal, (progress) => {
+          if (Date.now() - lastProgress < 200 && progress.scanned < progress.total) return;
+          lastProgress = Date.now();
+          this.server.emit('filterProgress', progress);
+        });
         if (build.signal.aborted) throw new RequestError('cancelled', 'cancelled');
         this.view = view;
         this.viewId++;
-        return { viewId: this.viewId, total: view.total() };
+        return { viewId: this.viewId, total: view.total(), ...(view.uncomputed !== undefined ? { uncomputed: view.uncomputed } : {}) };
       },
 
       getRows: async ({ viewId, start, limit }) => {
@@ -321,6 +335,7 @@ export class ViewerSession {
 
       getSample: async ({ index }): Promise<SampleDetail> => {
         const s = await this.sample(index);
+        this.shownSampleIndex = index;
         const detail: SampleDetail = {
           index: s.index, id: s.id, phrase: s.phrase, caption: s.caption, split: s.split, boxes: s.boxes, hitRule: s.hitRule,
           imagePath: s.image, width: s.width, height: s.height, entry: s.source.entry,
@@ -398,11 +413,100 @@ export class ViewerSession {
         return { folder: await this.opts.allowImageFolder(s.image) };
       },
 
+      getThumbnails: async ({ indices }, signal) => {
+        if (!Array.isArray(indices) || indices.length > MAX_THUMBNAILS || !indices.every((i) => Number.isInteger(i) && i >= 0)) {
+          throw new RequestError(`getThumbnails: indices must be at most ${MAX_THUMBNAILS} non-negative integers`, 'bad-request');
+        }
+        const { engine } = await this.loadExplainer();
+        const samples = await this.samplesAt(indices);
+        await Promise.all(indices.map((i) => this.computing.get(i)));
+        // One batch for the samples on screen whose map is not cached (a metric alone does not draw a thumbnail).
+        const todo = [...samples.values()].filter((s) => !this.explanations.has(`s${s.index}`) && this.store.error(s.index) === undefined);
+        if (todo.length) {
+          const caches = this.caches();
+          await tracked(this.computing, todo.map((s) => s.index), async () => {
+            const results = await engine.explainBatch(todo, signal);
+            if (!signal.aborted) todo.forEach((s, k) => recordIn(caches, s, results[k]));
+          });
+          if (signal.aborted) throw new RequestError('cancelled', 'cancelled');
+          this.server.emit('rowsComputed', { rows: todo.map((s) => this.row(s)), computedCount: this.store.computedCount });
+        }
+        const thumbnails: Thumbnail[] = [];
+        for (const i of indices) {
+          const s = samples.get(i);
+          if (!s) continue;
+          const e = this.explanations.get(`s${i}`);
+          const uri = this.opts.imageUri(s.image);
+          thumbnails.push({
+            index: i, phrase: s.phrase, boxes: s.boxes, metrics: this.store.get(i), error: this.store.error(i),
+            ...(uri ? { imageUri: uri } : { imageProblem: `${s.image} is outside the allowed folders` }),
+            ...(e ? { width: e.width, height: e.height, grid: e.grid, gradcam: e.gradcam, point: e.point } : {}),
+          });
+        }
+        return { thumbnails };
+      },
+
+      exportCsv: async ({ viewId }, signal) => {
+        if (viewId !== this.viewId) throw new RequestError(`view ${viewId} was replaced by view ${this.viewId}: export again`, 'cancelled');
+        if (!this.opts.chooseCsvPath) throw new RequestError('this viewer cannot export a table', 'bad-request');
+        const base = path.basename(this.opts.dataset.file).replace(/\.[^.]*$/, '');
+        const target = await this.opts.chooseCsvPath(`${base}-metrics.csv`);
+        if (!target) return { path: null, rows: 0 };
+        const rows = await this.writeCsv(target, this.view, signal);
+        return { path: target, rows };
+      },
+
       revealSource: async ({ index }) => {
         const s = await this.sample(index);
         return { shown: this.opts.revealSource ? await this.opts.revealSource(s) : false };
       },
     };
+  }
+
+  /**
+   * Writes `view` (the filtered, sorted list) as CSV, paging through the dataset: one line per row with every
+   * metric computed so far with the current model (and the comparison model's, when comparing). Empty cells: not
+   * computed yet. Returns the number of rows written.
+   */
+  private async writeCsv(target: string, view: ListView, signal: AbortSignal): Promise<number> {
+    const comparison = this.comparisonSlot?.store ? this.comparisonSlot : undefined;
+    const model = this.explainer?.info.name ?? '';
+    const header = ['position', 'index', 'id', 'split', 'phrase', 'image', 'entry', 'boxes', 'model', 'itm_score', 'l_mean', 'l_max', 'hit', 'error'];
+    if (comparison) header.push('comparison_model', 'comparison_itm_score', 'comparison_l_mean', 'comparison_l_max', 'comparison_hit', 'comparison_error');
+    const file = await openFile(target, 'w');
+    const page = 2000;
+    let written = 0;
+    try {
+      await file.write(`${header.join(',')}\n`);
+      const total = view.total();
+      for (let start = 0; start < total; start += page) {
+        if (signal.aborted || this.disposed) throw new RequestError('cancelled', 'cancelled');
+        const end = Math.min(total, start + page);
+        let samples: Sample[];
+        if (view.contiguous) samples = await this.opts.dataset.page(start, end - start);
+        else {
+          const indices: number[] = [];
+          for (let p = start; p < end; p++) indices.push(view.indexAt(p));
+          const byIndex = await this.samplesAt(indices);
+          samples = indices.map((i) => byIndex.get(i)).filter((x): x is Sample => x !== undefined);
+        }
+        const lines = samples.map((s, k) => {
+          const m = this.store.get(s.index);
+          const cells: Array<string | number | undefined> = [start + k, s.index, s.id, s.split, s.phrase, s.image, s.source.entry,
+            JSON.stringify(s.boxes), m ? model : '', m?.score, m?.lMean, m?.lMax, m ? (m.hit ? 1 : 0) : undefined, this.store.error(s.index)];
+          if (comparison?.store) {
+            const c = comparison.store.get(s.index);
+            cells.push(c ? comparison.explainer?.info.name ?? comparison.source.dir : '', c?.score, c?.lMean, c?.lMax, c ? (c.hit ? 1 : 0) : undefined, comparison.store.error(s.index));
+          }
+          return cells.map(csvCell).join(',');
+        });
+        await file.write(lines.length ? `${lines.join('\n')}\n` : '');
+        written += samples.length;
+      }
+    } finally {
+      await file.close();
+    }
+    return written;
   }
 
   private async pump(): Promise<void> {
@@ -558,13 +662,21 @@ function rememberIn(cache: Map<string, ExplanationPayload>, key: string, payload
   while (cache.size > EXPLANATION_CACHE) cache.delete(cache.keys().next().value as string);
 }
 
-/** A typed phrase on a sample's image; losses and hit against that sample's boxes (spec §2 per-sample, §4.1 hit). */
+/**
+ * A phrase the user typed on a sample's image. It is not the sample's phrase, so the sample's boxes say nothing
+ * about it: no losses, no hit (issue 14 item 5). The webview scores it against a box the user gives.
+ */
 async function phrasePayload(engine: EngineLike, s: Sample, phrase: string, signal: AbortSignal): Promise<ExplanationPayload> {
-  const r = await engine.explain(s.image, phrase, signal);
-  if (s.boxes.length === 0) return toPayload(null, phrase, r);
-  const losses = sampleLosses(r.gradcam, r.grid, s.boxes, r.width, r.height);
-  const { hit } = pointingGame(r.gradcam, r.grid, r.width, r.height, s.boxes);
-  return toPayload(null, phrase, r, { ...losses, hit });
+  return toPayload(null, phrase, await engine.explain(s.image, phrase, signal));
+}
+
+/** One CSV cell (RFC 4180): quoted when it holds a comma, quote or line break; numbers at full float32 precision. */
+function csvCell(v: string | number | undefined): string {
+  if (v === undefined) return '';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : '';
+  // A leading =, +, - or @ would be run as a formula by spreadsheet programs: keep phrases text.
+  const text = /^[=+\-@]/.test(v) ? `'${v}` : v;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 function validateQuery(q: ViewQuery): void {

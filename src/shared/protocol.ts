@@ -174,6 +174,30 @@ export interface EvaluationSummary {
   comparison?: ComparisonEvaluation;
 }
 
+/**
+ * One gallery thumbnail (issue 14 item 3): the sample's image and its raw mean GradCAM (g×g, as in
+ * ExplanationPayload), with the row's metrics. `error`: why the sample could not be explained.
+ */
+export interface Thumbnail {
+  index: number;
+  phrase: string;
+  /** Webview URI of the image; absent when it lies outside the granted roots (then `imageProblem` says so). */
+  imageUri?: string;
+  imageProblem?: string;
+  boxes: BoxXYXY[];
+  /** The map's image size and the map; absent when the sample has no explanation (`error`). */
+  width?: number;
+  height?: number;
+  grid?: number;
+  gradcam?: number[];
+  point?: { x: number; y: number };
+  metrics?: RowMetrics;
+  error?: string;
+}
+
+/** The most thumbnails one getThumbnails request may ask for. */
+export const MAX_THUMBNAILS = 16;
+
 /** State the webview keeps with setState so a hidden tab comes back where it was. */
 export interface PersistedViewState {
   query: ViewQuery;
@@ -182,6 +206,8 @@ export interface PersistedViewState {
   opacity: number;
   colormap: 'jet' | 'viridis';
   altPhrase: string;
+  /** The sample list or the thumbnail gallery (absent in states saved before the gallery existed: list). */
+  layout?: 'list' | 'gallery';
 }
 
 export interface InitResult {
@@ -222,13 +248,20 @@ export interface RequestMap {
   /** First message after the webview script loads. */
   ready: { params: Record<string, never>; result: InitResult };
   /** Build (or rebuild) the ordered list for a query; later getRows calls name the returned viewId. */
-  setView: { params: { query: ViewQuery }; result: { viewId: number; total: number } };
+  /**
+   * `uncomputed` (metric sorts and misses only): rows the text/split filters admit that were not computed yet;
+   * misses only cannot list them, a metric sort lists them after the sorted rows.
+   */
+  setView: { params: { query: ViewQuery }; result: { viewId: number; total: number; uncomputed?: number } };
   /** A page of the current view. Rows are never sent whole: limit ≤ MAX_PAGE. */
   getRows: { params: { viewId: number; start: number; limit: number }; result: { viewId: number; total: number; rows: Row[] } };
   getSample: { params: { index: number }; result: SampleDetail };
   /** Full explanation of a sample (cached per model on the host). */
   explainSample: { params: { index: number }; result: ExplanationPayload };
-  /** "Explain with another phrase" on a sample's image; losses/hit are against that sample's boxes. */
+  /**
+   * "Explain with another phrase" on a sample's image. The phrase is the user's, not the sample's: the result has no
+   * losses and no hit (the sample's boxes belong to its own phrase); the webview scores it against a box the user gives.
+   */
   explainPhrase: { params: { index: number; phrase: string }; result: ExplanationPayload };
   /**
    * The comparison model's explanation of a sample (or of `phrase` on its image), same shape and numbers as
@@ -254,6 +287,16 @@ export interface RequestMap {
    * for the sample again. In VS Code the page may reload with the new roots and restore the selection instead.
    */
   allowImageFolder: { params: { index: number }; result: { folder: string } };
+  /**
+   * Gallery thumbnails of the samples now on screen (at most MAX_THUMBNAILS): each sample is explained (in one
+   * batch, cached per model like computeRows) if it was not yet; newly computed rows also arrive as `rowsComputed`.
+   */
+  getThumbnails: { params: { indices: number[] }; result: { thumbnails: Thumbnail[] } };
+  /**
+   * "Export table as CSV": the host pages through the current view (viewId) and writes every row with every
+   * metric computed so far (never the whole dataset through the webview). path null: the user cancelled.
+   */
+  exportCsv: { params: { viewId: number }; result: { path: string | null; rows: number } };
 }
 
 export interface ShownReport {
@@ -291,6 +334,11 @@ export interface EventMap {
   modelChanged: { model: ModelInfo | { error: string }; computedCount: number; comparison: ComparisonInfo | null };
   /** The comparison model was set, changed or turned off (null); an evaluation of the old pair is dropped. */
   comparisonChanged: { comparison: ComparisonInfo | null };
+  /**
+   * The first text/split filter of a file indexes its phrases (once): how far it got, and how many rows from row
+   * `from` (where this query joined the build; 0 for the query that started it) to `scanned` matched the query.
+   */
+  filterProgress: { scanned: number; total: number; matches: number; from: number };
   /** Host asks the webview to select and explain a sample (e.g. from a command). */
   select: { index: number };
 }
@@ -308,7 +356,7 @@ export type HostToWebview = ResponseMessage | EventMessage;
 
 export const METHOD_NAMES: readonly Method[] = [
   'ready', 'setView', 'getRows', 'getSample', 'explainSample', 'explainPhrase', 'explainComparison', 'computeRows', 'savePng',
-  'evaluate', 'revealSource', 'reportShown', 'allowImageFolder',
+  'evaluate', 'revealSource', 'reportShown', 'allowImageFolder', 'getThumbnails', 'exportCsv',
 ];
 const METHODS: ReadonlySet<string> = new Set<string>(METHOD_NAMES);
 

@@ -127,7 +127,9 @@ describe('model comparison: a viewer session with two real engines', function ()
     const phrase = await client.request('explainComparison', { index: 1, phrase: 'the blue square' });
     assert.equal(phrase.index, null);
     assert.equal(phrase.phrase, 'the blue square');
-    assert.equal(typeof phrase.lMax, 'number');
+    // The user's phrase is not scored against the sample's boxes (they belong to its own phrase; issue 14 item 5).
+    assert.equal(phrase.lMax, undefined);
+    assert.equal(phrase.hit, undefined);
 
     // The pointing game with both: deltas = current − comparison per split, both from independent evaluations.
     const summary = await session.evaluate(() => undefined, new AbortController().signal, 4);

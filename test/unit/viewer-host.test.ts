@@ -107,6 +107,12 @@ describe('viewer list views', () => {
     assert.deepEqual(order, [4, 7, 2, 0, 1, 3, 5, 6, 8, 9]);
     const misses = await buildView(ds, store, query({ missesOnly: true }), new AbortController().signal);
     assert.deepEqual(Array.from({ length: misses.total() }, (_, p) => misses.indexAt(p)), [4, 7]);
+    // Both say how many rows were not computed yet (10 rows: 3 computed, 1 error; issue 14 item 4).
+    assert.equal(misses.uncomputed, 6);
+    assert.equal(view.uncomputed, 6);
+    const filtered = await buildView(ds, store, query({ missesOnly: true, split: 'test' }), new AbortController().signal);
+    assert.equal(filtered.uncomputed, Array.from({ length: 10 }, (_, i) => sample(i)).filter((x) => x.split === 'test' && ![2, 4, 7, 9].includes(x.index)).length);
+    assert.equal((await buildView(ds, store, query({ text: 'x' }), new AbortController().signal)).uncomputed, undefined, 'a plain filter has nothing to say');
   });
 
   it('filters by split and phrase text on the host, then sorts', async () => {
@@ -127,6 +133,40 @@ describe('viewer list views', () => {
     const view = await buildView(ds, store, query({ sortKey: 'lMax', sortDirection: 'desc' }), new AbortController().signal);
     assert.equal(view.total(), n);
     assert.deepEqual([0, 1, 2, 11, 12, n - 1].map((p) => view.indexAt(p)), [4_999_999, 10, 0, 9, 11, 4_999_998]);
+  });
+
+  it('text filter on 5 million rows: the phrase index answers each query in under a second, like a linear scan (issue 14 item 4)', async function () {
+    this.timeout(120_000);
+    const n = 5_000_000;
+    const words = ['red', 'blue', 'green', 'small', 'large', 'circle', 'square', 'star', 'left', 'right'];
+    const phraseOf = (i: number) => `${words[i % 10]} ${words[(i >> 3) % 10]} É${i % 7}`;
+    const ds = new MemoryDataset('/huge.json', 'amc-vg', { count: n, at: (i) => sample(i, i % 3 ? 'train' : 'val', phraseOf(i)), splits: ['train', 'val'] });
+    const store = new MetricStore();
+    const t0 = performance.now();
+    let progress: { scanned: number; total: number; matches: number; from: number } | undefined;
+    let reports = 0;
+    const first = await buildView(ds, store, query({ text: 'Blue Star' }), new AbortController().signal, (p) => { progress = p; reports++; });
+    const buildMs = performance.now() - t0;
+    const expected = (needle: string, split: string | null) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) if (phraseOf(i).toLowerCase().includes(needle) && (split === null || (i % 3 ? 'train' : 'val') === split)) out.push(i);
+      return out;
+    };
+    const indices = (v: { total(): number; indexAt(p: number): number }) => Array.from({ length: v.total() }, (_, p) => v.indexAt(p));
+    assert.deepEqual(indices(first), expected('blue star', null));
+    // While the index was built, the running match count was reported; the last report is the full count.
+    assert.ok(reports > 100, `${reports} progress reports`);
+    assert.deepEqual(progress, { scanned: n, total: n, matches: first.total(), from: 0 });
+    let slowest = 0;
+    for (const [text, split] of [['green', null], ['é3', 'val'], ['t r', null], ['star é6', 'train'], ['nothing like this', null]] as const) {
+      const t = performance.now();
+      const v = await buildView(ds, store, query({ text, split }), new AbortController().signal);
+      const ms = performance.now() - t;
+      assert.ok(ms < 1000, `“${text}” took ${ms.toFixed(0)} ms`);
+      slowest = Math.max(slowest, ms);
+      assert.deepEqual(indices(v), expected(text.toLowerCase(), split), `“${text}” ${split ?? ''}`);
+    }
+    console.log(`      5 M phrases: first query (builds the index) ${buildMs.toFixed(0)} ms, later queries ≤ ${slowest.toFixed(0)} ms`);
   });
 
   it('keeps metrics in columns and reports accuracy rows and errors', () => {
@@ -241,6 +281,10 @@ describe('viewer host glue', () => {
     assert.deepEqual(statted, ['/granted/a.jpg'], 'an image outside the roots was stat\'ed');
     assert.deepEqual(await client.request('allowImageFolder', { index: 1 }), { folder: '/etc' });
     assert.equal((await client.request('getSample', { index: 1 })).imageUri, 'res:/etc/hostname');
+    // "AMC: Explain phrase" from this viewer offers the image it shows (issue 14 item 8).
+    assert.equal(await session.shownImage(), '/etc/hostname');
+    await client.request('getSample', { index: 0 });
+    assert.equal(await session.shownImage(), '/granted/a.jpg');
     session.dispose();
   });
 

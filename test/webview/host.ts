@@ -4,6 +4,7 @@
 // VS Code's resourceLoading.ts `containsResource` does), and connects the page to a real ViewerSession
 // (src/editor/viewerSession.ts) through the real protocol module — the same host code the VS Code custom editor
 // runs, minus the vscode API.
+import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -53,6 +54,9 @@ export class TestViewer {
   readonly received: HostToWebview[] = [];   // host → webview
   readonly consoleErrors: string[] = [];
   readonly saved: Buffer[] = [];
+  /** CSV files written by "Export table as CSV"; set csvCancel to answer the save dialog with Cancel. */
+  readonly csvFiles: string[] = [];
+  csvCancel = false;
   session: ViewerSession | undefined;
   private fallback: RequestServer | undefined;
   private readonly stores = new Map<string, MetricStore>();
@@ -139,6 +143,14 @@ export class TestViewer {
       },
       imageProblem: async (p) => { try { await readFile(p); return undefined; } catch { return `Image not found: ${p}`; } },
       savePng: async (_name, png) => { this.saved.push(Buffer.from(png)); return `/saved/${this.saved.length}.png`; },
+      // "Export table as CSV": the save dialog answers with a file in the work folder (null: the user cancels).
+      chooseCsvPath: async (name) => {
+        if (this.csvCancel) return null;
+        mkdirSync(path.join(ROOT, 'test', '.work', 'csv'), { recursive: true });
+        const file = path.join(ROOT, 'test', '.work', 'csv', `${Date.now()}-${name}`);
+        this.csvFiles.push(file);
+        return file;
+      },
       colormap: 'jet',
       post,
       testHooks: true, // as under the extension tests: the webview reports what it drew (reportShown)

@@ -2,10 +2,12 @@
 // session, the real AMC VG reader and the real inference engine (the tiny random model exported by the trainer).
 import * as assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { openDataset } from '../../src/core/datasets/index';
 import type { Dataset } from '../../src/core/datasets/dataset';
+import type { Sample } from '../../src/core/types';
 import { accuracyBySplit, sampleLosses } from '../../src/core/math';
 import { formatDeltaPts } from '../../src/shared/comparison';
 import type { Explainer } from '../../src/editor/explainer';
@@ -34,6 +36,12 @@ async function openScenes(extra: Partial<Parameters<typeof TestViewer.open>[0]> 
   const viewer = await TestViewer.open({ dataset, explainer: async () => explainer, imageRoots: [fixture.dir], ...extra });
   viewers.push(viewer);
   return { viewer, dataset };
+}
+
+/** The samples of a file as the real reader gives them (opened and closed again). */
+async function samplesOf(file: string, start = 0, count = 1000): Promise<Sample[]> {
+  const d = await openDataset(file);
+  try { return await d.page(start, count); } finally { await d.close(); }
 }
 
 async function pixels(png: Buffer): Promise<{ data: Buffer; width: number; height: number; at(x: number, y: number): [number, number, number] }> {
@@ -100,6 +108,9 @@ describe('viewer webview: list', () => {
     assert.equal(rows[0].cells[2], 'the red square');
     assert.equal(rows[1].cells[2], 'a red box on the left');
     assert.equal(rows.length, fixture.sampleCount);
+    // Long phrases and terse headers explain themselves on hover (issue 14 item 8).
+    assert.equal(await viewer.page.getAttribute('#row-1 .c-phrase', 'title'), 'a red box on the left');
+    assert.match(await viewer.page.getAttribute('.list-header .c-num:nth-child(7)', 'title') ?? '', /L_max.*outside the box/);
     const pages = viewer.requests('getRows');
     assert.ok(pages.length >= 1);
     for (const r of pages) assert.ok((r.params as { limit: number }).limit <= MAX_PAGE);
@@ -178,6 +189,23 @@ describe('viewer webview: list', () => {
     assert.match(summaryText ?? '', /1 sample\(s\) not scored: image not found \(1\)/);
   });
 
+  it('misses only and the loss sorts say how many rows are not computed yet and offer to compute them (issue 14 item 4)', async () => {
+    // A model that cannot be loaded: nothing is computed, so every row of the list is uncomputed.
+    const dataset = await openDataset(fixture.file);
+    const viewer = await TestViewer.open({ dataset, explainer: async () => { throw new Error('no model in this test'); }, imageRoots: [fixture.dir] });
+    viewers.push(viewer);
+    await viewer.page.waitForSelector('.list-row[aria-rowindex="2"] .c-phrase:not(:empty)');
+    assert.equal(await viewer.page.isVisible('.uncomputed-hint'), false, 'the plain list has nothing to say');
+    await viewer.page.click('vscode-checkbox:has-text("misses only")');
+    await viewer.page.waitForSelector('.uncomputed-hint', { state: 'visible' });
+    assert.match(await viewer.page.textContent('.uncomputed-hint') ?? '', new RegExp(`^${fixture.sampleCount} rows of this list are not computed yet: “misses only” cannot show them`));
+    // Filtered by text: the count is the filtered list's.
+    await viewer.page.fill('vscode-text-field[aria-label="Search phrases (/)"] input', 'yellow');
+    const yellow = (await samplesOf(fixture.file)).filter((x) => x.phrase.includes('yellow')).length;
+    await viewer.page.waitForFunction((n) => document.querySelector('.uncomputed-hint span')?.textContent?.startsWith(`${n} rows`), yellow, { timeout: 10_000 });
+    assert.equal(await viewer.page.getAttribute('.uncomputed-hint vscode-button', 'disabled'), '', 'Compute them is offered without a model');
+  });
+
   it('filters by split from the dropdown (RefCOCO+ pickle: train/val/testA/testB)', async () => {
     const samples = path.join(ROOT, 'samples', 'synthetic');
     const dataset = await openDataset(path.join(samples, 'refcoco+', 'refs(unc).p'));
@@ -210,6 +238,12 @@ describe('viewer webview: list', () => {
       const second = await viewer.session!.evaluate(() => undefined, new AbortController().signal, 4);
       assert.equal(second.finished, true);
       assert.equal(viewer.session!.metrics.computedCount, fixture.sampleCount);
+      // A file without splits: the summary has the 'all' row only, not a '(none)' row with the same numbers.
+      await viewer.page.waitForSelector('.summary tr[data-split="all"]');
+      assert.deepEqual(await viewer.page.$$eval('.summary tr[data-split]', (r) => r.map((x) => (x as HTMLElement).dataset.split)), ['all']);
+      // With a split or text filter on, the button says the evaluation covers the whole file.
+      await viewer.page.fill('vscode-text-field[aria-label="Search phrases (/)"] input', 'red');
+      await viewer.page.waitForFunction(() => document.querySelector('.toolbar vscode-button[appearance="primary"]')?.textContent === 'Evaluate pointing game on the whole file');
       assert.ok(explained.length <= fixture.sampleCount - before, `re-explained computed rows: ${explained}`);
     } finally {
       engine.explainBatch = batch;
@@ -285,10 +319,17 @@ describe('viewer webview: detail', () => {
     assert.ok(near(image.at(((box[0] + box[2]) / 2) * scale, midY), [220, 40, 40]), 'box interior keeps the image');
     assert.ok(!near(image.at(box[2] * scale + 8, midY), green), 'no outline outside the box');
 
+    // The mask over the dimmed image in theme colours (issue 14 item 1): inside the box the image tinted with the
+    // theme's green, outside it veiled with the editor background — never a white block on a dark theme.
     const mask = await shot(maskPane);
-    assert.ok(near(mask.at(((box[0] + box[2]) / 2) * scale, midY), hex(theme['--vscode-editor-foreground']), 8), 'mask is set inside the box');
-    assert.ok(near(mask.at(5, 5), hex(theme['--vscode-editor-background']), 8), 'mask is clear outside');
-    assert.ok(near(mask.at(box[2] * scale + 4, midY), hex(theme['--vscode-editor-background']), 8), 'mask is clear right of the box');
+    const mix = (a: number[], b: number[], alpha: number) => a.map((v, i) => v * (1 - alpha) + b[i] * alpha);
+    const bg = hex(theme['--vscode-editor-background']);
+    const inside = [((box[0] + box[2]) / 2) * scale, midY] as const;
+    assert.ok(near(mask.at(...inside), mix(image.at(...inside), green, 110 / 255), 12), `mask inside the box ${mask.at(...inside)} is not the image tinted green`);
+    for (const [x, y] of [[5, 5], [box[2] * scale + 6, midY]] as const) {
+      assert.ok(near(mask.at(x, y), mix(image.at(x, y), bg, 200 / 255), 12), `outside the mask ${mask.at(x, y)} is not the dimmed image`);
+      assert.ok(mask.at(x, y).every((v) => v < 90), `outside the mask is bright on a dark theme: ${mask.at(x, y)}`);
+    }
 
     const heat = await shot(heatPane);
     let diff = 0, n = 0;
@@ -359,6 +400,48 @@ describe('viewer webview: detail', () => {
     assert.deepEqual(req.params, { index: 0, phrase: 'the green square' });
   });
 
+  it('a phrase the user types is labelled as theirs and scored only against a box they give (issue 14 item 5)', async () => {
+    const { viewer } = await openScenes({ theme: 'dark' });
+    await waitForExplanation(viewer, 'the red square');
+    // Sample 8 is "the yellow square" (scene 2); the user asks about something that is not there.
+    await viewer.page.focus('.list-viewport');
+    for (let i = 0; i < 8; i++) await viewer.page.keyboard.press('j');
+    await waitForExplanation(viewer, 'the yellow square');
+    await viewer.page.fill('vscode-text-field[aria-label="Explain with another phrase"] input', 'the yellow hexagon');
+    await viewer.page.keyboard.press('Enter');
+    await viewer.page.waitForFunction(() => document.querySelector('.metrics dd[data-metric="phrase"]')?.textContent === 'the yellow hexagon', null, { timeout: 20_000 });
+    // The host does not score the user's phrase against the dataset phrase's box.
+    const answer = [...viewer.received].reverse().find((m) => m.kind === 'response' && m.ok && (m.result as { phrase?: string }).phrase === 'the yellow hexagon');
+    const payload = (answer as { result: { lMax?: number; hit?: boolean } }).result;
+    assert.equal(payload.lMax, undefined, 'the host scored the user’s phrase against the dataset’s box');
+    assert.equal(payload.hit, undefined);
+    // Shown under its own title, labelled as the user's, with the dataset's phrase beside it.
+    assert.equal(await viewer.page.textContent('.detail-phrase'), 'the yellow hexagon');
+    assert.equal(await viewer.page.isVisible('.phrase-origin'), true);
+    assert.equal(await viewer.page.textContent('.phrase-origin'), 'your phrase');
+    assert.match(await viewer.page.textContent('.detail-meta') ?? '', /dataset phrase: the yellow square/);
+    const m = () => viewer.page.$$eval('.metrics dd', (d) => Object.fromEntries(d.map((x) => [(x as HTMLElement).dataset.metric, x.textContent])));
+    let shown = await m();
+    assert.equal(shown['L_max'], '–');
+    assert.equal(shown['hit'], '–');
+    assert.match(shown['scored against'] ?? '', /no box to score against/);
+    assert.match(await viewer.page.textContent('.pane-note:not(:empty)') ?? '', /No box to score your phrase against/);
+    // A box the user types: now it is scored, against that box only.
+    await viewer.page.fill('vscode-text-field[aria-label^="Box to score"] input', '40 20 150 120');
+    await viewer.page.keyboard.press('Enter');
+    await viewer.page.waitForFunction(() => document.querySelector('.metrics dd[data-metric="scored against"]')?.textContent === 'your box');
+    shown = await m();
+    const r = await engine.explain(path.join(fixture.dir, 'images', 'scene2.png'), 'the yellow hexagon');
+    const expected = sampleLosses(r.gradcam, r.grid, [[40, 20, 150, 120]], r.width, r.height);
+    assert.ok(Math.abs(Number(shown['L_max']) - expected.lMax) < 1e-3, `${shown['L_max']} vs ${expected.lMax}`);
+    assert.equal(await viewer.page.textContent('.pane:nth-child(2) figcaption'), 'Box mask · your box');
+    // Back to the sample's phrase: the dataset's title and scores again.
+    await viewer.page.click('vscode-button:has-text("Back to sample phrase")');
+    await waitForExplanation(viewer, 'the yellow square');
+    assert.equal(await viewer.page.isVisible('.phrase-origin'), false);
+    assert.notEqual((await m())['L_max'], '–');
+  });
+
   it('scores a typed or drawn box with the core sampleLosses', async () => {
     const { viewer } = await openScenes();
     await waitForExplanation(viewer, 'the red square');
@@ -372,7 +455,9 @@ describe('viewer webview: detail', () => {
     // orders differently from this single explain (seen: 5e-9 apart).
     assert.ok(Math.abs(shown.lMean - expected.lMean) < 1e-6 && Math.abs(shown.lMax - expected.lMax) < 1e-6, `${JSON.stringify(shown)} vs ${JSON.stringify(expected)}`);
 
-    // Drag a box on the image pane.
+    // Drag a box on the image pane with the Draw box tool (a plain drag pans).
+    await viewer.page.click('.tool-toggle');
+    assert.equal(await viewer.page.getAttribute('.tool-toggle', 'aria-pressed'), 'true');
     const canvas = (await viewer.page.$('.pane-canvas[aria-label^="Image"]'))!;
     const b = (await canvas.boundingBox())!;
     await viewer.page.mouse.move(b.x + 10, b.y + 10);
@@ -386,15 +471,34 @@ describe('viewer webview: detail', () => {
     assert.match(await viewer.page.textContent('.drawn-result') ?? '', /L_mean \d\.\d{4} · L_max \d\.\d{4}/);
   });
 
-  it('exports the side-by-side view as a PNG through the host', async () => {
-    const { viewer } = await openScenes();
+  it('exports a publication PNG at 2× on white, with titles, colour bar and metrics, whatever the theme (issue 14 item 7)', async () => {
+    const { viewer } = await openScenes({ theme: 'dark' });
     await waitForExplanation(viewer, 'the red square');
     await viewer.page.click('vscode-button:has-text("Export PNG")');
     await viewer.page.waitForFunction(() => document.querySelector('.status-line')?.textContent?.includes('Saved'));
     assert.equal(viewer.saved.length, 1);
-    const meta = await sharp(viewer.saved[0]).metadata();
-    const widths = await viewer.page.$$eval('.pane-canvas', (cs) => cs.map((c) => (c as HTMLCanvasElement).width));
-    assert.equal(meta.width, widths.reduce((a, b) => a + b, 0) + 8 * 2 + 8 * 2);
+    const png = await pixels(viewer.saved[0]);
+    const pane = await viewer.page.$eval('.pane-canvas', (c) => ({ w: (c as HTMLCanvasElement).clientWidth, h: (c as HTMLCanvasElement).clientHeight }));
+    // Three panes of the on-screen size side by side, 16-px margins, 12-px gaps, all at 2×.
+    assert.equal(png.width, 2 * (16 * 2 + 3 * pane.w + 12 * 2));
+    const white = [255, 255, 255];
+    for (const [x, y] of [[1, 1], [png.width - 2, png.height - 2], [png.width - 2, 1]]) assert.ok(near(png.at(x, y), white, 0), `background at ${x},${y} is ${png.at(x, y)}, not white`);
+    // The phrase line: dark text on the white band above the panes.
+    const dark = (y0: number, y1: number, x0: number, x1: number) => {
+      let n = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (png.at(x, y).every((v) => v < 100)) n++;
+      return n;
+    };
+    assert.ok(dark(2 * 16, 2 * 34, 2 * 16, 2 * 200) > 50, 'no phrase text above the panes');
+    assert.ok(dark(2 * 42, 2 * 58, 2 * 16, 2 * (16 + pane.w)) > 30, 'no pane title above the image pane');
+    // The heat pane's colour bar under it: jet from dark blue (minimum) to dark red (maximum).
+    const heatX = 16 + 2 * (pane.w + 12), barY = 2 * (16 + 24 + 20 + pane.h + 8 + 5);
+    const barLeft = png.at(2 * (heatX + 52) + 3, barY), barRight = png.at(2 * (heatX + pane.w - 52) - 4, barY);
+    assert.ok(barLeft[2] > 100 && barLeft[0] < 60, `colour bar starts with ${barLeft}, not jet's blue`);
+    assert.ok(barRight[0] > 100 && barRight[2] < 60, `colour bar ends with ${barRight}, not jet's red`);
+    // The metrics line under the panes.
+    assert.ok(dark(2 * (16 + 24 + 20 + pane.h + 34), 2 * (16 + 24 + 20 + pane.h + 34 + 14), 2 * 16, 2 * 300) > 50, 'no metrics under the panes');
+    writeFileSync(path.join(TEST_SCREENSHOTS, 'export-2x.png'), viewer.saved[0]);
   });
 
   it('shows real error states: missing image, unreadable file', async () => {
@@ -602,8 +706,8 @@ describe('viewer webview: two models side by side', () => {
     await viewer.page.click('vscode-button:has-text("Export PNG")');
     await viewer.page.waitForFunction(() => document.querySelector('.status-line')?.textContent?.includes('Saved'));
     const meta = await sharp(viewer.saved[0]).metadata();
-    const widths = await viewer.page.$$eval('.pane-canvas', (cs) => cs.map((c) => (c as HTMLCanvasElement).width));
-    assert.equal(meta.width, widths.reduce((x, y) => x + y, 0) + 8 * 3 + 8 * 2);
+    const paneW = await viewer.page.$eval('.pane-canvas', (c) => (c as HTMLCanvasElement).clientWidth);
+    assert.equal(meta.width, 2 * (16 * 2 + 4 * paneW + 12 * 3));
     await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'compare-dark.png') });
   });
 
@@ -625,7 +729,8 @@ describe('viewer webview: two models side by side', () => {
       cells: Object.fromEntries([...r.querySelectorAll('td')].map((td) => [(td as HTMLElement).dataset.col, td.textContent])),
       delta: Number((r.querySelector('td[data-col="delta"]') as HTMLElement).dataset.value),
     })));
-    assert.deepEqual(table.map((r) => r.split), cur.map((a) => a.split));
+    // This file has no splits: one 'all' row, no '(none)' row beside it (issue 14 item 4).
+    assert.deepEqual(table.map((r) => r.split), cur.filter((a) => a.split !== '(none)').map((a) => a.split));
     for (const row of table) {
       const c = cur.find((a) => a.split === row.split)!, p = prev.find((a) => a.split === row.split)!;
       const pts = (c.accuracy - p.accuracy) * 100;
@@ -662,6 +767,8 @@ describe('viewer webview: Explain phrase panel (single image)', () => {
     viewers.push(viewer);
     await waitForExplanation(viewer, 'the blue square');
     assert.equal(await viewer.page.isVisible('.list-pane'), false);
+    // No annotation file behind this panel: no "Show in file" (issue 14 item 8).
+    assert.equal(await viewer.page.isVisible('.detail-head .reveal'), false);
     const m = await viewer.page.$$eval('.metrics dd', (d) => Object.fromEntries(d.map((x) => [(x as HTMLElement).dataset.metric, x.textContent])));
     const r = await engine.explain(image, 'the blue square');
     assert.equal(m['ITM score'], r.score.toFixed(3));
@@ -719,10 +826,343 @@ describe('viewer webview: README screenshots', () => {
         await viewer.page.waitForFunction(() => document.querySelectorAll('.list-rows .c-state[aria-label="computed"]').length >= 10, null, { timeout: 60_000 });
         await viewer.page.waitForTimeout(300);
         await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `viewer-${theme}.png`) });
+        // The gallery of the same list.
+        await viewer.page.click('.layout-button:has-text("Gallery")');
+        await viewer.page.waitForFunction(() => document.querySelectorAll('.gallery-cell[data-state="drawn"]').length >= 12, null, { timeout: 60_000 });
+        await viewer.page.waitForTimeout(300);
+        await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `gallery-${theme}.png`) });
+        await viewer.page.click('.layout-button:has-text("List")');
+        // A narrow editor (a split beside the annotation file): list above, detail below, panes stacked.
+        await viewer.page.setViewportSize({ width: 440, height: 980 });
+        await viewer.page.waitForFunction(() => (document.querySelector('.panes') as HTMLElement)?.dataset.columns === '1');
+        await viewer.page.waitForTimeout(300);
+        await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `narrow-${theme}.png`) });
       }
     } finally {
       if (bundled !== engine) await bundled.dispose();
     }
-    console.log(`      screenshots with ${path.relative(ROOT, modelDir)} → ${path.relative(ROOT, SCREENSHOTS)}/viewer-{light,dark}.png`);
+    console.log(`      screenshots with ${path.relative(ROOT, modelDir)} → ${path.relative(ROOT, SCREENSHOTS)}/{viewer,gallery,narrow}-{light,dark}.png`);
+  });
+});
+
+/** A picture whose every pixel names itself: R = x, G = y, B = 128 (256×192), and a VG file with one phrase on it. */
+function writeCoordinateDataset(): { dir: string; file: string; box: [number, number, number, number] } {
+  const dir = path.join(ROOT, 'test', '.work', 'webview-coords');
+  mkdirSync(path.join(dir, 'images'), { recursive: true });
+  // A small box in a corner: its outline must not cover the pixels the test reads.
+  const box: [number, number, number, number] = [4, 150, 40, 186];
+  writeFileSync(path.join(dir, 'coords.json'), JSON.stringify([{ image: 'images/coords.png', caption: 'the square in the middle', bbox: [box] }]));
+  return { dir, file: path.join(dir, 'coords.json'), box };
+}
+
+async function writeCoordinateImage(dir: string): Promise<void> {
+  const w = 256, h = 192;
+  const raw = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set([x, y, 128], (y * w + x) * 3);
+  await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(dir, 'images', 'coords.png'));
+}
+
+/** Reads a canvas' pixels in the page (device pixels = CSS pixels here). */
+async function canvasPixels(viewer: TestViewer, selector: string): Promise<{ width: number; height: number; data: number[] }> {
+  return viewer.page.$eval(selector, (c) => {
+    const canvas = c as HTMLCanvasElement;
+    return { width: canvas.width, height: canvas.height, data: [...canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data] };
+  });
+}
+
+/** Centre of the pointing-game marker's cross (the rows and columns with the most marker-red pixels). */
+function markerCentre(p: { width: number; height: number; data: number[] }, red: number[]): { x: number; y: number } {
+  const rows = new Array(p.height).fill(0), cols = new Array(p.width).fill(0);
+  for (let y = 0; y < p.height; y++) for (let x = 0; x < p.width; x++) {
+    const i = (y * p.width + x) * 4;
+    if (near([p.data[i], p.data[i + 1], p.data[i + 2]], red, 40)) { rows[y]++; cols[x]++; }
+  }
+  const centroid = (counts: number[]) => {
+    const max = Math.max(...counts);
+    assert.ok(max >= 6, 'no pointing-game marker on the pane');
+    let s = 0, n = 0;
+    counts.forEach((c, i) => { if (c >= 0.6 * max) { s += (i + 0.5) * c; n += c; } });
+    return s / n;
+  };
+  return { x: centroid(cols), y: centroid(rows) };
+}
+
+describe('viewer webview: zoom and pan (issue 14 item 2)', () => {
+  let coords: ReturnType<typeof writeCoordinateDataset>;
+  before(async () => { coords = writeCoordinateDataset(); await writeCoordinateImage(coords.dir); });
+
+  async function openCoords(): Promise<TestViewer> {
+    const dataset = await openDataset(coords.file);
+    const viewer = await TestViewer.open({ dataset, explainer: async () => explainer, imageRoots: [coords.dir], theme: 'dark' });
+    viewers.push(viewer);
+    await waitForExplanation(viewer, 'the square in the middle');
+    await viewer.page.waitForSelector('.pane[data-image="loaded"]');
+    // Opacity 0: the GradCAM pane shows the picture itself, so its marker can be read against the picture.
+    await viewer.page.$eval('input.opacity', (i) => { (i as HTMLInputElement).value = '0'; i.dispatchEvent(new Event('input')); });
+    return viewer;
+  }
+
+  /** The picture's pixel (decoded from its colour) at CSS position (x, y) of the image pane. */
+  async function imagePixelAt(viewer: TestViewer, x: number, y: number): Promise<{ x: number; y: number }> {
+    const [r, g, b] = await viewer.page.$eval('.pane-canvas[aria-label^="Image"]', (c, at) => [...(c as HTMLCanvasElement).getContext('2d')!.getImageData(Math.floor(at.x), Math.floor(at.y), 1, 1).data], { x, y });
+    assert.ok(Math.abs(b - 128) < 3, `not a picture pixel at (${x}, ${y}): ${r},${g},${b}`);
+    return { x: r, y: g };
+  }
+
+  it('the pointing-game point stays on the same image pixel at 1×, 4× and 16×, on synchronised panes', async () => {
+    const viewer = await openCoords();
+    const point = await viewer.page.$eval('.metrics dd[data-metric="point"]', (d) => d.textContent ?? '');
+    const [px, py] = point.replace(/[()]/g, '').split(',').map(Number);
+    const red = hex(THEMES.dark.vars['--vscode-charts-red']);
+    const check = async (zoom: number, tolerance: number) => {
+      await viewer.page.waitForFunction((z) => document.querySelector('.zoom-level')?.textContent === `${z * 100} %`, zoom);
+      const heat = await canvasPixels(viewer, '.pane-canvas[aria-label^="GradCAM"]');
+      const c = markerCentre(heat, red);
+      const under = await imagePixelAt(viewer, c.x, c.y);
+      assert.ok(Math.abs(under.x - px) <= tolerance && Math.abs(under.y - py) <= tolerance,
+        `at ${zoom}× the marker (${c.x.toFixed(1)}, ${c.y.toFixed(1)}) is over image pixel (${under.x}, ${under.y}), the point is (${px}, ${py})`);
+      // The panes share one view: the GradCAM pane (opacity 0) shows the same picture pixels as the image pane.
+      for (const [x, y] of [[c.x - 20, c.y - 20], [heat.width / 2, 5], [heat.width - 6, 6]]) {
+        if (x < 0 || y < 0) continue;
+        const i = (Math.floor(y) * heat.width + Math.floor(x)) * 4;
+        const img = await imagePixelAt(viewer, x, y);
+        assert.ok(Math.abs(heat.data[i] - img.x) <= 1 && Math.abs(heat.data[i + 1] - img.y) <= 1, `panes out of step at (${x}, ${y})`);
+      }
+      return c;
+    };
+    await check(1, 1);
+    await viewer.page.focus('.panes');
+    await viewer.page.keyboard.press('+');
+    await viewer.page.keyboard.press('+');
+    await viewer.page.keyboard.press('p');   // centre on the point
+    await check(4, 0);
+    await viewer.page.keyboard.press('+');
+    await viewer.page.keyboard.press('=');
+    await check(16, 0);
+    // Sharp at 16×: one image pixel is a uniform 16×16 block (nearest neighbour, no smoothing).
+    const c = markerCentre(await canvasPixels(viewer, '.pane-canvas[aria-label^="GradCAM"]'), red);
+    const a = await imagePixelAt(viewer, c.x - 30, c.y - 30), b = await imagePixelAt(viewer, c.x - 30 + 14, c.y - 30);
+    assert.ok(Math.abs(b.x - a.x) <= 1, 'a 14-px step at 16× crosses more than one image pixel');
+    assert.equal(await viewer.page.getAttribute('.zoom-controls [aria-label="Zoom in (+)"]', 'aria-label'), 'Zoom in (+)');
+    await viewer.page.keyboard.press('0');
+    await check(1, 1);
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'zoom-dark.png') });
+  });
+
+  it('wheel zooms about the pointer, drag pans, double-click fits', async () => {
+    const viewer = await openCoords();
+    const canvas = (await viewer.page.$('.pane-canvas[aria-label^="Image"]'))!;
+    const b = (await canvas.boundingBox())!;
+    const border = await canvas.evaluate((c) => c.clientLeft);
+    const at = { x: b.width * 0.3, y: b.height * 0.6 };
+    const before = await imagePixelAt(viewer, at.x - border, at.y - border);
+    await viewer.page.mouse.move(b.x + at.x, b.y + at.y);
+    await viewer.page.mouse.wheel(0, -600);
+    await viewer.page.waitForFunction(() => Number(document.querySelector('.panes')?.getAttribute('data-zoom')) > 2);
+    const afterZoom = await imagePixelAt(viewer, at.x - border, at.y - border);
+    assert.ok(Math.abs(afterZoom.x - before.x) <= 1 && Math.abs(afterZoom.y - before.y) <= 1, `wheel zoom moved the pixel under the pointer: ${JSON.stringify(before)} → ${JSON.stringify(afterZoom)}`);
+    // Drag on the mask pane: every pane follows; what was under the pointer moves with it.
+    const mask = (await viewer.page.$('.pane-canvas[aria-label="Box mask"]'))!;
+    const mb = (await mask.boundingBox())!;
+    const from = { x: b.width * 0.5, y: b.height * 0.5 };
+    const pixelBefore = await imagePixelAt(viewer, from.x - border, from.y - border);
+    await viewer.page.mouse.move(mb.x + from.x, mb.y + from.y);
+    await viewer.page.mouse.down();
+    await viewer.page.mouse.move(mb.x + from.x - 40, mb.y + from.y - 30, { steps: 5 });
+    await viewer.page.mouse.up();
+    const moved = await imagePixelAt(viewer, from.x - 40 - border, from.y - 30 - border);
+    assert.ok(Math.abs(moved.x - pixelBefore.x) <= 1 && Math.abs(moved.y - pixelBefore.y) <= 1, `drag did not pan: ${JSON.stringify(pixelBefore)} → ${JSON.stringify(moved)}`);
+    assert.equal(await viewer.page.$eval('vscode-text-field[aria-label^="Box to score"]', (e) => (e as unknown as { value: string }).value), '', 'a pan drew a box');
+    await viewer.page.mouse.dblclick(b.x + 20, b.y + 20);
+    await viewer.page.waitForFunction(() => document.querySelector('.zoom-level')?.textContent === '100 %');
+    const corner = await imagePixelAt(viewer, 1, 1);
+    assert.ok(corner.x <= 2 && corner.y <= 2, `after the reset the corner shows ${JSON.stringify(corner)}`);
+  });
+});
+
+describe('viewer webview: detail layout (issue 14 item 1)', () => {
+  type Rect = { x: number; y: number; w: number; h: number; name: string };
+  const overlap = (a: Rect, b: Rect) => a.x < b.x + b.w - 0.5 && b.x < a.x + a.w - 0.5 && a.y < b.y + b.h - 0.5 && b.y < a.y + a.h - 0.5;
+
+  for (const [width, columns] of [[1600, 3], [1000, 2], [420, 1]] as const) {
+    it(`at ${width} px the panes fill the width, keep the aspect ratio and nothing overlaps`, async () => {
+      const { viewer } = await openScenes({ theme: 'dark', viewport: { width, height: 900 } });
+      await waitForExplanation(viewer, 'the red square');
+      await viewer.page.waitForFunction(() => !document.querySelector('.colorbar')?.hasAttribute('hidden'));
+      // A string, not a function: tsx's keepNames helpers do not exist in the page.
+      const m = await viewer.page.evaluate(`(() => {
+        const r = (e, name) => { const b = e.getBoundingClientRect(); return { x: b.x, y: b.y, w: b.width, h: b.height, name }; };
+        const panes = document.querySelector('.panes');
+        const canvases = [...document.querySelectorAll('.pane-canvas')];
+        return {
+          columns: Number(panes.dataset.columns),
+          panesWidth: panes.clientWidth,
+          canvases: canvases.map((c) => ({ w: c.clientWidth, h: c.clientHeight })),
+          figures: [...document.querySelectorAll('.pane')].map((f, i) => r(f, 'pane ' + i)),
+          captions: [...document.querySelectorAll('.pane figcaption, .pane .colorbar, .pane .map-note')].map((c, i) => r(c, 'caption ' + i)),
+          tokens: [...document.querySelectorAll('.tokens .token')].map((t, i) => r(t, 'token ' + i)),
+          title: r(document.querySelector('.detail-phrase'), 'title'),
+          reveal: r(document.querySelector('.detail-head .reveal'), 'Show in file'),
+          meta: r(document.querySelector('.detail-meta'), 'meta'),
+          controls: r(document.querySelector('.detail-controls'), 'controls'),
+          metrics: r(document.querySelector('.metrics'), 'metrics'),
+          pageOverflow: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+        };
+      })()`) as {
+        columns: number; panesWidth: number; canvases: Array<{ w: number; h: number }>; figures: Rect[]; captions: Rect[]; tokens: Rect[];
+        title: Rect; reveal: Rect; meta: Rect; controls: Rect; metrics: Rect; pageOverflow: boolean;
+      };
+      assert.equal(m.columns, columns);
+      for (const c of m.canvases) {
+        assert.ok(Math.abs(c.w / c.h - 320 / 240) < 0.02, `pane ${c.w}×${c.h} does not keep scene0's 4:3`);
+        assert.ok(c.w >= (width === 420 ? 340 : 240), `pane only ${c.w} px wide at ${width} px`);
+      }
+      // The panes use the width they are given: one row of three, or a stack of full-width panes.
+      const used = m.canvases.slice(0, columns).reduce((s, c) => s + c.w + 2, 0) + 12 * (columns - 1);
+      assert.ok(used >= 0.95 * m.panesWidth, `panes use ${used} of ${m.panesWidth} px`);
+      const everything: Rect[] = [m.title, m.reveal, m.meta, m.controls, ...m.figures, ...m.tokens, m.metrics];
+      for (let i = 0; i < everything.length; i++) for (let j = i + 1; j < everything.length; j++) {
+        if (everything[i].w === 0 || everything[j].w === 0) continue;
+        assert.ok(!overlap(everything[i], everything[j]), `${everything[i].name} ${JSON.stringify(everything[i])} overlaps ${everything[j].name} ${JSON.stringify(everything[j])}`);
+      }
+      for (const t of m.tokens) for (const c of m.captions) assert.ok(!overlap(t, c), `${t.name} overlaps ${c.name}`);
+      await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, `layout-${width}.png`) });
+      const wide = await viewer.page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map((e) => e.className + ':' + Math.round(e.getBoundingClientRect().right))`);
+      assert.equal(m.pageOverflow, false, `the page scrolls sideways: ${JSON.stringify(wide)}`);
+    });
+  }
+});
+
+describe('viewer webview: gallery (issue 14 item 3)', () => {
+  const cells = (viewer: TestViewer) => viewer.page.$$eval('.gallery-row:not([hidden]) .gallery-cell:not([hidden])', (cs) => cs.map((c) => ({
+    position: Number((c as HTMLElement).dataset.position), state: (c as HTMLElement).dataset.state ?? '', selected: c.getAttribute('aria-selected') === 'true',
+    caption: c.querySelector('.thumb-caption')?.textContent ?? '', badge: c.querySelector('.thumb-badge')?.textContent ?? '', lmax: c.querySelector('.thumb-lmax')?.textContent ?? '',
+  })).sort((a, b) => a.position - b.position));
+
+  it('shows GradCAM thumbnails computed on screen with hit/miss and L_max; arrows, Enter, Escape and click', async () => {
+    const { viewer } = await openScenes({ theme: 'dark' });
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.click('.layout-button:has-text("Gallery")');
+    assert.equal(await viewer.page.getAttribute('.layout-button:has-text("Gallery")', 'aria-checked'), 'true');
+    assert.equal(await viewer.page.isVisible('.list-pane'), false);
+    await viewer.page.waitForFunction(() => document.querySelectorAll('.gallery-cell[data-state="drawn"]').length >= 8, null, { timeout: 60_000 });
+    assert.equal(await viewer.page.getAttribute('.gallery', 'role'), 'grid');
+    const cols = Number(await viewer.page.getAttribute('.gallery', 'data-columns'));
+    assert.ok(cols >= 4, `only ${cols} columns on a 1400-px page`);
+    // Thumbnails were asked for a few cells at a time, only for cells on screen.
+    const asked = viewer.requests('getThumbnails').map((r) => (r.params as { indices: number[] }).indices);
+    assert.ok(asked.length > 0 && asked.every((a) => a.length <= 16), JSON.stringify(asked));
+    // Badges and L_max are the host's metrics for that sample.
+    const shown = (await cells(viewer)).filter((c) => c.state === 'drawn');
+    for (const c of shown) {
+      const index = Number(/^#(\d+)/.exec(c.caption)![1]);
+      const m = viewer.session!.metrics.get(index)!;
+      assert.ok(m, `no metrics for a drawn thumbnail ${c.caption}`);
+      assert.equal(c.badge, m.hit ? '✓ hit' : '✗ miss');
+      assert.equal(c.lmax, `L_max ${m.lMax.toFixed(3)}`);
+    }
+    // A thumbnail is the image under a coloured map, not a blank or a plain image.
+    const thumb = await pixels(await (await viewer.page.$('.gallery-cell[data-position="0"] canvas'))!.screenshot());
+    const hues = new Set<string>();
+    for (let y = 2; y < thumb.height - 2; y += 3) for (let x = 2; x < thumb.width - 2; x += 3) hues.add(thumb.at(x, y).map((v) => v >> 5).join());
+    assert.ok(hues.size > 12, `thumbnail has only ${hues.size} colours`);
+
+    // Keyboard: right, down, Enter opens that sample in the detail view; Escape comes back to the same cell.
+    await viewer.page.keyboard.press('ArrowRight');
+    await viewer.page.keyboard.press('ArrowDown');
+    const target = 1 + cols;
+    await viewer.page.waitForFunction((p) => document.querySelector(`.gallery-cell[data-position="${p}"]`)?.getAttribute('aria-selected') === 'true', target);
+    const [s] = await samplesOf(fixture.file, target, 1);
+    await viewer.page.keyboard.press('Enter');
+    await waitForExplanation(viewer, s.phrase);
+    assert.equal(await viewer.page.isVisible('.gallery-pane'), false);
+    assert.equal(await viewer.page.isVisible('.detail .gallery-back'), true);
+    assert.match(await viewer.page.textContent('.detail-meta') ?? '', new RegExp(`#${target}\\b`));
+    await viewer.page.keyboard.press('Escape');
+    await viewer.page.waitForSelector('.gallery-pane', { state: 'visible' });
+    assert.equal((await cells(viewer)).find((c) => c.selected)?.position, target);
+    // Click opens too.
+    await viewer.page.click('.gallery-cell[data-position="3"]');
+    const [s3] = await samplesOf(fixture.file, 3, 1);
+    await waitForExplanation(viewer, s3.phrase);
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'gallery-detail-dark.png') });
+    await viewer.page.click('vscode-button:has-text("Gallery")');
+    await viewer.page.waitForSelector('.gallery-pane', { state: 'visible' });
+    await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'gallery-dark.png') });
+  });
+
+  it('shows the filtered list, and stays virtual on 5 million rows', async function () {
+    const { viewer } = await openScenes();
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.click('.layout-button:has-text("Gallery")');
+    await viewer.page.fill('vscode-text-field[aria-label="Search phrases (/)"] input', 'yellow');
+    await viewer.page.waitForFunction(() => {
+      const c = [...document.querySelectorAll('.gallery-row:not([hidden]) .gallery-cell:not([hidden]) .thumb-caption')].map((x) => x.textContent ?? '');
+      return c.length > 0 && c.every((t) => t.includes('yellow'));
+    }, null, { timeout: 10_000 });
+    const all = await samplesOf(fixture.file);
+    assert.equal((await cells(viewer)).length, all.filter((x) => x.phrase.includes('yellow')).length);
+    // The page is recreated (the tab was hidden): it comes back as the gallery, with the same filter.
+    await viewer.page.waitForTimeout(400);
+    await viewer.reload();
+    await viewer.page.waitForSelector('.gallery-pane', { state: 'visible', timeout: 20_000 });
+    assert.equal(await viewer.page.getAttribute('.layout-button:has-text("Gallery")', 'aria-checked'), 'true');
+    await viewer.page.waitForFunction(() => document.querySelectorAll('.gallery-row:not([hidden]) .gallery-cell:not([hidden])').length > 0);
+    assert.equal((await cells(viewer)).length, all.filter((x) => x.phrase.includes('yellow')).length);
+
+    const huge = await TestViewer.open({ dataset: hugeDataset(5_000_000), explainer: async () => explainer, imageRoots: [] });
+    viewers.push(huge);
+    await huge.page.waitForSelector('.list-row[aria-rowindex="2"] .c-phrase:not(:empty)');
+    await huge.page.click('.layout-button:has-text("Gallery")');
+    await huge.page.waitForSelector('.gallery-row:not([hidden]) .gallery-cell:not([hidden])');
+    const cols = Number(await huge.page.getAttribute('.gallery', 'data-columns'));
+    assert.equal(Number(await huge.page.getAttribute('.gallery', 'aria-rowcount')), Math.ceil(5_000_000 / cols));
+    await huge.page.keyboard.press('End');
+    await huge.page.waitForFunction(() => document.querySelector('.gallery-cell[aria-selected="true"] .thumb-caption')?.textContent?.startsWith('#4999999 '), null, { timeout: 20_000 });
+    const domCells = await huge.page.$$eval('.gallery-cell', (c) => c.length);
+    assert.ok(domCells < 200, `${domCells} cells in the DOM`);
+    for (const r of huge.requests('getRows')) assert.ok((r.params as { limit: number }).limit <= MAX_PAGE);
+  });
+});
+
+describe('viewer webview: Export table as CSV (issue 14 item 7)', () => {
+  it('writes the filtered, sorted list with every computed metric, host-side', async () => {
+    const { viewer } = await openScenes();
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.fill('vscode-text-field[aria-label="Search phrases (/)"] input', 'square');
+    await viewer.page.waitForFunction(() => [...document.querySelectorAll('.list-rows .list-row:not([hidden]) .c-phrase')].every((c) => c.textContent?.includes('square')), null, { timeout: 10_000 });
+    await viewer.page.waitForFunction(() => document.querySelectorAll('.list-rows .c-state[aria-label="computed"]').length >= 16, null, { timeout: 60_000 });
+    await viewer.page.click('vscode-button:has-text("Export table as CSV")');
+    await viewer.page.waitForFunction(() => /Wrote \d+ rows/.test(document.querySelector('.status-line')?.textContent ?? ''), null, { timeout: 20_000 });
+    assert.equal(viewer.csvFiles.length, 1);
+    const text = await readFile(viewer.csvFiles[0], 'utf8');
+    const lines = text.trimEnd().split('\n');
+    assert.deepEqual(lines[0].split(','), ['position', 'index', 'id', 'split', 'phrase', 'image', 'entry', 'boxes', 'model', 'itm_score', 'l_mean', 'l_max', 'hit', 'error']);
+    const expected = (await samplesOf(fixture.file)).filter((s) => s.phrase.includes('square'));
+    assert.equal(lines.length - 1, expected.length);
+    lines.slice(1).forEach((line, k) => {
+      // No cell of this fixture holds a comma except the boxes, which are quoted.
+      const cells = line.match(/("([^"]|"")*"|[^,]*)(,|$)/g)!.map((c) => c.replace(/,$/, '').replace(/^"|"$/g, '').replace(/""/g, '"'));
+      const s = expected[k];
+      assert.equal(Number(cells[1]), s.index);
+      assert.equal(cells[4], s.phrase);
+      const m = viewer.session!.metrics.get(s.index);
+      if (m) {
+        assert.equal(Number(cells[10]), m.lMean);
+        assert.equal(Number(cells[11]), m.lMax);
+        assert.equal(Number(cells[9]), m.score);
+        assert.equal(cells[12], m.hit ? '1' : '0');
+        assert.equal(cells[8], explainer.info.name);
+      } else assert.equal(cells[11], '', 'a metric for a row that is not computed');
+      assert.deepEqual(JSON.parse(cells[7]), s.boxes);
+    });
+    // The table never went through the webview: the answer is a path and a count.
+    const answer = viewer.received.find((m) => m.kind === 'response' && m.ok && (m.result as { rows?: unknown }).rows === expected.length);
+    assert.ok(answer && JSON.stringify(answer).length < 500);
+    // Cancel in the save dialog: nothing written, no message.
+    viewer.csvCancel = true;
+    await viewer.page.click('vscode-button:has-text("Export table as CSV")');
+    await viewer.page.waitForFunction(() => !/Writing/.test(document.querySelector('.status-line')?.textContent ?? ''));
+    assert.equal(viewer.csvFiles.length, 1);
   });
 });
