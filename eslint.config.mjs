@@ -1,0 +1,34 @@
+// ESLint flat config (issue 17 item 5): typescript-eslint's recommended rules (syntax only, no type information,
+// so a run over the whole tree stays a few seconds on a 2-core machine) plus a 140-character line limit.
+// Run: `npx eslint src webview test scripts bench` — scripts/test.mjs runs it in the stage 'lint (eslint + flake8)'.
+// The same limit is in .editorconfig and .prettierrc.json, for editors; the code is not machine-formatted.
+import eslint from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', '.vscode-test/**', 'test/.work/**', 'bench/out/**', 'tmp/**'] },
+  // TEMPORARY (2026-12-03): these files are being edited on other branches on 2026-12-03; remove this block after
+  // the merge and fix what `npx eslint` then reports in them (listed in the eslint branch's report).
+  {
+    ignores: [
+      'webview/main.ts', 'webview/detail.ts', 'webview/list.ts', 'webview/render.ts', 'webview/insights.ts',
+      'src/editor/viewerSession.ts', 'src/editor/annotationEditor.ts', 'src/editor/listView.ts', 'src/editor/metricStore.ts',
+      'src/shared/protocol.ts', 'test/webview/*.ts', 'test/vscode/suite/editor.test.ts',
+    ],
+  },
+  eslint.configs.recommended,
+  tseslint.configs.recommended,
+  {
+    files: ['**/*.{ts,mjs,js,cjs}'],
+    languageOptions: {
+      // The host, the CLI, the scripts and the tests run in Node; the webview and the Chromium tests in a browser.
+      globals: { ...globals.node, ...globals.browser, ...globals.mocha },
+    },
+    rules: {
+      // URLs, and lines holding a string or template literal, are exempt: a user-facing message or a test's expected
+      // text stays one greppable literal instead of a '+' chain (518 of the 622 long lines on 2026-12-03 were such).
+      'max-len': ['error', { code: 140, tabWidth: 2, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true }],
+    },
+  },
+);
