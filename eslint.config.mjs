@@ -26,9 +26,12 @@ export default tseslint.config(
       globals: { ...globals.node, ...globals.browser, ...globals.mocha },
     },
     rules: {
-      // URLs, and lines holding a string or template literal, are exempt: a user-facing message or a test's expected
-      // text stays one greppable literal instead of a '+' chain (518 of the 622 long lines on 2026-12-03 were such).
-      'max-len': ['error', { code: 140, tabWidth: 2, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true }],
+      // URLs, and lines holding a string, template or regular-expression literal, are exempt: a user-facing message,
+      // or the message a test expects, stays one greppable literal instead of a '+' chain or a split pattern
+      // (526 of the 622 lines over 140 on 2026-12-03 were such lines).
+      'max-len': ['error', {
+        code: 140, tabWidth: 2, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true,
+      }],
       // `const { dropped: _x, ...rest } = obj` is how the code drops a field (3 hits); other unused names stay errors.
       '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
       // `for (...) (cond ? a() : b())` sorts items into two lists in jsonScan.ts and lint.ts (2 hits).

@@ -195,7 +195,9 @@ export class ByteIds {
   add(buf: Uint8Array, from: number, to: number, hash: number, id: number): void {
     const n = to - from, e = this.count++;
     if (e >= this.ids.length) {
-      const grow = <T extends Uint32Array | Int32Array>(a: T): T => { const b = new (a.constructor as new (n: number) => T)(a.length * 2); b.set(a); return b; };
+      const grow = <T extends Uint32Array | Int32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2); b.set(a); return b;
+      };
       this.start = grow(this.start); this.length = grow(this.length); this.hashes = grow(this.hashes); this.ids = grow(this.ids);
     }
     if (this.used + n > this.arena.length) {
@@ -459,7 +461,9 @@ export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Ins
   }
 
   const words: Rate[] = [];
-  for (let w = 0; w < t.words.values.length; w++) if (byWord.queries[w] >= minCount && byWord.nonEmpty(w)) words.push(byWord.rate(w, t.words.values[w]));
+  for (let w = 0; w < t.words.values.length; w++) {
+    if (byWord.queries[w] >= minCount && byWord.nonEmpty(w)) words.push(byWord.rate(w, t.words.values[w]));
+  }
   // Worst first; a word only in not-scored rows (--min-count 0) has no accuracy and goes last.
   const worst = (r: Rate): number => (r.queries ? r.accuracy : Infinity);
   words.sort((a, b) => worst(a) - worst(b) || b.queries - a.queries || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
