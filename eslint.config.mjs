@@ -1,7 +1,7 @@
 // ESLint flat config (issue 17 item 5): typescript-eslint's recommended rules (syntax only, no type information,
 // so a run over the whole tree stays a few seconds on a 2-core machine) plus a 140-character line limit.
-// Run: `npx eslint src webview test scripts bench` — scripts/test.mjs runs it in the stage 'lint (eslint + flake8)'.
-// The same limit is in .editorconfig and .prettierrc.json, for editors; the code is not machine-formatted.
+// Run: `npx eslint eslint.config.mjs src webview test scripts bench` — scripts/test.mjs runs it as the stage 'lint (typescript: eslint)'.
+// The same limit is in .editorconfig and .prettierrc, for editors; the code is not machine-formatted.
 import eslint from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
