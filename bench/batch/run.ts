@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   for (const name of configs) {
     const queries = await flickrQueries(['test']);
     const dir = path.join(modelRoot, name, 'model');
-    const result: Record<string, any> = { config: name, queries: queries.length, images: new Set(queries.map((q) => q.image)).size, loadavg: os.loadavg()[0] };
+    const result: Record<string, any> = {
+      config: name, queries: queries.length, images: new Set(queries.map((q) => q.image)).size, loadavg: os.loadavg()[0],
+    };
     for (const batch of [1, 8]) {
       const rt = await ModelRuntime.open(dir, { batchSize: batch, imageCacheSize: 256, skipHashCheck: true });
       await rt.explainSamples(queries.slice(0, 1)); // warm-up (encodes one image)

@@ -67,7 +67,9 @@ async function main(): Promise<void> {
       perQuery: { s: base.s, qps: queries.length / base.s, encoderImages: perQuery.stats.imagesEncoded - 1 },
       cached: { s: ours.s, qps: queries.length / ours.s, encoderImages: cached.stats.imagesEncoded - 1 },
       speedup: base.s / ours.s, differentPoints: differ(ours.results),
-      split: oursSplit && { s: oursSplit.s, qps: queries.length / oursSplit.s, speedup: base.s / oursSplit.s, differentPoints: differ(oursSplit.results) },
+      split: oursSplit && {
+        s: oursSplit.s, qps: queries.length / oursSplit.s, speedup: base.s / oursSplit.s, differentPoints: differ(oursSplit.results),
+      },
       loadavg: [load0, os.loadavg()[0]],
     });
     for (const rt of [cached, perQuery, split]) await rt.dispose();

@@ -67,7 +67,10 @@ function main(): void {
     });
     const ort = merge(ortRuns), torch = merge(torchRuns);
     const f = flops(card.config, 5); // [CLS] the small cyan diamond
-    rows.push({ config: name, rounds, loadavg: [load, os.loadavg()[0]], flops: f, ort, torch, same_point: ort.point.join() === torch.point.join(), score_diff: Math.abs(ort.score - torch.score) });
+    rows.push({
+      config: name, rounds, loadavg: [load, os.loadavg()[0]], flops: f, ort, torch,
+      same_point: ort.point.join() === torch.point.join(), score_diff: Math.abs(ort.score - torch.score),
+    });
   }
   mkdirSync(path.join(ROOT, 'bench/out'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench/out/explain.json'), JSON.stringify(rows, null, 1));

@@ -88,7 +88,10 @@ async function generate(file: string, queries: number): Promise<void> {
     else {
       const b = boxes[0];
       const point = rand() < 0.55
-        ? { x: Math.floor(b[0] + 1 + rand() * Math.max(0, b[2] - b[0] - 2)), y: Math.floor(b[1] + 1 + rand() * Math.max(0, b[3] - b[1] - 2)) }
+        ? {
+          x: Math.floor(b[0] + 1 + rand() * Math.max(0, b[2] - b[0] - 2)),
+          y: Math.floor(b[1] + 1 + rand() * Math.max(0, b[3] - b[1] - 2)),
+        }
         : { x: Math.floor(rand() * width), y: Math.floor(rand() * height) };
       const lMax = rand() * 1.2;
       Object.assign(row, {

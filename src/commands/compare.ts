@@ -32,7 +32,8 @@ async function ask(context: vscode.ExtensionContext): Promise<ComparisonChoice |
 }
 
 export function registerCompareCommand(context: vscode.ExtensionContext): void {
-  context.subscriptions.push(vscode.commands.registerCommand(COMPARE_COMMAND, async (arg?: unknown): Promise<SetComparisonResult | undefined> => {
+  context.subscriptions.push(vscode.commands.registerCommand(COMPARE_COMMAND,
+    async (arg?: unknown): Promise<SetComparisonResult | undefined> => {
     const engines = engineHost();
     if (!engines) {
       void vscode.window.showErrorMessage('AMC: the annotation viewer is not registered');

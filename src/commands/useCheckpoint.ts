@@ -47,7 +47,8 @@ async function ask(): Promise<UseCheckpointArgs | undefined> {
 }
 
 export function registerUseCheckpointCommand(context: vscode.ExtensionContext): void {
-  context.subscriptions.push(vscode.commands.registerCommand(USE_CHECKPOINT_COMMAND, async (arg?: unknown): Promise<UseCheckpointResult | undefined> => {
+  context.subscriptions.push(vscode.commands.registerCommand(USE_CHECKPOINT_COMMAND,
+    async (arg?: unknown): Promise<UseCheckpointResult | undefined> => {
     const log = outputChannel();
     const fail = (error: string): UseCheckpointResult => {
       log.error(`use checkpoint: ${error}`);
@@ -57,7 +58,8 @@ export function registerUseCheckpointCommand(context: vscode.ExtensionContext): 
     const args = parseArg(arg) ?? (arg === undefined ? await ask() : undefined);
     if (!args) return arg === undefined ? undefined : fail('Use a PyTorch checkpoint: expected a checkpoint path');
     const settings = getSettings();
-    const { chosen, probes } = await chooseInterpreter(interpreterCandidates(settings.pythonPath, await pythonExtensionInterpreter(undefined)));
+    const { chosen, probes } = await chooseInterpreter(
+      interpreterCandidates(settings.pythonPath, await pythonExtensionInterpreter(undefined)));
     if (!chosen) {
       return fail(`no Python with PyTorch ≥ ${MIN_TORCH.join('.')} found to export the checkpoint (tried ${probes.map((p) => p.candidate.path).join(', ')}); set amc.pythonPath`);
     }

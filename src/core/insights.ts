@@ -195,7 +195,9 @@ export class ByteIds {
   add(buf: Uint8Array, from: number, to: number, hash: number, id: number): void {
     const n = to - from, e = this.count++;
     if (e >= this.ids.length) {
-      const grow = <T extends Uint32Array | Int32Array>(a: T): T => { const b = new (a.constructor as new (n: number) => T)(a.length * 2); b.set(a); return b; };
+      const grow = <T extends Uint32Array | Int32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2); b.set(a); return b;
+      };
       this.start = grow(this.start); this.length = grow(this.length); this.hashes = grow(this.hashes); this.ids = grow(this.ids);
     }
     if (this.used + n > this.arena.length) {
@@ -341,6 +343,7 @@ export class InsightTable {
     const normal = NORMAL_PHRASE.test(raw) ? raw : phraseWords(raw).join(' ');
     // Distinct phrases run to the millions: look the pre_caption form up by its bytes (see ByteIds).
     let bytes: Uint8Array;
+    // eslint-disable-next-line no-control-regex -- the test is "all ASCII", and \x00 is ASCII
     if (/^[\x00-\x7f]*$/.test(normal)) {
       if (this.scratch.length < normal.length) this.scratch = new Uint8Array(2 * normal.length);
       for (let i = 0; i < normal.length; i++) this.scratch[i] = normal.charCodeAt(i);
@@ -458,7 +461,9 @@ export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Ins
   }
 
   const words: Rate[] = [];
-  for (let w = 0; w < t.words.values.length; w++) if (byWord.queries[w] >= minCount && byWord.nonEmpty(w)) words.push(byWord.rate(w, t.words.values[w]));
+  for (let w = 0; w < t.words.values.length; w++) {
+    if (byWord.queries[w] >= minCount && byWord.nonEmpty(w)) words.push(byWord.rate(w, t.words.values[w]));
+  }
   // Worst first; a word only in not-scored rows (--min-count 0) has no accuracy and goes last.
   const worst = (r: Rate): number => (r.queries ? r.accuracy : Infinity);
   words.sort((a, b) => worst(a) - worst(b) || b.queries - a.queries || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -285,7 +285,9 @@ class Scanner {
     for (let n = 0; ; n++) {
       if (this.ws() !== 0x5b) this.fail(`"boxes"[${n}] must be [x1, y1, x2, y2], found ${this.found()}`);
       this.pos++;
-      if (this.flat.length < 4 * (n + 1)) { const bigger = new Float64Array(this.flat.length * 2); bigger.set(this.flat); this.flat = bigger; }
+      if (this.flat.length < 4 * (n + 1)) {
+        const bigger = new Float64Array(this.flat.length * 2); bigger.set(this.flat); this.flat = bigger;
+      }
       for (let k = 0; k < 4; k++) {
         this.flat[4 * n + k] = this.finiteNumber(`boxes[${n}][${k}]`);
         if (this.nextOrClose(0x5d, "']'") !== (k === 3)) this.fail(`"boxes"[${n}] must have exactly 4 numbers`);

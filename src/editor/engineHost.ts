@@ -38,7 +38,9 @@ export class EngineHost implements vscode.Disposable {
   private disposed = false;
 
   /** `state`: the workspace state (previous model of the last fine-tune export, the comparison choice). */
-  constructor(private readonly extensionPath: string, private readonly log: (line: string) => void, private readonly state?: vscode.Memento) {
+  constructor(
+    private readonly extensionPath: string, private readonly log: (line: string) => void, private readonly state?: vscode.Memento,
+  ) {
     this.choice = readChoice(state?.get<unknown>(COMPARISON_CHOICE_KEY));
     this.subscriptions.push(onSettingsChanged(['modelPath', 'executionProvider', 'threads', 'maxFileMB'], () => { void this.reset(); }), this.changed, this.comparisonChanged, this.statusChanged);
   }
@@ -56,18 +58,24 @@ export class EngineHost implements vscode.Disposable {
   /** Opens a model folder with the current provider settings; a failure is logged and not cached. */
   private openEntry(dir: string, what: string, onFailure: (entry: EngineEntry) => void): EngineEntry {
     const s = getSettings();
-    const entry: EngineEntry = { settingsKey: this.settingsKey(dir), dir: path.resolve(dir), explainer: undefined as unknown as Promise<Explainer> };
+    const entry: EngineEntry = {
+      settingsKey: this.settingsKey(dir), dir: path.resolve(dir), explainer: undefined as unknown as Promise<Explainer>,
+    };
     entry.explainer = (async () => {
       const t0 = Date.now();
       if (s.threadsWarning) this.log(`warning: ${s.threadsWarning}`);
-      const engine = await InferenceEngine.open(dir, { provider: s.executionProvider, threads: s.threads || undefined, maxFileBytes: s.maxFileMB * 1024 * 1024 });
+      const engine = await InferenceEngine.open(dir, {
+        provider: s.executionProvider, threads: s.threads || undefined, maxFileBytes: s.maxFileMB * 1024 * 1024,
+      });
       if (this.disposed) { await engine.dispose(); throw new Error('the extension is shutting down'); }
       entry.engine = engine;
       this.log(`${what} ${engine.card.name} loaded from ${dir} on ${engine.providerNote ?? engine.provider}${engine.providerDetail ? ` (onnxruntime: ${engine.providerDetail})` : ''} in ${Date.now() - t0} ms`);
       for (const w of engine.card.warnings) this.log(`warning: ${w}`);
       return {
         modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`,
-        info: { name: engine.card.name, provider: engine.provider, providerNote: engine.providerNote, grid: engine.card.grid, dir: engine.modelDir,
+        info: {
+          name: engine.card.name, provider: engine.provider, providerNote: engine.providerNote, grid: engine.card.grid,
+          dir: engine.modelDir,
           ...(itmNote(engine.card) ? { itmNote: itmNote(engine.card) } : {}) },
         engine,
       };
@@ -95,7 +103,8 @@ export class EngineHost implements vscode.Disposable {
 
   /** Where the comparison choice points now, or why there is no comparison. */
   private resolved(choice = this.choice): ResolvedComparison | { none: string } {
-    return resolveComparison(choice, this.state?.get<string>(PREVIOUS_MODEL_KEY), this.modelDir(), defaultModelDir(this.extensionPath), (p) => path.resolve(p));
+    return resolveComparison(
+      choice, this.state?.get<string>(PREVIOUS_MODEL_KEY), this.modelDir(), defaultModelDir(this.extensionPath), (p) => path.resolve(p));
   }
 
   /** The comparison model as viewers see it (ViewerSessionOptions.getComparison), or null for none. */

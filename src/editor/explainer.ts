@@ -28,7 +28,9 @@ export interface Explainer {
   readonly engine: EngineLike;
 }
 
-export function toPayload(index: number | null, phrase: string, r: ExplainResultLike, losses?: Partial<SampleExplanationLike>): ExplanationPayload {
+export function toPayload(
+  index: number | null, phrase: string, r: ExplainResultLike, losses?: Partial<SampleExplanationLike>,
+): ExplanationPayload {
   return {
     index, phrase,
     score: r.score,

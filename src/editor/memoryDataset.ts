@@ -25,7 +25,9 @@ export class MemoryDataset implements Dataset {
     const end = Math.min(this.count(), start + limit);
     const out: Sample[] = [];
     for (let i = Math.max(0, start); i < end; i++) {
-      out.push(Array.isArray(this.samples) ? (this.samples as readonly Sample[])[i] : (this.samples as { at: (i: number) => Sample }).at(i));
+      out.push(Array.isArray(this.samples)
+        ? (this.samples as readonly Sample[])[i]
+        : (this.samples as { at: (i: number) => Sample }).at(i));
     }
     return out;
   }

@@ -51,7 +51,9 @@ export async function computeProblemsPanel(ds: Dataset, options: LintOptions & {
     const ordered = [...all.filter((p) => p.severity === 'error'), ...all.filter((p) => p.severity !== 'error')];
     const shown = ordered.slice(0, cap);
     const rest = ordered.slice(cap);
-    const offsets = shown.filter((p) => p.location.line === undefined && p.location.byteOffset !== undefined).map((p) => p.location.byteOffset!);
+    const offsets = shown
+      .filter((p) => p.location.line === undefined && p.location.byteOffset !== undefined)
+      .map((p) => p.location.byteOffset!);
     let positions = new Map<number, { line: number; column: number }>();
     if (offsets.length) { try { positions = await offsetsToPositions(file, offsets); } catch { /* file gone or not text: line 0 */ } }
     if (options.signal?.aborted) throw new Error('cancelled');

@@ -52,7 +52,10 @@ export interface ModelCard {
   itmTrained?: boolean;
   files: { imageEncoder: { file: string; sha256: string }; grounding: { file: string; sha256: string } };
   /** Inputs/outputs as the card records them (checked against the graphs too). */
-  declared: { imageEncoder?: { inputs: IoSignature[]; outputs: IoSignature[] }; grounding?: { inputs: IoSignature[]; outputs: IoSignature[] } };
+  declared: {
+    imageEncoder?: { inputs: IoSignature[]; outputs: IoSignature[] };
+    grounding?: { inputs: IoSignature[]; outputs: IoSignature[] };
+  };
   raw: Record<string, unknown>;
   /** Things the engine accepted but the user should know (CLI stderr "note:", the output channel). */
   warnings: string[];

@@ -97,7 +97,9 @@ function worstOrder(a: EvalRow, b: EvalRow): number {
 }
 
 /** Read the queries to evaluate: boxed samples of the split, up to limit. Samples without a box are counted. */
-export async function selectQueries(ds: Dataset, split?: string, limit = Infinity): Promise<{ queries: Sample[]; skippedNoBox: number; seen: number }> {
+export async function selectQueries(
+  ds: Dataset, split?: string, limit = Infinity,
+): Promise<{ queries: Sample[]; skippedNoBox: number; seen: number }> {
   const queries: Sample[] = [];
   let skippedNoBox = 0, seen = 0, start = 0;
   const PAGE = 2000;

@@ -39,7 +39,8 @@ export async function loadImageFor(file: string, result: { width: number; height
 }
 
 async function resizeRgb(img: RgbImage, width: number, height: number): Promise<Buffer> {
-  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length), { raw: { width: img.width, height: img.height, channels: 3 } })
+  return sharp(
+    Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length), { raw: { width: img.width, height: img.height, channels: 3 } })
     .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
     .raw().toBuffer();
 }
@@ -116,7 +117,10 @@ export async function explainFigure(imageFile: string, phrase: string, result: E
     const left = gap + c * (tile.width + gap), top = header + H + gap + r * (tileH + labelH + gap);
     // per-token maps share one display scale per tile (min-max of that token's map), bilinear for smoothness
     const map = upsampleBilinear(result.tokenGradcam[t], result.grid, result.grid, tile.height, tile.width);
-    composites.push({ input: blend(thumb, colorizeMap(map, tile.width, tile.height, colormap, 0.6)), raw: { width: tile.width, height: tile.height, channels: 3 }, left, top });
+    composites.push({
+      input: blend(thumb, colorizeMap(map, tile.width, tile.height, colormap, 0.6)),
+      raw: { width: tile.width, height: tile.height, channels: 3 }, left, top,
+    });
     svg += `<text x="${left + tile.width / 2}" y="${top + tileH + 16}" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-size="13" fill="#222">${escapeXml(tok)}</text>`;
   });
   const px = gap * 2 + p.width + (result.point.x + 0.5) * p.scale;

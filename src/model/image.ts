@@ -113,7 +113,9 @@ const HEADER_BYTES = 1 << 20;
  * megabyte read through the bounded reader (sharp never opens a dataset-named path itself). Undefined when the
  * file is refused or its header does not decode: the full read that follows reports why.
  */
-export async function storedSize(file: string, maxBytes = DEFAULT_MAX_FILE_BYTES): Promise<{ width: number; height: number; orientation: number } | undefined> {
+export async function storedSize(
+  file: string, maxBytes = DEFAULT_MAX_FILE_BYTES,
+): Promise<{ width: number; height: number; orientation: number } | undefined> {
   try {
     const head = await readRegularFileHead(file, HEADER_BYTES, { maxBytes, what: 'image' });
     const m = await sharp(head, { limitInputPixels: false }).metadata();
@@ -131,7 +133,9 @@ function cleanSharpMessage(e: unknown): string {
  * RGB uint8 (already S×S) → float32 NCHW, each value `(u8/255 − mean)/std` rounded to float32 at every step as
  * torch does it (ToTensor divides in float32, Normalize subtracts then divides in float32).
  */
-export function normalizeToChw(rgb: Uint8Array, size: number, mean: readonly number[], std: readonly number[], out?: Float32Array): Float32Array {
+export function normalizeToChw(
+  rgb: Uint8Array, size: number, mean: readonly number[], std: readonly number[], out?: Float32Array,
+): Float32Array {
   const plane = size * size;
   const tensor = out ?? new Float32Array(3 * plane);
   const f = Math.fround;

@@ -139,7 +139,9 @@ export class LruCache<K, V> {
     this.delete(key);
     this.map.set(key, value);
     this.bytes += this.sizeOf(value);
-    while (this.map.size > 1 && (this.map.size > this.capacity || this.bytes > this.maxBytes)) this.delete(this.map.keys().next().value as K);
+    while (this.map.size > 1 && (this.map.size > this.capacity || this.bytes > this.maxBytes)) {
+      this.delete(this.map.keys().next().value as K);
+    }
   }
   private delete(key: K): void {
     const old = this.map.get(key);
@@ -306,7 +308,9 @@ export class ModelRuntime {
         if (dup) { out[i] = undefined; pending.push({ ...dup, idx: i }); continue; }
         const rgb = await decodeRgb(bytes ?? await readImageBytes(file, this.maxFileBytes), file, this.maxPixels, orientation === 'exif');
         const resized = resizeRgbLikePil(rgb.data, rgb.width, rgb.height, S, S, resampling);
-        pending.push({ idx: i, key, width: rgb.width, height: rgb.height, tensor: normalizeToChw(resized, S, this.card.mean, this.card.std) });
+        pending.push({
+          idx: i, key, width: rgb.width, height: rgb.height, tensor: normalizeToChw(resized, S, this.card.mean, this.card.std),
+        });
       } catch (e) {
         out[i] = e instanceof Error ? e : new Error(String(e));
       }

@@ -33,7 +33,9 @@ export class RequestError extends Error {
 }
 
 /** Validates the envelope of a received request or cancel (the params' content is checked by each handler). */
-export function parseRequest<M extends MethodMap<M>>(raw: unknown, methods: ReadonlySet<string>): RequestEnvelope<M> | CancelMessage | { invalid: string } {
+export function parseRequest<M extends MethodMap<M>>(
+  raw: unknown, methods: ReadonlySet<string>,
+): RequestEnvelope<M> | CancelMessage | { invalid: string } {
   if (typeof raw !== 'object' || raw === null) return { invalid: 'message is not an object' };
   const m = raw as Record<string, unknown>;
   if (typeof m.id !== 'number' || !Number.isInteger(m.id)) return { invalid: 'message has no integer id' };

@@ -163,7 +163,9 @@ export function trainerCommand(python: string, run: ResolvedRun, trainerRoot: st
   return { command: python, args, cwd: trainerRoot, env: trainerEnv(trainerRoot, baseEnv) };
 }
 
-export function exportCommand(python: string, checkpoint: string, outDir: string, trainerRoot: string, baseEnv: NodeJS.ProcessEnv): ProcessSpec {
+export function exportCommand(
+  python: string, checkpoint: string, outDir: string, trainerRoot: string, baseEnv: NodeJS.ProcessEnv,
+): ProcessSpec {
   return {
     command: python,
     args: ['-m', 'amc_trainer', 'export', '--checkpoint', checkpoint, '--out', outDir, '--name', path.basename(outDir)],

@@ -25,7 +25,10 @@ export async function compareOnHeldOut(
     try {
       const report = await evaluateDataset(engine, ds, { signal });
       if (report.interrupted) throw new Error(`evaluation of ${dir} on ${file} stopped: ${report.stoppedBy ?? 'cancelled'}`);
-      return { dir, bySplit: report.accuracy.map((a) => ({ split: a.split, hits: a.hits, total: a.total, accuracy: a.accuracy })), summary: report.summary };
+      return {
+        dir, bySplit: report.accuracy.map((a) => ({ split: a.split, hits: a.hits, total: a.total, accuracy: a.accuracy })),
+        summary: report.summary,
+      };
     } finally {
       await engine.dispose();
       await ds.close();

@@ -30,7 +30,8 @@ export interface FineTuneApi {
 
 /** Arguments of the `amc.fineTune` command: any part of a definition, plus how to behave. */
 export interface FineTuneCommandArgs {
-  dataset?: string; imageRoot?: string; init?: string; heldOut?: string; skipBadSamples?: boolean; config?: string; epochs?: number; batchSize?: number;
+  dataset?: string; imageRoot?: string; init?: string; heldOut?: string; skipBadSamples?: boolean; config?: string;
+  epochs?: number; batchSize?: number;
   gpus?: number; output?: string; resume?: boolean; amcWeights?: [number, number]; amcMargins?: [number, number];
   exportAndUse?: boolean; extraArgs?: string[];
   interactive?: boolean;   // default true: ask for what is missing; false: use defaults, never prompt
@@ -91,7 +92,8 @@ export function registerFineTune(context: vscode.ExtensionContext): FineTuneApi 
 
   context.subscriptions.push(vscode.commands.registerCommand(FINE_TUNE_COMMAND,
     // From the explorer / editor title menus the argument is the clicked file: that is the dataset.
-    (args?: FineTuneCommandArgs | vscode.Uri) => fineTuneCommand(args instanceof vscode.Uri ? { dataset: args.fsPath } : args ?? {}, createTask, context)));
+    (args?: FineTuneCommandArgs | vscode.Uri) =>
+      fineTuneCommand(args instanceof vscode.Uri ? { dataset: args.fsPath } : args ?? {}, createTask, context)));
 
   return {
     onDidStartRun: events.onStarted.event,

@@ -71,7 +71,9 @@ export function torchSupported(version: string): boolean {
  * Candidates in order: the setting alone when set (the user chose it: no silent fallback), else the Python
  * extension's interpreter, then the usual names. Duplicates are dropped.
  */
-export function interpreterCandidates(setting: string, pythonExtension: string | undefined, platform = process.platform): InterpreterCandidate[] {
+export function interpreterCandidates(
+  setting: string, pythonExtension: string | undefined, platform = process.platform,
+): InterpreterCandidate[] {
   if (setting) return [{ path: setting, source: 'amc.pythonPath' }];
   const list: InterpreterCandidate[] = [];
   if (pythonExtension) list.push({ path: pythonExtension, source: 'Python extension' });

@@ -259,7 +259,8 @@ export class FineTuneTerminal implements vscode.Pseudoterminal {
           const exported = await exportAndUse(progress.lastCheckpoint, python, this.context, (t) => this.line(t), planOf(run));
           Object.assign(result, {
             exportedModel: exported.modelDir, previousModel: exported.previousModel, switchDecision: exported.decision,
-            ...(exported.heldOut ? { heldOut: exported.heldOut } : {}), ...(exported.heldOutError ? { heldOutError: exported.heldOutError } : {}),
+            ...(exported.heldOut ? { heldOut: exported.heldOut } : {}),
+            ...(exported.heldOutError ? { heldOutError: exported.heldOutError } : {}),
             ...(exported.question ? { switchQuestion: exported.question } : {}),
           });
           const message = outcomeMessage(exported);

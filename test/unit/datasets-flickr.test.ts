@@ -14,7 +14,9 @@ const FIX = path.join(__dirname, '..', 'fixtures', 'datasets', 'flickr');
 const ENT = path.join(FIX, 'flickr30k_entities');
 const IG = path.join(FIX, 'infoground');
 
-interface ExpectedQuery { image_id: string; sentence: number; phrase_id: string; phrase: string; caption: string; boxes: number[][]; width: number; height: number }
+interface ExpectedQuery {
+  image_id: string; sentence: number; phrase_id: string; phrase: string; caption: string; boxes: number[][]; width: number; height: number;
+}
 const expectedQueries = (split: string) => JSON.parse(readFileSync(path.join(FIX, `expected_queries_${split}.json`), 'utf8')) as ExpectedQuery[];
 
 async function all(ds: { complete: Promise<void>; count(): number; page(s: number, l: number): Promise<Sample[]> }): Promise<Sample[]> {
@@ -23,7 +25,10 @@ async function all(ds: { complete: Promise<void>; count(): number; page(s: numbe
 }
 
 function asQuery(s: Sample): ExpectedQuery {
-  return { image_id: s.imageId, sentence: s.ids.sentence as number, phrase_id: String(s.ids.phrase_id), phrase: s.phrase, caption: s.caption, boxes: s.boxes, width: s.width!, height: s.height! };
+  return {
+    image_id: s.imageId, sentence: s.ids.sentence as number, phrase_id: String(s.ids.phrase_id), phrase: s.phrase, caption: s.caption,
+    boxes: s.boxes, width: s.width!, height: s.height!,
+  };
 }
 
 async function rejection(p: Promise<unknown>): Promise<Error> {

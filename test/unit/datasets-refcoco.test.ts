@@ -15,8 +15,13 @@ const REFS = path.join(FIX, 'refcoco+', 'refs(unc).p');
 const INSTANCES = path.join(FIX, 'refcoco+', 'instances.json');
 const IMAGES = path.join(FIX, 'images', 'train2014');
 
-interface ExpectedRef { ref_id: number; sent_id: number; phrase: string; caption: string; split: string; bbox: number[]; box: number[]; file_name: string; width: number; height: number }
-interface ExpectedAlbef { entry: number; image: string; text: string; caption: string; ref_id: number; split: string; bbox: number[]; box: number[] }
+interface ExpectedRef {
+  ref_id: number; sent_id: number; phrase: string; caption: string; split: string; bbox: number[]; box: number[]; file_name: string;
+  width: number; height: number;
+}
+interface ExpectedAlbef {
+  entry: number; image: string; text: string; caption: string; ref_id: number; split: string; bbox: number[]; box: number[];
+}
 const expectedRefs = JSON.parse(readFileSync(path.join(FIX, 'expected_refs.json'), 'utf8')) as ExpectedRef[];
 const expectedAlbef = JSON.parse(readFileSync(path.join(FIX, 'expected_albef.json'), 'utf8')) as Record<string, ExpectedAlbef[]>;
 

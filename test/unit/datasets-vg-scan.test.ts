@@ -165,7 +165,8 @@ describe('AMC VG streaming index on a generated file', function () {
       const caption = random() < 0.3
         ? Array.from({ length: Math.floor(random() * 4) }, (_, c) => `caption ${c} of "entry" ${i} \\ [x]`)
         : `single caption {${i}} \u00e9`;
-      const bbox = Array.from({ length: Math.floor(random() * 3) }, () => [random() * 100, random() * 100, 100 + random() * 100, 100 + random() * 100]);
+      const bbox = Array.from({ length: Math.floor(random() * 3) },
+        () => [random() * 100, random() * 100, 100 + random() * 100, 100 + random() * 100]);
       return { image: `VG_100K/${i}.jpg`, caption, bbox };
     });
     writeFileSync(file, JSON.stringify(entries, null, random() < 2 ? 1 : 0));

@@ -226,7 +226,9 @@ describe('lint problems', () => {
 
 describe('bad inputs name the file and the entry', () => {
   /** Issue 12 item 5: a bad entry is skipped while indexing, counted and reported by name; the rest opens. */
-  async function skipped(name: string, open: (f: string, o: object) => Promise<Dataset> = openDataset): Promise<{ ds: Dataset; problem: Problem }> {
+  async function skipped(
+    name: string, open: (f: string, o: object) => Promise<Dataset> = openDataset,
+  ): Promise<{ ds: Dataset; problem: Problem }> {
     const file = path.join(BAD, name);
     const ds = await open(file, {});
     await ds.complete;

@@ -187,7 +187,8 @@ describe('insights: streaming report reader', () => {
     for (let k = 0; k < n; k++) {
       const row: Record<string, unknown> = {
         index: k, id: `id:${k}`, split: k % 5 === 0 ? null : ['val', 'test'][k % 2], image: `/imgs/${k % 4}.jpg`,
-        phrase: phrases[k % phrases.length], boxes: Array.from({ length: 1 + (k % 3) }, () => [rand() * 50, rand() * 50, 50 + rand() * 50, 50 + 1e-7 * k]),
+        phrase: phrases[k % phrases.length],
+        boxes: Array.from({ length: 1 + (k % 3) }, () => [rand() * 50, rand() * 50, 50 + rand() * 50, 50 + 1e-7 * k]),
         width: 100, height: 100,
       };
       if (k % 9 === 4) row.error = 'image "x" not found';
@@ -215,14 +216,18 @@ describe('insights: streaming report reader', () => {
         assert.deepEqual(Array.from(got[col].subarray(0, got.size + (col === 'boxStart' ? 1 : 0))),
           Array.from(expected[col].subarray(0, expected.size + (col === 'boxStart' ? 1 : 0))), `${col} (chunk ${chunk})`);
       }
-      assert.deepEqual(Array.from(got.boxes.subarray(0, got.boxStart[got.size])), Array.from(expected.boxes.subarray(0, expected.boxStart[expected.size])));
+      assert.deepEqual(
+        Array.from(got.boxes.subarray(0, got.boxStart[got.size])),
+        Array.from(expected.boxes.subarray(0, expected.boxStart[expected.size])));
       assert.deepEqual(got.phrases, expected.phrases);
       assert.deepEqual(got.images.values, expected.images.values);
       assert.deepEqual(computeInsights(got, { minCount: 1 }), computeInsights(expected, { minCount: 1 }));
     }
     // the numbers exactly as JSON.parse reads them (long decimals, exponents, negatives)
     const t = await readInto(file, 64);
-    rows.forEach((r, k) => { if (r.lMax !== undefined) assert.equal(t.lMax[k], (JSON.parse(JSON.stringify(r)) as { lMax: number }).lMax); });
+    rows.forEach((r, k) => {
+      if (r.lMax !== undefined) assert.equal(t.lMax[k], (JSON.parse(JSON.stringify(r)) as { lMax: number }).lMax);
+    });
     const { meta } = await readReportInto(file, new InsightTable());
     assert.deepEqual(meta, { file: 'x.json', model: { name: 'm' }, counts: { queries: 60 }, after: [1, 2] });
   });
@@ -284,6 +289,7 @@ describe('insights: reader chunk boundaries', () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'amc-insights-chunks-'));
     try {
       const rows = [
+        // eslint-disable-next-line no-loss-of-precision -- digits beyond a double's precision are the point of this row
         { phrase: 'a', boxes: [[0.5, -1e-7, 12345.678901234567, 1e3]], hit: true, point: { x: 1, y: 2 }, lMax: -0.123456789012345678, lMean: 5e-324 },
         { phrase: 'b', boxes: [[1, 2, 3, 4]], hit: false, point: { x: 10, y: 20 }, lMax: 1.7976931348623157e308, lMean: 0 },
       ];

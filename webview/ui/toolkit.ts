@@ -72,9 +72,13 @@ export function textField(opts: { ariaLabel: string; placeholder?: string; value
   };
 }
 
-export interface Select<T extends string> { readonly element: HTMLElement; value: T; setOptions(options: ReadonlyArray<{ value: T; label: string }>): void; }
+export interface Select<T extends string> {
+  readonly element: HTMLElement; value: T; setOptions(options: ReadonlyArray<{ value: T; label: string }>): void;
+}
 
-export function dropdown<T extends string>(options: ReadonlyArray<{ value: T; label: string }>, opts: { ariaLabel: string; value: T; onChange: (v: T) => void }): Select<T> {
+export function dropdown<T extends string>(
+  options: ReadonlyArray<{ value: T; label: string }>, opts: { ariaLabel: string; value: T; onChange: (v: T) => void },
+): Select<T> {
   const el = document.createElement('vscode-dropdown') as HTMLElement & { value: string };
   el.setAttribute('aria-label', opts.ariaLabel);
   const fill = (list: ReadonlyArray<{ value: T; label: string }>, selected: string) => {

@@ -61,9 +61,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     }
     if (values.json) {
       await io.out(`${JSON.stringify({
-        image: path.resolve(image), phrase, model: engine.card.name, provider: engine.provider, providerNote: engine.providerNote ?? null, providerDetail: engine.providerDetail ?? null,
+        image: path.resolve(image), phrase, model: engine.card.name, provider: engine.provider,
+        providerNote: engine.providerNote ?? null, providerDetail: engine.providerDetail ?? null,
         // null, not a number, where the ITM head was not trained: the value means nothing (itmNote says why)
-        score: note ? null : r.score, itmProbability: note ? null : r.itmProbability, itmNote: note ?? null, point: r.point, width: r.width, height: r.height,
+        score: note ? null : r.score, itmProbability: note ? null : r.itmProbability, itmNote: note ?? null,
+        point: r.point, width: r.width, height: r.height,
         grid: r.grid, tokens: r.tokens, gradcam: Array.from(r.gradcam), tokenGradcam: r.tokenGradcam.map((m) => Array.from(m)),
         figure: out,
       })}\n`);

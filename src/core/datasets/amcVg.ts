@@ -11,7 +11,8 @@ import { preCaption } from '../text';
 import { problem, sampleProblems } from '../lint';
 import { ReaderError, type Dataset } from './dataset';
 import {
-  ChunkWindow, GrowableColumn, IndexProgress, JsonScanError, MAX_ENTRY_BYTES, JsonScanner, parseElement, readRange, scanFile, type ScanHandler, type ScanOpenOptions,
+  ChunkWindow, GrowableColumn, IndexProgress, JsonScanError, MAX_ENTRY_BYTES, JsonScanner, parseElement, readRange, scanFile,
+  type ScanHandler, type ScanOpenOptions,
   openAnnotationFile, openAnnotationHandle, stoppedError,
 } from './jsonScan';
 import { resolveImage, show } from './loadedDataset';

@@ -311,7 +311,8 @@ const MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024;
  * its `[/EN#` phrases or its `Sentences/` folder) with `{id}.xml` in `../Annotations/` or beside it.
  * Images: `{imageRoot}/{id}.jpg`, default root `flickr30k-images/` (or `flickr30k_images/`, `Images/`)
  * beside the annotation root or its parent, else the file's folder. The split is the split file's name (`val`);
- * for one sentence file, the name of the train/val/test.txt beside the annotation root that lists the id. Images are read in the background;
+ * for one sentence file, the name of the train/val/test.txt beside the annotation root that lists the id. Images are read in
+ * the background;
  * `onProgress` counts images (done, total), not bytes, for this directory format.
  */
 export async function openFlickrRaw(file: string, opts: OpenOptions): Promise<FlickrDataset> {

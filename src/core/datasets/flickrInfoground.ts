@@ -141,7 +141,9 @@ function readSentences(value: unknown, file: string, imageId: string): FlickrSen
   });
 }
 
-function readAnnotation(value: unknown, file: string, imageId: string, byteOffset: number | undefined, report: (p: Problem) => void): FlickrAnnotation {
+function readAnnotation(
+  value: unknown, file: string, imageId: string, byteOffset: number | undefined, report: (p: Problem) => void,
+): FlickrAnnotation {
   if (!isObj(value) || !isObj(value.boxes)) {
     throw new ReaderError(file, `image ${imageId}`, `expected {"boxes": {phrase_id: [[x1,y1,x2,y2], ...]}, ...}, found ${show(value)}`);
   }

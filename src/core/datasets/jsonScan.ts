@@ -339,7 +339,9 @@ export class ChunkWindow {
   end(): void {
     const end = this.base + this.chunk.length;
     if (this.keepFrom < 0 || this.keepFrom >= end) { this.carry = Buffer.alloc(0); this.carryBase = end; return; }
-    if (end - this.keepFrom > MAX_ENTRY_BYTES) { this.dropped = this.keepFrom; this.keepFrom = -1; this.carry = Buffer.alloc(0); this.carryBase = end; return; }
+    if (end - this.keepFrom > MAX_ENTRY_BYTES) {
+      this.dropped = this.keepFrom; this.keepFrom = -1; this.carry = Buffer.alloc(0); this.carryBase = end; return;
+    }
     this.carry = Buffer.from(this.bytes(this.keepFrom, end)!); // a copy: the chunk's memory is read into next
     this.carryBase = this.keepFrom;
   }
@@ -459,7 +461,9 @@ export async function lineAt(file: string, offset: number): Promise<{ line: numb
  * The ReaderError for an index pass that stopped at a JSON error: it says where the file stops being readable (byte,
  * line, column, the entry being read) and that the samples before that point are shown.
  */
-export async function stoppedError(file: string, err: JsonScanError, where: string, shown: number, unit: [string, string]): Promise<ReaderError> {
+export async function stoppedError(
+  file: string, err: JsonScanError, where: string, shown: number, unit: [string, string],
+): Promise<ReaderError> {
   const at = await lineAt(file, err.offset).catch(() => undefined);
   const position = `byte ${err.offset}${at ? ` (line ${at.line}, column ${at.column})` : ''}`;
   const truncated = /truncated/.test(err.message);

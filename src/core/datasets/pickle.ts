@@ -188,7 +188,8 @@ export function parsePickle(bytes: Uint8Array, file: string): PickleValue {
       case 0x4b: stack.push(bytes[need(1)]); break; // BININT1
       case 0x4d: stack.push(view.getUint16(need(2), true)); break; // BININT2
       case 0x8a: { const n = bytes[need(1)]; const at = need(n); stack.push(intFromLE(bytes.subarray(at, at + n))); break; } // LONG1
-      case 0x8b: { const n = view.getInt32(need(4), true); const at = need(n); stack.push(intFromLE(bytes.subarray(at, at + n))); break; } // LONG4
+      // LONG4
+      case 0x8b: { const n = view.getInt32(need(4), true); const at = need(n); stack.push(intFromLE(bytes.subarray(at, at + n))); break; }
       case 0x46: { // FLOAT (protocol 0): repr text
         const text = readLine().trim();
         const value = parsePythonFloat(text);
@@ -209,17 +210,24 @@ export function parsePickle(bytes: Uint8Array, file: string): PickleValue {
         stack.push(decoded as string);
         break;
       }
-      case 0x54: { const n = view.getInt32(need(4), true); const at = need(n); stack.push(latin1(bytes.subarray(at, at + n))); break; } // BINSTRING
+      // BINSTRING
+      case 0x54: { const n = view.getInt32(need(4), true); const at = need(n); stack.push(latin1(bytes.subarray(at, at + n))); break; }
       case 0x55: { const n = bytes[need(1)]; const at = need(n); stack.push(latin1(bytes.subarray(at, at + n))); break; } // SHORT_BINSTRING
       // --- unicode
       case 0x56: stack.push(decodeRawUnicodeEscape(readLine())); break; // UNICODE (protocol 0)
-      case 0x58: { const n = view.getUint32(need(4), true); const at = need(n); stack.push(decodeUtf8(bytes.subarray(at, at + n))); break; } // BINUNICODE
-      case 0x8c: { const n = bytes[need(1)]; const at = need(n); stack.push(decodeUtf8(bytes.subarray(at, at + n))); break; } // SHORT_BINUNICODE
-      case 0x8d: { const n = readLength8(view, need(8), fail); const at = need(n); stack.push(decodeUtf8(bytes.subarray(at, at + n))); break; } // BINUNICODE8
+      // BINUNICODE
+      case 0x58: { const n = view.getUint32(need(4), true); const at = need(n); stack.push(decodeUtf8(bytes.subarray(at, at + n))); break; }
+      // SHORT_BINUNICODE
+      case 0x8c: { const n = bytes[need(1)]; const at = need(n); stack.push(decodeUtf8(bytes.subarray(at, at + n))); break; }
+      // BINUNICODE8
+      case 0x8d: {
+        const n = readLength8(view, need(8), fail); const at = need(n); stack.push(decodeUtf8(bytes.subarray(at, at + n))); break;
+      }
       // --- Python 3 bytes / bytearray (protocol 3+): kept as bytes
       case 0x42: { const n = view.getUint32(need(4), true); const at = need(n); stack.push(bytes.slice(at, at + n)); break; } // BINBYTES
       case 0x43: { const n = bytes[need(1)]; const at = need(n); stack.push(bytes.slice(at, at + n)); break; } // SHORT_BINBYTES
-      case 0x8e: case 0x96: { const n = readLength8(view, need(8), fail); const at = need(n); stack.push(bytes.slice(at, at + n)); break; } // BINBYTES8, BYTEARRAY8
+      // BINBYTES8, BYTEARRAY8
+      case 0x8e: case 0x96: { const n = readLength8(view, need(8), fail); const at = need(n); stack.push(bytes.slice(at, at + n)); break; }
       // --- containers
       case 0x5d: stack.push([]); break; // EMPTY_LIST
       case 0x29: stack.push([]); break; // EMPTY_TUPLE

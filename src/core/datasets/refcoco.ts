@@ -78,7 +78,9 @@ export async function loadRefs(refsFile: string, instancesFile?: string, maxFile
     problems.push({ severity: 'error', code: 'unreadable-entry', message: `${err.message.slice(err.file.length + (err.entry ? err.entry.length + 5 : 2))}; skipped`, location: { file: err.file, entry: err.entry ?? 'file' } });
     return undefined;
   };
-  const refs: JoinedRef[] = value.map((r, i) => { try { return readRef(r, i, refsAbs); } catch (err) { return skip(err); } }).filter((r): r is JoinedRef => r !== undefined);
+  const refs: JoinedRef[] = value
+    .map((r, i) => { try { return readRef(r, i, refsAbs); } catch (err) { return skip(err); } })
+    .filter((r): r is JoinedRef => r !== undefined);
   const refsById = new Map<number, JoinedRef>();
   for (const r of refs) refsById.set(r.ref_id, r); // a repeated ref_id keeps the last, as refer's dict does
 
@@ -196,7 +198,9 @@ export async function openRefcocoPickle(file: string, opts: OpenOptions): Promis
     }
     const image = resolveImage(imageRoot, truth.image.file_name);
     // Plain literals, not `{...shared, s}`: V8 gave each spread copy its own hidden class (~400 B a record).
-    for (let s = 0; s < ref.sentences.length; s++) records.push({ record: { ref, truth, image, refsFile: index.refsFile, s }, split: ref.split });
+    for (let s = 0; s < ref.sentences.length; s++) {
+      records.push({ record: { ref, truth, image, refsFile: index.refsFile, s }, split: ref.split });
+    }
   }
   return LoadedDataset.of('refcoco-pickle', index.refsFile, refSentenceSample, records, problems);
 }
@@ -221,7 +225,10 @@ function refSentenceSample(r: RefSentenceRecord, index: number): Sample {
     sourceBoxes: [[...truth.source]],
     hitRule: 'xywh',
     ...(ref.split !== undefined ? { split: ref.split } : {}),
-    ids: { ref_id: ref.ref_id, ann_id: ref.ann_id, image_id: ref.image_id, sent_id: sent.sent_id, ...(ref.category_id !== undefined ? { category_id: ref.category_id } : {}) },
+    ids: {
+      ref_id: ref.ref_id, ann_id: ref.ann_id, image_id: ref.image_id, sent_id: sent.sent_id,
+      ...(ref.category_id !== undefined ? { category_id: ref.category_id } : {}),
+    },
     source: { file: r.refsFile, entry: `ref_id ${ref.ref_id}, sent_id ${sent.sent_id}` },
   };
 }
@@ -277,7 +284,8 @@ export async function openRefcocoAlbef(file: string, opts: OpenOptions): Promise
   const index = await loadRefs(refsFile, opts.companionFile, opts.maxFileBytes);
   const dir = path.dirname(abs);
   const firstRelative = entries.find((e) => !path.isAbsolute(e.image))?.image;
-  const imageRoot = chooseImageRoot(opts.imageRoot, [dir, ...cocoImageRootCandidates(dir, path.dirname(index.refsFile))], firstRelative, dir);
+  const imageRoot = chooseImageRoot(
+    opts.imageRoot, [dir, ...cocoImageRootCandidates(dir, path.dirname(index.refsFile))], firstRelative, dir);
   opts.onProgress?.(doc.bytes, doc.bytes);
 
   const records: Array<{ record: AlbefRecord; split?: string }> = [];

@@ -62,7 +62,8 @@ describe('viewer Problems panel (own collection, whole file)', function () {
     const output = path.join(ws, '.amc', 'runs', 'diagnostics');
     let runId: number | undefined;
     const subs: vscode.Disposable[] = [api.fineTune.onDidStartRun((r) => { if (r.definition.output === output) runId = r.id; })];
-    const finished = new Promise<RunResult>((resolve) => subs.push(api.fineTune.onDidFinishRun((r) => { if (r.id === runId) resolve(r); })));
+    const finished = new Promise<RunResult>(
+      (resolve) => subs.push(api.fineTune.onDidFinishRun((r) => { if (r.id === runId) resolve(r); })));
     try {
       await vscode.tasks.executeTask(api.fineTune.createTask({ type: 'amc', dataset: file, imageRoot: samplesDir(api.extensionPath), epochs: 1, output }));
       assert.notEqual((await finished).status, 'succeeded');

@@ -17,7 +17,9 @@ import { activateAmc, report, samplesDir, waitFor, workspaceDir } from './helper
 const SYSTEM_PYTHON = process.env.AMC_PYTHON || '/usr/bin/python3';
 
 /** Runs a definition as a task and resolves with the run's result (and every event it saw). */
-async function runTask(definition: AmcTaskDefinition, onEvent?: (e: TrainerEvent, execution: vscode.TaskExecution) => void): Promise<{ result: RunResult; events: TrainerEvent[] }> {
+async function runTask(
+  definition: AmcTaskDefinition, onEvent?: (e: TrainerEvent, execution: vscode.TaskExecution) => void,
+): Promise<{ result: RunResult; events: TrainerEvent[] }> {
   const { api } = await activateAmc();
   const events: TrainerEvent[] = [];
   let execution: vscode.TaskExecution | undefined;
