@@ -242,7 +242,8 @@ export class Gallery {
   }
 
   private fillCell(cell: HTMLElement, position: number, row: Row | undefined, w: number, h: number): void {
-    const [canvas, badge, lmax, note, caption] = cell.children as unknown as [HTMLCanvasElement, HTMLElement, HTMLElement, HTMLElement, HTMLElement];
+    const [canvas, badge, lmax, note, caption] =
+      cell.children as unknown as [HTMLCanvasElement, HTMLElement, HTMLElement, HTMLElement, HTMLElement];
     cell.id = `cell-${position}`;
     cell.dataset.position = String(position);
     cell.setAttribute('aria-colindex', String((position % this.columns) + 1));
@@ -274,8 +275,8 @@ export class Gallery {
       return;
     }
     const image = this.imageFor(t);
-    drawThumbnail(canvas, w, h, dpr, image, { width: t.width, height: t.height, grid: t.grid, gradcam: t.gradcam, point: t.point, boxes: t.boxes },
-      this.host.colormap(), 0.5, readPalette());
+    const map = { width: t.width, height: t.height, grid: t.grid, gradcam: t.gradcam, point: t.point, boxes: t.boxes };
+    drawThumbnail(canvas, w, h, dpr, image, map, this.host.colormap(), 0.5, readPalette());
   }
 
   private imageState(t: Thumbnail): string {
@@ -314,7 +315,8 @@ export class Gallery {
       while (this.pages.size > MAX_CACHED_PAGES) this.pages.delete(this.pages.keys().next().value as number);
       if (total !== this.total) this.setTotal(total);
       this.schedule();
-      if (this.selected >= page * PAGE_ROWS && this.selected < (page + 1) * PAGE_ROWS) this.host.onSelect(this.selected, this.rowAt(this.selected));
+      const onThisPage = this.selected >= page * PAGE_ROWS && this.selected < (page + 1) * PAGE_ROWS;
+      if (onThisPage) this.host.onSelect(this.selected, this.rowAt(this.selected));
     } catch {
       // A replaced view: the next render asks again if the cells are still on screen.
     } finally {
