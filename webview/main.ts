@@ -9,6 +9,7 @@ import {
 } from '../src/shared/protocol';
 import { DetailView } from './detail';
 import { el } from './dom';
+import { InsightsPanel } from './insights';
 import { VirtualList } from './list';
 import * as ui from './ui/toolkit';
 
@@ -63,6 +64,7 @@ class App {
   private readonly evaluateButton: ui.Button;
   private readonly list: VirtualList;
   private readonly detail: DetailView;
+  private readonly insights: InsightsPanel;
   private init: InitResult | undefined;
   private query: ViewQuery;
   private viewAbort: AbortController | undefined;
@@ -127,6 +129,10 @@ class App {
       allowImageFolder: () => { void this.allowImageFolder(); },
     }, { opacity: this.restoring.opacity, colormap: this.restoring.colormap ?? 'jet', altPhrase: this.restoring.altPhrase });
 
+    this.insights = new InsightsPanel({
+      client, detail: this.detail.element, list: this.list.element,
+      applyFilter: (insight) => this.setQuery({ ...this.query, insight }), activeFilter: () => this.query.insight,
+    });
     this.layout();
     this.wireEvents();
     document.addEventListener('keydown', (e) => this.onKey(e));
@@ -148,7 +154,7 @@ class App {
     this.listEmpty.setAttribute('role', 'status');
     listPane.append(this.list.element, this.listEmpty);
     const main = el('main', 'main');
-    main.append(listPane, this.detail.element);
+    main.append(listPane, this.insights.element);
     this.summary.setAttribute('aria-label', 'Pointing-game accuracy per split');
     this.summary.hidden = true;
     this.root.replaceChildren(this.banner, this.readBanner, toolbar, this.statusLine, main, this.summary);
@@ -203,6 +209,7 @@ class App {
       this.setQuery(this.query);
       if (this.shownIndex !== null && !('error' in model)) this.showSample(this.shownIndex, true);
     });
+    client.on('reportLoaded', ({ computedCount }) => { this.computedCount = computedCount; this.setQuery(this.query); });
     client.on('select', ({ index }) => {
       if (this.isIdentityQuery()) this.list.select(index);
       else { this.query = { ...DEFAULT_QUERY }; this.syncControls(); void this.applyQuery().then(() => this.list.select(index)); }
@@ -258,7 +265,7 @@ class App {
 
   private isIdentityQuery(): boolean {
     const q = this.query;
-    return q.sortKey === 'index' && q.sortDirection === 'asc' && !q.text.trim() && q.split === null && !q.missesOnly;
+    return q.sortKey === 'index' && q.sortDirection === 'asc' && !q.text.trim() && q.split === null && !q.missesOnly && !q.insight;
   }
 
   private fillSplits(): void {

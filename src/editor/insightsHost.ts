@@ -8,6 +8,7 @@ import {
   type Insights, type MissLocation,
 } from '../core/insights';
 import type { InsightSelection } from '../shared/protocol';
+export { describeSelection } from '../shared/insightLabels';
 import type { MetricStore } from './metricStore';
 
 /** An InsightTable of a viewer's settled rows; row r of the table is dataset sample `indices[r]`. */
@@ -154,21 +155,3 @@ export function selectionIndices(t: ViewerTable, selection: InsightSelection, in
   return Int32Array.from(out);
 }
 
-/** "word “triangle” · misses" — what the list is filtered to, in the panel's words. */
-export function describeSelection(s: InsightSelection, insights?: Insights): string {
-  const outcome = s.outcome === 'all' ? '' : ` · ${s.outcome}`;
-  switch (s.breakdown) {
-    case 'word': return `word “${s.key}”${outcome}`;
-    case 'length': return `phrase length ${s.key}${outcome}`;
-    case 'area': return `GT area ${s.key}${outcome}`;
-    case 'boxes': return `${s.key} GT box(es)${outcome}`;
-    case 'split': return `split ${s.key}${outcome}`;
-    case 'missTarget': return `misses landing on ${s.key.replace('-', ' ')}`;
-    case 'lMean': case 'lMax': {
-      const edges = insights?.histograms[s.breakdown].edges ?? [];
-      const b = Number(s.key);
-      const range = edges.length > b + 1 ? ` ${edges[b].toFixed(3)}–${edges[b + 1].toFixed(3)}` : ` bin ${b + 1}`;
-      return `${s.breakdown === 'lMean' ? 'L_mean' : 'L_max'}${range}${outcome}`;
-    }
-  }
-}
