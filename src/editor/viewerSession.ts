@@ -585,7 +585,8 @@ async function explainSampleIn(
   }
   let r: SampleExplanationLike;
   try { r = await e.explainSample(s, signal); } catch (err) {
-    if (!signal.aborted) c.store.setError(index, errorMessage(err), (err as { reason?: string })?.reason);
+    // A report's results stay when the image cannot be explained here (not on this machine): only the map is missing.
+    if (!signal.aborted && !c.store.isFromReport(index)) c.store.setError(index, errorMessage(err), (err as { reason?: string })?.reason);
     throw err;
   }
   recordIn(c, s, r);

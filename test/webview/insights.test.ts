@@ -70,12 +70,23 @@ async function waitForList(viewer: TestViewer, expected: number[]): Promise<void
     if (JSON.stringify(got) === JSON.stringify(expected)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.deepEqual(got, expected, 'the list does not show exactly the rows of the bar');
+  const rows = await viewer.page.$$eval('.list-rows .list-row:not([hidden])', (rs) => rs.map((r) => `${(r as HTMLElement).dataset.position}:${r.textContent}`));
+  assert.deepEqual(got, expected, `the list does not show exactly the rows of the bar (host: ${JSON.stringify(viewer.session?.lastInsightFilter)}; rows ${rows.join(' | ')})`);
+}
+
+/**
+ * The tiny model with its engine refusing every explanation, as when the report's images are not on this machine:
+ * the selected row is not recomputed, so the list keeps the report's hand-chosen verdicts.
+ */
+function withoutImages(): Explainer {
+  const refuse = async (): Promise<never> => { throw new Error('images of this report are not on this machine'); };
+  return { ...explainer, engine: { explain: refuse, explainSample: refuse, explainBatch: refuse } };
 }
 
 async function openWithReport(): Promise<{ viewer: TestViewer; dataset: Dataset }> {
   const dataset = await openDataset(fixture.file);
-  const viewer = await TestViewer.open({ dataset, explainer: async () => explainer, imageRoots: [fixture.dir], viewport: { width: 1500, height: 900 } });
+  const offline = withoutImages();
+  const viewer = await TestViewer.open({ dataset, explainer: async () => offline, imageRoots: [fixture.dir], viewport: { width: 1500, height: 900 } });
   viewers.push(viewer);
   await viewer.page.waitForSelector('.list-rows .list-row');
   await viewer.session!.loadReport(writeReport(explainer.modelSha256!));
@@ -128,7 +139,7 @@ describe('webview: Insights panel', function () {
 
     // Miss targets: "in another GT box" = the green rows (this reader gives no image size: the rest is "size unknown").
     await viewer.page.click('button.insights-bar[data-breakdown="missTarget"][data-key="other-box"]');
-    await waitForList(viewer, samples.filter((s) => s.phrase.includes('green')).map((s) => s.index));
+    await waitForList(viewer, samples.filter((s) => s.phrase.includes('green') && !s.phrase.includes('on the left')).map((s) => s.index));
 
     // Histogram: the last L_max bin's misses are the rows with L_max 0.9 (the largest value).
     await viewer.page.click('button.hist-part.miss[data-breakdown="lMax"][data-key="19"]');
@@ -140,7 +151,7 @@ describe('webview: Insights panel', function () {
     while ((await listedIndices(viewer)).length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual((await listedIndices(viewer)).slice(0, 3), [0, 1, 2]);
     assert.equal(viewer.session!.lastInsightFilter, undefined);
-    assert.deepEqual(viewer.consoleErrors, []);
+    assert.deepEqual(viewer.consoleErrors.filter((e) => !/Failed to load resource.*404/.test(e)), []);
   });
 
   it('is keyboard accessible: tabs with arrows, bars as buttons with Up / Down and Enter', async () => {
@@ -171,7 +182,8 @@ describe('webview: Insights panel', function () {
     await viewer.setTheme('dark');
     await page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'insights-dark.png') });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'insights-panel.png') });
-    assert.deepEqual(viewer.consoleErrors, []);
+    // The fixture's one missing image answers 404 when its row is shown.
+    assert.deepEqual(viewer.consoleErrors.filter((e) => !/Failed to load resource.*404/.test(e)), []);
   });
 
   it('a report for another model is refused with the reason, and the list keeps no result from it', async () => {
