@@ -7,6 +7,7 @@ import { registerAnnotationViewer } from './editor/register';
 import { registerExplainCommand } from './commands/explain';
 import { registerEvaluateCommand } from './commands/evaluate';
 import { registerCompareCommand } from './commands/compare';
+import { registerOpenReportCommand } from './commands/openReport';
 import { type FineTuneApi, registerFineTune } from './tasks';
 
 /** What `activate` returns (vscode.extensions.getExtension(...).exports): used by the extension-host tests. */
@@ -26,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
   registerExplainCommand(context);
   registerEvaluateCommand(context);
   registerCompareCommand(context);
+  registerOpenReportCommand(context);
   const fineTune = registerFineTune(context);
 
   return { extensionPath: context.extensionPath, output, fineTune };

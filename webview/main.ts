@@ -209,7 +209,7 @@ class App {
       this.setQuery(this.query);
       if (this.shownIndex !== null && !('error' in model)) this.showSample(this.shownIndex, true);
     });
-    client.on('reportLoaded', ({ computedCount }) => { this.computedCount = computedCount; this.setQuery(this.query); });
+    client.on('reportLoaded', ({ computedCount }) => { this.computedCount = computedCount; this.setQuery(this.query); this.renderStatus(); });
     client.on('select', ({ index }) => {
       if (this.isIdentityQuery()) this.list.select(index);
       else { this.query = { ...DEFAULT_QUERY }; this.syncControls(); void this.applyQuery().then(() => this.list.select(index)); }
