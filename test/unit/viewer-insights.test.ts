@@ -196,4 +196,38 @@ describe('evaluation report into the viewer', () => {
     writeFileSync(path.join(dir, 'refs.amc-eval.json'), '{}');
     assert.equal(await findReportBeside(path.join(dir, 'refs.json')), path.join(dir, 'refs.amc-eval.json'));
   });
+
+  it('a row loaded from a report is still explained on demand; when it cannot be, it keeps the report\'s results', async () => {
+    const { ds, report } = setup();
+    const file = report(header(), [row(0, true, [20, 20]), row(3, false, [50, 50])]);
+    let explained = 0;
+    const fakeResult = (s: Sample) => ({
+      score: 9, itmProbability: 0.9, grid: 2, gradcam: new Float32Array(4), tokens: [], tokenGradcam: [], width: 100, height: 100,
+      point: { x: 21, y: 21 }, hit: true, lMean: 0.1, lMax: 0.2, total: 0.3, maskEmpty: false, index: s.index,
+    });
+    const engine = {
+      explain: async () => { throw new Error('unused'); },
+      explainSample: async (s: Sample) => { explained++; if (s.index === 3) throw new Error('/img/3.jpg: image not found'); return fakeResult(s); },
+      explainBatch: async () => { throw new Error('a report row must not be recomputed in a batch'); },
+    };
+    const store = new MetricStore();
+    const session = new ViewerSession({
+      mode: 'dataset', title: 'd', dataset: ds, metricStoreFor: () => store,
+      getExplainer: async () => ({ modelKey: 'm', info: { name: 'amc-test', provider: 'cpu', grid: 2 }, engine: engine as never, modelSha256: SHA }),
+      imageUri: () => undefined, imageProblem: async () => undefined, savePng: async () => null, colormap: 'jet', post: () => undefined,
+    });
+    const client = new RequestClient((m) => session.receive(JSON.parse(JSON.stringify(m))));
+    (session as unknown as { opts: { post: (m: unknown) => void } }).opts.post = (m) => client.receive(JSON.parse(JSON.stringify(m)));
+    await client.request('ready', {});
+    await session.loadReport(file);
+    assert.deepEqual(await client.request('computeRows', { indices: [0, 3] }), { queued: 0 }, 'report rows are not queued for computation');
+    const payload = await client.request('explainSample', { index: 0 });
+    assert.equal(payload.score, 9);
+    assert.equal(explained, 1);
+    assert.equal(store.isFromReport(0), false, 'explained here: the fresh numbers replace the report\'s');
+    await assert.rejects(client.request('explainSample', { index: 3 }), /image not found/);
+    assert.deepEqual(store.get(3), { score: 3.5, lMean: 0.25, lMax: 0.5, hit: false });
+    assert.ok(store.isFromReport(3));
+    session.dispose();
+  });
 });
