@@ -11,6 +11,7 @@ import { type FineTuneApi, registerFineTune, testHooksEnabled } from './tasks';
 import { registerModelStatus } from './editor/modelStatusBar';
 import type { ModelStatusView } from './core/modelStatus';
 import { registerUseCheckpointCommand } from './commands/useCheckpoint';
+import { registerOpenReportCommand } from './commands/openReport';
 
 /** What `activate` returns (vscode.extensions.getExtension(...).exports): used by the extension-host tests. */
 export interface AmcExtensionApi {
@@ -32,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
   registerEvaluateCommand(context);
   registerCompareCommand(context);
   registerUseCheckpointCommand(context);
+  registerOpenReportCommand(context);
   const fineTune = registerFineTune(context);
   const modelStatus = registerModelStatus(context);
 

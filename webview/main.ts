@@ -10,6 +10,7 @@ import {
 import { DetailView } from './detail';
 import { el } from './dom';
 import { Gallery } from './gallery';
+import { InsightsPanel } from './insights';
 import { VirtualList } from './list';
 import * as ui from './ui/toolkit';
 
@@ -78,6 +79,7 @@ class App {
   /** 'list': list | detail. 'gallery': the thumbnail grid; a sample opened from it shows the detail in its place. */
   private layoutMode: 'list' | 'gallery' = 'list';
   private galleryOpen = false;
+  private readonly insights: InsightsPanel;
   private init: InitResult | undefined;
   private query: ViewQuery;
   private viewAbort: AbortController | undefined;
@@ -153,6 +155,10 @@ class App {
       allowImageFolder: () => { void this.allowImageFolder(); },
     }, { opacity: this.restoring.opacity, colormap: this.restoring.colormap ?? 'jet', altPhrase: this.restoring.altPhrase });
 
+    this.insights = new InsightsPanel({
+      client, detail: this.detail.element, list: this.list.element,
+      applyFilter: (insight) => this.setQuery({ ...this.query, insight }), activeFilter: () => this.query.insight,
+    });
     this.layout();
     this.wireEvents();
     document.addEventListener('keydown', (e) => this.onKey(e));
@@ -191,7 +197,7 @@ class App {
     this.galleryBack.append(back.element, el('span', 'control-label', 'Esc returns to the gallery · j / k: next / previous sample'));
     this.detail.element.prepend(this.galleryBack);
     const main = el('main', 'main');
-    main.append(this.listPane, this.galleryPane, this.detail.element);
+    main.append(this.listPane, this.galleryPane, this.insights.element);
     this.summary.setAttribute('aria-label', 'Pointing-game accuracy per split');
     this.summary.hidden = true;
     this.uncomputedHint.hidden = true;
@@ -258,6 +264,7 @@ class App {
       this.setQuery(this.query);
       if (this.shownIndex !== null && !('error' in model)) this.showSample(this.shownIndex, true);
     });
+    client.on('reportLoaded', ({ computedCount }) => { this.computedCount = computedCount; this.setQuery(this.query); this.renderStatus(); });
     client.on('select', ({ index }) => {
       if (this.isIdentityQuery()) this.list.select(index);
       else { this.query = { ...DEFAULT_QUERY }; this.syncControls(); void this.applyQuery().then(() => this.list.select(index)); }
@@ -315,7 +322,7 @@ class App {
 
   private isIdentityQuery(): boolean {
     const q = this.query;
-    return q.sortKey === 'index' && q.sortDirection === 'asc' && !q.text.trim() && q.split === null && !q.missesOnly;
+    return q.sortKey === 'index' && q.sortDirection === 'asc' && !q.text.trim() && q.split === null && !q.missesOnly && !q.insight;
   }
 
   private fillSplits(): void {

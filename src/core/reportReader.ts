@@ -18,6 +18,11 @@ export interface ReportReadOptions {
   chunkBytes?: number;
   /** Largest single entry (one row, or one top-level field other than "samples"); default 64 MB. */
   maxEntryBytes?: number;
+  /**
+   * Called after each row is added to the table with its "id" and "score" (NaN when absent): the viewer maps
+   * report rows to dataset samples by id and shows the score without recomputing it. Ids are decoded only then.
+   */
+  onRow?: (row: number, id: string | undefined, score: number) => void;
 }
 
 /** The report's top-level fields other than "samples" and "worst" (model, file, counts, ...), parsed. */
@@ -27,11 +32,11 @@ const NEED_MORE = Symbol('need more bytes');
 const META_MAX_BYTES = 1 << 20;
 
 // Row keys the breakdowns read (the TypeScript report's names and the trainer's snake_case ones).
-const enum Key { Other, Phrase, Split, Image, Boxes, Width, Height, Hit, Point, LMean, LMax, Error }
+const enum Key { Other, Phrase, Split, Image, Boxes, Width, Height, Hit, Point, LMean, LMax, Error, Id, Score }
 const KEYS: [string, Key][] = [
   ['phrase', Key.Phrase], ['split', Key.Split], ['image', Key.Image], ['boxes', Key.Boxes], ['width', Key.Width],
   ['height', Key.Height], ['hit', Key.Hit], ['point', Key.Point], ['lMean', Key.LMean], ['l_mean', Key.LMean],
-  ['lMax', Key.LMax], ['l_max', Key.LMax], ['error', Key.Error],
+  ['lMax', Key.LMax], ['l_max', Key.LMax], ['error', Key.Error], ['id', Key.Id], ['score', Key.Score],
 ];
 const KEYS_BY_FIRST: { bytes: Buffer; key: Key }[][] = [];
 for (const [name, key] of KEYS) (KEYS_BY_FIRST[name.charCodeAt(0)] ??= []).push({ bytes: Buffer.from(name, 'latin1'), key });
@@ -335,11 +340,18 @@ class Scanner {
   private flat = new Float64Array(64);
 
   /** One element of "samples", appended to the table once it is complete (a rewind leaves the table as it was). */
+  /** Decode row ids (ReportReadOptions.onRow); the id and score of the last row read. */
+  wantIds = false;
+  rowId: string | undefined;
+  rowScore = NaN;
+
   row(table: InsightTable): void {
     if (this.ws() !== 0x7b) this.fail(`expected an object, found ${this.found()}`);
     this.pos++;
     let phrase = -1, split = -1, image = NO_IMAGE, nBoxes = -1, width = NaN, height = NaN, hit = -1;
     let px = NaN, py = NaN, lMean = NaN, lMax = NaN, error: string | undefined;
+    this.rowId = undefined;
+    this.rowScore = NaN;
     if (this.ws() === 0x7d) this.pos++;
     else for (;;) {
       switch (this.key()) {
@@ -360,6 +372,10 @@ class Scanner {
         case Key.LMean: lMean = this.isNull() ? NaN : this.finiteNumber('lMean'); break;
         case Key.LMax: lMax = this.isNull() ? NaN : this.finiteNumber('lMax'); break;
         case Key.Error: error = this.isNull() ? undefined : this.string(); break;
+        case Key.Id:
+          if (this.wantIds && this.ws() === 0x22) this.rowId = this.string(); else this.skip();
+          break;
+        case Key.Score: this.rowScore = this.isNull() ? NaN : this.finiteNumber('score'); break;
         default: this.skip();
       }
       if (this.nextOrClose(0x7d, "'}'")) break;
@@ -401,6 +417,7 @@ export async function readReportInto(file: string, table: InsightTable,
   opts: ReportReadOptions = {}): Promise<{ meta: ReportMeta; rows: number; bytes: number }> {
   const { handle, size } = await openRegularFile(file, { maxBytes: Number.MAX_SAFE_INTEGER, what: 'evaluation report' });
   const s = new Scanner(file, Math.max(64, opts.chunkBytes ?? 8 << 20), Math.max(1024, opts.maxEntryBytes ?? 64 << 20));
+  s.wantIds = opts.onRow !== undefined;
   const read = async (buf: Buffer, offset: number, length: number, position: number): Promise<number> =>
     (await handle.read(buf, offset, length, position)).bytesRead;
   // Run a step until it completes, rewinding to its last mark and reading more whenever it runs out of bytes.
@@ -441,6 +458,7 @@ export async function readReportInto(file: string, table: InsightTable,
             if (first ? s.ws() === 0x5d && (s.pos++, true) : s.nextOrClose(0x5d, "']' after the last sample")) return;
             s.entry = rows;
             s.row(table);
+            opts.onRow?.(rows, s.rowId, s.rowScore);
             s.entry = -1;
             rows++;
             first = false;

@@ -5,6 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { OPEN_REPORT_COMMAND } from '../commands/openReport';
+import { findReportBeside } from './reportLoad';
 import { getSettings, onSettingsChanged, setImageRoot } from '../config';
 import type { Dataset } from '../core/datasets/dataset';
 import { openDataset } from '../core/datasets/index';
@@ -165,6 +167,8 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
         localResourceRoots: () => (panel.webview.options.localResourceRoots ?? []).map((u) => u.fsPath),
       };
       liveViewers.add(viewer.live);
+      // A report beside the dataset (<name>.amc-eval.json or amc-eval-report.json, README "Evaluation reports") loads on open.
+      void findReportBeside(dataset.file).then((report) => { if (report) void vscode.commands.executeCommand(OPEN_REPORT_COMMAND, report); });
     }
     panel.webview.html = renderWebviewHtml({
       cspSource: panel.webview.cspSource,

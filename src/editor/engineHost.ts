@@ -73,6 +73,7 @@ export class EngineHost implements vscode.Disposable {
       for (const w of engine.card.warnings) this.log(`warning: ${w}`);
       return {
         modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`,
+        modelSha256: engine.card.files.grounding.sha256,
         info: {
           name: engine.card.name, provider: engine.provider, providerNote: engine.providerNote, grid: engine.card.grid,
           dir: engine.modelDir,

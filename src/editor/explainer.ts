@@ -26,6 +26,8 @@ export interface Explainer {
   readonly modelKey: string;
   readonly info: ModelInfo;
   readonly engine: EngineLike;
+  /** sha256 of grounding.onnx as the model card records it: the model's identity an evaluation report names. */
+  readonly modelSha256?: string;
 }
 
 export function toPayload(

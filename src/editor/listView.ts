@@ -185,9 +185,10 @@ export async function phraseIndexOf(dataset: Dataset, onPage?: (page: IndexedPag
  * after indexing finished); `signal` aborts when the user typed again.
  */
 export async function buildView(dataset: Dataset, store: MetricStore, query: ViewQuery, signal: AbortSignal,
-  onProgress?: (progress: { scanned: number; total: number; matches: number; from: number }) => void): Promise<ListView> {
+  onProgress?: (progress: { scanned: number; total: number; matches: number; from: number }) => void, only?: Int32Array): Promise<ListView> {
   const filtersSamples = query.text.trim() !== '' || query.split !== null;
   const metricSort = query.sortKey !== 'index';
+  if (only) return new ArrayView(await filterOnly(dataset, store, query, only, signal));
   if (!filtersSamples && !metricSort && !query.missesOnly) return new IdentityView(dataset);
 
   if (!filtersSamples) {
@@ -227,4 +228,35 @@ export async function buildView(dataset: Dataset, store: MetricStore, query: Vie
   out.set(sortByMetric(computed, store, query));
   out.set(rest, computed.length);
   return counted(new ArrayView(out));
+}
+
+/**
+ * The view restricted to an explicit set of sample indices (ascending; an Insights bar's rows), with the query's
+ * text, split and misses filters and its sort applied to them. Reads only the samples in the set.
+ */
+async function filterOnly(dataset: Dataset, store: MetricStore, query: ViewQuery, only: Int32Array, signal: AbortSignal): Promise<Int32Array> {
+  let kept = query.missesOnly ? only.filter((i) => store.isMiss(i)) : only;
+  const needle = query.text.trim().toLowerCase();
+  if (needle !== '' || query.split !== null) {
+    const matches: number[] = [];
+    for (let i = 0; i < kept.length;) {
+      if (signal.aborted) throw new Error('cancelled');
+      let j = i;
+      while (j + 1 < kept.length && kept[j + 1] === kept[j] + 1 && j + 1 - i < SCAN_PAGE) j++;
+      for (const s of await dataset.page(kept[i], kept[j] - kept[i] + 1)) {
+        if (query.split !== null && (s.split ?? '') !== query.split) continue;
+        if (needle && !s.phrase.toLowerCase().includes(needle)) continue;
+        matches.push(s.index);
+      }
+      i = j + 1;
+    }
+    kept = Int32Array.from(matches);
+  }
+  if (query.sortKey === 'index') return kept;
+  const computed = kept.filter((i) => store.hasMetrics(i));
+  const rest = kept.filter((i) => !store.hasMetrics(i));
+  const out = new Int32Array(kept.length);
+  out.set(sortByMetric(computed, store, query));
+  out.set(rest, computed.length);
+  return out;
 }

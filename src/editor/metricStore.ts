@@ -10,6 +10,11 @@ export class MetricStore {
   private lMax = new Float32Array(0);
   private state = new Uint8Array(0);
   private splitOf = new Uint16Array(0);
+  /** The pointing-game point (original-image pixels; NaN when not known), for the insights' miss targets. */
+  private pointX = new Float32Array(0);
+  private pointY = new Float32Array(0);
+  /** 1 where the row's results were loaded from an evaluation report (not computed in this editor). */
+  private fromReport = new Uint8Array(0);
   private readonly splitNames: string[] = [];
   private readonly errors = new Map<number, string>();
   /** Short cause per error row ("image not found"), for the grouped not-scored summary. */
@@ -29,6 +34,9 @@ export class MetricStore {
     this.lMax = grow(this.lMax, (n) => new Float32Array(n));
     this.state = grow(this.state, (n) => new Uint8Array(n));
     this.splitOf = grow(this.splitOf, (n) => new Uint16Array(n));
+    this.pointX = grow(this.pointX, (n) => new Float32Array(n).fill(NaN));
+    this.pointY = grow(this.pointY, (n) => new Float32Array(n).fill(NaN));
+    this.fromReport = grow(this.fromReport, (n) => new Uint8Array(n));
   }
 
   private splitId(split: string | undefined): number {
@@ -38,8 +46,12 @@ export class MetricStore {
     return id;
   }
 
-  set(index: number, metrics: RowMetrics, split: string | undefined): void {
+  /** Records a row's results; `point` when known, `fromReport` when they were read from an evaluation report. */
+  set(index: number, metrics: RowMetrics, split: string | undefined, point?: { x: number; y: number }, fromReport = false): void {
     this.ensure(index);
+    this.pointX[index] = point ? point.x : NaN;
+    this.pointY[index] = point ? point.y : NaN;
+    this.fromReport[index] = fromReport ? 1 : 0;
     if (this.state[index] === STATE_NONE) this.computed++;
     this.errors.delete(index);
     this.errorReasons.delete(index);
@@ -51,8 +63,11 @@ export class MetricStore {
     this.version++;
   }
 
-  setError(index: number, message: string, reason?: string): void {
+  setError(index: number, message: string, reason?: string, fromReport = false): void {
     this.ensure(index);
+    this.pointX[index] = NaN;
+    this.pointY[index] = NaN;
+    this.fromReport[index] = fromReport ? 1 : 0;
     if (this.state[index] === STATE_NONE) this.computed++;
     this.state[index] = STATE_ERROR;
     this.errors.set(index, message);
@@ -67,6 +82,23 @@ export class MetricStore {
   error(index: number): string | undefined { return this.errors.get(index); }
   /** The short cause of an error row, when the engine gave one. */
   errorReason(index: number): string | undefined { return this.errorReasons.get(index); }
+
+  /** The row's pointing-game point, when it was recorded. */
+  point(index: number): { x: number; y: number } | undefined {
+    if (!this.has(index) || Number.isNaN(this.pointX[index])) return undefined;
+    return { x: this.pointX[index], y: this.pointY[index] };
+  }
+
+  /** Whether the row's results came from an evaluation report. */
+  isFromReport(index: number): boolean { return index < this.fromReport.length && this.fromReport[index] === 1; }
+
+  /** Indices computed (with metrics or an error), ascending. */
+  settledIndices(): Int32Array {
+    const out = new Int32Array(this.computed);
+    let n = 0;
+    for (let i = 0; i < this.state.length; i++) if (this.state[i] !== STATE_NONE) out[n++] = i;
+    return out.subarray(0, n);
+  }
 
   get(index: number): RowMetrics | undefined {
     if (!this.hasMetrics(index)) return undefined;

@@ -27,6 +27,12 @@ export interface ViewerState {
   comparison?: ComparisonInfo | null;
   /** The webview's localResourceRoots (file paths), where the viewer reports them. */
   localResourceRoots?: string[];
+  /** The evaluation report loaded into the viewer: its file and how many of its rows filled the list. */
+  report?: { file: string; rows: number; scored: number };
+  /** Rows whose results came from a report. */
+  fromReportCount: number;
+  /** The Insights filter on the list: what it is and the sample indices it holds. */
+  insightFilter?: { label: string; indices: number[] };
 }
 
 export function viewerStates(): ViewerState[] {
@@ -34,5 +40,13 @@ export function viewerStates(): ViewerState[] {
     kind, file, format: session.dataset.format, count: session.dataset.count(), computedCount: session.metrics.computedCount,
     firstShownMs: session.firstShownMs, lastShown: session.lastShown, evaluation: session.lastEvaluation,
     model: session.lastModel, comparison: session.lastComparison, localResourceRoots: localResourceRoots?.(),
+    report: session.loadedReport && { file: session.loadedReport.file, rows: session.loadedReport.rows, scored: session.loadedReport.scored },
+    fromReportCount: countFromReport(session), insightFilter: session.lastInsightFilter,
   }));
+}
+
+function countFromReport(session: ViewerSession): number {
+  let n = 0;
+  for (const i of session.metrics.settledIndices()) if (session.metrics.isFromReport(i)) n++;
+  return n;
 }

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import {
   MAX_PAGE, MAX_THUMBNAILS, PROTOCOL_VERSION, RequestError, RequestServer, SORT_KEYS,
   type ComparisonEvaluation, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type HostToWebview,
-  type InitResult, type ModelInfo, type RequestHandlers, type Row, type SampleDetail, type ShownReport, type Thumbnail, type ViewQuery,
+  INSIGHT_BREAKDOWNS, type InitResult, type InsightSelection, type InsightsResult, type ModelInfo, type RequestHandlers, type Row,
+  type SampleDetail, type ShownReport, type Thumbnail, type ViewQuery,
 } from '../shared/protocol';
 import { splitDeltas } from '../shared/comparison';
 import { folderToAllow } from './imageRoots';
@@ -19,6 +20,9 @@ import { toPayload, type EngineLike, type Explainer, type SampleExplanationLike 
 import { buildView, IdentityView, type ListView } from './listView';
 import { MetricStore } from './metricStore';
 import { errorMessage } from '../core/errors';
+import type { Insights } from '../core/insights';
+import { describeSelection, selectionIndices, tableFromStore, viewerInsights, type ViewerTable } from './insightsHost';
+import { loadReportInto, ReportRefused, type ReportLoadResult } from './reportLoad';
 
 /** The second model a viewer compares with (issue 6); the host owns and caches its engine. */
 export interface ComparisonSource {
@@ -102,6 +106,12 @@ export class ViewerSession {
   lastModel: ModelInfo | { error: string } | undefined;
   /** The comparison as last reported to the webview (undefined: not asked yet). */
   lastComparison: ComparisonInfo | null | undefined;
+  /** The evaluation report loaded into this viewer, with what it held. */
+  loadedReport: ReportLoadResult | undefined;
+  /** The insights table of the current model's store at a store version (rebuilt when rows change). */
+  private insightCache: { store: MetricStore; version: number; table: ViewerTable; insights: Insights; minCount: number } | undefined;
+  /** What the list is filtered to by an Insights bar, in words, with its row count (tests and the status line). */
+  lastInsightFilter: { label: string; indices: number[] } | undefined;
 
   constructor(private readonly opts: ViewerSessionOptions) {
     this.view = new IdentityView(opts.dataset);
@@ -277,7 +287,10 @@ export class ViewerSession {
   }
 
   private row(s: Sample): Row {
-    return { index: s.index, id: s.id, phrase: s.phrase, split: s.split, metrics: this.store.get(s.index), error: this.store.error(s.index) };
+    return {
+      index: s.index, id: s.id, phrase: s.phrase, split: s.split, metrics: this.store.get(s.index), error: this.store.error(s.index),
+      ...(this.store.isFromReport(s.index) ? { fromReport: true } : {}),
+    };
   }
 
   /** The current model's caches, in the shape the helpers below share with the comparison model. */
@@ -303,12 +316,18 @@ export class ViewerSession {
         const build = new AbortController();
         this.viewBuild = build;
         signal.addEventListener('abort', () => build.abort(), { once: true });
+        let only: Int32Array | undefined;
+        if (query.insight) {
+          const { table, insights } = await this.insightsNow(this.insightCache?.minCount ?? 5, build.signal);
+          only = selectionIndices(table, query.insight, insights);
+          this.lastInsightFilter = { label: describeSelection(query.insight, insights), indices: Array.from(only) };
+        } else this.lastInsightFilter = undefined;
         let lastProgress = 0;
         const view = await buildView(this.opts.dataset, this.store, query, build.signal, (progress) => {
           if (Date.now() - lastProgress < 200 && progress.scanned < progress.total) return;
           lastProgress = Date.now();
           this.server.emit('filterProgress', progress);
-        });
+        }, only);
         if (build.signal.aborted) throw new RequestError('cancelled', 'cancelled');
         this.view = view;
         this.viewId++;
@@ -456,6 +475,25 @@ export class ViewerSession {
         return { path: target, rows };
       },
 
+      getInsights: async ({ minCount }): Promise<InsightsResult> => {
+        const min = minCount === undefined ? 5 : minCount;
+        if (!Number.isInteger(min) || min < 1) throw new RequestError(`getInsights: minCount must be a positive integer, got ${minCount}`, 'bad-request');
+        await this.loadExplainer().catch(() => undefined);   // the store belongs to the model: load it first
+        const { table, insights } = await this.insightsNow(min);
+        let fromReport = 0;
+        for (const i of table.indices) if (this.store.isFromReport(i)) fromReport++;
+        const result: InsightsResult = {
+          rows: table.table.size, fromReport, current: table.table.size ? insights : null,
+          ...(this.loadedReport ? { report: this.loadedReport.file } : {}),
+        };
+        const slot = this.comparisonNow();
+        if (slot?.store && slot.explainer && slot.store.computedCount > 0) {
+          const other = await tableFromStore(this.opts.dataset, slot.store);
+          result.comparison = { model: slot.explainer.info.name, insights: viewerInsights(other, min) };
+        }
+        return result;
+      },
+
       revealSource: async ({ index }) => {
         const s = await this.sample(index);
         return { shown: this.opts.revealSource ? await this.opts.revealSource(s) : false };
@@ -507,6 +545,31 @@ export class ViewerSession {
       await file.close();
     }
     return written;
+  }
+
+  /** The current store's insights table and breakdowns, rebuilt only when the store changed since last time. */
+  private async insightsNow(minCount: number, signal?: AbortSignal): Promise<{ table: ViewerTable; insights: Insights }> {
+    const c = this.insightCache;
+    if (c && c.store === this.store && c.version === this.store.version && c.minCount === minCount) return c;
+    const store = this.store, version = store.version;
+    const table = await tableFromStore(this.opts.dataset, store, signal);
+    const insights = viewerInsights(table, minCount);
+    this.insightCache = { store, version, table, insights, minCount };
+    return this.insightCache;
+  }
+
+  /**
+   * Loads an evaluation report into this viewer (README "Evaluation reports"): refused with ReportRefused (the
+   * reason) when it is for another model or dataset file; otherwise its rows get their results without
+   * recomputation and the webview refreshes its list and insights.
+   */
+  async loadReport(file: string): Promise<ReportLoadResult> {
+    const explainer = await this.loadExplainer().catch((err: unknown) => { throw new ReportRefused(`${file}: no model to match the report with: ${errorMessage(err)}`); });
+    if (!explainer.modelSha256) throw new ReportRefused(`${file}: the open model ${explainer.info.name} records no grounding.onnx sha256 to match the report with`);
+    const result = await loadReportInto(file, this.opts.dataset, this.store, { name: explainer.info.name, sha256: explainer.modelSha256 });
+    this.loadedReport = result;
+    this.server.emit('reportLoaded', { file, rows: result.rows, computedCount: this.store.computedCount });
+    return result;
   }
 
   private async pump(): Promise<void> {
@@ -604,7 +667,7 @@ interface ModelCaches {
 
 function recordIn(c: ModelCaches, sample: Sample, r: SampleExplanationLike | { error: string; reason?: string }): void {
   if ('error' in r) { c.store.setError(sample.index, r.error, r.reason); return; }
-  c.store.set(sample.index, { score: r.score, lMean: r.lMean, lMax: r.lMax, hit: r.hit }, sample.split);
+  c.store.set(sample.index, { score: r.score, lMean: r.lMean, lMax: r.lMax, hit: r.hit }, sample.split, r.point);
   rememberIn(c.explanations, `s${sample.index}`, toPayload(sample.index, sample.phrase, r, r));
 }
 
@@ -627,7 +690,8 @@ async function explainSampleIn(
   }
   let r: SampleExplanationLike;
   try { r = await e.explainSample(s, signal); } catch (err) {
-    if (!signal.aborted) c.store.setError(index, errorMessage(err), (err as { reason?: string })?.reason);
+    // A report's results stay when the image cannot be explained here (not on this machine): only the map is missing.
+    if (!signal.aborted && !c.store.isFromReport(index)) c.store.setError(index, errorMessage(err), (err as { reason?: string })?.reason);
     throw err;
   }
   recordIn(c, s, r);
@@ -685,5 +749,13 @@ function validateQuery(q: ViewQuery): void {
   if (q.sortDirection !== 'asc' && q.sortDirection !== 'desc') throw new RequestError('setView: sortDirection must be asc or desc', 'bad-request');
   if (typeof q.text !== 'string' || (q.split !== null && typeof q.split !== 'string') || typeof q.missesOnly !== 'boolean') {
     throw new RequestError('setView: text must be a string, split a string or null, missesOnly a boolean', 'bad-request');
+  }
+  if (q.insight !== undefined && q.insight !== null) validateSelection(q.insight);
+}
+
+function validateSelection(sel: InsightSelection): void {
+  if (typeof sel !== 'object' || sel === null || !INSIGHT_BREAKDOWNS.includes(sel.breakdown) || typeof sel.key !== 'string' ||
+    !['all', 'hits', 'misses'].includes(sel.outcome)) {
+    throw new RequestError(`setView: insight must be {breakdown: ${INSIGHT_BREAKDOWNS.join('|')}, key: string, outcome: all|hits|misses}, got ${JSON.stringify(sel)}`, 'bad-request');
   }
 }

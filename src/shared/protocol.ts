@@ -5,6 +5,7 @@
 // pushes events (no id, no answer). The mechanism (ids, result-or-error, cancel) is ./rpc.ts, shared with the
 // inference worker's channel; this file is the webview channel's method and event maps. Pure TypeScript: no DOM,
 // no vscode.
+import type { Insights } from '../core/insights';
 import type { BoxXYXY, DatasetFormat, HitRule } from '../core/types';
 import {
   parseRequest, RpcClient, RpcServer,
@@ -16,7 +17,7 @@ import {
  * and into InitResult; the webview compares both with the version it was built with and refuses to run on a
  * mismatch (a stale out/webview.js next to a newer host, or the reverse). Raise it on any incompatible change.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** What the webview says when the host speaks another protocol version, or undefined when they agree. */
 export function protocolMismatch(hostVersion: unknown, webviewVersion: number = PROTOCOL_VERSION): string | undefined {
@@ -44,6 +45,38 @@ export interface ViewQuery {
   split: string | null;
   /** Only computed rows whose pointing-game point missed every box. */
   missesOnly: boolean;
+  /**
+   * Only the rows behind one bar or bin of the Insights panel: the host computes that set of sample indices from
+   * its insights table (the webview never holds the dataset). Absent or null: no such filter.
+   */
+  insight?: InsightSelection | null;
+}
+
+/** The breakdowns of the Insights panel (src/core/insights.ts), by the name a selection gives them. */
+export type InsightBreakdown = 'word' | 'length' | 'area' | 'boxes' | 'split' | 'missTarget' | 'lMean' | 'lMax';
+export const INSIGHT_BREAKDOWNS: readonly InsightBreakdown[] = ['word', 'length', 'area', 'boxes', 'split', 'missTarget', 'lMean', 'lMax'];
+
+/**
+ * One bar or bin: the bucket `key` of a breakdown (a word, "3", "1–5%", a split, a MissLocation, or a histogram
+ * bin's index as a string) and which of its scored rows ('all' = hits and misses, the bar's n).
+ */
+export interface InsightSelection {
+  breakdown: InsightBreakdown;
+  key: string;
+  outcome: 'all' | 'hits' | 'misses';
+}
+
+/** The Insights panel's numbers: aggregates only (NaN travels as null through postMessage). */
+export interface InsightsResult {
+  /** Rows with results (scored or not) the breakdowns are over; 0: nothing evaluated or loaded yet. */
+  rows: number;
+  /** Rows whose results came from an evaluation report (not computed in this editor). */
+  fromReport: number;
+  /** The report loaded into this viewer, when one was. */
+  report?: string;
+  current: Insights | null;
+  /** With a comparison model that has results: its breakdowns over its rows, and its name. */
+  comparison?: { model: string; insights: Insights };
 }
 
 export const DEFAULT_QUERY: ViewQuery = { sortKey: 'index', sortDirection: 'asc', text: '', split: null, missesOnly: false };
@@ -65,6 +98,8 @@ export interface Row {
   metrics?: RowMetrics;
   /** Why this row could not be explained (missing image, ...). */
   error?: string;
+  /** The metrics (or error) were read from an evaluation report, not computed here. */
+  fromReport?: boolean;
 }
 
 export interface ModelInfo {
@@ -297,6 +332,8 @@ export interface RequestMap {
    * metric computed so far (never the whole dataset through the webview). path null: the user cancelled.
    */
   exportCsv: { params: { viewId: number }; result: { path: string | null; rows: number } };
+  /** The Insights panel's breakdowns over the rows with results (words appearing in ≥ minCount phrases; default 5). */
+  getInsights: { params: { minCount?: number }; result: InsightsResult };
 }
 
 export interface ShownReport {
@@ -341,6 +378,8 @@ export interface EventMap {
   filterProgress: { scanned: number; total: number; matches: number; from: number };
   /** Host asks the webview to select and explain a sample (e.g. from a command). */
   select: { index: number };
+  /** An evaluation report was loaded into this viewer: its rows now have results (refresh the list and insights). */
+  reportLoaded: { file: string; rows: number; computedCount: number };
 }
 
 export type EventName = keyof EventMap;
@@ -356,7 +395,7 @@ export type HostToWebview = ResponseMessage | EventMessage;
 
 export const METHOD_NAMES: readonly Method[] = [
   'ready', 'setView', 'getRows', 'getSample', 'explainSample', 'explainPhrase', 'explainComparison', 'computeRows', 'savePng',
-  'evaluate', 'revealSource', 'reportShown', 'allowImageFolder', 'getThumbnails', 'exportCsv',
+  'evaluate', 'revealSource', 'reportShown', 'allowImageFolder', 'getThumbnails', 'exportCsv', 'getInsights',
 ];
 const METHODS: ReadonlySet<string> = new Set<string>(METHOD_NAMES);
 
