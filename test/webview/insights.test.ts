@@ -178,6 +178,7 @@ describe('webview: Insights panel', function () {
     const expected = samples.filter((s) => (s.split ?? '(none)') === split && verdict(s) && (outcome === 'all' || !verdict(s)!.hit)).map((s) => s.index);
     await waitForList(viewer, expected);
 
+    await viewer.setTheme('light');
     await page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'insights-light.png') });
     await viewer.setTheme('dark');
     await page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'insights-dark.png') });
