@@ -10,7 +10,7 @@ import { findReportBeside } from './reportLoad';
 import { getSettings, onSettingsChanged, setImageRoot } from '../config';
 import type { Dataset } from '../core/datasets/dataset';
 import { openDataset } from '../core/datasets/index';
-import type { Problem, Sample } from '../core/types';
+import type { Sample } from '../core/types';
 import { METHOD_NAMES, RequestError, RequestServer, type EvaluationSummary, type RequestHandlers } from '../shared/protocol';
 import type { EngineHost } from './engineHost';
 import { makeNonce, renderWebviewHtml } from './html';
