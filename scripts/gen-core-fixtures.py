@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes test/fixtures/core/*.json: the expected values of the grounding math, computed with PyTorch exactly as the
-AMC reference code does (spec §1.3, §2, §4). Run: /usr/bin/python3 scripts/gen-core-fixtures.py (deterministic)."""
+AMC reference code does (docs/reference.md §1.3, §2, §4). Run: /usr/bin/python3 scripts/gen-core-fixtures.py (deterministic)."""
 import base64, json, math, os
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ def gradcam_like(grid):
     return (torch.rand(grid, grid, generator=g) ** 3) * 1e-3
 
 
-# ---- evaluation path: bicubic (align_corners False) + first row-major argmax + strict-inside hit (spec §4.1) ----
+# ---- evaluation path: bicubic (align_corners False) + first row-major argmax + strict-inside hit (docs/reference.md §4.1) ----
 def eval_point(cam, H, W):
     grid = cam.shape[-1]
     up = F.interpolate(cam.view(1, 1, grid, grid), size=(H, W), mode='bicubic')  # align_corners default False
@@ -32,11 +32,11 @@ def eval_point(cam, H, W):
     return up[0, 0], x, y
 
 
-def hit_xyxy(x, y, boxes):  # Flickr rule, spec §4.3
+def hit_xyxy(x, y, boxes):  # Flickr rule, docs/reference.md §4.3
     return any(x > b[0] and x < b[2] and y > b[1] and y < b[3] for b in boxes)
 
 
-def hit_xywh(x, y, boxes):  # RefCOCO+ rule, spec §4.2
+def hit_xywh(x, y, boxes):  # RefCOCO+ rule, docs/reference.md §4.2
     return any(x > b[0] and x < b[0] + b[2] and y > b[1] and y < b[1] + b[3] for b in boxes)
 
 
@@ -93,7 +93,7 @@ for i in range(12):
                            'xywh': [{'box': b, 'hit': hit_xywh(x, y, [b])} for b in xywh]})
 
 
-# ---- training path: box mask, OpenCV nearest resize, min-max + bilinear, the AMC loss (spec §1.3, §2) ----
+# ---- training path: box mask, OpenCV nearest resize, min-max + bilinear, the AMC loss (docs/reference.md §1.3, §2) ----
 def box_mask(box, w, h):
     """caption_dataset.py: clamp, int(), end-exclusive, at original resolution."""
     x1, y1, x2, y2 = box
@@ -106,7 +106,7 @@ def box_mask(box, w, h):
 
 
 def cv_nearest_indices(n, size=256):
-    """OpenCV INTER_NEAREST: min(n-1, floor(i * (1/(size/n)))) in float64, in that order (spec §2 step 6)."""
+    """OpenCV INTER_NEAREST: min(n-1, floor(i * (1/(size/n)))) in float64, in that order (docs/reference.md §2 step 6)."""
     ifx = 1.0 / (size / n)
     return np.minimum(n - 1, np.floor(np.arange(size, dtype=np.float64) * ifx).astype(np.int64))
 

@@ -4,7 +4,7 @@
 Run with /usr/bin/python3 (stdlib + Pillow only): `/usr/bin/python3 scripts/gen-dataset-fixtures.py`.
 `--big-refs DIR` instead writes a RefCOCO+-sized refs(unc).p + instances.json to DIR for measuring the reader.
 The output is committed; the TypeScript tests read it. Every file follows the real public schema
-(spec §5.2-§5.4) with its quirks, and the expected values next to the data are computed here by the
+(docs/reference.md §5.2-§5.4) with its quirks, and the expected values next to the data are computed here by the
 reference logic (info-ground's flickr30k_entities_utils.py, AMC's grounding datasets, ALBEF's
 pre_caption, Python's own unpickler), not by the code under test.
 
@@ -47,7 +47,7 @@ def tiny_jpeg(path, size=(8, 6)):
 
 
 def pre_caption(caption, max_words):
-    """ALBEF/AMC dataset/utils.py pre_caption (spec §3)."""
+    """ALBEF/AMC dataset/utils.py pre_caption (docs/reference.md §3)."""
     caption = re.sub(r"([,.'!?\"()*#:;~])", '', caption.lower()).replace('-', ' ').replace('/', ' ').replace('<person>', 'person')
     caption = re.sub(r"\s{2,}", ' ', caption)
     caption = caption.rstrip('\n')
@@ -59,7 +59,7 @@ def pre_caption(caption, max_words):
 
 
 # --------------------------------------------------------------------------------------------------
-# Flickr30k Entities raw (spec §5.4)
+# Flickr30k Entities raw (docs/reference.md §5.4)
 
 FLICKR_SENTENCES = {
     # Several <name> per object (1 and 6 share both people boxes), a phrase with two boxes (union),
@@ -220,7 +220,7 @@ def gen_flickr():
         write_json(os.path.join(ig, f'bounding_boxes_{split}.json'), boxes)
         write_json(os.path.join(ig, f'sentences_{split}.json'), sentences)
 
-        # AMC's Flickr grounding dataset: one query per phrase whose phrase_id is in boxes (spec §4.3).
+        # AMC's Flickr grounding dataset: one query per phrase whose phrase_id is in boxes (docs/reference.md §4.3).
         queries = []
         for image_id in ids:
             for s_index, sent in enumerate(sentences[image_id]):
@@ -442,7 +442,7 @@ def gen_refcoco():
     write_json(os.path.join(REFCOCO, 'refcoco+', 'instances.json'), INSTANCES)
     tiny_jpeg(os.path.join(REFCOCO, 'images', 'train2014', 'COCO_train2014_000000000139.jpg'))
 
-    # What the refer API + the evaluation read (spec §4.2), from Python's own unpickler with latin1.
+    # What the refer API + the evaluation read (docs/reference.md §4.2), from Python's own unpickler with latin1.
     with open(refs_path, 'rb') as f:
         refs = pickle.load(f, encoding='latin1')
     images = {im['id']: im for im in INSTANCES['images']}
@@ -458,7 +458,7 @@ def gen_refcoco():
                              'width': im['width'], 'height': im['height']})
     write_json(os.path.join(REFCOCO, 'expected_refs.json'), expected, indent=1)
 
-    # ALBEF grounding JSON: one entry per referring expression, no boxes (spec §5.2).
+    # ALBEF grounding JSON: one entry per referring expression, no boxes (docs/reference.md §5.2).
     refs_by_id = {r['ref_id']: r for r in refs}
     val = [{'image': 'train2014/' + images[r['image_id']]['file_name'], 'text': s['sent'], 'ref_id': r['ref_id']}
            for r in refs if r['split'] == 'val' for s in r['sentences']]

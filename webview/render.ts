@@ -104,7 +104,7 @@ function strokeBox(ctx: CanvasRenderingContext2D, v: PaneView, box: BoxXYXY, col
   ctx.restore();
 }
 
-/** The pointing-game point (spec §4.1) as a ring and cross at the centre of its pixel, the same size at any zoom. */
+/** The pointing-game point (docs/reference.md §4.1) as a ring and cross at the centre of its pixel, the same size at any zoom. */
 function drawPoint(ctx: CanvasRenderingContext2D, v: PaneView, point: { x: number; y: number }, palette: Palette): void {
   const { x, y } = toScreen(v, point.x + 0.5, point.y + 0.5);
   ctx.save();
@@ -129,7 +129,7 @@ export function drawImagePane(canvas: HTMLCanvasElement, v: PaneView, image: Ima
 }
 
 /**
- * Pane 2: the box mask exactly as the loss builds it (spec §2: clamp, int(), end-exclusive) at original resolution,
+ * Pane 2: the box mask exactly as the loss builds it (docs/reference.md §2: clamp, int(), end-exclusive) at original resolution,
  * over the dimmed image: outside the mask the image is veiled with the editor background, inside it is tinted with
  * the box colour. Drawn nearest-neighbour, so its pixel edges are the mask's.
  */
@@ -164,7 +164,7 @@ function maskOverlay(width: number, height: number, boxes: readonly BoxXYXY[], p
   return full;
 }
 
-/** How the map is drawn: 'smooth' as the engine upsamples it (bicubic, spec §1.3), 'grid' its raw g×g cells. */
+/** How the map is drawn: 'smooth' as the engine upsamples it (bicubic, docs/reference.md §1.3), 'grid' its raw g×g cells. */
 export type MapStyle = 'smooth' | 'grid';
 
 /** A coloured map layer with the raw GradCAM range its colours span (min → bottom of the colormap, max → top). */

@@ -1,4 +1,4 @@
-// "AMC: Evaluate pointing game": runs the pointing game (spec §4.1) over the dataset of the active viewer (or the
+// "AMC: Evaluate pointing game": runs the pointing game (docs/reference.md §4.1) over the dataset of the active viewer (or the
 // file given / picked), with a cancellable progress notification; results fill the viewer's metric columns and
 // its per-split accuracy table. Returns the summary (used by the extension-host tests).
 import * as path from 'node:path';

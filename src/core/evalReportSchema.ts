@@ -51,10 +51,10 @@ export interface ReportRow {
   boxes: [number, number, number, number][];
   width?: number;
   height?: number;
-  /** The pointing-game point in original-image pixels (integers; spec §4.1). */
+  /** The pointing-game point in original-image pixels (integers; docs/reference.md §4.1). */
   point?: { x: number; y: number };
   hit?: boolean;
-  /** The training losses at batch size 1 on this sample's box(es) (spec §2; src/core/math/amc.ts sampleLosses). */
+  /** The training losses at batch size 1 on this sample's box(es) (docs/reference.md §2; src/core/math/amc.ts sampleLosses). */
   lMean?: number;
   lMax?: number;
   /** The raw ITM match logit. */

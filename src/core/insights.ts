@@ -113,7 +113,7 @@ export function rate(key: string, hits: number, queries: number, notScored: numb
 // Most phrases are already lower-case words separated by single spaces: pre_caption leaves those unchanged.
 const NORMAL_PHRASE = /^[a-z0-9]+(?: [a-z0-9]+)*$/;
 
-/** Words of a phrase as the model reads it (pre_caption, spec §3), split on spaces, empty words dropped. */
+/** Words of a phrase as the model reads it (pre_caption, docs/reference.md §3), split on spaces, empty words dropped. */
 export function phraseWords(phrase: string): string[] {
   const text = NORMAL_PHRASE.test(phrase) ? phrase : preCaption(phrase);
   const words = text.split(' ').filter((w) => w.length > 0);

@@ -9,8 +9,8 @@ import { errorMessage } from './errors';
 
 /** Problem codes and what each means. Severity 'error' makes `amc lint` exit 1. */
 export const PROBLEM_CODES = {
-  'degenerate-box': 'error: after the reference clamp + int() the box covers no pixel, so its mask is empty (spec §2)',
-  'box-outside-image': 'warning: the box reaches outside the image; the reference clamps it (spec §2)',
+  'degenerate-box': 'error: after the reference clamp + int() the box covers no pixel, so its mask is empty (docs/reference.md §2)',
+  'box-outside-image': 'warning: the box reaches outside the image; the reference clamps it (docs/reference.md §2)',
   'no-boxes': 'error: the phrase has no box, so it cannot be scored or trained on',
   'missing-image': 'error: the image file does not exist under the image root',
   'unreadable-image': 'error: the image path is not a regular file (FIFO, device, folder), is over the size cap or cannot be read',
@@ -36,7 +36,7 @@ function fmt(box: readonly number[]): string {
 }
 
 /**
- * Box checks for one sample, exactly in the reference's terms (spec §2 step 3): x1 ∈ [0, w−1], y1 ∈ [0, h−1],
+ * Box checks for one sample, exactly in the reference's terms (docs/reference.md §2 step 3): x1 ∈ [0, w−1], y1 ∈ [0, h−1],
  * x2 ∈ [1, w], y2 ∈ [1, h], then int() truncation; the mask is empty when x1 >= x2 or y1 >= y2. Without a known
  * image size only the raw coordinates can be checked.
  */

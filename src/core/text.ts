@@ -1,4 +1,4 @@
-// Caption normalisation exactly as the reference code does it (spec §3, ALBEF/AMC dataset/utils.py
+// Caption normalisation exactly as the reference code does it (docs/reference.md §3, ALBEF/AMC dataset/utils.py
 // `pre_caption`). Every step mirrors one Python line, including its quirks: only runs of two or more
 // whitespace characters collapse (a single tab or newline inside the text survives), and only '\n' at
 // the end and ' ' at both ends are stripped.
@@ -8,7 +8,7 @@ const PY_WHITESPACE = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u20
 const DELETED_PUNCTUATION = /[,.'!?"()*#:;~]/g;          // re.sub(r"([,.'!?\"()*#:;~])", '', ...)
 const WHITESPACE_RUN = new RegExp(`[${PY_WHITESPACE}]{2,}`, 'g'); // re.sub(r"\s{2,}", ' ', ...)
 
-/** Default word limit of the training and Flickr readers (spec §3); RefCOCO+ evaluation uses 30 (spec §4.2). */
+/** Default word limit of the training and Flickr readers (docs/reference.md §3); RefCOCO+ evaluation uses 30 (docs/reference.md §4.2). */
 export const DEFAULT_MAX_WORDS = 50;
 
 /** The reference `pre_caption(caption, max_words)`: the text the model sees for a phrase. */

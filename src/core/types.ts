@@ -1,9 +1,9 @@
 // Types shared by every part of the extension, CLI and webview. Pure data: no vscode, no native modules.
 
-/** A box in original-image pixels as [x1, y1, x2, y2] (spec §4.3 xyxy; xywh boxes are converted x2 = x1 + w). */
+/** A box in original-image pixels as [x1, y1, x2, y2] (docs/reference.md §4.3 xyxy; xywh boxes are converted x2 = x1 + w). */
 export type BoxXYXY = [number, number, number, number];
 
-/** The dataset formats the readers understand (spec §5). */
+/** The dataset formats the readers understand (docs/reference.md §5). */
 export type DatasetFormat =
   | 'vg-regions'        // Visual Genome region_descriptions.json (+ image_data.json)
   | 'amc-vg'            // AMC training JSON: [{image, caption, bbox:[[x1,y1,x2,y2]]}]
@@ -13,7 +13,7 @@ export type DatasetFormat =
   | 'refcoco-albef';    // ALBEF JSON [{image, text, ref_id}] joined to refs(unc).p for boxes
 
 /**
- * How the reference evaluation tests a point against a box (spec §4): both are strict-inside, written
+ * How the reference evaluation tests a point against a box (docs/reference.md §4): both are strict-inside, written
  * for the box format the benchmark stores. 'xywh' (RefCOCO+): x > x1 && x < x1 + w; 'xyxy' (Flickr30k):
  * x > x1 && x < x2. `boxes` is always xyxy; `sourceBoxes` keeps the numbers exactly as the file has them.
  */
@@ -36,7 +36,7 @@ export interface Sample {
   width?: number;              // original image size when the annotation states it
   height?: number;
   phrase: string;              // exactly as in the file
-  caption: string;             // the reference's pre_caption form (spec §3)
+  caption: string;             // the reference's pre_caption form (docs/reference.md §3)
   boxes: BoxXYXY[];            // union of GT boxes, xyxy original pixels as the reference evaluation uses them
   sourceBoxes: number[][];     // the same boxes exactly as stored in the file (xywh or xyxy)
   hitRule: HitRule;

@@ -596,7 +596,7 @@ export class ViewerSession {
   }
 
   /**
-   * The pointing game over the whole dataset (spec §4.1): every sample not yet computed with this model is
+   * The pointing game over the whole dataset (docs/reference.md §4.1): every sample not yet computed with this model is
    * explained in batches; accuracy per split over all of them. `progress` gets the running summary.
    */
   async evaluate(progress: (summary: EvaluationSummary) => void, signal: AbortSignal, batchSize = 16): Promise<EvaluationSummary> {

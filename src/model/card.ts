@@ -1,5 +1,5 @@
 // The model card (`models/<name>/model.json`) and the checks that a model folder is what its card says
-// (DESIGN.md "The model contract"). Every refusal names the file and what differs.
+// (docs/architecture.md "The model contract"). Every refusal names the file and what differs.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
@@ -36,10 +36,10 @@ export interface ModelCard {
   mean: [number, number, number];
   std: [number, number, number];
   resampling: Resampling;
-  maxTextLength: number;     // [CLS] + wordpieces: the training length (captions truncated to it, spec §3)
+  maxTextLength: number;     // [CLS] + wordpieces: the training length (captions truncated to it, docs/reference.md §3)
   /**
    * Longest phrase evaluation feeds ([CLS] + wordpieces): the text position table (`config.max_position`, 512 for
-   * BERT). Evaluation does not truncate (spec §4.2), so phrases longer than maxTextLength run as they are.
+   * BERT). Evaluation does not truncate (docs/reference.md §4.2), so phrases longer than maxTextLength run as they are.
    */
   maxPositions: number;
   maxWords: number;          // pre_caption's max_words
@@ -152,7 +152,7 @@ export function parseModelCard(raw: Json, file: string): ModelCard {
       'cannot be checked against the model; re-export the model to record it');
   }
   const lowercaseRaw = pick(raw, ['lowercase']);
-  if (raw.add_sep === true) problems.push('add_sep is true: ALBEF/AMC models take [CLS] + wordpieces with no [SEP] (spec §0); this engine does not add one');
+  if (raw.add_sep === true) problems.push('add_sep is true: ALBEF/AMC models take [CLS] + wordpieces with no [SEP] (docs/reference.md §0); this engine does not add one');
   const lowercase = lowercaseRaw === undefined ? true : lowercaseRaw === true;
   const gradcamLayer = num(['gradcam_layer'], 'cross-attention layer of GradCAM', (v) => Number.isInteger(v) && v >= 0);
   const name = typeof raw.name === 'string' && raw.name ? raw.name : path.basename(path.dirname(file));

@@ -1,4 +1,4 @@
-// Dataset-wide pointing-game evaluation (spec §4): every boxed query of a dataset through the engine, in pages,
+// Dataset-wide pointing-game evaluation (docs/reference.md §4): every boxed query of a dataset through the engine, in pages,
 // with progress, cancellation that keeps what was computed, and the JSON report `amc eval` writes.
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';

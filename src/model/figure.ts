@@ -145,7 +145,7 @@ export async function samplePanels(imageFile: string, boxes: readonly BoxXYXY[],
   const image = await sharp(base, { raw: { width: p.width, height: p.height, channels: 3 } })
     .composite([{ input: svgFor(boxOutlines(boxes, sx, sy)) }]).png().toBuffer();
 
-  // The mask at original resolution as the reference builds it (spec §2), then shown at panel size.
+  // The mask at original resolution as the reference builds it (docs/reference.md §2), then shown at panel size.
   const full = boxesToMask(boxes, img.width, img.height);
   const maskPx = Buffer.alloc(full.length);
   for (let i = 0; i < full.length; i++) maskPx[i] = full[i] ? 255 : 0;

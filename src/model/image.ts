@@ -1,6 +1,6 @@
 // Image pipeline: file → RGB uint8 (sharp) → S×S (PIL-exact resampling) → CLIP-normalised float32 NCHW.
 // Mirrors the trainer's `load_eval_image` (trainer/amc_trainer/data.py), which mirrors the reference
-// evaluation (spec §4.2, §6): PIL RGB, resize to S×S ignoring the aspect ratio, ToTensor (/255), Normalize.
+// evaluation (docs/reference.md §4.2, §6): PIL RGB, resize to S×S ignoring the aspect ratio, ToTensor (/255), Normalize.
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { BoundedReadError, DEFAULT_MAX_FILE_BYTES, readRegularFile, readRegularFileHead } from '../core/boundedRead';

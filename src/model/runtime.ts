@@ -45,7 +45,7 @@ export interface ExplainResult {
   itmProbability: number;   // softmax(itm_logits)[1], for display
   grid: number;
   /**
-   * Raw g×g map (row-major), spec §1.3, as a batch of one computes it: mean over heads and over this phrase's
+   * Raw g×g map (row-major), docs/reference.md §1.3, as a batch of one computes it: mean over heads and over this phrase's
    * tokens. In a padded batch the graph divides by the padded length instead; that constant factor is undone here
    * so a sample's numbers never depend on its batch (the argmax never did).
    */
@@ -90,7 +90,7 @@ interface ImageRequest {
 }
 
 /**
- * The resize the reference evaluation uses for a benchmark (spec §4): RefCOCO-family data (boxes stored xywh)
+ * The resize the reference evaluation uses for a benchmark (docs/reference.md §4): RefCOCO-family data (boxes stored xywh)
  * is resized with PIL bicubic, Flickr30k / Visual Genome style data bilinear. The trainer's evaluation
  * (trainer/amc_trainer/data.py EvalQuery.resample) applies the same rule, so both give the same hits.
  */

@@ -1,5 +1,5 @@
 // bert-base-uncased WordPiece as ALBEF/AMC tokenize text: `pre_caption` cleaning, then [CLS] + wordpieces and
-// NO [SEP] (spec §0, §3, §6: ALBEF's BertTokenizer builds a single sequence as `[CLS] X`).
+// NO [SEP] (docs/reference.md §0, §3, §6: ALBEF's BertTokenizer builds a single sequence as `[CLS] X`).
 //
 // The tokenizer is @huggingface/tokenizers (pure JS) configured in code from vocab.txt: BertNormalizer
 // (clean text, CJK spacing, strip accents, lowercase), BertPreTokenizer (whitespace + punctuation split),
@@ -23,7 +23,7 @@ export interface TokenizerOptions {
   maxPositions?: number;
   /** bert-base-uncased lowercases; a cased vocabulary would set this false. */
   lowercase?: boolean;
-  /** `pre_caption`'s max_words (spec §3: 50 for Flickr / training, 30 for RefCOCO+). */
+  /** `pre_caption`'s max_words (docs/reference.md §3: 50 for Flickr / training, 30 for RefCOCO+). */
   maxWords?: number;
 }
 
@@ -135,7 +135,7 @@ export class BertTokenizer {
     return { ids: enc.ids, tokens: enc.tokens };
   }
 
-  /** [CLS] + wordpieces of an already-cleaned caption, truncated to maxLength (the training call, spec §3). */
+  /** [CLS] + wordpieces of an already-cleaned caption, truncated to maxLength (the training call, docs/reference.md §3). */
   encodeCaptionTruncated(caption: string): EncodedText {
     const wp = this.wordpieces(caption);
     const keep = this.maxLength - 1;
@@ -144,7 +144,7 @@ export class BertTokenizer {
 
   /**
    * A phrase as the evaluation feeds it to the model: pre_caption, then [CLS] + wordpieces. Evaluation does not
-   * truncate (spec §4.2): a phrase longer than the training length runs whole, as in the reference evaluation; one
+   * truncate (docs/reference.md §4.2): a phrase longer than the training length runs whole, as in the reference evaluation; one
    * longer than the position table cannot run at all and is refused rather than silently cut, and a phrase with
    * no wordpieces left is refused because its GradCAM would be [CLS] alone.
    */

@@ -81,7 +81,7 @@ export interface InsightsResult {
 
 export const DEFAULT_QUERY: ViewQuery = { sortKey: 'index', sortDirection: 'asc', text: '', split: null, missesOnly: false };
 
-/** Per-sample results of one explanation (spec §2 per-sample losses at batch size 1, §4.1 hit). */
+/** Per-sample results of one explanation (docs/reference.md §2 per-sample losses at batch size 1, §4.1 hit). */
 export interface RowMetrics {
   score: number;   // raw ITM match logit
   lMean: number;
@@ -150,7 +150,7 @@ export interface SampleDetail {
   entry: string;
 }
 
-/** An explanation as numbers the webview can draw. Maps are row-major g×g (spec §1.3, raw, not normalised). */
+/** An explanation as numbers the webview can draw. Maps are row-major g×g (docs/reference.md §1.3, raw, not normalised). */
 export interface ExplanationPayload {
   index: number | null;       // sample index, or null for a free phrase on the sample's image
   phrase: string;

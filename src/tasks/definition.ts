@@ -104,7 +104,7 @@ function defaultConfig(ctx: ResolveContext): string | undefined {
   return (ctx.exists ?? existsSync)(bundled) ? bundled : undefined;
 }
 
-/** Absolute paths and defaults (spec §2 weights/margins stay the trainer's own defaults unless overridden). */
+/** Absolute paths and defaults (docs/reference.md §2 weights/margins stay the trainer's own defaults unless overridden). */
 export function resolveRun(def: AmcTaskDefinition, ctx: ResolveContext): ResolvedRun {
   const base = ctx.workspaceDir ?? process.cwd();
   const abs = (p: string) => path.resolve(base, p);

@@ -2,7 +2,7 @@
 // shipped one: images that are devices, FIFOs, folders or over the size cap are refused within seconds and
 // reported as not scored with their reason; an accuracy never hides the queries it leaves out (exit 1); --out is
 // checked before any compute; SIGTERM/SIGHUP keep the partial report; --threads is range-checked; phrases longer
-// than the training length run (spec §4.2: evaluation does not truncate); a vocabulary that is not the model's is
+// than the training length run (docs/reference.md §4.2: evaluation does not truncate); a vocabulary that is not the model's is
 // refused.
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';

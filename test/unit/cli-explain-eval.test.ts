@@ -262,7 +262,7 @@ describe('agreement: amc eval vs the trainer PyTorch eval (tiny model, synthetic
         assert.deepEqual(differ.map((d) => d.id), [], `${f}: ${differ.length} of ${ours.length} queries differ`);
         const exact = ours.filter((o, i) => o.point!.x === ref[i].point!.x && o.point!.y === ref[i].point!.y).length;
         assert.ok(exact >= 0.8 * ours.length, `${f}: only ${exact} of ${ours.length} points identical`);
-        // The training losses at batch size 1 on the query's box(es), computed by both sides (spec §2).
+        // The training losses at batch size 1 on the query's box(es), computed by both sides (docs/reference.md §2).
         const worst = Math.max(...ours.map((o, i) => Math.max(Math.abs(o.lMean! - ref[i].lMean!), Math.abs(o.lMax! - ref[i].lMax!))));
         assert.ok(worst <= 1e-4, `${f}: lMean/lMax differ by up to ${worst}`);
         assert.ok(new Set(ref.map((q) => q.lMax)).size > 1, `${f}: the losses vary from query to query`);

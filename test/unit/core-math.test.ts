@@ -1,4 +1,4 @@
-// The grounding math against PyTorch fixtures written by scripts/gen-core-fixtures.py (spec §1.3, §2, §4).
+// The grounding math against PyTorch fixtures written by scripts/gen-core-fixtures.py (docs/reference.md §1.3, §2, §4).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ const unpackBits = (b64: string, n: number) => {
   return out;
 };
 
-describe('core math: evaluation path (spec §4.1)', () => {
+describe('core math: evaluation path (docs/reference.md §4.1)', () => {
   const cases = fixture('bicubic');
   for (const c of cases) {
     it(`bicubic ${c.grid}² → ${c.H}×${c.W}${c.name ? ` (${c.name})` : ''}: torch values and first argmax`, () => {
@@ -81,7 +81,7 @@ describe('core math: evaluation path (spec §4.1)', () => {
   });
 });
 
-describe('core math: box masks (spec §2)', () => {
+describe('core math: box masks (docs/reference.md §2)', () => {
   const { cases, differing_sides } = fixture('masks');
   it('OpenCV nearest differs from floor(i*n/256) on the sides the fixture lists (246, 372, 396, 420 …)', () => {
     for (const n of [246, 372, 396, 420]) assert.ok(differing_sides.includes(n));
@@ -104,7 +104,7 @@ describe('core math: box masks (spec §2)', () => {
   });
 });
 
-describe('core math: training map and AMC loss (spec §1.3, §2)', () => {
+describe('core math: training map and AMC loss (docs/reference.md §1.3, §2)', () => {
   const cases = fixture('losses');
   for (const c of cases) {
     it(`${c.name}: normalised map and L_mean/L_max/total`, () => {

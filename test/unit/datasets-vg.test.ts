@@ -1,5 +1,5 @@
 // Visual Genome region_descriptions.json and AMC VG JSON readers: committed fixtures written to the real
-// schemas (spec §5.1, §5.4), bad inputs rejected with file + entry, and the lint checks.
+// schemas (docs/reference.md §5.1, §5.4), bad inputs rejected with file + entry, and the lint checks.
 import { strict as assert } from 'node:assert';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -26,7 +26,7 @@ describe('VG region_descriptions.json reader', () => {
   before(async () => { ds = await openDataset(file); });
   after(() => ds.close());
 
-  it('yields one sample per region, boxes [x, y, x+w, y+h] (spec §5.4), hit rule xyxy', async () => {
+  it('yields one sample per region, boxes [x, y, x+w, y+h] (docs/reference.md §5.4), hit rule xyxy', async () => {
     const samples = await all(ds);
     assert.equal(ds.format, 'vg-regions');
     assert.equal(samples.length, 6); // image 4 has an empty region list

@@ -268,7 +268,7 @@ describe('model engine: bad input', function () {
     }
   });
 
-  it('phrase that tokenizes to nothing; phrase longer than the training length runs whole (spec §4.2), beyond the position table is refused', async () => {
+  it('phrase that tokenizes to nothing; phrase longer than the training length runs whole (docs/reference.md §4.2), beyond the position table is refused', async () => {
     const img = path.join(tmp, 'ok.png');
     await noiseImage(img, 40, 40, 9);
     await assert.rejects(engine.explain(img, '?!...'), (e: Error) => /no words left/.test(e.message));

@@ -1,9 +1,9 @@
-// pre_caption (spec §3): hand-checked cases plus parity with the reference Python function run by /usr/bin/python3.
+// pre_caption (docs/reference.md §3): hand-checked cases plus parity with the reference Python function run by /usr/bin/python3.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { preCaption } from '../../src/core/text';
 
-// The reference function, verbatim from ALBEF/AMC dataset/utils.py (spec §3).
+// The reference function, verbatim from ALBEF/AMC dataset/utils.py (docs/reference.md §3).
 const PYTHON_PRE_CAPTION = `
 import json, re, sys
 def pre_caption(caption,max_words):
@@ -31,7 +31,7 @@ cases = json.load(sys.stdin)
 json.dump([pre_caption(c, m) for c, m in cases], sys.stdout)
 `;
 
-describe('preCaption (spec §3)', () => {
+describe('preCaption (docs/reference.md §3)', () => {
   it('lowercases, deletes ,.\'!?"()*#:;~ and turns - and / into spaces', () => {
     assert.equal(preCaption('A Man\'s "Red" Hat, (left)!?'), 'a mans red hat left');
     assert.equal(preCaption('black-and-white t-shirt/jeans'), 'black and white t shirt jeans');

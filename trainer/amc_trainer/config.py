@@ -1,6 +1,6 @@
 """Training configuration: one dataclass, one comment per key (nanoGPT style).
 
-Precedence, lowest first: the defaults below (AMC's recipe, spec §3) < `--config FILE.json` < `--key value`
+Precedence, lowest first: the defaults below (AMC's recipe, docs/reference.md §3) < `--config FILE.json` < `--key value`
 on the command line. Keys are the field names; a CLI flag may use dashes (`--batch-size 8`).
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any, Optional
 @dataclass
 class TrainConfig:
     # --- model -------------------------------------------------------------------------------------
-    model: str = "small"                  # model size: "small" (default/test model) or "base" (ALBEF exactly, spec §6)
-    image_res: int = 256                  # training resolution; AMC trains at 256 px (spec §0), grid = 256/16 = 16
+    model: str = "small"                  # "small" (default/test model) or "base" (ALBEF exactly, docs/reference.md §6)
+    image_res: int = 256                  # AMC trains at 256 px (docs/reference.md §0), grid = 256/16 = 16
     model_overrides: dict = field(default_factory=dict)  # ModelConfig fields to change, e.g. {"vision_depth": 6}
                                           # (capacity tuning for the default model; tiny models in tests)
     init_checkpoint: str = ""             # ALBEF.pth / AMC best_*.pth / our checkpoint to start from ("" = random init)
@@ -28,15 +28,15 @@ class TrainConfig:
                                           # samples and counts them ("skipped_samples" in each epoch event)
     max_image_bytes: int = 256 * 1024 * 1024  # images larger than this are problems (an annotation file decides
                                           # which files are read; devices, FIFOs and folders are refused too)
-    augment: bool = True                  # flip (+ left/right swap), ToGray, colour jitter (spec §2 step 6)
+    augment: bool = True                  # flip (+ left/right swap), ToGray, colour jitter (reference.md §2 step 6)
     gray_p: float = 0.2                   # ToGray probability (spec: 0.2); 0 where colour words are the labels
     color_jitter: list = field(default_factory=lambda: [0.4, 0.4, 0.4, 0.4])  # brightness, contrast, saturation,
                                           # hue (spec: 0.4 each); hue ±0.4 turns "red" into any colour, so the
                                           # synthetic set's configs use hue 0
     jitter_p: float = 0.5                 # probability of the colour jitter (spec: 0.5)
-    max_text_length: int = 25             # tokenizer truncation in training (spec §3)
+    max_text_length: int = 25             # tokenizer truncation in training (docs/reference.md §3)
     num_workers: int = 0                  # DataLoader worker processes per rank (0 = load in the training process)
-    # --- optimisation (spec §3) ------------------------------------------------------------------------
+    # --- optimisation (docs/reference.md §3) ------------------------------------------------------------------------
     epochs: int = 1                       # passes over the training set
     max_steps_per_epoch: int = 0          # cap on optimizer steps per epoch (0 = the whole epoch); for short runs
     batch_size: int = 16                  # per process; AMC uses 64 per GPU on 8 GPUs; AMC terms use the local batch
@@ -45,14 +45,14 @@ class TrainConfig:
     min_lr: float = 1e-6                  # floor of the cosine decay
     warmup_lr: float = 1e-6               # learning rate at step 0 of the warm-up
     warmup_steps: int = 2000              # warm-up length in optimizer steps (AMC: 2000 iterations of epoch 0)
-    schedule: str = "amc"                 # "amc": spec §3 exactly (warm-up in 100-step plateaus inside epoch 0, then
+    schedule: str = "amc"                 # "amc": docs/reference.md §3 (warm-up in 100-step plateaus in epoch 0, then
                                           #   cosine per epoch over `cosine_epochs`); "cosine": linear warm-up then
                                           #   per-step cosine to min_lr at the last step; "constant": lr throughout
     cosine_epochs: int = 30               # T of the per-epoch cosine of the "amc" schedule (AMC's config: 30)
-    weight_decay: float = 0.02            # AdamW decay; 1-D params and biases get none (spec §3)
+    weight_decay: float = 0.02            # AdamW decay; 1-D params and biases get none (docs/reference.md §3)
     betas: list = field(default_factory=lambda: [0.9, 0.999])  # AdamW betas (torch's, as timm's create_optimizer)
     grad_clip: float = 0.0                # max global grad norm (0 = no clipping; AMC clips nothing)
-    # --- objective (spec §2, §3) ---------------------------------------------------------------------
+    # --- objective (docs/reference.md §2, §3) ---------------------------------------------------------------------
     use_amc: bool = True                  # add the AMC loss on the GradCAM of the positive pairs
     amc_weights: list = field(default_factory=lambda: [0.2, 0.8])   # weights of L_mean, L_max
     amc_margins: list = field(default_factory=lambda: [0.1, 0.5])   # margins of L_mean, L_max
@@ -60,9 +60,9 @@ class TrainConfig:
     use_itm: bool = True                  # image-text matching loss with in-batch hard negatives
     use_mlm: bool = False                 # masked language modelling (AMC: on; the synthetic model: off)
     alpha: float = 0.4                    # momentum-distillation weight (used when the model has momentum copies)
-    alpha_warmup: bool = True             # ramp alpha linearly over epoch 0 as AMC does (spec §3)
+    alpha_warmup: bool = True             # ramp alpha linearly over epoch 0 as AMC does (docs/reference.md §3)
     # --- run control ---------------------------------------------------------------------------------
-    seed: int = 42                        # base seed; each rank uses seed + rank (spec §3)
+    seed: int = 42                        # base seed; each rank uses seed + rank (docs/reference.md §3)
     log_every: int = 10                   # emit a "step" event every N optimizer steps
     eval_file: str = ""                   # evaluation annotations (any format) scored by the pointing game
     eval_image_root: str = ""             # image root of eval_file ("" = reader's default)

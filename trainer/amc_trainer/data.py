@@ -2,10 +2,10 @@
 
 Nothing is defined here. Each job has its own module:
     annotation_files.py  DataError (names the file and the entry), safe JSON loading, box checks
-    masks.py             box clamping and the 256×256 box mask (spec §2)
+    masks.py             box clamping and the 256×256 box mask (docs/reference.md §2)
     images.py            safe image loading, CLIP_MEAN/CLIP_STD, load_eval_image, ToGray and colour jitter
     train_data.py        training readers, GroundingTrainSet (augmentations, preflight), collate
-    eval_formats.py      the six evaluation formats -> EvalQuery (spec §4, §5)
+    eval_formats.py      the six evaluation formats -> EvalQuery (docs/reference.md §4, §5)
     safe_pickle.py       the code-free unpickler for refs(unc).p and the Python-2 pickle writer
 `from amc_trainer.data import load_eval_image` (bench/explain, trainer/scripts, test/unit/model-image.test.ts)
 and evaluate.py's `from .data import read_eval_queries / load_eval_image` go through this file; code inside the

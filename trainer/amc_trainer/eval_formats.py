@@ -1,4 +1,4 @@
-"""Evaluation readers (spec §4, §5): every grounding query of an annotation file, in six formats.
+"""Evaluation readers (docs/reference.md §4, §5): every grounding query of an annotation file, in six formats.
 
 `read_eval_queries(path, image_root=None) -> list[EvalQuery]` for AMC VG JSON, raw VG
 `region_descriptions.json`, Flickr30k Entities (raw `Sentences/` + `Annotations/`, or info-ground JSON),
@@ -31,7 +31,7 @@ class EvalQuery:
     height: Optional[int]
     phrase: str                       # exactly as in the file
     caption: str                      # pre_caption(phrase): 50 words (Flickr/VG), 30 (RefCOCO) as the reference
-    boxes_xyxy: List[List[float]]     # GT boxes; a hit in any counts (spec §4.3)
+    boxes_xyxy: List[List[float]]     # GT boxes; a hit in any counts (docs/reference.md §4.3)
     hit_rule: str                     # 'xyxy' (Flickr, VG) or 'xywh' (RefCOCO), see src/core/types.ts HitRule
     split: str                        # train | val | test | testA | testB | all
     resample: str = "bilinear"        # PIL resampling of load_eval_image for this format (module docstring)
@@ -126,7 +126,7 @@ def _eval_vg_regions(path: str, image_root: Optional[str]) -> List[EvalQuery]:
 def parse_flickr_sentences(text: str, file: str = "") -> List[dict]:
     """Sentences/{id}.txt -> [{sentence, phrases: [{first_word_index, phrase, phrase_id, phrase_type}]}].
 
-    Same rules as info-ground's get_sentence_data (spec §5.3), which produced the JSON AMC evaluates on.
+    Same rules as info-ground's get_sentence_data (docs/reference.md §5.3), which produced the JSON AMC evaluates on.
     """
     annotations = []
     for line_no, sentence in enumerate(text.split("\n"), 1):
@@ -166,7 +166,7 @@ def parse_flickr_sentences(text: str, file: str = "") -> List[dict]:
 def parse_flickr_annotation(path: str) -> dict:
     """Annotations/{id}.xml -> {boxes: {phrase_id: [[x1,y1,x2,y2] 0-based]}, scene, nobox, width, height, depth}.
 
-    As info-ground's get_annotations: each 1-based XML coordinate minus 1 (spec §5.3).
+    As info-ground's get_annotations: each 1-based XML coordinate minus 1 (docs/reference.md §5.3).
     """
     try:
         root = ET.parse(path).getroot()
@@ -208,7 +208,7 @@ def parse_flickr_annotation(path: str) -> dict:
 
 def _flickr_queries(image_id: str, sentences: List[dict], boxes: dict, image: str, split: str, fmt: str,
                     source: str) -> List[EvalQuery]:
-    """One query per phrase that has boxes (spec §4.3: scene-only and no-box phrases are skipped)."""
+    """One query per phrase that has boxes (docs/reference.md §4.3: scene-only and no-box phrases are skipped)."""
     out = []
     box_map = boxes.get("boxes", {})
     for s_idx, sent in enumerate(sentences):
@@ -315,7 +315,7 @@ def _eval_flickr_infoground(path: str, image_root: Optional[str]) -> List[EvalQu
 
 
 def load_refs_pickle(path: str) -> List[dict]:
-    """refs(unc).p: a Python-2 pickle of a list of refs (spec §5.4), decoded with latin1, executing nothing."""
+    """refs(unc).p: a Python-2 pickle of a list of refs (reference.md §5.4), decoded with latin1, executing nothing."""
     try:
         with open(path, "rb") as f:
             refs = NoCodeUnpickler(f, path).load()
@@ -362,7 +362,7 @@ def _ref_box(ref: dict, anns: Dict[int, dict], file: str) -> List[float]:
     if ann is None:
         raise DataError(file, f"ref_id {ref['ref_id']}", f"ann_id {ref['ann_id']} is not in instances.json")
     x, y, w, h = check_box(ann.get("bbox"), file, f"ann_id {ref['ann_id']}")
-    return [x, y, x + w, y + h]  # xywh -> xyxy; the hit rule stays the reference's xywh form (spec §4.2)
+    return [x, y, x + w, y + h]  # xywh -> xyxy; the hit rule stays the reference's xywh form (docs/reference.md §4.2)
 
 
 def _eval_refcoco_pickle(path: str, image_root: Optional[str]) -> List[EvalQuery]:

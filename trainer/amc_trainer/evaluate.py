@@ -1,6 +1,6 @@
-"""`python -m amc_trainer eval`: pointing-game accuracy per split, exactly as spec §4.1.
+"""`python -m amc_trainer eval`: pointing-game accuracy per split, exactly as docs/reference.md §4.1.
 
-For every query: the raw eval GradCAM (spec §1.3, g×g, no normalisation) → `F.interpolate(size=(H, W),
+For every query: the raw eval GradCAM (docs/reference.md §1.3, g×g, no normalisation) → `F.interpolate(size=(H, W),
 mode='bicubic', align_corners=False)` to the original image size → the first maximum in row-major order
 `(map == map.max()).nonzero()[0]` → a hit when that pixel is strictly inside any ground-truth box
 (`x > x1 and x < x2 and y > y1 and y < y2`; the RefCOCO rule `x < x1 + w` is the same test on the
@@ -11,12 +11,12 @@ report is the evaluation report schema 1 that `amc eval --out` writes too (src/c
 "Evaluation reports"): a header naming the model (card name and grounding.onnx sha256 with `--card`, and the
 checkpoint's sha256) and the annotation file (name, size, format), and per query id, image, phrase, split, boxes,
 width, height, point {x, y}, hit, score (the raw ITM match logit) and L_mean / L_max: the training losses at batch
-size 1 on the query's box(es) (spec §2, as src/core/math/amc.ts sampleLosses). eval_report.py writes the
+size 1 on the query's box(es) (docs/reference.md §2, as src/core/math/amc.ts sampleLosses). eval_report.py writes the
 header and `validate_report` checks a report.
 
 Batch size does not change a result: each image is encoded on its own, padding tokens are masked in every
 attention and zeroed in the map, and padding only rescales a map by a constant (the mean over all L token
-positions, spec §1.3), which moves no argmax.
+positions, docs/reference.md §1.3), which moves no argmax.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ from .tokenizer import BertTokenizer
 
 
 def pointing_point(cam: torch.Tensor, height: int, width: int) -> tuple[int, int]:
-    """(x, y) of the first row-major maximum of the bicubic-upsampled raw map (spec §4.1 steps 2-3)."""
+    """(x, y) of the first row-major maximum of the bicubic-upsampled raw map (docs/reference.md §4.1 steps 2-3)."""
     g_h, g_w = cam.shape[-2:]
     up = F.interpolate(cam.reshape(1, 1, g_h, g_w).float(), size=(int(height), int(width)), mode="bicubic",
                        align_corners=False)[0, 0]
@@ -53,18 +53,18 @@ def pointing_point(cam: torch.Tensor, height: int, width: int) -> tuple[int, int
 
 
 def is_hit(x: float, y: float, boxes_xyxy: Sequence[Sequence[float]]) -> bool:
-    """Strictly inside any box (spec §4.1 step 4; several boxes act as a union)."""
+    """Strictly inside any box (docs/reference.md §4.1 step 4; several boxes act as a union)."""
     return any(x > b[0] and x < b[2] and y > b[1] and y < b[3] for b in boxes_xyxy)
 
 
-AMC_WEIGHTS = LossSwitches().amc_weights  # L_AMC = 0.2 L_mean + 0.8 L_max (spec §2), as training weighs them
+AMC_WEIGHTS = LossSwitches().amc_weights  # L_AMC = 0.2 L_mean + 0.8 L_max (reference.md §2), as training weighs them
 
 
 def sample_losses(cam: torch.Tensor, boxes_xyxy: Sequence[Sequence[float]], width: int, height: int) -> dict:
     """L_mean, L_max, their weighted total and whether the mask is empty, for ONE raw g×g map at batch size 1
     (as the map would be without padding) and the union of the query's boxes: the training map (relu, min-max,
-    bilinear to 256, spec §1.3) against the boxes clamped and drawn as the reference does, nearest-resized to 256
-    (spec §2) -- src/core/math/amc.ts sampleLosses. Summed in float64 like the TypeScript side."""
+    bilinear to 256, §1.3) against the boxes clamped and drawn as the reference does, nearest-resized to 256
+    (docs/reference.md §2) -- src/core/math/amc.ts sampleLosses. Summed in float64 like the TypeScript side."""
     train_map = gradcam_training_map(cam.reshape(1, *cam.shape[-2:]).float()).double()
     mask = torch.zeros(1, *train_map.shape[-2:], dtype=torch.float64)
     for box in boxes_xyxy:
@@ -255,7 +255,7 @@ def gather_to_rank0(outcome: tuple, dist_info) -> list:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m amc_trainer eval",
-                                     description="Pointing-game accuracy per split (spec §4).")
+                                     description="Pointing-game accuracy per split (docs/reference.md §4).")
     parser.add_argument("--checkpoint", required=True,
                         help="our checkpoint_XX.pth/last.pth, ALBEF.pth or AMC best_*.pth")
     parser.add_argument("--data", required=True, help="annotation file in any format the extension opens")
@@ -332,8 +332,9 @@ def main(argv: list[str]) -> int:
     # not scored; the keys are there so that both writers' headers read alike.
     report: dict[str, Any] = {**(header or {}), "split": args.split, "imageRes": mcfg.image_res,
                               "grid": mcfg.image_res // mcfg.patch_size,
-                              "protocol": "spec §4.1: raw GradCAM, bicubic align_corners=False, first row-major "
-                                          "argmax, strictly inside any box; lMean/lMax: spec §2 at batch size 1",
+                              "protocol": "docs/reference.md §4.1: raw GradCAM, bicubic align_corners=False, "
+                                          "first row-major argmax, strictly inside any box; "
+                                          "lMean/lMax: docs/reference.md §2 at batch size 1",
                               "counts": {"queries": len(records), "evaluated": len(records), "errors": 0,
                                          "notScored": 0, "skippedNoBox": 0},
                               "notScored": [], "accuracy": accuracy_rows(records), "samples": records}

@@ -7,7 +7,7 @@ in pieces that only make sense together.
 
 ONNX Runtime has no autograd, so `GroundingGraph` computes the forward pass of the text encoder AND, by
 hand, the backward pass from the raw ITM match logit down to the cross-attention probabilities of the
-GradCAM layer (spec §1.2, eval mode: dropout is the identity). Only plain tensor ops are used, with every
+GradCAM layer (docs/reference.md §1.2, eval mode: dropout is the identity). Only plain tensor ops are used, with every
 shape read from the inputs, so torch.onnx traces it with dynamic batch and token axes on torch 1.13 and
 2.x alike. `test_export.py` proves the hand-written backward equals autograd (model.explain) in PyTorch,
 and the ONNX graphs equal it in onnxruntime-node.
@@ -262,7 +262,7 @@ def sha256_file(path: str) -> str:
 # Card and fixture
 
 def resampling_for(image_res: int) -> str:
-    # spec §4: RefCOCO-style evaluation resizes with PIL bicubic at 384 px, Flickr-style with bilinear at 256
+    # reference.md §4: RefCOCO-style evaluation resizes with PIL bicubic at 384 px, Flickr-style with bilinear at 256
     return "bicubic" if image_res >= 384 else "bilinear"
 
 
@@ -285,9 +285,9 @@ def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: O
         "mean": list(CLIP_MEAN),
         "std": list(CLIP_STD),
         "resampling": resampling_for(S),
-        "max_text_length": train_length,  # tokenizer truncation in training (spec §3); eval does not truncate
+        "max_text_length": train_length,  # tokenizer truncation in training (reference.md §3); eval does not truncate
         "max_text_length_note": f"training length; the grounding graph takes phrases up to config.max_position "
-                                f"({cfg.max_position}) tokens, and evaluation does not truncate (spec §4)",
+                                f"({cfg.max_position}) tokens, and evaluation does not truncate (docs/reference.md §4)",
         "max_words": 50,                # pre_caption's max_words (Flickr/VG; RefCOCO+ evaluation uses 30)
         "vocab": "vocab.txt",
         "vocab_sha256": sha256_file(vocab_path),  # token ids are only right with exactly this vocabulary
@@ -348,7 +348,7 @@ def _fixture_images(S: int) -> List["object"]:
 
 
 def image_to_tensor(img) -> torch.Tensor:
-    """PIL RGB S x S -> CLIP-normalised float32 [3,S,S] (spec §6)."""
+    """PIL RGB S x S -> CLIP-normalised float32 [3,S,S] (docs/reference.md §6)."""
     arr = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)
     mean = torch.tensor(CLIP_MEAN).view(3, 1, 1)
     std = torch.tensor(CLIP_STD).view(3, 1, 1)
@@ -402,7 +402,7 @@ KNOWN_ARCHITECTURES = {"base": ModelConfig.base, "small": ModelConfig.small}
 
 
 def _strip_prefixes(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """DDP 'module.' dropped; evaluation key sets (text_encoder.* without 'bert.', spec §6) get it back."""
+    """DDP 'module.' dropped; evaluation key sets (text_encoder.* without 'bert.', docs/reference.md §6) get it back."""
     out = {}
     for key, value in state.items():
         if key.startswith("module."):
@@ -566,7 +566,7 @@ def model_from_checkpoint(path: str, config: Optional[str], image_res: Optional[
     layout = key_layout(ckpt, state)
     state = _strip_prefixes(state)
     cfg, source = resolve_architecture(ckpt, state, config)
-    if image_res:  # pos_embed is interpolated to it (spec §6)
+    if image_res:  # pos_embed is interpolated to it (docs/reference.md §6)
         cfg.image_res = image_res
     # keep the MLM head, momentum copies and queues only where the checkpoint has them (export uses none)
     keys = list(state.keys())

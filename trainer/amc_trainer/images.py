@@ -1,12 +1,12 @@
 """Images: safe loading, CLIP normalisation, evaluation pixels, and the training colour augmentations.
 
-`CLIP_MEAN` / `CLIP_STD` (spec §6) are defined here once; the model card (export.py) and every reader use
+`CLIP_MEAN` / `CLIP_STD` (docs/reference.md §6) are defined here once; the model card (export.py) and every reader use
 these. `load_eval_image(path, image_res, resample='bicubic')`: PIL RGB, `Image.resize((S, S), resample)`,
 /255, CLIP normalise. The reference resizes RefCOCO+ with PIL bicubic (exactly this) and Flickr30k with cv2
 bilinear; we use PIL bilinear for Flickr-style data (identical when enlarging, antialiased when shrinking),
 because the TypeScript engine reproduces PIL's resampling exactly and cv2's fixed-point filter it cannot.
 
-Augmentations (training, spec §2): ToGray (ITU-R 601 luma) and colour jitter (brightness, contrast,
+Augmentations (training, docs/reference.md §2): ToGray (ITU-R 601 luma) and colour jitter (brightness, contrast,
 saturation, hue) with torchvision semantics in a fixed order. The reference's own ColorJitter claims
 torchvision behaviour but hands albumentations `hue_shift=int(h·255)` (OpenCV hue units of 0–179) and
 `sat_shift=int(s·255)` (≥ 153, i.e. saturation pinned near 255); we follow the documented intent.
@@ -26,7 +26,7 @@ from PIL import Image
 
 from .annotation_files import DataError
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # spec §6, applied to RGB in [0, 1]
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # docs/reference.md §6, applied to RGB in [0, 1]
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 DEFAULT_MAX_IMAGE_BYTES = 256 * 1024 * 1024  # an annotation file decides what is read: no image is bigger than this
@@ -106,7 +106,7 @@ _RESAMPLE = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
 
 
 def load_eval_image(path: str, image_res: int, resample: str = "bicubic") -> torch.Tensor:
-    """Evaluation pixels (spec §4): PIL RGB -> resize S×S (PIL `resample`) -> /255 -> CLIP normalise."""
+    """Evaluation pixels (docs/reference.md §4): PIL RGB -> resize S×S (PIL `resample`) -> /255 -> CLIP normalise."""
     if resample not in _RESAMPLE:
         raise ValueError(f"resample must be one of {sorted(_RESAMPLE)}, got {resample!r}")
     image = open_rgb(path).resize((image_res, image_res), _RESAMPLE[resample])

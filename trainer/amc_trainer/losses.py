@@ -1,4 +1,4 @@
-"""Training losses: AMC (spec §2) and ALBEF's ITC / ITM / MLM (spec §3).
+"""Training losses: AMC (docs/reference.md §2) and ALBEF's ITC / ITM / MLM (docs/reference.md §3).
 
 Every function takes plain tensors so it can be checked against hand-computed cases."""
 from __future__ import annotations
@@ -35,7 +35,7 @@ class LossSwitches:
 
 
 # ----------------------------------------------------------------------------------------------------
-# AMC (spec §2)
+# AMC (docs/reference.md §2)
 
 def _safe_ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
     # A ratio over an empty region is 0, not 0/0 = NaN: with every mask empty (or every mask covering the

@@ -1,8 +1,8 @@
-"""Box masks (spec §2): clamp a ground-truth box the way the reference does and draw it as a 256×256 mask.
+"""Box masks (docs/reference.md §2): clamp a ground-truth box the way the reference does and draw it as a 256×256 mask.
 
 Clamp x1,y1 to [0, w−1]/[0, h−1] and x2,y2 to [1, w]/[1, h], then int(); mask[y1:y2, x1:x2] = 1 at the
 original resolution (end-exclusive), resized to 256×256 with OpenCV's INTER_NEAREST index rule
-`min(n−1, floor(i·(1/(256/n))))` in float64 (spec §2 step 6). Degenerate boxes are redrawn while the
+`min(n−1, floor(i·(1/(256/n))))` in float64 (docs/reference.md §2 step 6). Degenerate boxes are redrawn while the
 annotation has more than one box.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Sequence, Tuple
 import numpy as np
 import torch
 
-MASK_SIZE = 256  # spec §0: the box mask is always 256×256, whatever the image resolution
+MASK_SIZE = 256  # docs/reference.md §0: the box mask is always 256×256, whatever the image resolution
 
 
 def opencv_nearest_indices(src_size: int, dst_size: int = MASK_SIZE) -> np.ndarray:

@@ -5,7 +5,7 @@ top to bottom (ViT, BERT with cross-attention, the heads, GradCAM, the losses' w
 mapping), and the parameter names must match ALBEF's checkpoints across all of it.
 
 Layout and parameter names reproduce ALBEF's `models/model_pretrain.py`, `models/vit.py` and
-`models/xbert.py` so that `ALBEF.pth` and AMC's `best_*.pth` load key for key (spec §6):
+`models/xbert.py` so that `ALBEF.pth` and AMC's `best_*.pth` load key for key (docs/reference.md §6):
 
     visual_encoder      ViT (timm-style PatchEmbed, qkv_bias, LayerNorm eps 1e-6, final `norm`)
     text_encoder        BertForMaskedLM: `.bert` (embeddings + encoder, no pooler) and `.cls` (MLM head)
@@ -13,7 +13,7 @@ Layout and parameter names reproduce ALBEF's `models/model_pretrain.py`, `models
     vision_proj / text_proj / itm_head / temp
     *_m copies, image_queue / text_queue / queue_ptr_img / queue_ptr_txt   (only when momentum is on)
 
-GradCAM (spec §1): the cross-attention probabilities of text layer `gradcam_layer`, taken right after the
+GradCAM (docs/reference.md §1): the cross-attention probabilities of text layer `gradcam_layer`, taken right after the
 softmax and before dropout, times the positive part of d(raw ITM match logit)/d(probabilities); the
 image-CLS key is dropped, the map is averaged over heads and then over all token positions.
 """
@@ -31,7 +31,7 @@ from torch import nn
 from . import losses
 from .losses import LossSwitches
 
-# bert-base-uncased special ids (spec §6).
+# bert-base-uncased special ids (docs/reference.md §6).
 PAD_ID, CLS_ID, MASK_ID = 0, 101, 103
 
 
@@ -52,12 +52,12 @@ class ModelConfig:
     text_intermediate: int = 768    # BERT FFN hidden size
     text_eps: float = 1e-12         # BERT LayerNorm eps
     fusion_layer: int = 3
-    gradcam_layer: int = 4          # text layer whose cross-attention GradCAM reads (8 for base, spec §1.1)
+    gradcam_layer: int = 4          # text layer whose cross-attention GradCAM reads (8 for base, reference.md §1.1)
     vocab_size: int = 30522
     max_position: int = 512
     type_vocab_size: int = 2
     hidden_dropout: float = 0.1     # BERT hidden dropout
-    attention_dropout: float = 0.1  # BERT attention dropout (between A and the output, spec §1.2)
+    attention_dropout: float = 0.1  # BERT attention dropout (between A and the output, docs/reference.md §1.2)
     embed_dim: int = 256            # ITC projection size
     temp: float = 0.07              # ITC temperature, clamped to [0.001, 0.5] each step
     use_momentum_distill: bool = False  # momentum encoders (*_m) + distillation targets
@@ -103,7 +103,7 @@ class ModelConfig:
 
     @classmethod
     def base(cls, image_res: int = 256) -> "ModelConfig":
-        """ALBEF exactly (spec §6): ViT-B/16 + bert-base with fusion at 6, GradCAM layer 8."""
+        """ALBEF exactly (docs/reference.md §6): ViT-B/16 + bert-base with fusion at 6, GradCAM layer 8."""
         return cls(image_res=image_res, patch_size=16, vision_width=768, vision_depth=12, vision_heads=12,
                    vision_mlp_dim=3072, text_width=768, text_layers=12, text_heads=12, text_intermediate=3072,
                    fusion_layer=6, gradcam_layer=8, embed_dim=256, temp=0.07, use_momentum_distill=True,
@@ -284,7 +284,7 @@ class BertSelfAttention(nn.Module):
         if mask is not None:
             scores = scores + mask
         probs = scores.softmax(dim=-1)
-        if probs_hook is not None:  # GradCAM reads A here: after softmax, before dropout (spec §1.2)
+        if probs_hook is not None:  # GradCAM reads A here: after softmax, before dropout (docs/reference.md §1.2)
             probs = probs_hook(probs)
         context = self.dropout(probs) @ v
         return context.permute(0, 2, 1, 3).reshape(hidden.shape[0], hidden.shape[1], -1)
@@ -446,7 +446,7 @@ def _init_bert_weights(m: nn.Module) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------
-# GradCAM map construction (spec §1.3)
+# GradCAM map construction (docs/reference.md §1.3)
 
 def gradcam_token_maps(attn: torch.Tensor, grad: torch.Tensor, attention_mask: torch.Tensor,
                        grid: int) -> torch.Tensor:
@@ -463,12 +463,12 @@ def gradcam_token_maps(attn: torch.Tensor, grad: torch.Tensor, attention_mask: t
 
 
 def gradcam_eval_map(token_maps: torch.Tensor) -> torch.Tensor:
-    """[B,L,g,g] -> raw evaluation map [B,g,g]: mean over ALL L positions (padding counted), spec §1.3."""
+    """[B,L,g,g] -> raw evaluation map [B,g,g]: mean over ALL L positions (padding counted), docs/reference.md §1.3."""
     return token_maps.mean(dim=1)
 
 
 def gradcam_training_map(cam: torch.Tensor, out_size: int = 256) -> torch.Tensor:
-    """Raw [B,g,g] -> [B,out,out] in [0,1]: relu, per-sample min-max (+1e-7), bilinear (spec §1.3).
+    """Raw [B,g,g] -> [B,out,out] in [0,1]: relu, per-sample min-max (+1e-7), bilinear (docs/reference.md §1.3).
 
     Works at B = 1 (the reference's .squeeze() collapses the batch axis there)."""
     B, g, _ = cam.shape
@@ -551,10 +551,10 @@ class ALBEF(nn.Module):
         return [(self.visual_encoder, self.visual_encoder_m), (self.vision_proj, self.vision_proj_m),
                 (self.text_encoder, self.text_encoder_m), (self.text_proj, self.text_proj_m)]
 
-    # -- explanation (evaluation semantics, spec §1.2 "Evaluation") -------------------------------------
+    # -- explanation (evaluation semantics, docs/reference.md §1.2 "Evaluation") -------------------------------------
     def explain(self, image_embeds: torch.Tensor, input_ids: torch.Tensor,
                 attention_mask: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Eval-mode GradCAM. Returns itm_logits [B,2], gradcam [B,g,g] (raw, spec §1.3) and
+        """Eval-mode GradCAM. Returns itm_logits [B,2], gradcam [B,g,g] (raw, docs/reference.md §1.3) and
         token_gradcam [B,T,g,g] (per token, padding zero). Nothing outside stays attached to a graph;
         image_embeds are constants (the gradient is w.r.t. the attention probabilities only)."""
         was_training = self.training
@@ -588,7 +588,7 @@ class ALBEF(nn.Module):
     def training_losses(self, image: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                         box_mask: Optional[torch.Tensor] = None, switches: Optional[LossSwitches] = None,
                         **overrides) -> Dict[str, torch.Tensor]:
-        """ALBEF pretraining losses + AMC (spec §2/§3). `loss` = itc + itm + mlm + w_mean L_mean + w_max L_max
+        """ALBEF pretraining losses + AMC (reference.md §2/§3). `loss` = itc + itm + mlm + w_mean L_mean + w_max L_max
         over the terms switched on; a term switched off is a 0-tensor and costs no compute (use_itm=False
         skips the 2B hard-negative fusion passes).
 
@@ -647,7 +647,7 @@ class ALBEF(nn.Module):
             if use_itc:
                 itc = losses.itc_loss(sim_i2t, sim_t2i)
 
-        # ---- positive pairs through the fusion layers; A of the GradCAM layer captured here (spec §1.2)
+        # ---- positive pairs through the fusion layers; A of the GradCAM layer captured here (docs/reference.md §1.2)
         captured: List[torch.Tensor] = []
 
         def keep(probs: torch.Tensor) -> torch.Tensor:
@@ -710,7 +710,7 @@ class ALBEF(nn.Module):
         ptr_img = self.queue_ptr_img if self.cfg.queue_ptr_style == "amc" else self.queue_ptr
         ptr_txt = self.queue_ptr_txt if self.cfg.queue_ptr_style == "amc" else self.queue_ptr
         start = int(ptr_img)
-        # AMC's enqueue wraps around instead of asserting queue_size % batch == 0 (spec §3)
+        # AMC's enqueue wraps around instead of asserting queue_size % batch == 0 (docs/reference.md §3)
         idx = (torch.arange(n, device=image_feat.device) + start) % size
         self.image_queue[:, idx] = image_feat.t()
         self.text_queue[:, idx] = text_feat.t()
@@ -728,7 +728,7 @@ def _concat_all_gather(t: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------------------------------
-# Checkpoint loading (spec §6)
+# Checkpoint loading (docs/reference.md §6)
 
 def interpolate_pos_embed(pos_embed: torch.Tensor, num_patches: int) -> torch.Tensor:
     """ALBEF's interpolate_pos_embed: the image-CLS entry is kept, the patch grid is bicubic-resized
@@ -752,7 +752,7 @@ _DERIVED_KEY_SUFFIXES = ("embeddings.position_ids", "cls.predictions.decoder.wei
 def normalize_checkpoint_keys(model: ALBEF, state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Maps ALBEF/AMC checkpoint keys onto this model's names:
     * a training checkpoint dict {'model': ...} is unwrapped; a DDP 'module.' prefix is dropped;
-    * evaluation checkpoints name text encoders without 'bert.' (spec §6 eval remap): re-inserted;
+    * evaluation checkpoints name text encoders without 'bert.' (docs/reference.md §6 eval remap): re-inserted;
     * ALBEF's single `queue_ptr` <-> AMC's `queue_ptr_img`/`queue_ptr_txt`, whichever the model has;
     * `pos_embed` (online and momentum) interpolated to this model's grid (16x16 -> 24x24 at 384 px)."""
     if "model" in state_dict and isinstance(state_dict["model"], dict):

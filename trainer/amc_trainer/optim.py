@@ -1,4 +1,4 @@
-"""Optimiser and learning-rate schedule (spec §3): AdamW without weight decay on biases and 1-D parameters,
+"""Optimiser and learning-rate schedule (docs/reference.md §3): AdamW without weight decay on biases and 1-D parameters,
 and the three schedules of the training config: 'amc' (the reference's), 'cosine' and 'constant'."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .config import TrainConfig
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; parameters that are 1-D or end in `.bias` get no weight decay (ALBEF optim_factory, spec §3).
+    """AdamW; parameters that are 1-D or end in `.bias` get no weight decay (ALBEF optim_factory, docs/reference.md §3).
     ViT pos_embed / cls_token are 3-D and therefore decayed, as in the reference."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
@@ -27,7 +27,7 @@ def learning_rate(cfg: TrainConfig, epoch: int, step_in_epoch: int, global_step:
     if cfg.schedule == "constant":
         return cfg.lr
     if cfg.schedule == "amc":
-        # spec §3: in epoch 0 `scheduler.step(i // 100)` while i <= warm-up iterations, so the warm-up is a
+        # docs/reference.md §3: in epoch 0 `scheduler.step(i // 100)` while i <= warm-up iterations, so the warm-up is a
         # staircase of 100-iteration plateaus from warmup_lr to lr; afterwards epoch e >= 1 uses
         # lr(e) = min_lr + 0.5 (lr - min_lr)(1 + cos(pi e / cosine_epochs)).
         if epoch == 0:

@@ -1,6 +1,6 @@
 """Plain-data pickles, both ways: a reader that can never run code, and a Python-2-style writer.
 
-REFER's `refs(unc).p` (RefCOCO family, spec §5.4) is a Python-2 protocol-2 pickle of lists, dicts, strings
+REFER's `refs(unc).p` (RefCOCO family, docs/reference.md §5.4) is a Python-2 protocol-2 pickle of lists, dicts, strings
 and numbers. `NoCodeUnpickler` reads such a file with `find_class` refusing every global, which is the only
 way a pickle reaches code; `py2_pickle(obj)` writes one the way Python 2's cPickle did (used by synth.py for
 the synthetic RefCOCO+ set, so our own test data has the exact shape of the real file).

@@ -1,7 +1,7 @@
 """Text side of ALBEF/AMC: `pre_caption` and a pure-Python bert-base-uncased WordPiece tokenizer.
 
-The sequence ALBEF feeds its text encoder is `[CLS] + wordpieces` with **no [SEP]** (spec §0, §6), padded
-to the longest sequence of the batch and truncated to `max_length` tokens including [CLS] (spec §3:
+The sequence ALBEF feeds its text encoder is `[CLS] + wordpieces` with **no [SEP]** (docs/reference.md §0, §6), padded
+to the longest sequence of the batch and truncated to `max_length` tokens including [CLS] (docs/reference.md §3:
 `padding='longest', truncation=True, max_length=25` in training; evaluation does not truncate).
 
 The tokenizer reproduces HuggingFace `BertTokenizer(do_lower_case=True)` as ALBEF calls it:
@@ -41,7 +41,7 @@ _MULTI_SPACE = re.compile(r"\s{2,}")
 
 
 def pre_caption(caption: str, max_words: int = 50) -> str:
-    """ALBEF/AMC caption cleaning (spec §3, `dataset/utils.py`), reproduced step for step.
+    """ALBEF/AMC caption cleaning (docs/reference.md §3, `dataset/utils.py`), reproduced step for step.
 
     Lower-case; delete , . ' ! ? " ( ) * # : ; ~ ; '-' and '/' become spaces; '<person>' becomes 'person';
     runs of 2+ whitespace characters collapse to one space; strip; keep the first `max_words` words.

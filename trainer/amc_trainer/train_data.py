@@ -1,4 +1,4 @@
-"""Training data (spec §2, §3): the training readers, the preflight, and the Dataset the trainer draws from.
+"""Training data (reference.md §2, §3): the training readers, the preflight, and the Dataset the trainer draws from.
 
 `GroundingTrainSet(files, image_root, image_res=256, augment=True, seed=0)` reads AMC VG JSON
 (`[{image, caption, bbox: [[x1,y1,x2,y2], ...]}]`) and raw Visual Genome `region_descriptions.json`,
@@ -60,7 +60,7 @@ class TrainEntry:
 def _amc_boxes(raw: Any, file: str, entry: str) -> List[List[float]]:
     if not isinstance(raw, list) or not raw:
         raise DataError(file, entry, "'bbox' must be a non-empty list of [x1, y1, x2, y2] boxes")
-    # AMC's "nested" form [[box, box, ...]] (its reader crashes on it, spec §2): flatten one level.
+    # AMC's "nested" form [[box, box, ...]] (its reader crashes on it, docs/reference.md §2): flatten one level.
     if isinstance(raw[0], list) and raw[0] and isinstance(raw[0][0], list):
         raw = [b for group in raw for b in group]
     return [check_box(b, file, entry) for b in raw]
@@ -140,7 +140,7 @@ def iter_vg_regions(path: str, data: Any, problems: Optional[List["SampleProblem
                 bad(DataError(path, entry, f"region '{wrong}' must be a finite number, got {reg.get(wrong)!r}"), i)
                 continue
             x, y, w, h = (float(reg[k]) for k in ("x", "y", "width", "height"))
-            # spec §5.4: VG regions are x, y, width, height; AMC's boxes are [x, y, x + width, y + height].
+            # docs/reference.md §5.4: VG regions are x, y, width, height; AMC's boxes are [x, y, x + width, y + height].
             yield entry, int(rid), reg, [x, y, x + w, y + h], i
 
 
@@ -206,7 +206,7 @@ class SampleProblem:
 
 def box_problem(box: Sequence[float], size: Optional[Tuple[int, int]] = None) -> Optional[str]:
     """Why a xyxy box cannot train anything: no area, or (with the image size) entirely outside the image.
-    Boxes reaching past the border are fine: training clamps them to the image (spec §2)."""
+    Boxes reaching past the border are fine: training clamps them to the image (docs/reference.md §2)."""
     x1, y1, x2, y2 = box
     shown = "[" + ", ".join(f"{v:g}" for v in box) + "]"
     if not (x2 > x1 and y2 > y1):

@@ -4,7 +4,7 @@
 #   2. two trainings of the small model with the same data, seed, steps and schedule: with AMC
 #      (configs/small-synthetic.json) and without (configs/small-synthetic-noamc.json: ITC + ITM only),
 #      one after the other (each is one process on the CPU),
-#   3. the pointing game (spec §4) of both on the held-out Flickr-style test split and the RefCOCO+-style
+#   3. the pointing game (docs/reference.md §4) of both on the held-out Flickr-style test split and the RefCOCO+-style
 #      testA/testB splits,
 #   4. the ONNX export of the AMC model, with both tables written into its model.json `metrics`.
 # Usage: trainer/scripts/train-default-model.sh   (env: PYTHON, AMC_WORK (scratch, default
@@ -64,7 +64,7 @@ $PY - "$WORK" "$MODEL_OUT/model.json" <<'PYEOF'
 import json, re, sys
 work, card_path = sys.argv[1], sys.argv[2]
 card = json.load(open(card_path))
-metrics = {"protocol": "pointing game, spec §4.1 (raw GradCAM, bicubic to the original size, first row-major "
+metrics = {"protocol": "pointing game, docs/reference.md §4.1 (raw GradCAM, bicubic to the original size, first row-major "
                        "argmax, strictly inside a box); synthetic set 2000 scenes seed 0, held-out test scenes",
            "runs": {}}
 for run, label in (("amc", "AMC (this model, word embeddings rounded to float16 as shipped)"), ("noamc", "no AMC: ITC + ITM only, same data/seed/steps")):

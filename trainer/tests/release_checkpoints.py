@@ -1,4 +1,4 @@
-"""Randomly initialised ALBEF-base checkpoints in the key layouts of the released models (spec §6), for the
+"""Randomly initialised ALBEF-base checkpoints in the key layouts of the released models (docs/reference.md §6), for the
 import tests: ALBEF's pre-training `ALBEF.pth`, AMC's full `best_*.pth` and AMC's evaluation key set. Nothing is
 committed: tests build them (or only their key -> shape maps) on the fly.
 
@@ -32,7 +32,7 @@ def base_model(layout: str, image_res: int = 256) -> ALBEF:
 
 
 def layout_keys(layout: str, state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Our key names -> the release's: AMC's evaluation key set drops 'bert.' (spec §6 eval remap); the decoder
+    """Our key names -> the release's: AMC's evaluation key set drops 'bert.' (reference.md §6 eval remap); the decoder
     weight/bias ALBEF ties to the embeddings are stored there too."""
     out = {}
     for key, value in state.items():

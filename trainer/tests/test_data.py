@@ -1,4 +1,4 @@
-"""The data modules (masks, images, train_data, eval_formats, safe_pickle): AMC box masks (spec §2),
+"""The data modules (masks, images, train_data, eval_formats, safe_pickle): AMC box masks (docs/reference.md §2),
 augmentations with the left/right caption swap, determinism, and the training/evaluation readers re-reading
 every format the synthetic generator writes."""
 import collections
@@ -31,7 +31,7 @@ def test_opencv_nearest_differs_from_naive_floor_on_known_sides(side):
     # Plain Python floats are float64: OpenCV's min(n-1, floor(i * (1 / (256 / n)))) written out directly.
     opencv = [min(side - 1, math.floor(i * (1.0 / (256.0 / side)))) for i in range(256)]
     assert idx.tolist() == opencv
-    assert (idx != naive).any(), "spec §2: these sides differ from floor(i*n/256) by one row/column"
+    assert (idx != naive).any(), "docs/reference.md §2: these sides differ from floor(i*n/256) by one row/column"
     assert np.abs(idx - naive).max() == 1
 
 

@@ -1,4 +1,4 @@
-"""Pointing game (spec §4.1): the point rule, the strict hit rule, batch-size independence, and the CLI on
+"""Pointing game (docs/reference.md §4.1): the point rule, the strict hit rule, batch-size independence, and the CLI on
 the synthetic set in its Flickr (info-ground) and RefCOCO+ (refs pickle) formats."""
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_sample_losses_are_the_training_losses_at_batch_size_1_on_the_union_of_t
     # several boxes act as one mask (their union): adding the box around the second peak lowers L_max
     both = sample_losses(cam, [[0, 0, 16, 16], [48, 48, 64, 64]], 64, 64)
     assert both["lMax"] < one["lMax"]
-    # an empty (degenerate) box: max inside is 0, so L_max = max outside + 0.5 (spec §2 edge cases)
+    # an empty (degenerate) box: max inside is 0, so L_max = max outside + 0.5 (docs/reference.md §2 edge cases)
     empty = sample_losses(cam, [[10, 10, 10, 20]], 64, 64)
     assert empty["maskEmpty"] and empty["lMax"] == pytest.approx(float(train.max()) + 0.5)
 

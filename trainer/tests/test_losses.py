@@ -1,4 +1,4 @@
-"""AMC / ITC / ITM / MLM against hand-computed cases (spec §2, §3)."""
+"""AMC / ITC / ITM / MLM against hand-computed cases (docs/reference.md §2, §3)."""
 import math
 
 import pytest

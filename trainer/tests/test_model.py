@@ -1,5 +1,5 @@
 """Model: shapes, determinism, GradCAM vs a hook-based computation, training losses, and key-for-key loading of
-ALBEF/AMC base-size checkpoints (spec §1, §6)."""
+ALBEF/AMC base-size checkpoints (docs/reference.md §1, §6)."""
 import gc
 
 import pytest
@@ -76,7 +76,7 @@ def test_same_seed_same_weights_and_losses():
 
 def _hook_gradcam(model: ALBEF, emb, ids, att):
     """GradCAM as ALBEF's evaluation does it: keep A, register_hook(save_attn_gradients), backward the sum of
-    raw match logits, then the spec §1.3 formula written out."""
+    raw match logits, then the docs/reference.md §1.3 formula written out."""
     saved = {}
 
     def save(probs):
@@ -200,7 +200,7 @@ def test_momentum_and_queues_train_and_wrap_around():
 
 
 # ----------------------------------------------------------------------------------------------------
-# Key-for-key loading, base config (spec §6). The expected keys are written out here from the spec, not
+# Key-for-key loading, base config (docs/reference.md §6). The expected keys are written out here from the spec, not
 # taken from the model.
 
 def _spec_base_keys(res: int = 256, ptr: str = "amc"):
@@ -335,7 +335,7 @@ def test_albef_queue_ptr_and_unknown_keys_are_reported(base256, base_state):
 
 
 def test_base_evaluation_checkpoint_loads_key_for_key_at_384_with_pos_embed_interpolation(base256, base_state):
-    # evaluation key set (spec §6): every key containing 'bert' loses 'bert.', and no cls.* keys
+    # evaluation key set (docs/reference.md §6): every key containing 'bert' loses 'bert.', and no cls.* keys
     eval_state = {k.replace("bert.", ""): v for k, v in base_state.items() if ".cls." not in k}
     assert not any(".bert." in k for k in eval_state)
     cfg = ModelConfig.base(384)

@@ -1,4 +1,4 @@
-"""Training: config precedence, spec §3 schedule and decay groups, JSON-lines events, checkpoints,
+"""Training: config precedence, docs/reference.md §3 schedule and decay groups, JSON-lines events, checkpoints,
 non-finite loss handling. Runs the real CLI on a tiny model and dataset."""
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_config_errors_name_the_source(tmp_path):
 
 def test_augmentation_keys_default_to_the_spec_and_validate(tmp_path):
     cfg = TrainConfig()
-    assert (cfg.gray_p, cfg.color_jitter, cfg.jitter_p) == (0.2, [0.4, 0.4, 0.4, 0.4], 0.5)  # spec §2 step 6
+    assert (cfg.gray_p, cfg.color_jitter, cfg.jitter_p) == (0.2, [0.4, 0.4, 0.4, 0.4], 0.5)  # reference.md §2 step 6
     synth = build_config(str(CONFIGS / "small-synthetic.json"), {})  # colour words are its labels: no hue, no gray
     assert synth.gray_p == 0.0 and synth.color_jitter[3] == 0.0
     for bad, why in (({"color_jitter": [0.4, 0.4]}, "color_jitter takes four"), ({"gray_p": 1.5}, "probabilities")):

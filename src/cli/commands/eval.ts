@@ -1,4 +1,4 @@
-// `amc eval FILE`: pointing-game accuracy per split (spec §4) over every boxed query of an annotation file,
+// `amc eval FILE`: pointing-game accuracy per split (docs/reference.md §4) over every boxed query of an annotation file,
 // with a progress bar on a terminal and a JSON report; Ctrl-C, SIGTERM and SIGHUP stop and still write what was
 // computed. Queries that cannot be scored are counted and listed beside the accuracy, and make the exit code 1.
 import { constants as fsConstants } from 'node:fs';

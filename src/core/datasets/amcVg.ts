@@ -1,4 +1,4 @@
-// The AMC Visual Genome training JSON (spec §5.1, read by AMC dataset/caption_dataset.py):
+// The AMC Visual Genome training JSON (docs/reference.md §5.1, read by AMC dataset/caption_dataset.py):
 // [{"image": path relative to image_root, "caption": str | [str], "bbox": [[x1, y1, x2, y2], ...]}].
 // One Sample per (entry, caption) with all of the entry's boxes (the trainer draws one box per step; the
 // viewer and the pointing game use the union). Indexed by the byte scanner like the raw VG file, because the
@@ -24,7 +24,7 @@ export async function openAmcVg(file: string, opts: ScanOpenOptions = {}): Promi
   return new AmcVgDataset(absolute, size, opts);
 }
 
-/** Why a parsed entry cannot give samples (spec §5.1 schema), or undefined when it can. */
+/** Why a parsed entry cannot give samples (docs/reference.md §5.1 schema), or undefined when it can. */
 export function entryError(e: unknown): string | undefined {
   if (typeof e !== 'object' || e === null || Array.isArray(e)) return `the entry is ${show(e)}, expected an object {"image", "caption", "bbox"}`;
   const entry = e as Record<string, unknown>;
@@ -39,7 +39,7 @@ export function entryError(e: unknown): string | undefined {
   if (!Array.isArray(entry.bbox)) return `"bbox" is ${show(entry.bbox)}, expected a list of [x1, y1, x2, y2] boxes`;
   for (let k = 0; k < entry.bbox.length; k++) {
     const b: unknown = entry.bbox[k];
-    if (Array.isArray(b) && Array.isArray(b[0])) return `bbox[${k}] is a nested list of boxes ${show(b)}; AMC's reader fails on these too (spec §2, undefined \`boxes\`)`;
+    if (Array.isArray(b) && Array.isArray(b[0])) return `bbox[${k}] is a nested list of boxes ${show(b)}; AMC's reader fails on these too (docs/reference.md §2, undefined \`boxes\`)`;
     if (!Array.isArray(b) || b.length !== 4) return `bbox[${k}] is ${show(b)}, expected [x1, y1, x2, y2]`;
     for (const v of b as unknown[]) if (typeof v !== 'number' || !Number.isFinite(v)) return `bbox[${k}] ${show(b)} has ${show(v)}, expected finite numbers`;
   }
@@ -229,7 +229,7 @@ class AmcVgDataset implements Dataset {
     const boxes: BoxXYXY[] = [];
     (e.bbox as unknown[]).forEach((b, k) => {
       if (Array.isArray(b) && Array.isArray(b[0])) {
-        fail(`bbox[${k}] is a nested list of boxes ${show(b)}; AMC's reader fails on these too (spec §2, undefined \`boxes\`)`);
+        fail(`bbox[${k}] is a nested list of boxes ${show(b)}; AMC's reader fails on these too (docs/reference.md §2, undefined \`boxes\`)`);
       }
       if (!Array.isArray(b) || b.length !== 4) fail(`bbox[${k}] is ${show(b)}, expected [x1, y1, x2, y2]`);
       for (const v of b as unknown[]) {

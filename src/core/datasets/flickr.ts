@@ -1,9 +1,9 @@
-// Flickr30k Entities, raw public format (spec §5.4): Sentences/{id}.txt bracket syntax + Annotations/{id}.xml
+// Flickr30k Entities, raw public format (docs/reference.md §5.4): Sentences/{id}.txt bracket syntax + Annotations/{id}.xml
 // (VOC-like, 1-based), opened from a split file (val.txt) or from one Sentences/{id}.txt.
 //
-// Queries follow the reference evaluation (spec §4.3): one per phrase occurrence in each sentence whose
+// Queries follow the reference evaluation (docs/reference.md §4.3): one per phrase occurrence in each sentence whose
 // phrase_id has at least one box; its boxes (union) are the XML values minus 1 (0-based, as info-ground's
-// flickr30k_entities_utils.py writes them, spec §5.3); hit rule xyxy; caption = pre_caption(phrase, 50).
+// flickr30k_entities_utils.py writes them, docs/reference.md §5.3); hit rule xyxy; caption = pre_caption(phrase, 50).
 // Phrases that are not visual (EN#0), scene-only or marked nobndbox are skipped as the reference skips them;
 // they are counted in `skipped()`, not reported as problems, because they are the normal protocol.
 // A phrase id that no <object> names is reported as a warning, an unreadable box as an error (query skipped).
@@ -16,10 +16,10 @@ import type { BoxXYXY, Problem, Sample, SourceLocation } from '../types';
 import { ReaderError, asReaderError, type Dataset, type OpenOptions } from './dataset';
 import { LoadedDataset, chooseImageRoot, isDirectory, isFile, resolveImage, type DatasetSink } from './loadedDataset';
 
-/** Word limit of pre_caption for Flickr30k queries (spec §4.3). */
+/** Word limit of pre_caption for Flickr30k queries (docs/reference.md §4.3). */
 export const FLICKR_MAX_WORDS = 50;
 
-/** One phrase of a sentence, as info-ground's get_sentence_data returns it (spec §5.3 `phrases`). */
+/** One phrase of a sentence, as info-ground's get_sentence_data returns it (docs/reference.md §5.3 `phrases`). */
 export interface FlickrPhrase {
   first_word_index: number;
   phrase: string;
@@ -33,7 +33,7 @@ export interface FlickrSentence {
   line: number; // 1-based line in Sentences/{id}.txt (0 when read from info-ground JSON)
 }
 
-/** Boxes of one image, keyed by phrase id, as info-ground's get_annotations returns them (spec §5.3). */
+/** Boxes of one image, keyed by phrase id, as info-ground's get_annotations returns them (docs/reference.md §5.3). */
 export interface FlickrAnnotation {
   boxes: Map<string, BoxXYXY[]>;        // 0-based xyxy, as the evaluation uses them
   sourceBoxes: Map<string, number[][]>; // exactly as stored (XML: 1-based; info-ground JSON: 0-based)
@@ -45,7 +45,7 @@ export interface FlickrAnnotation {
   height?: number;
 }
 
-/** Phrases a reader left out, by reason (the reference protocol leaves them out too, spec §4.3). */
+/** Phrases a reader left out, by reason (the reference protocol leaves them out too, docs/reference.md §4.3). */
 export interface FlickrSkipCounts {
   notVisual: number;   // EN#0
   sceneOnly: number;   // <scene>1 and no box
@@ -171,7 +171,7 @@ export function parseFlickrAnnotation(xml: string, file: string, report: (p: Pro
         });
         return;
       }
-      const box: BoxXYXY = [values[0] - 1, values[1] - 1, values[2] - 1, values[3] - 1]; // 1-based → 0-based (spec §5.3)
+      const box: BoxXYXY = [values[0] - 1, values[1] - 1, values[2] - 1, values[3] - 1]; // 1-based → 0-based (docs/reference.md §5.3)
       for (const n of names) {
         push(ann.boxes, n, box);
         push(ann.sourceBoxes, n, values.slice());
@@ -229,7 +229,7 @@ export interface FlickrImageData {
 export interface FlickrQuery { img: FlickrImageData; s: number; p: number }
 
 /**
- * The queries of one image (spec §4.3): every phrase occurrence whose id has boxes, in sentence order.
+ * The queries of one image (docs/reference.md §4.3): every phrase occurrence whose id has boxes, in sentence order.
  * Shared by the raw and the info-ground readers so both give the same samples for the same data.
  */
 export function flickrImageQueries(img: FlickrImageData, skipped: FlickrSkipCounts, report: (p: Problem) => void): FlickrQuery[] {
@@ -271,7 +271,7 @@ function flickrLocation(img: FlickrImageData, s: number, p: number): SourceLocat
   };
 }
 
-/** The Sample of a stored query (caption = pre_caption(phrase, 50), spec §4.3). */
+/** The Sample of a stored query (caption = pre_caption(phrase, 50), docs/reference.md §4.3). */
 export function flickrSample(q: FlickrQuery, index: number): Sample {
   const { ctx, sentences, ann } = q.img;
   const ph = sentences[q.s].phrases[q.p];

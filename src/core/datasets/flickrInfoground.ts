@@ -1,5 +1,5 @@
-// Flickr30k Entities in info-ground's JSON pair (spec §5.3): bounding_boxes_{split}.json +
-// sentences_{split}.json, boxes already 0-based xyxy. Queries as in the reference evaluation (spec §4.3):
+// Flickr30k Entities in info-ground's JSON pair (docs/reference.md §5.3): bounding_boxes_{split}.json +
+// sentences_{split}.json, boxes already 0-based xyxy. Queries as in the reference evaluation (docs/reference.md §4.3):
 // every phrase whose phrase_id is in the image's `boxes`, union of those boxes, hit rule xyxy,
 // caption = pre_caption(phrase, 50). Same query rules and sample shape as the raw reader (flickr.ts).
 import * as path from 'node:path';

@@ -1,6 +1,6 @@
 // A pickle reader for plain data that executes nothing (DESIGN "Safe": no pickle can execute code).
 //
-// RefCOCO's refs(unc).p (spec §5.4) is a Python-2 pickle of lists, dicts, str/unicode, ints and floats.
+// RefCOCO's refs(unc).p (docs/reference.md §5.4) is a Python-2 pickle of lists, dicts, str/unicode, ints and floats.
 // Python's own unpickler would import and call anything the stream names (GLOBAL + REDUCE is how a
 // malicious pickle runs `os.system`). This parser implements only the opcodes that build plain values
 // (protocols 0–5 as far as plain data goes) and rejects every opcode that names or calls a global, class,

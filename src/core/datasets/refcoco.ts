@@ -1,7 +1,7 @@
 // RefCOCO / RefCOCO+ / RefCOCOg: the REFER files `refs(unc).p` (+ COCO `instances.json`) and ALBEF's
-// grounding JSON `[{image, text, ref_id}]` joined to them (spec §4.2, §5.2, §5.4).
+// grounding JSON `[{image, text, ref_id}]` joined to them (docs/reference.md §4.2, §5.2, §5.4).
 //
-// Ground truth as the reference evaluation takes it (spec §4.2): the box is the annotation's xywh from
+// Ground truth as the reference evaluation takes it (docs/reference.md §4.2): the box is the annotation's xywh from
 // instances.json (`refer.refToAnn[ref_id]['bbox']`), kept in `sourceBoxes` and turned into xyxy
 // [x, y, x+w, y+h] for `boxes`, with the xywh strict-inside hit rule; width/height and the image file come
 // from instances.json `images` (the ref's own `file_name` carries an annotation suffix and names no file);
@@ -17,7 +17,7 @@ import { entryLabel, readJsonFile } from './jsonFile';
 import { LoadedDataset, checkBox, chooseImageRoot, resolveImage, show } from './loadedDataset';
 import { parsePickle, type PickleDict, type PickleValue } from './pickle';
 
-/** Word limit of pre_caption in RefCOCO+ evaluation (spec §4.2). */
+/** Word limit of pre_caption in RefCOCO+ evaluation (docs/reference.md §4.2). */
 export const REFCOCO_MAX_WORDS = 30;
 
 /** Refs file names of the REFER datasets: unc (RefCOCO, RefCOCO+), umd / google (RefCOCOg), berkeley (RefCLEF). */
@@ -233,7 +233,7 @@ function refSentenceSample(r: RefSentenceRecord, index: number): Sample {
   };
 }
 
-/** Where an ALBEF JSON's refs file is looked for when `opts.refsFile` is not given (spec §5.2). */
+/** Where an ALBEF JSON's refs file is looked for when `opts.refsFile` is not given (docs/reference.md §5.2). */
 export function refsFileCandidates(albefFile: string): string[] {
   const dir = path.dirname(path.resolve(albefFile));
   const prefix = /^(refcoco\+|refcocog|refcoco|refclef)/i.exec(path.basename(albefFile))?.[1]?.toLowerCase();
@@ -269,7 +269,7 @@ export async function openRefcocoAlbef(file: string, opts: OpenOptions): Promise
       return [];
     }
     const entry: AlbefEntry = { image: e.image, text: e.text, ref_id: e.ref_id, label };
-    if (typeof e.split === 'string') entry.split = e.split; // RefCLEF files carry it (spec §5.2)
+    if (typeof e.split === 'string') entry.split = e.split; // RefCLEF files carry it (docs/reference.md §5.2)
     if (doc.entries[i]) entry.offset = doc.entries[i].offset;
     return [entry];
   });

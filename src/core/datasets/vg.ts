@@ -1,4 +1,4 @@
-// Visual Genome raw `region_descriptions.json` (spec §5.4): a JSON list over images
+// Visual Genome raw `region_descriptions.json` (docs/reference.md §5.4): a JSON list over images
 // `{"id", "regions": [{"region_id", "image_id", "phrase", "x", "y", "width", "height"}]}`, one Sample per region.
 // The real file is ~700 MB (5.4M regions), too big for JSON.parse, so it is indexed by the byte scanner: the
 // byte range of every region is kept in typed-array columns and pages are read back with positional reads.
@@ -137,7 +137,7 @@ export async function openVgRegions(file: string, opts: ScanOpenOptions = {}): P
   return new VgRegionsDataset(absolute, size, opts);
 }
 
-/** Why a parsed region cannot be a sample (the schema of spec §5.4), or undefined when it can. */
+/** Why a parsed region cannot be a sample (the schema of docs/reference.md §5.4), or undefined when it can. */
 export function regionError(r: unknown): string | undefined {
   if (typeof r !== 'object' || r === null || Array.isArray(r)) return `the region is ${show(r)}, expected an object`;
   const region = r as Record<string, unknown>;
@@ -555,7 +555,7 @@ class VgRegionsDataset implements Dataset {
       throw new ReaderError(this.file, where(typeof regionId === 'number' || typeof regionId === 'string' ? regionId : undefined), why ?? 'not a region');
     }
     const x = r.x as number, y = r.y as number, w = r.width as number, h = r.height as number;
-    // spec §5.4: xywh -> xyxy as [x, y, x+width, y+height]. Whether AMC's preprocessing used +w or +w−1 is
+    // docs/reference.md §5.4: xywh -> xyxy as [x, y, x+width, y+height]. Whether AMC's preprocessing used +w or +w−1 is
     // unknown upstream (its VG JSON is not public); +w is the plain reading of VG's top-left + size.
     const box: BoxXYXY = [x, y, x + w, y + h];
     const sample: Sample = {

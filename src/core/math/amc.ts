@@ -1,12 +1,12 @@
-// The AMC loss (spec §2) and the training-map path of GradCAM (spec §1.3 "Training only").
+// The AMC loss (docs/reference.md §2) and the training-map path of GradCAM (docs/reference.md §1.3 "Training only").
 import type { BoxXYXY } from '../types';
 import { upsampleBilinear, type MapArray } from './interpolate';
 import { boxesToMask, resizeMaskNearest } from './mask';
 
-export const MASK_SIZE = 256;          // spec §0: mask_size 256
-export const MARGIN_MEAN = 0.1;        // spec §2: "margin = 0.1" (model_pretrain.py L238)
-export const MARGIN_MAX = 0.5;         // spec §2: "margin = 0.5" (L243)
-export const WEIGHT_MEAN = 0.2;        // spec §2: Pretrain.py L80
+export const MASK_SIZE = 256;          // docs/reference.md §0: mask_size 256
+export const MARGIN_MEAN = 0.1;        // docs/reference.md §2: "margin = 0.1" (model_pretrain.py L238)
+export const MARGIN_MAX = 0.5;         // docs/reference.md §2: "margin = 0.5" (L243)
+export const WEIGHT_MEAN = 0.2;        // docs/reference.md §2: Pretrain.py L80
 export const WEIGHT_MAX = 0.8;
 
 export interface AmcLoss { lMean: number; lMax: number; total: number; }
@@ -15,7 +15,7 @@ export interface SampleLoss extends AmcLoss {
   maskFull: boolean;                   // the box(es) cover the whole image
 }
 
-/** Per-sample min-max normalisation: subtract the min, divide by (max after subtracting + 1e-7) (spec §1.3). */
+/** Per-sample min-max normalisation: subtract the min, divide by (max after subtracting + 1e-7) (docs/reference.md §1.3). */
 export function normalizeMinMax(cam: MapArray): Float32Array {
   let min = Infinity;
   for (let i = 0; i < cam.length; i++) min = Math.min(min, cam[i]);
@@ -27,7 +27,7 @@ export function normalizeMinMax(cam: MapArray): Float32Array {
   return out;
 }
 
-/** The map the AMC loss sees: ReLU (a no-op on a GradCAM map), min-max, bilinear g×g → 256×256 (spec §1.3). */
+/** The map the AMC loss sees: ReLU (a no-op on a GradCAM map), min-max, bilinear g×g → 256×256 (docs/reference.md §1.3). */
 export function trainingMap(rawCam: MapArray, grid: number, size = MASK_SIZE): Float32Array {
   if (rawCam.length !== grid * grid) throw new RangeError(`cam has ${rawCam.length} values, expected ${grid}×${grid}`);
   const relu = Float32Array.from(rawCam, (v) => Math.max(v, 0));
@@ -35,12 +35,12 @@ export function trainingMap(rawCam: MapArray, grid: number, size = MASK_SIZE): F
 }
 
 /**
- * L_mean, L_max and 0.2·L_mean + 0.8·L_max over a batch of normalised maps A_b and binary masks M_b (spec §2):
+ * L_mean, L_max and 0.2·L_mean + 0.8·L_max over a batch of normalised maps A_b and binary masks M_b (docs/reference.md §2):
  * L_mean is ONE hinge on batch-pooled means; L_max is a hinge per sample, averaged.
  *
  * Empty regions: the reference divides by Σ M (or Σ (1−M)) and gets 0/0 = NaN when the whole batch has no pixel
  * inside (or outside) a box. We take the mean over an empty region as 0 — the same value the reference's own
- * max-term gives an empty region (max of an all-zero product is 0, spec §2 "Edge cases") — so an empty mask gives
+ * max-term gives an empty region (max of an all-zero product is 0, docs/reference.md §2 "Edge cases") — so an empty mask gives
  * L_mean = max(0, mean_out + 0.1) and a whole-image mask gives L_mean = max(0, 0.1 − mean_in); both are finite and
  * flagged to the user (SampleLoss.maskEmpty / maskFull) instead of a NaN in a table.
  */

@@ -1,4 +1,4 @@
-// The grounding math of the project, pure TypeScript (no vscode, no native modules). See spec §1.3, §2, §4.
+// The grounding math of the project, pure TypeScript (no vscode, no native modules). See docs/reference.md §1.3, §2, §4.
 export type { BoxXYXY, HitRule } from '../types';
 export * from './mask';
 export * from './interpolate';

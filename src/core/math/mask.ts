@@ -1,7 +1,7 @@
-// Box → mask exactly as the reference builds its training mask (spec §2, "Box mask M").
+// Box → mask exactly as the reference builds its training mask (docs/reference.md §2, "Box mask M").
 import type { BoxXYXY } from '../types';
 
-/** Clamp and truncate a box the way AMC's caption_dataset does (spec §2 step 3): x1∈[0,w−1], y1∈[0,h−1],
+/** Clamp and truncate a box the way AMC's caption_dataset does (docs/reference.md §2 step 3): x1∈[0,w−1], y1∈[0,h−1],
  *  x2∈[1,w], y2∈[1,h], then Python int() (truncation toward zero; all values are ≥ 0 after clamping). */
 export function clampBox(box: BoxXYXY, width: number, height: number): BoxXYXY {
   const [x1, y1, x2, y2] = box;
@@ -13,13 +13,13 @@ export function clampBox(box: BoxXYXY, width: number, height: number): BoxXYXY {
   ];
 }
 
-/** A clamped box with x1 ≥ x2 or y1 ≥ y2 sets no pixel (spec §2 step 4). */
+/** A clamped box with x1 ≥ x2 or y1 ≥ y2 sets no pixel (docs/reference.md §2 step 4). */
 export function isDegenerate(box: BoxXYXY): boolean {
   return box[0] >= box[2] || box[1] >= box[3];
 }
 
 /** Union mask of boxes at original resolution, row-major, 1 inside: `gt_mask[y1:y2, x1:x2] = 1` per box
- *  (end-exclusive, spec §2 step 5). The reference draws one random box per step; the OR of all boxes is its
+ *  (end-exclusive, docs/reference.md §2 step 5). The reference draws one random box per step; the OR of all boxes is its
  *  `mask_all` mode and what the viewer shows for a sample with several boxes. */
 export function boxesToMask(boxes: readonly BoxXYXY[], width: number, height: number): Uint8Array {
   if (!(width > 0 && height > 0)) throw new RangeError(`mask size must be positive, got ${width}×${height}`);
@@ -34,7 +34,7 @@ export function boxesToMask(boxes: readonly BoxXYXY[], width: number, height: nu
 }
 
 /** Source index of each destination index for OpenCV INTER_NEAREST: `min(n−1, floor(i · (1 / (size / n))))`,
- *  in float64 and in that order (spec §2 step 6) — it differs from floor(i·n/size) for some n (246, 372, …). */
+ *  in float64 and in that order (docs/reference.md §2 step 6) — it differs from floor(i·n/size) for some n (246, 372, …). */
 export function nearestSourceIndices(n: number, size: number): Int32Array {
   const inverseScale = 1 / (size / n);
   const out = new Int32Array(size);

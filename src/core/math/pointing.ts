@@ -1,4 +1,4 @@
-// The pointing game exactly as the reference evaluation (spec §4.1): raw map → bicubic to the original size →
+// The pointing game exactly as the reference evaluation (docs/reference.md §4.1): raw map → bicubic to the original size →
 // first row-major argmax → strictly inside any ground-truth box.
 import type { BoxXYXY, HitRule } from '../types';
 import { upsampleBicubic, type MapArray } from './interpolate';
@@ -18,7 +18,7 @@ export function argmaxFirst(map: MapArray, height: number, width: number): Point
 }
 
 /**
- * Strict-inside test over the union of boxes, written for the box format the benchmark stores (spec §4):
+ * Strict-inside test over the union of boxes, written for the box format the benchmark stores (docs/reference.md §4):
  * 'xyxy' (Flickr30k): x > x1 && x < x2 && y > y1 && y < y2, boxes [x1,y1,x2,y2];
  * 'xywh' (RefCOCO+):  x > x && x < x + w && y > y && y < y + h, boxes [x,y,w,h].
  * A point on a box edge is a miss; there is no tolerance.
@@ -46,7 +46,7 @@ export function pointingGame(rawCam: MapArray, grid: number, width: number, heig
 
 export interface SplitAccuracy { split: string; hits: number; total: number; accuracy: number; }
 
-/** Accuracy = hits / queries per split (spec §4.1 step 5), splits in first-seen order, then an 'all' row. */
+/** Accuracy = hits / queries per split (docs/reference.md §4.1 step 5), splits in first-seen order, then an 'all' row. */
 export function accuracyBySplit(rows: Iterable<{ split?: string; hit: boolean }>): SplitAccuracy[] {
   const bySplit = new Map<string, { hits: number; total: number }>();
   let hits = 0, total = 0;
