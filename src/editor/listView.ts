@@ -90,7 +90,7 @@ export class PhraseIndex {
 
   /** `onPage`: each page's lower-cased phrases and splits as they are read (queries waiting count their matches). */
   static async build(dataset: Dataset, signal: AbortSignal, onPage?: (page: IndexedPage) => void): Promise<PhraseIndex> {
-    await dataset.complete;
+    await dataset.complete.catch(() => undefined); // a file readable in part: index what was read
     const total = dataset.count();
     const chunks: Buffer[] = [];
     let bytes = 0;
