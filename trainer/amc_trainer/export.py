@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import inspect
 import io
 import json
@@ -36,6 +35,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from .checkpoint_io import CheckpointError, read_checkpoint
+from .eval_report import sha256_file
 from .images import CLIP_MEAN, CLIP_STD
 from .model import ALBEF, BertLayer, ModelConfig, gradcam_eval_map, gradcam_token_maps, load_state_dict_report
 from .tokenizer import BertTokenizer, pre_caption
@@ -248,14 +248,6 @@ def _onnx_export(module: nn.Module, args: tuple, path: str, inputs: List[str], o
     torch.onnx.export(module, args, tmp, input_names=inputs, output_names=outputs, dynamic_axes=dynamic_axes,
                       opset_version=OPSET, do_constant_folding=True, **extra)
     os.replace(tmp, path)
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------------
