@@ -1,5 +1,5 @@
 // How far sharp's own resize is from PIL's (which the trainer uses and src/model/pil-resample.ts reproduces bit
-// for bit, see test/unit/model-image.test.ts): the measurement behind doing the resize in TypeScript.
+// for bit, see test/unit/model/image.test.ts): the measurement behind doing the resize in TypeScript.
 //   npx tsx bench/explain/resample-vs-sharp.ts
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';

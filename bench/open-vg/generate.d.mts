@@ -1,4 +1,4 @@
-/** Types for generate.mjs (used by the benchmark and by test/unit/datasets-vg-scan.test.ts). */
+/** Types for generate.mjs (used by the benchmark and by test/unit/core/datasets/vg-scan.test.ts). */
 export function generate(
   outDir: string,
   options?: { images?: number; meanRegions?: number; seed?: number },

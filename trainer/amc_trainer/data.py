@@ -7,7 +7,7 @@ Nothing is defined here. Each job has its own module:
     train_data.py        training readers, GroundingTrainSet (augmentations, preflight), collate
     eval_formats.py      the six evaluation formats -> EvalQuery (docs/reference.md §4, §5)
     safe_pickle.py       the code-free unpickler for refs(unc).p and the Python-2 pickle writer
-`from amc_trainer.data import load_eval_image` (bench/explain, trainer/scripts, test/unit/model-image.test.ts)
+`from amc_trainer.data import load_eval_image` (bench/explain, trainer/scripts, test/unit/model/image.test.ts)
 and evaluate.py's `from .data import read_eval_queries / load_eval_image` go through this file; code inside the
 package imports from the module that defines a name.
 """

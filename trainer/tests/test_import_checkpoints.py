@@ -2,7 +2,7 @@
 the three released key layouts (never guessed), the keys map one to one onto the model, a checkpoint of no known
 architecture is refused with the reason, every missing key is named, and the card says whether ITM was trained.
 Base-size weights are never filled or copied here (uninitialised tensors, key and shape checks only); the full
-base export + explain runs once in test/unit/cli-import.test.ts."""
+base export + explain runs once in test/unit/cli/import.test.ts."""
 import json
 
 import pytest

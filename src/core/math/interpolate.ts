@@ -4,7 +4,7 @@
 // bits still differ from Debian's torch 1.13 kernel, whose coefficients carry up to ~4e-7 more rounding error than
 // this order of operations gives (measured against one-hot probes of the kernel; no operation order we tried
 // reproduces it): values agree within 1.5e-6 of the map's maximum and the argmax agrees on every fixture except
-// regions that are flat up to float noise (test/unit/core-math.test.ts). The bilinear (training) path only feeds
+// regions that are flat up to float noise (test/unit/core/math.test.ts). The bilinear (training) path only feeds
 // losses, where float64 is used.
 
 const f32 = Math.fround;

@@ -1,7 +1,7 @@
 // "AMC: Use a PyTorch checkpoint…" inside a real VS Code: one of our small checkpoints (2 training steps, generated
 // here) is exported with progress, verified, switched to, and then explains an image in the Explain panel with the
 // ITM score its card allows; a checkpoint of no known architecture is refused with the reason and changes nothing.
-// (A base checkpoint goes through the same code in test/unit/cli-import.test.ts; a base export takes ~2 minutes.)
+// (A base checkpoint goes through the same code in test/unit/cli/import.test.ts; a base export takes ~2 minutes.)
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
