@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { OPEN_REPORT_COMMAND } from '../commands/openReport';
 import { getSettings } from '../config';
+import { errorMessage } from '../core/errors';
 import { METHOD_NAMES, RequestError, RequestServer, type RequestHandlers } from '../shared/protocol';
 import { AnnotationDocument, type AnnotationDocumentChange } from './annotationDocument';
 import { ViewerDiagnostics } from './diagnostics';
@@ -22,6 +23,8 @@ import { ViewerSession } from './viewerSession';
 export const VIEW_TYPE = 'amc.annotationViewer';
 /** Same viewer, offered through "Open With…" for any .json / .p file (priority "option"). */
 export const VIEW_TYPE_ANY_FILE = 'amc.annotationViewer.anyFile';
+/** "AMC: Choose image folder…" for the active viewer (or the file given): what the missing-images banner's button does. */
+export const CHOOSE_IMAGE_FOLDER_COMMAND = 'amc.chooseImageFolder';
 
 /** One webview panel of an AnnotationDocument, as the registry lists it. */
 class DatasetViewer implements LiveViewer {
@@ -64,8 +67,25 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     context.subscriptions.push(
       vscode.window.registerCustomEditorProvider(VIEW_TYPE, provider, options),
       vscode.window.registerCustomEditorProvider(VIEW_TYPE_ANY_FILE, provider, options),
+      vscode.commands.registerCommand(CHOOSE_IMAGE_FOLDER_COMMAND, (uri?: unknown) => provider.chooseImageFolder(uri)),
     );
     return provider;
+  }
+
+  /** The command: resolves with the folder chosen, or null (cancelled, no viewer, or an error, which is shown). */
+  private async chooseImageFolder(uri: unknown): Promise<string | null> {
+    const file = uri instanceof vscode.Uri ? uri.fsPath : undefined;
+    const viewer = this.services.registry.viewerFor(file);
+    if (!(viewer instanceof DatasetViewer)) {
+      void vscode.window.showErrorMessage(`AMC: open ${file ?? 'an annotation file'} in the AMC viewer first, then choose its image folder.`);
+      return null;
+    }
+    try {
+      return await this.services.imageFolders.choose(viewer.document);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`AMC: ${errorMessage(err)}`);
+      return null;
+    }
   }
 
   /** The open panels of this provider (of `document` when given). */
