@@ -155,12 +155,12 @@ export class ViewerRegistry {
   }
 }
 
-function stateOf({ kind, file, localResourceRoots }: LiveViewer, session: ViewerSession): ViewerState {
+function stateOf(viewer: LiveViewer, session: ViewerSession): ViewerState {
   const missing = session.missingImages;
   return {
-    kind, file, format: session.dataset.format, count: session.dataset.count(), computedCount: session.metrics.computedCount,
+    kind: viewer.kind, file: viewer.file, format: session.dataset.format, count: session.dataset.count(), computedCount: session.metrics.computedCount,
     firstShownMs: session.firstShownMs, lastShown: session.lastShown, evaluation: session.lastEvaluation,
-    model: session.lastModel, comparison: session.lastComparison, localResourceRoots: localResourceRoots?.(),
+    model: session.lastModel, comparison: session.lastComparison, localResourceRoots: viewer.localResourceRoots?.(),
     report: session.loadedReport && { file: session.loadedReport.file, rows: session.loadedReport.rows, scored: session.loadedReport.scored },
     fromReportCount: countFromReport(session), insightFilter: session.lastInsightFilter,
     ...(missing ? { missingImage: missing.image } : {}),
