@@ -159,7 +159,9 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
       });
       if (document.problemCount !== undefined) viewer.session.setProblemCount(document.problemCount);
       // A report beside the dataset (<name>.amc-eval.json or amc-eval-report.json, README "Evaluation reports") loads on open.
-      void findReportBeside(dataset.file).then((report) => { if (report) void vscode.commands.executeCommand(OPEN_REPORT_COMMAND, report); });
+      void findReportBeside(dataset.file).then((report) => {
+        if (report) void vscode.commands.executeCommand(OPEN_REPORT_COMMAND, report);
+      });
     }
     const ext = this.context.extensionUri;
     panel.webview.html = renderWebviewHtml({

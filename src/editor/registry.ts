@@ -130,7 +130,8 @@ export class ViewerRegistry {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         subscription.dispose();
-        reject(new Error(`the viewer for ${file} did not open within ${Math.round(timeoutMs / 1000)} s`));
+        const limit = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;
+        reject(new Error(`the viewer for ${file} did not open within ${limit}`));
       }, timeoutMs);
       const subscription = this.onDidOpenViewer((v) => {
         if (v.kind !== 'dataset' || v.file !== file) return;
@@ -157,11 +158,13 @@ export class ViewerRegistry {
 
 function stateOf(viewer: LiveViewer, session: ViewerSession): ViewerState {
   const missing = session.missingImages;
+  const report = session.loadedReport;
   return {
-    kind: viewer.kind, file: viewer.file, format: session.dataset.format, count: session.dataset.count(), computedCount: session.metrics.computedCount,
-    firstShownMs: session.firstShownMs, lastShown: session.lastShown, evaluation: session.lastEvaluation,
-    model: session.lastModel, comparison: session.lastComparison, localResourceRoots: viewer.localResourceRoots?.(),
-    report: session.loadedReport && { file: session.loadedReport.file, rows: session.loadedReport.rows, scored: session.loadedReport.scored },
+    kind: viewer.kind, file: viewer.file, format: session.dataset.format, count: session.dataset.count(),
+    computedCount: session.metrics.computedCount, firstShownMs: session.firstShownMs, lastShown: session.lastShown,
+    evaluation: session.lastEvaluation, model: session.lastModel, comparison: session.lastComparison,
+    localResourceRoots: viewer.localResourceRoots?.(),
+    report: report && { file: report.file, rows: report.rows, scored: report.scored },
     fromReportCount: countFromReport(session), insightFilter: session.lastInsightFilter,
     ...(missing ? { missingImage: missing.image } : {}),
   };

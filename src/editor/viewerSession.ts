@@ -191,7 +191,8 @@ export class ViewerSession {
   private comparisonNow(): ComparisonSlot | undefined {
     const source = this.opts.getComparison?.() ?? null;
     if (!source) { this.comparisonSlot = undefined; return undefined; }
-    if (this.comparisonSlot?.source.dir !== source.dir || this.comparisonSlot.source.role !== source.role) this.comparisonSlot = new ComparisonSlot(source);
+    const slot = this.comparisonSlot;
+    if (slot?.source.dir !== source.dir || slot.source.role !== source.role) this.comparisonSlot = new ComparisonSlot(source);
     return this.comparisonSlot;
   }
 
@@ -254,7 +255,14 @@ export class ViewerSession {
         if (this.progressTimer) clearInterval(this.progressTimer);
         const message = errorMessage(err);
         // A file readable in part (truncated, malformed after some entries) is shown up to there, saying where it stops.
-        if (ds.count() > 0) { this.stoppedEarly = message; this.indexingDone = true; emit(); } else { this.indexError = message; emit(message); }
+        if (ds.count() > 0) {
+          this.stoppedEarly = message;
+          this.indexingDone = true;
+          emit();
+        } else {
+          this.indexError = message;
+          emit(message);
+        }
       },
     );
   }
@@ -323,7 +331,8 @@ export class ViewerSession {
           protocolVersion: PROTOCOL_VERSION, mode: this.opts.mode, title: this.opts.title, file: ds.file,
           format: this.opts.mode === 'single' ? 'image' : ds.format, count: ds.count(), indexingComplete: this.indexingDone,
           splits: ds.splits(), model, computedCount: this.store.computedCount, problemCount: this.problemCount(), ...this.health(),
-          ...(this.indexError !== undefined ? { indexError: this.indexError } : {}), colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
+          ...(this.indexError !== undefined ? { indexError: this.indexError } : {}),
+          colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
           ...(this.opts.testHooks ? { testHooks: true } : {}),
           ...(this.missingImages ? { missingImages: this.missingImages } : {}),
         };
@@ -646,7 +655,8 @@ export class ViewerSession {
         };
       }
       return {
-        done, total, errors, notScored: groupNotScored(reasons), finished, cancelled: signal.aborted, bySplit, ...(comp ? { comparison: comp } : {}),
+        done, total, errors, notScored: groupNotScored(reasons), finished, cancelled: signal.aborted, bySplit,
+        ...(comp ? { comparison: comp } : {}),
       };
     };
     let lastEmit = 0;

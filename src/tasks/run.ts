@@ -258,7 +258,8 @@ export class FineTuneTerminal implements vscode.Pseudoterminal {
       this.statusBar.tooltip = `Finished: ${progress.summary()}\nCheckpoint: ${progress.lastCheckpoint}`;
       if (run.exportAndUse && progress.lastCheckpoint) {
         try {
-          const exported = await exportAndUse(progress.lastCheckpoint, python, this.context, this.engines, (t) => this.line(t), planOf(run));
+          const log = (t: string) => this.line(t);
+          const exported = await exportAndUse(progress.lastCheckpoint, python, this.context, this.engines, log, planOf(run));
           Object.assign(result, {
             exportedModel: exported.modelDir, previousModel: exported.previousModel, switchDecision: exported.decision,
             ...(exported.heldOut ? { heldOut: exported.heldOut } : {}),

@@ -84,7 +84,8 @@ describe('viewer: images that live elsewhere (issue 14 item 6)', () => {
   });
 
   it('no banner when the images are there; a host that cannot choose a folder names the setting instead', async () => {
-    const found = await TestViewer.open({ dataset: await openDataset(fixture.file), explainer: async () => explainer, imageRoots: [fixture.dir] });
+    const dataset = await openDataset(fixture.file);
+    const found = await TestViewer.open({ dataset, explainer: async () => explainer, imageRoots: [fixture.dir] });
     try {
       await found.page.waitForFunction(() => /samples/.test(document.querySelector('.status-line')?.textContent ?? ''), null, { timeout: 20_000 });
       assert.equal(await found.page.$eval('.images-banner', (b) => (b as HTMLElement).hidden), true);

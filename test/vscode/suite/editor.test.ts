@@ -158,7 +158,8 @@ describe('annotation viewer (custom editor)', function () {
 
   it('AMC: Explain phrase explains a bundled image in a panel', async () => {
     const image = vscode.Uri.file(path.join(samples, 'VG_100K', '1.jpg'));
-    const result = await vscode.commands.executeCommand<{ score: number; width: number; height: number; point: { x: number; y: number }; tokens: string[] }>(
+    type Explained = { score: number; width: number; height: number; point: { x: number; y: number }; tokens: string[] };
+    const result = await vscode.commands.executeCommand<Explained>(
       'amc.explainPhrase', image, 'a blue circle');
     assert.ok(result, 'the command returned no result');
     assert.ok(Number.isFinite(result.score));
