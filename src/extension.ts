@@ -21,7 +21,10 @@ export interface AmcExtensionApi {
   readonly extensionPath: string;
   readonly output: vscode.LogOutputChannel;
   readonly fineTune: FineTuneApi;
-  /** Only under the extension-host test harness (tasks/index.ts testHooksEnabled): what the model status-bar item shows. */
+  /**
+   * Only under the extension-host test harness (tasks/index.ts testHooksEnabled): what the model status-bar item shows;
+   * the viewer's hooks (answer the "Choose image folder…" dialog).
+   */
   readonly testHooks?: { modelStatus(): ModelStatusView & { visible: boolean }; viewer: ViewerTestHooks };
 }
 

@@ -45,6 +45,8 @@ export class AnnotationDocument implements vscode.CustomDocument, vscode.Disposa
   /** The image folder the latest reload asked for (a settings change to the same folder reloads nothing). */
   private wantedRoot: string | undefined;
   private reloading: Promise<void> = Promise.resolve();
+  /** Counts loads, so an image check started before a reload does not set the new dataset's state. */
+  private generation = 0;
   private readonly subscriptions: vscode.Disposable[] = [];
   private disposed = false;
 
@@ -109,11 +111,14 @@ export class AnnotationDocument implements vscode.CustomDocument, vscode.Disposa
     if (this.disposed) { void dataset.close(); return; }
     // A file readable only in part still opens: the first samples may be all there is (the session says where it stops).
     const first = await dataset.page(0, 200).catch(() => [] as Sample[]);
+    const missing = await probeImages(first);
+    // The new state at once (no await below): a check of the old dataset's images that ends later is ignored.
+    this.generation++;
     this.loaded = { dataset, openError: undefined, imageRoot };
     this.imageAccess.setGranted(grantedRoots(this.file, dataset, imageRoot));
     this.imageChecks.clear();
     this.lintedProblems = undefined;
-    this.missing = await probeImages(first);
+    this.missing = missing;
     this.services.log(`viewer: opened ${this.file} as ${dataset.format} in ${Date.now() - t0} ms; image roots ${this.imageRoots.join(', ')}`
       + (this.missing ? `; images not found (the first is expected at ${this.missing.image})` : ''));
     this.publishProblems(dataset);
@@ -136,10 +141,11 @@ export class AnnotationDocument implements vscode.CustomDocument, vscode.Disposa
     let check = this.imageChecks.get(file);
     if (!check) {
       const name = path.basename(this.file);
+      const generation = this.generation;
       check = fs.promises.stat(file).then(
         (st) => (st.isFile() ? undefined : `${file} is not a file`),
         () => {
-          this.noteMissingImage(file);
+          if (generation === this.generation) this.noteMissingImage(file);
           return `Image not found: ${file}. Choose the folder the images of ${name} are in with “Choose image folder…” above, or set amc.imageRoots.`;
         },
       );

@@ -33,6 +33,7 @@ export class ImageFolderPrompt {
     if (!folder) return null;
     // Reload first: the settings change that setImageRoot fires then finds the document already on this folder.
     const reloaded = document.reload(folder);
+    reloaded.catch(() => undefined);   // awaited below; this only keeps a failed save from leaving it unhandled
     await setImageRoot(file, folder);
     try {
       await reloaded;

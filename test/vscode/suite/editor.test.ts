@@ -137,6 +137,12 @@ describe('annotation viewer (custom editor)', function () {
         assert.ok(s.localResourceRoots!.includes(samples), `the chosen folder is not a resource root: ${JSON.stringify(s.localResourceRoots)}`);
         assert.match(s.lastShown!.metrics['L_max'], /^\d+\.\d{4}$/, 'the GradCAM of the current sample is drawn again');
       }
+      // The setting is the other way the banner names: removing the entry by hand reloads both viewers without it.
+      await vscode.workspace.getConfiguration('amc').update('imageRoots', undefined, vscode.ConfigurationTarget.Workspace);
+      await waitFor('both viewers to lose the images with the setting', async () => {
+        const v = await viewersOf();
+        return v.length === 2 && v.every((s) => s.missingImage && !s.localResourceRoots!.includes(samples)) ? v : undefined;
+      }, 60_000);
     } finally {
       api.testHooks!.viewer.answerImageFolderDialog(undefined);
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
