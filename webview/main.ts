@@ -5,7 +5,7 @@ import { errorMessage } from '../src/core/errors';
 import { formatDeltaPts } from '../src/shared/comparison';
 import {
   DEFAULT_QUERY, protocolMismatch, RemoteError, RequestClient, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type InitResult, type ModelInfo,
-  type PersistedViewState, type Row, type SortKey, type ViewQuery,
+  type MissingImages, type PersistedViewState, type Row, type SortKey, type ViewQuery,
 } from '../src/shared/protocol';
 import { DetailView } from './detail';
 import { el } from './dom';
@@ -55,6 +55,10 @@ class App {
   private readonly banner = el('div', 'banner');
   /** What the reader could not read: skipped bad entries and where a file readable in part stops (issue 12 item 5). */
   private readonly readBanner = el('div', 'banner read-banner');
+  /** The file's images were not found (issue 14 item 6): stays until they are, with "Choose image folder…". */
+  private readonly imagesBanner = el('div', 'banner images-banner');
+  private readonly imagesBannerText = el('span', 'images-banner-text');
+  private readonly chooseFolderButton: ui.Button;
   private readonly statusLine = el('div', 'status-line');
   /** Metric sorts and misses only: how many rows of the filtered list are not computed yet, with "Compute them". */
   private readonly uncomputedHint = el('div', 'uncomputed-hint');
@@ -116,6 +120,8 @@ class App {
       { ariaLabel: 'Compute every row: Evaluate pointing game on the whole file', title: 'Runs Evaluate pointing game on the whole file (every split); then Re-sort' });
     this.csvButton = ui.button('Export table as CSV', () => { void this.exportCsv(); },
       { ariaLabel: 'Export the filtered, sorted list with every computed metric as CSV', title: 'Every row of the current list (filters and sort applied), with the metrics computed so far' });
+    this.chooseFolderButton = ui.button('Choose image folder…', () => { void this.chooseImageFolder(); },
+      { appearance: 'primary', ariaLabel: 'Choose the folder this file\'s images are in', title: 'Saved in the setting amc.imageRoots for this file' });
     this.evaluateButton = ui.button('Evaluate pointing game', () => { client.request('evaluate', {}).catch((e) => this.showBanner(message(e), 'error')); },
       { appearance: 'primary', ariaLabel: 'Evaluate the pointing game on the whole dataset' });
 
@@ -167,6 +173,10 @@ class App {
   private layout(): void {
     this.banner.hidden = true;
     this.readBanner.hidden = true;
+    this.imagesBanner.hidden = true;
+    this.imagesBanner.dataset.kind = 'warning';
+    this.imagesBanner.setAttribute('role', 'status');
+    this.imagesBanner.append(this.imagesBannerText, this.chooseFolderButton.element);
     this.galleryBack.hidden = true;
     this.statusLine.setAttribute('role', 'status');
     this.statusLine.setAttribute('aria-live', 'polite');
@@ -203,7 +213,7 @@ class App {
     this.uncomputedHint.hidden = true;
     this.uncomputedHint.setAttribute('role', 'status');
     this.uncomputedHint.append(this.uncomputedText, this.computeAllButton.element);
-    this.root.replaceChildren(this.banner, this.readBanner, toolbar, this.statusLine, this.uncomputedHint, main, this.summary);
+    this.root.replaceChildren(this.banner, this.readBanner, this.imagesBanner, toolbar, this.statusLine, this.uncomputedHint, main, this.summary);
   }
 
   private wireEvents(): void {
@@ -234,6 +244,7 @@ class App {
       this.updateListEmpty();
     });
     client.on('evaluation', (s) => this.renderSummary(s));
+    client.on('missingImages', ({ missingImages }) => this.renderImagesBanner(missingImages ?? undefined));
     client.on('filterProgress', ({ scanned, total, matches, from }) => {
       if (this.listEmpty.hidden || this.list.element.getAttribute('aria-busy') !== 'true') return;
       const found = `${matches.toLocaleString('en-US')} match${matches === 1 ? '' : 'es'} ${from > 0 ? `in rows ${from.toLocaleString('en-US')}+` : 'so far'}`;
@@ -297,6 +308,7 @@ class App {
     if (init.indexError) this.showBanner(`Could not read the file: ${init.indexError}`, 'error');
     this.renderStatus();
     this.renderReadBanner();
+    this.renderImagesBanner(init.missingImages);
     if (init.evaluation) this.renderSummary(init.evaluation);
     if (!this.restoring.colormap) this.detail.colormap = init.colormap;
     if (init.mode === 'single') {
@@ -542,6 +554,33 @@ class App {
     if (stopped) parts.push(`This file can be read only in part: ${stopped}.`);
     if (bad) parts.push(`${bad.toLocaleString('en-US')} bad entr${bad === 1 ? 'y was' : 'ies were'} skipped (each is listed in the Problems panel).`);
     this.readBanner.textContent = parts.join(' ');
+  }
+
+  /** Images not found: said until they are found (never a notification that goes away), with what to do. */
+  private renderImagesBanner(missing: MissingImages | undefined): void {
+    this.imagesBanner.hidden = !missing;
+    if (!missing) return;
+    const file = this.init?.title ?? 'this file';
+    const what = missing.noneFound
+      ? `The images of ${file} were not found (the first is expected at ${missing.image}).`
+      : `An image of ${file} was not found: ${missing.image}.`;
+    const todo = missing.canChoose ? ' Choose the folder they are in, or set amc.imageRoots.' : ' Set the folder they are in with amc.imageRoots.';
+    this.imagesBannerText.textContent = what + todo;
+    this.chooseFolderButton.element.hidden = !missing.canChoose;
+    this.chooseFolderButton.setDisabled(false);
+  }
+
+  /** "Choose image folder…": the host asks, saves amc.imageRoots and reloads every viewer of the file. */
+  private async chooseImageFolder(): Promise<void> {
+    this.chooseFolderButton.setDisabled(true);
+    try {
+      const { folder } = await client.request('chooseImageFolder', {});
+      if (folder) this.setStatusNote(`Images are read from ${folder}.`);
+    } catch (e) {
+      this.showBanner(`Could not set the image folder: ${message(e)}`, 'error');
+    } finally {
+      this.chooseFolderButton.setDisabled(false);
+    }
   }
 
   /** The index pass failed before any sample (the banner says why): never "reading…" forever. */

@@ -4,9 +4,8 @@
 // folder path, 'previous', or null / 'off'. Resolves with what the comparison is now, or the error (also shown).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { engineHost } from '../editor/annotationEditor';
 import { parseComparisonArg, PREVIOUS_MODEL_KEY, type ComparisonChoice } from '../shared/comparison';
-import type { SetComparisonResult } from '../editor/engineHost';
+import type { EngineHost, SetComparisonResult } from '../editor/engineHost';
 import { defaultModelDir } from '../model/engine';
 import { errorMessage } from '../core/errors';
 
@@ -31,14 +30,9 @@ async function ask(context: vscode.ExtensionContext): Promise<ComparisonChoice |
   return folder?.[0] ? { kind: 'folder', dir: folder[0].fsPath } : undefined;
 }
 
-export function registerCompareCommand(context: vscode.ExtensionContext): void {
+export function registerCompareCommand(context: vscode.ExtensionContext, engines: EngineHost): void {
   context.subscriptions.push(vscode.commands.registerCommand(COMPARE_COMMAND,
     async (arg?: unknown): Promise<SetComparisonResult | undefined> => {
-    const engines = engineHost();
-    if (!engines) {
-      void vscode.window.showErrorMessage('AMC: the annotation viewer is not registered');
-      return { ok: false, error: 'the annotation viewer is not registered' };
-    }
     const parsed = parseComparisonArg(arg);
     if (parsed && 'invalid' in parsed) {
       void vscode.window.showErrorMessage(`AMC: Compare with another model: ${parsed.invalid}`);

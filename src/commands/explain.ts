@@ -5,10 +5,11 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { preCaption } from '../core/text';
-import { engineHost } from '../editor/annotationEditor';
+import type { EngineHost } from '../editor/engineHost';
+import { savePng } from '../editor/exportFiles';
 import { makeNonce, renderWebviewHtml } from '../editor/html';
 import { MemoryDataset, phraseSample } from '../editor/memoryDataset';
-import { liveViewers } from '../editor/registry';
+import type { ViewerRegistry } from '../editor/registry';
 import { testHooksEnabled } from '../editor/testHooks';
 import { ViewerSession } from '../editor/viewerSession';
 import { getSettings } from '../config';
@@ -42,11 +43,11 @@ function activeImage(): vscode.Uri | undefined {
 }
 
 /** The image the active annotation viewer shows, if the command runs from one. */
-async function viewerImage(): Promise<vscode.Uri | undefined> {
+async function viewerImage(registry: ViewerRegistry): Promise<vscode.Uri | undefined> {
   const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
   if (!(input instanceof vscode.TabInputCustom) || input.viewType !== 'amc.annotationViewer') return undefined;
-  const live = [...liveViewers].find((v) => v.kind === 'dataset' && v.file === input.uri.fsPath);
-  const image = await live?.session.shownImage();
+  const live = registry.datasetViewers(input.uri.fsPath)[0];
+  const image = await live?.session?.shownImage();
   return image ? vscode.Uri.file(image) : undefined;
 }
 
@@ -66,10 +67,11 @@ async function pickImage(): Promise<vscode.Uri | undefined> {
   return picked?.[0];
 }
 
-export function registerExplainCommand(context: vscode.ExtensionContext): void {
+export function registerExplainCommand(context: vscode.ExtensionContext, host: { registry: ViewerRegistry; engines: EngineHost }): void {
+  const { registry, engines } = host;
   context.subscriptions.push(vscode.commands.registerCommand('amc.explainPhrase', async (uriArg?: unknown, phraseArg?: unknown): Promise<ExplainCommandResult | undefined> => {
     let imageUri = (uriArg instanceof vscode.Uri ? uriArg : undefined) ?? activeImage();
-    if (!imageUri) { const shown = await viewerImage(); imageUri = shown ? await offerViewerImage(shown) : await pickImage(); }
+    if (!imageUri) { const shown = await viewerImage(registry); imageUri = shown ? await offerViewerImage(shown) : await pickImage(); }
     if (!imageUri) return undefined;
     const image = imageUri.fsPath;
     const phrase = typeof phraseArg === 'string' && phraseArg.trim() ? phraseArg.trim() : await vscode.window.showInputBox({
@@ -77,8 +79,6 @@ export function registerExplainCommand(context: vscode.ExtensionContext): void {
       validateInput: (v) => (v.trim() ? undefined : 'Type a phrase'),
     });
     if (!phrase?.trim()) return undefined;
-    const engines = engineHost();
-    if (!engines) throw new Error('AMC: the viewer is not registered');
 
     const ext = context.extensionUri;
     const panel = vscode.window.createWebviewPanel('amc.explainPanel', `AMC: “${phrase}”`, vscode.ViewColumn.Beside, {
@@ -92,20 +92,14 @@ export function registerExplainCommand(context: vscode.ExtensionContext): void {
       metricStoreFor: (key) => engines.metricStore(key, `phrase:${image}\n${phrase}`),
       imageUri: (p) => (path.resolve(p) === path.resolve(image) ? panel.webview.asWebviewUri(vscode.Uri.file(p)).toString() : undefined),
       imageProblem: async (p) => { try { await vscode.workspace.fs.stat(vscode.Uri.file(p)); return undefined; } catch { return `Image not found: ${p}`; } },
-      savePng: async (name, png) => {
-        const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(path.dirname(image), name)), filters: { 'PNG image': ['png'] } });
-        if (!target) return null;
-        await vscode.workspace.fs.writeFile(target, png);
-        return target.fsPath;
-      },
+      savePng: (name, png) => savePng(path.dirname(image), name, png),
       colormap: getSettings().colormap,
       testHooks: testHooksEnabled(context.extensionMode),
       post: (m) => { void panel.webview.postMessage(m); },
     });
-    const live = { kind: 'single' as const, file: image, session };
-    liveViewers.add(live);
+    const registration = registry.add({ kind: 'single', file: image, session });
     panel.webview.onDidReceiveMessage((m) => session.receive(m));
-    panel.onDidDispose(() => { session.dispose(); liveViewers.delete(live); });
+    panel.onDidDispose(() => { session.dispose(); registration.dispose(); });
     panel.webview.html = renderWebviewHtml({
       cspSource: panel.webview.cspSource, nonce: makeNonce(), title: `AMC: ${phrase}`,
       scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(ext, 'out', 'webview.js')).toString(),

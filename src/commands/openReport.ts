@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { errorMessage } from '../core/errors';
-import { liveViewers, type LiveViewer } from '../editor/registry';
+import type { LiveViewer, ViewerRegistry } from '../editor/registry';
 import { ReportRefused, type ReportLoadResult } from '../editor/reportLoad';
 import { outputChannel } from '../output';
 
@@ -25,6 +25,7 @@ export async function loadReportIntoViewers(file: string, viewers: readonly Live
   const ordered = [...datasetViewers.filter(named), ...datasetViewers.filter((v) => !named(v))];
   const reasons: string[] = [];
   for (const v of ordered) {
+    if (!v.session) { reasons.push(`${v.file} could not be opened: ${v.openError}`); continue; }
     try {
       return { ...(await v.session.loadReport(file)), dataset: v.file };
     } catch (err) {
@@ -36,7 +37,7 @@ export async function loadReportIntoViewers(file: string, viewers: readonly Live
   return { refused: reasons.length === 1 ? reasons[0] : `no open viewer matches the report: ${reasons.join(' · ')}` };
 }
 
-export function registerOpenReportCommand(context: vscode.ExtensionContext): void {
+export function registerOpenReportCommand(context: vscode.ExtensionContext, registry: ViewerRegistry): void {
   context.subscriptions.push(vscode.commands.registerCommand(OPEN_REPORT_COMMAND, async (arg?: unknown): Promise<OpenReportResult> => {
     let file: string | undefined;
     if (typeof arg === 'string' && arg.trim()) file = path.resolve(arg.trim());
@@ -50,7 +51,7 @@ export function registerOpenReportCommand(context: vscode.ExtensionContext): voi
     if (!file) return undefined;
     const log = outputChannel();
     let result: OpenReportResult;
-    try { result = await loadReportIntoViewers(file, [...liveViewers]); } catch (err) { result = { refused: `${file}: ${errorMessage(err)}` }; }
+    try { result = await loadReportIntoViewers(file, registry.all()); } catch (err) { result = { refused: `${file}: ${errorMessage(err)}` }; }
     if (result && 'refused' in result) {
       log.warn(`report refused: ${result.refused}`);
       void vscode.window.showWarningMessage(`AMC: evaluation report not loaded: ${result.refused}`);

@@ -1,175 +1,169 @@
-// Custom read-only editor `amc.annotationViewer`: opens any annotation file the readers know, shows it in the
-// viewer webview, publishes the readers' problems to the Problems panel, and finds (or asks once for) the image
-// root. The webview may read only the extension's out/ and media/ folders and the image roots the user granted
-// (imageRoots.ts: never folders an annotation file names).
-import * as fs from 'node:fs';
+// Custom read-only editor `amc.annotationViewer`: the provider alone (resolve, webview setup, message wiring). The
+// document (annotationDocument.ts) owns the dataset, its lint and its missing-images state and fires onDidChange;
+// each panel listens and rebuilds or updates its ViewerSession. The webview may read only the extension's out/ and
+// media/ folders and the image roots the user granted (imageRoots.ts: never folders an annotation file names).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { OPEN_REPORT_COMMAND } from '../commands/openReport';
-import { findReportBeside } from './reportLoad';
-import { getSettings, onSettingsChanged, setImageRoot } from '../config';
-import type { Dataset } from '../core/datasets/dataset';
-import { openDataset } from '../core/datasets/index';
-import type { Sample } from '../core/types';
-import { METHOD_NAMES, RequestError, RequestServer, type EvaluationSummary, type RequestHandlers } from '../shared/protocol';
-import type { EngineHost } from './engineHost';
-import { makeNonce, renderWebviewHtml } from './html';
-import { formatDeltaPts } from '../shared/comparison';
-import { ViewerDiagnostics } from './diagnostics';
-import { ImageAccess, viewerImageRoots } from './imageRoots';
-import { offsetsToPositions } from './positions';
-import { testHooksEnabled } from './testHooks';
-import { liveViewers, type LiveViewer } from './registry';
-import { ViewerSession } from './viewerSession';
+import { getSettings } from '../config';
 import { errorMessage } from '../core/errors';
+import { METHOD_NAMES, RequestError, RequestServer, type RequestHandlers } from '../shared/protocol';
+import { AnnotationDocument, type AnnotationDocumentChange } from './annotationDocument';
+import { ViewerDiagnostics } from './diagnostics';
+import type { EngineHost } from './engineHost';
+import { chooseCsvPath, savePng } from './exportFiles';
+import { makeNonce, renderWebviewHtml } from './html';
+import type { ImageFolderPrompt } from './imageFolderPrompt';
+import type { LiveViewer, ViewerRegistry } from './registry';
+import { findReportBeside } from './reportLoad';
+import { revealSource } from './revealSource';
+import { testHooksEnabled } from './testHooks';
+import { ViewerSession } from './viewerSession';
 
 export const VIEW_TYPE = 'amc.annotationViewer';
 /** Same viewer, offered through "Open With…" for any .json / .p file (priority "option"). */
 export const VIEW_TYPE_ANY_FILE = 'amc.annotationViewer.anyFile';
+/** "AMC: Choose image folder…" for the active viewer (or the file given): what the missing-images banner's button does. */
+export const CHOOSE_IMAGE_FOLDER_COMMAND = 'amc.chooseImageFolder';
 
-export class AnnotationDocument implements vscode.CustomDocument {
-  /** Which images the webviews of this document may load; "Allow this folder" adds to it until the document closes. */
-  readonly imageAccess: ImageAccess;
-  /** Errors + warnings the whole-file lint found (the Problems panel), once it finished. */
-  problemCount: number | undefined;
-  constructor(readonly uri: vscode.Uri, public dataset: Dataset | undefined, public openError: string | undefined, imageRoots: string[],
-    private readonly onDispose?: (doc: AnnotationDocument) => void) {
-    this.imageAccess = new ImageAccess(imageRoots);
-  }
-  get imageRoots(): string[] { return this.imageAccess.roots(); }
-  dispose(): void { this.onDispose?.(this); void this.dataset?.close(); }
+/** One webview panel of an AnnotationDocument, as the registry lists it. */
+class DatasetViewer implements LiveViewer {
+  readonly kind = 'dataset';
+  session: ViewerSession | undefined;
+  /** Answers every request with the open error when the file could not be opened (no session). */
+  fallback: RequestServer | undefined;
+  constructor(readonly document: AnnotationDocument, readonly panel: vscode.WebviewPanel) {}
+  get file(): string { return this.document.file; }
+  get openError(): string | undefined { return this.document.openError; }
+  get active(): boolean { return this.panel.active; }
+  localResourceRoots(): string[] { return (this.panel.webview.options.localResourceRoots ?? []).map((u) => u.fsPath); }
+  receive(message: unknown): void { (this.session ?? this.fallback)?.receive(message); }
 }
 
-/** The roots the user granted for a dataset file: workspace folders, its folder, amc.imageRoots (never the data's). */
-function grantedRoots(file: string, dataset: Dataset | undefined, chosen: string | undefined): string[] {
-  const workspaceFolders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
-  return viewerImageRoots({ workspaceFolders, datasetFile: file, format: dataset?.format, chosen });
+/** What the provider is handed by src/extension.ts (through register.ts). */
+export interface AnnotationViewerServices {
+  registry: ViewerRegistry;
+  engines: EngineHost;
+  imageFolders: ImageFolderPrompt;
+  log(line: string): void;
 }
-
-export interface OpenViewer { document: AnnotationDocument; panel: vscode.WebviewPanel; session?: ViewerSession; live?: LiveViewer; }
-
 
 export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProvider<AnnotationDocument> {
-  private readonly viewers = new Set<OpenViewer>();
-  private lastActive: OpenViewer | undefined;
-  private readonly imageChecks = new Map<string, Promise<string | undefined>>();
+  private readonly diagnostics: ViewerDiagnostics;
 
-  constructor(
-    private readonly context: vscode.ExtensionContext,
-    private readonly engines: EngineHost,
-    private readonly diagnostics: ViewerDiagnostics,
-    private readonly log: (line: string) => void,
-  ) {
+  private constructor(private readonly context: vscode.ExtensionContext, private readonly services: AnnotationViewerServices) {
+    this.diagnostics = new ViewerDiagnostics(services.log);
+    const { engines } = services;
     context.subscriptions.push(
-      engines.onDidChangeModel(() => { for (const v of this.viewers) void v.session?.modelChanged(); }),
-      engines.onDidChangeComparison(() => { for (const v of this.viewers) void v.session?.comparisonChanged(); }),
+      this.diagnostics,
+      engines.onDidChangeModel(() => { for (const v of this.viewers()) void v.session?.modelChanged(); }),
+      engines.onDidChangeComparison(() => { for (const v of this.viewers()) void v.session?.comparisonChanged(); }),
     );
   }
 
-  static register(context: vscode.ExtensionContext, engines: EngineHost, log: (line: string) => void): AnnotationViewerProvider {
-    const diagnostics = new ViewerDiagnostics(log);
-    const provider = new AnnotationViewerProvider(context, engines, diagnostics, log);
+  static register(context: vscode.ExtensionContext, services: AnnotationViewerServices): AnnotationViewerProvider {
+    const provider = new AnnotationViewerProvider(context, services);
     const options = { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: false } };
     context.subscriptions.push(
-      diagnostics,
       vscode.window.registerCustomEditorProvider(VIEW_TYPE, provider, options),
       vscode.window.registerCustomEditorProvider(VIEW_TYPE_ANY_FILE, provider, options),
-      onSettingsChanged(['imageRoots'], () => provider.imageChecks.clear()),
+      vscode.commands.registerCommand(CHOOSE_IMAGE_FOLDER_COMMAND, (uri?: unknown) => provider.chooseImageFolder(uri)),
     );
     return provider;
   }
 
-  /** The viewer of `uri` (any, when undefined: the active one, else the last one focused). */
-  viewerFor(uri?: vscode.Uri): OpenViewer | undefined {
-    const all = [...this.viewers];
-    if (uri) return all.find((v) => v.panel.active && v.document.uri.toString() === uri.toString()) ?? all.find((v) => v.document.uri.toString() === uri.toString());
-    return all.find((v) => v.panel.active) ?? (this.lastActive && this.viewers.has(this.lastActive) ? this.lastActive : all[all.length - 1]);
+  /** The command: resolves with the folder chosen, or null (cancelled, no viewer, or an error, which is shown). */
+  private async chooseImageFolder(uri: unknown): Promise<string | null> {
+    const file = uri instanceof vscode.Uri ? uri.fsPath : undefined;
+    const viewer = this.services.registry.viewerFor(file);
+    if (!(viewer instanceof DatasetViewer)) {
+      void vscode.window.showErrorMessage(`AMC: open ${file ?? 'an annotation file'} in the AMC viewer first, then choose its image folder.`);
+      return null;
+    }
+    try {
+      return await this.services.imageFolders.choose(viewer.document);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`AMC: ${errorMessage(err)}`);
+      return null;
+    }
   }
 
-  async openCustomDocument(uri: vscode.Uri): Promise<AnnotationDocument> {
-    const file = uri.fsPath;
-    const configured = getSettings().imageRoots[file];
-    const t0 = Date.now();
-    let dataset: Dataset;
-    try {
-      dataset = await openDataset(file, { imageRoot: configured });
-    } catch (err) {
-      const message = errorMessage(err);
-      this.log(`viewer: could not open ${file}: ${message}`);
-      this.diagnostics.openFailed(uri, message);
-      return new AnnotationDocument(uri, undefined, message, grantedRoots(file, undefined, configured));
-    }
-    // A file readable only in part still opens: the first samples may be all there is (the session says where it stops).
-    const first = await dataset.page(0, 200).catch(() => [] as Sample[]);
-    const doc = new AnnotationDocument(uri, dataset, undefined, grantedRoots(file, dataset, configured), (d) => { if (d.dataset) this.diagnostics.cancel(d.dataset.file); });
-    this.log(`viewer: opened ${file} as ${dataset.format} in ${Date.now() - t0} ms; image roots ${doc.imageRoots.join(', ')}`);
-    this.publishProblems(doc);
-    if (!configured) void this.askForImageRoot(doc, first);
-    return doc;
+  /** The open panels of this provider (of `document` when given). */
+  private viewers(document?: AnnotationDocument): DatasetViewer[] {
+    return this.services.registry.datasetViewers()
+      .filter((v): v is DatasetViewer => v instanceof DatasetViewer && (!document || v.document === document));
+  }
+
+  openCustomDocument(uri: vscode.Uri): Promise<AnnotationDocument> {
+    return AnnotationDocument.open(uri, { diagnostics: this.diagnostics, log: this.services.log });
   }
 
   async resolveCustomEditor(document: AnnotationDocument, panel: vscode.WebviewPanel): Promise<void> {
-    const viewer: OpenViewer = { document, panel };
-    this.viewers.add(viewer);
-    this.lastActive = viewer;
-    panel.onDidChangeViewState(() => { if (panel.active) this.lastActive = viewer; });
+    const viewer = new DatasetViewer(document, panel);
+    this.attach(viewer);
+    const { registry } = this.services;
+    const registration = registry.add(viewer);
+    const subscriptions = [
+      registration,
+      panel.onDidChangeViewState(() => { if (panel.active) registry.setActive(viewer); }),
+      panel.webview.onDidReceiveMessage((m) => viewer.receive(m)),
+      document.onDidChange((change) => this.documentChanged(viewer, change)),
+    ];
     panel.onDidDispose(() => {
       viewer.session?.dispose();
-      if (viewer.live) liveViewers.delete(viewer.live);
-      this.viewers.delete(viewer);
+      viewer.fallback?.dispose();
+      for (const d of subscriptions) d.dispose();
     });
-    panel.webview.onDidReceiveMessage((m) => this.receive(viewer, m));
-    this.attach(viewer);
   }
 
-  private receiveFallback = new WeakMap<OpenViewer, RequestServer>();
-  private receive(viewer: OpenViewer, message: unknown): void {
-    if (viewer.session) viewer.session.receive(message);
-    else this.receiveFallback.get(viewer)?.receive(message);
+  private documentChanged(viewer: DatasetViewer, change: AnnotationDocumentChange): void {
+    if (change === 'dataset') this.attach(viewer);   // reloaded (image folder): new session, roots and page
+    else if (change === 'problems' && viewer.document.problemCount !== undefined) viewer.session?.setProblemCount(viewer.document.problemCount);
+    else if (change === 'missingImages') viewer.session?.missingImagesChanged();
   }
 
-  /** (Re)build the session and the page; called again when the image root changes. */
-  private attach(viewer: OpenViewer): void {
+  /** (Re)build the session and the page; called again when the document reloads. */
+  private attach(viewer: DatasetViewer): void {
     const { document, panel } = viewer;
     viewer.session?.dispose();
-    viewer.session = undefined;
-    if (viewer.live) liveViewers.delete(viewer.live);
-    const ext = this.context.extensionUri;
+    viewer.fallback?.dispose();
+    viewer.session = viewer.fallback = undefined;
     panel.webview.options = this.webviewOptions(document);
     const post = (m: unknown) => { void panel.webview.postMessage(m); };
-    const title = path.basename(document.uri.fsPath);
-    if (!document.dataset) {
-      const failure = async () => { throw new RequestError(`${document.uri.fsPath}: ${document.openError}`); };
-      const handlers = Object.fromEntries(METHOD_NAMES.map((m) => [m, failure])) as unknown as RequestHandlers;
-      this.receiveFallback.set(viewer, new RequestServer(handlers, post));
+    const title = path.basename(document.file);
+    const dataset = document.dataset;
+    if (!dataset) {
+      const failure = async () => { throw new RequestError(`${document.file}: ${document.openError}`); };
+      viewer.fallback = new RequestServer(Object.fromEntries(METHOD_NAMES.map((m) => [m, failure])) as unknown as RequestHandlers, post);
     } else {
-      const dataset = document.dataset;
+      const { engines, log } = this.services;
+      const folder = path.dirname(document.file);
       viewer.session = new ViewerSession({
         mode: 'dataset', title, dataset,
-        getExplainer: () => this.engines.explainer(),
-        metricStoreFor: (key) => this.engines.metricStore(key, dataset.file),
-        getComparison: () => this.engines.comparison(),
+        getExplainer: () => engines.explainer(),
+        metricStoreFor: (key) => engines.metricStore(key, dataset.file),
+        getComparison: () => engines.comparison(),
         imageUri: (p) => this.webviewUri(panel, document, p),
         allowImageFolder: (p) => this.allowImageFolder(document, p),
-        imageProblem: (p) => this.imageProblem(p, document),
-        savePng: (name, png) => savePng(path.dirname(document.uri.fsPath), name, png),
-        chooseCsvPath: (name) => chooseCsvPath(path.dirname(document.uri.fsPath), name),
+        imageProblem: (p) => document.imageProblem(p),
+        missingImages: () => document.missingImages,
+        chooseImageFolder: () => this.services.imageFolders.choose(document),
+        savePng: (name, png) => savePng(folder, name, png),
+        chooseCsvPath: (name) => chooseCsvPath(folder, name),
         revealSource: (s) => revealSource(s),
         startEvaluation: () => { void vscode.commands.executeCommand('amc.evaluatePointingGame', document.uri); },
         colormap: getSettings().colormap,
         post,
         testHooks: testHooksEnabled(this.context.extensionMode),
-        onFirstShown: (ms, shown) => this.log(`viewer: first explanation (“${shown.phrase}”) shown ${ms} ms after opening ${document.uri.fsPath}`),
+        onFirstShown: (ms, shown) => log(`viewer: first explanation (“${shown.phrase}”) shown ${ms} ms after opening ${document.file}`),
       });
       if (document.problemCount !== undefined) viewer.session.setProblemCount(document.problemCount);
-      viewer.live = {
-        kind: 'dataset', file: document.uri.fsPath, session: viewer.session,
-        localResourceRoots: () => (panel.webview.options.localResourceRoots ?? []).map((u) => u.fsPath),
-      };
-      liveViewers.add(viewer.live);
       // A report beside the dataset (<name>.amc-eval.json or amc-eval-report.json, README "Evaluation reports") loads on open.
-      void findReportBeside(dataset.file).then((report) => { if (report) void vscode.commands.executeCommand(OPEN_REPORT_COMMAND, report); });
+      void findReportBeside(dataset.file).then((report) => {
+        if (report) void vscode.commands.executeCommand(OPEN_REPORT_COMMAND, report);
+      });
     }
+    const ext = this.context.extensionUri;
     panel.webview.html = renderWebviewHtml({
       cspSource: panel.webview.cspSource,
       nonce: makeNonce(),
@@ -182,10 +176,8 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
   /** localResourceRoots: the extension's out/ and media/ (the page's script and style) and the granted image roots. */
   private webviewOptions(document: AnnotationDocument): vscode.WebviewOptions {
     const ext = this.context.extensionUri;
-    return {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(ext, 'out'), vscode.Uri.joinPath(ext, 'media'), ...document.imageRoots.map((r) => vscode.Uri.file(r))],
-    };
+    const roots = [vscode.Uri.joinPath(ext, 'out'), vscode.Uri.joinPath(ext, 'media'), ...document.imageRoots.map((r) => vscode.Uri.file(r))];
+    return { enableScripts: true, localResourceRoots: roots };
   }
 
   private webviewUri(panel: vscode.WebviewPanel, document: AnnotationDocument, file: string): string | undefined {
@@ -200,144 +192,8 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
    */
   private allowImageFolder(document: AnnotationDocument, image: string): string {
     const folder = document.imageAccess.allowFolderOf(image);
-    this.log(`viewer: image folder ${folder} allowed for ${document.uri.fsPath} (this session)`);
-    for (const v of this.viewers) if (v.document === document) v.panel.webview.options = this.webviewOptions(document);
+    this.services.log(`viewer: image folder ${folder} allowed for ${document.file} (this session)`);
+    for (const v of this.viewers(document)) v.panel.webview.options = this.webviewOptions(document);
     return folder;
   }
-
-  private imageProblem(file: string, document: AnnotationDocument): Promise<string | undefined> {
-    let check = this.imageChecks.get(file);
-    if (!check) {
-      check = fs.promises.stat(file).then(
-        (st) => (st.isFile() ? undefined : `${file} is not a file`),
-        () => `Image not found: ${file}. Set the image folder of ${path.basename(document.uri.fsPath)} (setting amc.imageRoots, or reopen the file to be asked).`,
-      );
-      this.imageChecks.set(file, check);
-      if (this.imageChecks.size > 10_000) this.imageChecks.delete(this.imageChecks.keys().next().value as string);
-    }
-    return check;
-  }
-
-  /** Asked once per dataset file when none of the first images exist and no root is configured. */
-  private async askForImageRoot(doc: AnnotationDocument, first: readonly Sample[]): Promise<void> {
-    const file = doc.uri.fsPath;
-    const probe = first.slice(0, 20);
-    if (!probe.length || probe.some((s) => fs.existsSync(s.image))) return;
-    const askedKey = `amc.imageRootAsked:${file}`;
-    if (this.context.workspaceState.get<boolean>(askedKey)) return;
-    await this.context.workspaceState.update(askedKey, true);
-    const choice = await vscode.window.showWarningMessage(
-      `The images of ${path.basename(file)} were not found (the first is expected at ${probe[0].image}).`, 'Choose image folder…', 'Not now');
-    if (choice !== 'Choose image folder…') return;
-    const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use as image folder', defaultUri: vscode.Uri.file(path.dirname(file)) });
-    if (!picked?.[0]) return;
-    await setImageRoot(file, picked[0].fsPath);
-    await this.reopen(doc, picked[0].fsPath);
-  }
-
-  private async reopen(doc: AnnotationDocument, imageRoot: string): Promise<void> {
-    const old = doc.dataset;
-    try {
-      doc.dataset = await openDataset(doc.uri.fsPath, { imageRoot });
-      doc.openError = undefined;
-      doc.imageAccess.setGranted(grantedRoots(doc.uri.fsPath, doc.dataset, imageRoot));
-    } catch (err) {
-      void vscode.window.showErrorMessage(`Could not reopen ${doc.uri.fsPath}: ${errorMessage(err)}`);
-      return;
-    }
-    this.imageChecks.clear();
-    doc.problemCount = undefined;
-    for (const v of this.viewers) if (v.document === doc) this.attach(v);
-    this.publishProblems(doc); // image paths changed: missing-image findings too
-    void old?.close();
-  }
-
-  /** Whole-file lint into Problems (background); then the viewers' status lines count what the panel holds. */
-  private publishProblems(doc: AnnotationDocument): void {
-    const dataset = doc.dataset;
-    if (!dataset) return;
-    void this.diagnostics.publish(dataset).then((result) => {
-      if (!result || doc.dataset !== dataset) return;
-      doc.problemCount = result.report.errors + result.report.warnings;
-      for (const v of this.viewers) if (v.document === doc) v.session?.setProblemCount(result.report.errors + result.report.warnings);
-    });
-  }
-
-  /** The pointing game over a viewer's dataset with a cancellable progress notification and an ETA. */
-  async evaluate(viewer: OpenViewer): Promise<EvaluationSummary> {
-    const session = viewer.session;
-    if (!session) throw new Error(`${viewer.document.uri.fsPath} could not be opened: ${viewer.document.openError}`);
-    const name = path.basename(viewer.document.uri.fsPath);
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `AMC: pointing game on ${name}`, cancellable: true },
-      async (progress, token) => {
-        const abort = new AbortController();
-        token.onCancellationRequested(() => abort.abort());
-        const t0 = Date.now();
-        let reported = 0;
-        const result = await session.evaluate((s) => {
-          const fraction = s.total ? s.done / s.total : 1;
-          const elapsed = (Date.now() - t0) / 1000;
-          const eta = s.done > 0 ? (elapsed / s.done) * (s.total - s.done) : NaN;
-          const all = s.bySplit.find((a) => a.split === 'all');
-          const delta = s.comparison?.deltas.find((d) => d.split === 'all');
-          progress.report({
-            increment: fraction * 100 - reported,
-            message: `${s.done}/${s.total}${Number.isFinite(eta) ? ` · ETA ${formatDuration(eta)}` : ''}${all && all.total ? ` · accuracy ${(all.accuracy * 100).toFixed(1)}%` : ''}`
-              + `${delta ? ` (${formatDeltaPts(delta.deltaPts)} vs ${s.comparison!.role === 'previous' ? 'previous' : 'comparison'})` : ''}`,
-          });
-          reported = fraction * 100;
-        }, abort.signal);
-        this.log(`viewer: pointing game on ${viewer.document.uri.fsPath}: ${result.bySplit.map((a) => `${a.split} ${(a.accuracy * 100).toFixed(2)}% (${a.hits}/${a.total})`).join(', ')}${result.cancelled ? ' (cancelled)' : ''} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-        if (result.comparison) {
-          this.log(`viewer: compared with ${result.comparison.role} model ${result.comparison.model.name} (${result.comparison.model.dir}): `
-            + result.comparison.deltas.map((d) => `${d.split} ${(d.comparison * 100).toFixed(2)}% → ${(d.current * 100).toFixed(2)}% (${formatDeltaPts(d.deltaPts, 2)})`).join(', '));
-        }
-        return result;
-      });
-  }
-}
-
-export function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${Math.ceil(seconds)} s`;
-  const m = Math.floor(seconds / 60), s = Math.round(seconds % 60);
-  if (m < 60) return `${m} min ${s} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
-async function savePng(folder: string, suggestedName: string, png: Uint8Array): Promise<string | null> {
-  const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(folder, suggestedName)), filters: { 'PNG image': ['png'] } });
-  if (!target) return null;
-  await vscode.workspace.fs.writeFile(target, png);
-  return target.fsPath;
-}
-
-async function chooseCsvPath(folder: string, suggestedName: string): Promise<string | null> {
-  const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(folder, suggestedName)), filters: { 'CSV table': ['csv'] } });
-  return target?.scheme === 'file' ? target.fsPath : null;
-}
-
-async function revealSource(sample: Sample): Promise<boolean> {
-  const loc = sample.source;
-  if (/\.p$/i.test(loc.file)) return false;   // a pickle is binary: nothing to show as text
-  let position = new vscode.Position(0, 0);
-  if (loc.line !== undefined) position = new vscode.Position(loc.line - 1, 0);
-  else if (loc.byteOffset !== undefined) {
-    const p = (await offsetsToPositions(loc.file, [loc.byteOffset])).get(loc.byteOffset);
-    if (p) position = new vscode.Position(p.line, p.column);
-  }
-  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(loc.file));
-  await vscode.window.showTextDocument(doc, { selection: new vscode.Range(position, position), preview: true, viewColumn: vscode.ViewColumn.Beside });
-  return true;
-}
-
-let registered: AnnotationViewerProvider | undefined;
-let sharedEngines: EngineHost | undefined;
-
-/** The provider registered by registerAnnotationViewer (commands use it). */
-export function annotationViewer(): AnnotationViewerProvider | undefined { return registered; }
-export function engineHost(): EngineHost | undefined { return sharedEngines; }
-
-export function setRegistered(provider: AnnotationViewerProvider, engines: EngineHost): void {
-  registered = provider;
-  sharedEngines = engines;
 }

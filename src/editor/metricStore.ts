@@ -28,7 +28,11 @@ export class MetricStore {
   private ensure(index: number): void {
     if (index < this.state.length) return;
     const size = Math.max(index + 1, Math.ceil(this.state.length * 1.5), 1024);
-    const grow = <T extends Float32Array | Uint8Array | Uint16Array>(a: T, make: (n: number) => T): T => { const b = make(size); b.set(a); return b; };
+    const grow = <T extends Float32Array | Uint8Array | Uint16Array>(a: T, make: (n: number) => T): T => {
+      const b = make(size);
+      b.set(a);
+      return b;
+    };
     this.score = grow(this.score, (n) => new Float32Array(n));
     this.lMean = grow(this.lMean, (n) => new Float32Array(n));
     this.lMax = grow(this.lMax, (n) => new Float32Array(n));
@@ -77,7 +81,9 @@ export class MetricStore {
 
   has(index: number): boolean { return index < this.state.length && this.state[index] !== STATE_NONE; }
   /** Computed with metrics (not an error). */
-  hasMetrics(index: number): boolean { return index < this.state.length && (this.state[index] === STATE_HIT || this.state[index] === STATE_MISS); }
+  hasMetrics(index: number): boolean {
+    return index < this.state.length && (this.state[index] === STATE_HIT || this.state[index] === STATE_MISS);
+  }
   isMiss(index: number): boolean { return index < this.state.length && this.state[index] === STATE_MISS; }
   error(index: number): string | undefined { return this.errors.get(index); }
   /** The short cause of an error row, when the engine gave one. */

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { onSettingsChanged } from '../config';
 import { modelStatusView, type ModelStatusState, type ModelStatusView } from '../core/modelStatus';
 import { readRegularFileSync } from '../core/boundedRead';
-import { engineHost } from './annotationEditor';
+import type { EngineHost } from './engineHost';
 
 export const MODEL_STATUS_ID = 'amc.modelStatus';
 
@@ -18,7 +18,7 @@ function cardName(dir: string): string {
 }
 
 /** Registers the item; returns a reader of what it shows (the extension-host tests read it in test mode). */
-export function registerModelStatus(context: vscode.ExtensionContext): () => ModelStatusView & { visible: boolean } {
+export function registerModelStatus(context: vscode.ExtensionContext, engines: EngineHost): () => ModelStatusView & { visible: boolean } {
   const item = vscode.window.createStatusBarItem(MODEL_STATUS_ID, vscode.StatusBarAlignment.Right, 100);
   item.name = 'AMC model';
   item.command = 'amc.compareModels';
@@ -31,13 +31,10 @@ export function registerModelStatus(context: vscode.ExtensionContext): () => Mod
     visible = true;
   };
   const notLoaded = () => {
-    const engines = engineHost();
-    if (!engines) return;
     const dir = engines.modelDir();
     show({ kind: 'not-loaded', name: cardName(dir), dir });
   };
-  const engines = engineHost();
-  if (engines) context.subscriptions.push(engines.onDidChangeModelStatus(show));
+  context.subscriptions.push(engines.onDidChangeModelStatus(show));
   context.subscriptions.push(item, onSettingsChanged(['modelPath', 'executionProvider'], notLoaded));
   notLoaded();
   return () => ({ text: item.text, tooltip: typeof item.tooltip === 'string' ? item.tooltip : item.tooltip?.value ?? '', visible });

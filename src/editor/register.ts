@@ -1,18 +1,24 @@
-// Registers the annotation viewer (both view types) and the shared inference engine.
+// Registers the annotation viewer (both view types) with the registry and engine host src/extension.ts created,
+// the "Choose image folder…" prompt, and the `amc.viewerState` test hook.
 import * as vscode from 'vscode';
 import { outputChannel } from '../output';
-import { AnnotationViewerProvider, setRegistered } from './annotationEditor';
-import { EngineHost } from './engineHost';
-import { viewerStates } from './registry';
+import { AnnotationViewerProvider } from './annotationEditor';
+import type { EngineHost } from './engineHost';
+import { ImageFolderPrompt, type FolderPicker } from './imageFolderPrompt';
+import type { ViewerRegistry } from './registry';
 import { testHooksEnabled } from './testHooks';
 
-export function registerAnnotationViewer(context: vscode.ExtensionContext): void {
+/** Test hooks of the viewer (only under the extension-host tests): answer the image-folder dialog. */
+export interface ViewerTestHooks { answerImageFolderDialog(picker: FolderPicker | undefined): void; }
+
+export function registerAnnotationViewer(
+  context: vscode.ExtensionContext, host: { registry: ViewerRegistry; engines: EngineHost },
+): ViewerTestHooks | undefined {
   const log = (line: string) => outputChannel().info(line);
-  const engines = new EngineHost(context.extensionPath, log, context.workspaceState);
-  context.subscriptions.push(engines);
-  setRegistered(AnnotationViewerProvider.register(context, engines, log), engines);
+  const imageFolders = new ImageFolderPrompt(log);
+  AnnotationViewerProvider.register(context, { ...host, imageFolders, log });
+  if (!testHooksEnabled(context.extensionMode)) return undefined;
   // Test hook, not in the palette: what each open viewer last drew (the extension-host tests).
-  if (testHooksEnabled(context.extensionMode)) {
-    context.subscriptions.push(vscode.commands.registerCommand('amc.viewerState', () => viewerStates()));
-  }
+  context.subscriptions.push(vscode.commands.registerCommand('amc.viewerState', () => host.registry.states()));
+  return { answerImageFolderDialog: (picker) => imageFolders.answerDialogForTests(picker) };
 }

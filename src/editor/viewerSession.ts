@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import {
   MAX_PAGE, MAX_THUMBNAILS, PROTOCOL_VERSION, RequestError, RequestServer, SORT_KEYS,
   type ComparisonEvaluation, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type HostToWebview,
-  INSIGHT_BREAKDOWNS, type InitResult, type InsightSelection, type InsightsResult, type ModelInfo, type RequestHandlers, type Row,
+  INSIGHT_BREAKDOWNS, type InitResult, type InsightSelection, type InsightsResult, type MissingImages, type ModelInfo, type RequestHandlers,
+  type Row,
   type SampleDetail, type ShownReport, type Thumbnail, type ViewQuery,
 } from '../shared/protocol';
 import { splitDeltas } from '../shared/comparison';
@@ -64,6 +65,13 @@ export interface ViewerSessionOptions {
   onFirstShown?(ms: number, report: ShownReport): void;
   /** Accept the test-only `reportShown` (InitResult.testHooks); see src/editor/testHooks.ts. Default off. */
   testHooks?: boolean;
+  /**
+   * The file's images were not found (the banner, issue 14 item 6), or undefined when they were. Absent: never asked
+   * (the Explain-phrase panel). Call missingImagesChanged() when it changes.
+   */
+  missingImages?(): Omit<MissingImages, 'canChoose'> | undefined;
+  /** "Choose image folder…": asks, saves and reloads the file; the folder, or null when cancelled. Absent: not offered. */
+  chooseImageFolder?(): Promise<string | null>;
 }
 
 /** The comparison model's state in one session: its engine, metrics and explanations, like the current model's. */
@@ -125,6 +133,16 @@ export class ViewerSession {
   get dataset(): Dataset { return this.opts.dataset; }
   get metrics(): MetricStore { return this.store; }
   get lastEvaluation(): EvaluationSummary | undefined { return this.evaluation; }
+  /** The missing-images banner's state as the webview gets it (undefined: the images were found). */
+  get missingImages(): MissingImages | undefined {
+    const missing = this.opts.missingImages?.();
+    return missing && { ...missing, canChoose: this.opts.chooseImageFolder !== undefined };
+  }
+
+  /** The file's images were found missing or found again: the banner follows. */
+  missingImagesChanged(): void {
+    if (!this.disposed) this.server.emit('missingImages', { missingImages: this.missingImages ?? null });
+  }
 
   dispose(): void {
     this.disposed = true;
@@ -173,7 +191,8 @@ export class ViewerSession {
   private comparisonNow(): ComparisonSlot | undefined {
     const source = this.opts.getComparison?.() ?? null;
     if (!source) { this.comparisonSlot = undefined; return undefined; }
-    if (this.comparisonSlot?.source.dir !== source.dir || this.comparisonSlot.source.role !== source.role) this.comparisonSlot = new ComparisonSlot(source);
+    const slot = this.comparisonSlot;
+    if (slot?.source.dir !== source.dir || slot.source.role !== source.role) this.comparisonSlot = new ComparisonSlot(source);
     return this.comparisonSlot;
   }
 
@@ -236,7 +255,14 @@ export class ViewerSession {
         if (this.progressTimer) clearInterval(this.progressTimer);
         const message = errorMessage(err);
         // A file readable in part (truncated, malformed after some entries) is shown up to there, saying where it stops.
-        if (ds.count() > 0) { this.stoppedEarly = message; this.indexingDone = true; emit(); } else { this.indexError = message; emit(message); }
+        if (ds.count() > 0) {
+          this.stoppedEarly = message;
+          this.indexingDone = true;
+          emit();
+        } else {
+          this.indexError = message;
+          emit(message);
+        }
       },
     );
   }
@@ -305,8 +331,10 @@ export class ViewerSession {
           protocolVersion: PROTOCOL_VERSION, mode: this.opts.mode, title: this.opts.title, file: ds.file,
           format: this.opts.mode === 'single' ? 'image' : ds.format, count: ds.count(), indexingComplete: this.indexingDone,
           splits: ds.splits(), model, computedCount: this.store.computedCount, problemCount: this.problemCount(), ...this.health(),
-          ...(this.indexError !== undefined ? { indexError: this.indexError } : {}), colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
+          ...(this.indexError !== undefined ? { indexError: this.indexError } : {}),
+          colormap: this.opts.colormap, evaluation: this.evaluation, comparison: await this.comparisonInfo(),
           ...(this.opts.testHooks ? { testHooks: true } : {}),
+          ...(this.missingImages ? { missingImages: this.missingImages } : {}),
         };
       },
 
@@ -494,6 +522,11 @@ export class ViewerSession {
         return result;
       },
 
+      chooseImageFolder: async () => {
+        if (!this.opts.chooseImageFolder) throw new RequestError('this viewer cannot choose an image folder', 'bad-request');
+        return { folder: await this.opts.chooseImageFolder() };
+      },
+
       revealSource: async ({ index }) => {
         const s = await this.sample(index);
         return { shown: this.opts.revealSource ? await this.opts.revealSource(s) : false };
@@ -622,7 +655,8 @@ export class ViewerSession {
         };
       }
       return {
-        done, total, errors, notScored: groupNotScored(reasons), finished, cancelled: signal.aborted, bySplit, ...(comp ? { comparison: comp } : {}),
+        done, total, errors, notScored: groupNotScored(reasons), finished, cancelled: signal.aborted, bySplit,
+        ...(comp ? { comparison: comp } : {}),
       };
     };
     let lastEmit = 0;

@@ -17,7 +17,7 @@ import {
  * and into InitResult; the webview compares both with the version it was built with and refuses to run on a
  * mismatch (a stale out/webview.js next to a newer host, or the reverse). Raise it on any incompatible change.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** What the webview says when the host speaks another protocol version, or undefined when they agree. */
 export function protocolMismatch(hostVersion: unknown, webviewVersion: number = PROTOCOL_VERSION): string | undefined {
@@ -150,6 +150,19 @@ export interface SampleDetail {
   entry: string;
 }
 
+/**
+ * The images of the file were not found where its paths point (issue 14 item 6): the viewer shows a banner with
+ * "Choose image folder…" until the images are found (InitResult.missingImages, event `missingImages`).
+ */
+export interface MissingImages {
+  /** An image that was not found: the first sample's, or the one a sample pane showed as missing. */
+  image: string;
+  /** True when none of the first samples' images exists (the whole folder is elsewhere), false for one image. */
+  noneFound: boolean;
+  /** Whether the host offers "Choose image folder…" (request chooseImageFolder); else the setting amc.imageRoots only. */
+  canChoose: boolean;
+}
+
 /** An explanation as numbers the webview can draw. Maps are row-major g×g (docs/reference.md §1.3, raw, not normalised). */
 export interface ExplanationPayload {
   index: number | null;       // sample index, or null for a free phrase on the sample's image
@@ -274,6 +287,8 @@ export interface InitResult {
    * reports what it drew (`reportShown`). Absent in normal use, where the host refuses `reportShown`.
    */
   testHooks?: boolean;
+  /** The file's images were not found: the banner with "Choose image folder…" (absent: they were found). */
+  missingImages?: MissingImages;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -334,6 +349,11 @@ export interface RequestMap {
   exportCsv: { params: { viewId: number }; result: { path: string | null; rows: number } };
   /** The Insights panel's breakdowns over the rows with results (words appearing in ≥ minCount phrases; default 5). */
   getInsights: { params: { minCount?: number }; result: InsightsResult };
+  /**
+   * "Choose image folder…" on the missing-images banner: the host asks for a folder, saves it (amc.imageRoots) and
+   * reloads the file in every viewer of it (their pages reload with the new roots). folder null: the user cancelled.
+   */
+  chooseImageFolder: { params: Record<string, never>; result: { folder: string | null } };
 }
 
 export interface ShownReport {
@@ -380,6 +400,8 @@ export interface EventMap {
   select: { index: number };
   /** An evaluation report was loaded into this viewer: its rows now have results (refresh the list and insights). */
   reportLoaded: { file: string; rows: number; computedCount: number };
+  /** The file's images were found missing (a sample's image is not there), or found again (null): the banner follows. */
+  missingImages: { missingImages: MissingImages | null };
 }
 
 export type EventName = keyof EventMap;
@@ -395,7 +417,7 @@ export type HostToWebview = ResponseMessage | EventMessage;
 
 export const METHOD_NAMES: readonly Method[] = [
   'ready', 'setView', 'getRows', 'getSample', 'explainSample', 'explainPhrase', 'explainComparison', 'computeRows', 'savePng',
-  'evaluate', 'revealSource', 'reportShown', 'allowImageFolder', 'getThumbnails', 'exportCsv', 'getInsights',
+  'evaluate', 'revealSource', 'reportShown', 'allowImageFolder', 'getThumbnails', 'exportCsv', 'getInsights', 'chooseImageFolder',
 ];
 const METHODS: ReadonlySet<string> = new Set<string>(METHOD_NAMES);
 

@@ -2,6 +2,7 @@
 // task to .vscode/tasks.json), the status bar item, and the events the rest of the extension can follow.
 import * as vscode from 'vscode';
 import { errorMessage } from '../core/errors';
+import type { EngineHost } from '../editor/engineHost';
 import * as path from 'node:path';
 import { getSettings } from '../config';
 import { type AmcTaskDefinition, TASK_TYPE, validateDefinition } from './definition';
@@ -51,7 +52,8 @@ export type FineTuneCommandResult =
   | { ok: true; execution: vscode.TaskExecution; definition: AmcTaskDefinition; saved: boolean }
   | { ok: false; problems: PreflightProblem[] } | { ok: false; cancelled: true };
 
-export function registerFineTune(context: vscode.ExtensionContext): FineTuneApi {
+/** `engines`: the extension's engine host (src/extension.ts), told when a run's export switches or compares models. */
+export function registerFineTune(context: vscode.ExtensionContext, engines: EngineHost): FineTuneApi {
   const events: RunEvents = {
     onEvent: new vscode.EventEmitter(), onStarted: new vscode.EventEmitter(), onFinished: new vscode.EventEmitter(),
   };
@@ -70,7 +72,7 @@ export function registerFineTune(context: vscode.ExtensionContext): FineTuneApi 
       new vscode.CustomExecution(async (resolved) => {
         // VS Code hands back the definition with variables resolved; keep keys it may not carry over.
         const merged = { ...definition, ...(resolved as AmcTaskDefinition) };
-        const t = new FineTuneTerminal(merged, typeof scope === 'object' ? scope : undefined, context, events, statusBar);
+        const t = new FineTuneTerminal(merged, typeof scope === 'object' ? scope : undefined, context, events, statusBar, engines);
         terminals.add(t);
         t.onDidClose(() => terminals.delete(t));
         return t;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { getSettings, setModelPath } from '../config';
 import { outputChannel } from '../output';
-import { engineHost } from '../editor/annotationEditor';
+import type { EngineHost } from '../editor/engineHost';
 import { PREVIOUS_MODEL_KEY } from '../shared/comparison';
 import { decideSwitch, describeDeltas, exportDirFor, heldOutFileFor, sha256File, sourceCheckpointOf } from '../core/fineTunePlan';
 import { defaultModelDir } from '../model/engine';
@@ -135,6 +135,8 @@ export class FineTuneTerminal implements vscode.Pseudoterminal {
     private readonly context: vscode.ExtensionContext,
     private readonly events: RunEvents,
     private readonly statusBar: vscode.StatusBarItem,
+    /** The extension's engine host: after an export, open viewers compare the new model with the previous one. */
+    private readonly engines: EngineHost,
   ) {}
 
   open(): void {
@@ -256,7 +258,8 @@ export class FineTuneTerminal implements vscode.Pseudoterminal {
       this.statusBar.tooltip = `Finished: ${progress.summary()}\nCheckpoint: ${progress.lastCheckpoint}`;
       if (run.exportAndUse && progress.lastCheckpoint) {
         try {
-          const exported = await exportAndUse(progress.lastCheckpoint, python, this.context, (t) => this.line(t), planOf(run));
+          const log = (t: string) => this.line(t);
+          const exported = await exportAndUse(progress.lastCheckpoint, python, this.context, this.engines, log, planOf(run));
           Object.assign(result, {
             exportedModel: exported.modelDir, previousModel: exported.previousModel, switchDecision: exported.decision,
             ...(exported.heldOut ? { heldOut: exported.heldOut } : {}),
@@ -271,7 +274,7 @@ export class FineTuneTerminal implements vscode.Pseudoterminal {
           return end('failed', 1);
         }
       } else if (progress.lastCheckpoint) {
-        void offerExport(progress.lastCheckpoint, python, this.context, planOf(run));
+        void offerExport(progress.lastCheckpoint, python, this.context, this.engines, planOf(run));
       }
       return end('finished', 0);
     }
@@ -377,7 +380,7 @@ export interface ExportOutcome {
  * switching keeps the new model as the comparison model, so open viewers show it beside the current one.
  */
 export async function exportAndUse(
-  checkpoint: string, python: PythonProbe, context: vscode.ExtensionContext, log: (text: string) => void,
+  checkpoint: string, python: PythonProbe, context: vscode.ExtensionContext, engines: EngineHost, log: (text: string) => void,
   plan: ExportPlan, token?: vscode.CancellationToken,
 ): Promise<ExportOutcome> {
   const trainerRoot = path.join(context.extensionPath, 'trainer');
@@ -447,14 +450,14 @@ export async function exportAndUse(
   if (use) {
     await context.workspaceState.update(PREVIOUS_MODEL_KEY, previousModel);
     // Open viewers compare the new model with the previous one side by side once the setting below switches.
-    await engineHost()?.compareWithPreviousOnSwitch();
+    await engines.compareWithPreviousOnSwitch();
     await setModelPath(modelDir);
     log(`amc.modelPath → ${modelDir} (previous: ${previousModel || 'the bundled default model'})`);
   } else {
     // Kept: the new model stays one command away, and open viewers show it beside the current one.
-    const set = await engineHost()?.setComparison({ kind: 'folder', dir: modelDir });
+    const set = await engines.setComparison({ kind: 'folder', dir: modelDir });
     log(`kept amc.modelPath (${previousModel || 'the bundled default model'}); open viewers compare with the new model ${modelDir}`
-      + (set && !set.ok ? ` (comparison not set: ${set.error})` : ''));
+      + (!set.ok ? ` (comparison not set: ${set.error})` : ''));
   }
   return outcome;
 }
@@ -477,14 +480,16 @@ export function switchedMessage(modelDir: string, previousModel: string): string
 }
 
 /** After a finished run without `exportAndUse`: ask. */
-async function offerExport(checkpoint: string, python: PythonProbe, context: vscode.ExtensionContext, plan: ExportPlan): Promise<void> {
+async function offerExport(
+  checkpoint: string, python: PythonProbe, context: vscode.ExtensionContext, engines: EngineHost, plan: ExportPlan,
+): Promise<void> {
   const action = 'Export to ONNX and use this model';
   const pick = await vscode.window.showInformationMessage(`AMC fine-tune finished: ${checkpoint}`, action);
   if (pick !== action) return;
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AMC: exporting to ONNX', cancellable: true },
     async (_p, token) => {
       try {
-        const outcome = await exportAndUse(checkpoint, python, context, (t) => outputChannel().info(t), plan, token);
+        const outcome = await exportAndUse(checkpoint, python, context, engines, (t) => outputChannel().info(t), plan, token);
         void vscode.window.showInformationMessage(outcomeMessage(outcome));
       } catch (e) {
         void vscode.window.showErrorMessage(`AMC: ${errorMessage(e)}`);

@@ -15,7 +15,7 @@ import type { Explainer } from '../../src/editor/explainer';
 import { makeNonce, renderWebviewHtml } from '../../src/editor/html';
 import { ImageAccess, viewerImageRoots } from '../../src/editor/imageRoots';
 import { MetricStore } from '../../src/editor/metricStore';
-import { ViewerSession, type ComparisonSource } from '../../src/editor/viewerSession';
+import { ViewerSession, type ComparisonSource, type ViewerSessionOptions } from '../../src/editor/viewerSession';
 import { METHOD_NAMES, RequestError, RequestServer, type HostToWebview, type RequestHandlers, type WebviewToHost } from '../../src/shared/protocol';
 import { THEMES, type ThemeName } from './themes';
 
@@ -46,6 +46,9 @@ export interface ViewerOptions {
   viewport?: { width: number; height: number };
   /** The protocol version the page is told the host speaks (default: the real one; a test of the mismatch varies it). */
   protocolVersion?: number;
+  /** The file's missing-images state and "Choose image folder…", as the editor's AnnotationDocument gives them. */
+  missingImages?: ViewerSessionOptions['missingImages'];
+  chooseImageFolder?: ViewerSessionOptions['chooseImageFolder'];
 }
 
 /** One viewer page plus its host session; records every message both ways for assertions. */
@@ -154,6 +157,8 @@ export class TestViewer {
       colormap: 'jet',
       post,
       testHooks: true, // as under the extension tests: the webview reports what it drew (reportShown)
+      missingImages: this.opts.missingImages,
+      chooseImageFolder: this.opts.chooseImageFolder,
     });
   }
 

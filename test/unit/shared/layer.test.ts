@@ -1,7 +1,6 @@
 // Issue 17 item 2, the shared layer: what the webview may import, the protocol version check, the test-only hook
 // behind its flag, and the one request/response mechanism (src/shared/rpc.ts) that both channels use.
 import * as assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseCommandArgs } from '../../../src/cli/options';
 import { UsageError } from '../../../src/cli/command';
@@ -13,22 +12,8 @@ import { testHooksEnabled } from '../../../src/editor/testHooks';
 import { ViewerSession } from '../../../src/editor/viewerSession';
 import { PROTOCOL_VERSION, protocolMismatch, RemoteError, RequestClient, type HostToWebview } from '../../../src/shared/protocol';
 import { RpcClient, RpcServer, type ErrorPayload } from '../../../src/shared/rpc';
+import { importsOf, ROOT, tsFiles } from '../imports';
 
-const ROOT = path.resolve(__dirname, '../../..');
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = path.join(dir, name);
-    return statSync(p).isDirectory() ? tsFiles(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
-
-/** Every module specifier a file imports (import … from '…', import '…', export … from '…'). */
-function importsOf(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
-  const found = text.matchAll(/^\s*(?:import|export)\s[^;'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]/gm);
-  return [...found].map((m) => m[1] ?? m[2]);
-}
 
 describe('shared layer (issue 17 item 2)', () => {
   it('the webview imports from src/ only src/shared and src/core, never src/editor', () => {

@@ -100,6 +100,57 @@ describe('annotation viewer (custom editor)', function () {
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 
+  it('Choose image folder…: both viewers of a file whose images live elsewhere show them at once afterwards (issue 14 item 6)', async () => {
+    // A file whose relative image paths (VG_100K/1.jpg) do not resolve beside it: the images are in samples/synthetic.
+    const dir = path.join(workspaceDir(), 'issue14-elsewhere');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'scenes.json');
+    writeFileSync(file, JSON.stringify([
+      { image: 'VG_100K/1.jpg', caption: 'a blue circle', bbox: [[349, 191, 389, 232]] },
+      { image: 'VG_100K/1.jpg', caption: 'a purple diamond', bbox: [[154, 10, 241, 118]] },
+    ]));
+    const uri = vscode.Uri.file(file);
+    const viewersOf = async () => (await states()).filter((v) => v.kind === 'dataset' && v.file === file);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await vscode.commands.executeCommand('vscode.openWith', uri, 'amc.annotationViewer.anyFile', vscode.ViewColumn.One);
+    await vscode.commands.executeCommand('vscode.openWith', uri, 'amc.annotationViewer.anyFile', vscode.ViewColumn.Two);
+    const before = await waitFor('two viewers saying the images were not found', async () => {
+      const v = await viewersOf();
+      return v.length === 2 && v.every((s) => s.missingImage) ? v : undefined;
+    }, 60_000);
+    assert.equal(before[0].missingImage, path.join(dir, 'VG_100K', '1.jpg'));
+    // The folder dialog cannot be driven from the extension host (code-server shows its own quick-input dialog in
+    // the browser): the test hook answers it, at that boundary only; the rest is the banner's own path.
+    const { api } = await activateAmc();
+    const asked: string[] = [];
+    api.testHooks!.viewer.answerImageFolderDialog(async ({ datasetFile }) => { asked.push(datasetFile); return samples; });
+    try {
+      const chosen = await vscode.commands.executeCommand<string | null>('amc.chooseImageFolder', uri);
+      assert.equal(chosen, samples);
+      assert.deepEqual(asked, [file]);
+      assert.equal(vscode.workspace.getConfiguration('amc').get<Record<string, string>>('imageRoots')?.[file], samples, 'saved in amc.imageRoots');
+      const after = await waitFor('both viewers to draw the image they now find', async () => {
+        const v = await viewersOf();
+        return v.length === 2 && v.every((s) => !s.missingImage && s.lastShown?.image === 'loaded') ? v : undefined;
+      }, 120_000);
+      for (const s of after) {
+        assert.ok(s.localResourceRoots!.includes(samples), `the chosen folder is not a resource root: ${JSON.stringify(s.localResourceRoots)}`);
+        assert.match(s.lastShown!.metrics['L_max'], /^\d+\.\d{4}$/, 'the GradCAM of the current sample is drawn again');
+      }
+      // The setting is the other way the banner names: removing the entry by hand reloads both viewers without it.
+      await vscode.workspace.getConfiguration('amc').update('imageRoots', undefined, vscode.ConfigurationTarget.Workspace);
+      await waitFor('both viewers to lose the images with the setting', async () => {
+        const v = await viewersOf();
+        return v.length === 2 && v.every((s) => s.missingImage && !s.localResourceRoots!.includes(samples)) ? v : undefined;
+      }, 60_000);
+    } finally {
+      api.testHooks!.viewer.answerImageFolderDialog(undefined);
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      await vscode.workspace.getConfiguration('amc').update('imageRoots', undefined, vscode.ConfigurationTarget.Workspace);
+      await vscode.workspace.getConfiguration('amc').update('imageRoots', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   it('puts the readers\' problems in the Problems panel', async () => {
     const uri = vscode.Uri.file(path.join(repo, 'test', 'fixtures', 'datasets', 'vg', 'problems', 'amc_vg.json'));
     await vscode.commands.executeCommand('vscode.openWith', uri, 'amc.annotationViewer.anyFile');
@@ -113,7 +164,8 @@ describe('annotation viewer (custom editor)', function () {
 
   it('AMC: Explain phrase explains a bundled image in a panel', async () => {
     const image = vscode.Uri.file(path.join(samples, 'VG_100K', '1.jpg'));
-    const result = await vscode.commands.executeCommand<{ score: number; width: number; height: number; point: { x: number; y: number }; tokens: string[] }>(
+    type Explained = { score: number; width: number; height: number; point: { x: number; y: number }; tokens: string[] };
+    const result = await vscode.commands.executeCommand<Explained>(
       'amc.explainPhrase', image, 'a blue circle');
     assert.ok(result, 'the command returned no result');
     assert.ok(Number.isFinite(result.score));
