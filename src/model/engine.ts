@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { Sample } from '../core/types';
 import { RpcClient, type ErrorPayload } from '../shared/rpc';
 import type { ModelCard } from './card';
-import type { BatchItem, ExplainResult, SampleExplanation } from './runtime';
+import type { BatchItem, ExplainResult, RuntimeOptions, SampleExplanation } from './runtime';
 import type { ProviderSetting } from './session';
 import type { EngineToWorker, WorkerInit, WorkerMethods, WorkerStartup, WorkerStats, WorkerToEngine } from './worker-protocol';
 
@@ -16,16 +16,9 @@ export type { ProviderSetting } from './session';
 export type { ExplainResult, SampleExplanation } from './runtime';
 export type { ModelCard } from './card';
 
-export interface EngineOptions {
-  provider?: ProviderSetting;
-  threads?: number;
-  imageCacheSize?: number;
-  /** Largest batch per graph run (default 8, the reference evaluation's batch). */
-  batchSize?: number;
-  /** Refuse images over this many pixels (default 100 M). */
-  maxPixels?: number;
-  /** Refuse image files over this many bytes (default 256 MB; setting amc.maxFileMB, CLI --max-file-mb). */
-  maxFileBytes?: number;
+/** The runtime options the worker passes on (documented in runtime.ts), plus the worker's own. */
+export interface EngineOptions
+  extends Pick<RuntimeOptions, 'provider' | 'threads' | 'imageCacheSize' | 'batchSize' | 'maxPixels' | 'maxFileBytes'> {
   /** Run each graph once right after opening (default true), so the first request is not the slow one. */
   warmUp?: boolean;
   /** Path of the worker script; default: worker.js beside this bundle, or worker.ts when run from source. */

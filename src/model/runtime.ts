@@ -24,6 +24,7 @@ export interface RuntimeOptions {
   imageCacheSize?: number;
   /** Largest batch sent to either graph (images for the encoder, phrases for grounding). */
   batchSize?: number;
+  /** Refuse images over this many pixels (default 100 M). */
   maxPixels?: number;
   /** Largest image file read, in bytes (default DEFAULT_MAX_FILE_BYTES; setting amc.maxFileMB, CLI --max-file-mb). */
   maxFileBytes?: number;
