@@ -18,7 +18,11 @@ export interface ListHost {
   onScroll(): void;
 }
 
-interface Column { key: string; label: string; sort?: SortKey; className: string; text(row: Row): string; /** The header's tooltip. */ help: string; }
+interface Column {
+  key: string; label: string; sort?: SortKey; className: string; text(row: Row): string;
+  /** The header's tooltip. */
+  help: string;
+}
 
 const fmt = (v: number | undefined, digits = 3) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(digits));
 

@@ -10,7 +10,7 @@ import type { Dataset } from '../../src/core/datasets/dataset';
 import type { Sample } from '../../src/core/types';
 import { accuracyBySplit, sampleLosses } from '../../src/core/math';
 import { formatDeltaPts } from '../../src/shared/comparison';
-import type { Explainer } from '../../src/editor/explainer';
+import { engineExplainer, type Explainer } from '../../src/editor/explainer';
 import { InferenceEngine } from '../../src/model/engine';
 import { MAX_PAGE } from '../../src/shared/protocol';
 import { MemoryDataset, phraseSample } from '../../src/editor/memoryDataset';
@@ -44,7 +44,9 @@ async function samplesOf(file: string, start = 0, count = 1000): Promise<Sample[
   try { return await d.page(start, count); } finally { await d.close(); }
 }
 
-async function pixels(png: Buffer): Promise<{ data: Buffer; width: number; height: number; at(x: number, y: number): [number, number, number] }> {
+async function pixels(
+  png: Buffer,
+): Promise<{ data: Buffer; width: number; height: number; at(x: number, y: number): [number, number, number] }> {
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return {
     data, width: info.width, height: info.height,
@@ -58,6 +60,17 @@ function hex(color: string): [number, number, number] {
   return [parseInt(m[1], 16), parseInt(m[2], 16), parseInt(m[3], 16)];
 }
 
+/**
+ * The tiny random model's card does not say whether its ITM head was trained, so the extension shows it with an ITM
+ * note instead of a score (engineExplainer). Most tests here check how a score is shown (metrics, list column,
+ * CSV), so they view it as a model whose card says itm_trained: true; the bundled model is shown exactly as the
+ * extension shows it (its ITM head is untrained: no score).
+ */
+function withItmScore(e: Explainer): Explainer {
+  const { itmNote: _shownInstead, ...info } = e.info;
+  return { ...e, info };
+}
+
 const near = (a: number[], b: number[], tol = 40) => a.every((v, i) => Math.abs(v - b[i]) <= tol);
 
 async function visibleRows(viewer: TestViewer): Promise<Array<{ position: number; cells: string[]; selected: boolean }>> {
@@ -69,10 +82,10 @@ async function visibleRows(viewer: TestViewer): Promise<Array<{ position: number
 }
 
 // 60 s: the first explanation of a freshly opened model includes session creation and warm-up, which took over
-// 20 s once on the shared 2-core machine.
+// 20 s once on the shared 2-core machine. (The point, not the ITM score: a model with an ITM note shows no score.)
 async function waitForExplanation(viewer: TestViewer, phrase?: string): Promise<void> {
   await viewer.page.waitForFunction((p) => {
-    const dd = document.querySelector('.metrics dd[data-metric="ITM score"]');
+    const dd = document.querySelector('.metrics dd[data-metric="point"]');
     const title = document.querySelector('.detail-phrase')?.textContent;
     return dd && dd.textContent !== '–' && (p === null || title === p);
   }, phrase ?? null, { timeout: 60_000 });
@@ -82,7 +95,7 @@ before(async function () {
   this.timeout(60_000);
   fixture = await writeSceneDataset();
   engine = await InferenceEngine.open(TINY_MODEL, { provider: 'cpu' });
-  explainer = { modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`, info: { name: engine.card.name, provider: engine.provider, grid: engine.card.grid }, engine };
+  explainer = withItmScore(engineExplainer(engine));
   mkdirSync(SCREENSHOTS, { recursive: true });
   mkdirSync(TEST_SCREENSHOTS, { recursive: true });
 });
@@ -179,7 +192,8 @@ describe('viewer webview: list', () => {
       return hits.length > 0 && hits.every((h) => h === '✗');
     }, null, { timeout: 10_000 });
     const misses = await visibleRows(viewer);
-    const expected = Array.from({ length: fixture.sampleCount }, (_, i) => viewer.session!.metrics.get(i)).filter((m) => m && !m.hit).length;
+    const expected = Array.from({ length: fixture.sampleCount }, (_, i) => viewer.session!.metrics.get(i))
+      .filter((m) => m && !m.hit).length;
     assert.equal(misses.length, expected);
     // The evaluation summary rendered per split.
     const summaryText = await viewer.page.textContent('.summary');
@@ -306,7 +320,10 @@ describe('viewer webview: detail', () => {
     const theme = THEMES.dark.vars;
     const [imagePane, maskPane, heatPane] = await viewer.page.$$('.pane-canvas');
     const border = geometry[0].border;
-    const shot = async (h: typeof imagePane) => { const p = await pixels(await h.screenshot()); return { ...p, at: (x: number, y: number) => p.at(x + border, y + border) }; };
+    const shot = async (h: typeof imagePane) => {
+      const p = await pixels(await h.screenshot());
+      return { ...p, at: (x: number, y: number) => p.at(x + border, y + border) };
+    };
     const image = await shot(imagePane);
     const scale = geometry[0].width / 320;   // scene0 is 320×240
     const green = hex(theme['--vscode-charts-green']);
@@ -339,7 +356,9 @@ describe('viewer webview: detail', () => {
     }
     assert.ok(diff / n > 20, `heatmap pane hardly differs from the image (${(diff / n).toFixed(1)})`);
     const hues = new Set<string>();
-    for (let y = 0; y < heat.height - 2 * border; y += 4) for (let x = 0; x < heat.width - 2 * border; x += 4) hues.add(heat.at(x, y).map((v) => v >> 5).join());
+    for (let y = 0; y < heat.height - 2 * border; y += 4) {
+      for (let x = 0; x < heat.width - 2 * border; x += 4) hues.add(heat.at(x, y).map((v) => v >> 5).join());
+    }
     assert.ok(hues.size > 12, `heatmap has only ${hues.size} colours`);
     // The pointing-game point is marked with the theme's red ring at the engine's point.
     const explanation = [...viewer.received].reverse().find((m) => m.kind === 'response' && m.ok && typeof (m.result as { gradcam?: unknown }).gradcam === 'object');
@@ -634,9 +653,7 @@ describe('viewer webview: two models side by side', () => {
   // (16 vs 4) and weights, so the two maps really differ.
   let current: InferenceEngine;
   let currentExplainer: Explainer;
-  const explainerOf = (e: InferenceEngine): Explainer => ({
-    modelKey: `${e.modelDir}#${e.card.files.grounding.sha256}`, info: { name: e.card.name, provider: e.provider, grid: e.card.grid, dir: e.modelDir }, engine: e,
-  });
+  const explainerOf = engineExplainer;
   before(async function () {
     this.timeout(60_000);
     current = await InferenceEngine.open(DEFAULT_MODEL, { provider: 'cpu' });
@@ -675,10 +692,15 @@ describe('viewer webview: two models side by side', () => {
     // The displayed numbers are the engines' own for this sample.
     const [s] = await dataset.page(0, 1);
     const [mine, theirs] = [await current.explainSample(s), await engine.explainSample(s)];
-    const expected = (r: typeof mine) => ({ 'ITM score': r.score.toFixed(3), L_mean: r.lMean.toFixed(4), L_max: r.lMax.toFixed(4), hit: r.hit ? '✓ hit' : '✗ miss', point: `(${r.point.x}, ${r.point.y})` });
-    assert.deepEqual(await paneMetrics(viewer, 'comparison'), expected(theirs));
-    assert.deepEqual(await paneMetrics(viewer, 'current'), expected(mine));
-    assert.notDeepEqual(expected(mine), expected(theirs));
+    const expected = (r: typeof mine, itm: boolean) => ({
+      ...(itm ? { 'ITM score': r.score.toFixed(3) } : {}),
+      L_mean: r.lMean.toFixed(4), L_max: r.lMax.toFixed(4), hit: r.hit ? '✓ hit' : '✗ miss', point: `(${r.point.x}, ${r.point.y})`,
+    });
+    assert.deepEqual(await paneMetrics(viewer, 'comparison'), expected(theirs, true));
+    // The bundled model's card says its ITM head was not trained: no ITM score under its map.
+    assert.equal(currentExplainer.info.itmNote, 'ITM head not trained for this model — only the GradCAM is meaningful');
+    assert.deepEqual(await paneMetrics(viewer, 'current'), expected(mine, false));
+    assert.notDeepEqual(expected(mine, true), expected(theirs, true));
 
     // Both maps are drawn and differ from each other (pixels).
     await viewer.page.waitForFunction(() => [...document.querySelectorAll('.pane-canvas')].every((c) => (c as HTMLCanvasElement).width > 10));
@@ -812,12 +834,15 @@ describe('viewer webview: README screenshots', () => {
     // show no grounding, which the caption under the README picture must say).
     const modelDir = existsSync(path.join(DEFAULT_MODEL, 'model.json')) ? DEFAULT_MODEL : TINY_MODEL;
     const bundled = modelDir === TINY_MODEL ? engine : await InferenceEngine.open(modelDir, { provider: 'cpu' });
-    const bundledExplainer: Explainer = { modelKey: bundled.modelDir, info: { name: bundled.card.name, provider: bundled.provider, grid: bundled.card.grid }, engine: bundled };
+    // As the extension shows it (no ITM score: the bundled card says itm_trained: false).
+    const bundledExplainer = engineExplainer(bundled);
     const samples = path.join(ROOT, 'samples', 'synthetic');
     try {
       for (const theme of ['light', 'dark'] as const) {
         const dataset = await openDataset(path.join(samples, 'refcoco+', 'refs(unc).p'));
-        const viewer = await TestViewer.open({ dataset, explainer: async () => bundledExplainer, imageRoots: [samples], theme, viewport: { width: 1500, height: 760 } });
+        const viewer = await TestViewer.open({
+          dataset, explainer: async () => bundledExplainer, imageRoots: [samples], theme, viewport: { width: 1500, height: 760 },
+        });
         viewers.push(viewer);
         await waitForExplanation(viewer);
         await viewer.page.focus('.list-viewport');
@@ -1064,7 +1089,9 @@ describe('viewer webview: gallery (issue 14 item 3)', () => {
     // A thumbnail is the image under a coloured map, not a blank or a plain image.
     const thumb = await pixels(await (await viewer.page.$('.gallery-cell[data-position="0"] canvas'))!.screenshot());
     const hues = new Set<string>();
-    for (let y = 2; y < thumb.height - 2; y += 3) for (let x = 2; x < thumb.width - 2; x += 3) hues.add(thumb.at(x, y).map((v) => v >> 5).join());
+    for (let y = 2; y < thumb.height - 2; y += 3) {
+      for (let x = 2; x < thumb.width - 2; x += 3) hues.add(thumb.at(x, y).map((v) => v >> 5).join());
+    }
     assert.ok(hues.size > 12, `thumbnail has only ${hues.size} colours`);
 
     // Keyboard: right, down, Enter opens that sample in the detail view; Escape comes back to the same cell.
