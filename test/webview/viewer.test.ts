@@ -974,6 +974,93 @@ describe('viewer webview: zoom and pan (issue 14 item 2)', () => {
     await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'zoom-dark.png') });
   });
 
+  it('the ground-truth box stays on its image pixels at 1×, 4× and 16×, on the image and GradCAM panes', async () => {
+    const viewer = await openCoords();
+    const green = hex(THEMES.dark.vars['--vscode-charts-green']);
+    // Exact outline pixels only: the picture's own colours (x, y, 128) come within 18 of this green.
+    const isGreen = (p: { data: number[] }, i: number) => near([p.data[i], p.data[i + 1], p.data[i + 2]], green, 8);
+    /** Runs of adjacent columns (vertical: true) or rows holding ≥ 12 outline pixels: the box's edges on screen. */
+    const edges = (p: { width: number; height: number; data: number[] }, vertical: boolean) => {
+      const n = vertical ? p.width : p.height, m = vertical ? p.height : p.width;
+      const runs: Array<{ from: number; to: number; along: number }> = [];
+      for (let a = 0; a < n; a++) {
+        let count = 0, sum = 0;
+        for (let b = 0; b < m; b++) {
+          const [x, y] = vertical ? [a, b] : [b, a];
+          if (isGreen(p, (y * p.width + x) * 4)) { count++; sum += b; }
+        }
+        if (count < 12) continue;
+        const last = runs.at(-1);
+        if (last && last.to === a - 1) last.to = a; else runs.push({ from: a, to: a, along: Math.round(sum / count) });
+      }
+      return runs;
+    };
+    const box = coords.box;   // [4, 150, 40, 186]: pixels 4..39 × 150..185
+    type Pixels = { width: number; height: number; data: number[] };
+    /**
+     * The screen position (column, or row) of the picture's boundary before image column (row) `edge`, read along a
+     * screen row (column) that crosses no outline and lies outside the box: the first pixel showing `edge` or more.
+     */
+    const boundary = (p: Pixels, vertical: boolean, edge: number): number | undefined => {
+      const n = vertical ? p.width : p.height, lines = vertical ? p.height : p.width;
+      const at = (a: number, line: number) => (vertical ? (line * p.width + a) * 4 : (a * p.width + line) * 4);
+      for (let line = 0; line < lines; line++) {
+        let clean = true;
+        for (let a = 0; a < n && clean; a++) if (isGreen(p, at(a, line)) || Math.abs(p.data[at(a, line) + 2] - 128) > 1) clean = false;
+        const across = p.data[at(0, line) + (vertical ? 1 : 0)];   // the image row (column) this line shows
+        if (!clean || (vertical ? across >= box[1] && across < box[3] : across >= box[0] && across < box[2])) continue;
+        for (let a = 1; a < n; a++) {
+          const prev = p.data[at(a - 1, line) + (vertical ? 0 : 1)], cur = p.data[at(a, line) + (vertical ? 0 : 1)];
+          if (prev < edge && cur >= edge) return a;
+        }
+        return undefined;   // the boundary is off screen
+      }
+      return undefined;
+    };
+    const check = async (zoom: number) => {
+      await viewer.page.waitForFunction((z) => document.querySelector('.zoom-level')?.textContent === `${z * 100} %`, zoom);
+      const image = await canvasPixels(viewer, '.pane-canvas[aria-label^="Image"]');
+      let seen = 0;
+      for (const vertical of [true, false]) {
+        const runs = edges(image, vertical);
+        assert.ok(runs.length > 0, `at ${zoom}× no ${vertical ? 'vertical' : 'horizontal'} edge of the box on the image pane`);
+        const [lo, hi] = vertical ? [box[0], box[2]] : [box[1], box[3]];
+        const [start, end] = [boundary(image, vertical, lo), boundary(image, vertical, hi)];
+        for (const run of runs) {
+          // The outline covers the box's own border pixels: from the boundary before `lo` inwards, or up to the one at `hi`.
+          const onStart = start !== undefined && Math.abs(run.from - start) <= 1;
+          const onEnd = end !== undefined && Math.abs(run.to + 1 - end) <= 1;
+          assert.ok(onStart || onEnd,
+            `at ${zoom}× the ${vertical ? 'vertical' : 'horizontal'} outline at ${run.from}–${run.to} px is not on the box's edge (the picture's edges ${lo} and ${hi} are at ${start} and ${end} px)`);
+          seen++;
+        }
+      }
+      // The GradCAM pane (opacity 0) outlines the same box at the same place.
+      const heat = await canvasPixels(viewer, '.pane-canvas[aria-label^="GradCAM"]');
+      for (const vertical of [true, false]) {
+        const [h, i] = [edges(heat, vertical), edges(image, vertical)];
+        // (Within a pixel: at 1× the anti-aliased outline's edge pixel blends with a different background.)
+        assert.ok(h.length === i.length && h.every((r, k) => Math.abs(r.from - i[k].from) <= 1 && Math.abs(r.to - i[k].to) <= 1),
+          `at ${zoom}× the GradCAM pane's box ${JSON.stringify(h)} is not where the image pane's is ${JSON.stringify(i)}`);
+      }
+      return seen;
+    };
+    assert.equal(await check(1), 4);
+    await viewer.page.focus('.panes');
+    // Zoom in, then pan (arrow keys) to the image's bottom-left corner, where the box is; the view stops at the edge.
+    const toCorner = async (presses: number) => {
+      for (let i = 0; i < presses; i++) { await viewer.page.keyboard.press('ArrowLeft'); await viewer.page.keyboard.press('ArrowDown'); }
+    };
+    await viewer.page.keyboard.press('+');
+    await viewer.page.keyboard.press('+');
+    await toCorner(20);
+    assert.equal(await check(4), 4);
+    await viewer.page.keyboard.press('+');
+    await viewer.page.keyboard.press('+');
+    await toCorner(80);
+    assert.ok(await check(16) >= 2, 'at 16× the box corner is not on screen');
+  });
+
   it('wheel zooms about the pointer, drag pans, double-click fits', async () => {
     const viewer = await openCoords();
     const canvas = (await viewer.page.$('.pane-canvas[aria-label^="Image"]'))!;
@@ -1051,6 +1138,19 @@ describe('viewer webview: detail layout (issue 14 item 1)', () => {
         assert.ok(!overlap(everything[i], everything[j]), `${everything[i].name} ${JSON.stringify(everything[i])} overlaps ${everything[j].name} ${JSON.stringify(everything[j])}`);
       }
       for (const t of m.tokens) for (const c of m.captions) assert.ok(!overlap(t, c), `${t.name} overlaps ${c.name}`);
+      // Rows of `columns` panes: side by side within a row, each row below the one before; narrow, one pane a row,
+      // stacked vertically and left-aligned.
+      const shown = m.figures.filter((f) => f.w > 0);
+      shown.forEach((f, i) => {
+        if (i % columns > 0) {
+          const left = shown[i - 1];
+          assert.ok(Math.abs(f.y - left.y) < 1 && f.x >= left.x + left.w - 0.5, `${f.name} ${JSON.stringify(f)} is not beside ${JSON.stringify(left)}`);
+        }
+        if (i >= columns) {
+          const above = shown[i - columns];
+          assert.ok(f.y >= above.y + above.h - 0.5 && Math.abs(f.x - above.x) < 1, `${f.name} ${JSON.stringify(f)} is not below ${JSON.stringify(above)}`);
+        }
+      });
       await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, `layout-${width}.png`) });
       const wide = await viewer.page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map((e) => e.className + ':' + Math.round(e.getBoundingClientRect().right))`);
       assert.equal(m.pageOverflow, false, `the page scrolls sideways: ${JSON.stringify(wide)}`);
