@@ -137,6 +137,44 @@ describe('viewer webview: list', () => {
     assert.ok(missing);
   });
 
+  it('column headers and long phrases explain themselves on hover (issue 14 item 8)', async () => {
+    const long = 'the small red square on the left of the picture, just below the blue one, next to the edge where '
+      + 'the light grey background meets the frame of the image';
+    const file = path.join(fixture.dir, 'long_phrase.json');
+    const box = fixture.boxes.get('0:red')!;
+    writeFileSync(file, JSON.stringify([{ image: 'images/scene0.png', caption: long, bbox: [box] }]));
+    const viewer = await TestViewer.open({ dataset: await openDataset(file), explainer: async () => explainer, imageRoots: [fixture.dir] });
+    viewers.push(viewer);
+    await viewer.page.waitForSelector('#row-0 .c-phrase:not(:empty)');
+    // Every column header says what it is, the terse ones too (●, #, L_mean…); the sortable ones also to a screen reader.
+    const headers = await viewer.page.$$eval('.list-header [role="columnheader"]', (hs) => hs.map((h) => ({
+      label: h.textContent, title: (h as HTMLElement).title, sortable: h.tagName === 'BUTTON', description: h.getAttribute('aria-description'),
+    })));
+    assert.deepEqual(headers.map((h) => h.label), ['', '#', 'phrase', 'split', 'hit', 'L_mean', 'L_max', 'score']);
+    for (const h of headers) {
+      assert.ok(h.title.length > 15, `header "${h.label}" has no tooltip: ${JSON.stringify(h)}`);
+      if (h.sortable) assert.equal(h.description, h.title);
+    }
+    assert.match(headers[0].title, /computed/);
+    assert.match(headers[4].title, /Pointing game/);
+    assert.match(headers[7].title, /ITM/);
+    // The long phrase is cut with an ellipsis in its cell and whole in the cell's tooltip.
+    const cell = await viewer.page.$eval('#row-0 .c-phrase', (c) => ({
+      cut: c.scrollWidth > c.clientWidth, title: (c as HTMLElement).title, ellipsis: getComputedStyle(c).textOverflow,
+    }));
+    assert.deepEqual(cell, { cut: true, title: long, ellipsis: 'ellipsis' });
+    // The detail view's title shows it whole (wrapped, not cut).
+    await waitForExplanation(viewer, long);
+    assert.equal(await viewer.page.$eval('.detail-phrase', (e) => e.scrollWidth <= e.clientWidth), true);
+    // The gallery's caption: cut, and whole in its tooltip.
+    await viewer.page.click('.layout-button:has-text("Gallery")');
+    await viewer.page.waitForFunction((p) => (document.querySelector('.gallery-cell[data-position="0"] .thumb-caption') as HTMLElement)?.title === p, long);
+    const caption = await viewer.page.$eval('.gallery-cell[data-position="0"] .thumb-caption', (c) => ({
+      cut: c.scrollWidth > c.clientWidth, text: c.textContent, ellipsis: getComputedStyle(c).textOverflow,
+    }));
+    assert.deepEqual(caption, { cut: true, text: `#0 ${long}`, ellipsis: 'ellipsis' });
+  });
+
   it('moves with j/k and arrows, explains on Enter, focuses search on /', async () => {
     const { viewer } = await openScenes();
     await waitForExplanation(viewer, 'the red square');
@@ -518,6 +556,30 @@ describe('viewer webview: detail', () => {
     // The metrics line under the panes.
     assert.ok(dark(2 * (16 + 24 + 20 + pane.h + 34), 2 * (16 + 24 + 20 + pane.h + 34 + 14), 2 * 16, 2 * 300) > 50, 'no metrics under the panes');
     writeFileSync(path.join(TEST_SCREENSHOTS, 'export-2x.png'), viewer.saved[0]);
+  });
+
+  it('the exported PNG is the same picture in the light, dark and high-contrast themes (issue 14 item 7)', async () => {
+    const { viewer } = await openScenes({ theme: 'light' });
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.waitForSelector('.pane[data-image="loaded"]');
+    const shots: Array<Awaited<ReturnType<typeof pixels>>> = [];
+    for (const theme of ['light', 'dark', 'high-contrast'] as const) {
+      await viewer.setTheme(theme);
+      const before = viewer.saved.length;
+      await viewer.page.click('vscode-button:has-text("Export PNG")');
+      for (let i = 0; i < 200 && viewer.saved.length === before; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(viewer.saved.length, before + 1, `no PNG saved in the ${theme} theme`);
+      shots.push(await pixels(viewer.saved[before]));
+    }
+    const [light] = shots;
+    for (const [k, other] of shots.entries()) {
+      assert.deepEqual([other.width, other.height], [light.width, light.height]);
+      let differ = 0;
+      for (let i = 0; i < light.data.length; i += 3) {
+        if (light.data[i] !== other.data[i] || light.data[i + 1] !== other.data[i + 1] || light.data[i + 2] !== other.data[i + 2]) differ++;
+      }
+      assert.equal(differ, 0, `the export in theme ${k} differs from the light theme's in ${differ} pixels`);
+    }
   });
 
   it('shows real error states: missing image, unreadable file', async () => {
