@@ -1308,6 +1308,19 @@ describe('viewer webview: gallery (issue 14 item 3)', () => {
     assert.equal(Number(await huge.page.getAttribute('.gallery', 'aria-rowcount')), Math.ceil(5_000_000 / cols));
     await huge.page.keyboard.press('End');
     await huge.page.waitForFunction(() => document.querySelector('.gallery-cell[aria-selected="true"] .thumb-caption')?.textContent?.startsWith('#4999999 '), null, { timeout: 20_000 });
+    // Home, PageDown (a screenful of rows), ArrowUp (a row), ArrowLeft (a cell): the selected cell is always on screen.
+    const selectedCell = () => huge.page.$eval('.gallery-cell[aria-selected="true"]', (c) => {
+      const r = c.getBoundingClientRect(), v = document.querySelector('.gallery-viewport')!.getBoundingClientRect();
+      return { position: Number((c as HTMLElement).dataset.position), onScreen: r.top >= v.top - 1 && r.bottom <= v.bottom + 1 };
+    });
+    const rowH = await huge.page.$eval('.gallery-row:not([hidden])', (r) => r.getBoundingClientRect().height);
+    const screenRows = Math.max(1, Math.floor(await huge.page.$eval('.gallery-viewport', (v) => v.clientHeight) / rowH) - 1);
+    for (const [key, position] of [['Home', 0], ['PageDown', cols * screenRows], ['ArrowUp', cols * (screenRows - 1)],
+      ['ArrowLeft', cols * (screenRows - 1) - 1]] as const) {
+      await huge.page.keyboard.press(key);
+      await huge.page.waitForFunction((p) => document.querySelector('.gallery-cell[aria-selected="true"]')?.getAttribute('data-position') === String(p), position);
+      assert.deepEqual(await selectedCell(), { position, onScreen: true }, key);
+    }
     const domCells = await huge.page.$$eval('.gallery-cell', (c) => c.length);
     assert.ok(domCells < 200, `${domCells} cells in the DOM`);
     for (const r of huge.requests('getRows')) assert.ok((r.params as { limit: number }).limit <= MAX_PAGE);
