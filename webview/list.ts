@@ -215,7 +215,9 @@ export class VirtualList {
     }
     if (this.selected >= 0) this.scroller.viewport.setAttribute('aria-activedescendant', `row-${this.selected}`);
     this.pages.need(missing);
-    this.queueCompute(first, count);
+    // Rows on screen only: a hidden list (gallery layout, the Explain panel) asks nothing to be computed.
+    if (this.scroller.viewport.clientHeight > 0) this.queueCompute(first, count);
+    else clearTimeout(this.computeTimer);
   }
 
   private queueCompute(first: number, count: number): void {

@@ -865,6 +865,31 @@ describe('viewer webview: Explain phrase panel (single image)', () => {
   });
 });
 
+describe('viewer webview: Explain phrase panel, slow model', () => {
+  it('the hidden list asks nothing to be computed: a slow explanation of the typed phrase gets no L_max from an empty mask', async () => {
+    const image = path.join(fixture.dir, 'images', 'scene1.png');
+    const dataset = new MemoryDataset(image, 'amc-vg', [phraseSample(image, 'the blue square', 'the blue square')]);
+    // As on a loaded machine: the panel's explanation takes longer than the list's lazy computing waits (150 ms).
+    const slow: Explainer = {
+      ...explainer,
+      engine: {
+        explain: async (img, phrase, signal) => {
+          await new Promise((r) => setTimeout(r, 1500));
+          return engine.explain(img, phrase, signal);
+        },
+        explainSample: (sample, signal) => engine.explainSample(sample, signal),
+        explainBatch: (samples, signal) => engine.explainBatch(samples, signal),
+      },
+    };
+    const viewer = await TestViewer.open({ dataset, explainer: async () => slow, imageRoots: [path.dirname(image)], mode: 'single' });
+    viewers.push(viewer);
+    await waitForExplanation(viewer, 'the blue square');
+    await viewer.page.waitForTimeout(300);
+    assert.equal(await viewer.page.textContent('.metrics dd[data-metric="L_max"]'), '–');   // no ground-truth box
+    assert.deepEqual(viewer.requests('computeRows').map((r) => r.params), []);
+  });
+});
+
 describe('viewer webview: themes', () => {
   for (const theme of ['light', 'dark', 'high-contrast'] as const) {
     it(`renders with the ${theme} theme’s colours`, async () => {
