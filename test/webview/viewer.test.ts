@@ -935,12 +935,17 @@ describe('viewer webview: README screenshots', () => {
         await viewer.page.focus('.list-viewport');
         for (let i = 0; i < 3; i++) await viewer.page.keyboard.press('j');
         await waitForExplanation(viewer, (await visibleRows(viewer)).find((r) => r.selected)!.cells[2]);
-        await viewer.page.waitForFunction(() => document.querySelectorAll('.list-rows .c-state[aria-label="computed"]').length >= 10, null, { timeout: 60_000 });
+        // Every row on screen computed, every thumbnail drawn: the pictures show the viewer settled, not mid-way.
+        const settled = (selector: string, done: string) => viewer.page.waitForFunction(([sel, state]) => {
+          const all = [...document.querySelectorAll(sel)];
+          return all.length > 0 && all.every((c) => c.getAttribute('aria-label') === state || (c as HTMLElement).dataset.state === state);
+        }, [selector, done], { timeout: 60_000 });
+        await settled('.list-rows .list-row:not([hidden]) .c-state', 'computed');
         await viewer.page.waitForTimeout(300);
         await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `viewer-${theme}.png`) });
         // The gallery of the same list.
         await viewer.page.click('.layout-button:has-text("Gallery")');
-        await viewer.page.waitForFunction(() => document.querySelectorAll('.gallery-cell[data-state="drawn"]').length >= 12, null, { timeout: 60_000 });
+        await settled('.gallery-row:not([hidden]) .gallery-cell:not([hidden])', 'drawn');
         await viewer.page.waitForTimeout(300);
         await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `gallery-${theme}.png`) });
         await viewer.page.click('.layout-button:has-text("List")');
