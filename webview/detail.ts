@@ -56,7 +56,10 @@ const EXPORT_PALETTE: Palette = {
 };
 
 /** One heat pane's parts: canvas, colour bar and the caption that says which map it shows. */
-interface HeatParts { canvas: HTMLCanvasElement; bar: HTMLCanvasElement; barMin: HTMLElement; barMax: HTMLElement; barWrap: HTMLElement; mapNote: HTMLElement; layer?: HeatLayer; }
+interface HeatParts {
+  canvas: HTMLCanvasElement; bar: HTMLCanvasElement; barMin: HTMLElement; barMax: HTMLElement; barWrap: HTMLElement; mapNote: HTMLElement;
+  layer?: HeatLayer;
+}
 
 export class DetailView {
   readonly element = el('section', 'detail');
@@ -168,7 +171,8 @@ export class DetailView {
     this.compareNote.setAttribute('role', 'status');
     this.compareFigure.dataset.model = 'comparison';
     for (const dl of [this.heatMetrics, this.compareMetrics]) dl.hidden = true;
-    this.compareFigure.append(this.compareCanvas, this.compareNote, this.compareCaption, this.compareParts.mapNote, this.compareParts.barWrap, this.compareMetrics);
+    this.compareFigure.append(
+      this.compareCanvas, this.compareNote, this.compareCaption, this.compareParts.mapNote, this.compareParts.barWrap, this.compareMetrics);
     this.panes.tabIndex = 0;
     this.panes.setAttribute('role', 'group');
     this.panes.setAttribute('aria-label', 'Image panes, zoomed and panned together: + and − zoom, 0 resets, arrow keys pan, P centres on the point');
@@ -238,7 +242,9 @@ export class DetailView {
   set colormap(name: ColormapName) { this.colormapSelect.value = name; this.redrawHeat(); }
   get altPhraseText(): string { return this.altPhrase.value; }
   focusAltPhrase(): void { this.altPhrase.focus(); }
-  get current(): { sample: SampleDetail | null; explanation: ExplanationPayload | null } { return { sample: this.sample, explanation: this.explanation }; }
+  get current(): { sample: SampleDetail | null; explanation: ExplanationPayload | null } {
+    return { sample: this.sample, explanation: this.explanation };
+  }
   /** The zoom factor shared by the panes (1: the whole image fits). */
   get zoomLevel(): number { return this.zoom; }
 
@@ -464,7 +470,8 @@ export class DetailView {
   }
 
   private imageLayer(): ImageLayer | undefined {
-    return this.image && this.imageReady ? { source: this.image, width: this.image.naturalWidth, height: this.image.naturalHeight } : undefined;
+    if (!this.image || !this.imageReady) return undefined;
+    return { source: this.image, width: this.image.naturalWidth, height: this.image.naturalHeight };
   }
 
   redrawAll(): void {
@@ -493,7 +500,10 @@ export class DetailView {
   }
 
   /** The mask of the boxes this explanation is scored against; none for the user's phrase without a box of the user's. */
-  private drawMask(canvas: HTMLCanvasElement, v: PaneView, image: ImageLayer | undefined, s: { width: number; height: number }, palette: Palette, background?: string): void {
+  private drawMask(
+    canvas: HTMLCanvasElement, v: PaneView, image: ImageLayer | undefined, s: { width: number; height: number }, palette: Palette,
+    background?: string,
+  ): void {
     const boxes = this.scoringBoxes(this.explanation);
     const yours = this.isUserPhrase(this.explanation);
     this.maskCaption.textContent = yours ? (this.drawnBox ? 'Box mask · your box' : 'Box mask · no box to score against') : 'Box mask';
@@ -520,7 +530,10 @@ export class DetailView {
     return { map: e.tokenGradcam[token], token, label: `token “${e.tokens[token]}” only` };
   }
 
-  private drawHeat(parts: HeatParts, e: ExplanationPayload | null, tokenOverride?: number | null, into?: { canvas: HTMLCanvasElement; view: PaneView; palette: Palette; background: string }): void {
+  private drawHeat(
+    parts: HeatParts, e: ExplanationPayload | null, tokenOverride?: number | null,
+    into?: { canvas: HTMLCanvasElement; view: PaneView; palette: Palette; background: string },
+  ): void {
     const v = into?.view ?? this.view();
     const s = this.size();
     const canvas = into?.canvas ?? parts.canvas;
@@ -535,7 +548,8 @@ export class DetailView {
     }
     const { map, token, label } = this.mapOf(e, tokenOverride);
     const layer = heatLayer(map, e.grid, e.width, e.height, this.mapStyleSelect.value, this.colormap);
-    drawHeatmapPane(canvas, v, this.imageLayer(), layer, s.width, s.height, { opacity: this.opacity, point: token === null ? e.point : undefined },
+    drawHeatmapPane(
+      canvas, v, this.imageLayer(), layer, s.width, s.height, { opacity: this.opacity, point: token === null ? e.point : undefined },
       into?.palette ?? readPalette(), this.drawnBox, this.scoringBoxes(e), into?.background);
     if (into) return;
     parts.layer = layer;
@@ -676,7 +690,8 @@ export class DetailView {
   }
 
   setDrawnBox(box: BoxXYXY | undefined): void {
-    this.drawnBox = box ? [Math.min(box[0], box[2]), Math.min(box[1], box[3]), Math.max(box[0], box[2]), Math.max(box[1], box[3])] : undefined;
+    this.drawnBox = box
+      ? [Math.min(box[0], box[2]), Math.min(box[1], box[3]), Math.max(box[0], box[2]), Math.max(box[1], box[3])] : undefined;
     if (this.drawnBox) this.boxField.value = this.drawnBox.map((v) => Math.round(v)).join(' ');
     this.updateDrawnResult();
     // The user's phrase is scored against this box: its metrics change with it.
@@ -766,7 +781,10 @@ export class DetailView {
    * Ctrl/⌘+wheel (a trackpad pinch) zooms.
    */
   private enablePointer(canvas: HTMLCanvasElement): void {
-    const local = (ev: { clientX: number; clientY: number }) => { const r = canvas.getBoundingClientRect(); return { x: ev.clientX - r.left - canvas.clientLeft, y: ev.clientY - r.top - canvas.clientTop }; };
+    const local = (ev: { clientX: number; clientY: number }) => {
+      const r = canvas.getBoundingClientRect();
+      return { x: ev.clientX - r.left - canvas.clientLeft, y: ev.clientY - r.top - canvas.clientTop };
+    };
     const pointers = new Map<number, { x: number; y: number }>();
     let panFrom: { x: number; y: number } | undefined;
     let pinch: { distance: number } | undefined;
@@ -807,7 +825,8 @@ export class DetailView {
       const v = this.view();
       if (this.dragStart && v) {
         const q = toImage(v, p.x, p.y);
-        this.drawnBox = [Math.min(this.dragStart.x, q.x), Math.min(this.dragStart.y, q.y), Math.max(this.dragStart.x, q.x), Math.max(this.dragStart.y, q.y)];
+        const a = this.dragStart;
+        this.drawnBox = [Math.min(a.x, q.x), Math.min(a.y, q.y), Math.max(a.x, q.x), Math.max(a.y, q.y)];
         this.redrawAll();
       }
     });
@@ -848,7 +867,11 @@ export class DetailView {
     const s = this.size()!;
     const e = this.explanation, c = this.comparisonModel;
     const image = this.imageLayer();
-    const panes: Array<{ title: string; draw: (canvas: HTMLCanvasElement) => void; heat?: { parts: HeatParts; e: ExplanationPayload | null; token?: number | null } }> = [
+    type ExportPane = {
+      title: string; draw: (canvas: HTMLCanvasElement) => void;
+      heat?: { parts: HeatParts; e: ExplanationPayload | null; token?: number | null };
+    };
+    const panes: ExportPane[] = [
       { title: 'Image and ground-truth boxes', draw: (cv) => drawImagePane(cv, v, image, this.isUserPhrase(e) ? [] : this.sample!.boxes, pal, this.drawnBox, pal.background) },
       { title: this.maskCaption.textContent ?? 'Box mask', draw: (cv) => this.drawMask(cv, v, image, s, pal, pal.background) },
     ];
@@ -900,7 +923,8 @@ export class DetailView {
       ctx.strokeStyle = '#c8c8c8'; ctx.lineWidth = 1;
       ctx.strokeRect(x - 0.5, top + titleH - 0.5, v.cssW + 1, v.cssH + 1);
       const shown = p.heat?.e ? this.mapOf(p.heat.e, p.heat.token) : undefined;
-      const layer = p.heat?.e && shown ? heatLayer(shown.map, p.heat.e.grid, p.heat.e.width, p.heat.e.height, this.mapStyleSelect.value, this.colormap) : undefined;
+      const layer = p.heat?.e && shown
+        ? heatLayer(shown.map, p.heat.e.grid, p.heat.e.width, p.heat.e.height, this.mapStyleSelect.value, this.colormap) : undefined;
       if (layer) {
         const by = top + titleH + v.cssH + 8;
         const labelW = 52;

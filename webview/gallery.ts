@@ -4,17 +4,16 @@
 // proportionally), thumbnails are asked for only for the cells on screen, a few at a time, newest screen first.
 import { MAX_THUMBNAILS, type Row, type Thumbnail } from '../src/shared/protocol';
 import { drawThumbnail, readPalette, type ColormapName } from './render';
+import { FrameScheduler, RowPages, ScrollWindow, type FetchRows } from './virtualWindow';
 
-const PAGE_ROWS = 100;
 const MAX_CACHED_PAGES = 40;
-const MAX_SPACER_PX = 8_000_000;
 const MIN_CELL = 180;
 const CAPTION_H = 38;
 const CELL_PAD = 6;
 const MAX_THUMBS_KEPT = 400;
 
 export interface GalleryHost {
-  fetchRows(viewId: number, start: number, limit: number): Promise<{ total: number; rows: Row[] }>;
+  fetchRows: FetchRows;
   fetchThumbnails(indices: number[], signal: AbortSignal): Promise<Thumbnail[]>;
   /** The selected cell moved (keyboard or click). */
   onSelect(position: number, row: Row | undefined): void;
@@ -27,22 +26,17 @@ const fmt = (v: number | undefined, d = 3) => (v === undefined || !Number.isFini
 
 export class Gallery {
   readonly element = document.createElement('div');
-  private readonly viewport = document.createElement('div');
-  private readonly spacer = document.createElement('div');
-  private readonly layer = document.createElement('div');
+  private readonly scroller: ScrollWindow;
+  private readonly pages: RowPages;
+  private readonly frames = new FrameScheduler(() => this.render());
   private readonly rowPool: HTMLElement[] = [];
-  private pages = new Map<number, Row[]>();
-  private pendingPages = new Set<number>();
   private readonly thumbs = new Map<number, Thumbnail>();
   private readonly images = new Map<string, { img: HTMLImageElement; ready: boolean; failed: boolean }>();
   private thumbAbort: AbortController | undefined;
   private thumbTimer: ReturnType<typeof setTimeout> | undefined;
   private thumbRunning = new Set<number>();
-  private viewId = -1;
   private total = 0;
   private selected = -1;
-  private firstRowExact = 0;
-  private frame = 0;
   private columns = 1;
   private cellW = MIN_CELL;
 
@@ -51,32 +45,31 @@ export class Gallery {
     this.element.setAttribute('role', 'grid');
     this.element.setAttribute('aria-label', 'Sample gallery');
     this.element.setAttribute('aria-readonly', 'true');
-    this.viewport.className = 'gallery-viewport';
-    this.viewport.tabIndex = 0;
-    this.viewport.setAttribute('role', 'rowgroup');
-    this.viewport.setAttribute('aria-label', 'Thumbnails: arrow keys move, Enter opens the sample, / searches');
-    this.spacer.className = 'list-spacer';
-    this.layer.className = 'gallery-rows';
-    this.viewport.append(this.spacer, this.layer);
-    this.element.append(this.viewport);
-    this.viewport.addEventListener('scroll', () => { this.firstRowExact = this.firstFromScroll(); this.schedule(); });
-    new ResizeObserver(() => { this.relayout(); this.schedule(); }).observe(this.viewport);
+    this.scroller = new ScrollWindow({
+      viewportClass: 'gallery-viewport', layerClass: 'gallery-rows', lineHeight: this.rowHeight(),
+      label: 'Thumbnails: arrow keys move, Enter opens the sample, / searches',
+      onScroll: () => this.schedule(),
+    });
+    this.pages = new RowPages((view, start, limit) => host.fetchRows(view, start, limit), MAX_CACHED_PAGES, (first, end, total) => {
+      if (total !== this.total) this.setTotal(total);
+      this.schedule();
+      if (this.selected >= first && this.selected < end) this.host.onSelect(this.selected, this.rowAt(this.selected));
+    });
+    this.element.append(this.scroller.viewport);
+    new ResizeObserver(() => { this.relayout(); this.schedule(); }).observe(this.scroller.viewport);
   }
 
-  focus(): void { this.viewport.focus(); }
+  focus(): void { this.scroller.viewport.focus(); }
   get selectedPosition(): number { return this.selected; }
   get columnCount(): number { return this.columns; }
 
-  rowAt(position: number): Row | undefined { return this.pages.get(Math.floor(position / PAGE_ROWS))?.[position % PAGE_ROWS]; }
+  rowAt(position: number): Row | undefined { return this.pages.rowAt(position); }
 
   /** A new view from the host (same ids as the list's): drop cached rows, keep thumbnails (they are per sample). */
   setView(viewId: number, total: number): void {
-    this.viewId = viewId;
-    this.pages = new Map();
-    this.pendingPages = new Set();
+    this.pages.setView(viewId);
     this.setTotal(total);
-    this.firstRowExact = 0;
-    this.syncScrollTop();
+    this.scroller.first = 0;
   }
 
   setTotal(total: number): void {
@@ -88,13 +81,7 @@ export class Gallery {
 
   /** Newly computed rows (badges) replace cached ones; their thumbnails are asked for again if on screen. */
   updateRows(rows: Row[]): void {
-    const byIndex = new Map(rows.map((r) => [r.index, r]));
-    let changed = false;
-    for (const page of this.pages.values()) for (let i = 0; i < page.length; i++) {
-      const r = byIndex.get(page[i].index);
-      if (r) { page[i] = r; changed = true; }
-    }
-    if (changed) this.schedule();
+    if (this.pages.update(rows)) this.schedule();
   }
 
   /** The colormap changed: thumbnails are redrawn. */
@@ -103,14 +90,14 @@ export class Gallery {
   select(position: number, notify = true): void {
     if (this.total === 0) return;
     this.selected = Math.max(0, Math.min(this.total - 1, position));
-    this.ensureVisible(this.selected);
+    this.scroller.ensureVisible(Math.floor(this.selected / this.columns));
     this.schedule();
     if (notify) this.host.onSelect(this.selected, this.rowAt(this.selected));
   }
 
   handleKey(e: KeyboardEvent): boolean {
     const cols = this.columns;
-    const pageRows = Math.max(1, Math.floor(this.viewport.clientHeight / this.rowHeight()) - 1);
+    const pageRows = Math.max(1, this.scroller.fullLinesOnScreen() - 1);
     const move = (to: number) => { this.select(to); return true; };
     const at = this.selected < 0 ? 0 : this.selected;
     switch (e.key) {
@@ -129,71 +116,39 @@ export class Gallery {
 
   private rowHeight(): number { return Math.round(this.cellW * 0.75) + CAPTION_H + CELL_PAD * 2; }
   private rowCount(): number { return Math.ceil(this.total / this.columns); }
-  private visibleRows(): number { return Math.max(1, Math.ceil(this.viewport.clientHeight / this.rowHeight())); }
-  private spacerHeight(): number { return Math.min(this.rowCount() * this.rowHeight(), MAX_SPACER_PX); }
-  private scaled(): boolean { return this.rowCount() * this.rowHeight() > MAX_SPACER_PX; }
-  private maxFirst(): number { return Math.max(0, this.rowCount() - Math.floor(this.viewport.clientHeight / this.rowHeight())); }
+  private visibleRows(): number { return Math.max(1, Math.ceil(this.scroller.viewport.clientHeight / this.rowHeight())); }
 
   /** Columns from the width (call after the gallery becomes visible); the first cell on screen stays on screen. */
   relayout(): void {
-    const width = this.viewport.clientWidth;
+    const width = this.scroller.viewport.clientWidth;
     if (width <= 0) return;
-    const first = Math.floor(this.firstRowExact) * this.columns;
+    const first = Math.floor(this.scroller.first) * this.columns;
     const columns = Math.max(1, Math.floor(width / MIN_CELL));
     this.cellW = Math.floor(width / columns);
-    if (columns !== this.columns) this.firstRowExact = Math.floor(first / columns);
+    const firstRow = columns !== this.columns ? Math.floor(first / columns) : this.scroller.first;
     this.columns = columns;
     this.element.setAttribute('aria-rowcount', String(this.rowCount()));
     this.element.setAttribute('aria-colcount', String(this.columns));
     this.element.dataset.columns = String(this.columns);
-    this.spacer.style.height = `${this.spacerHeight()}px`;
-    this.syncScrollTop();
+    this.scroller.setLines(this.rowCount(), this.rowHeight(), firstRow);
   }
 
-  private firstFromScroll(): number {
-    const top = this.viewport.scrollTop;
-    if (!this.scaled()) return top / this.rowHeight();
-    const range = Math.max(1, this.spacerHeight() - this.viewport.clientHeight);
-    return Math.min(1, top / range) * this.maxFirst();
-  }
-
-  private syncScrollTop(): void {
-    this.firstRowExact = Math.min(this.firstRowExact, this.maxFirst());
-    const top = this.scaled()
-      ? (this.maxFirst() ? this.firstRowExact / this.maxFirst() : 0) * Math.max(0, this.spacerHeight() - this.viewport.clientHeight)
-      : this.firstRowExact * this.rowHeight();
-    if (Math.abs(this.viewport.scrollTop - top) > 0.5) this.viewport.scrollTop = top;
-  }
-
-  private ensureVisible(position: number): void {
-    const row = Math.floor(position / this.columns);
-    const visible = Math.max(1, Math.floor(this.viewport.clientHeight / this.rowHeight()));
-    if (row < this.firstRowExact) this.firstRowExact = row;
-    else if (row > this.firstRowExact + visible - 1) this.firstRowExact = row - visible + 1;
-    else return;
-    this.syncScrollTop();
-  }
-
-  private schedule(): void {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => { this.frame = 0; this.render(); });
-  }
+  private schedule(): void { this.frames.schedule(); }
 
   render(): void {
-    if (this.viewport.clientWidth <= 0) return;   // hidden (list layout): nothing to draw or fetch
+    if (this.scroller.viewport.clientWidth <= 0) return;   // hidden (list layout): nothing to draw or fetch
     const rowH = this.rowHeight(), cols = this.columns;
-    const firstRow = Math.floor(this.firstRowExact);
-    const offset = (this.firstRowExact - firstRow) * rowH;
+    const firstRow = Math.floor(this.scroller.first);
     const rows = Math.max(0, Math.min(this.rowCount() - firstRow, this.visibleRows() + 1));
-    this.layer.style.transform = `translateY(${this.viewport.scrollTop - offset}px)`;
+    this.scroller.placeLayer();
     while (this.rowPool.length < rows) {
       const r = document.createElement('div');
       r.className = 'gallery-row';
       r.setAttribute('role', 'row');
       this.rowPool.push(r);
-      this.layer.append(r);
+      this.scroller.layer.append(r);
     }
-    const missingPages = new Set<number>();
+    const missing: number[] = [];
     const onScreen: number[] = [];
     const thumbH = Math.round(this.cellW * 0.75);
     for (let k = 0; k < this.rowPool.length; k++) {
@@ -212,13 +167,13 @@ export class Gallery {
         if (position >= this.total) { cell.hidden = true; continue; }
         cell.hidden = false;
         const row = this.rowAt(position);
-        if (!row) missingPages.add(Math.floor(position / PAGE_ROWS));
+        if (!row) missing.push(position);
         this.fillCell(cell, position, row, this.cellW - CELL_PAD * 2, thumbH);
         if (row && !row.error && !this.thumbs.has(row.index)) onScreen.push(row.index);
       }
     }
-    if (this.selected >= 0) this.viewport.setAttribute('aria-activedescendant', `cell-${this.selected}`);
-    for (const p of missingPages) void this.loadPage(p);
+    if (this.selected >= 0) this.scroller.viewport.setAttribute('aria-activedescendant', `cell-${this.selected}`);
+    this.pages.need(missing);
     this.queueThumbnails(onScreen);
   }
 
@@ -302,26 +257,6 @@ export class Gallery {
       e = entry;
     }
     return e.ready ? { source: e.img, width: e.img.naturalWidth, height: e.img.naturalHeight } : undefined;
-  }
-
-  private async loadPage(page: number): Promise<void> {
-    if (this.pendingPages.has(page)) return;
-    const viewId = this.viewId;
-    this.pendingPages.add(page);
-    try {
-      const { rows, total } = await this.host.fetchRows(viewId, page * PAGE_ROWS, PAGE_ROWS);
-      if (viewId !== this.viewId) return;
-      this.pages.set(page, rows);
-      while (this.pages.size > MAX_CACHED_PAGES) this.pages.delete(this.pages.keys().next().value as number);
-      if (total !== this.total) this.setTotal(total);
-      this.schedule();
-      const onThisPage = this.selected >= page * PAGE_ROWS && this.selected < (page + 1) * PAGE_ROWS;
-      if (onThisPage) this.host.onSelect(this.selected, this.rowAt(this.selected));
-    } catch {
-      // A replaced view: the next render asks again if the cells are still on screen.
-    } finally {
-      if (viewId === this.viewId) this.pendingPages.delete(page);
-    }
   }
 
   /** Thumbnails of the cells on screen, MAX_THUMBNAILS per request, one request at a time; a new screen replaces the queue. */

@@ -1,14 +1,13 @@
 // Virtualized sample list: renders only the rows on screen and pages rows from the host on demand, so 5 million
 // rows scroll like 50. Past the browser's maximum element height the scrollbar maps proportionally to rows.
 import type { Row, SortDirection, SortKey } from '../src/shared/protocol';
+import { FrameScheduler, RowPages, ScrollWindow, type FetchRows } from './virtualWindow';
 
 export const ROW_HEIGHT = 24;
-const MAX_SPACER_PX = 8_000_000;   // well under Chromium's ~33.5M px element height limit
-const PAGE_ROWS = 100;
 const MAX_CACHED_PAGES = 60;
 
 export interface ListHost {
-  fetchRows(viewId: number, start: number, limit: number): Promise<{ total: number; rows: Row[] }>;
+  fetchRows: FetchRows;
   /** The selection moved (keyboard or click). */
   onSelect(position: number, row: Row | undefined): void;
   /** Enter / double-click: explain the selected row now. */
@@ -19,7 +18,11 @@ export interface ListHost {
   onScroll(): void;
 }
 
-interface Column { key: string; label: string; sort?: SortKey; className: string; text(row: Row): string; /** The header's tooltip. */ help: string; }
+interface Column {
+  key: string; label: string; sort?: SortKey; className: string; text(row: Row): string;
+  /** The header's tooltip. */
+  help: string;
+}
 
 const fmt = (v: number | undefined, digits = 3) => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(digits));
 
@@ -42,18 +45,13 @@ function stateLabel(r: Row | undefined): string {
 
 export class VirtualList {
   readonly element: HTMLElement;
-  private readonly viewport: HTMLElement;
-  private readonly spacer: HTMLElement;
-  private readonly rowsLayer: HTMLElement;
+  private readonly scroller: ScrollWindow;
+  private readonly pages: RowPages;
+  private readonly frames = new FrameScheduler(() => this.render());
   private readonly headerCells = new Map<SortKey, HTMLElement>();
   private readonly pool: HTMLElement[] = [];
-  private pages = new Map<number, Row[]>();
-  private pending = new Set<number>();
-  private viewId = -1;
   private total = 0;
   private selected = -1;
-  private firstExact = 0;
-  private frame = 0;
   private computeTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Why the ITM score column stays empty ('' = it is filled): the model info's itmNote. */
@@ -94,32 +92,29 @@ export class VirtualList {
       header.append(cell);
     }
 
-    this.viewport = document.createElement('div');
-    this.viewport.className = 'list-viewport';
-    this.viewport.tabIndex = 0;
-    this.viewport.setAttribute('role', 'rowgroup');
-    this.viewport.setAttribute('aria-label', 'Sample rows; arrow keys or j/k move, Enter explains, / searches');
-    this.spacer = document.createElement('div');
-    this.spacer.className = 'list-spacer';
-    this.rowsLayer = document.createElement('div');
-    this.rowsLayer.className = 'list-rows';
-    this.viewport.append(this.spacer, this.rowsLayer);
-    this.viewport.addEventListener('scroll', () => { this.firstExact = this.firstFromScroll(); this.schedule(); host.onScroll(); });
-    new ResizeObserver(() => this.schedule()).observe(this.viewport);
-    this.element.append(header, this.viewport);
+    this.scroller = new ScrollWindow({
+      viewportClass: 'list-viewport', layerClass: 'list-rows', lineHeight: ROW_HEIGHT,
+      label: 'Sample rows; arrow keys or j/k move, Enter explains, / searches',
+      onScroll: () => { this.schedule(); host.onScroll(); },
+    });
+    this.pages = new RowPages((view, start, limit) => host.fetchRows(view, start, limit), MAX_CACHED_PAGES, (first, end, total) => {
+      if (total !== this.total) this.setTotal(total);
+      this.schedule();
+      if (this.selected >= first && this.selected < end) this.host.onSelect(this.selected, this.rowAt(this.selected));
+    });
+    new ResizeObserver(() => this.schedule()).observe(this.scroller.viewport);
+    this.element.append(header, this.scroller.viewport);
   }
 
-  focus(): void { this.viewport.focus(); }
+  focus(): void { this.scroller.viewport.focus(); }
 
   get rowCount(): number { return this.total; }
   get selectedPosition(): number { return this.selected; }
-  get scrollPosition(): number { return this.firstExact; }
-  set scrollPosition(first: number) { this.firstExact = Math.max(0, first); this.syncScrollTop(); this.schedule(); }
-  get viewIdentity(): number { return this.viewId; }
+  get scrollPosition(): number { return this.scroller.first; }
+  set scrollPosition(first: number) { this.scroller.first = first; this.schedule(); }
+  get viewIdentity(): number { return this.pages.view; }
 
-  rowAt(position: number): Row | undefined {
-    return this.pages.get(Math.floor(position / PAGE_ROWS))?.[position % PAGE_ROWS];
-  }
+  rowAt(position: number): Row | undefined { return this.pages.rowAt(position); }
 
   setSortIndicator(key: SortKey, direction: SortDirection): void {
     for (const [k, cell] of this.headerCells) cell.setAttribute('aria-sort', k === key ? (direction === 'asc' ? 'ascending' : 'descending') : 'none');
@@ -127,9 +122,7 @@ export class VirtualList {
 
   /** A new view from the host: drop cached rows. */
   setView(viewId: number, total: number): void {
-    this.viewId = viewId;
-    this.pages = new Map();
-    this.pending = new Set();
+    this.pages.setView(viewId);
     this.setTotal(total);
     this.element.setAttribute('aria-busy', 'false');
   }
@@ -138,39 +131,28 @@ export class VirtualList {
   setTotal(total: number): void {
     this.total = total;
     this.element.setAttribute('aria-rowcount', String(total + 1));
-    this.spacer.style.height = `${this.spacerHeight()}px`;
     if (this.selected >= total) this.selected = total - 1;
-    // Pages at the end may have been short before the view grew.
-    const lastPage = Math.floor(Math.max(0, total - 1) / PAGE_ROWS);
-    for (const [p, rows] of this.pages) if (p >= lastPage - 1 && rows.length < PAGE_ROWS) this.pages.delete(p);
-    this.syncScrollTop();
+    this.pages.dropShortPagesAtEnd(total);
+    this.scroller.setLines(total, ROW_HEIGHT);
     this.schedule();
   }
 
   /** Newly computed rows replace cached ones with the same dataset index. */
   updateRows(rows: Row[]): void {
-    const byIndex = new Map(rows.map((r) => [r.index, r]));
-    let changed = false;
-    for (const page of this.pages.values()) {
-      for (let i = 0; i < page.length; i++) {
-        const r = byIndex.get(page[i].index);
-        if (r) { page[i] = r; changed = true; }
-      }
-    }
-    if (changed) this.schedule();
+    if (this.pages.update(rows)) this.schedule();
   }
 
   select(position: number, notify = true): void {
     if (this.total === 0) return;
     this.selected = Math.max(0, Math.min(this.total - 1, position));
-    this.ensureVisible(this.selected);
+    this.scroller.ensureVisible(this.selected);
     this.schedule();
     if (notify) this.host.onSelect(this.selected, this.rowAt(this.selected));
   }
 
   /** Keyboard: returns true when the key was handled. */
   handleKey(e: KeyboardEvent): boolean {
-    const page = Math.max(1, this.visibleRows() - 1);
+    const page = Math.max(1, this.scroller.fullLinesOnScreen() - 1);
     const move = (to: number) => { this.select(to); return true; };
     switch (e.key) {
       case 'ArrowDown': case 'j': return move(this.selected < 0 ? 0 : this.selected + 1);
@@ -184,45 +166,13 @@ export class VirtualList {
     }
   }
 
-  private visibleRows(): number { return Math.max(1, Math.floor(this.viewport.clientHeight / ROW_HEIGHT)); }
-  private spacerHeight(): number { return Math.min(this.total * ROW_HEIGHT, MAX_SPACER_PX); }
-  private scaled(): boolean { return this.total * ROW_HEIGHT > MAX_SPACER_PX; }
-  private maxFirst(): number { return Math.max(0, this.total - this.visibleRows()); }
-
-  private firstFromScroll(): number {
-    const top = this.viewport.scrollTop;
-    if (!this.scaled()) return top / ROW_HEIGHT;
-    const range = Math.max(1, this.spacerHeight() - this.viewport.clientHeight);
-    return Math.min(1, top / range) * this.maxFirst();
-  }
-
-  private syncScrollTop(): void {
-    this.firstExact = Math.min(this.firstExact, this.maxFirst());
-    const top = this.scaled()
-      ? (this.maxFirst() ? this.firstExact / this.maxFirst() : 0) * Math.max(0, this.spacerHeight() - this.viewport.clientHeight)
-      : this.firstExact * ROW_HEIGHT;
-    if (Math.abs(this.viewport.scrollTop - top) > 0.5) this.viewport.scrollTop = top;
-  }
-
-  private ensureVisible(position: number): void {
-    const visible = this.visibleRows();
-    if (position < this.firstExact) this.firstExact = position;
-    else if (position > this.firstExact + visible - 1) this.firstExact = position - visible + 1;
-    else return;
-    this.syncScrollTop();
-  }
-
-  private schedule(): void {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => { this.frame = 0; this.render(); });
-  }
+  private schedule(): void { this.frames.schedule(); }
 
   /** Render synchronously (tests and first paint). */
   render(): void {
-    const first = Math.floor(this.firstExact);
-    const offset = (this.firstExact - first) * ROW_HEIGHT;
-    const count = Math.min(this.total - first, this.visibleRows() + 2);
-    this.rowsLayer.style.transform = `translateY(${this.viewport.scrollTop - offset}px)`;
+    const first = Math.floor(this.scroller.first);
+    const count = Math.min(this.total - first, this.scroller.fullLinesOnScreen() + 2);
+    this.scroller.placeLayer();
     while (this.pool.length < Math.max(0, count)) {
       const el = document.createElement('div');
       el.className = 'list-row';
@@ -236,16 +186,16 @@ export class VirtualList {
       el.addEventListener('click', () => this.select(Number(el.dataset.position)));
       el.addEventListener('dblclick', () => { this.select(Number(el.dataset.position)); this.host.onActivate(); });
       this.pool.push(el);
-      this.rowsLayer.append(el);
+      this.scroller.layer.append(el);
     }
-    const missingPages = new Set<number>();
+    const missing: number[] = [];
     for (let k = 0; k < this.pool.length; k++) {
       const el = this.pool[k];
       if (k >= count) { el.hidden = true; continue; }
       el.hidden = false;
       const position = first + k;
       const row = this.rowAt(position);
-      if (!row) missingPages.add(Math.floor(position / PAGE_ROWS));
+      if (!row) missing.push(position);
       el.dataset.position = String(position);
       el.id = `row-${position}`;
       el.setAttribute('aria-rowindex', String(position + 2));
@@ -263,28 +213,11 @@ export class VirtualList {
       (cells[0] as HTMLElement).setAttribute('aria-label', stateLabel(row));
       (cells[0] as HTMLElement).title = stateLabel(row);
     }
-    if (this.selected >= 0) this.viewport.setAttribute('aria-activedescendant', `row-${this.selected}`);
-    for (const p of missingPages) void this.loadPage(p);
-    this.queueCompute(first, count);
-  }
-
-  private async loadPage(page: number): Promise<void> {
-    if (this.pending.has(page)) return;
-    const viewId = this.viewId;
-    this.pending.add(page);
-    try {
-      const { rows, total } = await this.host.fetchRows(viewId, page * PAGE_ROWS, PAGE_ROWS);
-      if (viewId !== this.viewId) return;
-      this.pages.set(page, rows);
-      while (this.pages.size > MAX_CACHED_PAGES) this.pages.delete(this.pages.keys().next().value as number);
-      if (total !== this.total) this.setTotal(total);
-      this.schedule();
-      if (this.selected >= page * PAGE_ROWS && this.selected < (page + 1) * PAGE_ROWS) this.host.onSelect(this.selected, this.rowAt(this.selected));
-    } catch {
-      // A replaced view or a cancelled page: the next render asks again if the rows are still on screen.
-    } finally {
-      if (viewId === this.viewId) this.pending.delete(page);
-    }
+    if (this.selected >= 0) this.scroller.viewport.setAttribute('aria-activedescendant', `row-${this.selected}`);
+    this.pages.need(missing);
+    // Rows on screen only: a hidden list (gallery layout, the Explain panel) asks nothing to be computed.
+    if (this.scroller.viewport.clientHeight > 0) this.queueCompute(first, count);
+    else clearTimeout(this.computeTimer);
   }
 
   private queueCompute(first: number, count: number): void {

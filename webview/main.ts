@@ -4,8 +4,8 @@ import './styles.css';
 import { errorMessage } from '../src/core/errors';
 import { formatDeltaPts } from '../src/shared/comparison';
 import {
-  DEFAULT_QUERY, protocolMismatch, RemoteError, RequestClient, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload, type InitResult, type ModelInfo,
-  type MissingImages, type PersistedViewState, type Row, type SortKey, type ViewQuery,
+  DEFAULT_QUERY, protocolMismatch, RemoteError, RequestClient, type ComparisonInfo, type EvaluationSummary, type ExplanationPayload,
+  type InitResult, type MissingImages, type ModelInfo, type PersistedViewState, type Row, type SortKey, type ViewQuery,
 } from '../src/shared/protocol';
 import { DetailView } from './detail';
 import { el } from './dom';
@@ -213,7 +213,9 @@ class App {
     this.uncomputedHint.hidden = true;
     this.uncomputedHint.setAttribute('role', 'status');
     this.uncomputedHint.append(this.uncomputedText, this.computeAllButton.element);
-    this.root.replaceChildren(this.banner, this.readBanner, this.imagesBanner, toolbar, this.statusLine, this.uncomputedHint, main, this.summary);
+    this.root.replaceChildren(
+      this.banner, this.readBanner, this.imagesBanner, toolbar, this.statusLine, this.uncomputedHint, main, this.summary,
+    );
   }
 
   private wireEvents(): void {
@@ -503,7 +505,8 @@ class App {
     // After the frame that paints the panes, so "shown" means on screen.
     requestAnimationFrame(() => {
       void client.request('reportShown', {
-        index, phrase, metrics: this.detail.displayedMetrics(), image: this.detail.imageState, comparison: this.detail.displayedComparison(),
+        index, phrase, metrics: this.detail.displayedMetrics(), image: this.detail.imageState,
+        comparison: this.detail.displayedComparison(),
       }).catch(() => undefined);
     });
   }

@@ -58,8 +58,10 @@ export function fitSize(width: number, height: number, maxWidth: number, maxHeig
  */
 export interface PaneView { cssW: number; cssH: number; dpr: number; scale: number; tx: number; ty: number; }
 
-export const toScreen = (v: PaneView, x: number, y: number): { x: number; y: number } => ({ x: v.tx + v.scale * x, y: v.ty + v.scale * y });
-export const toImage = (v: PaneView, sx: number, sy: number): { x: number; y: number } => ({ x: (sx - v.tx) / v.scale, y: (sy - v.ty) / v.scale });
+export const toScreen = (v: PaneView, x: number, y: number): { x: number; y: number } =>
+  ({ x: v.tx + v.scale * x, y: v.ty + v.scale * y });
+export const toImage = (v: PaneView, sx: number, sy: number): { x: number; y: number } =>
+  ({ x: (sx - v.tx) / v.scale, y: (sy - v.ty) / v.scale });
 
 /** Sizes the canvas for the view (device pixels for sharpness) and returns its context in CSS pixel units, cleared. */
 export function prepareView(canvas: HTMLCanvasElement, v: PaneView, background?: string): CanvasRenderingContext2D {
@@ -226,7 +228,10 @@ export function drawColorBar(canvas: HTMLCanvasElement, colormapName: ColormapNa
   const img = ctx.createImageData(canvas.width, canvas.height);
   for (let x = 0; x < canvas.width; x++) {
     const [r, g, b] = colormap(colormapName, canvas.width > 1 ? x / (canvas.width - 1) : 0);
-    for (let y = 0; y < canvas.height; y++) { const i = (y * canvas.width + x) * 4; img.data[i] = r; img.data[i + 1] = g; img.data[i + 2] = b; img.data[i + 3] = 255; }
+    for (let y = 0; y < canvas.height; y++) {
+      const i = (y * canvas.width + x) * 4;
+      img.data[i] = r; img.data[i + 1] = g; img.data[i + 2] = b; img.data[i + 3] = 255;
+    }
   }
   ctx.putImageData(img, 0, 0);
 }

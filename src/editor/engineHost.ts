@@ -6,9 +6,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { getSettings, onSettingsChanged } from '../config';
 import { defaultModelDir, InferenceEngine } from '../model/engine';
-import { itmNote } from '../model/card';
 import { COMPARISON_CHOICE_KEY, PREVIOUS_MODEL_KEY, resolveComparison, type ComparisonChoice, type ResolvedComparison } from '../shared/comparison';
-import type { Explainer } from './explainer';
+import { engineExplainer, type Explainer } from './explainer';
 import { MetricStore } from './metricStore';
 import type { ModelStatusState } from '../core/modelStatus';
 import type { ComparisonSource } from './viewerSession';
@@ -71,15 +70,7 @@ export class EngineHost implements vscode.Disposable {
       entry.engine = engine;
       this.log(`${what} ${engine.card.name} loaded from ${dir} on ${engine.providerNote ?? engine.provider}${engine.providerDetail ? ` (onnxruntime: ${engine.providerDetail})` : ''} in ${Date.now() - t0} ms`);
       for (const w of engine.card.warnings) this.log(`warning: ${w}`);
-      return {
-        modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`,
-        modelSha256: engine.card.files.grounding.sha256,
-        info: {
-          name: engine.card.name, provider: engine.provider, providerNote: engine.providerNote, grid: engine.card.grid,
-          dir: engine.modelDir,
-          ...(itmNote(engine.card) ? { itmNote: itmNote(engine.card) } : {}) },
-        engine,
-      };
+      return engineExplainer(engine);
     })();
     entry.explainer.catch((err: unknown) => {
       this.log(`${what} at ${dir} could not be loaded: ${errorMessage(err)}`);

@@ -9,7 +9,6 @@ import type { Sample } from '../core/types';
 import { RpcClient, type ErrorPayload } from '../shared/rpc';
 import type { ModelCard } from './card';
 import type { BatchItem, ExplainResult, RuntimeOptions, SampleExplanation } from './runtime';
-import type { ProviderSetting } from './session';
 import type { EngineToWorker, WorkerInit, WorkerMethods, WorkerStartup, WorkerStats, WorkerToEngine } from './worker-protocol';
 
 export type { ProviderSetting } from './session';

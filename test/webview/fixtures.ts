@@ -7,7 +7,9 @@ import type { BoxXYXY, Sample } from '../../src/core/types';
 import { MemoryDataset } from '../../src/editor/memoryDataset';
 import { ROOT } from './host';
 
-export interface SceneFixture { dir: string; file: string; boxes: Map<string, BoxXYXY>; imageCount: number; sampleCount: number; missingImageIndex: number; }
+export interface SceneFixture {
+  dir: string; file: string; boxes: Map<string, BoxXYXY>; imageCount: number; sampleCount: number; missingImageIndex: number;
+}
 
 const COLORS: Array<[string, [number, number, number]]> = [['red', [220, 40, 40]], ['blue', [40, 70, 220]], ['green', [40, 170, 60]], ['yellow', [230, 210, 40]]];
 

@@ -69,7 +69,9 @@ export class TestViewer {
   /** Every resource request the page made and whether the emulated localResourceRoots let it through. */
   readonly resourceRequests: Array<{ file: string; allowed: boolean }> = [];
 
-  private constructor(readonly page: Page, private readonly server: http.Server, readonly origin: string, private readonly opts: ViewerOptions) {
+  private constructor(
+    readonly page: Page, private readonly server: http.Server, readonly origin: string, private readonly opts: ViewerOptions,
+  ) {
     this.comparison = opts.comparison ?? null;
     this.imageAccess = new ImageAccess(opts.dataset
       ? viewerImageRoots({ workspaceFolders: opts.imageRoots, datasetFile: opts.dataset.file, format: opts.dataset.format })

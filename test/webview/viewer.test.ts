@@ -10,7 +10,7 @@ import type { Dataset } from '../../src/core/datasets/dataset';
 import type { Sample } from '../../src/core/types';
 import { accuracyBySplit, sampleLosses } from '../../src/core/math';
 import { formatDeltaPts } from '../../src/shared/comparison';
-import type { Explainer } from '../../src/editor/explainer';
+import { engineExplainer, type Explainer } from '../../src/editor/explainer';
 import { InferenceEngine } from '../../src/model/engine';
 import { MAX_PAGE } from '../../src/shared/protocol';
 import { MemoryDataset, phraseSample } from '../../src/editor/memoryDataset';
@@ -44,7 +44,9 @@ async function samplesOf(file: string, start = 0, count = 1000): Promise<Sample[
   try { return await d.page(start, count); } finally { await d.close(); }
 }
 
-async function pixels(png: Buffer): Promise<{ data: Buffer; width: number; height: number; at(x: number, y: number): [number, number, number] }> {
+async function pixels(
+  png: Buffer,
+): Promise<{ data: Buffer; width: number; height: number; at(x: number, y: number): [number, number, number] }> {
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return {
     data, width: info.width, height: info.height,
@@ -58,6 +60,17 @@ function hex(color: string): [number, number, number] {
   return [parseInt(m[1], 16), parseInt(m[2], 16), parseInt(m[3], 16)];
 }
 
+/**
+ * The tiny random model's card does not say whether its ITM head was trained, so the extension shows it with an ITM
+ * note instead of a score (engineExplainer). Most tests here check how a score is shown (metrics, list column,
+ * CSV), so they view it as a model whose card says itm_trained: true; the bundled model is shown exactly as the
+ * extension shows it (its ITM head is untrained: no score).
+ */
+function withItmScore(e: Explainer): Explainer {
+  const { itmNote: _shownInstead, ...info } = e.info;
+  return { ...e, info };
+}
+
 const near = (a: number[], b: number[], tol = 40) => a.every((v, i) => Math.abs(v - b[i]) <= tol);
 
 async function visibleRows(viewer: TestViewer): Promise<Array<{ position: number; cells: string[]; selected: boolean }>> {
@@ -69,10 +82,10 @@ async function visibleRows(viewer: TestViewer): Promise<Array<{ position: number
 }
 
 // 60 s: the first explanation of a freshly opened model includes session creation and warm-up, which took over
-// 20 s once on the shared 2-core machine.
+// 20 s once on the shared 2-core machine. (The point, not the ITM score: a model with an ITM note shows no score.)
 async function waitForExplanation(viewer: TestViewer, phrase?: string): Promise<void> {
   await viewer.page.waitForFunction((p) => {
-    const dd = document.querySelector('.metrics dd[data-metric="ITM score"]');
+    const dd = document.querySelector('.metrics dd[data-metric="point"]');
     const title = document.querySelector('.detail-phrase')?.textContent;
     return dd && dd.textContent !== '–' && (p === null || title === p);
   }, phrase ?? null, { timeout: 60_000 });
@@ -82,7 +95,7 @@ before(async function () {
   this.timeout(60_000);
   fixture = await writeSceneDataset();
   engine = await InferenceEngine.open(TINY_MODEL, { provider: 'cpu' });
-  explainer = { modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`, info: { name: engine.card.name, provider: engine.provider, grid: engine.card.grid }, engine };
+  explainer = withItmScore(engineExplainer(engine));
   mkdirSync(SCREENSHOTS, { recursive: true });
   mkdirSync(TEST_SCREENSHOTS, { recursive: true });
 });
@@ -122,6 +135,44 @@ describe('viewer webview: list', () => {
     const missing = after.find((r) => r.position === fixture.missingImageIndex)!;
     await viewer.page.waitForFunction((pos) => document.querySelector(`#row-${pos} .c-state`)?.textContent === '⚠', fixture.missingImageIndex);
     assert.ok(missing);
+  });
+
+  it('column headers and long phrases explain themselves on hover (issue 14 item 8)', async () => {
+    const long = 'the small red square on the left of the picture, just below the blue one, next to the edge where '
+      + 'the light grey background meets the frame of the image';
+    const file = path.join(fixture.dir, 'long_phrase.json');
+    const box = fixture.boxes.get('0:red')!;
+    writeFileSync(file, JSON.stringify([{ image: 'images/scene0.png', caption: long, bbox: [box] }]));
+    const viewer = await TestViewer.open({ dataset: await openDataset(file), explainer: async () => explainer, imageRoots: [fixture.dir] });
+    viewers.push(viewer);
+    await viewer.page.waitForSelector('#row-0 .c-phrase:not(:empty)');
+    // Every column header says what it is, the terse ones too (●, #, L_mean…); the sortable ones also to a screen reader.
+    const headers = await viewer.page.$$eval('.list-header [role="columnheader"]', (hs) => hs.map((h) => ({
+      label: h.textContent, title: (h as HTMLElement).title, sortable: h.tagName === 'BUTTON', description: h.getAttribute('aria-description'),
+    })));
+    assert.deepEqual(headers.map((h) => h.label), ['', '#', 'phrase', 'split', 'hit', 'L_mean', 'L_max', 'score']);
+    for (const h of headers) {
+      assert.ok(h.title.length > 15, `header "${h.label}" has no tooltip: ${JSON.stringify(h)}`);
+      if (h.sortable) assert.equal(h.description, h.title);
+    }
+    assert.match(headers[0].title, /computed/);
+    assert.match(headers[4].title, /Pointing game/);
+    assert.match(headers[7].title, /ITM/);
+    // The long phrase is cut with an ellipsis in its cell and whole in the cell's tooltip.
+    const cell = await viewer.page.$eval('#row-0 .c-phrase', (c) => ({
+      cut: c.scrollWidth > c.clientWidth, title: (c as HTMLElement).title, ellipsis: getComputedStyle(c).textOverflow,
+    }));
+    assert.deepEqual(cell, { cut: true, title: long, ellipsis: 'ellipsis' });
+    // The detail view's title shows it whole (wrapped, not cut).
+    await waitForExplanation(viewer, long);
+    assert.equal(await viewer.page.$eval('.detail-phrase', (e) => e.scrollWidth <= e.clientWidth), true);
+    // The gallery's caption: cut, and whole in its tooltip.
+    await viewer.page.click('.layout-button:has-text("Gallery")');
+    await viewer.page.waitForFunction((p) => (document.querySelector('.gallery-cell[data-position="0"] .thumb-caption') as HTMLElement)?.title === p, long);
+    const caption = await viewer.page.$eval('.gallery-cell[data-position="0"] .thumb-caption', (c) => ({
+      cut: c.scrollWidth > c.clientWidth, text: c.textContent, ellipsis: getComputedStyle(c).textOverflow,
+    }));
+    assert.deepEqual(caption, { cut: true, text: `#0 ${long}`, ellipsis: 'ellipsis' });
   });
 
   it('moves with j/k and arrows, explains on Enter, focuses search on /', async () => {
@@ -179,7 +230,8 @@ describe('viewer webview: list', () => {
       return hits.length > 0 && hits.every((h) => h === '✗');
     }, null, { timeout: 10_000 });
     const misses = await visibleRows(viewer);
-    const expected = Array.from({ length: fixture.sampleCount }, (_, i) => viewer.session!.metrics.get(i)).filter((m) => m && !m.hit).length;
+    const expected = Array.from({ length: fixture.sampleCount }, (_, i) => viewer.session!.metrics.get(i))
+      .filter((m) => m && !m.hit).length;
     assert.equal(misses.length, expected);
     // The evaluation summary rendered per split.
     const summaryText = await viewer.page.textContent('.summary');
@@ -306,7 +358,10 @@ describe('viewer webview: detail', () => {
     const theme = THEMES.dark.vars;
     const [imagePane, maskPane, heatPane] = await viewer.page.$$('.pane-canvas');
     const border = geometry[0].border;
-    const shot = async (h: typeof imagePane) => { const p = await pixels(await h.screenshot()); return { ...p, at: (x: number, y: number) => p.at(x + border, y + border) }; };
+    const shot = async (h: typeof imagePane) => {
+      const p = await pixels(await h.screenshot());
+      return { ...p, at: (x: number, y: number) => p.at(x + border, y + border) };
+    };
     const image = await shot(imagePane);
     const scale = geometry[0].width / 320;   // scene0 is 320×240
     const green = hex(theme['--vscode-charts-green']);
@@ -339,7 +394,9 @@ describe('viewer webview: detail', () => {
     }
     assert.ok(diff / n > 20, `heatmap pane hardly differs from the image (${(diff / n).toFixed(1)})`);
     const hues = new Set<string>();
-    for (let y = 0; y < heat.height - 2 * border; y += 4) for (let x = 0; x < heat.width - 2 * border; x += 4) hues.add(heat.at(x, y).map((v) => v >> 5).join());
+    for (let y = 0; y < heat.height - 2 * border; y += 4) {
+      for (let x = 0; x < heat.width - 2 * border; x += 4) hues.add(heat.at(x, y).map((v) => v >> 5).join());
+    }
     assert.ok(hues.size > 12, `heatmap has only ${hues.size} colours`);
     // The pointing-game point is marked with the theme's red ring at the engine's point.
     const explanation = [...viewer.received].reverse().find((m) => m.kind === 'response' && m.ok && typeof (m.result as { gradcam?: unknown }).gradcam === 'object');
@@ -501,6 +558,30 @@ describe('viewer webview: detail', () => {
     writeFileSync(path.join(TEST_SCREENSHOTS, 'export-2x.png'), viewer.saved[0]);
   });
 
+  it('the exported PNG is the same picture in the light, dark and high-contrast themes (issue 14 item 7)', async () => {
+    const { viewer } = await openScenes({ theme: 'light' });
+    await waitForExplanation(viewer, 'the red square');
+    await viewer.page.waitForSelector('.pane[data-image="loaded"]');
+    const shots: Array<Awaited<ReturnType<typeof pixels>>> = [];
+    for (const theme of ['light', 'dark', 'high-contrast'] as const) {
+      await viewer.setTheme(theme);
+      const before = viewer.saved.length;
+      await viewer.page.click('vscode-button:has-text("Export PNG")');
+      for (let i = 0; i < 200 && viewer.saved.length === before; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(viewer.saved.length, before + 1, `no PNG saved in the ${theme} theme`);
+      shots.push(await pixels(viewer.saved[before]));
+    }
+    const [light] = shots;
+    for (const [k, other] of shots.entries()) {
+      assert.deepEqual([other.width, other.height], [light.width, light.height]);
+      let differ = 0;
+      for (let i = 0; i < light.data.length; i += 3) {
+        if (light.data[i] !== other.data[i] || light.data[i + 1] !== other.data[i + 1] || light.data[i + 2] !== other.data[i + 2]) differ++;
+      }
+      assert.equal(differ, 0, `the export in theme ${k} differs from the light theme's in ${differ} pixels`);
+    }
+  });
+
   it('shows real error states: missing image, unreadable file', async () => {
     const { viewer } = await openScenes();
     await waitForExplanation(viewer, 'the red square');
@@ -634,9 +715,7 @@ describe('viewer webview: two models side by side', () => {
   // (16 vs 4) and weights, so the two maps really differ.
   let current: InferenceEngine;
   let currentExplainer: Explainer;
-  const explainerOf = (e: InferenceEngine): Explainer => ({
-    modelKey: `${e.modelDir}#${e.card.files.grounding.sha256}`, info: { name: e.card.name, provider: e.provider, grid: e.card.grid, dir: e.modelDir }, engine: e,
-  });
+  const explainerOf = engineExplainer;
   before(async function () {
     this.timeout(60_000);
     current = await InferenceEngine.open(DEFAULT_MODEL, { provider: 'cpu' });
@@ -675,10 +754,15 @@ describe('viewer webview: two models side by side', () => {
     // The displayed numbers are the engines' own for this sample.
     const [s] = await dataset.page(0, 1);
     const [mine, theirs] = [await current.explainSample(s), await engine.explainSample(s)];
-    const expected = (r: typeof mine) => ({ 'ITM score': r.score.toFixed(3), L_mean: r.lMean.toFixed(4), L_max: r.lMax.toFixed(4), hit: r.hit ? '✓ hit' : '✗ miss', point: `(${r.point.x}, ${r.point.y})` });
-    assert.deepEqual(await paneMetrics(viewer, 'comparison'), expected(theirs));
-    assert.deepEqual(await paneMetrics(viewer, 'current'), expected(mine));
-    assert.notDeepEqual(expected(mine), expected(theirs));
+    const expected = (r: typeof mine, itm: boolean) => ({
+      ...(itm ? { 'ITM score': r.score.toFixed(3) } : {}),
+      L_mean: r.lMean.toFixed(4), L_max: r.lMax.toFixed(4), hit: r.hit ? '✓ hit' : '✗ miss', point: `(${r.point.x}, ${r.point.y})`,
+    });
+    assert.deepEqual(await paneMetrics(viewer, 'comparison'), expected(theirs, true));
+    // The bundled model's card says its ITM head was not trained: no ITM score under its map.
+    assert.equal(currentExplainer.info.itmNote, 'ITM head not trained for this model — only the GradCAM is meaningful');
+    assert.deepEqual(await paneMetrics(viewer, 'current'), expected(mine, false));
+    assert.notDeepEqual(expected(mine, true), expected(theirs, true));
 
     // Both maps are drawn and differ from each other (pixels).
     await viewer.page.waitForFunction(() => [...document.querySelectorAll('.pane-canvas')].every((c) => (c as HTMLCanvasElement).width > 10));
@@ -781,6 +865,31 @@ describe('viewer webview: Explain phrase panel (single image)', () => {
   });
 });
 
+describe('viewer webview: Explain phrase panel, slow model', () => {
+  it('the hidden list asks nothing to be computed: a slow explanation of the typed phrase gets no L_max from an empty mask', async () => {
+    const image = path.join(fixture.dir, 'images', 'scene1.png');
+    const dataset = new MemoryDataset(image, 'amc-vg', [phraseSample(image, 'the blue square', 'the blue square')]);
+    // As on a loaded machine: the panel's explanation takes longer than the list's lazy computing waits (150 ms).
+    const slow: Explainer = {
+      ...explainer,
+      engine: {
+        explain: async (img, phrase, signal) => {
+          await new Promise((r) => setTimeout(r, 1500));
+          return engine.explain(img, phrase, signal);
+        },
+        explainSample: (sample, signal) => engine.explainSample(sample, signal),
+        explainBatch: (samples, signal) => engine.explainBatch(samples, signal),
+      },
+    };
+    const viewer = await TestViewer.open({ dataset, explainer: async () => slow, imageRoots: [path.dirname(image)], mode: 'single' });
+    viewers.push(viewer);
+    await waitForExplanation(viewer, 'the blue square');
+    await viewer.page.waitForTimeout(300);
+    assert.equal(await viewer.page.textContent('.metrics dd[data-metric="L_max"]'), '–');   // no ground-truth box
+    assert.deepEqual(viewer.requests('computeRows').map((r) => r.params), []);
+  });
+});
+
 describe('viewer webview: themes', () => {
   for (const theme of ['light', 'dark', 'high-contrast'] as const) {
     it(`renders with the ${theme} theme’s colours`, async () => {
@@ -812,23 +921,31 @@ describe('viewer webview: README screenshots', () => {
     // show no grounding, which the caption under the README picture must say).
     const modelDir = existsSync(path.join(DEFAULT_MODEL, 'model.json')) ? DEFAULT_MODEL : TINY_MODEL;
     const bundled = modelDir === TINY_MODEL ? engine : await InferenceEngine.open(modelDir, { provider: 'cpu' });
-    const bundledExplainer: Explainer = { modelKey: bundled.modelDir, info: { name: bundled.card.name, provider: bundled.provider, grid: bundled.card.grid }, engine: bundled };
+    // As the extension shows it (no ITM score: the bundled card says itm_trained: false).
+    const bundledExplainer = engineExplainer(bundled);
     const samples = path.join(ROOT, 'samples', 'synthetic');
     try {
       for (const theme of ['light', 'dark'] as const) {
         const dataset = await openDataset(path.join(samples, 'refcoco+', 'refs(unc).p'));
-        const viewer = await TestViewer.open({ dataset, explainer: async () => bundledExplainer, imageRoots: [samples], theme, viewport: { width: 1500, height: 760 } });
+        const viewer = await TestViewer.open({
+          dataset, explainer: async () => bundledExplainer, imageRoots: [samples], theme, viewport: { width: 1500, height: 760 },
+        });
         viewers.push(viewer);
         await waitForExplanation(viewer);
         await viewer.page.focus('.list-viewport');
         for (let i = 0; i < 3; i++) await viewer.page.keyboard.press('j');
         await waitForExplanation(viewer, (await visibleRows(viewer)).find((r) => r.selected)!.cells[2]);
-        await viewer.page.waitForFunction(() => document.querySelectorAll('.list-rows .c-state[aria-label="computed"]').length >= 10, null, { timeout: 60_000 });
+        // Every row on screen computed, every thumbnail drawn: the pictures show the viewer settled, not mid-way.
+        const settled = (selector: string, done: string) => viewer.page.waitForFunction(([sel, state]) => {
+          const all = [...document.querySelectorAll(sel)];
+          return all.length > 0 && all.every((c) => c.getAttribute('aria-label') === state || (c as HTMLElement).dataset.state === state);
+        }, [selector, done], { timeout: 60_000 });
+        await settled('.list-rows .list-row:not([hidden]) .c-state', 'computed');
         await viewer.page.waitForTimeout(300);
         await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `viewer-${theme}.png`) });
         // The gallery of the same list.
         await viewer.page.click('.layout-button:has-text("Gallery")');
-        await viewer.page.waitForFunction(() => document.querySelectorAll('.gallery-cell[data-state="drawn"]').length >= 12, null, { timeout: 60_000 });
+        await settled('.gallery-row:not([hidden]) .gallery-cell:not([hidden])', 'drawn');
         await viewer.page.waitForTimeout(300);
         await viewer.page.screenshot({ path: path.join(SCREENSHOTS, `gallery-${theme}.png`) });
         await viewer.page.click('.layout-button:has-text("List")');
@@ -949,6 +1066,93 @@ describe('viewer webview: zoom and pan (issue 14 item 2)', () => {
     await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'zoom-dark.png') });
   });
 
+  it('the ground-truth box stays on its image pixels at 1×, 4× and 16×, on the image and GradCAM panes', async () => {
+    const viewer = await openCoords();
+    const green = hex(THEMES.dark.vars['--vscode-charts-green']);
+    // Exact outline pixels only: the picture's own colours (x, y, 128) come within 18 of this green.
+    const isGreen = (p: { data: number[] }, i: number) => near([p.data[i], p.data[i + 1], p.data[i + 2]], green, 8);
+    /** Runs of adjacent columns (vertical: true) or rows holding ≥ 12 outline pixels: the box's edges on screen. */
+    const edges = (p: { width: number; height: number; data: number[] }, vertical: boolean) => {
+      const n = vertical ? p.width : p.height, m = vertical ? p.height : p.width;
+      const runs: Array<{ from: number; to: number; along: number }> = [];
+      for (let a = 0; a < n; a++) {
+        let count = 0, sum = 0;
+        for (let b = 0; b < m; b++) {
+          const [x, y] = vertical ? [a, b] : [b, a];
+          if (isGreen(p, (y * p.width + x) * 4)) { count++; sum += b; }
+        }
+        if (count < 12) continue;
+        const last = runs.at(-1);
+        if (last && last.to === a - 1) last.to = a; else runs.push({ from: a, to: a, along: Math.round(sum / count) });
+      }
+      return runs;
+    };
+    const box = coords.box;   // [4, 150, 40, 186]: pixels 4..39 × 150..185
+    type Pixels = { width: number; height: number; data: number[] };
+    /**
+     * The screen position (column, or row) of the picture's boundary before image column (row) `edge`, read along a
+     * screen row (column) that crosses no outline and lies outside the box: the first pixel showing `edge` or more.
+     */
+    const boundary = (p: Pixels, vertical: boolean, edge: number): number | undefined => {
+      const n = vertical ? p.width : p.height, lines = vertical ? p.height : p.width;
+      const at = (a: number, line: number) => (vertical ? (line * p.width + a) * 4 : (a * p.width + line) * 4);
+      for (let line = 0; line < lines; line++) {
+        let clean = true;
+        for (let a = 0; a < n && clean; a++) if (isGreen(p, at(a, line)) || Math.abs(p.data[at(a, line) + 2] - 128) > 1) clean = false;
+        const across = p.data[at(0, line) + (vertical ? 1 : 0)];   // the image row (column) this line shows
+        if (!clean || (vertical ? across >= box[1] && across < box[3] : across >= box[0] && across < box[2])) continue;
+        for (let a = 1; a < n; a++) {
+          const prev = p.data[at(a - 1, line) + (vertical ? 0 : 1)], cur = p.data[at(a, line) + (vertical ? 0 : 1)];
+          if (prev < edge && cur >= edge) return a;
+        }
+        return undefined;   // the boundary is off screen
+      }
+      return undefined;
+    };
+    const check = async (zoom: number) => {
+      await viewer.page.waitForFunction((z) => document.querySelector('.zoom-level')?.textContent === `${z * 100} %`, zoom);
+      const image = await canvasPixels(viewer, '.pane-canvas[aria-label^="Image"]');
+      let seen = 0;
+      for (const vertical of [true, false]) {
+        const runs = edges(image, vertical);
+        assert.ok(runs.length > 0, `at ${zoom}× no ${vertical ? 'vertical' : 'horizontal'} edge of the box on the image pane`);
+        const [lo, hi] = vertical ? [box[0], box[2]] : [box[1], box[3]];
+        const [start, end] = [boundary(image, vertical, lo), boundary(image, vertical, hi)];
+        for (const run of runs) {
+          // The outline covers the box's own border pixels: from the boundary before `lo` inwards, or up to the one at `hi`.
+          const onStart = start !== undefined && Math.abs(run.from - start) <= 1;
+          const onEnd = end !== undefined && Math.abs(run.to + 1 - end) <= 1;
+          assert.ok(onStart || onEnd,
+            `at ${zoom}× the ${vertical ? 'vertical' : 'horizontal'} outline at ${run.from}–${run.to} px is not on the box's edge (the picture's edges ${lo} and ${hi} are at ${start} and ${end} px)`);
+          seen++;
+        }
+      }
+      // The GradCAM pane (opacity 0) outlines the same box at the same place.
+      const heat = await canvasPixels(viewer, '.pane-canvas[aria-label^="GradCAM"]');
+      for (const vertical of [true, false]) {
+        const [h, i] = [edges(heat, vertical), edges(image, vertical)];
+        // (Within a pixel: at 1× the anti-aliased outline's edge pixel blends with a different background.)
+        assert.ok(h.length === i.length && h.every((r, k) => Math.abs(r.from - i[k].from) <= 1 && Math.abs(r.to - i[k].to) <= 1),
+          `at ${zoom}× the GradCAM pane's box ${JSON.stringify(h)} is not where the image pane's is ${JSON.stringify(i)}`);
+      }
+      return seen;
+    };
+    assert.equal(await check(1), 4);
+    await viewer.page.focus('.panes');
+    // Zoom in, then pan (arrow keys) to the image's bottom-left corner, where the box is; the view stops at the edge.
+    const toCorner = async (presses: number) => {
+      for (let i = 0; i < presses; i++) { await viewer.page.keyboard.press('ArrowLeft'); await viewer.page.keyboard.press('ArrowDown'); }
+    };
+    await viewer.page.keyboard.press('+');
+    await viewer.page.keyboard.press('+');
+    await toCorner(20);
+    assert.equal(await check(4), 4);
+    await viewer.page.keyboard.press('+');
+    await viewer.page.keyboard.press('+');
+    await toCorner(80);
+    assert.ok(await check(16) >= 2, 'at 16× the box corner is not on screen');
+  });
+
   it('wheel zooms about the pointer, drag pans, double-click fits', async () => {
     const viewer = await openCoords();
     const canvas = (await viewer.page.$('.pane-canvas[aria-label^="Image"]'))!;
@@ -1026,6 +1230,19 @@ describe('viewer webview: detail layout (issue 14 item 1)', () => {
         assert.ok(!overlap(everything[i], everything[j]), `${everything[i].name} ${JSON.stringify(everything[i])} overlaps ${everything[j].name} ${JSON.stringify(everything[j])}`);
       }
       for (const t of m.tokens) for (const c of m.captions) assert.ok(!overlap(t, c), `${t.name} overlaps ${c.name}`);
+      // Rows of `columns` panes: side by side within a row, each row below the one before; narrow, one pane a row,
+      // stacked vertically and left-aligned.
+      const shown = m.figures.filter((f) => f.w > 0);
+      shown.forEach((f, i) => {
+        if (i % columns > 0) {
+          const left = shown[i - 1];
+          assert.ok(Math.abs(f.y - left.y) < 1 && f.x >= left.x + left.w - 0.5, `${f.name} ${JSON.stringify(f)} is not beside ${JSON.stringify(left)}`);
+        }
+        if (i >= columns) {
+          const above = shown[i - columns];
+          assert.ok(f.y >= above.y + above.h - 0.5 && Math.abs(f.x - above.x) < 1, `${f.name} ${JSON.stringify(f)} is not below ${JSON.stringify(above)}`);
+        }
+      });
       await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, `layout-${width}.png`) });
       const wide = await viewer.page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map((e) => e.className + ':' + Math.round(e.getBoundingClientRect().right))`);
       assert.equal(m.pageOverflow, false, `the page scrolls sideways: ${JSON.stringify(wide)}`);
@@ -1064,7 +1281,9 @@ describe('viewer webview: gallery (issue 14 item 3)', () => {
     // A thumbnail is the image under a coloured map, not a blank or a plain image.
     const thumb = await pixels(await (await viewer.page.$('.gallery-cell[data-position="0"] canvas'))!.screenshot());
     const hues = new Set<string>();
-    for (let y = 2; y < thumb.height - 2; y += 3) for (let x = 2; x < thumb.width - 2; x += 3) hues.add(thumb.at(x, y).map((v) => v >> 5).join());
+    for (let y = 2; y < thumb.height - 2; y += 3) {
+      for (let x = 2; x < thumb.width - 2; x += 3) hues.add(thumb.at(x, y).map((v) => v >> 5).join());
+    }
     assert.ok(hues.size > 12, `thumbnail has only ${hues.size} colours`);
 
     // Keyboard: right, down, Enter opens that sample in the detail view; Escape comes back to the same cell.
@@ -1119,6 +1338,19 @@ describe('viewer webview: gallery (issue 14 item 3)', () => {
     assert.equal(Number(await huge.page.getAttribute('.gallery', 'aria-rowcount')), Math.ceil(5_000_000 / cols));
     await huge.page.keyboard.press('End');
     await huge.page.waitForFunction(() => document.querySelector('.gallery-cell[aria-selected="true"] .thumb-caption')?.textContent?.startsWith('#4999999 '), null, { timeout: 20_000 });
+    // Home, PageDown (a screenful of rows), ArrowUp (a row), ArrowLeft (a cell): the selected cell is always on screen.
+    const selectedCell = () => huge.page.$eval('.gallery-cell[aria-selected="true"]', (c) => {
+      const r = c.getBoundingClientRect(), v = document.querySelector('.gallery-viewport')!.getBoundingClientRect();
+      return { position: Number((c as HTMLElement).dataset.position), onScreen: r.top >= v.top - 1 && r.bottom <= v.bottom + 1 };
+    });
+    const rowH = await huge.page.$eval('.gallery-row:not([hidden])', (r) => r.getBoundingClientRect().height);
+    const screenRows = Math.max(1, Math.floor(await huge.page.$eval('.gallery-viewport', (v) => v.clientHeight) / rowH) - 1);
+    for (const [key, position] of [['Home', 0], ['PageDown', cols * screenRows], ['ArrowUp', cols * (screenRows - 1)],
+      ['ArrowLeft', cols * (screenRows - 1) - 1]] as const) {
+      await huge.page.keyboard.press(key);
+      await huge.page.waitForFunction((p) => document.querySelector('.gallery-cell[aria-selected="true"]')?.getAttribute('data-position') === String(p), position);
+      assert.deepEqual(await selectedCell(), { position, onScreen: true }, key);
+    }
     const domCells = await huge.page.$$eval('.gallery-cell', (c) => c.length);
     assert.ok(domCells < 200, `${domCells} cells in the DOM`);
     for (const r of huge.requests('getRows')) assert.ok((r.params as { limit: number }).limit <= MAX_PAGE);
