@@ -27,6 +27,8 @@ export class PhraseIndex {
   private readonly splitNames: string[] = [];
   private readonly splitId = new Map<string, number>();
   private rows = 0;
+  /** Set by the reader when it has read the whole file (or stopped where the file stops): no more rows will come. */
+  complete = false;
 
   /** `wide`: more than 1024 blocks (4 GiB of phrase text) possible — offsets stored as float64. */
   constructor(wide = false) {

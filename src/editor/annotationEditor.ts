@@ -92,7 +92,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
     const t0 = Date.now();
     let dataset: Dataset;
     try {
-      dataset = await openDataset(file, { imageRoot: configured });
+      dataset = await openDataset(file, { imageRoot: configured, phraseIndex: true });
     } catch (err) {
       const message = errorMessage(err);
       this.log(`viewer: could not open ${file}: ${message}`);
@@ -238,7 +238,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
   private async reopen(doc: AnnotationDocument, imageRoot: string): Promise<void> {
     const old = doc.dataset;
     try {
-      doc.dataset = await openDataset(doc.uri.fsPath, { imageRoot });
+      doc.dataset = await openDataset(doc.uri.fsPath, { imageRoot, phraseIndex: true });
       doc.openError = undefined;
       doc.imageAccess.setGranted(grantedRoots(doc.uri.fsPath, doc.dataset, imageRoot));
     } catch (err) {

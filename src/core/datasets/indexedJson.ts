@@ -77,16 +77,21 @@ export abstract class IndexedJsonDataset<I extends IndexedJsonIndexer> implement
       });
       this.progress.publish(indexer.committed);
       this.progress.finish();
+      this.phrasesDone();
     } catch (err) {
-      if (this.closed) { this.progress.finish(); return; } // closing stops indexing; nothing went wrong
+      if (this.closed) { this.progress.finish(); this.phrasesDone(); return; } // closing stops indexing; nothing went wrong
       const error = err instanceof JsonScanError
         ? await stoppedError(this.file, err, indexer.describe(err.offset), indexer.committed, this.shape.unit)
         : err instanceof ReaderError ? err : new ReaderError(this.file, undefined, errorMessage(err));
       this.progress.publish(indexer.committed);
       this.progress.finish(error);
+      this.phrasesDone();
       throw error;
     }
   }
+
+  /** The phrase index holds every row it will get (set after the last count is published). */
+  private phrasesDone(): void { if (this.phrases) this.phrases.complete = true; }
 
   count(): number { return this.progress.committed; }
 
