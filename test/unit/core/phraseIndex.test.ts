@@ -3,7 +3,8 @@
 import { strict as assert } from 'node:assert';
 import { PhraseIndex, searchForm } from '../../../src/core/phraseIndex';
 
-function naive(phrases: string[], splits: (string | undefined)[], needle: string, split: string | null, from = 0, to = phrases.length): number[] {
+function naive(phrases: string[], splits: (string | undefined)[], needle: string, split: string | null,
+  from = 0, to = phrases.length): number[] {
   const form = searchForm(needle);
   const out: number[] = [];
   for (let i = from; i < to; i++) {
