@@ -12,6 +12,7 @@ import { registerModelStatus } from './editor/modelStatusBar';
 import type { ModelStatusView } from './core/modelStatus';
 import { registerUseCheckpointCommand } from './commands/useCheckpoint';
 import { registerOpenReportCommand } from './commands/openReport';
+import { registerFlickrSplitOpen } from './editor/flickrSplitOpen';
 
 /** What `activate` returns (vscode.extensions.getExtension(...).exports): used by the extension-host tests. */
 export interface AmcExtensionApi {
@@ -34,6 +35,7 @@ export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
   registerCompareCommand(context);
   registerUseCheckpointCommand(context);
   registerOpenReportCommand(context);
+  registerFlickrSplitOpen(context);
   const fineTune = registerFineTune(context);
   const modelStatus = registerModelStatus(context);
 
