@@ -39,12 +39,12 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   // KNOWN DEBT (2026-12-03): these files were rewritten on parallel branches and merged at the end of the session;
-  // their 46 lines over 140 characters (annotationEditor 5, listView 3, metricStore 2, registry 1, viewerSession 4,
+  // their 43 lines over 140 characters (annotationEditor 5, metricStore 2, registry 1, viewerSession 4,
   // webview detail 12 / list 2 / main 2 / render 2, and 13 in tests) are still to be wrapped. Every other rule
   // applies to them; remove this block once they are wrapped.
   {
     files: [
-      'src/editor/annotationEditor.ts', 'src/editor/listView.ts', 'src/editor/metricStore.ts', 'src/editor/registry.ts',
+      'src/editor/annotationEditor.ts', 'src/editor/metricStore.ts', 'src/editor/registry.ts',
       'src/editor/viewerSession.ts', 'webview/detail.ts', 'webview/list.ts', 'webview/main.ts', 'webview/render.ts',
       'test/unit/editor/insights.test.ts', 'test/vscode/suite/editor.test.ts', 'test/webview/fixtures.ts', 'test/webview/host.ts',
       'test/webview/insights.test.ts', 'test/webview/viewer.test.ts',
