@@ -400,6 +400,7 @@ class App {
     let text: string;
     if (init && !init.indexingComplete && this.isIdentityQuery()) text = 'Reading the file…';
     else if (init && init.count === 0) text = 'This file has no samples.';
+    else if (this.filterRunning) text = 'No match yet: searching as the file is read…';
     else if (this.query.missesOnly && this.computedCount === 0) text = 'No computed rows yet: misses appear once samples are explained (scroll, or Evaluate pointing game).';
     else text = 'No samples match the filter.';
     this.listEmpty.replaceChildren(el('span', undefined, text));
@@ -559,9 +560,11 @@ class App {
   private indexError: string | undefined;
   private statusNote = '';
   private filterCount = '';
+  private filterRunning = false;
   /** The filtered list's row count in the status line; `running`: still growing while the file is read. */
   private setFilterCount(total: number, running: boolean, scanned?: number): void {
     const rows = `${total.toLocaleString('en-US')} matching row${total === 1 ? '' : 's'}`;
+    this.filterRunning = running && !this.isIdentityQuery();
     this.filterCount = this.isIdentityQuery() ? ''
       : running ? `${rows} so far (searching as the file is read${scanned ? `: ${scanned.toLocaleString('en-US')} rows` : ''}…)` : rows;
     this.renderStatus();
