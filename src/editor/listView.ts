@@ -99,6 +99,9 @@ export class GrowingFilterView implements ListView {
   /** Rows searched so far (the dataset's count when the search last ran). */
   get scanned(): number { return this.searched; }
 
+  /** The whole file is read and searched: the view will not grow any more. */
+  get complete(): boolean { return this.index.complete && this.searched >= Math.min(this.dataset.count(), this.index.count); }
+
   total(): number { return this.found.length; }
   indexAt(position: number): number { return this.found[position]; }
 

@@ -258,7 +258,7 @@ export class ViewerSession {
     const ds = this.opts.dataset;
     this.server.emit('filterProgress', {
       viewId: this.viewId, scanned: view.scanned, total: ds.count(), matches: view.total(), from: 0,
-      complete: this.indexingDone, ...(view.uncomputed !== undefined ? { uncomputed: view.uncomputed } : {}),
+      complete: view.complete, ...(view.uncomputed !== undefined ? { uncomputed: view.uncomputed } : {}),
     });
   }
 
@@ -342,11 +342,12 @@ export class ViewerSession {
           this.server.emit('filterProgress', progress);
         }, only);
         if (build.signal.aborted) throw new RequestError('cancelled', 'cancelled');
+        if (view instanceof GrowingFilterView) view.extend();
         this.view = view;
         this.viewId++;
         return {
           viewId: this.viewId, total: view.total(), ...(view.uncomputed !== undefined ? { uncomputed: view.uncomputed } : {}),
-          ...(view instanceof GrowingFilterView && !this.indexingDone ? { growing: true } : {}),
+          ...(view instanceof GrowingFilterView && !view.complete ? { growing: true } : {}),
         };
       },
 

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { openDataset } from '../../../src/core/datasets/index';
 import { buildView, GrowingFilterView } from '../../../src/editor/listView';
 import { MetricStore } from '../../../src/editor/metricStore';
-import { DEFAULT_QUERY, type ViewQuery } from '../../../src/shared/protocol';
+import { ViewerSession } from '../../../src/editor/viewerSession';
+import { DEFAULT_QUERY, RequestClient, type EventMap, type ViewQuery } from '../../../src/shared/protocol';
 
 const WORK = path.join(__dirname, '..', '..', '.work', 'listview');
 const WORDS = ['Tree', 'white shirt', 'man wearing a hat', 'zebra', 'sky', 'caf\u00e9 table'];
@@ -73,6 +74,34 @@ describe('text filter during indexing (GrowingFilterView)', () => {
     assert.deepEqual(rows(view), expected);
     assert.equal(view.uncomputed, expected.length);
     assert.ok(reports.length > 0 && reports.every((m, k) => k === 0 || m >= reports[k - 1]), `running counts ${reports.join(',')}`);
+    await ds.close();
+  });
+
+  it('the viewer session answers at once with growing: true, then sends the growing count until complete', async () => {
+    const ds = await openDataset(file, { phraseIndex: true, chunkBytes: 16 << 10 } as never);
+    const progress: EventMap['filterProgress'][] = [];
+    const session = new ViewerSession({
+      mode: 'dataset', title: 'vg', dataset: ds, getExplainer: async () => { throw new Error('no model'); },
+      metricStoreFor: () => new MetricStore(), imageUri: () => undefined, imageProblem: async () => undefined,
+      savePng: async () => null, colormap: 'jet', post: (m) => client.receive(JSON.parse(JSON.stringify(m))),
+    });
+    const client = new RequestClient((m) => session.receive(JSON.parse(JSON.stringify(m))));
+    client.on('filterProgress', (p) => progress.push(p));
+    await client.request('ready', {});
+    const expected = phrases.filter((p) => p.toLowerCase().includes('man wearing')).length;
+    const view = await client.request('setView', { query: query({ text: 'man wearing' }) });
+    assert.equal(view.growing, true);
+    assert.ok(view.total < expected);
+    await ds.complete;
+    const last = await new Promise<EventMap['filterProgress']>((resolve) => {
+      const poll = setInterval(() => { const p = progress.at(-1); if (p?.complete) { clearInterval(poll); resolve(p); } }, 20);
+    });
+    assert.equal(last.viewId, view.viewId);
+    assert.equal(last.matches, expected);
+    const rowsAtEnd = await client.request('getRows', { viewId: view.viewId, start: expected - 2, limit: 10 });
+    assert.equal(rowsAtEnd.total, expected);
+    assert.equal(rowsAtEnd.rows.length, 2);
+    session.dispose();
     await ds.close();
   });
 });
