@@ -126,9 +126,14 @@ export class PhraseIndex {
   /** The split of a row ('' for none). */
   splitOf(row: number): string { return this.splitNames[this.splitIds ? this.splitIds.get(row) : 0] ?? ''; }
 
-  /** Last row whose start is at or before virtual offset `offset`, searching rows [lo, hi). */
+  /**
+   * Last row whose start is at or before virtual offset `offset`, searching rows [lo, hi): galloping from `lo`, since
+   * the next match is usually a few rows on (a binary search over all rows per match was 2x slower on common words).
+   */
   private rowAt(offset: number, lo: number, hi: number): number {
-    hi--;
+    let step = 1;
+    while (lo + step < hi && this.starts.get(lo + step) <= offset) { lo += step; step *= 2; }
+    hi = Math.min(hi, lo + step) - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if (this.starts.get(mid) <= offset) lo = mid; else hi = mid - 1;
@@ -155,10 +160,12 @@ export class PhraseIndex {
     }
     const pattern = Buffer.from(form, 'utf8');
     let row = fromRow;
+    let textBlock = -1;
+    let text = this.blocks[0];
     while (row < toRow) {
       const start = this.starts.get(row);
       const block = Math.floor(start / BLOCK_BYTES);
-      const text = this.blocks[block].subarray(0, this.used[block]);
+      if (block !== textBlock) { text = this.blocks[block].subarray(0, this.used[block]); textBlock = block; }
       const at = text.indexOf(pattern, start - block * BLOCK_BYTES);
       if (at < 0) {
         // Nothing more in this block: go on with the first row of the next one (every block begins with a row).

@@ -47,7 +47,8 @@ describe('PhraseIndex', () => {
     assert.equal(index.count, raws.length);
   });
 
-  it('spans many 4 MiB blocks and truncates back to any row (an image entry found bad after its regions)', () => {
+  it('spans many 4 MiB blocks and truncates back to any row (an image entry found bad after its regions)', function () {
+    this.timeout(30_000);
     const words = ['tree', 'white shirt', 'man wearing a hat', 'zebra', 'sky'];
     const phrases: string[] = [];
     const index = new PhraseIndex();

@@ -1,6 +1,6 @@
 // Format detection from content (first 64 KB), never from the file name alone.
 import { strict as assert } from 'node:assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { detectFormat, detectFormatFromHead, FORMAT_DESCRIPTIONS, isFlickrSplitFile } from '../../../../src/core/datasets/detect';
 import { ReaderError } from '../../../../src/core/datasets/dataset';
@@ -78,6 +78,7 @@ describe('detectFormat (files)', () => {
     assert.equal(await isFlickrSplitFile(path.join(entities, 'val.txt')), true);
     assert.equal(await isFlickrSplitFile(path.join(entities, 'Sentences', '10002456.txt')), false, 'a Sentences file');
     const lone = path.join(WORK, 'lone');
+    rmSync(lone, { recursive: true, force: true });
     mkdirSync(path.join(lone, 'notes'), { recursive: true });
     writeFileSync(path.join(lone, 'test.txt'), '1000092795\n10002456\n');
     assert.equal(await isFlickrSplitFile(path.join(lone, 'test.txt')), false, 'ids but no Sentences/ beside them');
