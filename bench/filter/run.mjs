@@ -60,10 +60,10 @@ export { MetricStore } from './src/editor/metricStore';`,
   await build('ours', './src/editor/listView');
   const contenders = values.contenders.split(',');
   if (contenders.includes('previous')) {
-    // The previous listView.ts, as committed (its imports are types only, so it bundles beside today's tree).
-    const previous = path.join(root, 'src', 'editor', '.bench-previous-listView.ts');
+    // The previous listView.ts, as committed (its imports are types only, so it bundles from anywhere).
+    const previous = path.join(out, 'previous-listView.ts');
     writeFileSync(previous, execFileSync('git', ['show', `${PREVIOUS_COMMIT}:src/editor/listView.ts`], { cwd: root }));
-    try { await build('previous', './src/editor/.bench-previous-listView'); } finally { execFileSync('rm', ['-f', previous]); }
+    await build('previous', './bench/out/filter/previous-listView');
   }
   if (!existsSync(path.join(dir, 'image_data.json'))) {
     process.stderr.write(`generating ${file} (${images} images)...\n`);
