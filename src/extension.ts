@@ -15,6 +15,7 @@ import { registerModelStatus } from './editor/modelStatusBar';
 import type { ModelStatusView } from './core/modelStatus';
 import { registerUseCheckpointCommand } from './commands/useCheckpoint';
 import { registerOpenReportCommand } from './commands/openReport';
+import { registerFlickrSplitOpen } from './editor/flickrSplitOpen';
 
 /** What `activate` returns (vscode.extensions.getExtension(...).exports): used by the extension-host tests. */
 export interface AmcExtensionApi {
@@ -45,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): AmcExtensionApi {
   registerCompareCommand(context, engines);
   registerUseCheckpointCommand(context);
   registerOpenReportCommand(context, registry);
+  registerFlickrSplitOpen(context);
   const fineTune = registerFineTune(context, engines);
   const modelStatus = registerModelStatus(context, engines);
 

@@ -247,7 +247,17 @@ class App {
     });
     client.on('evaluation', (s) => this.renderSummary(s));
     client.on('missingImages', ({ missingImages }) => this.renderImagesBanner(missingImages ?? undefined));
-    client.on('filterProgress', ({ scanned, total, matches, from }) => {
+    client.on('filterProgress', ({ scanned, total, matches, from, viewId, complete, uncomputed }) => {
+      if (viewId !== undefined) {
+        // A filter answered while the file is still being read: its list grows as the host searches the new rows.
+        if (viewId !== this.list.viewIdentity) return;
+        this.list.setTotal(matches);
+        this.gallery.setTotal(matches);
+        if (uncomputed !== undefined) this.renderUncomputed(uncomputed);
+        this.setFilterCount(matches, !complete, scanned);
+        this.updateListEmpty();
+        return;
+      }
       if (this.listEmpty.hidden || this.list.element.getAttribute('aria-busy') !== 'true') return;
       const found = `${matches.toLocaleString('en-US')} match${matches === 1 ? '' : 'es'} ${from > 0 ? `in rows ${from.toLocaleString('en-US')}+` : 'so far'}`;
       const text = `${found} · indexing phrases for search (once per file): `
@@ -368,8 +378,9 @@ class App {
     this.listEmpty.hidden = false;
     this.listEmpty.replaceChildren(ui.progressRing('Building list'), el('span', undefined, 'Building list…'));
     try {
-      const { viewId, total, uncomputed } = await client.request('setView', { query: this.query }, abort.signal);
+      const { viewId, total, uncomputed, growing } = await client.request('setView', { query: this.query }, abort.signal);
       if (abort.signal.aborted) return;
+      this.setFilterCount(total, growing === true);
       this.renderUncomputed(uncomputed);
       this.pendingResort = 0;
       this.resortButton.element.hidden = true;
@@ -403,6 +414,7 @@ class App {
     let text: string;
     if (init && !init.indexingComplete && this.isIdentityQuery()) text = 'Reading the file…';
     else if (init && init.count === 0) text = 'This file has no samples.';
+    else if (this.filterRunning) text = 'No match yet: searching as the file is read…';
     else if (this.query.missesOnly && this.computedCount === 0) text = 'No computed rows yet: misses appear once samples are explained (scroll, or Evaluate pointing game).';
     else text = 'No samples match the filter.';
     this.listEmpty.replaceChildren(el('span', undefined, text));
@@ -589,6 +601,16 @@ class App {
   /** The index pass failed before any sample (the banner says why): never "reading…" forever. */
   private indexError: string | undefined;
   private statusNote = '';
+  private filterCount = '';
+  private filterRunning = false;
+  /** The filtered list's row count in the status line; `running`: still growing while the file is read. */
+  private setFilterCount(total: number, running: boolean, scanned?: number): void {
+    const rows = `${total.toLocaleString('en-US')} matching row${total === 1 ? '' : 's'}`;
+    this.filterRunning = running && !this.isIdentityQuery();
+    this.filterCount = this.isIdentityQuery() ? ''
+      : running ? `${rows} so far (searching as the file is read${scanned ? `: ${scanned.toLocaleString('en-US')} rows` : ''}…)` : rows;
+    this.renderStatus();
+  }
   private setStatusNote(note: string): void { this.statusNote = note; this.renderStatus(); }
 
   private renderStatus(): void {
@@ -602,6 +624,7 @@ class App {
       'error' in model ? 'no model' : `model ${model.name} (${model.providerNote ?? model.provider})`,
       init.comparison ? `comparing with the ${comparisonLabel(init.comparison)} model ${'error' in init.comparison.model ? `${init.comparison.dir} (not loaded)` : init.comparison.model.name}` : '',
       init.problemCount ? `${init.problemCount} problem${init.problemCount === 1 ? '' : 's'} (see Problems)` : '',
+      this.filterCount,
       this.statusNote,
     ];
     this.statusLine.textContent = parts.filter(Boolean).join(' · ');

@@ -1,6 +1,6 @@
 // One contender opening one VG region_descriptions.json, in its own process so peak RSS is its own.
 // Prints one JSON line: { contender, firstPageMs, fullMs, regions, maxRssMB } or { error }.
-//   node bench/open-vg/child.mjs ours|stream-json|json-parse FILE [READER_BUNDLE]
+//   node bench/open-vg/child.mjs ours|ours+phrases|stream-json|json-parse FILE [READER_BUNDLE]
 import { createReadStream, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -12,9 +12,9 @@ const cpu = () => { const u = process.cpuUsage(); return Math.round((u.user + u.
 let result;
 
 try {
-  if (contender === 'ours') {
+  if (contender === 'ours' || contender === 'ours+phrases') {
     const { openVgRegions } = createRequire(import.meta.url)(bundle);
-    const ds = await openVgRegions(file);
+    const ds = await openVgRegions(file, { phraseIndex: contender === 'ours+phrases' });
     const page = await ds.page(0, PAGE);
     const firstPageMs = ms(), firstPageCpuMs = cpu();
     if (page.length !== PAGE) throw new Error(`first page has ${page.length} samples`);

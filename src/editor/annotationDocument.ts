@@ -107,7 +107,7 @@ export class AnnotationDocument implements vscode.CustomDocument, vscode.Disposa
   /** Reads the file (with its first page), grants the roots, looks for the images and starts the lint. */
   private async load(imageRoot: string | undefined): Promise<void> {
     const t0 = Date.now();
-    const dataset = await openDataset(this.file, { imageRoot });
+    const dataset = await openDataset(this.file, { imageRoot, phraseIndex: true });
     if (this.disposed) { void dataset.close(); return; }
     // A file readable only in part still opens: the first samples may be all there is (the session says where it stops).
     const first = await dataset.page(0, 200).catch(() => [] as Sample[]);

@@ -1,6 +1,7 @@
 // The ordered list the webview pages through, built on the host so that sorting and filtering millions of rows
 // never crosses the message channel. A view maps a list position to a dataset index. No vscode import.
 import type { Dataset } from '../core/datasets/dataset';
+import { PhraseIndex, searchForm } from '../core/phraseIndex';
 import type { ViewQuery } from '../shared/protocol';
 import type { MetricStore } from './metricStore';
 
@@ -40,7 +41,8 @@ export class ArrayView implements ListView {
 export class SortedThenRestView implements ListView {
   readonly contiguous = false;
   uncomputed?: number;
-  constructor(private readonly sorted: Int32Array, private readonly computedAscending: Int32Array, private readonly count: () => number) {}
+  constructor(private readonly sorted: Int32Array, private readonly computedAscending: Int32Array,
+    private readonly count: () => number) {}
   total(): number { return Math.max(this.count(), this.sorted.length); }
   indexAt(position: number): number {
     if (position < this.sorted.length) return this.sorted[position];
@@ -78,100 +80,84 @@ function sortByMetric(indices: Int32Array, store: MetricStore, query: ViewQuery)
 const SCAN_PAGE = 5000;
 
 /**
- * Every phrase of a dataset, lower-cased, in one UTF-8 buffer ('\n' after each) with its start offsets, and each
- * row's split id: a text filter is then Buffer.indexOf over memory (memchr-fast) instead of re-reading and
- * re-parsing the file page by page for every keystroke (issue 14 item 4). Built once per dataset, on the first
- * filter, by the same page scan the filter did before.
+ * Rows of a text/split filter found in the part of the file indexed so far (the reader builds its phrase index while
+ * it reads the file): shown at once, and `extend()` searches what was indexed since, so the list and its count grow
+ * until the file is read (issue 14 item 4: first results in well under a second, even on the first query).
  */
-export class PhraseIndex {
-  private constructor(readonly text: Buffer, readonly starts: Uint32Array | Float64Array, readonly splitIds: Uint16Array, readonly splitNames: string[]) {}
+export class GrowingFilterView implements ListView {
+  readonly contiguous = false;
+  uncomputed?: number;
+  private found: number[] = [];
+  private searched = 0;
+  private uncomputedSoFar = 0;
 
-  get count(): number { return this.splitIds.length; }
-
-  /** `onPage`: each page's lower-cased phrases and splits as they are read (queries waiting count their matches). */
-  static async build(dataset: Dataset, signal: AbortSignal, onPage?: (page: IndexedPage) => void): Promise<PhraseIndex> {
-    await dataset.complete.catch(() => undefined); // a file readable in part: index what was read
-    const total = dataset.count();
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    const starts: number[] = [];
-    const splitIds = new Uint16Array(total);
-    const splitNames: string[] = [];
-    const splitId = new Map<string, number>();
-    for (let start = 0; start < total; start += SCAN_PAGE) {
-      if (signal.aborted) throw new Error('cancelled');
-      const page = await dataset.page(start, SCAN_PAGE);
-      // One string per page, one Buffer per page: few allocations for millions of phrases.
-      const lowered = page.map((s) => s.phrase.toLowerCase().replace(/\n/g, ' '));
-      const buf = Buffer.from(`${lowered.join('\n')}\n`, 'utf8');
-      let offset = bytes;
-      for (let k = 0; k < page.length; k++) {
-        const s = page[k];
-        starts.push(offset);
-        offset += Buffer.byteLength(lowered[k], 'utf8') + 1;
-        const name = s.split ?? '';
-        let id = splitId.get(name);
-        if (id === undefined) { id = splitNames.length; splitNames.push(name); splitId.set(name, id); }
-        splitIds[s.index] = id;
-      }
-      chunks.push(buf);
-      bytes += buf.length;
-      onPage?.({ lowered, splits: page.map((x) => x.split ?? ''), indices: page.map((x) => x.index), scanned: Math.min(total, start + SCAN_PAGE), total });
-      await new Promise((r) => setImmediate(r));
-    }
-    const packed = bytes < 2 ** 32 ? Uint32Array.from(starts) : Float64Array.from(starts);
-    return new PhraseIndex(Buffer.concat(chunks, bytes), packed, splitIds, splitNames);
+  constructor(private readonly dataset: Dataset, private readonly index: PhraseIndex, private readonly store: MetricStore,
+    private readonly query: ViewQuery, private readonly trackUncomputed: boolean) {
+    this.extend();
   }
 
-  /** Row of a byte offset in `text` (binary search over the starts). */
-  private rowAt(offset: number): number {
-    let lo = 0, hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.starts[mid] <= offset) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-  }
+  /** Rows searched so far (the dataset's count when the search last ran). */
+  get scanned(): number { return this.searched; }
 
-  /** Rows whose phrase contains `needle` (lower-case) and whose split is `split` (null: any), ascending. */
-  matches(needle: string, split: string | null, keep: (index: number) => boolean = () => true): number[] {
-    const splitWanted = split === null ? -1 : this.splitNames.indexOf(split);
-    if (split !== null && splitWanted < 0) return [];
-    const out: number[] = [];
-    if (!needle) {
-      for (let i = 0; i < this.count; i++) if ((splitWanted < 0 || this.splitIds[i] === splitWanted) && keep(i)) out.push(i);
-      return out;
-    }
-    const pattern = Buffer.from(needle, 'utf8');
-    let from = 0;
-    for (;;) {
-      const at = this.text.indexOf(pattern, from);
-      if (at < 0) break;
-      const row = this.rowAt(at);
-      // Continue after this row: one match per row.
-      from = row + 1 < this.starts.length ? this.starts[row + 1] : this.text.length;
-      if (at + pattern.length >= from) continue;   // runs over the '\n' into the next phrase: not inside this one
-      if ((splitWanted < 0 || this.splitIds[row] === splitWanted) && keep(row)) out.push(row);
-    }
-    return out;
+  /** The whole file is read and searched: the view will not grow any more. */
+  get complete(): boolean { return this.index.complete && this.searched >= Math.min(this.dataset.count(), this.index.count); }
+
+  total(): number { return this.found.length; }
+  indexAt(position: number): number { return this.found[position]; }
+
+  /** Search the rows indexed since the last call; true when new matches were found. */
+  extend(): boolean {
+    const upTo = Math.min(this.dataset.count(), this.index.count);
+    if (upTo <= this.searched) return false;
+    const before = this.found.length;
+    const more = this.index.matches(this.query.text.trim(), this.query.split, (i) => {
+      if (!this.store.has(i)) this.uncomputedSoFar++;
+      return !this.query.missesOnly || this.store.isMiss(i);
+    }, this.searched, upTo);
+    for (const row of more) this.found.push(row);
+    this.searched = upTo;
+    if (this.trackUncomputed) this.uncomputed = this.uncomputedSoFar;
+    return this.found.length > before;
   }
 }
 
-/** One page of an index build, as read. */
+/** One page of a page-scan index build, as read. */
 export interface IndexedPage { lowered: string[]; splits: string[]; indices: number[]; scanned: number; total: number; }
+
+/**
+ * A phrase index built by paging through a dataset whose reader builds none (the small formats), after indexing
+ * finished. `onPage` sees each page as it is read (queries waiting count their matches).
+ */
+export async function buildPhraseIndex(dataset: Dataset, signal: AbortSignal,
+  onPage?: (page: IndexedPage) => void): Promise<PhraseIndex> {
+  await dataset.complete.catch(() => undefined); // a file readable in part: index what was read
+  const total = dataset.count();
+  const index = new PhraseIndex();
+  for (let start = 0; start < total; start += SCAN_PAGE) {
+    if (signal.aborted) throw new Error('cancelled');
+    const page = await dataset.page(start, SCAN_PAGE);
+    for (const s of page) index.push(s.phrase, s.split);
+    onPage?.({
+      lowered: page.map((s) => searchForm(s.phrase)), splits: page.map((x) => x.split ?? ''), indices: page.map((x) => x.index),
+      scanned: Math.min(total, start + SCAN_PAGE), total,
+    });
+    await new Promise((r) => setImmediate(r));
+  }
+  return index;
+}
 
 const phraseIndexes = new WeakMap<Dataset, { index: Promise<PhraseIndex>; listeners: Set<(page: IndexedPage) => void> }>();
 
 /**
- * The dataset's phrase index, built on first use and shared by every view (and viewer) of that dataset. While it
- * is being built, `onPage` sees every page read from then on (until the returned promise settles).
+ * The dataset's phrase index built by paging, on first use, shared by every view (and viewer) of that dataset. While
+ * it is being built, `onPage` sees every page read from then on (until the returned promise settles).
  */
 export async function phraseIndexOf(dataset: Dataset, onPage?: (page: IndexedPage) => void): Promise<PhraseIndex> {
   let entry = phraseIndexes.get(dataset);
   if (!entry) {
     const listeners = new Set<(page: IndexedPage) => void>();
     // Not tied to one query: typing on while it builds must not restart it.
-    const index = PhraseIndex.build(dataset, new AbortController().signal, (page) => { for (const l of listeners) l(page); });
+    const index = buildPhraseIndex(dataset, new AbortController().signal, (page) => { for (const l of listeners) l(page); });
     entry = { index, listeners };
     index.catch(() => phraseIndexes.delete(dataset));
     phraseIndexes.set(dataset, entry);
@@ -180,12 +166,15 @@ export async function phraseIndexOf(dataset: Dataset, onPage?: (page: IndexedPag
   try { return await entry.index; } finally { if (onPage) entry.listeners.delete(onPage); }
 }
 
+export interface FilterProgress { scanned: number; total: number; matches: number; from: number }
+
 /**
- * Builds the view for a query. Text/split filters search the dataset's phrase index (built on the first filter,
- * after indexing finished); `signal` aborts when the user typed again.
+ * Builds the view for a query. Text/split filters search the dataset's phrase index: the reader's own, filled while
+ * it reads the file (a query during indexing gets a {@link GrowingFilterView} at once), else one built by paging on
+ * the first filter, after indexing finished. `signal` aborts when the user typed again.
  */
 export async function buildView(dataset: Dataset, store: MetricStore, query: ViewQuery, signal: AbortSignal,
-  onProgress?: (progress: { scanned: number; total: number; matches: number; from: number }) => void, only?: Int32Array): Promise<ListView> {
+  onProgress?: (progress: FilterProgress) => void, only?: Int32Array): Promise<ListView> {
   const filtersSamples = query.text.trim() !== '' || query.split !== null;
   const metricSort = query.sortKey !== 'index';
   if (only) return new ArrayView(await filterOnly(dataset, store, query, only, signal));
@@ -200,25 +189,40 @@ export async function buildView(dataset: Dataset, store: MetricStore, query: Vie
     return view;
   }
 
-  await dataset.complete.catch(() => undefined); // a file readable in part: search what was read (the viewer says where it stops)
-  const needle = query.text.trim().toLowerCase();
-  // While the index is built (the file's first filter), the pages read so far give a running match count.
-  let seen = 0, from: number | undefined;
-  const index = await phraseIndexOf(dataset, onProgress && ((page) => {
-    if (signal.aborted) return;
-    from ??= page.scanned - page.lowered.length;
-    for (let k = 0; k < page.lowered.length; k++) {
-      if ((query.split === null || page.splits[k] === query.split) && (!needle || page.lowered[k].includes(needle))
-        && (!query.missesOnly || store.isMiss(page.indices[k]))) seen++;
+  const needle = query.text.trim();
+  const live = dataset.phraseIndex?.();
+  let index: PhraseIndex;
+  if (live) {
+    if (!metricSort && !live.complete) return new GrowingFilterView(dataset, live, store, query, query.missesOnly);
+    // A metric sort needs every match: search as the file is read, reporting the running count.
+    const growing = new GrowingFilterView(dataset, live, store, query, false);
+    while (!live.complete) {
+      if (signal.aborted) throw new Error('cancelled');
+      growing.extend();
+      onProgress?.({ scanned: growing.scanned, total: dataset.count(), matches: growing.total(), from: 0 });
+      await new Promise((r) => setTimeout(r, 100));
     }
-    onProgress({ scanned: page.scanned, total: page.total, matches: seen, from: from ?? 0 });
-  }));
+    index = live;
+  } else {
+    // While the index is built (the file's first filter), the pages read so far give a running match count.
+    let seen = 0, from: number | undefined;
+    const form = searchForm(needle);
+    index = await phraseIndexOf(dataset, onProgress && ((page) => {
+      if (signal.aborted) return;
+      from ??= page.scanned - page.lowered.length;
+      for (let k = 0; k < page.lowered.length; k++) {
+        if ((query.split === null || page.splits[k] === query.split) && (!form || page.lowered[k].includes(form))
+          && (!query.missesOnly || store.isMiss(page.indices[k]))) seen++;
+      }
+      onProgress({ scanned: page.scanned, total: page.total, matches: seen, from: from ?? 0 });
+    }));
+  }
   if (signal.aborted) throw new Error('cancelled');
   let uncomputed = 0;
   const matches = index.matches(needle, query.split, (i) => {
     if (!store.has(i)) uncomputed++;
     return !query.missesOnly || store.isMiss(i);
-  });
+  }, 0, dataset.count());
   const filtered = Int32Array.from(matches);
   const counted = (v: ArrayView) => { if (metricSort || query.missesOnly) v.uncomputed = uncomputed; return v; };
   if (!metricSort) return counted(new ArrayView(filtered));
@@ -234,9 +238,10 @@ export async function buildView(dataset: Dataset, store: MetricStore, query: Vie
  * The view restricted to an explicit set of sample indices (ascending; an Insights bar's rows), with the query's
  * text, split and misses filters and its sort applied to them. Reads only the samples in the set.
  */
-async function filterOnly(dataset: Dataset, store: MetricStore, query: ViewQuery, only: Int32Array, signal: AbortSignal): Promise<Int32Array> {
+async function filterOnly(dataset: Dataset, store: MetricStore, query: ViewQuery, only: Int32Array,
+  signal: AbortSignal): Promise<Int32Array> {
   let kept = query.missesOnly ? only.filter((i) => store.isMiss(i)) : only;
-  const needle = query.text.trim().toLowerCase();
+  const needle = searchForm(query.text.trim());
   if (needle !== '' || query.split !== null) {
     const matches: number[] = [];
     for (let i = 0; i < kept.length;) {
@@ -245,7 +250,7 @@ async function filterOnly(dataset: Dataset, store: MetricStore, query: ViewQuery
       while (j + 1 < kept.length && kept[j + 1] === kept[j] + 1 && j + 1 - i < SCAN_PAGE) j++;
       for (const s of await dataset.page(kept[i], kept[j] - kept[i] + 1)) {
         if (query.split !== null && (s.split ?? '') !== query.split) continue;
-        if (needle && !s.phrase.toLowerCase().includes(needle)) continue;
+        if (needle && !searchForm(s.phrase).includes(needle)) continue;
         matches.push(s.index);
       }
       i = j + 1;

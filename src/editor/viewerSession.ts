@@ -18,7 +18,7 @@ import {
 import { splitDeltas } from '../shared/comparison';
 import { folderToAllow } from './imageRoots';
 import { toPayload, type EngineLike, type Explainer, type SampleExplanationLike } from './explainer';
-import { buildView, IdentityView, type ListView } from './listView';
+import { buildView, GrowingFilterView, IdentityView, type ListView } from './listView';
 import { MetricStore } from './metricStore';
 import { errorMessage } from '../core/errors';
 import type { Insights } from '../core/insights';
@@ -269,9 +269,22 @@ export class ViewerSession {
 
   private emitProgress(error = this.indexError): void {
     const ds = this.opts.dataset;
+    this.extendView();
     this.server.emit('datasetProgress', {
       count: ds.count(), indexingComplete: error === undefined && this.indexingDone, splits: ds.splits(),
       problemCount: this.problemCount(), error, ...this.health(),
+    });
+  }
+
+  /** A filter answered while the file is still being read grows with it: search the new rows, send the new total. */
+  private extendView(): void {
+    const view = this.view;
+    if (!(view instanceof GrowingFilterView)) return;
+    view.extend();
+    const ds = this.opts.dataset;
+    this.server.emit('filterProgress', {
+      viewId: this.viewId, scanned: view.scanned, total: ds.count(), matches: view.total(), from: 0,
+      complete: view.complete, ...(view.uncomputed !== undefined ? { uncomputed: view.uncomputed } : {}),
     });
   }
 
@@ -357,9 +370,13 @@ export class ViewerSession {
           this.server.emit('filterProgress', progress);
         }, only);
         if (build.signal.aborted) throw new RequestError('cancelled', 'cancelled');
+        if (view instanceof GrowingFilterView) view.extend();
         this.view = view;
         this.viewId++;
-        return { viewId: this.viewId, total: view.total(), ...(view.uncomputed !== undefined ? { uncomputed: view.uncomputed } : {}) };
+        return {
+          viewId: this.viewId, total: view.total(), ...(view.uncomputed !== undefined ? { uncomputed: view.uncomputed } : {}),
+          ...(view instanceof GrowingFilterView && !view.complete ? { growing: true } : {}),
+        };
       },
 
       getRows: async ({ viewId, start, limit }) => {

@@ -17,7 +17,7 @@ import {
  * and into InitResult; the webview compares both with the version it was built with and refuses to run on a
  * mismatch (a stale out/webview.js next to a newer host, or the reverse). Raise it on any incompatible change.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** What the webview says when the host speaks another protocol version, or undefined when they agree. */
 export function protocolMismatch(hostVersion: unknown, webviewVersion: number = PROTOCOL_VERSION): string | undefined {
@@ -302,7 +302,8 @@ export interface RequestMap {
    * `uncomputed` (metric sorts and misses only): rows the text/split filters admit that were not computed yet;
    * misses only cannot list them, a metric sort lists them after the sorted rows.
    */
-  setView: { params: { query: ViewQuery }; result: { viewId: number; total: number; uncomputed?: number } };
+  /** `growing`: answered from the part of the file read so far; filterProgress events with this viewId follow. */
+  setView: { params: { query: ViewQuery }; result: { viewId: number; total: number; uncomputed?: number; growing?: boolean } };
   /** A page of the current view. Rows are never sent whole: limit ≤ MAX_PAGE. */
   getRows: { params: { viewId: number; start: number; limit: number }; result: { viewId: number; total: number; rows: Row[] } };
   getSample: { params: { index: number }; result: SampleDetail };
@@ -392,10 +393,15 @@ export interface EventMap {
   /** The comparison model was set, changed or turned off (null); an evaluation of the old pair is dropped. */
   comparisonChanged: { comparison: ComparisonInfo | null };
   /**
-   * The first text/split filter of a file indexes its phrases (once): how far it got, and how many rows from row
-   * `from` (where this query joined the build; 0 for the query that started it) to `scanned` matched the query.
+   * A text/split filter still running. Without `viewId`: the first filter of a small file indexes its phrases (once):
+   * how far it got, and how many rows from row `from` (where this query joined the build; 0 for the query that started
+   * it) to `scanned` matched. With `viewId`: that view was answered while the file is still being read and grows with
+   * it: `matches` is its new total (rows searched: `scanned`), `complete` once the whole file is searched.
    */
-  filterProgress: { scanned: number; total: number; matches: number; from: number };
+  filterProgress: {
+    scanned: number; total: number; matches: number; from: number;
+    viewId?: number; complete?: boolean; uncomputed?: number;
+  };
   /** Host asks the webview to select and explain a sample (e.g. from a command). */
   select: { index: number };
   /** An evaluation report was loaded into this viewer: its rows now have results (refresh the list and insights). */

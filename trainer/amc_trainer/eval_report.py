@@ -20,12 +20,14 @@ WRITER = "python -m amc_trainer eval"
 
 def accuracy_rows(records: list[dict]) -> list[dict]:
     """The report's "accuracy": {split, hits, total, accuracy} per split in order of first appearance, then "all"
-    (src/core/math/pointing.ts accuracyBySplit)."""
+    (src/core/math/pointing.ts accuracyBySplit); records without a split are a "(none)" row only beside named splits."""
     rows: dict[str, dict] = {}
     for r in records:
         row = rows.setdefault(r["split"] if r["split"] is not None else "(none)", {"hits": 0, "total": 0})
         row["total"] += 1
         row["hits"] += int(r["hit"])
+    if list(rows) == ["(none)"]:  # no splits at all: the "all" row alone, as accuracyBySplit
+        rows.clear()
     out = [{"split": name, **row, "accuracy": row["hits"] / row["total"]} for name, row in rows.items()]
     hits, total = sum(int(r["hit"]) for r in records), len(records)
     return out + [{"split": "all", "hits": hits, "total": total, "accuracy": hits / total if total else None}]

@@ -173,3 +173,12 @@ def test_eval_cli_errors_name_the_problem(synth, tiny_checkpoint, tmp_path):
     assert run.returncode == 2 and "no queries in split 'val'" in run.events[-1]["message"]
     run = run_cli(["eval", "--checkpoint", str(tmp_path / "nope.pth"), "--data", str(synth / "vg_test.json")])
     assert run.returncode == 2 and "nope.pth: checkpoint not found" in run.events[-1]["message"]
+
+
+def test_accuracy_rows_of_a_file_without_splits_is_the_all_row_alone():
+    from amc_trainer.eval_report import accuracy_rows
+
+    rows = accuracy_rows([{"split": None, "hit": True}, {"split": None, "hit": False}])
+    assert [(r["split"], r["hits"], r["total"]) for r in rows] == [("all", 1, 2)]
+    mixed = accuracy_rows([{"split": "val", "hit": True}, {"split": None, "hit": False}])
+    assert [r["split"] for r in mixed] == ["val", "(none)", "all"]

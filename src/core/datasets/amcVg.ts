@@ -4,24 +4,21 @@
 // viewer and the pointing game use the union). Indexed by the byte scanner like the raw VG file, because the
 // authors' files are large too.
 import { type FileHandle } from 'node:fs/promises';
-import { errorMessage } from '../errors';
 import * as path from 'node:path';
 import type { BoxXYXY, Problem, Sample } from '../types';
 import { preCaption } from '../text';
-import { problem, sampleProblems } from '../lint';
+import { problem } from '../lint';
+import { PhraseIndex } from '../phraseIndex';
 import { ReaderError, type Dataset } from './dataset';
 import {
-  ChunkWindow, GrowableColumn, IndexProgress, JsonScanError, MAX_ENTRY_BYTES, JsonScanner, parseElement, readRange, scanFile,
-  type ScanHandler, type ScanOpenOptions,
-  openAnnotationFile, openAnnotationHandle, stoppedError,
+  ChunkWindow, GrowableColumn, JsonScanError, MAX_ENTRY_BYTES, parseElement, readRange, type ScanOpenOptions,
 } from './jsonScan';
+import { IndexedJsonDataset, openIndexedJson, type IndexedJsonIndexer } from './indexedJson';
 import { resolveImage, show } from './loadedDataset';
 
 export async function openAmcVg(file: string, opts: ScanOpenOptions = {}): Promise<Dataset> {
-  const absolute = path.resolve(file);
-  const size = await openAnnotationFile(absolute);
-  if (size === 0) throw new ReaderError(absolute, undefined, 'the file is empty (0 bytes); expected an AMC VG JSON list [{"image", "caption", "bbox"}]');
-  return new AmcVgDataset(absolute, size, opts);
+  const opened = await openIndexedJson(file, 'expected an AMC VG JSON list [{"image", "caption", "bbox"}]');
+  return new AmcVgDataset(opened.file, opened.size, opts);
 }
 
 /** Why a parsed entry cannot give samples (docs/reference.md §5.1 schema), or undefined when it can. */
@@ -51,7 +48,7 @@ export function entryError(e: unknown): string | undefined {
  * checked while indexing (bytes from the ChunkWindow): a bad entry is skipped, counted in `badEntries` and reported
  * as an 'unreadable-entry' problem, so it never makes the file unopenable or a page fail.
  */
-class AmcIndexer implements ScanHandler {
+class AmcIndexer implements IndexedJsonIndexer {
   readonly entryStart: GrowableColumn;
   readonly entryLength = new GrowableColumn();
   readonly sampleEntry = new GrowableColumn();
@@ -64,7 +61,8 @@ class AmcIndexer implements ScanHandler {
   private entryOffset = 0;
   private entryIsObject = true;
 
-  constructor(private readonly file: string, wideOffsets: boolean) {
+  constructor(private readonly file: string, wideOffsets: boolean, private readonly phrases?: PhraseIndex,
+    private readonly split?: string) {
     this.entryStart = new GrowableColumn(wideOffsets);
   }
 
@@ -112,6 +110,7 @@ class AmcIndexer implements ScanHandler {
     for (let c = 0; c < n; c++) {
       this.sampleEntry.push(entry);
       this.sampleCaption.push(c);
+      this.phrases?.push(Array.isArray(captions) ? captions[c] as string : captions as string, this.split);
     }
   }
 
@@ -128,73 +127,25 @@ class AmcIndexer implements ScanHandler {
   get committed(): number { return this.sampleEntry.length; }
 }
 
-class AmcVgDataset implements Dataset {
+class AmcVgDataset extends IndexedJsonDataset<AmcIndexer> {
   readonly format = 'amc-vg' as const;
-  readonly complete: Promise<void>;
-  private readonly progress = new IndexProgress();
-  private readonly indexer: AmcIndexer;
   private readonly imageRoot: string;
-  private readonly servedProblems = new Map<number, Problem[]>();
-  private readHandle: Promise<FileHandle> | undefined;
-  private readonly abort = new AbortController();
-  private closed = false;
   /** The format has no split field: like the trainer's reader (data.split_from_name), take it from the file
    *  name (vg_val.json → val); none for names without one (AMC's vg_descriptions.json). */
   private readonly split: string | undefined;
 
-  constructor(readonly file: string, size: number, private readonly opts: ScanOpenOptions) {
-    this.split = splitFromFileName(file);
+  constructor(file: string, size: number, opts: ScanOpenOptions) {
+    const split = splitFromFileName(file);
+    const phrases = opts.phraseIndex ? new PhraseIndex(size >= 2 ** 32) : undefined;
+    super(file, new AmcIndexer(file, size >= 2 ** 32, phrases, split), opts,
+      { depths: { eventDepth: 2, keyDepth: 1, scalarDepth: 1 }, unit: ['sample', 'samples'] }, phrases);
+    this.split = split;
     // AMC joins `image` to the config's image_root with os.path.join; default: the annotation file's folder.
     this.imageRoot = path.resolve(opts.imageRoot ?? path.dirname(file));
-    this.indexer = new AmcIndexer(file, size >= 2 ** 32);
-    this.readHandle = openAnnotationHandle(file); // opened now so the first page needs one read, not two
-    this.readHandle.catch(() => undefined);
-    this.complete = this.index();
-    this.complete.catch(() => undefined); // reported through `complete`/`page`; never an unhandled rejection
   }
 
-  private async index(): Promise<void> {
-    const indexer = this.indexer;
-    const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, this.abort.signal]) : this.abort.signal;
-    const scanner = new JsonScanner(indexer, { eventDepth: 2, keyDepth: 1, scalarDepth: 1 });
-    try {
-      await scanFile(this.file, scanner, {
-        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, window: indexer.window,
-        afterChunk: () => this.progress.step(indexer.committed),
-      });
-      this.progress.publish(indexer.committed);
-      this.progress.finish();
-    } catch (err) {
-      if (this.closed) { this.progress.finish(); return; } // closing stops indexing; nothing went wrong
-      const error = err instanceof JsonScanError
-        ? await stoppedError(this.file, err, indexer.describe(err.offset), indexer.committed, ['sample', 'samples'])
-        : new ReaderError(this.file, undefined, errorMessage(err));
-      this.progress.publish(indexer.committed);
-      this.progress.finish(error);
-      throw error;
-    }
-  }
-
-  count(): number { return this.progress.committed; }
-
-  async page(start: number, limit: number): Promise<Sample[]> {
-    if (!Number.isInteger(start) || start < 0 || !Number.isInteger(limit) || limit < 0) {
-      throw new RangeError(`page(${start}, ${limit}): start and limit must be non-negative integers`);
-    }
-    if (this.closed) throw new ReaderError(this.file, undefined, 'the dataset was closed');
-    await this.progress.waitFor(start + limit);
-    return this.progress.serve(() => this.read(start, limit));
-  }
-
-  private async read(start: number, limit: number): Promise<Sample[]> {
-    const end = Math.min(start + limit, this.progress.committed);
-    if (end <= start) {
-      if (this.progress.error && start >= this.progress.committed && limit > 0) throw this.progress.error;
-      return [];
-    }
+  protected async read(handle: FileHandle, start: number, end: number): Promise<Sample[]> {
     const ix = this.indexer;
-    this.readHandle ??= openAnnotationHandle(this.file);
-    const handle = await this.readHandle;
     const firstEntry = ix.sampleEntry.get(start), lastEntry = ix.sampleEntry.get(end - 1);
     const byteStart = ix.entryStart.get(firstEntry);
     const bytes = await readRange(handle, byteStart, ix.entryStart.get(lastEntry) + ix.entryLength.get(lastEntry));
@@ -253,26 +204,10 @@ class AmcVgDataset implements Dataset {
       ids: many ? { entry, caption: captionIndex } : { entry },
       source: { file: this.file, entry: many ? `entry [${entry}] caption ${captionIndex}` : `entry [${entry}]`, byteOffset },
     };
-    const found = sampleProblems(sample);
-    if (found.length) this.servedProblems.set(index, found);
-    return sample;
+    return this.served(sample);
   }
-
-  problems(): Problem[] {
-    return [...this.indexer.problems, ...[...this.servedProblems.values()].flat()];
-  }
-
-  badEntries(): number { return this.indexer.badEntries; }
 
   splits(): string[] { return this.split ? [this.split] : []; }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.abort.abort();
-    await this.complete.catch(() => undefined);
-    if (this.readHandle) await this.readHandle.then((h) => h.close(), () => undefined);
-    this.readHandle = undefined;
-  }
 }
 
 /** A split word delimited by start/end, '_', '-' or '.' in the base name, as the trainer's `split_from_name`. */

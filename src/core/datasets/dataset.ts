@@ -2,6 +2,7 @@
 // `index.ts` (format detection + open) picks one. Pure TypeScript with node:fs only: no vscode.
 import type { DatasetFormat, Problem, Sample } from '../types';
 import { BoundedReadError } from '../boundedRead';
+import type { PhraseIndex } from '../phraseIndex';
 
 export interface OpenOptions {
   /** Folder images are resolved against; default: the reader's rule for its format (see README). */
@@ -14,6 +15,11 @@ export interface OpenOptions {
   onProgress?: (bytesRead: number, totalBytes: number) => void;
   /** Abort indexing (closing an editor). */
   signal?: AbortSignal;
+  /**
+   * Build the phrase search index (src/core/phraseIndex.ts) while indexing, for the viewer's text filter: the
+   * byte-scan readers (VG, AMC VG) honour it; other formats are small and are searched by paging.
+   */
+  phraseIndex?: boolean;
   /** Cap for each side file a dataset names (instances.json, image_data.json, Annotations/*.xml); default DEFAULT_MAX_FILE_BYTES. */
   maxFileBytes?: number;
 }
@@ -38,6 +44,11 @@ export interface Dataset {
    * count(). Absent: the reader skips none.
    */
   badEntries?(): number;
+  /**
+   * The phrase index built while indexing (OpenOptions.phraseIndex), searchable over rows [0, count()) as it grows;
+   * absent or undefined: the viewer builds one by paging.
+   */
+  phraseIndex?(): PhraseIndex | undefined;
   /** Distinct splits present, in first-seen order. */
   splits(): string[];
   /** Release file handles and stop indexing. */

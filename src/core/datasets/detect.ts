@@ -1,6 +1,7 @@
 // Dataset format detection from a file's first bytes (content first; the name is never required).
 // JSON heads are walked with the byte scanner, so a 700 MB file costs one 64 KB read.
 import { BoundedReadError, openRegularFile } from '../boundedRead';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { DatasetFormat } from '../types';
 import { ReaderError } from './dataset';
@@ -44,6 +45,30 @@ export async function detectFormat(file: string): Promise<DatasetFormat> {
     return detectFormatFromHead(head.subarray(0, bytesRead), absolute, st.size);
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * A Flickr30k Entities split file (`train.txt` / `val.txt` / `test.txt`: image ids, one per line) with its `Sentences/`
+ * folder beside it, told by content: the viewer opens these when they are opened as text (src/editor/flickrSplitOpen.ts).
+ * False for every other file, and for any file that cannot be read.
+ */
+export async function isFlickrSplitFile(file: string): Promise<boolean> {
+  if (path.extname(file).toLowerCase() !== '.txt') return false;
+  try {
+    if (!(await stat(path.join(path.dirname(file), 'Sentences'))).isDirectory()) return false;
+    if (await detectFormat(file) !== 'flickr-raw') return false;
+    // flickr-raw is also a Sentences/{id}.txt ("[/EN#..." lines): a split file starts with an image id.
+    const { handle } = await openRegularFile(file, { what: 'annotation file', maxBytes: Number.POSITIVE_INFINITY });
+    try {
+      const head = Buffer.alloc(64);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      return /^\ufeff?\s*\d/.test(head.subarray(0, bytesRead).toString('utf8'));
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return false;
   }
 }
 

@@ -8,13 +8,14 @@ import { BoundedReadError, DEFAULT_MAX_FILE_BYTES, openRegularFile } from '../bo
 import * as path from 'node:path';
 import type { BoxXYXY, Problem, Sample } from '../types';
 import { preCaption } from '../text';
-import { problem, sampleProblems } from '../lint';
+import { problem } from '../lint';
+import { PhraseIndex } from '../phraseIndex';
 import { ReaderError, type Dataset } from './dataset';
 import {
-  ChunkWindow, GrowableColumn, IndexProgress, JsonScanError, MAX_ENTRY_BYTES, JsonScanner, parseElement, readRange, scanFile,
+  ChunkWindow, GrowableColumn, IndexProgress, JsonScanError, MAX_ENTRY_BYTES, JsonScanner, parseElement, readRange,
   type ScanHandler, type ScanOpenOptions,
-  openAnnotationFile, openAnnotationHandle, stoppedError,
 } from './jsonScan';
+import { IndexedJsonDataset, openIndexedJson, type IndexedJsonIndexer } from './indexedJson';
 import { show } from './loadedDataset';
 
 interface ImageInfo { width?: number; height?: number; relPath?: string }
@@ -131,10 +132,8 @@ class ImageData implements ScanHandler {
 
 /** Open a VG region_descriptions.json. Returns at once; `page()` serves regions while indexing continues. */
 export async function openVgRegions(file: string, opts: ScanOpenOptions = {}): Promise<Dataset> {
-  const absolute = path.resolve(file);
-  const size = await openAnnotationFile(absolute);
-  if (size === 0) throw new ReaderError(absolute, undefined, 'the file is empty (0 bytes); expected a VG region_descriptions.json list');
-  return new VgRegionsDataset(absolute, size, opts);
+  const opened = await openIndexedJson(file, 'expected a VG region_descriptions.json list');
+  return new VgRegionsDataset(opened.file, opened.size, opts);
 }
 
 /** Why a parsed region cannot be a sample (the schema of docs/reference.md §5.4), or undefined when it can. */
@@ -182,7 +181,7 @@ function keyIndex(b: Uint8Array, from: number, to: number): number {
  * no strings or objects, several times cheaper than JSON.parse on VG regions; anything it is unsure of (escaped keys,
  * nested values, exponents, true/false) returns false and gets the exact check instead.
  */
-export function isPlainValidRegion(b: Uint8Array, from = 0, to = b.length): boolean {
+export function isPlainValidRegion(b: Uint8Array, from = 0, to = b.length, phrase?: { from: number; to: number }): boolean {
   const n = to;
   const kinds = [KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE, KIND_NONE];
   let i = skipSpace(b, from, n);
@@ -201,6 +200,7 @@ export function isPlainValidRegion(b: Uint8Array, from = 0, to = b.length): bool
     i = skipSpace(b, i + 1, n);
     let kind: number;
     const c = b[i];
+    const valueStart = i + 1;
     if (c === 0x22) {
       i++;
       while (i < n && b[i] !== 0x22) {
@@ -239,6 +239,7 @@ export function isPlainValidRegion(b: Uint8Array, from = 0, to = b.length): bool
     }
     const k = keyIndex(b, keyStart, keyEnd);
     if (k >= 0) kinds[k] = kind;
+    if (k === 4 && phrase && kind === KIND_STRING) { phrase.from = valueStart; phrase.to = i - 1; }
     i = skipSpace(b, i, n);
     if (b[i] === 0x2c) { i++; continue; }
     if (b[i] !== 0x7d) return false;
@@ -259,7 +260,7 @@ interface PendingBadRegion { offset: number; regionId?: string; why: string }
  * skipped, counted in `badEntries` and reported as an 'unreadable-entry' problem, so one bad entry never makes
  * the file unopenable and no page ever fails on it.
  */
-class VgIndexer implements ScanHandler {
+class VgIndexer implements IndexedJsonIndexer {
   readonly regionStart: GrowableColumn;
   readonly regionLength = new GrowableColumn();
   readonly imageFirstRegion = new GrowableColumn();
@@ -283,9 +284,13 @@ class VgIndexer implements ScanHandler {
   private regionBad: string | undefined;
   private pendingBad: PendingBadRegion[] = [];
 
-  constructor(private readonly file: string, wideOffsets: boolean) {
+  private readonly phraseAt = { from: 0, to: 0 };
+
+  constructor(private readonly file: string, wideOffsets: boolean, private readonly phrases?: PhraseIndex) {
     this.regionStart = new GrowableColumn(wideOffsets);
   }
+
+  get committed(): number { return this.committedRegions; }
 
   /** Where the scanner is, for error messages: the image entry being read, if any. */
   describe(offset: number): string {
@@ -343,10 +348,14 @@ class VgIndexer implements ScanHandler {
     const start = this.regionOpen;
     let why = this.regionBad;
     let regionId: string | undefined;
+    let phrase: string | undefined;
+    let located: Uint8Array | undefined;
+    let plain = false;
     if (why === undefined) {
-      const located = this.window.locate(start, offset + 1);
+      located = this.window.locate(start, offset + 1);
       if (!located) why = `the region is larger than ${MAX_ENTRY_BYTES >> 20} MB`;
-      else if (!isPlainValidRegion(located, this.window.from, this.window.to)) {
+      else if (isPlainValidRegion(located, this.window.from, this.window.to, this.phrases && this.phraseAt)) plain = true;
+      else {
         const bytes = Buffer.from(located.buffer, located.byteOffset + this.window.from, this.window.to - this.window.from);
         // Not the common flat shape (or something is wrong): the exact check, JSON.parse + regionError.
         // latin1: JSON.parse accepts exactly the same bytes as with utf8 (only string contents differ, and only types
@@ -361,12 +370,21 @@ class VgIndexer implements ScanHandler {
           const r = parsed.value as Record<string, unknown>;
           const id = r.region_id ?? r.id;
           if (typeof id === 'number' || typeof id === 'string') regionId = String(id);
+          // The phrase as the page read decodes it (UTF-8), for the search index.
+          if (why === undefined && this.phrases) phrase = (JSON.parse(bytes.toString('utf8')) as { phrase: string }).phrase;
         }
       }
     }
     if (why !== undefined) { this.pendingBad.push({ offset: start, regionId, why }); return; }
     this.regionStart.push(start);
     this.regionLength.push(offset + 1 - start);
+    if (!this.phrases) return;
+    if (phrase !== undefined) this.phrases.push(phrase);
+    else if (plain && located) {
+      const from = this.phraseAt.from, to = this.phraseAt.to;
+      // isPlainValidRegion checked the escapes, so this never fails; a failure would shift every later row.
+      if (!this.phrases.pushJsonString(located, from, to)) this.phrases.push('');
+    }
   }
 
   private closeImage(offset: number): void {
@@ -379,6 +397,7 @@ class VgIndexer implements ScanHandler {
       const regions = this.regionLength.length - this.imageFirst + this.pendingBad.length;
       this.regionStart.truncate(this.imageFirst);
       this.regionLength.truncate(this.imageFirst);
+      this.phrases?.truncate(this.imageFirst);
       this.bad(label, this.imageOffset, `${label} ${why}; ${regions ? `its ${regions} region(s) are` : 'it is'} skipped`);
       this.pendingBad = [];
       return;
@@ -424,54 +443,23 @@ class VgIndexer implements ScanHandler {
   }
 }
 
-class VgRegionsDataset implements Dataset {
+class VgRegionsDataset extends IndexedJsonDataset<VgIndexer> {
   readonly format = 'vg-regions' as const;
-  readonly complete: Promise<void>;
-  private readonly progress = new IndexProgress();
-  private readonly indexer: VgIndexer;
   private readonly imageRoot: string;
   private readonly imageInfo: Promise<ImageData | undefined>;
   private readonly imagePaths = new Map<string, Promise<string>>();
-  private readonly servedProblems = new Map<number, Problem[]>();
-  private readHandle: Promise<FileHandle> | undefined;
-  private readonly abort = new AbortController();
-  private closed = false;
 
-  constructor(readonly file: string, size: number, private readonly opts: ScanOpenOptions) {
+  constructor(file: string, size: number, opts: ScanOpenOptions) {
+    const phrases = opts.phraseIndex ? new PhraseIndex(size >= 2 ** 32) : undefined;
+    super(file, new VgIndexer(file, size >= 2 ** 32, phrases), opts,
+      { depths: { eventDepth: 4, keyDepth: 3, scalarDepth: 3 }, unit: ['region', 'regions'] }, phrases);
     this.imageRoot = path.resolve(opts.imageRoot ?? path.dirname(file));
-    this.indexer = new VgIndexer(file, size >= 2 ** 32);
     this.imageInfo = this.loadImageData();
     this.imageInfo.catch(() => undefined);
-    this.readHandle = openAnnotationHandle(file); // opened now so the first page needs one read, not two
-    this.readHandle.catch(() => undefined);
-    this.complete = this.index();
-    this.complete.catch(() => undefined); // reported through `complete`/`page`; never an unhandled rejection
   }
 
-  private async index(): Promise<void> {
-    const indexer = this.indexer;
-    const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, this.abort.signal]) : this.abort.signal;
-    const scanner = new JsonScanner(indexer, { eventDepth: 4, keyDepth: 3, scalarDepth: 3 });
-    try {
-      await scanFile(this.file, scanner, {
-        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, window: indexer.window, afterChunk: async () => {
-          // Sizes first: the first page needs them, and both compete for the one JS thread.
-          await this.imageInfo.catch(() => undefined);
-          await this.progress.step(indexer.committedRegions);
-        },
-      });
-      this.progress.publish(indexer.committedRegions);
-      this.progress.finish();
-    } catch (err) {
-      if (this.closed) { this.progress.finish(); return; } // closing stops indexing; nothing went wrong
-      const error = err instanceof JsonScanError
-        ? await stoppedError(this.file, err, indexer.describe(err.offset), indexer.committedRegions, ['region', 'regions'])
-        : err instanceof ReaderError ? err : new ReaderError(this.file, undefined, errorMessage(err));
-      this.progress.publish(indexer.committedRegions);
-      this.progress.finish(error);
-      throw error;
-    }
-  }
+  /** Sizes first: the first page needs them, and both compete for the one JS thread. */
+  protected override beforeStep(): Promise<unknown> { return this.imageInfo.catch(() => undefined); }
 
   /** image_data.json (companion or next to the file): sizes and the VG_100K / VG_100K_2 folder from each url. */
   private async loadImageData(): Promise<ImageData | undefined> {
@@ -503,27 +491,9 @@ class VgRegionsDataset implements Dataset {
     return found;
   }
 
-  count(): number { return this.progress.committed; }
-
-  async page(start: number, limit: number): Promise<Sample[]> {
-    if (!Number.isInteger(start) || start < 0 || !Number.isInteger(limit) || limit < 0) {
-      throw new RangeError(`page(${start}, ${limit}): start and limit must be non-negative integers`);
-    }
-    if (this.closed) throw new ReaderError(this.file, undefined, 'the dataset was closed');
-    await this.progress.waitFor(start + limit);
-    return this.progress.serve(() => this.read(start, limit));
-  }
-
-  private async read(start: number, limit: number): Promise<Sample[]> {
-    const end = Math.min(start + limit, this.progress.committed);
-    if (end <= start) {
-      if (this.progress.error && start >= this.progress.committed && limit > 0) throw this.progress.error;
-      return [];
-    }
+  protected async read(handle: FileHandle, start: number, end: number): Promise<Sample[]> {
     const indexer = this.indexer;
     const info = await this.imageInfo;
-    this.readHandle ??= openAnnotationHandle(this.file);
-    const handle = await this.readHandle;
     const byteStart = indexer.regionStart.get(start);
     const byteEnd = indexer.regionStart.get(end - 1) + indexer.regionLength.get(end - 1);
     const bytes = await readRange(handle, byteStart, byteEnd);
@@ -573,24 +543,8 @@ class VgRegionsDataset implements Dataset {
       ids: { image_id: /^\d+$/.test(imageId) ? Number(imageId) : imageId, region_id: regionId },
       source: { file: this.file, entry: `image ${imageId}, region ${regionId}`, byteOffset },
     };
-    const found = sampleProblems(sample);
-    if (found.length) this.servedProblems.set(index, found);
-    return sample;
+    return this.served(sample);
   }
-
-  problems(): Problem[] {
-    return [...this.indexer.problems, ...[...this.servedProblems.values()].flat()];
-  }
-
-  badEntries(): number { return this.indexer.badEntries; }
 
   splits(): string[] { return []; }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.abort.abort();
-    await this.complete.catch(() => undefined);
-    if (this.readHandle) await this.readHandle.then((h) => h.close(), () => undefined);
-    this.readHandle = undefined;
-  }
 }

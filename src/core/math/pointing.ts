@@ -46,8 +46,12 @@ export function pointingGame(rawCam: MapArray, grid: number, width: number, heig
 
 export interface SplitAccuracy { split: string; hits: number; total: number; accuracy: number; }
 
-/** Accuracy = hits / queries per split (docs/reference.md §4.1 step 5), splits in first-seen order, then an 'all' row. */
-export function accuracyBySplit(rows: Iterable<{ split?: string; hit: boolean }>): SplitAccuracy[] {
+/**
+ * Accuracy = hits / queries per split (docs/reference.md §4.1 step 5), splits in first-seen order, then an 'all' row.
+ * Samples without a split form a '(none)' row only beside named splits: a file without splits gets the 'all' row
+ * alone (a '(none)' row would repeat it under a name that reads like a missing result).
+ */
+export function accuracyBySplit(rows: Iterable<{ split?: string | null; hit: boolean }>): SplitAccuracy[] {
   const bySplit = new Map<string, { hits: number; total: number }>();
   let hits = 0, total = 0;
   for (const r of rows) {
@@ -57,6 +61,7 @@ export function accuracyBySplit(rows: Iterable<{ split?: string; hit: boolean }>
     if (r.hit) { s.hits++; hits++; }
     bySplit.set(key, s);
   }
+  if (bySplit.size === 1) bySplit.delete('(none)');
   const out = [...bySplit].map(([split, s]) => ({ split, ...s, accuracy: s.hits / s.total }));
   out.push({ split: 'all', hits, total, accuracy: total ? hits / total : NaN });
   return out;

@@ -143,6 +143,16 @@ describe('amc explain / eval / demo', function () {
     assert.ok(r.stdout.includes(`report ${out}`));
   });
 
+  it('eval of a file without splits prints and reports the all row alone, no "(none)" row (issue 14 item 4)', () => {
+    const out = path.join(tmp, 'report-vg.json');
+    const r = amc('eval', path.join(SYNTH, 'region_descriptions.json'), '--model', TINY, '--out', out, '--limit', '4');
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(readFileSync(out, 'utf8')) as EvalReport;
+    assert.deepEqual(rep.accuracy.map((a) => [a.split, a.total]), [['all', 4]]);
+    assert.match(r.stdout, /^all\s+\d+ \/ 4\s+\d+\.\d\d%$/m);
+    assert.doesNotMatch(r.stdout, /\(none\)/);
+  });
+
   it('eval --split and --limit', () => {
     const out = path.join(tmp, 'report-a.json');
     let r = amc('eval', REFCOCO_TEST, '--model', TINY, '--out', out, '--split', 'testA', '--limit', '3');

@@ -79,6 +79,14 @@ describe('core math: evaluation path (docs/reference.md §4.1)', () => {
     assert.deepEqual(acc.map((a) => [a.split, a.hits, a.total, a.accuracy]),
       [['val', 1, 2, 0.5], ['testA', 0, 1, 0], ['all', 1, 3, 1 / 3]]);
   });
+
+  it('a file without splits gets the all row alone, no (none) row; samples without a split beside named ones keep it (issue 14 item 4)', () => {
+    const none = accuracyBySplit([{ hit: true }, { split: undefined, hit: false }, { split: null, hit: true }]);
+    assert.deepEqual(none.map((a) => [a.split, a.hits, a.total]), [['all', 2, 3]]);
+    const mixed = accuracyBySplit([{ split: 'val', hit: true }, { hit: false }]);
+    assert.deepEqual(mixed.map((a) => [a.split, a.hits, a.total]), [['val', 1, 1], ['(none)', 0, 1], ['all', 1, 2]]);
+    assert.deepEqual(accuracyBySplit([]).map((a) => [a.split, a.total]), [['all', 0]]);
+  });
 });
 
 describe('core math: box masks (docs/reference.md §2)', () => {

@@ -1,8 +1,8 @@
 // Format detection from content (first 64 KB), never from the file name alone.
 import { strict as assert } from 'node:assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { detectFormat, detectFormatFromHead, FORMAT_DESCRIPTIONS } from '../../../../src/core/datasets/detect';
+import { detectFormat, detectFormatFromHead, FORMAT_DESCRIPTIONS, isFlickrSplitFile } from '../../../../src/core/datasets/detect';
 import { ReaderError } from '../../../../src/core/datasets/dataset';
 import type { DatasetFormat } from '../../../../src/core/types';
 
@@ -71,6 +71,24 @@ describe('detectFormatFromHead', () => {
 
 describe('detectFormat (files)', () => {
   before(() => mkdirSync(WORK, { recursive: true }));
+
+  it('isFlickrSplitFile: a split file with Sentences/ beside it; never another .txt (issue 14 item 8)', async () => {
+    const entities = path.join(FIXTURES, 'flickr', 'flickr30k_entities');
+    assert.equal(await isFlickrSplitFile(path.join(entities, 'test.txt')), true);
+    assert.equal(await isFlickrSplitFile(path.join(entities, 'val.txt')), true);
+    assert.equal(await isFlickrSplitFile(path.join(entities, 'Sentences', '10002456.txt')), false, 'a Sentences file');
+    const lone = path.join(WORK, 'lone');
+    rmSync(lone, { recursive: true, force: true });
+    mkdirSync(path.join(lone, 'notes'), { recursive: true });
+    writeFileSync(path.join(lone, 'test.txt'), '1000092795\n10002456\n');
+    assert.equal(await isFlickrSplitFile(path.join(lone, 'test.txt')), false, 'ids but no Sentences/ beside them');
+    mkdirSync(path.join(lone, 'Sentences'), { recursive: true });
+    writeFileSync(path.join(lone, 'notes.txt'), 'shopping list\n2 eggs\n');
+    assert.equal(await isFlickrSplitFile(path.join(lone, 'notes.txt')), false, 'an ordinary text file');
+    assert.equal(await isFlickrSplitFile(path.join(lone, 'test.txt')), true);
+    assert.equal(await isFlickrSplitFile(path.join(lone, 'missing.txt')), false);
+    assert.equal(await isFlickrSplitFile(path.join(entities, '..', 'expected_queries_test.json')), false, 'not .txt');
+  });
 
   it('classifies the committed VG fixtures by content', async () => {
     assert.equal(await detectFormat(path.join(FIXTURES, 'vg', 'region_descriptions.json')), 'vg-regions');
