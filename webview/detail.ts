@@ -263,10 +263,11 @@ export class DetailView {
     this.renderColorBars();
   }
 
-  /** Compare with a second model (its label and name), or stop comparing (null). */
-  setComparisonModel(model: { label: string; name: string } | null): void {
+  /** Compare with a second model (its label, name and why its ITM score is not shown), or stop comparing (null). */
+  setComparisonModel(model: { label: string; name: string; itmNote?: string } | null): void {
     const same = model?.label === this.comparisonModel?.label && model?.name === this.comparisonModel?.name;
     this.comparisonModel = model;
+    this.comparisonItmNote = model?.itmNote ?? '';
     if (!same) this.comparison = null;
     if (model) {
       this.compareCaption.textContent = `GradCAM · ${model.label}: ${model.name}`;
@@ -285,6 +286,13 @@ export class DetailView {
   currentModelName = '';
   /** Why the current model's ITM score is not shown ('' = it is shown). */
   itmNote = '';
+  /** The same for the comparison model (an untrained ITM head's logit means nothing there either). */
+  private comparisonItmNote = '';
+
+  /** Whether `x`'s ITM score is hidden: its model's card says the ITM head is untrained. */
+  private itmHidden(x: ExplanationPayload): boolean {
+    return x === this.explanation ? this.itmNote !== '' : x === this.comparison ? this.comparisonItmNote !== '' : false;
+  }
 
   get comparing(): boolean { return this.comparisonModel !== null; }
 
@@ -589,7 +597,7 @@ export class DetailView {
         dl.append(dt, dd);
       };
       const sc = this.scores(e);
-      if (!(this.itmNote && e === this.explanation)) add('ITM score', fmt(e.score, 3));
+      if (!this.itmHidden(e)) add('ITM score', fmt(e.score, 3));
       add('L_mean', fmt(sc.lMean));
       add('L_max', fmt(sc.lMax));
       add('hit', sc.hit === undefined ? '–' : sc.hit ? '✓ hit' : '✗ miss', sc.hit === undefined ? undefined : sc.hit ? 'hit' : 'miss');
@@ -892,7 +900,7 @@ export class DetailView {
       if (!x) return 'not explained yet';
       const sc = this.scores(x);
       const against = sc.against === 'none' ? 'no box to score against' : `${sc.against === 'yours' ? 'against your box: ' : ''}L_mean ${fmt(sc.lMean)} · L_max ${fmt(sc.lMax)} · ${sc.hit ? 'hit' : 'miss'}`;
-      const itm = this.itmNote && x === e ? '' : `ITM score ${fmt(x.score, 3)} (p ${fmt(x.itmProbability, 3)}) · `;
+      const itm = this.itmHidden(x) ? '' : `ITM score ${fmt(x.score, 3)} (p ${fmt(x.itmProbability, 3)}) · `;
       return `${itm}${against} · point (${x.point.x}, ${x.point.y})`;
     };
     const phrase = e && this.isUserPhrase(e) ? `“${e.phrase}” (your phrase; dataset phrase: “${this.sample.phrase}”)` : `“${this.sample.phrase}”`;

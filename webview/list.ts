@@ -61,7 +61,7 @@ export class VirtualList {
     if (note === this.itmNote) return;
     this.itmNote = note;
     const cell = this.headerCells.get('score');
-    if (cell) cell.title = note ? `ITM score not shown: ${note}` : 'Sort by score';
+    if (cell) cell.title = note ? `ITM score not shown: ${note}` : COLUMNS.find((c) => c.key === 'score')!.help;
     this.render();
   }
 

@@ -532,7 +532,9 @@ class App {
     this.detail.currentModelName = m && !('error' in m) ? m.name : '';
     this.detail.itmNote = m && !('error' in m) ? m.itmNote ?? '' : '';
     this.list.setItmNote(this.detail.itmNote);
-    this.detail.setComparisonModel(c ? { label: comparisonLabel(c), name: 'error' in c.model ? c.dir : c.model.name } : null);
+    this.detail.setComparisonModel(c ? {
+      label: comparisonLabel(c), name: 'error' in c.model ? c.dir : c.model.name, itmNote: 'error' in c.model ? undefined : c.model.itmNote,
+    } : null);
     this.renderEvaluateScope();
   }
 

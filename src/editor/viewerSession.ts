@@ -559,6 +559,9 @@ export class ViewerSession {
   private async writeCsv(target: string, view: ListView, signal: AbortSignal): Promise<number> {
     const comparison = this.comparisonSlot?.store ? this.comparisonSlot : undefined;
     const model = this.explainer?.info.name ?? '';
+    // A model whose card says its ITM head is untrained gets empty ITM cells, as in the list (its logit means nothing).
+    const itmShown = !this.explainer?.info.itmNote;
+    const comparisonItmShown = !comparison?.explainer?.info.itmNote;
     const header = ['position', 'index', 'id', 'split', 'phrase', 'image', 'entry', 'boxes', 'model', 'itm_score', 'l_mean', 'l_max', 'hit', 'error'];
     if (comparison) header.push('comparison_model', 'comparison_itm_score', 'comparison_l_mean', 'comparison_l_max', 'comparison_hit', 'comparison_error');
     const file = await openFile(target, 'w');
@@ -581,10 +584,10 @@ export class ViewerSession {
         const lines = samples.map((s, k) => {
           const m = this.store.get(s.index);
           const cells: Array<string | number | undefined> = [start + k, s.index, s.id, s.split, s.phrase, s.image, s.source.entry,
-            JSON.stringify(s.boxes), m ? model : '', m?.score, m?.lMean, m?.lMax, m ? (m.hit ? 1 : 0) : undefined, this.store.error(s.index)];
+            JSON.stringify(s.boxes), m ? model : '', itmShown ? m?.score : undefined, m?.lMean, m?.lMax, m ? (m.hit ? 1 : 0) : undefined, this.store.error(s.index)];
           if (comparison?.store) {
             const c = comparison.store.get(s.index);
-            cells.push(c ? comparison.explainer?.info.name ?? comparison.source.dir : '', c?.score, c?.lMean, c?.lMax, c ? (c.hit ? 1 : 0) : undefined, comparison.store.error(s.index));
+            cells.push(c ? comparison.explainer?.info.name ?? comparison.source.dir : '', comparisonItmShown ? c?.score : undefined, c?.lMean, c?.lMax, c ? (c.hit ? 1 : 0) : undefined, comparison.store.error(s.index));
           }
           return cells.map(csvCell).join(',');
         });

@@ -434,6 +434,14 @@ describe('viewer webview: detail', () => {
     const scores = await viewer.page.$$eval('.list-rows .list-row:not([hidden])', (rows) => rows.map((r) => r.children[7]?.textContent ?? ''));
     assert.ok(scores.length > 0 && scores.every((t) => t === ''), JSON.stringify(scores));
     assert.match(await viewer.page.$eval('.list-header .c-num:last-child', (e) => (e as HTMLElement).title), /ITM score not shown: ITM head not trained/);
+    // "Export table as CSV" leaves the ITM cells empty too, while the losses are written.
+    await viewer.page.waitForFunction(() => document.querySelectorAll('.list-rows .c-state[aria-label="computed"]').length >= 4, null, { timeout: 60_000 });
+    await viewer.page.click('vscode-button:has-text("Export table as CSV")');
+    await viewer.page.waitForFunction(() => /Wrote \d+ rows/.test(document.querySelector('.status-line')?.textContent ?? ''), null, { timeout: 20_000 });
+    const rows = (await readFile(viewer.csvFiles[0], 'utf8')).trimEnd().split('\n').slice(1).map((line) => line.split(','));
+    const computed = rows.filter((cells) => cells[cells.length - 3] !== '');
+    assert.ok(computed.length >= 4, `${computed.length} computed rows in the CSV`);
+    for (const cells of computed) assert.equal(cells[cells.length - 5], '', `an ITM score in the CSV: ${cells.join(',')}`);
   });
 
   it('shows per-token maps on hover and click, and explains another phrase on the same image', async () => {
@@ -793,6 +801,20 @@ describe('viewer webview: two models side by side', () => {
     const paneW = await viewer.page.$eval('.pane-canvas', (c) => (c as HTMLCanvasElement).clientWidth);
     assert.equal(meta.width, 2 * (16 * 2 + 4 * paneW + 12 * 3));
     await viewer.page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'compare-dark.png') });
+  });
+
+  it('hides the comparison model’s ITM score too when its card says the ITM head is untrained', async () => {
+    const note = 'ITM head not trained for this model — only the GradCAM is meaningful';
+    const { viewer } = await openScenes({
+      explainer: async () => explainer,
+      comparison: { role: 'previous', dir: engine.modelDir, explainer: async () => ({ ...explainer, info: { ...explainer.info, itmNote: note } }) },
+    });
+    await waitForBoth(viewer, 'the red square');
+    const theirs = await paneMetrics(viewer, 'comparison');
+    assert.equal(theirs['ITM score'], undefined, JSON.stringify(theirs));
+    assert.ok(theirs.L_max && theirs.L_max !== '–');
+    // The current model (no note) still shows its score.
+    assert.ok((await paneMetrics(viewer, 'current'))['ITM score'], 'the current model lost its ITM score');
   });
 
   it('evaluates both models and shows per split previous, current and the delta in points', async () => {
