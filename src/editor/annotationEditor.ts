@@ -99,6 +99,8 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
       this.diagnostics.openFailed(uri, message);
       return new AnnotationDocument(uri, undefined, message, grantedRoots(file, undefined, configured));
     }
+    // The viewer will need the model: start loading it now, while the first page is read and the webview boots.
+    this.engines.explainer().catch(() => undefined);   // a failure is logged by the engine host and shown by the viewer
     // A file readable only in part still opens: the first samples may be all there is (the session says where it stops).
     const first = await dataset.page(0, 200).catch(() => [] as Sample[]);
     const doc = new AnnotationDocument(uri, dataset, undefined, grantedRoots(file, dataset, configured), (d) => { if (d.dataset) this.diagnostics.cancel(d.dataset.file); });

@@ -84,6 +84,8 @@ export class ViewerSession {
   private readonly server: RequestServer;
   private explainer: Explainer | undefined;
   private explainerError: string | undefined;
+  /** The model load started with the session, so it runs while the webview boots; the first request takes it. */
+  private prefetchedExplainer: Promise<Explainer> | undefined;
   private store = new MetricStore();
   private view: ListView;
   private viewId = 0;
@@ -117,6 +119,10 @@ export class ViewerSession {
     this.view = new IdentityView(opts.dataset);
     this.server = new RequestServer(this.handlers(), (m) => { if (!this.disposed) opts.post(m); });
     this.watchIndexing();
+    // Every viewer needs the model before its first answer ('ready' carries the model info): start loading it now,
+    // not when the booted webview asks (bench/open-gradcam: that serialised webview boot and engine start).
+    this.prefetchedExplainer = opts.getExplainer();
+    this.prefetchedExplainer.catch(() => undefined); // the first request reports a failure
   }
 
   /** Feed every message from the webview here. */
@@ -151,6 +157,7 @@ export class ViewerSession {
   async modelChanged(): Promise<void> {
     this.explainer = undefined;
     this.explainerError = undefined;
+    this.prefetchedExplainer = undefined;
     this.explanations.clear();
     this.computeQueue = [];
     this.evaluation = undefined;
@@ -209,8 +216,10 @@ export class ViewerSession {
 
   private async loadExplainer(): Promise<Explainer> {
     if (this.explainer) return this.explainer;
+    const loading = this.prefetchedExplainer ?? this.opts.getExplainer();
+    this.prefetchedExplainer = undefined;
     try {
-      const e = await this.opts.getExplainer();
+      const e = await loading;
       this.explainer = e;
       this.explainerError = undefined;
       this.store = this.opts.metricStoreFor(e.modelKey);
