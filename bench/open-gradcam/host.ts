@@ -53,14 +53,17 @@ async function measure(open: OpenPlan['opens'][number], start: OpenMeasurement['
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
   let openWithReturnedMs = NaN;
-  const opened = Promise.resolve(vscode.commands.executeCommand('vscode.openWith', uri, open.viewType)).then(() => { openWithReturnedMs = Date.now() - t0; });
+  const opened = Promise.resolve(vscode.commands.executeCommand('vscode.openWith', uri, open.viewType))
+    .then(() => { openWithReturnedMs = Date.now() - t0; });
   const deadline = t0 + 600_000;
   let state: ViewerState | undefined;
   for (;;) {
     state = await viewerOf(open.file);
     // The first sample's map over its image: the webview reports it after the frame that painted it.
     if (state?.lastShown && state.lastShown.index === 0 && state.lastShown.image !== 'loading') break;
-    if (Date.now() > deadline) throw new Error(`${open.label}: no GradCAM painted within 600 s (last state ${JSON.stringify(state ?? null)})`);
+    if (Date.now() > deadline) {
+      throw new Error(`${open.label}: no GradCAM painted within 600 s (last state ${JSON.stringify(state ?? null)})`);
+    }
     await sleep(20);
   }
   const cpu = process.cpuUsage(cpu0);
@@ -89,7 +92,9 @@ export async function run(): Promise<void> {
   const plan = JSON.parse(process.env.AMC_BENCH_PLAN ?? 'null') as OpenPlan | null;
   if (!plan) throw new Error('AMC_BENCH_PLAN is not set (run bench/open-gradcam/run.mjs)');
   const roots = Object.fromEntries(plan.opens.filter((o) => o.imageRoot).map((o) => [o.file, o.imageRoot]));
-  if (Object.keys(roots).length) await vscode.workspace.getConfiguration('amc').update('imageRoots', roots, vscode.ConfigurationTarget.Global);
+  if (Object.keys(roots).length) {
+    await vscode.workspace.getConfiguration('amc').update('imageRoots', roots, vscode.ConfigurationTarget.Global);
+  }
   await sleep(plan.settleSeconds * 1000);
   await untilHostIdle();
   const results: OpenMeasurement[] = [];
