@@ -30,7 +30,7 @@ const reps = Number(values.reps);
 mkdirSync(out, { recursive: true });
 
 const sample = {
-  label: 'bundled VG sample (24 images, 240 regions)', file: path.join(root, 'samples', 'synthetic', 'region_descriptions.json'),
+  label: 'bundled VG sample (24 images, 230 regions)', file: path.join(root, 'samples', 'synthetic', 'region_descriptions.json'),
   viewType: 'amc.annotationViewer',
 };
 
