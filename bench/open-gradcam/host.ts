@@ -5,8 +5,16 @@
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-// Type only (what the test-hook command returns); the state itself is read through the command, never imported.
-import type { ViewerState } from '../../src/editor/registry';
+
+/** The part of what the `amc.viewerState` test-hook command returns that this bench reads (through the command only). */
+interface ViewerState {
+  kind: 'dataset' | 'single';
+  file: string;
+  count: number;
+  firstShownMs?: number;
+  /** What the webview last reported painted; `at`: when the host received the report. */
+  lastShown?: { index: number | null; phrase: string; image: string; at?: number };
+}
 
 export interface OpenPlan {
   /** Where to write the measurements (JSON). */
@@ -68,12 +76,13 @@ async function measure(open: OpenPlan['opens'][number], start: OpenMeasurement['
   }
   const cpu = process.cpuUsage(cpu0);
   await opened;
-  const shown = state.lastShown as NonNullable<ViewerState['lastShown']> & { at: number };
+  const shown = state.lastShown;
+  if (shown.at === undefined) throw new Error('amc.viewerState gives no time for the painted report (lastShown.at)');
   return {
     label: open.label, file: open.file, start,
     openToPaintedMs: shown.at - t0, openWithReturnedMs, sessionFirstShownMs: state.firstShownMs,
     hostCpuMs: (cpu.user + cpu.system) / 1000, loadavg: [load0, os.loadavg()[0]],
-    samples: state.count, image: state.lastShown!.image, phrase: state.lastShown!.phrase,
+    samples: state.count, image: shown.image, phrase: shown.phrase,
   };
 }
 
