@@ -121,7 +121,7 @@ export class ViewerSession {
     this.watchIndexing();
     // Every viewer needs the model before its first answer ('ready' carries the model info): start loading it now,
     // not when the booted webview asks (bench/open-gradcam: that serialised webview boot and engine start).
-    this.prefetchedExplainer = opts.getExplainer();
+    try { this.prefetchedExplainer = opts.getExplainer(); } catch (err) { this.prefetchedExplainer = Promise.reject(err); }
     this.prefetchedExplainer.catch(() => undefined); // the first request reports a failure
   }
 
@@ -216,10 +216,10 @@ export class ViewerSession {
 
   private async loadExplainer(): Promise<Explainer> {
     if (this.explainer) return this.explainer;
-    const loading = this.prefetchedExplainer ?? this.opts.getExplainer();
+    const prefetched = this.prefetchedExplainer;
     this.prefetchedExplainer = undefined;
     try {
-      const e = await loading;
+      const e = await (prefetched ?? this.opts.getExplainer());
       this.explainer = e;
       this.explainerError = undefined;
       this.store = this.opts.metricStoreFor(e.modelKey);
