@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Write the Flickr30k Entities and RefCOCO fixtures under test/fixtures/datasets/{flickr,refcoco}/.
 
-Run with /usr/bin/python3 (stdlib + Pillow only): `/usr/bin/python3 scripts/gen-dataset-fixtures.py`.
+Run with /usr/bin/python3 (Pillow, and torch for the trainer's modules): `/usr/bin/python3 scripts/gen-dataset-fixtures.py`.
 `--big-refs DIR` instead writes a RefCOCO+-sized refs(unc).p + instances.json to DIR for measuring the reader.
 The output is committed; the TypeScript tests read it. Every file follows the real public schema
 (docs/reference.md §5.2-§5.4) with its quirks, and the expected values next to the data are computed here by the
 reference logic (info-ground's flickr30k_entities_utils.py, AMC's grounding datasets, ALBEF's
-pre_caption, Python's own unpickler), not by the code under test.
+pre_caption, Python's own unpickler), not by the code under test. ALBEF's pre_caption and info-ground's
+sentence parser come from the trainer's ports of them (amc_trainer.tokenizer, amc_trainer.eval_formats).
 
 Pickles: Python 2 wrote `str` as STRING / BINSTRING / SHORT_BINSTRING (bytes); Python 3 cannot produce
 those for `bytes` (it emits GLOBAL _codecs.encode), so `Py2Pickler` emits them itself, the way
@@ -17,13 +18,17 @@ import json
 import math
 import os
 import pickle
-import re
 import shutil
 import struct
 import sys
 import xml.etree.ElementTree as ET
 
 from PIL import Image
+
+# ALBEF's pre_caption and info-ground's sentence parser, as the trainer ports them (one copy in the repository).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'trainer'))
+from amc_trainer.eval_formats import parse_flickr_sentences  # noqa: E402
+from amc_trainer.tokenizer import pre_caption  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'datasets')
 FLICKR = os.path.join(ROOT, 'flickr')
@@ -44,18 +49,6 @@ def write_json(path, obj, indent=None):
 def tiny_jpeg(path, size=(8, 6)):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     Image.new('RGB', size, (200, 40, 40)).save(path, 'JPEG', quality=50)
-
-
-def pre_caption(caption, max_words):
-    """ALBEF/AMC dataset/utils.py pre_caption (docs/reference.md §3)."""
-    caption = re.sub(r"([,.'!?\"()*#:;~])", '', caption.lower()).replace('-', ' ').replace('/', ' ').replace('<person>', 'person')
-    caption = re.sub(r"\s{2,}", ' ', caption)
-    caption = caption.rstrip('\n')
-    caption = caption.strip(' ')
-    words = caption.split(' ')
-    if len(words) > max_words:
-        caption = ' '.join(words[:max_words])
-    return caption
 
 
 # --------------------------------------------------------------------------------------------------
@@ -133,41 +126,11 @@ def flickr_xml(image_id, size, objects):
     return '\n'.join(lines) + '\n'
 
 
-# info-ground data/flickr/flickr30k_entities_utils.py (IG commit 22ae6d6), as it reads the raw files.
+# info-ground data/flickr/flickr30k_entities_utils.py (IG commit 22ae6d6) get_sentence_data, as it reads the raw
+# files: the trainer's port of it (parse_flickr_sentences, which also names a malformed line instead of guessing).
 def get_sentence_data(fn):
     with open(fn, 'r') as f:
-        sentences = f.read().split('\n')
-    annotations = []
-    for sentence in sentences:
-        if not sentence:
-            continue
-        first_word, phrases, phrase_id, phrase_type, words, current_phrase = [], [], [], [], [], []
-        add_to_phrase = False
-        for token in sentence.split():
-            if add_to_phrase:
-                if token[-1] == ']':
-                    add_to_phrase = False
-                    token = token[:-1]
-                    current_phrase.append(token)
-                    phrases.append(' '.join(current_phrase))
-                    current_phrase = []
-                else:
-                    current_phrase.append(token)
-                words.append(token)
-            else:
-                if token[0] == '[':
-                    add_to_phrase = True
-                    first_word.append(len(words))
-                    parts = token.split('/')
-                    phrase_id.append(parts[1][3:])
-                    phrase_type.append(parts[2:])
-                else:
-                    words.append(token)
-        sentence_data = {'sentence': ' '.join(words), 'phrases': []}
-        for index, phrase, p_id, p_type in zip(first_word, phrases, phrase_id, phrase_type):
-            sentence_data['phrases'].append({'first_word_index': index, 'phrase': phrase, 'phrase_id': p_id, 'phrase_type': p_type})
-        annotations.append(sentence_data)
-    return annotations
+        return parse_flickr_sentences(f.read(), fn)
 
 
 def get_annotations(fn):

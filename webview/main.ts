@@ -514,13 +514,14 @@ class App {
 
   private reportShown(index: number | null, phrase: string): void {
     if (!this.init?.testHooks) return; // a test hook: the host refuses it outside the tests
-    // After the frame that paints the panes, so "shown" means on screen.
-    requestAnimationFrame(() => {
+    // After the frame that paints the panes, so "shown" means on screen: rAF callbacks run before that frame's
+    // paint, a task queued from one runs after it.
+    requestAnimationFrame(() => setTimeout(() => {
       void client.request('reportShown', {
         index, phrase, metrics: this.detail.displayedMetrics(), image: this.detail.imageState,
         comparison: this.detail.displayedComparison(),
       }).catch(() => undefined);
-    });
+    }, 0));
   }
 
   private renderModel(): void {

@@ -7,14 +7,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ModelRuntime } from '../../src/model/runtime';
-import { flickrQueries } from '../eval/run';
+import { flickrQueries, modelBenchOptions } from '../eval/run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const configs = (args.includes('--configs') ? args[args.indexOf('--configs') + 1] : 'small,base').split(',');
-  const modelRoot = args.includes('--model-root') ? args[args.indexOf('--model-root') + 1] : path.join(ROOT, 'bench/out/models');
+  const { configs, modelRoot } = modelBenchOptions();
   const rows: Record<string, any>[] = [];
   for (const name of configs) {
     const queries = await flickrQueries(['test']);

@@ -38,10 +38,14 @@ async function timed(rt: ModelRuntime, queries: Sample[], page: number): Promise
   return { s: (performance.now() - t0) / 1000, results };
 }
 
+/** The options bench/eval and bench/batch share: `--configs small,base` and `--model-root DIR`. */
+export function modelBenchOptions(args = process.argv.slice(2)): { configs: string[]; modelRoot: string } {
+  const value = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+  return { configs: (value('--configs') ?? 'small,base').split(','), modelRoot: value('--model-root') ?? path.join(ROOT, 'bench/out/models') };
+}
+
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const configs = (args.includes('--configs') ? args[args.indexOf('--configs') + 1] : 'small,base').split(',');
-  const modelRoot = args.includes('--model-root') ? args[args.indexOf('--model-root') + 1] : path.join(ROOT, 'bench/out/models');
+  const { configs, modelRoot } = modelBenchOptions();
   const rows: Record<string, unknown>[] = [];
   for (const name of configs) {
     // base is ~40× the small model's FLOPs: the test split (65 queries, 6 images) keeps the run short

@@ -95,6 +95,8 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
   }
 
   openCustomDocument(uri: vscode.Uri): Promise<AnnotationDocument> {
+    // The viewer will need the model: start loading it now, while the file is read and the webview boots.
+    this.services.engines.explainer().catch(() => undefined);   // a failure is logged by the engine host and shown by the viewer
     return AnnotationDocument.open(uri, { diagnostics: this.diagnostics, log: this.services.log });
   }
 

@@ -92,6 +92,8 @@ export class ViewerSession {
   private readonly server: RequestServer;
   private explainer: Explainer | undefined;
   private explainerError: string | undefined;
+  /** The model load started with the session, so it runs while the webview boots; the first request takes it. */
+  private prefetchedExplainer: Promise<Explainer> | undefined;
   private store = new MetricStore();
   private view: ListView;
   private viewId = 0;
@@ -125,6 +127,10 @@ export class ViewerSession {
     this.view = new IdentityView(opts.dataset);
     this.server = new RequestServer(this.handlers(), (m) => { if (!this.disposed) opts.post(m); });
     this.watchIndexing();
+    // Every viewer needs the model before its first answer ('ready' carries the model info): start loading it now,
+    // not when the booted webview asks (bench/open-gradcam: that serialised webview boot and engine start).
+    try { this.prefetchedExplainer = opts.getExplainer(); } catch (err) { this.prefetchedExplainer = Promise.reject(err); }
+    this.prefetchedExplainer.catch(() => undefined); // the first request reports a failure
   }
 
   /** Feed every message from the webview here. */
@@ -169,6 +175,7 @@ export class ViewerSession {
   async modelChanged(): Promise<void> {
     this.explainer = undefined;
     this.explainerError = undefined;
+    this.prefetchedExplainer = undefined;
     this.explanations.clear();
     this.computeQueue = [];
     this.evaluation = undefined;
@@ -228,8 +235,10 @@ export class ViewerSession {
 
   private async loadExplainer(): Promise<Explainer> {
     if (this.explainer) return this.explainer;
+    const prefetched = this.prefetchedExplainer;
+    this.prefetchedExplainer = undefined;
     try {
-      const e = await this.opts.getExplainer();
+      const e = await (prefetched ?? this.opts.getExplainer());
       this.explainer = e;
       this.explainerError = undefined;
       this.store = this.opts.metricStoreFor(e.modelKey);

@@ -28,7 +28,8 @@ class TrainConfig:
                                           # samples and counts them ("skipped_samples" in each epoch event)
     max_image_bytes: int = 256 * 1024 * 1024  # images larger than this are problems (an annotation file decides
                                           # which files are read; devices, FIFOs and folders are refused too)
-    augment: bool = True                  # flip (+ left/right swap), ToGray, colour jitter (reference.md §2 step 6)
+    augment: bool = True                  # flip (+ left/right swap), ToGray, colour jitter
+                                          # (docs/reference.md §2 step 6)
     gray_p: float = 0.2                   # ToGray probability (spec: 0.2); 0 where colour words are the labels
     color_jitter: list = field(default_factory=lambda: [0.4, 0.4, 0.4, 0.4])  # brightness, contrast, saturation,
                                           # hue (spec: 0.4 each); hue ±0.4 turns "red" into any colour, so the

@@ -315,7 +315,8 @@ def _eval_flickr_infoground(path: str, image_root: Optional[str]) -> List[EvalQu
 
 
 def load_refs_pickle(path: str) -> List[dict]:
-    """refs(unc).p: a Python-2 pickle of a list of refs (reference.md §5.4), decoded with latin1, executing nothing."""
+    """refs(unc).p: a Python-2 pickle of a list of refs (docs/reference.md §5.4), decoded with latin1,
+    executing nothing."""
     try:
         with open(path, "rb") as f:
             refs = NoCodeUnpickler(f, path).load()

@@ -57,7 +57,8 @@ def is_hit(x: float, y: float, boxes_xyxy: Sequence[Sequence[float]]) -> bool:
     return any(x > b[0] and x < b[2] and y > b[1] and y < b[3] for b in boxes_xyxy)
 
 
-AMC_WEIGHTS = LossSwitches().amc_weights  # L_AMC = 0.2 L_mean + 0.8 L_max (reference.md §2), as training weighs them
+# L_AMC = 0.2 L_mean + 0.8 L_max (docs/reference.md §2), as training weighs them
+AMC_WEIGHTS = LossSwitches().amc_weights
 
 
 def sample_losses(cam: torch.Tensor, boxes_xyxy: Sequence[Sequence[float]], width: int, height: int) -> dict:

@@ -254,7 +254,8 @@ def _onnx_export(module: nn.Module, args: tuple, path: str, inputs: List[str], o
 # Card and fixture
 
 def resampling_for(image_res: int) -> str:
-    # reference.md §4: RefCOCO-style evaluation resizes with PIL bicubic at 384 px, Flickr-style with bilinear at 256
+    # docs/reference.md §4: RefCOCO-style evaluation resizes with PIL bicubic at 384 px, Flickr-style with
+    # bilinear at 256
     return "bicubic" if image_res >= 384 else "bilinear"
 
 
@@ -277,7 +278,8 @@ def model_card(name: str, cfg: ModelConfig, onnx_paths: Dict[str, str], saved: O
         "mean": list(CLIP_MEAN),
         "std": list(CLIP_STD),
         "resampling": resampling_for(S),
-        "max_text_length": train_length,  # tokenizer truncation in training (reference.md §3); eval does not truncate
+        # tokenizer truncation in training (docs/reference.md §3); eval does not truncate
+        "max_text_length": train_length,
         "max_text_length_note": f"training length; the grounding graph takes phrases up to config.max_position "
                                 f"({cfg.max_position}) tokens, and evaluation does not truncate (docs/reference.md §4)",
         "max_words": 50,                # pre_caption's max_words (Flickr/VG; RefCOCO+ evaluation uses 30)

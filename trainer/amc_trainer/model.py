@@ -52,7 +52,8 @@ class ModelConfig:
     text_intermediate: int = 768    # BERT FFN hidden size
     text_eps: float = 1e-12         # BERT LayerNorm eps
     fusion_layer: int = 3
-    gradcam_layer: int = 4          # text layer whose cross-attention GradCAM reads (8 for base, reference.md §1.1)
+    gradcam_layer: int = 4          # text layer whose cross-attention GradCAM reads
+                                    # (8 for base, docs/reference.md §1.1)
     vocab_size: int = 30522
     max_position: int = 512
     type_vocab_size: int = 2
@@ -588,9 +589,9 @@ class ALBEF(nn.Module):
     def training_losses(self, image: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                         box_mask: Optional[torch.Tensor] = None, switches: Optional[LossSwitches] = None,
                         **overrides) -> Dict[str, torch.Tensor]:
-        """ALBEF pretraining losses + AMC (reference.md §2/§3). `loss` = itc + itm + mlm + w_mean L_mean + w_max L_max
-        over the terms switched on; a term switched off is a 0-tensor and costs no compute (use_itm=False
-        skips the 2B hard-negative fusion passes).
+        """ALBEF pretraining losses + AMC (docs/reference.md §2/§3).
+        `loss` = itc + itm + mlm + w_mean L_mean + w_max L_max over the terms switched on; a term switched off
+        is a 0-tensor and costs no compute (use_itm=False skips the 2B hard-negative fusion passes).
 
         `switches` (losses.LossSwitches) says which terms run, their AMC weights and margins and alpha (the
         weight of the momentum-distillation targets, ITC and MLM; ignored without momentum). Keyword

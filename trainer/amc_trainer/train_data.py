@@ -1,4 +1,5 @@
-"""Training data (reference.md §2, §3): the training readers, the preflight, and the Dataset the trainer draws from.
+"""Training data (docs/reference.md §2, §3): the training readers, the preflight, and the Dataset the trainer
+draws from.
 
 `GroundingTrainSet(files, image_root, image_res=256, augment=True, seed=0)` reads AMC VG JSON
 (`[{image, caption, bbox: [[x1,y1,x2,y2], ...]}]`) and raw Visual Genome `region_descriptions.json`,

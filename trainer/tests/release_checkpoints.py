@@ -32,8 +32,8 @@ def base_model(layout: str, image_res: int = 256) -> ALBEF:
 
 
 def layout_keys(layout: str, state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Our key names -> the release's: AMC's evaluation key set drops 'bert.' (reference.md §6 eval remap); the decoder
-    weight/bias ALBEF ties to the embeddings are stored there too."""
+    """Our key names -> the release's: AMC's evaluation key set drops 'bert.' (docs/reference.md §6 eval remap);
+    the decoder weight/bias ALBEF ties to the embeddings are stored there too."""
     out = {}
     for key, value in state.items():
         if layout == "amc-eval":

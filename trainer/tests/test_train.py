@@ -56,7 +56,8 @@ def test_config_errors_name_the_source(tmp_path):
 
 def test_augmentation_keys_default_to_the_spec_and_validate(tmp_path):
     cfg = TrainConfig()
-    assert (cfg.gray_p, cfg.color_jitter, cfg.jitter_p) == (0.2, [0.4, 0.4, 0.4, 0.4], 0.5)  # reference.md §2 step 6
+    # docs/reference.md §2 step 6
+    assert (cfg.gray_p, cfg.color_jitter, cfg.jitter_p) == (0.2, [0.4, 0.4, 0.4, 0.4], 0.5)
     synth = build_config(str(CONFIGS / "small-synthetic.json"), {})  # colour words are its labels: no hue, no gray
     assert synth.gray_p == 0.0 and synth.color_jitter[3] == 0.0
     for bad, why in (({"color_jitter": [0.4, 0.4]}, "color_jitter takes four"), ({"gray_p": 1.5}, "probabilities")):

@@ -1,32 +1,17 @@
 // The `amc` CLI run as a child process, from the same esbuild bundle the package ships (bin: out/cli.js).
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import * as esbuild from 'esbuild';
+import { amc as runAmc, buildCli, ROOT } from './helpers';
 
-const ROOT = path.join(__dirname, '..', '..', '..');
-const WORK = path.join(ROOT, 'test', '.work', 'cli');
-const CLI = path.join(WORK, 'amc.js');
 const VG = path.join(ROOT, 'test', 'fixtures', 'datasets', 'vg');
 const BAD = path.join(ROOT, 'test', 'fixtures', 'datasets', 'bad');
 
-function amc(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const amc = (...args: string[]) => runAmc(args, { timeout: 60_000 });
 
 describe('amc CLI', function () {
   this.timeout(120_000);
 
-  before(async () => {
-    mkdirSync(WORK, { recursive: true });
-    // Same options as scripts/build.mjs uses for out/cli.js.
-    await esbuild.build({
-      entryPoints: [path.join(ROOT, 'src', 'cli', 'main.ts')], outfile: CLI, bundle: true, platform: 'node', target: 'node20',
-      format: 'cjs', external: ['vscode', 'onnxruntime-node', 'sharp'], banner: { js: '#!/usr/bin/env node' }, logLevel: 'silent',
-    });
-  });
+  before(() => buildCli());
 
   it('samples --json prints one JSON line per query with image, size, phrase, caption, xyxy boxes, split, ids', () => {
     const r = amc('samples', path.join(VG, 'region_descriptions.json'), '--json');

@@ -5,27 +5,12 @@
 // than the training length run (docs/reference.md §4.2: evaluation does not truncate); a vocabulary that is not the model's is
 // refused.
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import * as esbuild from 'esbuild';
-import sharp from 'sharp';
 import { validateEvalReport } from '../../../src/core/evalReportSchema';
 import type { EvalReport } from '../../../src/model/evaluate';
-
-const ROOT = path.join(__dirname, '..', '..', '..');
-const WORK = path.join(ROOT, 'test', '.work', 'cli-eval-robust');
-const CLI = path.join(WORK, 'amc.js');
-const TINY = path.join(ROOT, 'test', 'fixtures', 'model', 'tiny');
-const BUNDLED = path.join(ROOT, 'models', 'amc-small-synthetic');
-const SYNTH = path.join(ROOT, 'samples', 'synthetic');
-
-function amc(args: string[], timeout = 60_000): { code: number | null; stdout: string; stderr: string; seconds: number } {
-  const t0 = Date.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout, killSignal: 'SIGKILL' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (Date.now() - t0) / 1000 };
-}
+import { amc, amcChild, BUNDLED_MODEL as BUNDLED, svgPng, SYNTH, cliSuite, TINY_MODEL as TINY } from './helpers';
 
 /** A VG-style annotation file (one query per image path, absolute paths, one box each). */
 function vgFile(file: string, images: string[], phrase = 'the red circle'): string {
@@ -35,38 +20,26 @@ function vgFile(file: string, images: string[], phrase = 'the red circle'): stri
 
 describe('amc eval / explain on hostile and broken inputs', function () {
   this.timeout(240_000);
-  let tmp: string;
+  const tmp = cliSuite('amc-robust-');
   let good: string;
 
   before(async () => {
-    mkdirSync(WORK, { recursive: true });
-    const common = {
-      bundle: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const,
-      external: ['vscode', 'onnxruntime-node', 'sharp'], logLevel: 'silent' as const,
-    };
-    // As scripts/build.mjs: the CLI and the inference worker side by side.
-    await esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'cli', 'main.ts')], outfile: CLI, banner: { js: '#!/usr/bin/env node' } });
-    await esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'model', 'worker.ts')], outfile: path.join(WORK, 'worker.js') });
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'amc-robust-'));
-    good = path.join(tmp, 'good.png');
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200"><rect width="300" height="200" fill="#285aa0"/>' +
-      '<circle cx="80" cy="90" r="50" fill="#dc1e1e"/></svg>';
-    await sharp(Buffer.from(svg)).png().toFile(good);
+    good = await svgPng(path.join(tmp(), 'good.png'), '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200">' +
+      '<rect width="300" height="200" fill="#285aa0"/><circle cx="80" cy="90" r="50" fill="#dc1e1e"/></svg>');
   });
-  after(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('images that are /dev/zero, /dev/urandom, a FIFO, a folder or over --max-file-mb: refused within seconds, each listed as not scored with its reason, exit 1', () => {
-    const fifo = path.join(tmp, 'pipe.jpg');
+    const fifo = path.join(tmp(), 'pipe.jpg');
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
-    const folder = path.join(tmp, 'folder.jpg');
+    const folder = path.join(tmp(), 'folder.jpg');
     mkdirSync(folder);
-    const big = path.join(tmp, 'big.jpg');
+    const big = path.join(tmp(), 'big.jpg');
     writeFileSync(big, '');
     truncateSync(big, 2 * 1024 * 1024 + 1); // a regular file over the 1 MB cap asked for below
     const images = [good, '/dev/zero', '/dev/urandom', fifo, folder, big];
-    const file = vgFile(path.join(tmp, 'hostile.json'), images);
-    const out = path.join(tmp, 'hostile-report.json');
-    const r = amc(['eval', file, '--model', TINY, '--out', out, '--max-file-mb', '1'], 60_000);
+    const file = vgFile(path.join(tmp(), 'hostile.json'), images);
+    const out = path.join(tmp(), 'hostile-report.json');
+    const r = amc(['eval', file, '--model', TINY, '--out', out, '--max-file-mb', '1'], { timeout: 60_000 });
     assert.notEqual(r.code, null, `killed after ${r.seconds} s (hung or ran away): ${r.stderr.slice(-500)}`);
     assert.ok(r.seconds < 30, `took ${r.seconds} s`);
     assert.equal(r.code, 1, r.stderr);
@@ -90,7 +63,7 @@ describe('amc eval / explain on hostile and broken inputs', function () {
   });
 
   it('explain on /dev/zero: refused at once naming the file, exit 2', () => {
-    const r = amc(['explain', '/dev/zero', 'a cat', '--model', TINY], 30_000);
+    const r = amc(['explain', '/dev/zero', 'a cat', '--model', TINY], { timeout: 30_000 });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /\/dev\/zero: the image is a character device, not a regular file; refused/);
   });
@@ -98,11 +71,11 @@ describe('amc eval / explain on hostile and broken inputs', function () {
   it('7 bad images of 11: "scored 4 of 11; 7 not scored" beside the accuracy, exit 1 (was "4/4 100 %", exit 0)', () => {
     const images = [
       ...Array.from({ length: 4 }, () => good),
-      ...Array.from({ length: 6 }, (_, i) => path.join(tmp, `missing-${i}.jpg`)),
+      ...Array.from({ length: 6 }, (_, i) => path.join(tmp(), `missing-${i}.jpg`)),
       '/dev/zero',
     ];
-    const out = path.join(tmp, 'seven-report.json');
-    const r = amc(['eval', vgFile(path.join(tmp, 'seven.json'), images), '--model', TINY, '--out', out]);
+    const out = path.join(tmp(), 'seven-report.json');
+    const r = amc(['eval', vgFile(path.join(tmp(), 'seven.json'), images), '--model', TINY, '--out', out]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /^scored 4 of 11; 7 not scored: image not found \(6\), image is a character device \(1\)$/m);
     const rep = JSON.parse(readFileSync(out, 'utf8')) as EvalReport;
@@ -113,9 +86,9 @@ describe('amc eval / explain on hostile and broken inputs', function () {
   });
 
   it('all images missing: accuracy "—" (not NaN), "scored 0 of 3", exit 1 (was "0/0 NaN %", exit 0)', () => {
-    const images = [0, 1, 2].map((i) => path.join(tmp, `gone-${i}.jpg`));
-    const out = path.join(tmp, 'none-report.json');
-    const r = amc(['eval', vgFile(path.join(tmp, 'none.json'), images), '--model', TINY, '--out', out]);
+    const images = [0, 1, 2].map((i) => path.join(tmp(), `gone-${i}.jpg`));
+    const out = path.join(tmp(), 'none-report.json');
+    const r = amc(['eval', vgFile(path.join(tmp(), 'none.json'), images), '--model', TINY, '--out', out]);
     assert.equal(r.code, 1, r.stderr);
     assert.doesNotMatch(r.stdout, /NaN/);
     assert.match(r.stdout, /^all\s+0 \/ 0\s+—$/m);
@@ -124,14 +97,14 @@ describe('amc eval / explain on hostile and broken inputs', function () {
   });
 
   it('--out in a missing folder or naming a folder: refused before any compute, exit 2', () => {
-    const file = vgFile(path.join(tmp, 'one.json'), [good]);
-    const missing = path.join(tmp, 'no-such-folder', 'report.json');
+    const file = vgFile(path.join(tmp(), 'one.json'), [good]);
+    const missing = path.join(tmp(), 'no-such-folder', 'report.json');
     let r = amc(['eval', file, '--model', TINY, '--out', missing]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`--out ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the folder .*no-such-folder does not exist`));
     assert.doesNotMatch(r.stderr, /\d+\/\d+ \d+%/, 'no progress: nothing was computed');
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    r = amc(['eval', file, '--model', TINY, '--out', tmp]);
+    r = amc(['eval', file, '--model', TINY, '--out', tmp()]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /is a folder; give a file name for the JSON report/);
   });
@@ -139,20 +112,11 @@ describe('amc eval / explain on hostile and broken inputs', function () {
   for (const [signal, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     it(`${signal} during eval writes the partial report marked interrupted (exit ${code})`, async () => {
       const entries = JSON.parse(readFileSync(path.join(SYNTH, 'vg_test.json'), 'utf8')) as unknown[];
-      const file = path.join(tmp, `many-${signal}.json`);
+      const file = path.join(tmp(), `many-${signal}.json`);
       writeFileSync(file, JSON.stringify(Array.from({ length: 400 }, (_, i) => entries[i % entries.length])));
-      const out = path.join(tmp, `partial-${signal}.json`);
-      const child = spawn(process.execPath, [CLI, 'eval', file, '--image-root', SYNTH, '--model', TINY, '--out', out, '--batch', '1'],
-        { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '', stdout = '', sent = false;
-      child.stdout.on('data', (d) => { stdout += d; });
-      const exit = await new Promise<number | null>((resolve) => {
-        child.stderr.on('data', (d) => {
-          stderr += d;
-          if (/\d+\/400/.test(stderr) && !sent) { sent = true; child.kill(signal); }
-        });
-        child.on('exit', (c) => resolve(c));
-      });
+      const out = path.join(tmp(), `partial-${signal}.json`);
+      const { code: exit, stdout, stderr } = await amcChild(['eval', file, '--image-root', SYNTH, '--model', TINY, '--out', out, '--batch', '1'],
+        { interrupt: { when: /\d+\/400/, signal } });
       assert.equal(exit, code, stderr);
       const rep = JSON.parse(readFileSync(out, 'utf8')) as EvalReport;
       assert.equal(rep.interrupted, true);
@@ -163,23 +127,23 @@ describe('amc eval / explain on hostile and broken inputs', function () {
   }
 
   it('--threads -1 and --threads 1024: one clear line naming the flag and the range, exit 2 (not "ambiguous", no hang)', () => {
-    const file = vgFile(path.join(tmp, 'threads.json'), [good]);
+    const file = vgFile(path.join(tmp(), 'threads.json'), [good]);
     for (const value of ['-1', '1024', 'x']) {
-      const r = amc(['eval', file, '--model', TINY, '--out', path.join(tmp, 't.json'), '--threads', value], 30_000);
+      const r = amc(['eval', file, '--model', TINY, '--out', path.join(tmp(), 't.json'), '--threads', value], { timeout: 30_000 });
       assert.equal(r.code, 2, `--threads ${value}: ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /ambiguous/);
       assert.match(r.stderr, new RegExp(`--threads must be 0 \\(onnxruntime chooses\\) or 1\\.\\.\\d+ .*got '${value}'`));
     }
-    const r = amc(['explain', good, 'a red circle', '--model', TINY, '--out', path.join(tmp, 'th.png'), '--threads=-1'], 30_000);
+    const r = amc(['explain', good, 'a red circle', '--model', TINY, '--out', path.join(tmp(), 'th.png'), '--threads=-1'], { timeout: 30_000 });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--threads must be 0 \(onnxruntime chooses\) or 1\.\.\d+/);
-    const ok = amc(['explain', good, 'a red circle', '--model', TINY, '--out', path.join(tmp, 'th.png'), '--threads', '2'], 60_000);
+    const ok = amc(['explain', good, 'a red circle', '--model', TINY, '--out', path.join(tmp(), 'th.png'), '--threads', '2'], { timeout: 60_000 });
     assert.equal(ok.code, 0, ok.stderr);
   });
 
   it('a 40-word phrase on the bundled model (max_text_length 25) is explained whole, as the reference evaluation does', () => {
     const phrase = Array.from({ length: 40 }, (_, i) => ['the', 'red', 'circle', 'on', 'left', 'of', 'a', 'blue', 'square', 'big'][i % 10]).join(' ');
-    const r = amc(['explain', good, phrase, '--model', BUNDLED, '--out', path.join(tmp, 'long.png'), '--json'], 90_000);
+    const r = amc(['explain', good, phrase, '--model', BUNDLED, '--out', path.join(tmp(), 'long.png'), '--json'], { timeout: 90_000 });
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { tokens: string[]; tokenGradcam: number[][]; gradcam: number[] };
     assert.equal(j.tokens.length, 41, 'the whole phrase: [CLS] + 40 wordpieces, not cut to 25');
@@ -191,13 +155,13 @@ describe('amc eval / explain on hostile and broken inputs', function () {
     // 50 words (pre_caption's max) of ~100 letters: hundreds of wordpieces
     const word = 'qzxv'.repeat(24);
     const phrase = Array.from({ length: 50 }, () => word).join(' ');
-    const r = amc(['explain', good, phrase, '--model', TINY, '--out', path.join(tmp, 'too-long.png')], 60_000);
+    const r = amc(['explain', good, phrase, '--model', TINY, '--out', path.join(tmp(), 'too-long.png')], { timeout: 60_000 });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /tokens \(\[CLS\] \+ \d+ wordpieces\); the model takes at most 512 \(its text position table, config\.max_position in model\.json\)/);
   });
 
   it('a vocab.txt that differs from the exported one is refused naming the file and both hashes; a card without vocab_sha256 gets a note', () => {
-    const dir = path.join(tmp, 'shuffled-model');
+    const dir = path.join(tmp(), 'shuffled-model');
     mkdirSync(dir);
     for (const f of readdirSync(BUNDLED)) copyFileSync(path.join(BUNDLED, f), path.join(dir, f));
     const vocabFile = path.join(dir, 'vocab.txt');
@@ -208,7 +172,7 @@ describe('amc eval / explain on hostile and broken inputs', function () {
     writeFileSync(vocabFile, lines.join('\n'));
     const card = JSON.parse(readFileSync(path.join(BUNDLED, 'model.json'), 'utf8')) as Record<string, unknown>;
     const shuffledSha = spawnSync('sha256sum', [vocabFile], { encoding: 'utf8' }).stdout.split(' ')[0];
-    let r = amc(['explain', good, 'the red circle', '--model', dir, '--out', path.join(tmp, 'v.png')]);
+    let r = amc(['explain', good, 'the red circle', '--model', dir, '--out', path.join(tmp(), 'v.png')]);
     assert.equal(r.code, 2, r.stderr);
     assert.ok(r.stderr.includes(vocabFile), r.stderr);
     assert.ok(r.stderr.includes(shuffledSha) && r.stderr.includes(String(card.vocab_sha256)), r.stderr);
@@ -216,9 +180,9 @@ describe('amc eval / explain on hostile and broken inputs', function () {
     delete card.vocab_sha256;
     writeFileSync(path.join(dir, 'model.json'), JSON.stringify(card, null, 2));
     copyFileSync(path.join(BUNDLED, 'vocab.txt'), vocabFile);
-    r = amc(['explain', good, 'the red circle', '--model', dir, '--out', path.join(tmp, 'v.png')]);
+    r = amc(['explain', good, 'the red circle', '--model', dir, '--out', path.join(tmp(), 'v.png')]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /note: .*model\.json: the card records no vocab_sha256/);
-    assert.ok(existsSync(path.join(tmp, 'v.png')));
+    assert.ok(existsSync(path.join(tmp(), 'v.png')));
   });
 });

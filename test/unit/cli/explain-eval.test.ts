@@ -2,67 +2,40 @@
 // one (out/cli.js + out/worker.js), on the tiny exported test model and the bundled synthetic set; plus the
 // agreement of `amc eval` with the trainer's PyTorch evaluation, sample for sample.
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as esbuild from 'esbuild';
 import sharp from 'sharp';
 import { checkReportMatches, validateEvalReport } from '../../../src/core/evalReportSchema';
 import type { EvalReport } from '../../../src/model/evaluate';
+import {
+  amc as runAmc, amcChild, BUNDLED_MODEL as BUNDLED, buildCli, ROOT, svgPng, SYNTH, cliSuite, TINY_MODEL as TINY,
+  TORCH_PYTHON as python,
+} from './helpers';
 
-const ROOT = path.join(__dirname, '..', '..', '..');
-const WORK = path.join(ROOT, 'test', '.work', 'cli-model');
-const CLI = path.join(WORK, 'amc.js');
-const TINY = path.join(ROOT, 'test', 'fixtures', 'model', 'tiny');
-const BUNDLED = path.join(ROOT, 'models', 'amc-small-synthetic');
-const SYNTH = path.join(ROOT, 'samples', 'synthetic');
 const FLICKR_TEST = path.join(SYNTH, 'flickr30k', 'bounding_boxes_test.json');
 const REFCOCO_TEST = path.join(SYNTH, 'refcoco+_test.json');
-const python = process.env.AMC_PYTHON || '/usr/bin/python3';
-
-function amc(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** As scripts/build.mjs: the CLI and the inference worker side by side (once per run; each describe may run alone). */
-let built: Promise<unknown> | undefined;
-function buildCli(): Promise<unknown> {
-  mkdirSync(WORK, { recursive: true });
-  const common = {
-    bundle: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const,
-    external: ['vscode', 'onnxruntime-node', 'sharp'], logLevel: 'silent' as const,
-  };
-  built ??= Promise.all([
-    esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'cli', 'main.ts')], outfile: CLI, banner: { js: '#!/usr/bin/env node' } }),
-    esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'model', 'worker.ts')], outfile: path.join(WORK, 'worker.js') }),
-  ]);
-  return built;
-}
+const amc = (...args: string[]) => runAmc(args);
 
 describe('amc explain / eval / demo', function () {
   this.timeout(180_000);
-  let tmp: string;
+  const tmp = cliSuite('amc-cli-');
   let scene: string;
   let tinyItm: string; // the tiny model with a card that says its ITM head was trained
 
   before(async () => {
-    await buildCli();
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'amc-cli-'));
-    scene = path.join(tmp, 'scene.png');
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200"><rect width="300" height="200" fill="#285aa0"/>' +
-      '<circle cx="80" cy="90" r="50" fill="#dc1e1e"/><rect x="180" y="90" width="100" height="90" fill="#f0dc28"/></svg>';
-    await sharp(Buffer.from(svg)).png().toFile(scene);
-    tinyItm = path.join(tmp, 'tiny-itm');
+    scene = await svgPng(path.join(tmp(), 'scene.png'), '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200">' +
+      '<rect width="300" height="200" fill="#285aa0"/><circle cx="80" cy="90" r="50" fill="#dc1e1e"/>' +
+      '<rect x="180" y="90" width="100" height="90" fill="#f0dc28"/></svg>');
+    tinyItm = path.join(tmp(), 'tiny-itm');
     cpSync(TINY, tinyItm, { recursive: true });
     const card = JSON.parse(readFileSync(path.join(tinyItm, 'model.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(path.join(tinyItm, 'model.json'), JSON.stringify({ ...card, itm_trained: true }));
   });
-  after(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('explain writes the side-by-side figure and prints score and point', async () => {
-    const out = path.join(tmp, 'fig.png');
+    const out = path.join(tmp(), 'fig.png');
     const r = amc('explain', scene, 'a red circle', '--model', tinyItm, '--out', out);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^score -?\d+\.\d{4} \(ITM match logit; p = \d\.\d{4}\)$/m);
@@ -78,7 +51,7 @@ describe('amc explain / eval / demo', function () {
   });
 
   it('explain --json gives the raw map, per-token maps and the point', () => {
-    const r = amc('explain', scene, 'the yellow square', '--model', TINY, '--out', path.join(tmp, 'fig2.png'), '--json');
+    const r = amc('explain', scene, 'the yellow square', '--model', TINY, '--out', path.join(tmp(), 'fig2.png'), '--json');
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
     assert.equal(j.grid, 4);
@@ -93,25 +66,25 @@ describe('amc explain / eval / demo', function () {
   });
 
   it('explain shows no ITM score for a model whose ITM head was not trained (the bundled model), and says why', () => {
-    const r = amc('explain', scene, 'a red circle', '--model', BUNDLED, '--out', path.join(tmp, 'fig-bundled.png'));
+    const r = amc('explain', scene, 'a red circle', '--model', BUNDLED, '--out', path.join(tmp(), 'fig-bundled.png'));
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /p = |ITM match logit|^score -?\d/m);
     assert.match(r.stdout, /^score not shown: ITM head not trained for this model — only the GradCAM is meaningful$/m);
     assert.match(r.stdout, /^point \(\d+, \d+\) in 300×200 px$/m);
-    const j = JSON.parse(amc('explain', scene, 'a red circle', '--model', BUNDLED, '--out', path.join(tmp, 'fig-b2.png'), '--json').stdout);
+    const j = JSON.parse(amc('explain', scene, 'a red circle', '--model', BUNDLED, '--out', path.join(tmp(), 'fig-b2.png'), '--json').stdout);
     assert.equal(j.score, null);
     assert.match(j.itmNote, /^ITM head not trained/);
   });
 
   it('explain: bad input exits 2 with a message naming what is wrong', () => {
-    const missing = path.join(tmp, 'missing.jpg');
+    const missing = path.join(tmp(), 'missing.jpg');
     let r = amc('explain', missing, 'a cat', '--model', TINY);
     assert.equal(r.code, 2);
     assert.match(r.stderr, new RegExp(`${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: image file not found`));
     r = amc('explain', scene, '?!', '--model', TINY);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /no words left after cleaning/);
-    r = amc('explain', scene, 'x', '--model', path.join(tmp, 'nomodel'));
+    r = amc('explain', scene, 'x', '--model', path.join(tmp(), 'nomodel'));
     assert.equal(r.code, 2);
     assert.match(r.stderr, /model folder not found/);
     r = amc('explain', scene, 'x', '--model', TINY, '--provider', 'cuda');
@@ -122,7 +95,7 @@ describe('amc explain / eval / demo', function () {
   });
 
   it('eval writes a JSON report: every sample with hit, point, L_mean, L_max, score; accuracy per split; K worst', () => {
-    const out = path.join(tmp, 'report.json');
+    const out = path.join(tmp(), 'report.json');
     const r = amc('eval', REFCOCO_TEST, '--model', TINY, '--out', out, '--worst', '5', '--batch', '4');
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(readFileSync(out, 'utf8')) as EvalReport;
@@ -144,7 +117,7 @@ describe('amc explain / eval / demo', function () {
   });
 
   it('eval of a file without splits prints and reports the all row alone, no "(none)" row (issue 14 item 4)', () => {
-    const out = path.join(tmp, 'report-vg.json');
+    const out = path.join(tmp(), 'report-vg.json');
     const r = amc('eval', path.join(SYNTH, 'region_descriptions.json'), '--model', TINY, '--out', out, '--limit', '4');
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(readFileSync(out, 'utf8')) as EvalReport;
@@ -154,7 +127,7 @@ describe('amc explain / eval / demo', function () {
   });
 
   it('eval --split and --limit', () => {
-    const out = path.join(tmp, 'report-a.json');
+    const out = path.join(tmp(), 'report-a.json');
     let r = amc('eval', REFCOCO_TEST, '--model', TINY, '--out', out, '--split', 'testA', '--limit', '3');
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(readFileSync(out, 'utf8')) as EvalReport;
@@ -166,33 +139,24 @@ describe('amc explain / eval / demo', function () {
   });
 
   it('eval of a file with no boxed queries exits 2 and says so', () => {
-    const file = path.join(tmp, 'nobox.json');
+    const file = path.join(tmp(), 'nobox.json');
     writeFileSync(file, JSON.stringify([{ image: 'a.jpg', caption: 'a cat', bbox: [] }, { image: 'b.jpg', caption: 'a dog', bbox: [] }]));
-    const r = amc('eval', file, '--model', TINY, '--out', path.join(tmp, 'nobox-report.json'));
+    const r = amc('eval', file, '--model', TINY, '--out', path.join(tmp(), 'nobox-report.json'));
     assert.equal(r.code, 2);
     assert.match(r.stderr, /nobox\.json: no boxed queries to evaluate: 2 sample\(s\) read, 2 without a box/);
-    assert.ok(!existsSync(path.join(tmp, 'nobox-report.json')));
+    assert.ok(!existsSync(path.join(tmp(), 'nobox-report.json')));
   });
 
   it('Ctrl-C (SIGINT) during eval keeps the partial report', async () => {
     // 400 queries over the synthetic images: long enough to interrupt after the first page
     const entries = JSON.parse(readFileSync(path.join(SYNTH, 'vg_test.json'), 'utf8')) as unknown[];
     const many = Array.from({ length: 400 }, (_, i) => entries[i % entries.length]);
-    const file = path.join(tmp, 'many.json');
+    const file = path.join(tmp(), 'many.json');
     writeFileSync(file, JSON.stringify(many));
-    const out = path.join(tmp, 'partial.json');
+    const out = path.join(tmp(), 'partial.json');
     try {
-      const child = spawn(process.execPath, [CLI, 'eval', file, '--image-root', SYNTH, '--model', TINY, '--out', out, '--batch', '1'],
-        { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '', stdout = '';
-      child.stdout.on('data', (d) => { stdout += d; });
-      const code = await new Promise<number | null>((resolve) => {
-        child.stderr.on('data', (d) => {
-          stderr += d;
-          if (/\d+\/400/.test(stderr) && !child.killed) child.kill('SIGINT');
-        });
-        child.on('exit', (c) => resolve(c));
-      });
+      const { code, stdout, stderr } = await amcChild(['eval', file, '--image-root', SYNTH, '--model', TINY, '--out', out, '--batch', '1'],
+        { interrupt: { when: /\d+\/400/, signal: 'SIGINT' } });
       assert.equal(code, 130, stderr);
       const rep = JSON.parse(readFileSync(out, 'utf8')) as EvalReport;
       assert.equal(rep.interrupted, true);
@@ -204,7 +168,7 @@ describe('amc explain / eval / demo', function () {
   });
 
   it('demo writes an HTML report (image | box mask | GradCAM per sample, accuracy per split) and prints its path', () => {
-    const out = path.join(tmp, 'demo');
+    const out = path.join(tmp(), 'demo');
     const r = amc('demo', '--model', TINY, '--out', out, '--limit', '4');
     assert.equal(r.code, 0, r.stderr);
     const html = path.join(out, 'index.html');
@@ -222,7 +186,7 @@ describe('amc explain / eval / demo', function () {
   });
 
   it('demo shows per-sample ITM scores only for a model whose ITM head was trained', () => {
-    const out = path.join(tmp, 'demo-itm');
+    const out = path.join(tmp(), 'demo-itm');
     const r = amc('demo', '--model', tinyItm, '--out', out, '--limit', '2');
     assert.equal(r.code, 0, r.stderr);
     const text = readFileSync(path.join(out, 'index.html'), 'utf8');

@@ -2,51 +2,31 @@
 // on a report that `amc eval --out` wrote for the bundled synthetic data with the tiny test model (one query with a
 // missing image, so one row is not scored); the numbers are checked against the report itself.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import * as esbuild from 'esbuild';
 import sharp from 'sharp';
 import type { Insights } from '../../../src/core/insights';
 import type { EvalReport } from '../../../src/model/evaluate';
+import { amc as runAmc, SYNTH, cliSuite, TINY_MODEL as TINY } from './helpers';
 
-const ROOT = path.join(__dirname, '..', '..', '..');
-const WORK = path.join(ROOT, 'test', '.work', 'cli-insights');
-const CLI = path.join(WORK, 'amc.js');
-const TINY = path.join(ROOT, 'test', 'fixtures', 'model', 'tiny');
-const SYNTH = path.join(ROOT, 'samples', 'synthetic');
-
-function amc(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const amc = (...args: string[]) => runAmc(args);
 
 describe('amc insights on an amc eval report', function () {
   this.timeout(180_000);
-  let tmp: string;
+  const tmp = cliSuite('amc-insights-cli-');
   let reportFile: string;
   let report: EvalReport;
 
-  before(async () => {
-    mkdirSync(WORK, { recursive: true });
-    const common = {
-      bundle: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const,
-      external: ['vscode', 'onnxruntime-node', 'sharp'], logLevel: 'silent' as const,
-    };
-    await esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'cli', 'main.ts')], outfile: CLI });
-    await esbuild.build({ ...common, entryPoints: [path.join(ROOT, 'src', 'model', 'worker.ts')], outfile: path.join(WORK, 'worker.js') });
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'amc-insights-cli-'));
+  before(() => {
     // The synthetic VG test scenes (several phrases per image) plus one query whose image is missing.
     const entries = JSON.parse(readFileSync(path.join(SYNTH, 'vg_test.json'), 'utf8')) as { image: string }[];
-    const data = path.join(tmp, 'vg.json');
+    const data = path.join(tmp(), 'vg.json');
     writeFileSync(data, JSON.stringify([...entries.slice(0, 30), { ...entries[0], image: 'VG_100K/missing.jpg' }]));
-    reportFile = path.join(tmp, 'report.json');
+    reportFile = path.join(tmp(), 'report.json');
     const r = amc('eval', data, '--image-root', SYNTH, '--model', TINY, '--out', reportFile, '--batch', '8');
     assert.equal(r.code, 1, r.stderr); // exit 1: one query (the missing image) was not scored
     report = JSON.parse(readFileSync(reportFile, 'utf8')) as EvalReport;
   });
-  after(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('amc eval rows carry the original image size', async () => {
     const scored = report.samples.filter((s) => !s.error);
@@ -103,7 +83,7 @@ describe('amc insights on an amc eval report', function () {
     r = amc('insights', path.join(SYNTH, 'vg_test.json'));
     assert.equal(r.code, 2);
     assert.match(r.stderr, /vg_test\.json: not an evaluation report: expected a JSON object, found '\['/);
-    r = amc('insights', path.join(tmp, 'nope.json'));
+    r = amc('insights', path.join(tmp(), 'nope.json'));
     assert.equal(r.code, 2);
     assert.match(r.stderr, /nope\.json/);
   });
