@@ -249,6 +249,22 @@ function grow<T extends Float64Array | Uint32Array | Int32Array | Int8Array>(a: 
   return next;
 }
 
+/** Distinct not-scored reasons an InsightTable names (the rest are counted together as OTHER_REASONS). */
+export const MAX_REASONS = 1000;
+export const OTHER_REASONS = '(other reasons)';
+
+/** InsightTable.exportParts: one table's rows and interned values, to append to another. */
+export interface InsightTableParts {
+  size: number;
+  status: Int8Array;
+  px: Float64Array; py: Float64Array; lMean: Float64Array; lMax: Float64Array; width: Float64Array; height: Float64Array;
+  split: Uint32Array; image: Uint32Array; phrase: Uint32Array;
+  boxStart: Uint32Array; boxes: Float64Array;
+  splits: string[]; images: string[]; phraseRaw: string[];
+  /** Not-scored reasons with their counts, in the order first seen. */
+  reasons: [string, number][];
+}
+
 /** Row status values of InsightTable.status. */
 export const HIT = 1, MISS = 0, NOT_SCORED = -1;
 export const NO_IMAGE = 0xffffffff;
@@ -312,9 +328,7 @@ export class InsightTable {
     this.boxStart[r + 1] = b0 + 4 * nBoxes;
     this.status[r] = status;
     if (status === NOT_SCORED) {
-      const reason = notScoredReason ?? 'no hit';
-      const key = this.notScoredReasons.has(reason) || this.notScoredReasons.size < 1000 ? reason : '(other reasons)';
-      this.notScoredReasons.set(key, (this.notScoredReasons.get(key) ?? 0) + 1);
+      this.countReason(notScoredReason ?? 'no hit', 1);
     }
     this.px[r] = px;
     this.py[r] = py;
@@ -326,6 +340,58 @@ export class InsightTable {
     this.image[r] = image;
     this.phrase[r] = phrase;
     this.size = r + 1;
+  }
+
+  /** Distinct not-scored reasons kept by name; later new ones are counted as OTHER_REASONS. */
+  maxReasons = MAX_REASONS;
+
+  private countReason(reason: string, count: number): void {
+    const key = this.notScoredReasons.has(reason) || this.notScoredReasons.size < this.maxReasons ? reason : OTHER_REASONS;
+    this.notScoredReasons.set(key, (this.notScoredReasons.get(key) ?? 0) + count);
+  }
+
+  /**
+   * The columns and interned values of the rows so far, to append to another table (appendParts): a worker
+   * thread reads a range of a report into its own table and hands this over (the typed arrays are transferable).
+   * phraseRaw[p]: a raw phrase whose pre_caption form is phrase p (the first one seen).
+   */
+  exportParts(phraseRaw: readonly string[]): InsightTableParts {
+    const n = this.size;
+    return {
+      size: n, status: this.status.slice(0, n), px: this.px.slice(0, n), py: this.py.slice(0, n),
+      lMean: this.lMean.slice(0, n), lMax: this.lMax.slice(0, n), width: this.width.slice(0, n), height: this.height.slice(0, n),
+      split: this.split.slice(0, n), image: this.image.slice(0, n), phrase: this.phrase.slice(0, n),
+      boxStart: this.boxStart.slice(0, n + 1), boxes: this.boxes.slice(0, this.boxStart[n]),
+      splits: this.splits.values.slice(), images: this.images.values.slice(), phraseRaw: phraseRaw.slice(0, this.phrases.length),
+      reasons: [...this.notScoredReasons],
+    };
+  }
+
+  /**
+   * Append the rows of another table (exportParts) after these, as if they had been pushed one by one: ids of
+   * splits, images, phrases and words new to this table are given in the order the other table first saw them,
+   * so reading a report in ranges and appending them in order gives exactly the table of one sequential read.
+   * The other table must have kept every distinct not-scored reason (maxReasons: Infinity) for the counts to be exact.
+   */
+  appendParts(p: InsightTableParts): void {
+    const splitMap = p.splits.map((v) => this.splits.id(v));
+    const imageMap = p.images.map((v) => this.images.id(v));
+    const phraseMap = p.phraseRaw.map((raw) => this.phraseId(raw, false));
+    const r0 = this.size, n = p.size;
+    this.reserve(r0 + n + 1);
+    this.status.set(p.status, r0); this.px.set(p.px, r0); this.py.set(p.py, r0);
+    this.lMean.set(p.lMean, r0); this.lMax.set(p.lMax, r0); this.width.set(p.width, r0); this.height.set(p.height, r0);
+    for (let i = 0; i < n; i++) {
+      this.split[r0 + i] = splitMap[p.split[i]];
+      this.image[r0 + i] = p.image[i] === NO_IMAGE ? NO_IMAGE : imageMap[p.image[i]];
+      this.phrase[r0 + i] = phraseMap[p.phrase[i]];
+    }
+    const b0 = this.boxStart[r0];
+    this.boxes = grow(this.boxes, b0 + p.boxStart[n]);
+    this.boxes.set(p.boxes.subarray(0, p.boxStart[n]), b0);
+    for (let i = 1; i <= n; i++) this.boxStart[r0 + i] = b0 + p.boxStart[i];
+    for (const [reason, count] of p.reasons) this.countReason(reason, count);
+    this.size = r0 + n;
   }
 
   splitId(split: string | null | undefined): number { return this.splits.id(split ?? '(none)'); }
@@ -414,7 +480,9 @@ export class InsightTable {
     this.lMean = grow(this.lMean, n); this.lMax = grow(this.lMax, n);
     this.width = grow(this.width, n); this.height = grow(this.height, n);
     this.split = grow(this.split, n); this.image = grow(this.image, n); this.phrase = grow(this.phrase, n);
-    this.boxStart = grow(this.boxStart, n + 1);
+    // boxStart has one entry more than the rows: grown with status, not on its own (its doubling fell behind
+    // status' and rows past 2049 lost their box offsets).
+    this.boxStart = grow(this.boxStart, this.status.length + 1);
   }
 }
 
