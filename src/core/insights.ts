@@ -212,6 +212,13 @@ export class ByteIds {
     else this.place(e);
   }
 
+  /** Entry e's bytes are bytes[start[e] .. start[e] + length[e]) (copies, for another thread; ids[e] its id). */
+  export(): ByteIdsParts {
+    const n = this.count;
+    return { bytes: this.arena.slice(0, this.used), start: this.start.slice(0, n), length: this.length.slice(0, n),
+      hashes: this.hashes.slice(0, n), ids: this.ids.slice(0, n) };
+  }
+
   private place(e: number): void {
     const mask = this.slots.length - 1;
     let slot = this.hashes[e] & mask;
@@ -224,6 +231,9 @@ export class ByteIds {
     for (let e = 0; e < this.count; e++) this.place(e);
   }
 }
+
+/** ByteIds.export(). */
+export interface ByteIdsParts { bytes: Uint8Array; start: Uint32Array; length: Uint32Array; hashes: Int32Array; ids: Uint32Array }
 
 /** FNV-1a over bytes [from, to), as an int32 (the hash ByteIds takes). */
 export function fnv1a(bytes: ArrayLike<number>, from: number, to: number): number {
@@ -260,7 +270,11 @@ export interface InsightTableParts {
   px: Float64Array; py: Float64Array; lMean: Float64Array; lMax: Float64Array; width: Float64Array; height: Float64Array;
   split: Uint32Array; image: Uint32Array; phrase: Uint32Array;
   boxStart: Uint32Array; boxes: Float64Array;
-  splits: string[]; images: string[]; phraseRaw: string[];
+  splits: string[]; images: string[];
+  /** Phrases (pre_caption form) by their UTF-8 bytes; entry e is phrase ids[e]. */
+  phraseKeys: ByteIdsParts;
+  phraseWordStart: Uint32Array; phraseWords: Uint32Array; phraseLength: Uint32Array;
+  words: string[];
   /** Not-scored reasons with their counts, in the order first seen. */
   reasons: [string, number][];
 }
@@ -353,17 +367,18 @@ export class InsightTable {
   /**
    * The columns and interned values of the rows so far, to append to another table (appendParts): a worker
    * thread reads a range of a report into its own table and hands this over (the typed arrays are transferable).
-   * phraseRaw[p]: a raw phrase whose pre_caption form is phrase p (the first one seen).
    */
-  exportParts(phraseRaw: readonly string[]): InsightTableParts {
-    const n = this.size;
+  exportParts(): InsightTableParts {
+    const n = this.size, np = this.phrases.length;
     return {
       size: n, status: this.status.slice(0, n), px: this.px.slice(0, n), py: this.py.slice(0, n),
       lMean: this.lMean.slice(0, n), lMax: this.lMax.slice(0, n), width: this.width.slice(0, n), height: this.height.slice(0, n),
       split: this.split.slice(0, n), image: this.image.slice(0, n), phrase: this.phrase.slice(0, n),
       boxStart: this.boxStart.slice(0, n + 1), boxes: this.boxes.slice(0, this.boxStart[n]),
-      splits: this.splits.values.slice(), images: this.images.values.slice(), phraseRaw: phraseRaw.slice(0, this.phrases.length),
-      reasons: [...this.notScoredReasons],
+      splits: this.splits.values.slice(), images: this.images.values.slice(),
+      phraseKeys: this.phraseKeys.export(), phraseWordStart: this.phraseWordStart.slice(0, np + 1),
+      phraseWords: this.phraseWords.slice(0, this.phraseWordStart[np]), phraseLength: this.phraseLength.slice(0, np),
+      words: this.words.values.slice(), reasons: [...this.notScoredReasons],
     };
   }
 
@@ -371,12 +386,39 @@ export class InsightTable {
    * Append the rows of another table (exportParts) after these, as if they had been pushed one by one: ids of
    * splits, images, phrases and words new to this table are given in the order the other table first saw them,
    * so reading a report in ranges and appending them in order gives exactly the table of one sequential read.
+   * Phrases are matched by the bytes of their pre_caption form, and a new phrase takes its word list from the other
+   * table (a word new here first occurs in a phrase new here, so words keep their sequential order too).
    * The other table must have kept every distinct not-scored reason (maxReasons: Infinity) for the counts to be exact.
    */
   appendParts(p: InsightTableParts): void {
     const splitMap = p.splits.map((v) => this.splits.id(v));
     const imageMap = p.images.map((v) => this.images.id(v));
-    const phraseMap = p.phraseRaw.map((raw) => this.phraseId(raw, false));
+    const wordMap = new Int32Array(p.words.length).fill(-1);
+    const k = p.phraseKeys;
+    const phraseMap = new Uint32Array(k.ids.length);
+    const decoder = new TextDecoder();
+    for (let e = 0; e < k.ids.length; e++) {
+      const from = k.start[e], to = from + k.length[e], other = k.ids[e];
+      let id = this.phraseKeys.find(k.bytes, from, to, k.hashes[e]);
+      if (id < 0) {
+        id = this.phrases.length;
+        this.phrases.push(decoder.decode(k.bytes.subarray(from, to)));
+        this.phraseKeys.add(k.bytes, from, to, k.hashes[e], id);
+        const w0 = p.phraseWordStart[other], w1 = p.phraseWordStart[other + 1];
+        if (id + 2 > this.phraseWordStart.length) this.phraseWordStart = grow(this.phraseWordStart, id + 2);
+        if (id + 1 > this.phraseLength.length) this.phraseLength = grow(this.phraseLength, id + 1);
+        const start = this.phraseWordStart[id];
+        if (start + w1 - w0 > this.phraseWords.length) this.phraseWords = grow(this.phraseWords, start + w1 - w0);
+        for (let i = w0; i < w1; i++) {
+          const w = p.phraseWords[i];
+          if (wordMap[w] < 0) wordMap[w] = this.wordId(p.words[w]);
+          this.phraseWords[start + i - w0] = wordMap[w];
+        }
+        this.phraseWordStart[id + 1] = start + w1 - w0;
+        this.phraseLength[id] = p.phraseLength[other];
+      }
+      phraseMap[other] = id;
+    }
     const r0 = this.size, n = p.size;
     this.reserve(r0 + n + 1);
     this.status.set(p.status, r0); this.px.set(p.px, r0); this.py.set(p.py, r0);
@@ -447,21 +489,7 @@ export class InsightTable {
       while (j < normal.length && normal.charCodeAt(j) !== 0x20) { hash = Math.imul(hash ^ normal.charCodeAt(j), 0x01000193); j++; }
       if (j > i) {
         length++;
-        let w = this.wordFirst.get(hash) ?? -1;
-        while (w >= 0) {
-          const word = this.words.values[w];
-          if (word.length === j - i) {
-            let k = 0;
-            while (k < word.length && word.charCodeAt(k) === normal.charCodeAt(i + k)) k++;
-            if (k === word.length) break;
-          }
-          w = this.wordNext[w];
-        }
-        if (w < 0) {
-          w = this.words.id(normal.slice(i, j));
-          this.wordNext[w] = this.wordFirst.get(hash) ?? -1;
-          this.wordFirst.set(hash, w);
-        }
+        const w = this.wordAt(normal, i, j, hash);
         let seen = false;
         for (let k = start; k < start + distinct && !seen; k++) seen = this.phraseWords[k] === w;
         if (!seen) {
@@ -473,6 +501,30 @@ export class InsightTable {
     }
     this.phraseWordStart[p + 1] = start + distinct;
     this.phraseLength[p] = length;
+  }
+
+  /** The id of the word normal[i, j) (hash: FNV-1a of its UTF-16 code units), interned the first time. */
+  private wordAt(normal: string, i: number, j: number, hash: number): number {
+    let w = this.wordFirst.get(hash) ?? -1;
+    while (w >= 0) {
+      const word = this.words.values[w];
+      if (word.length === j - i) {
+        let k = 0;
+        while (k < word.length && word.charCodeAt(k) === normal.charCodeAt(i + k)) k++;
+        if (k === word.length) return w;
+      }
+      w = this.wordNext[w];
+    }
+    w = this.words.id(normal.slice(i, j));
+    this.wordNext[w] = this.wordFirst.get(hash) ?? -1;
+    this.wordFirst.set(hash, w);
+    return w;
+  }
+
+  private wordId(word: string): number {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
+    return this.wordAt(word, 0, word.length, hash);
   }
 
   private reserve(n: number): void {

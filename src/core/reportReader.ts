@@ -350,15 +350,6 @@ class Scanner {
   rowId: string | undefined;
   rowScore = NaN;
   rowNotScored: { error: string; reason?: string } | undefined;
-  /** Phrase p's raw text as first read (InsightTable.exportParts), kept only when wanted. */
-  phraseRaw: string[] | undefined;
-
-  private newPhrase(table: InsightTable, raw: string): number {
-    const known = table.phrases.length;
-    const id = table.phraseId(raw, false);
-    if (id === known) this.phraseRaw?.push(raw);
-    return id;
-  }
 
   /** One element of "samples", appended to the table once it is complete (a rewind leaves the table as it was). */
 
@@ -372,7 +363,7 @@ class Scanner {
     if (this.ws() === 0x7d) this.pos++;
     else for (;;) {
       switch (this.key()) {
-        case Key.Phrase: phrase = this.internedString(this.phraseIds, (v) => this.newPhrase(table, v), 'phrase'); break;
+        case Key.Phrase: phrase = this.internedString(this.phraseIds, (v) => table.phraseId(v, false), 'phrase'); break;
         case Key.Split: split = this.isNull() ? -1 : this.internedString(this.splitIds, (v) => table.splitId(v), 'split'); break;
         case Key.Image: image = this.isNull() ? NO_IMAGE : this.internedString(this.imageIds, (v) => table.imageId(v), 'image'); break;
         case Key.Boxes: nBoxes = this.boxes(); break;
@@ -585,14 +576,12 @@ export type RangeResult =
 export async function readReportRange(task: RangeTask): Promise<RangeResult> {
   const table = new InsightTable();
   table.maxReasons = MAX_RANGE_REASONS;
-  const phraseRaw: string[] = [];
   let handle: FileHandle | undefined;
   try {
     const opened = await openRegularFile(task.file, { maxBytes: Number.MAX_SAFE_INTEGER, what: 'evaluation report' });
     handle = opened.handle;
     const h = handle;
     const s = new Scanner(task.file, Math.max(64, task.chunkBytes ?? 8 << 20), Math.max(1024, task.maxEntryBytes ?? 64 << 20));
-    s.phraseRaw = phraseRaw;
     s.base = task.start;
     const read: ReadAt = async (buf, offset, length, position) => (await h.read(buf, offset, length, position)).bytesRead;
     let rows = 0, first = true, end = -1;
@@ -619,7 +608,7 @@ export async function readReportRange(task: RangeTask): Promise<RangeResult> {
     if (table.notScoredReasons.size >= MAX_RANGE_REASONS) {
       return { ok: false, mismatch: true, message: `more than ${MAX_RANGE_REASONS} distinct not-scored reasons in one range` };
     }
-    return { ok: true, rows, end, parts: table.exportParts(phraseRaw) };
+    return { ok: true, rows, end, parts: table.exportParts() };
   } catch (e) {
     return { ok: false, mismatch: e instanceof RangeMismatch, message: e instanceof Error ? e.message : String(e) };
   } finally {
@@ -631,8 +620,9 @@ const MAX_RANGE_REASONS = 100_000;
 
 /** The transferable buffers of a table's parts (sent without copying). */
 export function partsTransferList(p: InsightTableParts): ArrayBuffer[] {
-  return [p.status, p.px, p.py, p.lMean, p.lMax, p.width, p.height, p.split, p.image, p.phrase, p.boxStart, p.boxes]
-    .map((a) => a.buffer as ArrayBuffer);
+  const k = p.phraseKeys;
+  return [p.status, p.px, p.py, p.lMean, p.lMax, p.width, p.height, p.split, p.image, p.phrase, p.boxStart, p.boxes,
+    k.bytes, k.start, k.length, k.hashes, k.ids, p.phraseWordStart, p.phraseWords, p.phraseLength].map((a) => a.buffer as ArrayBuffer);
 }
 
 export interface ParallelReadOptions extends Omit<ReportReadOptions, 'onRow'> {
@@ -674,10 +664,16 @@ async function findCuts(file: string, from: number, size: number, parts: number)
   try {
     const cuts: number[] = [];
     const window = Buffer.allocUnsafe(1 << 16);
+    // The first row's indentation (after its line break): rows begin with the same; nested objects are deeper.
+    const head = window.subarray(0, (await handle.read(window, 0, 4096, from)).bytesRead);
+    let brace = 0;
+    while (brace < head.length && isSpace(head[brace])) brace++;
+    const line = head.lastIndexOf(0x0a, brace);
+    const indent = line >= 0 ? Buffer.from(head.subarray(line + 1, brace)) : undefined;
     for (let k = 1; k < parts; k++) {
       const target = Math.floor(from + ((size - from) * k) / parts);
       const { bytesRead } = await handle.read(window, 0, window.length, target);
-      const cut = rowStartIn(window.subarray(0, bytesRead));
+      const cut = rowStartIn(window.subarray(0, bytesRead), indent);
       if (cut < 0) return `no row boundary found near byte ${target}`;
       if (cuts.length && target + cut <= cuts[cuts.length - 1]) return 'rows too large to cut the report into ranges';
       cuts.push(target + cut);
@@ -690,16 +686,19 @@ async function findCuts(file: string, from: number, size: number, parts: number)
 
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
-/** Index in `b` of a '{' that follows ',' and whitespace with a line break (else '}' ',' '{' with no break), or -1. */
-function rowStartIn(b: Buffer): number {
-  for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) {
-    let j = i + 1;
-    while (j < b.length && isSpace(b[j])) j++;
-    if (j >= b.length || b[j] !== 0x7b) continue;
+/**
+ * Index in `b` of a '{' that follows ',' and a line break then exactly `indent` (the first row's indentation), or
+ * when rows do not begin on lines of their own (indent undefined), of a '{' after '}' ',' and spaces; -1 if none.
+ */
+function rowStartIn(b: Buffer, indent: Buffer | undefined): number {
+  if (indent) for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) {
+    const j: number = i + 1 + indent.length;
+    if (j >= b.length || b[j] !== 0x7b || !b.subarray(i + 1, j).equals(indent)) continue;
     let k = i - 1;
     while (k >= 0 && isSpace(b[k])) k--;
     if (k >= 0 && b[k] === 0x2c) return j;
   }
+  if (indent) return -1;
   for (let i = b.indexOf(0x2c); i >= 0; i = b.indexOf(0x2c, i + 1)) {
     let j = i + 1, k = i - 1;
     while (j < b.length && isSpace(b[j])) j++;
@@ -735,7 +734,9 @@ export async function readReportTable(file: string, opts: ParallelReadOptions = 
       const cuts = await findCuts(file, samplesAt, size, threads);
       if (typeof cuts === 'string') { because = cuts; return undefined; }
       const pending = cuts.map((start, k) => {
-        const task: RangeTask = { file, start, stopAt: k + 1 < cuts.length ? cuts[k + 1] : -1, chunkBytes: opts.chunkBytes, maxEntryBytes: opts.maxEntryBytes };
+        const task: RangeTask = {
+          file, start, stopAt: k + 1 < cuts.length ? cuts[k + 1] : -1, chunkBytes: opts.chunkBytes, maxEntryBytes: opts.maxEntryBytes,
+        };
         const w = new Worker(worker.file, { workerData: task, execArgv: worker.execArgv });
         started.push(w);
         return new Promise<RangeResult>((resolve) => {
