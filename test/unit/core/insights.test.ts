@@ -34,6 +34,14 @@ describe('insights: breakdowns (hand-computed cases)', () => {
     assert.ok(wilsonInterval(0, 0).every(Number.isNaN));
   });
 
+  it('every row keeps its boxes past the first few thousand (boxStart grows with the rows)', () => {
+    const rows = Array.from({ length: 5000 }, (_, k) => (k % 2 ? hit('a b', { boxes: [[10, 10, 20, 20], [30, 30, 40, 40]] }) : miss('a b')));
+    const t = table(rows);
+    const byBoxes = counts(computeInsights(t).byBoxes);
+    assert.deepEqual([byBoxes['1'], byBoxes['2']], [[0, 2500, 0], [2500, 2500, 0]]);
+    assert.deepEqual(Array.from(t.boxes.subarray(t.boxStart[4999], t.boxStart[5000])), [10, 10, 20, 20, 30, 30, 40, 40]);
+  });
+
   it('not-scored rows (an error, or no hit) are counted apart, never as misses', () => {
     const i = computeInsights(table([hit('a cat'), miss('a cat'), failed('a cat'), { phrase: 'a cat', boxes: [[0, 0, 1, 1]] }]));
     assert.deepEqual([i.rows, i.scored, i.hits, i.notScored], [4, 2, 1, 2]);
