@@ -212,11 +212,11 @@ export class ByteIds {
     else this.place(e);
   }
 
-  /** Entry e's bytes are bytes[start[e] .. start[e] + length[e]) (copies, for another thread; ids[e] its id). */
+  /** Entry e's bytes are bytes[start[e] .. start[e] + length[e]), ids[e] its id (views of this table's arrays). */
   export(): ByteIdsParts {
     const n = this.count;
-    return { bytes: this.arena.slice(0, this.used), start: this.start.slice(0, n), length: this.length.slice(0, n),
-      hashes: this.hashes.slice(0, n), ids: this.ids.slice(0, n) };
+    return { bytes: this.arena.subarray(0, this.used), start: this.start.subarray(0, n), length: this.length.subarray(0, n),
+      hashes: this.hashes.subarray(0, n), ids: this.ids.subarray(0, n) };
   }
 
   private place(e: number): void {
@@ -366,20 +366,30 @@ export class InsightTable {
 
   /**
    * The columns and interned values of the rows so far, to append to another table (appendParts): a worker
-   * thread reads a range of a report into its own table and hands this over (the typed arrays are transferable).
+   * thread reads a range of a report into its own table and hands this over. The typed arrays are views of this
+   * table's own (transferable without a copy): the table is not to be used afterwards.
    */
   exportParts(): InsightTableParts {
     const n = this.size, np = this.phrases.length;
     return {
-      size: n, status: this.status.slice(0, n), px: this.px.slice(0, n), py: this.py.slice(0, n),
-      lMean: this.lMean.slice(0, n), lMax: this.lMax.slice(0, n), width: this.width.slice(0, n), height: this.height.slice(0, n),
-      split: this.split.slice(0, n), image: this.image.slice(0, n), phrase: this.phrase.slice(0, n),
-      boxStart: this.boxStart.slice(0, n + 1), boxes: this.boxes.slice(0, this.boxStart[n]),
+      size: n, status: this.status.subarray(0, n), px: this.px.subarray(0, n), py: this.py.subarray(0, n),
+      lMean: this.lMean.subarray(0, n), lMax: this.lMax.subarray(0, n), width: this.width.subarray(0, n),
+      height: this.height.subarray(0, n), split: this.split.subarray(0, n), image: this.image.subarray(0, n),
+      phrase: this.phrase.subarray(0, n), boxStart: this.boxStart.subarray(0, n + 1), boxes: this.boxes.subarray(0, this.boxStart[n]),
       splits: this.splits.values.slice(), images: this.images.values.slice(),
-      phraseKeys: this.phraseKeys.export(), phraseWordStart: this.phraseWordStart.slice(0, np + 1),
-      phraseWords: this.phraseWords.slice(0, this.phraseWordStart[np]), phraseLength: this.phraseLength.slice(0, np),
+      phraseKeys: this.phraseKeys.export(), phraseWordStart: this.phraseWordStart.subarray(0, np + 1),
+      phraseWords: this.phraseWords.subarray(0, this.phraseWordStart[np]), phraseLength: this.phraseLength.subarray(0, np),
       words: this.words.values.slice(), reasons: [...this.notScoredReasons],
     };
+  }
+
+  /**
+   * Room for `rows` rows and `boxes` boxes in all, allocated once (a reader that can estimate the count from the
+   * file size saves the doubling and the garbage it leaves: a 1 M-row table's columns are ~150 MB).
+   */
+  reserveRows(rows: number, boxes: number): void {
+    if (rows + 1 > this.status.length) this.reserve(rows + 1);
+    this.boxes = grow(this.boxes, 4 * boxes);
   }
 
   /**

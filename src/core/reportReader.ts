@@ -425,6 +425,16 @@ class Scanner {
 
 type ReadAt = (buf: Buffer, offset: number, length: number, position: number) => Promise<number>;
 
+/** Rows read before the table is sized for the whole range from their bytes per row (InsightTable.reserveRows). */
+const ESTIMATE_AFTER = 1024;
+
+/** Size `table` for the rows of `spanBytes` bytes, from the first `rows` rows of `readBytes` bytes (5 % spare). */
+function reserveFor(table: InsightTable, rows: number, readBytes: number, spanBytes: number): void {
+  if (rows <= 0 || readBytes <= 0) return;
+  const expect = Math.ceil((spanBytes / readBytes) * rows * 1.05);
+  table.reserveRows(expect, Math.ceil((table.boxStart[table.size] / 4 / table.size) * expect));
+}
+
 /** Run a scanner step until it completes, rewinding to its last mark and reading more whenever it runs out of bytes. */
 async function runStep<T>(s: Scanner, read: ReadAt, step: () => T): Promise<T> {
   for (;;) {
@@ -480,7 +490,8 @@ async function readReport(file: string, table: InsightTable, opts: ReportReadOpt
         if (sawSamples) s.fail('a second "samples" array');
         sawSamples = true;
         await run(() => { if (s.ws() !== 0x5b) s.fail(`"samples" must be an array, found ${s.found()}`); s.pos++; });
-        const plan = split ? await split(s.base + s.pos, size) : undefined;
+        const samplesAt = s.base + s.pos;
+        const plan = split ? await split(samplesAt, size) : undefined;
         const stopAt = plan?.stopAt ?? Infinity;
         let first = true, cut = false;
         await run(() => {
@@ -496,6 +507,7 @@ async function readReport(file: string, table: InsightTable, opts: ReportReadOpt
             opts.onRow?.(rows, s.rowId, s.rowScore, s.rowNotScored);
             s.entry = -1;
             rows++;
+            if (rows === ESTIMATE_AFTER) reserveFor(table, table.size, s.base + s.pos - samplesAt, size - samplesAt);
             first = false;
             s.mark = s.pos;
           }
@@ -601,6 +613,9 @@ export async function readReportRange(task: RangeTask): Promise<RangeResult> {
         } else if (s.base + s.pos !== task.start || s.ws() !== 0x7b) throw new RangeMismatch(`no row begins at ${task.start}`);
         s.row(table);
         rows++;
+        if (rows === ESTIMATE_AFTER) {
+          reserveFor(table, rows, s.base + s.pos - task.start, (task.stopAt >= 0 ? task.stopAt : opened.size) - task.start);
+        }
         first = false;
         s.mark = s.pos;
       }

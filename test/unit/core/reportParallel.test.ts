@@ -97,6 +97,13 @@ describe('insights: parallel report read', function () {
     });
   }
 
+  it('gives exactly the one-thread table past the row count at which tables are sized from the bytes per row', async () => {
+    const file = write('many.json', JSON.stringify(report(oddRows(5000)), null, 1));
+    const got = await readReportTable(file, { threads: 2, minParallelBytes: 0 });
+    assert.equal(got.sequentialBecause, undefined);
+    assertSameTable(got.table, await sequential(file), '5000 rows');
+  });
+
   it('counts not-scored reasons as the one-thread read does beyond the named ones (OTHER_REASONS)', async () => {
     const rows = Array.from({ length: 3 * MAX_REASONS }, (_, k) => ({
       id: String(k), image: 'i.jpg', phrase: 'p', boxes: [[0, 0, 1, 1]], error: `error ${k % (2 * MAX_REASONS)}`, reason: 'r',
