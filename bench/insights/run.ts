@@ -84,7 +84,10 @@ async function generate(file: string, queries: number): Promise<void> {
       index: i, id: `${image}:${i}`, split, image: `/data/vg/VG_100K/${1000000 + image}.jpg`,
       phrase: words.join(' '), boxes,
     };
-    if (rand() < 0.005) row.error = `/data/vg/VG_100K/${1000000 + image}.jpg: image file not found`;
+    if (rand() < 0.005) {
+      row.error = `/data/vg/VG_100K/${1000000 + image}.jpg: image file not found`;
+      row.reason = 'image file not found';
+    }
     else {
       const b = boxes[0];
       const point = rand() < 0.55
@@ -134,10 +137,12 @@ async function main(): Promise<void> {
   const report = path.resolve(arg('report', path.join(ROOT, 'bench', 'out', 'insights-report.json')));
   mkdirSync(path.dirname(report), { recursive: true });
   const stamp = `${report}.queries`;
-  if (!existsSync(report) || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== String(queries)) {
+  // The stamp names the generator's version too (v2: error rows carry their "reason", as the schema asks).
+  const want = `${queries} v2`;
+  if (!existsSync(report) || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
     const t0 = Date.now();
     await generate(report, queries);
-    writeFileSync(stamp, String(queries));
+    writeFileSync(stamp, want);
     console.log(`generated ${queries} queries in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   const bytes = statSync(report).size;
@@ -148,14 +153,17 @@ async function main(): Promise<void> {
   const cli = path.join(ROOT, 'out', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} missing: run node scripts/build.mjs first`);
   for (let run = 1; run <= 3; run++) {
-    const r = timeV([process.execPath, measure, report]);
-    if (r.code !== 0) throw new Error(`measure failed: ${r.stderr}`);
-    const phases = /read ([\d.]+) s, breakdowns ([\d.]+) s/.exec(r.stderr);
-    console.log(`run ${run}: bare byte loop ${calibrate(report).toFixed(2)} ns/byte, load ${os.loadavg()[0].toFixed(1)}; measure: wall ${r.wallS.toFixed(2)} s ` +
-      `(read ${phases?.[1]} s + breakdowns ${phases?.[2]} s), user CPU ${r.userS.toFixed(2)} s, peak RSS ${r.maxRssMB.toFixed(0)} MB`);
+    console.log(`run ${run}: bare byte loop ${calibrate(report).toFixed(2)} ns/byte, load ${os.loadavg()[0].toFixed(1)}`);
+    // One thread, then the default (the machine's cores, at most 4): per-thread CPU from /proc (measure.ts).
+    for (const threads of ['1', String(Math.min(4, os.availableParallelism()))]) {
+      const r = timeV([process.execPath, measure, report, '--threads', threads]);
+      if (r.code !== 0) throw new Error(`measure failed: ${r.stderr}`);
+      const line = /read [^\n]*/.exec(r.stderr)?.[0] ?? r.stderr;
+      console.log(`  measure --threads ${threads}: wall ${r.wallS.toFixed(2)} s, user CPU ${r.userS.toFixed(2)} s, peak RSS ${r.maxRssMB.toFixed(0)} MB; ${line}`);
+    }
     const c = timeV([process.execPath, cli, 'insights', report, '--json']);
     if (c.code !== 0) throw new Error(`amc insights failed: ${c.stderr}`);
-    console.log(`run ${run}: node out/cli.js insights REPORT --json: wall ${c.wallS.toFixed(2)} s, user CPU ${c.userS.toFixed(2)} s, peak RSS ${c.maxRssMB.toFixed(0)} MB`);
+    console.log(`  node out/cli.js insights REPORT --json: wall ${c.wallS.toFixed(2)} s, user CPU ${c.userS.toFixed(2)} s, peak RSS ${c.maxRssMB.toFixed(0)} MB`);
   }
 }
 
