@@ -46,6 +46,8 @@ export interface Histogram {
   misses: number[];
   /** Scored rows without a finite value. */
   missing: number;
+  /** With given edges (InsightOptions.histogramEdges) only: scored values outside them, in no bin. */
+  outside?: number;
 }
 
 export interface Insights {
@@ -80,6 +82,11 @@ export interface InsightOptions {
   bins?: number;
   /** How many confusions to list (default 20). */
   topConfusions?: number;
+  /**
+   * Bin the L_mean / L_max histograms on these edges (another table's, e.g. the current model's when this is the
+   * comparison model's) instead of this table's own range, so that two models' bins line up.
+   */
+  histogramEdges?: { lMean?: readonly number[]; lMax?: readonly number[] };
 }
 
 /** Miss points within this fraction of the width (x) or height (y) of an image edge are "on the border". */
@@ -621,11 +628,16 @@ export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Ins
     byBoxes: boxRates,
     bySplit: t.splits.values.map((key, i) => bySplit.rate(i, key)),
     missTarget: missTargets(t, opts.topConfusions ?? 20),
-    histograms: { bins, lMean: histogram(t, t.lMean, bins), lMax: histogram(t, t.lMax, bins) },
+    histograms: {
+      bins,
+      lMean: histogram(t, t.lMean, bins, opts.histogramEdges?.lMean),
+      lMax: histogram(t, t.lMax, bins, opts.histogramEdges?.lMax),
+    },
   };
 }
 
-function histogram(t: InsightTable, values: Float64Array, bins: number): Histogram {
+function histogram(t: InsightTable, values: Float64Array, bins: number, given?: readonly number[]): Histogram {
+  if (given) return histogramOn(t, values, given);
   let lo = Infinity, hi = -Infinity, missing = 0;
   for (let r = 0; r < t.size; r++) {
     if (t.status[r] === NOT_SCORED) continue;
@@ -649,6 +661,23 @@ function histogram(t: InsightTable, values: Float64Array, bins: number): Histogr
     (s === HIT ? hits : misses)[bin]++;
   }
   return { edges, hits, misses, missing };
+}
+
+/** A histogram on given edges (the last bin includes its upper edge); values outside them are counted apart. */
+function histogramOn(t: InsightTable, values: Float64Array, edges: readonly number[]): Histogram {
+  const bins = edges.length - 1;
+  const hits = new Array<number>(Math.max(0, bins)).fill(0), misses = new Array<number>(Math.max(0, bins)).fill(0);
+  let missing = 0, outside = 0;
+  for (let r = 0; r < t.size; r++) {
+    const s = t.status[r], v = values[r];
+    if (s === NOT_SCORED) continue;
+    if (!Number.isFinite(v)) { missing++; continue; }
+    if (bins < 1 || v < edges[0] || v > edges[bins]) { outside++; continue; }
+    let lo = 0, hi = bins - 1;   // the last bin b with edges[b] <= v, as histogram() bins
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (edges[mid] <= v) lo = mid; else hi = mid - 1; }
+    (s === HIT ? hits : misses)[lo]++;
+  }
+  return { edges: [...edges], hits, misses, missing, outside };
 }
 
 /**

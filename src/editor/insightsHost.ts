@@ -52,6 +52,21 @@ export function viewerInsights(t: ViewerTable, minCount: number, maxWords = 40):
   return { ...all, byWord: { ...all.byWord, words: all.byWord.words.slice(0, maxWords) } };
 }
 
+/**
+ * The comparison model's breakdowns drawn beside the current model's (`current`): its L_mean / L_max histograms
+ * on the current model's bins (values outside them counted as `outside`), and its rates of exactly the words the
+ * current model's chart lists, however often they occur in the comparison's results.
+ */
+export function comparisonInsights(t: ViewerTable, current: Insights): Insights {
+  const h = current.histograms;
+  const all = computeInsights(t.table, {
+    minCount: 1, bins: h.bins, histogramEdges: { lMean: h.lMean.edges, lMax: h.lMax.edges },
+  });
+  const byKey = new Map(all.byWord.words.map((w) => [w.key, w]));
+  const words = current.byWord.words.map((w) => byKey.get(w.key)).filter((w): w is NonNullable<typeof w> => w !== undefined);
+  return { ...all, byWord: { ...all.byWord, minCount: current.byWord.minCount, words } };
+}
+
 /** Where the point of a miss landed (as computeInsights' missTarget counts it), per table row; '' for hits. */
 function missLocations(t: InsightTable): string[] {
   const out = new Array<string>(t.size).fill('');

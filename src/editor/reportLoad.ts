@@ -54,9 +54,13 @@ export async function loadReportInto(
   const table = new InsightTable();
   const ids: (string | undefined)[] = [];
   const scores: number[] = [];
+  // Each not-scored row's own error and reason (the table keeps only counts of them).
+  const notScored = new Map<number, { error: string; reason?: string }>();
   let meta: Record<string, unknown>;
   try {
-    ({ meta } = await readReportInto(file, table, { onRow: (r, id, score) => { ids[r] = id; scores[r] = score; } }));
+    ({ meta } = await readReportInto(file, table, {
+      onRow: (r, id, score, why) => { ids[r] = id; scores[r] = score; if (why) notScored.set(r, why); },
+    }));
   } catch (err) {
     throw new ReportRefused(err instanceof Error ? err.message : String(err));
   }
@@ -92,13 +96,13 @@ export async function loadReportInto(
   }
 
   let scored = 0;
-  const reasons = [...table.notScoredReasons.keys()];
   for (let r = 0; r < table.size; r++) {
     const split = table.splits.values[table.split[r]];
     const status = table.status[r];
     if (status === NOT_SCORED) {
-      // The table keeps reasons only as counts; the row's own text is not kept, so name the report.
-      store.setError(targets[r], `not scored in the evaluation report ${path.basename(file)}`, reasons.length === 1 ? reasons[0] : 'not scored in the report', true);
+      // The row's own error and reason, as the list and the insights show them for rows explained here.
+      const why = notScored.get(r) ?? { error: 'not scored' };
+      store.setError(targets[r], `${why.error} (not scored in the evaluation report ${path.basename(file)})`, why.reason ?? why.error, true);
       continue;
     }
     scored++;

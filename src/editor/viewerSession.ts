@@ -21,7 +21,7 @@ import { buildView, IdentityView, type ListView } from './listView';
 import { MetricStore } from './metricStore';
 import { errorMessage } from '../core/errors';
 import type { Insights } from '../core/insights';
-import { describeSelection, selectionIndices, tableFromStore, viewerInsights, type ViewerTable } from './insightsHost';
+import { comparisonInsights, describeSelection, selectionIndices, tableFromStore, viewerInsights, type ViewerTable } from './insightsHost';
 import { loadReportInto, ReportRefused, type ReportLoadResult } from './reportLoad';
 
 /** The second model a viewer compares with (issue 6); the host owns and caches its engine. */
@@ -489,7 +489,7 @@ export class ViewerSession {
         const slot = this.comparisonNow();
         if (slot?.store && slot.explainer && slot.store.computedCount > 0) {
           const other = await tableFromStore(this.opts.dataset, slot.store);
-          result.comparison = { model: slot.explainer.info.name, insights: viewerInsights(other, min) };
+          result.comparison = { model: slot.explainer.info.name, insights: comparisonInsights(other, insights) };
         }
         return result;
       },

@@ -170,6 +170,20 @@ describe('evaluation report into the viewer', () => {
     assert.deepEqual(Array.from(selectionIndices(t, select('missTarget', 'background', 'misses'), viewerInsights(t, 1))), [3]);
   });
 
+  it('not-scored rows keep the report\'s own error and reason (list and insights), not a generic one', async () => {
+    const { ds, report } = setup();
+    const failed = (i: number, error: string, reason: string) => ({ ...row(i, false, [0, 0]), hit: undefined, point: undefined, error, reason });
+    const file = report(header(), [row(0, true, [20, 20]), failed(3, '/img/3.jpg: image not found', 'image not found'),
+      failed(6, '/img/6.jpg: 9000×9000 pixels, more than the limit', 'image too large')]);
+    const store = new MetricStore();
+    await loadReportInto(file, ds, store, { name: 'amc-test', sha256: SHA });
+    assert.equal(store.errorReason(3), 'image not found');
+    assert.equal(store.errorReason(6), 'image too large');
+    assert.match(store.error(6) ?? '', /^\/img\/6\.jpg: 9000×9000 pixels, more than the limit \(not scored in the evaluation report refs\.amc-eval\.json\)$/);
+    const insights = viewerInsights(await tableFromStore(ds, store), 1);
+    assert.deepEqual(insights.notScoredReasons, [{ reason: 'image not found', count: 1 }, { reason: 'image too large', count: 1 }]);
+  });
+
   it('refuses a report of another model, another file, or rows the dataset lacks, with the reason, leaving the store alone', async () => {
     const { ds, report } = setup();
     const store = new MetricStore();
