@@ -191,7 +191,8 @@ export class InsightsPanel {
     }
     const cur = r.current;
     const cmp = r.comparison?.insights;
-    const from = r.fromReport ? ` · ${r.fromReport} from the report ${r.report ?? ''}` : '';
+    const from = (r.fromReport ? ` · ${r.fromReport} from the report ${r.report ?? ''}` : '') +
+      (r.noImageSize ? ` · ${r.noImageSize} without an image size (GT area unknown)` : '');
     this.status.textContent = `${cur.scored} scored queries of ${r.rows} with results${cur.notScored ? ` (${cur.notScored} not scored)` : ''}${from} · ` +
       `accuracy ${pct(cur.overall.accuracy)}${cmp ? ` · ${r.comparison!.model}: ${pct(cmp.overall.accuracy)} (${formatDeltaPts((num(cur.overall.accuracy) - num(cmp.overall.accuracy)) * 100)})` : ''}`;
     const sections: HTMLElement[] = [];

@@ -21,7 +21,7 @@ import { buildView, IdentityView, type ListView } from './listView';
 import { MetricStore } from './metricStore';
 import { errorMessage } from '../core/errors';
 import type { Insights } from '../core/insights';
-import { comparisonInsights, describeSelection, selectionIndices, tableFromStore, viewerInsights, type ViewerTable } from './insightsHost';
+import { comparisonInsights, describeSelection, ImageSizes, selectionIndices, tableFromStore, viewerInsights, type ViewerTable } from './insightsHost';
 import { loadReportInto, ReportRefused, type ReportLoadResult } from './reportLoad';
 
 /** The second model a viewer compares with (issue 6); the host owns and caches its engine. */
@@ -102,6 +102,8 @@ export class ViewerSession {
   firstShownMs: number | undefined;
   lastShown: (ShownReport & { at: number }) | undefined;
   private comparisonSlot: ComparisonSlot | undefined;
+  /** Image sizes from headers for the insights' GT-area breakdown (insightsHost.ts ImageSizes), kept per viewer. */
+  private readonly imageSizes = new ImageSizes();
   /** The current model as last reported to the webview (undefined: not asked yet). */
   lastModel: ModelInfo | { error: string } | undefined;
   /** The comparison as last reported to the webview (undefined: not asked yet). */
@@ -483,12 +485,12 @@ export class ViewerSession {
         let fromReport = 0;
         for (const i of table.indices) if (this.store.isFromReport(i)) fromReport++;
         const result: InsightsResult = {
-          rows: table.table.size, fromReport, current: table.table.size ? insights : null,
+          rows: table.table.size, fromReport, current: table.table.size ? insights : null, noImageSize: table.noImageSize,
           ...(this.loadedReport ? { report: this.loadedReport.file } : {}),
         };
         const slot = this.comparisonNow();
         if (slot?.store && slot.explainer && slot.store.computedCount > 0) {
-          const other = await tableFromStore(this.opts.dataset, slot.store);
+          const other = await tableFromStore(this.opts.dataset, slot.store, undefined, this.imageSizes);
           result.comparison = { model: slot.explainer.info.name, insights: comparisonInsights(other, insights) };
         }
         return result;
@@ -552,7 +554,7 @@ export class ViewerSession {
     const c = this.insightCache;
     if (c && c.store === this.store && c.version === this.store.version && c.minCount === minCount) return c;
     const store = this.store, version = store.version;
-    const table = await tableFromStore(this.opts.dataset, store, signal);
+    const table = await tableFromStore(this.opts.dataset, store, signal, this.imageSizes);
     const insights = viewerInsights(table, minCount);
     this.insightCache = { store, version, table, insights, minCount };
     return this.insightCache;

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Sample } from '../../../src/core/types';
-import { selectionIndices, tableFromStore, viewerInsights } from '../../../src/editor/insightsHost';
+import { ImageSizes, selectionIndices, tableFromStore, viewerInsights } from '../../../src/editor/insightsHost';
 import { MemoryDataset } from '../../../src/editor/memoryDataset';
 import { MetricStore } from '../../../src/editor/metricStore';
 import { findReportBeside, loadReportInto, reportCandidates } from '../../../src/editor/reportLoad';
@@ -63,6 +63,25 @@ describe('viewer insights (host)', () => {
     const triangle = ins.byWord.words.find((w) => w.key === 'triangle')!;
     assert.deepEqual([triangle.queries, triangle.hits, triangle.notScored], [3, 1, 1]);
     assert.deepEqual(ins.missTarget.counts, { 'other-box': 2, border: 1, background: 1, 'size-unknown': 0 });
+  });
+
+  it('samples without an image size (AMC VG) get it from the image header; the rows still without one are counted', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'amc-insight-sizes-'));
+    // A PNG header is enough: signature, IHDR length and type, width, height (200×100 here).
+    const png = Buffer.alloc(33);
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]).copy(png);
+    png.write('IHDR', 12, 'latin1');
+    png.writeUInt32BE(200, 16);
+    png.writeUInt32BE(100, 20);
+    writeFileSync(path.join(dir, 'a.png'), png);
+    const unsized = SAMPLES.map((s) => ({ ...s, width: undefined, height: undefined, image: path.join(dir, s.index === 3 ? 'missing.png' : 'a.png') }));
+    const ds = new MemoryDataset('/d.json', 'amc-vg', unsized);
+    const t = await tableFromStore(ds, filledStore(), undefined, new ImageSizes());
+    assert.equal(t.noImageSize, 1);   // sample 3's image does not exist
+    // Box [10, 10, 30, 30] of 200×100 = 2 % ("1–5%"), sample 2's [50, 50, 90, 90] 8 %; sample 3 is "size unknown".
+    const area = Object.fromEntries(viewerInsights(t, 1).byArea.map((r) => [r.key, r.queries + r.notScored]));
+    assert.deepEqual([area['1–5%'], area['5–10%'], area['size unknown']], [4, 1, 1]);
+    assert.deepEqual(Array.from(selectionIndices(t, select('area', 'size unknown', 'all'), viewerInsights(t, 1))), [3]);
   });
 
   it('the indices behind a bar are exactly the rows it counts', async () => {
