@@ -46,8 +46,8 @@ export default tseslint.config(
     files: [
       'src/editor/annotationEditor.ts', 'src/editor/listView.ts', 'src/editor/metricStore.ts', 'src/editor/registry.ts',
       'src/editor/viewerSession.ts', 'webview/detail.ts', 'webview/list.ts', 'webview/main.ts', 'webview/render.ts',
-      'test/unit/editor/insights.test.ts', 'test/vscode/suite/editor.test.ts', 'test/webview/fixtures.ts', 'test/webview/host.ts',
-      'test/webview/insights.test.ts', 'test/webview/viewer.test.ts',
+      'test/vscode/suite/editor.test.ts', 'test/webview/fixtures.ts', 'test/webview/host.ts',
+      'test/webview/viewer.test.ts',
     ],
     rules: { 'max-len': 'off' },
   },

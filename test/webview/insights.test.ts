@@ -86,7 +86,9 @@ function withoutImages(): Explainer {
 async function openWithReport(): Promise<{ viewer: TestViewer; dataset: Dataset }> {
   const dataset = await openDataset(fixture.file);
   const offline = withoutImages();
-  const viewer = await TestViewer.open({ dataset, explainer: async () => offline, imageRoots: [fixture.dir], viewport: { width: 1500, height: 900 } });
+  const viewer = await TestViewer.open({
+    dataset, explainer: async () => offline, imageRoots: [fixture.dir], viewport: { width: 1500, height: 900 },
+  });
   viewers.push(viewer);
   await viewer.page.waitForSelector('.list-rows .list-row');
   await viewer.session!.loadReport(writeReport(explainer.modelSha256!));

@@ -15,7 +15,8 @@ import type { Explainer } from '../../../src/editor/explainer';
 import { DEFAULT_QUERY, RequestClient, type InsightSelection } from '../../../src/shared/protocol';
 
 // Images are 100×100; every sample's GT box is [10, 10, 30, 30] (4 % of the image) unless given.
-function sample(i: number, phrase: string, opts: { image?: string; boxes?: [number, number, number, number][]; split?: string } = {}): Sample {
+function sample(i: number, phrase: string,
+  opts: { image?: string; boxes?: [number, number, number, number][]; split?: string } = {}): Sample {
   const boxes = opts.boxes ?? [[10, 10, 30, 30]];
   return {
     index: i, id: `q${i}`, image: opts.image ?? `/img/${i}.jpg`, imageId: String(i), phrase, caption: phrase, boxes,
@@ -38,7 +39,8 @@ const SAMPLES = [
 function filledStore(): MetricStore {
   const store = new MetricStore();
   const hit = (i: number) => store.set(i, { score: i, lMean: i / 10, lMax: i / 10 + 0.05, hit: true }, SAMPLES[i].split, { x: 20, y: 20 });
-  const miss = (i: number, x: number, y: number) => store.set(i, { score: i, lMean: i / 10, lMax: i / 10 + 0.05, hit: false }, SAMPLES[i].split, { x, y });
+  const miss = (i: number, x: number, y: number) =>
+    store.set(i, { score: i, lMean: i / 10, lMax: i / 10 + 0.05, hit: false }, SAMPLES[i].split, { x, y });
   hit(0);
   miss(1, 70, 70);   // lands inside "blue circle"'s box on the same image: other-box
   miss(2, 20, 20);   // lands inside "a triangle"'s box: other-box
@@ -191,7 +193,8 @@ describe('evaluation report into the viewer', () => {
 
   it('not-scored rows keep the report\'s own error and reason (list and insights), not a generic one', async () => {
     const { ds, report } = setup();
-    const failed = (i: number, error: string, reason: string) => ({ ...row(i, false, [0, 0]), hit: undefined, point: undefined, error, reason });
+    const failed = (i: number, error: string, reason: string) =>
+      ({ ...row(i, false, [0, 0]), hit: undefined, point: undefined, error, reason });
     const file = report(header(), [row(0, true, [20, 20]), failed(3, '/img/3.jpg: image not found', 'image not found'),
       failed(6, '/img/6.jpg: 9000×9000 pixels, more than the limit', 'image too large')]);
     const store = new MetricStore();
