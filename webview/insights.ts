@@ -99,7 +99,8 @@ export class InsightsPanel {
     host.client.on('rowsComputed', later);
     host.client.on('modelChanged', later);
     host.client.on('comparisonChanged', later);
-    host.client.on('reportLoaded', () => { this.stale = true; this.show('insights'); });
+    // A report being read (partial) refreshes the numbers if shown; the finished one brings the panel forward.
+    host.client.on('reportLoaded', ({ partial }) => { if (partial) this.refreshSoon(); else { this.stale = true; this.show('insights'); } });
   }
 
   get visible(): boolean { return !this.panel.hidden; }

@@ -28,6 +28,8 @@ export interface ReportReadOptions {
    * report rows to dataset samples by id and shows the score without recomputing it. Ids are decoded only then.
    */
   onRow?: (row: number, id: string | undefined, score: number, notScored?: { error: string; reason?: string }) => void;
+  /** Called with the top-level fields read so far when "samples" begins (both writers put the header first). */
+  onSamples?: (meta: ReportMeta) => void;
 }
 
 /** The report's top-level fields other than "samples" and "worst" (model, file, counts, ...), parsed. */
@@ -490,6 +492,7 @@ async function readReport(file: string, table: InsightTable, opts: ReportReadOpt
         if (sawSamples) s.fail('a second "samples" array');
         sawSamples = true;
         await run(() => { if (s.ws() !== 0x5b) s.fail(`"samples" must be an array, found ${s.found()}`); s.pos++; });
+        opts.onSamples?.(meta);
         const samplesAt = s.base + s.pos;
         const plan = split ? await split(samplesAt, size) : undefined;
         const stopAt = plan?.stopAt ?? Infinity;

@@ -568,7 +568,10 @@ export class ViewerSession {
   async loadReport(file: string): Promise<ReportLoadResult> {
     const explainer = await this.loadExplainer().catch((err: unknown) => { throw new ReportRefused(`${file}: no model to match the report with: ${errorMessage(err)}`); });
     if (!explainer.modelSha256) throw new ReportRefused(`${file}: the open model ${explainer.info.name} records no grounding.onnx sha256 to match the report with`);
-    const result = await loadReportInto(file, this.opts.dataset, this.store, { name: explainer.info.name, sha256: explainer.modelSha256 });
+    // Rows arrive while the report is read: the list redraws with the first of them (partial), and again at the end.
+    const result = await loadReportInto(file, this.opts.dataset, this.store, { name: explainer.info.name, sha256: explainer.modelSha256 }, {
+      onProgress: (loaded) => this.server.emit('reportLoaded', { file, rows: loaded, computedCount: this.store.computedCount, partial: true }),
+    });
     this.loadedReport = result;
     this.server.emit('reportLoaded', { file, rows: result.rows, computedCount: this.store.computedCount });
     return result;

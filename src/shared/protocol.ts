@@ -380,8 +380,11 @@ export interface EventMap {
   filterProgress: { scanned: number; total: number; matches: number; from: number };
   /** Host asks the webview to select and explain a sample (e.g. from a command). */
   select: { index: number };
-  /** An evaluation report was loaded into this viewer: its rows now have results (refresh the list and insights). */
-  reportLoaded: { file: string; rows: number; computedCount: number };
+  /**
+   * An evaluation report was loaded into this viewer: its rows now have results (refresh the list and insights).
+   * partial: still being read (the rows so far; the last event has no partial).
+   */
+  reportLoaded: { file: string; rows: number; computedCount: number; partial?: boolean };
 }
 
 export type EventName = keyof EventMap;

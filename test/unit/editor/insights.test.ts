@@ -206,6 +206,38 @@ describe('evaluation report into the viewer', () => {
     assert.deepEqual(insights.notScoredReasons, [{ reason: 'image not found', count: 1 }, { reason: 'image too large', count: 1 }]);
   });
 
+  it('streams: the first rows are in the store while the rest of the report is still being read', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'amc-report-stream-'));
+    const datasetFile = path.join(dir, 'big.json');
+    writeFileSync(datasetFile, '[1234567890]');
+    const many = Array.from({ length: 5000 }, (_, i) => sample(i, i % 2 ? 'a red triangle' : 'blue circle'));
+    const ds = new MemoryDataset(datasetFile, 'amc-vg', many);
+    const file = path.join(dir, 'big.amc-eval.json');
+    const rows = many.map((s) => ({ id: s.id, image: s.image, phrase: s.phrase, split: s.split, boxes: s.boxes, point: { x: 20, y: 20 },
+      hit: true, lMean: 0.1, lMax: 0.2, score: 1 }));
+    writeFileSync(file, JSON.stringify({ ...header({ dataset: { file: 'big.json', size: 12, format: 'amc-vg' } }), samples: rows }, null, 1));
+    const store = new MetricStore();
+    const seen: { loaded: number; first: boolean; last: boolean }[] = [];
+    const r = await loadReportInto(file, ds, store, { name: 'amc-test', sha256: SHA }, {
+      onProgress: (loaded) => seen.push({ loaded, first: store.has(0) && store.has(1999), last: store.has(4999) }),
+    });
+    assert.equal(r.loaded, 5000);
+    assert.deepEqual(seen[0], { loaded: 2000, first: true, last: false });
+  });
+
+  it('a report refused midway puts the rows it had written back as they were', async () => {
+    const { ds, report } = setup();
+    const store = new MetricStore();
+    store.set(0, { score: -1, lMean: 0.5, lMax: 0.75, hit: false }, 'test', { x: 1, y: 2 });
+    const file = report(header(), [row(0, true, [20, 20]), row(3, true, [20, 20]), { ...row(4, true, [20, 20]), id: 'q99' }]);
+    await assert.rejects(loadReportInto(file, ds, store, { name: 'amc-test', sha256: SHA }), /samples\[2\] has id "q99"/);
+    assert.deepEqual(store.get(0), { score: -1, lMean: 0.5, lMax: 0.75, hit: false });
+    assert.deepEqual(store.point(0), { x: 1, y: 2 });
+    assert.equal(store.isFromReport(0), false);
+    assert.equal(store.has(3), false);
+    assert.equal(store.computedCount, 1);
+  });
+
   it('refuses a report of another model, another file, or rows the dataset lacks, with the reason, leaving the store alone', async () => {
     const { ds, report } = setup();
     const store = new MetricStore();
