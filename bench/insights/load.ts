@@ -1,5 +1,5 @@
 // bench: loading the generated 1 M-query evaluation report into a viewer's store (issue 15: first rows ≤ 1 s).
-//   npx tsx bench/insights/load.ts [--queries 1000000] [--report bench/out/insights-report.json]
+//   npx tsx bench/insights/load.ts [--queries 1000000] [--report bench/out/insights-report.json] [--runs 3]
 // The report is run.ts's (generate.ts; generated here when missing). The dataset it is for is rebuilt in memory
 // from the same generated rows (a MemoryDataset: ids, phrases, images, boxes, splits, sizes), its file an empty
 // bench/out/region_descriptions.json as the report's header names it (0 bytes). Then the host-side loading code
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     });
   }
   const dataset = new MemoryDataset(datasetFile, 'vg-regions', samples);
-  for (let run = 1; run <= 3; run++) {
+  for (let run = 1, runs = Number(arg('runs', '3')); run <= runs; run++) {
     const store = new MetricStore();
     let firstPageMs = NaN;
     const cpu0 = process.cpuUsage();

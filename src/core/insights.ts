@@ -127,6 +127,11 @@ export function phraseWords(phrase: string): string[] {
   return words.length > DEFAULT_MAX_WORDS ? words.slice(0, DEFAULT_MAX_WORDS) : words;
 }
 
+/** The form an InsightTable keeps a phrase in (its `phrases`): the words of phraseWords joined by single spaces. */
+export function phraseKey(raw: string): string {
+  return NORMAL_PHRASE.test(raw) ? raw : phraseWords(raw).join(' ');
+}
+
 /** Area of the union of xyxy boxes clipped to [0, W]×[0, H] (coordinate compression; a query has few boxes). */
 export function unionArea(boxes: ArrayLike<number>, from: number, to: number, width: number, height: number): number {
   const n = (to - from) / 4;
@@ -465,7 +470,7 @@ export class InsightTable {
       const known = this.rawPhrase.get(raw);
       if (known !== undefined) return known;
     }
-    const normal = NORMAL_PHRASE.test(raw) ? raw : phraseWords(raw).join(' ');
+    const normal = phraseKey(raw);
     // Distinct phrases run to the millions: look the pre_caption form up by its bytes (see ByteIds).
     let bytes: Uint8Array;
     // eslint-disable-next-line no-control-regex -- the test is "all ASCII", and \x00 is ASCII

@@ -30,6 +30,8 @@ export interface ReportReadOptions {
   onRow?: (row: number, id: string | undefined, score: number, notScored?: { error: string; reason?: string }) => void;
   /** Called with the top-level fields read so far when "samples" begins (both writers put the header first). */
   onSamples?: (meta: ReportMeta) => void;
+  /** Awaited before each read of the next chunk: the rows handed to onRow so far can be processed asynchronously. */
+  beforeRead?: () => Promise<void>;
 }
 
 /** The report's top-level fields other than "samples" and "worst" (model, file, counts, ...), parsed. */
@@ -438,12 +440,13 @@ function reserveFor(table: InsightTable, rows: number, readBytes: number, spanBy
 }
 
 /** Run a scanner step until it completes, rewinding to its last mark and reading more whenever it runs out of bytes. */
-async function runStep<T>(s: Scanner, read: ReadAt, step: () => T): Promise<T> {
+async function runStep<T>(s: Scanner, read: ReadAt, step: () => T, beforeRead?: () => Promise<void>): Promise<T> {
   for (;;) {
     s.mark = s.pos;
     try { return step(); } catch (e) {
       if (e !== NEED_MORE) throw e;
       s.pos = s.mark;
+      if (beforeRead) await beforeRead();
       await s.refill(read);
     }
   }
@@ -470,7 +473,7 @@ async function readReport(file: string, table: InsightTable, opts: ReportReadOpt
   const s = new Scanner(file, Math.max(64, opts.chunkBytes ?? 8 << 20), Math.max(1024, opts.maxEntryBytes ?? 64 << 20));
   s.wantIds = opts.onRow !== undefined;
   const read: ReadAt = async (buf, offset, length, position) => (await handle.read(buf, offset, length, position)).bytesRead;
-  const run = <T>(step: () => T): Promise<T> => runStep(s, read, step);
+  const run = <T>(step: () => T): Promise<T> => runStep(s, read, step, opts.beforeRead);
   const meta: ReportMeta = {};
   let rows = 0, sawSamples = false;
   try {

@@ -10,6 +10,9 @@ export interface SavedRow {
   error?: string; reason?: string;
 }
 
+/** A row with no results (restore it to forget a row). */
+export const EMPTY_ROW: SavedRow = { state: STATE_NONE, score: 0, lMean: 0, lMax: 0, split: 0, x: NaN, y: NaN, fromReport: 0 };
+
 export class MetricStore {
   private score = new Float32Array(0);
   private lMean = new Float32Array(0);
