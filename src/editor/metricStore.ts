@@ -89,7 +89,8 @@ export class MetricStore {
     this.ensure(index);
     return {
       state: this.state[index], score: this.score[index], lMean: this.lMean[index], lMax: this.lMax[index], split: this.splitOf[index],
-      x: this.pointX[index], y: this.pointY[index], fromReport: this.fromReport[index], error: this.errors.get(index), reason: this.errorReasons.get(index),
+      x: this.pointX[index], y: this.pointY[index], fromReport: this.fromReport[index],
+      error: this.errors.get(index), reason: this.errorReasons.get(index),
     };
   }
 

@@ -21,7 +21,9 @@ import { buildView, IdentityView, type ListView } from './listView';
 import { MetricStore } from './metricStore';
 import { errorMessage } from '../core/errors';
 import type { Insights } from '../core/insights';
-import { comparisonInsights, describeSelection, ImageSizes, selectionIndices, tableFromStore, viewerInsights, type ViewerTable } from './insightsHost';
+import {
+  comparisonInsights, describeSelection, ImageSizes, selectionIndices, tableFromStore, viewerInsights, type ViewerTable,
+} from './insightsHost';
 import { loadReportInto, ReportRefused, type ReportLoadResult } from './reportLoad';
 
 /** The second model a viewer compares with (issue 6); the host owns and caches its engine. */
@@ -570,7 +572,8 @@ export class ViewerSession {
     if (!explainer.modelSha256) throw new ReportRefused(`${file}: the open model ${explainer.info.name} records no grounding.onnx sha256 to match the report with`);
     // Rows arrive while the report is read: the list redraws with the first of them (partial), and again at the end.
     const result = await loadReportInto(file, this.opts.dataset, this.store, { name: explainer.info.name, sha256: explainer.modelSha256 }, {
-      onProgress: (loaded) => this.server.emit('reportLoaded', { file, rows: loaded, computedCount: this.store.computedCount, partial: true }),
+      onProgress: (loaded) =>
+        this.server.emit('reportLoaded', { file, rows: loaded, computedCount: this.store.computedCount, partial: true }),
     });
     this.loadedReport = result;
     this.server.emit('reportLoaded', { file, rows: result.rows, computedCount: this.store.computedCount });
