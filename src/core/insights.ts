@@ -491,6 +491,15 @@ export class InsightTable {
     return id;
   }
 
+  /**
+   * The id of a phrase given as the UTF-8 bytes of its pre_caption form and their FNV-1a hash, or -1 if not seen:
+   * a reader whose raw phrase is already in that form (lower-case words and single spaces) looks it up without
+   * making a string.
+   */
+  phraseIdOfKeyBytes(buf: Uint8Array, from: number, to: number, hash: number): number {
+    return this.phraseKeys.find(buf, from, to, hash);
+  }
+
   private readonly phraseKeys = new ByteIds();
   private scratch = new Uint8Array(256);
   private readonly encoder = new TextEncoder();
