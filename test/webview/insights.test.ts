@@ -265,6 +265,7 @@ describe('webview: Insights panel', function () {
     assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'SUMMARY');
     await page.keyboard.press('Enter');
     assert.equal(await page.$eval('.insights-chart[data-breakdown="lMax"] .hist-table', (d) => (d as HTMLDetailsElement).open), true);
+    await viewer.setTheme('dark');
     await page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'insights-comparison.png') });
     assert.deepEqual(viewer.consoleErrors.filter((e) => !/Failed to load resource.*404/.test(e)), []);
   });
