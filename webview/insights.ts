@@ -365,7 +365,7 @@ export class InsightsPanel {
       // The comparison model's column beside the current one (drawn only: its rows are not this viewer's list).
       const slot = el('div', 'hist-slot');
       slot.dataset.bin = String(i);
-      const other = el('div', 'hist-bin comparison');
+      const other = el('div', `hist-bin comparison${cHits(i) + cMisses(i) ? '' : ' empty'}`);
       other.setAttribute('aria-hidden', 'true');
       other.title = `${range(i)}, comparison model: ${cMisses(i)} misses, ${cHits(i)} hits`;
       other.style.setProperty('--bin-height', `${((cHits(i) + cMisses(i)) / max) * 100}%`);
