@@ -17,6 +17,7 @@ const nodeCommon = {
 const targets = [
   { ...nodeCommon, entryPoints: ['src/extension.ts'], outfile: 'out/extension.js' },
   { ...nodeCommon, entryPoints: ['src/model/worker.ts'], outfile: 'out/worker.js' },
+  { ...nodeCommon, entryPoints: ['src/core/reportWorker.ts'], outfile: 'out/reportWorker.js' },
   { ...nodeCommon, entryPoints: ['src/cli/main.ts'], outfile: 'out/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { bundle: true, platform: 'browser', target: 'chrome114', format: 'iife', entryPoints: ['webview/main.ts'],
     outfile: 'out/webview.js', sourcemap: !production, minify: production, logLevel: 'info' },

@@ -3,7 +3,9 @@
 // boxes and split, where the points of misses land, and L_mean / L_max histograms of hits and misses. A tab
 // beside the sample detail. Every bar and bin is a button whose aria-label gives its numbers; activating it
 // filters the sample list to exactly those queries (the host computes the index set: only aggregates come here).
-// With a comparison model each bar shows both models and the delta.
+// With a comparison model every chart shows both models and the delta: bars of rates and of miss targets get the
+// comparison's bar and Δ, histograms a comparison column per bin (on the current model's bins), a Δ line and a
+// table of both models' numbers; the buttons' labels state both models and Δ.
 import type { Histogram, Insights, Rate } from '../src/core/insights';
 import { formatDeltaPts } from '../src/shared/comparison';
 import { describeSelection } from '../src/shared/insightLabels';
@@ -38,6 +40,8 @@ const MIN_COUNTS = [1, 2, 5, 10, 20, 50];
 /** NaN arrives as null through postMessage. */
 const num = (v: number | null | undefined): number => (typeof v === 'number' ? v : NaN);
 const pct = (v: number | null | undefined, digits = 1): string => (Number.isFinite(num(v)) ? `${(num(v) * 100).toFixed(digits)} %` : '–');
+/** A count difference with its sign ("+3", "−2", "±0"). */
+const signed = (d: number): string => (d > 0 ? `+${d}` : d < 0 ? `−${-d}` : '±0');
 const sameSelection = (a: InsightSelection | null | undefined, b: InsightSelection): boolean =>
   !!a && a.breakdown === b.breakdown && a.key === b.key && a.outcome === b.outcome;
 
@@ -95,7 +99,8 @@ export class InsightsPanel {
     host.client.on('rowsComputed', later);
     host.client.on('modelChanged', later);
     host.client.on('comparisonChanged', later);
-    host.client.on('reportLoaded', () => { this.stale = true; this.show('insights'); });
+    // A report being read (partial) refreshes the numbers if shown; the finished one brings the panel forward.
+    host.client.on('reportLoaded', ({ partial }) => { if (partial) this.refreshSoon(); else { this.stale = true; this.show('insights'); } });
   }
 
   get visible(): boolean { return !this.panel.hidden; }
@@ -187,7 +192,8 @@ export class InsightsPanel {
     }
     const cur = r.current;
     const cmp = r.comparison?.insights;
-    const from = r.fromReport ? ` · ${r.fromReport} from the report ${r.report ?? ''}` : '';
+    const from = (r.fromReport ? ` · ${r.fromReport} from the report ${r.report ?? ''}` : '') +
+      (r.noImageSize ? ` · ${r.noImageSize} without an image size (GT area unknown)` : '');
     this.status.textContent = `${cur.scored} scored queries of ${r.rows} with results${cur.notScored ? ` (${cur.notScored} not scored)` : ''}${from} · ` +
       `accuracy ${pct(cur.overall.accuracy)}${cmp ? ` · ${r.comparison!.model}: ${pct(cmp.overall.accuracy)} (${formatDeltaPts((num(cur.overall.accuracy) - num(cmp.overall.accuracy)) * 100)})` : ''}`;
     const sections: HTMLElement[] = [];
@@ -204,7 +210,8 @@ export class InsightsPanel {
       sections.push(this.rateChart(s.key, title, s.noun, rates, cmp ? s.pick(cmp) : undefined));
     }
     sections.push(this.missChart(cur, cmp));
-    sections.push(this.histogram('lMean', 'L_mean', cur.histograms.lMean), this.histogram('lMax', 'L_max', cur.histograms.lMax));
+    sections.push(this.histogram('lMean', 'L_mean', cur.histograms.lMean, cmp?.histograms.lMean),
+      this.histogram('lMax', 'L_max', cur.histograms.lMax, cmp?.histograms.lMax));
     this.body.replaceChildren(...sections);
     this.renderFilter();
   }
@@ -289,19 +296,33 @@ export class InsightsPanel {
     const { section, list } = this.section(`Where the points of the ${t.misses} misses land`, 'missTarget');
     for (const where of Object.keys(MISS_LABELS)) {
       const n = t.counts[where as keyof typeof t.counts] ?? 0;
-      if (where === 'size-unknown' && n === 0) continue;
+      const other = cmp ? cmp.missTarget.counts[where as keyof typeof t.counts] ?? 0 : 0;
+      if (where === 'size-unknown' && n === 0 && other === 0) continue;
       const frac = t.misses ? n / t.misses : 0;
-      const other = cmp?.missTarget.counts[where as keyof typeof t.counts];
-      const label = `misses ${MISS_LABELS[where]}: ${n} of ${t.misses} (${pct(frac)})${cmp ? `; comparison model ${other ?? 0}` : ''}. Show these ${n} misses`;
+      const otherFrac = cmp?.missTarget.misses ? other / cmp.missTarget.misses : 0;
+      const delta = n - other;
+      const compared = cmp ? `; comparison model ${other} of ${cmp.missTarget.misses} (${pct(otherFrac)}), delta ${signed(delta)} misses` : '';
+      const label = `misses ${MISS_LABELS[where]}: ${n} of ${t.misses} (${pct(frac)})${compared}. Show these ${n} misses`;
       const bar = this.button({ breakdown: 'missTarget', key: where, outcome: 'misses' }, label, 'insights-bar', n);
       const track = el('span', 'bar-track');
       track.setAttribute('aria-hidden', 'true');
       const fill = el('span', 'bar-fill miss');
       fill.style.width = `${frac * 100}%`;
       track.append(fill);
-      bar.append(el('span', 'bar-key', MISS_LABELS[where]), track, el('span', 'bar-value', `${n}${cmp ? ` · cmp ${other ?? 0}` : ''}`));
+      if (cmp) {
+        const cfill = el('span', 'bar-fill comparison');
+        cfill.style.width = `${otherFrac * 100}%`;
+        track.append(cfill);
+      }
+      bar.append(el('span', 'bar-key', MISS_LABELS[where]), track, el('span', 'bar-value', `${n}${cmp ? ` · cmp ${other}` : ''}`));
       const row = el('div', 'insights-row');
       row.append(bar);
+      if (cmp) {
+        // Fewer misses landing here is better.
+        const d = el('span', `insights-delta${delta < 0 ? ' better' : delta > 0 ? ' worse' : ''}`, signed(delta));
+        d.setAttribute('aria-hidden', 'true');   // in the bar's label already
+        row.append(d);
+      }
       list.append(row);
     }
     const same = t.sameObject;
@@ -317,29 +338,93 @@ export class InsightsPanel {
     return section;
   }
 
-  private histogram(breakdown: 'lMean' | 'lMax', name: string, h: Histogram): HTMLElement {
-    const { section, list } = this.section(`${name} of hits and misses (current model)`, breakdown);
+  private histogram(breakdown: 'lMean' | 'lMax', name: string, h: Histogram, cmp?: Histogram): HTMLElement {
+    const { section, list } = this.section(`${name} of hits and misses (${cmp ? 'current model and comparison, on the current bins' : 'current model'})`, breakdown);
     list.classList.add('insights-histogram');
     if (!h.edges.length) { list.append(el('p', 'insights-empty', `No ${name} values.`)); return section; }
-    const max = Math.max(1, ...h.hits.map((n, i) => n + h.misses[i]));
-    h.hits.forEach((hits, i) => {
-      const misses = h.misses[i];
-      const range = `${name} ${num(h.edges[i]).toFixed(3)} to ${num(h.edges[i + 1]).toFixed(3)}`;
+    const bins = h.hits.length;
+    const cHits = (i: number): number => num(cmp?.hits[i]) || 0, cMisses = (i: number): number => num(cmp?.misses[i]) || 0;
+    let max = 1;
+    for (let i = 0; i < bins; i++) max = Math.max(max, h.hits[i] + h.misses[i], cmp ? cHits(i) + cMisses(i) : 0);
+    const range = (i: number): string => `${name} ${num(h.edges[i]).toFixed(3)} to ${num(h.edges[i + 1]).toFixed(3)}`;
+    const versus = (i: number, which: 'hits' | 'misses', n: number): string => {
+      if (!cmp) return '';
+      const other = which === 'hits' ? cHits(i) : cMisses(i);
+      return `; comparison model ${other} ${which}, delta ${signed(n - other)}`;
+    };
+    for (let i = 0; i < bins; i++) {
+      const hits = h.hits[i], misses = h.misses[i];
       const column = el('div', 'hist-bin');
       column.style.setProperty('--bin-height', `${((hits + misses) / max) * 100}%`);
-      const mb = this.button({ breakdown, key: String(i), outcome: 'misses' }, `${range}: ${misses} misses. Show them`, 'hist-part miss', misses);
+      const mb = this.button({ breakdown, key: String(i), outcome: 'misses' }, `${range(i)}: ${misses} misses${versus(i, 'misses', misses)}. Show them`, 'hist-part miss', misses);
       mb.style.flexGrow = String(misses);
-      const hb = this.button({ breakdown, key: String(i), outcome: 'hits' }, `${range}: ${hits} hits. Show them`, 'hist-part hit', hits);
+      const hb = this.button({ breakdown, key: String(i), outcome: 'hits' }, `${range(i)}: ${hits} hits${versus(i, 'hits', hits)}. Show them`, 'hist-part hit', hits);
       hb.style.flexGrow = String(hits);
       column.append(mb, hb);
-      list.append(column);
-    });
+      if (!cmp) { list.append(column); continue; }
+      // The comparison model's column beside the current one (drawn only: its rows are not this viewer's list).
+      const slot = el('div', 'hist-slot');
+      slot.dataset.bin = String(i);
+      const other = el('div', `hist-bin comparison${cHits(i) + cMisses(i) ? '' : ' empty'}`);
+      other.setAttribute('aria-hidden', 'true');
+      other.title = `${range(i)}, comparison model: ${cMisses(i)} misses, ${cHits(i)} hits`;
+      other.style.setProperty('--bin-height', `${((cHits(i) + cMisses(i)) / max) * 100}%`);
+      const om = el('span', 'hist-part miss'), oh = el('span', 'hist-part hit');
+      om.style.flexGrow = String(cMisses(i));
+      oh.style.flexGrow = String(cHits(i));
+      other.append(om, oh);
+      slot.append(column, other);
+      list.append(slot);
+    }
+    if (cmp) {
+      // Δ misses per bin (current − comparison) under the bins; fewer misses is better.
+      const deltas = el('div', 'hist-deltas');
+      deltas.setAttribute('aria-hidden', 'true');
+      for (let i = 0; i < bins; i++) {
+        const d = h.misses[i] - cMisses(i);
+        deltas.append(el('span', `insights-delta${d < 0 ? ' better' : d > 0 ? ' worse' : ''}`, d ? signed(d) : '·'));
+      }
+      section.append(deltas);
+    }
     const axis = el('div', 'hist-axis');
     axis.setAttribute('aria-hidden', 'true');
     const legend = el('span', 'hist-legend');
     legend.append(el('span', 'swatch hit'), document.createTextNode(' hits '), el('span', 'swatch miss'), document.createTextNode(' misses'));
+    if (cmp) legend.append(document.createTextNode(' · '), el('span', 'swatch comparison'), document.createTextNode(' comparison (right column), Δ misses below'));
     axis.append(el('span', undefined, num(h.edges[0]).toFixed(3)), legend, el('span', undefined, num(h.edges[h.edges.length - 1]).toFixed(3)));
     section.append(axis);
+    if (cmp) section.append(this.histogramTable(name, h, cmp));
     return section;
+  }
+
+  /** Both models' counts per bin and their deltas, as a table (keyboard: the summary opens it). */
+  private histogramTable(name: string, h: Histogram, cmp: Histogram): HTMLElement {
+    const details = el('details', 'hist-table');
+    const summary = el('summary', undefined, `${name}: both models' numbers per bin`);
+    // Enter / Space open it natively; the page's list shortcuts (a document keydown handler) must not see them.
+    summary.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') e.stopPropagation(); });
+    details.append(summary);
+    const table = el('table');
+    const head = el('tr');
+    for (const c of [`${name} bin`, 'hits', 'misses', 'comparison hits', 'comparison misses', 'Δ hits', 'Δ misses']) {
+      const th = el('th', undefined, c);
+      th.setAttribute('scope', 'col');
+      head.append(th);
+    }
+    table.append(head);
+    h.hits.forEach((hits, i) => {
+      const tr = el('tr');
+      const ch = num(cmp.hits[i]) || 0, cm = num(cmp.misses[i]) || 0;
+      for (const v of [`${num(h.edges[i]).toFixed(3)}–${num(h.edges[i + 1]).toFixed(3)}`, hits, h.misses[i], ch, cm, signed(hits - ch), signed(h.misses[i] - cm)]) {
+        tr.append(el('td', undefined, String(v)));
+      }
+      table.append(tr);
+    });
+    details.append(table);
+    const notes: string[] = [];
+    if (cmp.outside) notes.push(`${cmp.outside} comparison values lie outside the current model's range`);
+    if (cmp.missing) notes.push(`${cmp.missing} comparison queries without ${name}`);
+    if (notes.length) details.append(el('p', 'insights-empty', `${notes.join('; ')}.`));
+    return details;
   }
 }

@@ -46,6 +46,8 @@ export interface Histogram {
   misses: number[];
   /** Scored rows without a finite value. */
   missing: number;
+  /** With given edges (InsightOptions.histogramEdges) only: scored values outside them, in no bin. */
+  outside?: number;
 }
 
 export interface Insights {
@@ -80,6 +82,11 @@ export interface InsightOptions {
   bins?: number;
   /** How many confusions to list (default 20). */
   topConfusions?: number;
+  /**
+   * Bin the L_mean / L_max histograms on these edges (another table's, e.g. the current model's when this is the
+   * comparison model's) instead of this table's own range, so that two models' bins line up.
+   */
+  histogramEdges?: { lMean?: readonly number[]; lMax?: readonly number[] };
 }
 
 /** Miss points within this fraction of the width (x) or height (y) of an image edge are "on the border". */
@@ -118,6 +125,11 @@ export function phraseWords(phrase: string): string[] {
   const text = NORMAL_PHRASE.test(phrase) ? phrase : preCaption(phrase);
   const words = text.split(' ').filter((w) => w.length > 0);
   return words.length > DEFAULT_MAX_WORDS ? words.slice(0, DEFAULT_MAX_WORDS) : words;
+}
+
+/** The form an InsightTable keeps a phrase in (its `phrases`): the words of phraseWords joined by single spaces. */
+export function phraseKey(raw: string): string {
+  return NORMAL_PHRASE.test(raw) ? raw : phraseWords(raw).join(' ');
 }
 
 /** Area of the union of xyxy boxes clipped to [0, W]×[0, H] (coordinate compression; a query has few boxes). */
@@ -212,6 +224,13 @@ export class ByteIds {
     else this.place(e);
   }
 
+  /** Entry e's bytes are bytes[start[e] .. start[e] + length[e]), ids[e] its id (views of this table's arrays). */
+  export(): ByteIdsParts {
+    const n = this.count;
+    return { bytes: this.arena.subarray(0, this.used), start: this.start.subarray(0, n), length: this.length.subarray(0, n),
+      hashes: this.hashes.subarray(0, n), ids: this.ids.subarray(0, n) };
+  }
+
   private place(e: number): void {
     const mask = this.slots.length - 1;
     let slot = this.hashes[e] & mask;
@@ -224,6 +243,9 @@ export class ByteIds {
     for (let e = 0; e < this.count; e++) this.place(e);
   }
 }
+
+/** ByteIds.export(). */
+export interface ByteIdsParts { bytes: Uint8Array; start: Uint32Array; length: Uint32Array; hashes: Int32Array; ids: Uint32Array }
 
 /** FNV-1a over bytes [from, to), as an int32 (the hash ByteIds takes). */
 export function fnv1a(bytes: ArrayLike<number>, from: number, to: number): number {
@@ -247,6 +269,26 @@ function grow<T extends Float64Array | Uint32Array | Int32Array | Int8Array>(a: 
   const next = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2));
   next.set(a);
   return next;
+}
+
+/** Distinct not-scored reasons an InsightTable names (the rest are counted together as OTHER_REASONS). */
+export const MAX_REASONS = 1000;
+export const OTHER_REASONS = '(other reasons)';
+
+/** InsightTable.exportParts: one table's rows and interned values, to append to another. */
+export interface InsightTableParts {
+  size: number;
+  status: Int8Array;
+  px: Float64Array; py: Float64Array; lMean: Float64Array; lMax: Float64Array; width: Float64Array; height: Float64Array;
+  split: Uint32Array; image: Uint32Array; phrase: Uint32Array;
+  boxStart: Uint32Array; boxes: Float64Array;
+  splits: string[]; images: string[];
+  /** Phrases (pre_caption form) by their UTF-8 bytes; entry e is phrase ids[e]. */
+  phraseKeys: ByteIdsParts;
+  phraseWordStart: Uint32Array; phraseWords: Uint32Array; phraseLength: Uint32Array;
+  words: string[];
+  /** Not-scored reasons with their counts, in the order first seen. */
+  reasons: [string, number][];
 }
 
 /** Row status values of InsightTable.status. */
@@ -312,9 +354,7 @@ export class InsightTable {
     this.boxStart[r + 1] = b0 + 4 * nBoxes;
     this.status[r] = status;
     if (status === NOT_SCORED) {
-      const reason = notScoredReason ?? 'no hit';
-      const key = this.notScoredReasons.has(reason) || this.notScoredReasons.size < 1000 ? reason : '(other reasons)';
-      this.notScoredReasons.set(key, (this.notScoredReasons.get(key) ?? 0) + 1);
+      this.countReason(notScoredReason ?? 'no hit', 1);
     }
     this.px[r] = px;
     this.py[r] = py;
@@ -326,6 +366,96 @@ export class InsightTable {
     this.image[r] = image;
     this.phrase[r] = phrase;
     this.size = r + 1;
+  }
+
+  /** Distinct not-scored reasons kept by name; later new ones are counted as OTHER_REASONS. */
+  maxReasons = MAX_REASONS;
+
+  private countReason(reason: string, count: number): void {
+    const key = this.notScoredReasons.has(reason) || this.notScoredReasons.size < this.maxReasons ? reason : OTHER_REASONS;
+    this.notScoredReasons.set(key, (this.notScoredReasons.get(key) ?? 0) + count);
+  }
+
+  /**
+   * The columns and interned values of the rows so far, to append to another table (appendParts): a worker
+   * thread reads a range of a report into its own table and hands this over. The typed arrays are views of this
+   * table's own (transferable without a copy): the table is not to be used afterwards.
+   */
+  exportParts(): InsightTableParts {
+    const n = this.size, np = this.phrases.length;
+    return {
+      size: n, status: this.status.subarray(0, n), px: this.px.subarray(0, n), py: this.py.subarray(0, n),
+      lMean: this.lMean.subarray(0, n), lMax: this.lMax.subarray(0, n), width: this.width.subarray(0, n),
+      height: this.height.subarray(0, n), split: this.split.subarray(0, n), image: this.image.subarray(0, n),
+      phrase: this.phrase.subarray(0, n), boxStart: this.boxStart.subarray(0, n + 1), boxes: this.boxes.subarray(0, this.boxStart[n]),
+      splits: this.splits.values.slice(), images: this.images.values.slice(),
+      phraseKeys: this.phraseKeys.export(), phraseWordStart: this.phraseWordStart.subarray(0, np + 1),
+      phraseWords: this.phraseWords.subarray(0, this.phraseWordStart[np]), phraseLength: this.phraseLength.subarray(0, np),
+      words: this.words.values.slice(), reasons: [...this.notScoredReasons],
+    };
+  }
+
+  /**
+   * Room for `rows` rows and `boxes` boxes in all, allocated once (a reader that can estimate the count from the
+   * file size saves the doubling and the garbage it leaves: a 1 M-row table's columns are ~150 MB).
+   */
+  reserveRows(rows: number, boxes: number): void {
+    if (rows + 1 > this.status.length) this.reserve(rows + 1);
+    this.boxes = grow(this.boxes, 4 * boxes);
+  }
+
+  /**
+   * Append the rows of another table (exportParts) after these, as if they had been pushed one by one: ids of
+   * splits, images, phrases and words new to this table are given in the order the other table first saw them,
+   * so reading a report in ranges and appending them in order gives exactly the table of one sequential read.
+   * Phrases are matched by the bytes of their pre_caption form, and a new phrase takes its word list from the other
+   * table (a word new here first occurs in a phrase new here, so words keep their sequential order too).
+   * The other table must have kept every distinct not-scored reason (maxReasons: Infinity) for the counts to be exact.
+   */
+  appendParts(p: InsightTableParts): void {
+    const splitMap = p.splits.map((v) => this.splits.id(v));
+    const imageMap = p.images.map((v) => this.images.id(v));
+    const wordMap = new Int32Array(p.words.length).fill(-1);
+    const k = p.phraseKeys;
+    const phraseMap = new Uint32Array(k.ids.length);
+    const decoder = new TextDecoder();
+    for (let e = 0; e < k.ids.length; e++) {
+      const from = k.start[e], to = from + k.length[e], other = k.ids[e];
+      let id = this.phraseKeys.find(k.bytes, from, to, k.hashes[e]);
+      if (id < 0) {
+        id = this.phrases.length;
+        this.phrases.push(decoder.decode(k.bytes.subarray(from, to)));
+        this.phraseKeys.add(k.bytes, from, to, k.hashes[e], id);
+        const w0 = p.phraseWordStart[other], w1 = p.phraseWordStart[other + 1];
+        if (id + 2 > this.phraseWordStart.length) this.phraseWordStart = grow(this.phraseWordStart, id + 2);
+        if (id + 1 > this.phraseLength.length) this.phraseLength = grow(this.phraseLength, id + 1);
+        const start = this.phraseWordStart[id];
+        if (start + w1 - w0 > this.phraseWords.length) this.phraseWords = grow(this.phraseWords, start + w1 - w0);
+        for (let i = w0; i < w1; i++) {
+          const w = p.phraseWords[i];
+          if (wordMap[w] < 0) wordMap[w] = this.wordId(p.words[w]);
+          this.phraseWords[start + i - w0] = wordMap[w];
+        }
+        this.phraseWordStart[id + 1] = start + w1 - w0;
+        this.phraseLength[id] = p.phraseLength[other];
+      }
+      phraseMap[other] = id;
+    }
+    const r0 = this.size, n = p.size;
+    this.reserve(r0 + n + 1);
+    this.status.set(p.status, r0); this.px.set(p.px, r0); this.py.set(p.py, r0);
+    this.lMean.set(p.lMean, r0); this.lMax.set(p.lMax, r0); this.width.set(p.width, r0); this.height.set(p.height, r0);
+    for (let i = 0; i < n; i++) {
+      this.split[r0 + i] = splitMap[p.split[i]];
+      this.image[r0 + i] = p.image[i] === NO_IMAGE ? NO_IMAGE : imageMap[p.image[i]];
+      this.phrase[r0 + i] = phraseMap[p.phrase[i]];
+    }
+    const b0 = this.boxStart[r0];
+    this.boxes = grow(this.boxes, b0 + p.boxStart[n]);
+    this.boxes.set(p.boxes.subarray(0, p.boxStart[n]), b0);
+    for (let i = 1; i <= n; i++) this.boxStart[r0 + i] = b0 + p.boxStart[i];
+    for (const [reason, count] of p.reasons) this.countReason(reason, count);
+    this.size = r0 + n;
   }
 
   splitId(split: string | null | undefined): number { return this.splits.id(split ?? '(none)'); }
@@ -340,7 +470,7 @@ export class InsightTable {
       const known = this.rawPhrase.get(raw);
       if (known !== undefined) return known;
     }
-    const normal = NORMAL_PHRASE.test(raw) ? raw : phraseWords(raw).join(' ');
+    const normal = phraseKey(raw);
     // Distinct phrases run to the millions: look the pre_caption form up by its bytes (see ByteIds).
     let bytes: Uint8Array;
     // eslint-disable-next-line no-control-regex -- the test is "all ASCII", and \x00 is ASCII
@@ -359,6 +489,15 @@ export class InsightTable {
     }
     if (rememberRaw) this.rawPhrase.set(raw, id);
     return id;
+  }
+
+  /**
+   * The id of a phrase given as the UTF-8 bytes of its pre_caption form and their FNV-1a hash, or -1 if not seen:
+   * a reader whose raw phrase is already in that form (lower-case words and single spaces) looks it up without
+   * making a string.
+   */
+  phraseIdOfKeyBytes(buf: Uint8Array, from: number, to: number, hash: number): number {
+    return this.phraseKeys.find(buf, from, to, hash);
   }
 
   private readonly phraseKeys = new ByteIds();
@@ -381,21 +520,7 @@ export class InsightTable {
       while (j < normal.length && normal.charCodeAt(j) !== 0x20) { hash = Math.imul(hash ^ normal.charCodeAt(j), 0x01000193); j++; }
       if (j > i) {
         length++;
-        let w = this.wordFirst.get(hash) ?? -1;
-        while (w >= 0) {
-          const word = this.words.values[w];
-          if (word.length === j - i) {
-            let k = 0;
-            while (k < word.length && word.charCodeAt(k) === normal.charCodeAt(i + k)) k++;
-            if (k === word.length) break;
-          }
-          w = this.wordNext[w];
-        }
-        if (w < 0) {
-          w = this.words.id(normal.slice(i, j));
-          this.wordNext[w] = this.wordFirst.get(hash) ?? -1;
-          this.wordFirst.set(hash, w);
-        }
+        const w = this.wordAt(normal, i, j, hash);
         let seen = false;
         for (let k = start; k < start + distinct && !seen; k++) seen = this.phraseWords[k] === w;
         if (!seen) {
@@ -409,12 +534,38 @@ export class InsightTable {
     this.phraseLength[p] = length;
   }
 
+  /** The id of the word normal[i, j) (hash: FNV-1a of its UTF-16 code units), interned the first time. */
+  private wordAt(normal: string, i: number, j: number, hash: number): number {
+    let w = this.wordFirst.get(hash) ?? -1;
+    while (w >= 0) {
+      const word = this.words.values[w];
+      if (word.length === j - i) {
+        let k = 0;
+        while (k < word.length && word.charCodeAt(k) === normal.charCodeAt(i + k)) k++;
+        if (k === word.length) return w;
+      }
+      w = this.wordNext[w];
+    }
+    w = this.words.id(normal.slice(i, j));
+    this.wordNext[w] = this.wordFirst.get(hash) ?? -1;
+    this.wordFirst.set(hash, w);
+    return w;
+  }
+
+  private wordId(word: string): number {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
+    return this.wordAt(word, 0, word.length, hash);
+  }
+
   private reserve(n: number): void {
     this.status = grow(this.status, n); this.px = grow(this.px, n); this.py = grow(this.py, n);
     this.lMean = grow(this.lMean, n); this.lMax = grow(this.lMax, n);
     this.width = grow(this.width, n); this.height = grow(this.height, n);
     this.split = grow(this.split, n); this.image = grow(this.image, n); this.phrase = grow(this.phrase, n);
-    this.boxStart = grow(this.boxStart, n + 1);
+    // boxStart has one entry more than the rows: grown with status, not on its own (its doubling fell behind
+    // status' and rows past 2049 lost their box offsets).
+    this.boxStart = grow(this.boxStart, this.status.length + 1);
   }
 }
 
@@ -491,11 +642,16 @@ export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Ins
     byBoxes: boxRates,
     bySplit: t.splits.values.map((key, i) => bySplit.rate(i, key)),
     missTarget: missTargets(t, opts.topConfusions ?? 20),
-    histograms: { bins, lMean: histogram(t, t.lMean, bins), lMax: histogram(t, t.lMax, bins) },
+    histograms: {
+      bins,
+      lMean: histogram(t, t.lMean, bins, opts.histogramEdges?.lMean),
+      lMax: histogram(t, t.lMax, bins, opts.histogramEdges?.lMax),
+    },
   };
 }
 
-function histogram(t: InsightTable, values: Float64Array, bins: number): Histogram {
+function histogram(t: InsightTable, values: Float64Array, bins: number, given?: readonly number[]): Histogram {
+  if (given) return histogramOn(t, values, given);
   let lo = Infinity, hi = -Infinity, missing = 0;
   for (let r = 0; r < t.size; r++) {
     if (t.status[r] === NOT_SCORED) continue;
@@ -519,6 +675,23 @@ function histogram(t: InsightTable, values: Float64Array, bins: number): Histogr
     (s === HIT ? hits : misses)[bin]++;
   }
   return { edges, hits, misses, missing };
+}
+
+/** A histogram on given edges (the last bin includes its upper edge); values outside them are counted apart. */
+function histogramOn(t: InsightTable, values: Float64Array, edges: readonly number[]): Histogram {
+  const bins = edges.length - 1;
+  const hits = new Array<number>(Math.max(0, bins)).fill(0), misses = new Array<number>(Math.max(0, bins)).fill(0);
+  let missing = 0, outside = 0;
+  for (let r = 0; r < t.size; r++) {
+    const s = t.status[r], v = values[r];
+    if (s === NOT_SCORED) continue;
+    if (!Number.isFinite(v)) { missing++; continue; }
+    if (bins < 1 || v < edges[0] || v > edges[bins]) { outside++; continue; }
+    let lo = 0, hi = bins - 1;   // the last bin b with edges[b] <= v, as histogram() bins
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (edges[mid] <= v) lo = mid; else hi = mid - 1; }
+    (s === HIT ? hits : misses)[lo]++;
+  }
+  return { edges: [...edges], hits, misses, missing, outside };
 }
 
 /**

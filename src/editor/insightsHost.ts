@@ -3,6 +3,7 @@
 // so a click in the panel filters the list on the host. Only the aggregated numbers go to the webview, never the
 // dataset. No vscode import (unit-tested, used by the Chromium test host).
 import type { Dataset } from '../core/datasets/dataset';
+import { readImageHeader } from '../core/imageHeader';
 import {
   AREA_BUCKETS, AREA_UNKNOWN, HIT, InsightTable, MISS, NO_IMAGE, NOT_SCORED, computeInsights, onBorder, unionArea,
   type Insights, type MissLocation,
@@ -15,27 +16,56 @@ import type { MetricStore } from './metricStore';
 export interface ViewerTable {
   table: InsightTable;
   indices: Int32Array;
+  /** Rows with no image size (neither in the dataset nor from the image's header): their GT area is unknown. */
+  noImageSize: number;
 }
 
 const PAGE = 2000;
 
 /**
- * The rows of `dataset` that `store` has results for (metrics or an error), in dataset order, as an InsightTable:
- * the phrase, split, image, boxes and size from the dataset, hit / point / L_mean / L_max from the store.
+ * Image sizes read from the files' headers (src/core/imageHeader.ts: a few bytes, no decoding), remembered by
+ * path, for samples whose annotation format gives none (AMC VG JSON): the GT-area breakdown needs them.
+ * undefined: the file is missing, unreadable or not an image this reader knows.
  */
-export async function tableFromStore(dataset: Dataset, store: MetricStore, signal?: AbortSignal): Promise<ViewerTable> {
+export class ImageSizes {
+  private readonly known = new Map<string, Promise<{ width: number; height: number } | undefined>>();
+  constructor(private readonly maxBytes?: number) {}
+
+  get(file: string): Promise<{ width: number; height: number } | undefined> {
+    let size = this.known.get(file);
+    if (!size) {
+      size = readImageHeader(file, this.maxBytes !== undefined ? { maxBytes: this.maxBytes } : {})
+        .then((h) => ('error' in h ? undefined : { width: h.width, height: h.height }), () => undefined);
+      this.known.set(file, size);
+    }
+    return size;
+  }
+}
+
+/**
+ * The rows of `dataset` that `store` has results for (metrics or an error), in dataset order, as an InsightTable:
+ * the phrase, split, image, boxes and size from the dataset (the size from the image's header via `sizes` when the
+ * dataset gives none), hit / point / L_mean / L_max from the store.
+ */
+export async function tableFromStore(dataset: Dataset, store: MetricStore, signal?: AbortSignal, sizes?: ImageSizes): Promise<ViewerTable> {
   const settled = store.settledIndices();
   const table = new InsightTable();
   const indices: number[] = [];
+  let noImageSize = 0;
   // Consecutive runs of settled indices are read a page at a time (an evaluation settles every row).
   for (let i = 0; i < settled.length;) {
     if (signal?.aborted) throw new Error('cancelled');
     let j = i;
     while (j + 1 < settled.length && settled[j + 1] === settled[j] + 1 && j + 1 - i < PAGE) j++;
-    for (const s of await dataset.page(settled[i], settled[j] - settled[i] + 1)) {
+    const page = await dataset.page(settled[i], settled[j] - settled[i] + 1);
+    // Sizes of the page's images the dataset does not give, read from their headers (all at once).
+    const headerSizes = sizes ? await Promise.all(page.map((s) => (s.width && s.height ? undefined : sizes.get(s.image)))) : [];
+    for (const [k, s] of page.entries()) {
       const m = store.get(s.index);
       const point = store.point(s.index);
-      const base = { phrase: s.phrase, split: s.split ?? null, image: s.image, boxes: s.boxes, width: s.width, height: s.height };
+      const size = s.width && s.height ? { width: s.width, height: s.height } : headerSizes[k];
+      if (!size) noImageSize++;
+      const base = { phrase: s.phrase, split: s.split ?? null, image: s.image, boxes: s.boxes, width: size?.width, height: size?.height };
       if (m && point) table.add({ ...base, hit: m.hit, point, lMean: m.lMean, lMax: m.lMax });
       else if (m) table.add({ ...base, lMean: m.lMean, lMax: m.lMax, error: 'no point recorded' });
       else table.add({ ...base, error: store.errorReason(s.index) ?? store.error(s.index) ?? 'not scored' });
@@ -43,13 +73,28 @@ export async function tableFromStore(dataset: Dataset, store: MetricStore, signa
     }
     i = j + 1;
   }
-  return { table, indices: Int32Array.from(indices) };
+  return { table, indices: Int32Array.from(indices), noImageSize };
 }
 
 /** The breakdowns of a viewer table (words shown in the panel: at most `maxWords`, worst first). */
 export function viewerInsights(t: ViewerTable, minCount: number, maxWords = 40): Insights {
   const all = computeInsights(t.table, { minCount, bins: 20 });
   return { ...all, byWord: { ...all.byWord, words: all.byWord.words.slice(0, maxWords) } };
+}
+
+/**
+ * The comparison model's breakdowns drawn beside the current model's (`current`): its L_mean / L_max histograms
+ * on the current model's bins (values outside them counted as `outside`), and its rates of exactly the words the
+ * current model's chart lists, however often they occur in the comparison's results.
+ */
+export function comparisonInsights(t: ViewerTable, current: Insights): Insights {
+  const h = current.histograms;
+  const all = computeInsights(t.table, {
+    minCount: 1, bins: h.bins, histogramEdges: { lMean: h.lMean.edges, lMax: h.lMax.edges },
+  });
+  const byKey = new Map(all.byWord.words.map((w) => [w.key, w]));
+  const words = current.byWord.words.map((w) => byKey.get(w.key)).filter((w): w is NonNullable<typeof w> => w !== undefined);
+  return { ...all, byWord: { ...all.byWord, minCount: current.byWord.minCount, words } };
 }
 
 /** Where the point of a miss landed (as computeInsights' missTarget counts it), per table row; '' for hits. */

@@ -4,6 +4,15 @@ import type { RowMetrics } from '../shared/protocol';
 
 const STATE_NONE = 0, STATE_HIT = 1, STATE_MISS = 2, STATE_ERROR = 3;
 
+/** MetricStore.save: one row's columns as they were. */
+export interface SavedRow {
+  state: number; score: number; lMean: number; lMax: number; split: number; x: number; y: number; fromReport: number;
+  error?: string; reason?: string;
+}
+
+/** A row with no results (restore it to forget a row). */
+export const EMPTY_ROW: SavedRow = { state: STATE_NONE, score: 0, lMean: 0, lMax: 0, split: 0, x: NaN, y: NaN, fromReport: 0 };
+
 export class MetricStore {
   private score = new Float32Array(0);
   private lMean = new Float32Array(0);
@@ -76,6 +85,27 @@ export class MetricStore {
     this.state[index] = STATE_ERROR;
     this.errors.set(index, message);
     if (reason) this.errorReasons.set(index, reason); else this.errorReasons.delete(index);
+    this.version++;
+  }
+
+  /** Everything recorded for a row (restore puts it back): a report whose loading is refused midway undoes its rows. */
+  save(index: number): SavedRow {
+    this.ensure(index);
+    return {
+      state: this.state[index], score: this.score[index], lMean: this.lMean[index], lMax: this.lMax[index], split: this.splitOf[index],
+      x: this.pointX[index], y: this.pointY[index], fromReport: this.fromReport[index],
+      error: this.errors.get(index), reason: this.errorReasons.get(index),
+    };
+  }
+
+  restore(index: number, row: SavedRow): void {
+    this.ensure(index);
+    if (this.state[index] === STATE_NONE && row.state !== STATE_NONE) this.computed++;
+    if (this.state[index] !== STATE_NONE && row.state === STATE_NONE) this.computed--;
+    this.state[index] = row.state; this.score[index] = row.score; this.lMean[index] = row.lMean; this.lMax[index] = row.lMax;
+    this.splitOf[index] = row.split; this.pointX[index] = row.x; this.pointY[index] = row.y; this.fromReport[index] = row.fromReport;
+    if (row.error !== undefined) this.errors.set(index, row.error); else this.errors.delete(index);
+    if (row.reason !== undefined) this.errorReasons.set(index, row.reason); else this.errorReasons.delete(index);
     this.version++;
   }
 

@@ -22,7 +22,9 @@ import { buildView, GrowingFilterView, IdentityView, type ListView } from './lis
 import { MetricStore } from './metricStore';
 import { errorMessage } from '../core/errors';
 import type { Insights } from '../core/insights';
-import { describeSelection, selectionIndices, tableFromStore, viewerInsights, type ViewerTable } from './insightsHost';
+import {
+  comparisonInsights, describeSelection, ImageSizes, selectionIndices, tableFromStore, viewerInsights, type ViewerTable,
+} from './insightsHost';
 import { loadReportInto, ReportRefused, type ReportLoadResult } from './reportLoad';
 
 /** The second model a viewer compares with (issue 6); the host owns and caches its engine. */
@@ -112,6 +114,8 @@ export class ViewerSession {
   firstShownMs: number | undefined;
   lastShown: (ShownReport & { at: number }) | undefined;
   private comparisonSlot: ComparisonSlot | undefined;
+  /** Image sizes from headers for the insights' GT-area breakdown (insightsHost.ts ImageSizes), kept per viewer. */
+  private readonly imageSizes = new ImageSizes();
   /** The current model as last reported to the webview (undefined: not asked yet). */
   lastModel: ModelInfo | { error: string } | undefined;
   /** The comparison as last reported to the webview (undefined: not asked yet). */
@@ -537,13 +541,13 @@ export class ViewerSession {
         let fromReport = 0;
         for (const i of table.indices) if (this.store.isFromReport(i)) fromReport++;
         const result: InsightsResult = {
-          rows: table.table.size, fromReport, current: table.table.size ? insights : null,
+          rows: table.table.size, fromReport, current: table.table.size ? insights : null, noImageSize: table.noImageSize,
           ...(this.loadedReport ? { report: this.loadedReport.file } : {}),
         };
         const slot = this.comparisonNow();
         if (slot?.store && slot.explainer && slot.store.computedCount > 0) {
-          const other = await tableFromStore(this.opts.dataset, slot.store);
-          result.comparison = { model: slot.explainer.info.name, insights: viewerInsights(other, min) };
+          const other = await tableFromStore(this.opts.dataset, slot.store, undefined, this.imageSizes);
+          result.comparison = { model: slot.explainer.info.name, insights: comparisonInsights(other, insights) };
         }
         return result;
       },
@@ -614,7 +618,7 @@ export class ViewerSession {
     const c = this.insightCache;
     if (c && c.store === this.store && c.version === this.store.version && c.minCount === minCount) return c;
     const store = this.store, version = store.version;
-    const table = await tableFromStore(this.opts.dataset, store, signal);
+    const table = await tableFromStore(this.opts.dataset, store, signal, this.imageSizes);
     const insights = viewerInsights(table, minCount);
     this.insightCache = { store, version, table, insights, minCount };
     return this.insightCache;
@@ -628,7 +632,11 @@ export class ViewerSession {
   async loadReport(file: string): Promise<ReportLoadResult> {
     const explainer = await this.loadExplainer().catch((err: unknown) => { throw new ReportRefused(`${file}: no model to match the report with: ${errorMessage(err)}`); });
     if (!explainer.modelSha256) throw new ReportRefused(`${file}: the open model ${explainer.info.name} records no grounding.onnx sha256 to match the report with`);
-    const result = await loadReportInto(file, this.opts.dataset, this.store, { name: explainer.info.name, sha256: explainer.modelSha256 });
+    // Rows arrive while the report is read: the list redraws with the first of them (partial), and again at the end.
+    const result = await loadReportInto(file, this.opts.dataset, this.store, { name: explainer.info.name, sha256: explainer.modelSha256 }, {
+      onProgress: (loaded) =>
+        this.server.emit('reportLoaded', { file, rows: loaded, computedCount: this.store.computedCount, partial: true }),
+    });
     this.loadedReport = result;
     this.server.emit('reportLoaded', { file, rows: result.rows, computedCount: this.store.computedCount });
     return result;

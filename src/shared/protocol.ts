@@ -17,7 +17,7 @@ import {
  * and into InitResult; the webview compares both with the version it was built with and refuses to run on a
  * mismatch (a stale out/webview.js next to a newer host, or the reverse). Raise it on any incompatible change.
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** What the webview says when the host speaks another protocol version, or undefined when they agree. */
 export function protocolMismatch(hostVersion: unknown, webviewVersion: number = PROTOCOL_VERSION): string | undefined {
@@ -75,6 +75,8 @@ export interface InsightsResult {
   /** The report loaded into this viewer, when one was. */
   report?: string;
   current: Insights | null;
+  /** Rows without an image size (not in the dataset, no readable image header): GT area "size unknown". */
+  noImageSize?: number;
   /** With a comparison model that has results: its breakdowns over its rows, and its name. */
   comparison?: { model: string; insights: Insights };
 }
@@ -404,8 +406,11 @@ export interface EventMap {
   };
   /** Host asks the webview to select and explain a sample (e.g. from a command). */
   select: { index: number };
-  /** An evaluation report was loaded into this viewer: its rows now have results (refresh the list and insights). */
-  reportLoaded: { file: string; rows: number; computedCount: number };
+  /**
+   * An evaluation report was loaded into this viewer: its rows now have results (refresh the list and insights).
+   * partial: still being read (the rows so far; the last event has no partial).
+   */
+  reportLoaded: { file: string; rows: number; computedCount: number; partial?: boolean };
   /** The file's images were found missing (a sample's image is not there), or found again (null): the banner follows. */
   missingImages: { missingImages: MissingImages | null };
 }

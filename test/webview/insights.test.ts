@@ -86,7 +86,9 @@ function withoutImages(): Explainer {
 async function openWithReport(): Promise<{ viewer: TestViewer; dataset: Dataset }> {
   const dataset = await openDataset(fixture.file);
   const offline = withoutImages();
-  const viewer = await TestViewer.open({ dataset, explainer: async () => offline, imageRoots: [fixture.dir], viewport: { width: 1500, height: 900 } });
+  const viewer = await TestViewer.open({
+    dataset, explainer: async () => offline, imageRoots: [fixture.dir], viewport: { width: 1500, height: 900 },
+  });
   viewers.push(viewer);
   await viewer.page.waitForSelector('.list-rows .list-row');
   await viewer.session!.loadReport(writeReport(explainer.modelSha256!));
@@ -184,6 +186,87 @@ describe('webview: Insights panel', function () {
     await page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'insights-dark.png') });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'insights-panel.png') });
     // The fixture's one missing image answers 404 when its row is shown.
+    assert.deepEqual(viewer.consoleErrors.filter((e) => !/Failed to load resource.*404/.test(e)), []);
+  });
+
+  it('with a comparison model every chart shows both models and the delta (histograms on the current bins)', async () => {
+    const { viewer } = await openWithReport();
+    const page = viewer.page;
+    // Model B, by hand: every square hits with L_max 0.3; otherwise as the report's verdicts. Its engine is the tiny
+    // model's (real result objects) with those numbers put in.
+    const verdictB = (s: Sample): ReturnType<typeof verdict> => {
+      const v = verdict(s);
+      if (!v || !s.phrase.split(' ').includes('square')) return v;
+      const [x1, y1, x2, y2] = s.boxes[0];
+      return { hit: true, lMax: 0.3, point: { x: (x1 + x2) / 2, y: (y1 + y2) / 2 } };
+    };
+    const modelB: Explainer = {
+      ...explainer, modelKey: `${explainer.modelKey}#model-b`, info: { ...explainer.info, name: 'model-b' },
+      engine: {
+        ...explainer.engine,
+        explainBatch: async (batch, signal) => (await explainer.engine.explainBatch(batch, signal)).map((r, k) => {
+          const v = verdictB(batch[k]);
+          return v && !('error' in r) ? { ...r, hit: v.hit, lMax: v.lMax, lMean: v.lMax / 2, point: v.point } : r;
+        }),
+      },
+    };
+    await viewer.setComparison({ role: 'chosen', dir: path.join(tmpdir(), 'model-b'), explainer: async () => modelB });
+    await viewer.session!.evaluate(() => undefined, new AbortController().signal);
+    await page.waitForSelector('.insights-chart[data-breakdown="lMax"] .hist-slot', { timeout: 10_000 });
+
+    // The current model's L_max bins: 0.1 … 0.9 in 20 equal bins; model B's 0.3 falls in a bin the current leaves empty.
+    const scoredA = samples.filter((s) => verdict(s)), scoredB = samples.filter((s) => verdictB(s));
+    // The store keeps float32 losses: bins as the host draws them (20 equal bins from the smallest to the largest).
+    const lo = Math.fround(0.1), width = (Math.fround(0.9) - lo) / 20;
+    const binOf = (v: number): number => { let b = 0; while (b < 19 && Math.fround(v) >= lo + (b + 1) * width) b++; return b; };
+    const count = (rows: Sample[], f: (s: Sample) => ReturnType<typeof verdict>, bin: number, hit: boolean): number =>
+      rows.filter((s) => f(s)!.hit === hit && binOf(f(s)!.lMax) === bin).length;
+    const squaresB = count(scoredB, verdictB, binOf(0.3), true);
+    assert.ok(squaresB > 0);
+    const label = (bin: number, outcome: string): Promise<string | null> =>
+      page.getAttribute(`.insights-chart[data-breakdown="lMax"] button.hist-part[data-key="${bin}"][data-outcome="${outcome}"]`, 'aria-label');
+    // The panel refreshes at most once a second while results arrive: wait for the one after the evaluation.
+    const want = new RegExp(`: 0 hits; comparison model ${squaresB} hits, delta −${squaresB}\\. Show them$`);
+    for (const deadline = Date.now() + 10_000; !want.test(await label(binOf(0.3), 'hits') ?? '') && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(await label(binOf(0.3), 'hits') ?? '', want);
+    const hitsA = count(scoredA, verdict, 0, true), hitsB = count(scoredB, verdictB, 0, true);
+    assert.ok(hitsA > hitsB);
+    assert.match(await label(0, 'hits') ?? '', new RegExp(`: ${hitsA} hits; comparison model ${hitsB} hits, delta \\+${hitsA - hitsB}\\.`));
+    // Every bin of both histograms: a comparison column and a Δ; the table of numbers holds both models per bin.
+    for (const h of ['lMean', 'lMax']) {
+      const chart = `.insights-chart[data-breakdown="${h}"]`;
+      assert.equal(await page.$$eval(`${chart} .hist-slot .hist-bin.comparison`, (e) => e.length), 20, h);
+      assert.equal(await page.$$eval(`${chart} .hist-deltas .insights-delta`, (e) => e.length), 20, h);
+      assert.equal(await page.$$eval(`${chart} .hist-table tr`, (e) => e.length), 21, h);
+    }
+    const row = await page.$$eval('.insights-chart[data-breakdown="lMax"] .hist-table tr', (trs, bin) =>
+      [...trs[(bin as number) + 1].children].map((c) => c.textContent), binOf(0.3));
+    assert.deepEqual(row.slice(1), ['0', '0', String(squaresB), '0', `−${squaresB}`, '±0']);
+
+    // Bars: the word "square" states model B's rate and the delta; miss targets give B's count and Δ.
+    const squares = scoredA.filter((s) => s.phrase.split(' ').includes('square'));
+    const squareLabel = await page.getAttribute('button.insights-bar[data-breakdown="word"][data-key="square"]', 'aria-label');
+    assert.match(squareLabel ?? '', new RegExp(`; comparison model 100\\.0 % \\(${squares.length} of ${squares.length}\\), delta −[0-9.]+ pts\\.`));
+    const inBoxA = scoredA.filter((s) => s.phrase.includes('green') && !s.phrase.includes('on the left')).length;
+    const inBoxB = scoredB.filter((s) => verdictB(s)!.lMax === 0.5).length;
+    const missesB = scoredB.filter((s) => !verdictB(s)!.hit).length;
+    assert.ok(inBoxB < inBoxA);
+    const otherBox = await page.getAttribute('button.insights-bar[data-breakdown="missTarget"][data-key="other-box"]', 'aria-label');
+    assert.match(otherBox ?? '', new RegExp(`: ${inBoxA} of \\d+ \\([0-9.]+ %\\); comparison model ${inBoxB} of ${missesB} \\([0-9.]+ %\\), ` +
+      `delta \\+${inBoxA - inBoxB} misses\\.`));
+    assert.equal(await page.$$eval('.insights-chart[data-breakdown="missTarget"] .bar-fill.comparison', (e) => e.length) > 0, true);
+    assert.equal(await page.$$eval('.insights-chart[data-breakdown="missTarget"] .insights-delta', (e) => e.length) > 0, true);
+
+    // Keyboard: the table opens from its summary with Enter (after the panel's last refresh, which redraws it closed).
+    await new Promise((r) => setTimeout(r, 1500));
+    await page.focus('.insights-chart[data-breakdown="lMax"] .hist-table summary');
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'SUMMARY');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.$eval('.insights-chart[data-breakdown="lMax"] .hist-table', (d) => (d as HTMLDetailsElement).open), true);
+    await viewer.setTheme('dark');
+    await page.screenshot({ path: path.join(TEST_SCREENSHOTS, 'insights-comparison.png') });
     assert.deepEqual(viewer.consoleErrors.filter((e) => !/Failed to load resource.*404/.test(e)), []);
   });
 

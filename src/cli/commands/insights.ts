@@ -1,8 +1,8 @@
 // `amc insights REPORT.json`: where and why the model fails, from an evaluation report (`amc eval --out` or
 // `python -m amc_trainer eval --out`): accuracy by word, phrase length, GT box area, number of boxes and split,
 // where misses point, and L_mean / L_max histograms. Tables on stdout, or the same numbers with --json.
-import { AREA_BUCKETS, BORDER_MARGIN, computeInsights, InsightTable, type Histogram, type Insights, type Rate } from '../../core/insights';
-import { readReportInto } from '../../core/reportReader';
+import { AREA_BUCKETS, BORDER_MARGIN, computeInsights, type Histogram, type Insights, type Rate } from '../../core/insights';
+import { readReportTable } from '../../core/reportReader';
 import { intOption, UsageError, type CliIO } from '../command';
 import { parseCommandArgs } from '../options';
 
@@ -34,8 +34,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const bins = intOption('bins', values.bins) ?? 20;
   if (bins < 1) throw new UsageError('--bins must be at least 1');
 
-  const table = new InsightTable();
-  await readReportInto(positionals[0], table);
+  // Read on several threads where the machine has them (the same table as one sequential read; see reportReader.ts).
+  const { table } = await readReportTable(positionals[0]);
   const insights = computeInsights(table, { minCount, bins });
   if (values.json) {
     const pick = by === undefined ? insights : pickView(insights, by);

@@ -34,6 +34,26 @@ describe('insights: breakdowns (hand-computed cases)', () => {
     assert.ok(wilsonInterval(0, 0).every(Number.isNaN));
   });
 
+  it('histograms on given edges (a comparison model on the current model\'s bins): same bins as its own, the rest outside', () => {
+    const rows = [0.1, 0.25, 0.5, 0.5, 0.9, 1.3, -1].map((v, k) => (k % 2 ? hit('a', { lMax: v }) : miss('a', { lMax: v })));
+    const t = table([...rows, failed('a', { lMax: 0.5 }), hit('a')]);
+    const own = computeInsights(t, { bins: 4 }).histograms.lMax;
+    assert.deepEqual(computeInsights(t, { bins: 4, histogramEdges: { lMax: own.edges } }).histograms.lMax, { ...own, outside: 0 });
+    const on = computeInsights(t, { histogramEdges: { lMax: [0, 0.25, 0.5, 1] } }).histograms.lMax;
+    // 0.1 miss → bin 0; 0.25 hit → 1; 0.5 miss, 0.5 hit → 2; 0.9 miss → 2; 1.3 and -1 outside; one scored without L_max
+    assert.deepEqual([on.hits, on.misses, on.outside, on.missing], [[0, 1, 1], [1, 0, 2], 2, 1]);
+    const one = computeInsights(table([hit('a', { lMax: 0.4 }), miss('a', { lMax: 0.4 })]), { bins: 3 }).histograms.lMax;
+    assert.deepEqual(computeInsights(table([miss('a', { lMax: 0.4 })]), { histogramEdges: { lMax: one.edges } }).histograms.lMax.misses, one.misses.map((n) => n && 1));
+  });
+
+  it('every row keeps its boxes past the first few thousand (boxStart grows with the rows)', () => {
+    const rows = Array.from({ length: 5000 }, (_, k) => (k % 2 ? hit('a b', { boxes: [[10, 10, 20, 20], [30, 30, 40, 40]] }) : miss('a b')));
+    const t = table(rows);
+    const byBoxes = counts(computeInsights(t).byBoxes);
+    assert.deepEqual([byBoxes['1'], byBoxes['2']], [[0, 2500, 0], [2500, 2500, 0]]);
+    assert.deepEqual(Array.from(t.boxes.subarray(t.boxStart[4999], t.boxStart[5000])), [10, 10, 20, 20, 30, 30, 40, 40]);
+  });
+
   it('not-scored rows (an error, or no hit) are counted apart, never as misses', () => {
     const i = computeInsights(table([hit('a cat'), miss('a cat'), failed('a cat'), { phrase: 'a cat', boxes: [[0, 0, 1, 1]] }]));
     assert.deepEqual([i.rows, i.scored, i.hits, i.notScored], [4, 2, 1, 2]);

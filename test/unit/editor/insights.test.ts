@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Sample } from '../../../src/core/types';
-import { selectionIndices, tableFromStore, viewerInsights } from '../../../src/editor/insightsHost';
+import { ImageSizes, selectionIndices, tableFromStore, viewerInsights } from '../../../src/editor/insightsHost';
 import { MemoryDataset } from '../../../src/editor/memoryDataset';
 import { MetricStore } from '../../../src/editor/metricStore';
 import { findReportBeside, loadReportInto, reportCandidates } from '../../../src/editor/reportLoad';
@@ -15,7 +15,8 @@ import type { Explainer } from '../../../src/editor/explainer';
 import { DEFAULT_QUERY, RequestClient, type InsightSelection } from '../../../src/shared/protocol';
 
 // Images are 100×100; every sample's GT box is [10, 10, 30, 30] (4 % of the image) unless given.
-function sample(i: number, phrase: string, opts: { image?: string; boxes?: [number, number, number, number][]; split?: string } = {}): Sample {
+function sample(i: number, phrase: string,
+  opts: { image?: string; boxes?: [number, number, number, number][]; split?: string } = {}): Sample {
   const boxes = opts.boxes ?? [[10, 10, 30, 30]];
   return {
     index: i, id: `q${i}`, image: opts.image ?? `/img/${i}.jpg`, imageId: String(i), phrase, caption: phrase, boxes,
@@ -38,7 +39,8 @@ const SAMPLES = [
 function filledStore(): MetricStore {
   const store = new MetricStore();
   const hit = (i: number) => store.set(i, { score: i, lMean: i / 10, lMax: i / 10 + 0.05, hit: true }, SAMPLES[i].split, { x: 20, y: 20 });
-  const miss = (i: number, x: number, y: number) => store.set(i, { score: i, lMean: i / 10, lMax: i / 10 + 0.05, hit: false }, SAMPLES[i].split, { x, y });
+  const miss = (i: number, x: number, y: number) =>
+    store.set(i, { score: i, lMean: i / 10, lMax: i / 10 + 0.05, hit: false }, SAMPLES[i].split, { x, y });
   hit(0);
   miss(1, 70, 70);   // lands inside "blue circle"'s box on the same image: other-box
   miss(2, 20, 20);   // lands inside "a triangle"'s box: other-box
@@ -63,6 +65,25 @@ describe('viewer insights (host)', () => {
     const triangle = ins.byWord.words.find((w) => w.key === 'triangle')!;
     assert.deepEqual([triangle.queries, triangle.hits, triangle.notScored], [3, 1, 1]);
     assert.deepEqual(ins.missTarget.counts, { 'other-box': 2, border: 1, background: 1, 'size-unknown': 0 });
+  });
+
+  it('samples without an image size (AMC VG) get it from the image header; the rows still without one are counted', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'amc-insight-sizes-'));
+    // A PNG header is enough: signature, IHDR length and type, width, height (200×100 here).
+    const png = Buffer.alloc(33);
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]).copy(png);
+    png.write('IHDR', 12, 'latin1');
+    png.writeUInt32BE(200, 16);
+    png.writeUInt32BE(100, 20);
+    writeFileSync(path.join(dir, 'a.png'), png);
+    const unsized = SAMPLES.map((s) => ({ ...s, width: undefined, height: undefined, image: path.join(dir, s.index === 3 ? 'missing.png' : 'a.png') }));
+    const ds = new MemoryDataset('/d.json', 'amc-vg', unsized);
+    const t = await tableFromStore(ds, filledStore(), undefined, new ImageSizes());
+    assert.equal(t.noImageSize, 1);   // sample 3's image does not exist
+    // Box [10, 10, 30, 30] of 200×100 = 2 % ("1–5%"), sample 2's [50, 50, 90, 90] 8 %; sample 3 is "size unknown".
+    const area = Object.fromEntries(viewerInsights(t, 1).byArea.map((r) => [r.key, r.queries + r.notScored]));
+    assert.deepEqual([area['1–5%'], area['5–10%'], area['size unknown']], [4, 1, 1]);
+    assert.deepEqual(Array.from(selectionIndices(t, select('area', 'size unknown', 'all'), viewerInsights(t, 1))), [3]);
   });
 
   it('the indices behind a bar are exactly the rows it counts', async () => {
@@ -168,6 +189,55 @@ describe('evaluation report into the viewer', () => {
     assert.equal(store.has(1), false);
     const t = await tableFromStore(ds, store);
     assert.deepEqual(Array.from(selectionIndices(t, select('missTarget', 'background', 'misses'), viewerInsights(t, 1))), [3]);
+  });
+
+  it('not-scored rows keep the report\'s own error and reason (list and insights), not a generic one', async () => {
+    const { ds, report } = setup();
+    const failed = (i: number, error: string, reason: string) =>
+      ({ ...row(i, false, [0, 0]), hit: undefined, point: undefined, error, reason });
+    const file = report(header(), [row(0, true, [20, 20]), failed(3, '/img/3.jpg: image not found', 'image not found'),
+      failed(6, '/img/6.jpg: 9000×9000 pixels, more than the limit', 'image too large')]);
+    const store = new MetricStore();
+    await loadReportInto(file, ds, store, { name: 'amc-test', sha256: SHA });
+    assert.equal(store.errorReason(3), 'image not found');
+    assert.equal(store.errorReason(6), 'image too large');
+    assert.match(store.error(6) ?? '', /^\/img\/6\.jpg: 9000×9000 pixels, more than the limit \(not scored in the evaluation report refs\.amc-eval\.json\)$/);
+    const insights = viewerInsights(await tableFromStore(ds, store), 1);
+    assert.deepEqual(insights.notScoredReasons, [{ reason: 'image not found', count: 1 }, { reason: 'image too large', count: 1 }]);
+  });
+
+  it('streams: the first rows are in the store while the rest of the report is still being read', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'amc-report-stream-'));
+    const datasetFile = path.join(dir, 'big.json');
+    writeFileSync(datasetFile, '[1234567890]');
+    const many = Array.from({ length: 5000 }, (_, i) => sample(i, i % 2 ? 'a red triangle' : 'blue circle'));
+    const ds = new MemoryDataset(datasetFile, 'amc-vg', many);
+    const file = path.join(dir, 'big.amc-eval.json');
+    const rows = many.map((s) => ({ id: s.id, image: s.image, phrase: s.phrase, split: s.split, boxes: s.boxes, point: { x: 20, y: 20 },
+      hit: true, lMean: 0.1, lMax: 0.2, score: 1 }));
+    writeFileSync(file, JSON.stringify({ ...header({ dataset: { file: 'big.json', size: 12, format: 'amc-vg' } }), samples: rows }, null, 1));
+    const store = new MetricStore();
+    const seen: { loaded: number; first: boolean; last: boolean }[] = [];
+    const r = await loadReportInto(file, ds, store, { name: 'amc-test', sha256: SHA }, {
+      chunkBytes: 64 << 10,
+      onProgress: (loaded) => seen.push({ loaded, first: store.has(0) && store.has(loaded - 1), last: store.has(4999) }),
+    });
+    assert.equal(r.loaded, 5000);
+    assert.ok(seen.length > 0 && seen[0].loaded < 5000, JSON.stringify(seen));
+    assert.deepEqual({ ...seen[0], loaded: 0 }, { loaded: 0, first: true, last: false });
+  });
+
+  it('a report refused midway puts the rows it had written back as they were', async () => {
+    const { ds, report } = setup();
+    const store = new MetricStore();
+    store.set(0, { score: -1, lMean: 0.5, lMax: 0.75, hit: false }, 'test', { x: 1, y: 2 });
+    const file = report(header(), [row(0, true, [20, 20]), row(3, true, [20, 20]), { ...row(4, true, [20, 20]), id: 'q99' }]);
+    await assert.rejects(loadReportInto(file, ds, store, { name: 'amc-test', sha256: SHA }), /samples\[2\] has id "q99"/);
+    assert.deepEqual(store.get(0), { score: -1, lMean: 0.5, lMax: 0.75, hit: false });
+    assert.deepEqual(store.point(0), { x: 1, y: 2 });
+    assert.equal(store.isFromReport(0), false);
+    assert.equal(store.has(3), false);
+    assert.equal(store.computedCount, 1);
   });
 
   it('refuses a report of another model, another file, or rows the dataset lacks, with the reason, leaving the store alone', async () => {

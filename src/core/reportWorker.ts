@@ -1,0 +1,11 @@
+// A worker thread of the parallel report read (reportReader.ts readReportTable): reads one range of a report's
+// rows into a table of its own and posts its columns back (transferred, not copied). Bundled to out/reportWorker.js.
+import { parentPort, workerData } from 'node:worker_threads';
+import { partsTransferList, readReportRange, type RangeTask } from './reportReader';
+
+if (parentPort) {
+  const port = parentPort;
+  void readReportRange(workerData as RangeTask).then((result) => {
+    port.postMessage(result, result.ok ? partsTransferList(result.parts) : []);
+  });
+}
