@@ -640,7 +640,8 @@ export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Ins
     byLength: lengthRates,
     byArea: areaRates,
     byBoxes: boxRates,
-    bySplit: t.splits.values.map((key, i) => bySplit.rate(i, key)),
+    // A file without splits has no split breakdown (not one "(none)" row that repeats the overall accuracy).
+    bySplit: t.splits.values.length === 1 && t.splits.values[0] === '(none)' ? [] : t.splits.values.map((key, i) => bySplit.rate(i, key)),
     missTarget: missTargets(t, opts.topConfusions ?? 20),
     histograms: {
       bins,

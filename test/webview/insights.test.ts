@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { openDataset } from '../../src/core/datasets/index';
 import type { Dataset } from '../../src/core/datasets/dataset';
 import type { Sample } from '../../src/core/types';
-import type { Explainer } from '../../src/editor/explainer';
+import { engineExplainer, type Explainer } from '../../src/editor/explainer';
 import { InferenceEngine } from '../../src/model/engine';
 import { writeSceneDataset, type SceneFixture } from './fixtures';
 import { ROOT, TestViewer } from './host';
@@ -102,10 +102,7 @@ describe('webview: Insights panel', function () {
     this.timeout(60_000);
     fixture = await writeSceneDataset();
     engine = await InferenceEngine.open(TINY_MODEL, { provider: 'cpu' });
-    explainer = {
-      modelKey: `${engine.modelDir}#${engine.card.files.grounding.sha256}`, modelSha256: engine.card.files.grounding.sha256,
-      info: { name: engine.card.name, provider: engine.provider, grid: engine.card.grid }, engine,
-    };
+    explainer = engineExplainer(engine); // the model info exactly as the extension builds it (ITM note included)
     const ds = await openDataset(fixture.file);
     await ds.complete;
     samples = await ds.page(0, ds.count());
@@ -169,15 +166,17 @@ describe('webview: Insights panel', function () {
     // Every bar and bin is a button with a label that states its numbers.
     const unlabelled = await page.$$eval('.insights button', (bs) => bs.filter((b) => !/\d/.test(b.getAttribute('aria-label') ?? b.textContent ?? '')).map((b) => b.outerHTML.slice(0, 80)));
     assert.deepEqual(unlabelled.filter((h) => !h.includes('insights-clear')), []);
-    // Split chart: focus its first bar, move down, Enter filters to that split.
-    const splitBars = await page.$$eval('.insights-chart[data-breakdown="split"] button:not([disabled])', (bs) => bs.map((b) => (b as HTMLElement).dataset.key! + '|' + (b as HTMLElement).dataset.outcome));
-    await page.focus('.insights-chart[data-breakdown="split"] button.insights-bar');
+    // This file has no splits: no split chart (issue 14 item 4: no "(none)" split row).
+    assert.equal(await page.$('.insights-chart[data-breakdown="split"]'), null);
+    // Box-count chart: focus its first bar, move down, Enter filters to those rows.
+    const boxBars = await page.$$eval('.insights-chart[data-breakdown="boxes"] button:not([disabled])', (bs) => bs.map((b) => (b as HTMLElement).dataset.key! + '|' + (b as HTMLElement).dataset.outcome));
+    await page.focus('.insights-chart[data-breakdown="boxes"] button.insights-bar');
     await page.keyboard.press('ArrowDown');
     const focused = await page.evaluate(() => { const b = document.activeElement as HTMLElement; return `${b.dataset.key}|${b.dataset.outcome}`; });
-    assert.equal(focused, splitBars[1]);
+    assert.equal(focused, boxBars[1]);
     await page.keyboard.press('Enter');
-    const [split, outcome] = focused.split('|');
-    const expected = samples.filter((s) => (s.split ?? '(none)') === split && verdict(s) && (outcome === 'all' || !verdict(s)!.hit)).map((s) => s.index);
+    const [boxes, outcome] = focused.split('|');
+    const expected = samples.filter((s) => String(s.boxes.length) === boxes && verdict(s) && (outcome === 'all' || !verdict(s)!.hit)).map((s) => s.index);
     await waitForList(viewer, expected);
 
     await viewer.setTheme('light');

@@ -98,7 +98,7 @@ export function formatInsights(i: Insights, by?: View): string {
     parts.push(rateTable(`By GT box area (union of the boxes / image area; buckets ${AREA_BUCKETS.map((b) => b.key).join(' ')})`, 'area', i.byArea));
   }
   if (want('boxes')) parts.push(rateTable('By number of GT boxes', 'boxes', i.byBoxes));
-  if (want('split')) parts.push(rateTable('By split', 'split', i.bySplit));
+  if (want('split')) parts.push(i.bySplit.length ? rateTable('By split', 'split', i.bySplit) : 'By split: no query of the report has a split');
   if (want('miss-target')) {
     const m = i.missTarget;
     const share = (n: number): string => (m.misses ? `${String(n).padStart(7)}  ${pct(n / m.misses).padStart(6)}` : String(n));
