@@ -724,7 +724,11 @@ function missTargets(t: InsightTable, topConfusions: number): Insights['missTarg
   let owner = new Uint32Array(64);
   let rowBoxStart = new Int32Array(64);
   let rowBoxes = new Int32Array(64);
-  const pointedAt: number[] = [];
+  let pointedAt = new Int32Array(64);
+  // Per distinct box of the group: queries pointing to it, misses among them, the phrase of the first, whether
+  // another phrase points to it too (scratch reused from group to group: no Map or array per image).
+  let objQueries = new Uint32Array(64), objMisses = new Uint32Array(64), objPhrase = new Uint32Array(64);
+  let objMixed = new Uint8Array(64);
   const solo = new Uint32Array(1);
   const groupOf = (g: number): Uint32Array => order.subarray(start[g], start[g + 1]);
   const groups = nImages + (start[nImages + 1] - start[nImages]); // images, then each image-less row alone
@@ -765,7 +769,7 @@ function missTargets(t: InsightTable, topConfusions: number): Insights['missTarg
     }
     rowBoxStart[rows.length] = nRowBoxes;
 
-    pointedAt.length = 0;
+    if (rows.length > pointedAt.length) pointedAt = new Int32Array(2 * rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i], s = t.status[r];
       let target = -1;
@@ -794,24 +798,29 @@ function missTargets(t: InsightTable, topConfusions: number): Insights['missTarg
           else counts.background++;
         }
       }
-      pointedAt.push(target);
+      pointedAt[i] = target;
     }
 
     // Objects pointed to by two or more different phrases.
     if (rows.length > 1) {
-      const byObject = new Map<number, number[]>();
-      for (let i = 0; i < rows.length; i++) {
-        if (pointedAt[i] < 0) continue;
-        const list = byObject.get(pointedAt[i]);
-        if (list) list.push(i); else byObject.set(pointedAt[i], [i]);
+      if (nUniq > objQueries.length) {
+        objQueries = new Uint32Array(2 * nUniq); objMisses = new Uint32Array(2 * nUniq);
+        objPhrase = new Uint32Array(2 * nUniq); objMixed = new Uint8Array(2 * nUniq);
       }
-      for (const list of byObject.values()) {
-        if (list.length < 2) continue;
-        const first = t.phrase[rows[list[0]]];
-        if (!list.some((i) => t.phrase[rows[i]] !== first)) continue;
+      objQueries.fill(0, 0, nUniq); objMisses.fill(0, 0, nUniq); objMixed.fill(0, 0, nUniq);
+      for (let i = 0; i < rows.length; i++) {
+        const u = pointedAt[i];
+        if (u < 0) continue;
+        const r = rows[i];
+        if (objQueries[u]++ === 0) objPhrase[u] = t.phrase[r];
+        else if (objPhrase[u] !== t.phrase[r]) objMixed[u] = 1;
+        if (t.status[r] === MISS) objMisses[u]++;
+      }
+      for (let u = 0; u < nUniq; u++) {
+        if (!objMixed[u]) continue;
         sameObjects++;
-        sameQueries += list.length;
-        for (const i of list) if (t.status[rows[i]] === MISS) sameMisses++;
+        sameQueries += objQueries[u];
+        sameMisses += objMisses[u];
       }
     }
   }
