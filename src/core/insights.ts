@@ -289,6 +289,8 @@ export interface InsightTableParts {
   words: string[];
   /** Not-scored reasons with their counts, in the order first seen. */
   reasons: [string, number][];
+  /** The sums over these rows that computeInsights needs (InsightTable.precount), when counted already. */
+  counts?: RowCounts;
 }
 
 /** Row status values of InsightTable.status. */
@@ -326,6 +328,26 @@ export class InsightTable {
   readonly words = new Interner();
   private readonly rawPhrase = new Map<string, number>();
   readonly notScoredReasons = new Map<string, number>();
+  /** Rows [0, countedRows) are counted in `counts` (precount, appendParts); computeInsights counts the rest. */
+  private countedRows = 0;
+  private counts: RowCounts<Counter> | undefined;
+
+  /**
+   * Count the rows not counted yet into the sums computeInsights needs, now: a thread that read rows counts them
+   * while the others still read (reportReader.ts readReportTable), and a worker's counts travel with its parts.
+   */
+  precount(): void {
+    if (this.countedRows === this.size) return;
+    const c = rowCounts(this, this.counts);
+    countRows(this, c, this.countedRows, this.size);
+    this.counts = c;
+    this.countedRows = this.size;
+  }
+
+  /** The sums over rows [0, rows) counted so far (undefined: none); not to be changed. */
+  precounted(): { rows: number; counts: RowCounts<Counter> } | undefined {
+    return this.counts && this.countedRows > 0 ? { rows: this.countedRows, counts: this.counts } : undefined;
+  }
 
   add(row: InsightRow): void {
     const nBoxes = row.boxes.length;
@@ -392,6 +414,7 @@ export class InsightTable {
       phraseKeys: this.phraseKeys.export(), phraseWordStart: this.phraseWordStart.subarray(0, np + 1),
       phraseWords: this.phraseWords.subarray(0, this.phraseWordStart[np]), phraseLength: this.phraseLength.subarray(0, np),
       words: this.words.values.slice(), reasons: [...this.notScoredReasons],
+      ...(this.counts && this.countedRows === n ? { counts: this.counts } : {}),
     };
   }
 
@@ -456,6 +479,24 @@ export class InsightTable {
     for (let i = 1; i <= n; i++) this.boxStart[r0 + i] = b0 + p.boxStart[i];
     for (const [reason, count] of p.reasons) this.countReason(reason, count);
     this.size = r0 + n;
+    if (p.counts && this.countedRows === r0) this.appendCounts(p, splitMap, wordMap);
+  }
+
+  /** Add the counts of appended parts (their rows follow rows counted here) under this table's split and word ids. */
+  private appendCounts(p: InsightTableParts, splitMap: readonly number[], wordMap: Int32Array): void {
+    const counts = p.counts!;
+    // Every word counted there occurs in a phrase appended here: new phrases mapped their words, known ones
+    // were interned with their words before.
+    for (let w = 0; w < wordMap.length; w++) {
+      if (wordMap[w] >= 0 || (counts.byWord.queries[w] === 0 && counts.byWord.notScored[w] === 0)) continue;
+      wordMap[w] = this.findWord(p.words[w]);
+      if (wordMap[w] < 0) return;   // cannot happen; the rows stay uncounted and computeInsights counts them
+    }
+    const c = rowCounts(this, this.counts);
+    c.overall.addFrom(counts.overall); c.byLength.addFrom(counts.byLength); c.byBoxes.addFrom(counts.byBoxes);
+    c.byArea.addFrom(counts.byArea); c.bySplit.addFrom(counts.bySplit, splitMap); c.byWord.addFrom(counts.byWord, wordMap);
+    this.counts = c;
+    this.countedRows = this.size;
   }
 
   splitId(split: string | null | undefined): number { return this.splits.id(split ?? '(none)'); }
@@ -552,6 +593,14 @@ export class InsightTable {
     return w;
   }
 
+  /** The id of a word already interned, or -1. */
+  private findWord(word: string): number {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
+    for (let w = this.wordFirst.get(hash) ?? -1; w >= 0; w = this.wordNext[w]) if (this.words.values[w] === word) return w;
+    return -1;
+  }
+
   private wordId(word: string): number {
     let hash = 0x811c9dc5;
     for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
@@ -569,6 +618,7 @@ export class InsightTable {
   }
 }
 
+/** hits / queries / not-scored counts per key of one breakdown (key = array index). */
 class Counter {
   queries: Float64Array; hits: Float64Array; notScored: Float64Array;
   constructor(n: number) { this.queries = new Float64Array(n); this.hits = new Float64Array(n); this.notScored = new Float64Array(n); }
@@ -578,21 +628,53 @@ class Counter {
   }
   rate(i: number, key: string): Rate { return rate(key, this.hits[i], this.queries[i], this.notScored[i]); }
   nonEmpty(i: number): boolean { return this.queries[i] + this.notScored[i] > 0; }
+  /** A copy with room for n keys. */
+  sized(n: number): Counter {
+    const c = new Counter(Math.max(n, this.queries.length));
+    c.queries.set(this.queries); c.hits.set(this.hits); c.notScored.set(this.notScored);
+    return c;
+  }
+  /** Add another counter's key i to key map(i) of this one (this one has room for them). */
+  addFrom(o: CounterParts, map?: ArrayLike<number>): void {
+    for (let i = 0; i < o.queries.length; i++) {
+      if (o.queries[i] === 0 && o.notScored[i] === 0) continue;
+      const j = map ? map[i] : i;
+      this.queries[j] += o.queries[i]; this.hits[j] += o.hits[i]; this.notScored[j] += o.notScored[i];
+    }
+  }
 }
 
-/** Every breakdown of the table (see Insights for what each number means). */
-export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Insights {
-  const minCount = opts.minCount ?? 5;
-  const bins = Math.max(1, opts.bins ?? 20);
-  const n = t.size;
+/** A Counter's arrays (a worker thread's counts travel as these). */
+export interface CounterParts { queries: Float64Array; hits: Float64Array; notScored: Float64Array }
 
-  const overall = new Counter(1);
-  const bySplit = new Counter(t.splits.values.length);
-  const byLength = new Counter(MAX_LENGTH_BUCKET + 1);       // index = length (0 .. 10+)
-  const byBoxes = new Counter(MAX_BOXES_BUCKET + 1);         // index = box count (0 .. 5+)
-  const byArea = new Counter(AREA_BUCKETS.length + 1);       // last = size unknown
-  const byWord = new Counter(t.words.values.length);
-  for (let r = 0; r < n; r++) {
+/**
+ * The breakdowns that are sums over rows (everything but the miss targets and the histograms), keyed by the
+ * table's split and word ids: counted where the rows were read (a worker thread counts its range), added up after.
+ */
+export interface RowCounts<C extends CounterParts = CounterParts> {
+  overall: C; bySplit: C; byLength: C; byBoxes: C; byArea: C; byWord: C;
+}
+
+const COUNT_NAMES = ['overall', 'bySplit', 'byLength', 'byBoxes', 'byArea', 'byWord'] as const;
+
+/** Empty counts for table t (or a copy of `from` with room for t's splits and words). */
+function rowCounts(t: InsightTable, from?: RowCounts<Counter>): RowCounts<Counter> {
+  const sizes = {
+    overall: 1, bySplit: t.splits.values.length,
+    byLength: MAX_LENGTH_BUCKET + 1,           // index = length (0 .. 10+)
+    byBoxes: MAX_BOXES_BUCKET + 1,             // index = box count (0 .. 5+)
+    byArea: AREA_BUCKETS.length + 1,           // last = size unknown
+    byWord: t.words.values.length,
+  };
+  const out = {} as RowCounts<Counter>;
+  for (const k of COUNT_NAMES) out[k] = from ? from[k].sized(sizes[k]) : new Counter(sizes[k]);
+  return out;
+}
+
+/** Count rows [from, to) of t into c (sized for t). */
+function countRows(t: InsightTable, c: RowCounts<Counter>, from: number, to: number): void {
+  const { overall, bySplit, byLength, byBoxes, byArea, byWord } = c;
+  for (let r = from; r < to; r++) {
     const s = t.status[r];
     overall.count(0, s);
     bySplit.count(t.split[r], s);
@@ -610,6 +692,19 @@ export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Ins
       byArea.count(bucket, s);
     }
   }
+}
+
+/** Every breakdown of the table (see Insights for what each number means). */
+export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Insights {
+  const minCount = opts.minCount ?? 5;
+  const bins = Math.max(1, opts.bins ?? 20);
+  const n = t.size;
+
+  // Rows counted already (InsightTable.precount: where they were read), then the rest.
+  const pre = t.precounted();
+  const c = rowCounts(t, pre?.counts);
+  countRows(t, c, pre?.rows ?? 0, n);
+  const { overall, bySplit, byLength, byBoxes, byArea, byWord } = c;
 
   const words: Rate[] = [];
   for (let w = 0; w < t.words.values.length; w++) {

@@ -656,6 +656,8 @@ export async function readReportRange(task: RangeTask): Promise<RangeResult> {
     if (table.notScoredReasons.size >= MAX_RANGE_REASONS) {
       return { ok: false, mismatch: true, message: `more than ${MAX_RANGE_REASONS} distinct not-scored reasons in one range` };
     }
+    // The sums over rows that the breakdowns need are counted here, beside the other threads (they add up).
+    table.precount();
     return { ok: true, rows, end, parts: table.exportParts() };
   } catch (e) {
     return { ok: false, mismatch: e instanceof RangeMismatch, message: e instanceof Error ? e.message : String(e) };
@@ -669,8 +671,10 @@ const MAX_RANGE_REASONS = 100_000;
 /** The transferable buffers of a table's parts (sent without copying). */
 export function partsTransferList(p: InsightTableParts): ArrayBuffer[] {
   const k = p.phraseKeys;
+  const counts = p.counts ? Object.values(p.counts).flatMap((c) => [c.queries, c.hits, c.notScored]) : [];
   return [p.status, p.px, p.py, p.lMean, p.lMax, p.width, p.height, p.split, p.image, p.phrase, p.boxStart, p.boxes,
-    k.bytes, k.start, k.length, k.hashes, k.ids, p.phraseWordStart, p.phraseWords, p.phraseLength].map((a) => a.buffer as ArrayBuffer);
+    k.bytes, k.start, k.length, k.hashes, k.ids, p.phraseWordStart, p.phraseWords, p.phraseLength, ...counts]
+    .map((a) => a.buffer as ArrayBuffer);
 }
 
 export interface ParallelReadOptions extends Omit<ReportReadOptions, 'onRow'> {
@@ -806,6 +810,8 @@ export async function readReportTable(file: string, opts: ParallelReadOptions = 
         stopAt: cuts[0],
         finish: async () => {
           let rows = 0, resumeAt = -1;
+          // Count this thread's rows for the breakdowns while the workers still read (they count theirs).
+          table.precount();
           for (const [k, p] of pending.entries()) {
             const r = await p;
             // Its isolate (phrases, words, its read buffer) is not needed any more: free it before appending.

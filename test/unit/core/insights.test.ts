@@ -127,6 +127,35 @@ describe('insights: breakdowns (hand-computed cases)', () => {
     assert.deepEqual(i.bySplit.map((r) => [r.key, r.hits, r.queries, r.notScored]), [['test', 2, 2, 0], ['val', 0, 1, 0], ['(none)', 1, 1, 1]]);
   });
 
+  it('sums counted where the rows were read (precount, appendParts of counted parts) equal counting them at the end', () => {
+    const b = [10, 10, 20, 20];
+    const rows: InsightRow[] = [
+      hit('the red dog', { split: 'train' }), miss('a dog', { split: 'val', boxes: [b, b] }), failed('the cat', { split: null }),
+      hit('Red  CAT!', { split: 'test', width: undefined }), miss('the red dog', { split: 'val', boxes: [[0, 0, 100, 100]] }),
+      // the second part: words and splits new here, and ones the first part knows under other ids
+      hit('blue whale', { split: 'extra' }), miss('cat red', { split: 'test' }), failed('whale of a dog', { split: 'train' }),
+      hit('the', { split: 'val', boxes: [] }), miss('blue', { split: null, boxes: [b, b, b, b, b, b] }),
+    ];
+    const whole = computeInsights(table(rows), { minCount: 1 });
+    const first = table(rows.slice(0, 5));
+    first.precount();
+    const second = table(rows.slice(5));
+    second.precount();
+    first.appendParts(second.exportParts());
+    assert.equal(first.precounted()?.rows, rows.length);
+    assert.deepEqual(computeInsights(first, { minCount: 1 }), whole);
+    // Rows added after the counts are counted by computeInsights; parts appended after them are not added twice.
+    const partly = table(rows.slice(0, 3));
+    partly.precount();
+    for (const r of rows.slice(3, 7)) partly.add(r);
+    const rest = table(rows.slice(7));
+    rest.precount();
+    partly.appendParts(rest.exportParts());
+    assert.equal(partly.precounted()?.rows, 3);
+    assert.deepEqual(computeInsights(partly, { minCount: 1 }), whole);
+    assert.deepEqual(computeInsights(partly, { minCount: 1 }), whole, 'computeInsights leaves the counts as they were');
+  });
+
   it('where misses land: another query\'s box (smallest, which phrase), border, background, size unknown; same object', () => {
     const A = { image: 'A.jpg', width: 100, height: 100 };
     const i = computeInsights(table([

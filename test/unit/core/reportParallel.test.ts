@@ -92,6 +92,8 @@ describe('insights: parallel report read', function () {
           assert.equal(got.rows, 400);
           assert.deepEqual(got.meta, (await readReportInto(file, new InsightTable())).meta);
           assertSameTable(got.table, want, `${name}, ${threads} threads, chunks of ${chunkBytes}`);
+          // The sums over rows were counted by the threads that read them and added up (not redone at the end).
+          assert.equal(got.table.precounted()?.rows, 400, `${name}, ${threads} threads: rows counted where read`);
         }
       }
     });
