@@ -541,6 +541,18 @@ export class InsightTable {
     return this.phraseKeys.find(buf, from, to, hash);
   }
 
+  /**
+   * A phrase phraseIdOfKeyBytes did not find, given as the same bytes and hash and as `text`, which must already
+   * be in pre_caption form (lower-case ASCII words, single spaces): added without checking or hashing it again.
+   */
+  addPhraseKeyBytes(buf: Uint8Array, from: number, to: number, hash: number, text: string): number {
+    const id = this.phrases.length;
+    this.phrases.push(text);
+    this.phraseKeys.add(buf, from, to, hash, id);
+    this.internWords(text);
+    return id;
+  }
+
   private readonly phraseKeys = new ByteIds();
   private scratch = new Uint8Array(256);
   private readonly encoder = new TextEncoder();

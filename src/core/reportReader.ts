@@ -180,7 +180,7 @@ class Scanner {
     if (!this.escaped && isPlainPhrase(this.buf, start + 1, close)) {
       const id = table.phraseIdOfKeyBytes(this.buf, start + 1, close, this.hash);
       this.pos = close + 1;
-      return id >= 0 ? id : table.phraseId(latin1(this.buf, start + 1, close), false);
+      return id >= 0 ? id : table.addPhraseKeyBytes(this.buf, start + 1, close, this.hash, latin1(this.buf, start + 1, close));
     }
     return this.internedString(this.phraseIds, (v) => table.phraseId(v, false), 'phrase');
   }
