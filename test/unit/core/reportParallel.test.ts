@@ -37,7 +37,8 @@ function oddRows(n: number): Record<string, unknown>[] {
   const rows: Record<string, unknown>[] = [];
   for (let k = 0; k < n; k++) {
     const row: Record<string, unknown> = {
-      index: k, id: `id:${k}`, image: `/imgs/${Math.floor(k / 3)}-"é".jpg`,
+      // most images have 3 rows in a row; a few have rows all over the file (their rows fall in every range)
+      index: k, id: `id:${k}`, image: k % 5 === 2 ? `/imgs/shared-${k % 7}.jpg` : `/imgs/${Math.floor(k / 3)}-"é".jpg`,
       // new phrases keep appearing (ids interned in both halves), old ones recur
       phrase: k % 4 === 0 ? `${phrases[k % phrases.length]} n${k}` : phrases[k % phrases.length],
       boxes: Array.from({ length: 1 + (k % 3) }, () => [rand() * 50, rand() * 50, 50 + rand() * 50, 50 + 1e-7 * k]),
