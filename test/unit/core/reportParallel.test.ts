@@ -2,11 +2,13 @@
 // column and id for id, and the same breakdowns, on reports with odd content, in every layout; and the fallbacks
 // (ranges that do not line up, a malformed row in a worker's range, a report on one line).
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { computeInsights, InsightTable, MAX_REASONS, OTHER_REASONS } from '../../../src/core/insights';
 import { readReportInto, readReportTable, ReportReadError } from '../../../src/core/reportReader';
+import { reportJson } from '../../../src/cli/report';
+import { generatedHeader, generatedRows, generateReport } from '../../../bench/insights/generate';
 
 const COLUMNS = ['status', 'px', 'py', 'lMean', 'lMax', 'width', 'height', 'split', 'image', 'phrase'] as const;
 
@@ -76,7 +78,8 @@ describe('insights: parallel report read', function () {
     ({ schema: 'amc-eval-report', schemaVersion: 1, model: { name: 'm' }, worst: rows.slice(0, 2), samples: rows, after: { n: rows.length } });
 
   const layouts: [string, (r: unknown) => string][] = [
-    ['indented (amc eval)', (r) => JSON.stringify(r, null, 1)],
+    ['the writers\' layout (indented, each sample compact on its own line)', (r) => reportJson(r as { samples: unknown[] })],
+    ['indented (the writers before 2026-12-03)', (r) => JSON.stringify(r, null, 1)],
     ['indented by 2, CRLF', (r) => JSON.stringify(r, null, 2).replace(/\n/g, '\r\n')],
     ['compact, one line', (r) => JSON.stringify(r)],
     ['one row per line', (r) => JSON.stringify(r).replace(/\},\{"index"/g, '},\n{"index"')],
@@ -99,6 +102,17 @@ describe('insights: parallel report read', function () {
       }
     });
   }
+
+  it('the bench generator writes the writers\' layout (and the old one on request), read alike', async () => {
+    const rows = [...generatedRows(300)];
+    const file = path.join(tmp, 'generated.json');
+    await generateReport(file, 300);
+    assert.equal(readFileSync(file, 'utf8'), reportJson({ ...generatedHeader(300), samples: rows }));
+    const old = path.join(tmp, 'generated-indented.json');
+    await generateReport(old, 300, 'indented');
+    assert.equal(readFileSync(old, 'utf8'), `${JSON.stringify({ ...generatedHeader(300), samples: rows }, null, 1)}\n`);
+    assertSameTable(await sequential(old), await sequential(file), 'the two layouts');
+  });
 
   it('gives exactly the one-thread table past the row count at which tables are sized from the bytes per row', async () => {
     const file = write('many.json', JSON.stringify(report(oddRows(5000)), null, 1));
