@@ -82,9 +82,12 @@ export function* generatedRows(queries: number): Generator<EvalRow> {
   }
 }
 
-/** The report `amc eval --out` would write for the generated rows, in its layout (JSON.stringify(report, null, 1)). */
-export async function generateReport(file: string, queries: number): Promise<void> {
-  const header: EvalReport = {
+/** Names the generator's output in the bench's stamp file (v2: error rows carry "reason"; v3: the writers' layout). */
+export const GENERATOR_VERSION = 'v3';
+
+/** The header of the generated report (everything but "samples", which is empty here). */
+export function generatedHeader(queries: number): EvalReport {
+  return {
     schema: 'amc-eval-report', schemaVersion: 1, writer: 'amc eval',
     model: { name: GENERATED_MODEL.name, cardSha256: GENERATED_MODEL.sha256, checkpointSha256: null, dir: '/models/amc-small-synthetic', provider: 'cpu' },
     dataset: { file: GENERATED_DATASET_FILE, size: 0, format: 'vg-regions' },
@@ -93,18 +96,26 @@ export async function generateReport(file: string, queries: number): Promise<voi
     durationS: 1, samplesPerS: queries, counts: { queries, evaluated: queries, errors: 0, notScored: 0, skippedNoBox: 0 },
     notScored: [], summary: 'generated for the bench (the header counts are not used)', accuracy: [], worstRule: 'misses first', worst: [], samples: [],
   };
-  const text = JSON.stringify(header, null, 1);
-  const [before, after] = text.split(' "samples": []');
+}
+
+/**
+ * The report `amc eval --out` would write for the generated rows, in its layout (src/cli/report.ts reportJson:
+ * indented by one space, each sample compact on a line of its own), written as it is generated. `indented`: the
+ * layout the writers used before 2026-12-03 (JSON.stringify(report, null, 1)), which readers still read.
+ */
+export async function generateReport(file: string, queries: number, layout: 'rows' | 'indented' = 'rows'): Promise<void> {
+  const text = JSON.stringify(generatedHeader(queries), null, 1);
+  const [before, after] = text.split('\n "samples": []');
   const out = createWriteStream(file);
   const write = (s: string): Promise<void> => new Promise((resolve) => { if (out.write(s)) resolve(); else out.once('drain', resolve); });
-  await write(`${before} "samples": [\n`);
+  await write(`${before}\n "samples": [\n`);
   let chunk = '';
   let i = 0;
   for (const row of generatedRows(queries)) {
-    chunk += `${i++ ? ',\n' : ''}${JSON.stringify(row, null, 1).replace(/^/gm, '  ')}`;
+    const json = layout === 'rows' ? JSON.stringify(row) : JSON.stringify(row, null, 1).replace(/^/gm, '  ');
+    chunk += `${i++ ? ',\n' : ''}${json}`;
     if (chunk.length > 1 << 20) { await write(chunk); chunk = ''; }
   }
   await write(`${chunk}\n ]${after}\n`);
   await new Promise<void>((resolve) => out.end(resolve));
 }
-

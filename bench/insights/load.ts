@@ -14,7 +14,7 @@ import type { Sample } from '../../src/core/types';
 import { MemoryDataset } from '../../src/editor/memoryDataset';
 import { MetricStore } from '../../src/editor/metricStore';
 import { loadReportInto } from '../../src/editor/reportLoad';
-import { GENERATED_DATASET_FILE, GENERATED_MODEL, generatedRows, generateReport } from './generate';
+import { GENERATED_DATASET_FILE, GENERATED_MODEL, GENERATOR_VERSION, generatedRows, generateReport } from './generate';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FIRST_PAGE = 100;
@@ -29,9 +29,9 @@ async function main(): Promise<void> {
   const report = path.resolve(arg('report', path.join(ROOT, 'bench', 'out', 'insights-report.json')));
   const stamp = `${report}.queries`;
   mkdirSync(path.dirname(report), { recursive: true });
-  if (!existsSync(report) || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== `${queries} v2`) {
+  if (!existsSync(report) || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== `${queries} ${GENERATOR_VERSION}`) {
     await generateReport(report, queries);
-    writeFileSync(stamp, `${queries} v2`);
+    writeFileSync(stamp, `${queries} ${GENERATOR_VERSION}`);
   }
   const datasetFile = path.join(path.dirname(report), GENERATED_DATASET_FILE);
   writeFileSync(datasetFile, '');

@@ -1,6 +1,7 @@
 // bench: `amc insights` breakdowns over a generated 1 M-query evaluation report, time and peak memory.
 //   npx tsx bench/insights/run.ts [--queries 1000000] [--report bench/out/insights-report.json] [--keep]
-// Generates the report in exactly the layout `amc eval --out` writes (JSON.stringify(report, null, 1), every
+// Generates the report in exactly the layout `amc eval --out` writes (src/cli/report.ts reportJson; `--layout indented`:
+// the layout written before 2026-12-03, JSON.stringify(report, null, 1)), every
 // EvalRow field), unless it exists with that many queries; then runs the bundled CLI
 // (`node out/cli.js insights REPORT --json`, built by scripts/build.mjs) and measure.ts (the read and the breakdowns
 // timed apart) under /usr/bin/time -v, three times each: wall time and peak RSS of the whole process.
@@ -10,7 +11,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, sta
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { generateReport } from './generate';
+import { GENERATOR_VERSION, generateReport } from './generate';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -47,11 +48,12 @@ async function main(): Promise<void> {
   const report = path.resolve(arg('report', path.join(ROOT, 'bench', 'out', 'insights-report.json')));
   mkdirSync(path.dirname(report), { recursive: true });
   const stamp = `${report}.queries`;
-  // The stamp names the generator's version too (v2: error rows carry their "reason", as the schema asks).
-  const want = `${queries} v2`;
+  const layout = arg('layout', 'rows') === 'indented' ? 'indented' : 'rows';
+  // The stamp names the generator's version and the layout too.
+  const want = `${queries} ${GENERATOR_VERSION}${layout === 'rows' ? '' : ' indented'}`;
   if (!existsSync(report) || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
     const t0 = Date.now();
-    await generateReport(report, queries);
+    await generateReport(report, queries, layout);
     writeFileSync(stamp, want);
     console.log(`generated ${queries} queries in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }

@@ -147,3 +147,19 @@ ${body}
 </body></html>
 `;
 }
+
+/**
+ * The JSON text of an evaluation report (`amc eval --out`, `amc demo`'s report-*.json), the layout both writers
+ * use (docs/reference.md §8): the report indented by one space, except each element of "samples", which is compact
+ * on a line of its own (~30 % fewer bytes than indenting every field; `amc insights` cuts the file at those lines
+ * to read it on several threads). The Python writer (trainer/amc_trainer/eval_report.py report_json) writes the same.
+ */
+export function reportJson(report: { samples: readonly unknown[] }): string {
+  const text = JSON.stringify({ ...report, samples: [] }, null, 1);
+  // The top-level key is the only one at an indentation of one space ('"' is escaped inside string values).
+  const at = text.indexOf('\n "samples": []');
+  if (at < 0) throw new Error('report without a top-level "samples" array');
+  const rows = report.samples.map((row) => JSON.stringify(row)).join(',\n');
+  const samples = report.samples.length ? `\n "samples": [\n${rows}\n ]` : '\n "samples": []';
+  return `${text.slice(0, at)}${samples}${text.slice(at + '\n "samples": []'.length)}\n`;
+}

@@ -289,6 +289,10 @@ export interface InsightTableParts {
   words: string[];
   /** Not-scored reasons with their counts, in the order first seen. */
   reasons: [string, number][];
+  /** The sums over these rows that computeInsights needs (InsightTable.precount), when counted already. */
+  counts?: RowCounts;
+  /** The miss targets summed over these rows' images (phrase ids of these parts), with counts. */
+  miss?: MissSums;
 }
 
 /** Row status values of InsightTable.status. */
@@ -326,6 +330,34 @@ export class InsightTable {
   readonly words = new Interner();
   private readonly rawPhrase = new Map<string, number>();
   readonly notScoredReasons = new Map<string, number>();
+  /** Rows [0, countedRows) are counted in `counts` (precount, appendParts); computeInsights counts the rest. */
+  private countedRows = 0;
+  private counts: RowCounts<Counter> | undefined;
+  /** Miss targets of rows [0, countedRows), each range [missRanges[k], missRanges[k + 1]) grouped by image alone. */
+  private miss: MissSums | undefined;
+  private missRanges: number[] = [];
+
+  /**
+   * Count the rows not counted yet into the sums computeInsights needs, now: a thread that read rows counts them
+   * while the others still read (reportReader.ts readReportTable), and a worker's counts travel with its parts.
+   */
+  precount(): void {
+    if (this.countedRows === this.size) return;
+    const c = rowCounts(this, this.counts);
+    countRows(this, c, this.countedRows, this.size);
+    const miss = this.miss ?? emptyMissSums();
+    new MissScratch().addRange(this, this.countedRows, this.size, miss);
+    this.missRanges.push(this.countedRows);
+    this.counts = c;
+    this.miss = miss;
+    this.countedRows = this.size;
+  }
+
+  /** The sums over rows [0, rows) counted so far (undefined: none); not to be changed. */
+  precounted(): { rows: number; counts: RowCounts<Counter>; miss: MissSums; missRanges: readonly number[] } | undefined {
+    return this.counts && this.miss && this.countedRows > 0
+      ? { rows: this.countedRows, counts: this.counts, miss: this.miss, missRanges: this.missRanges } : undefined;
+  }
 
   add(row: InsightRow): void {
     const nBoxes = row.boxes.length;
@@ -392,6 +424,8 @@ export class InsightTable {
       phraseKeys: this.phraseKeys.export(), phraseWordStart: this.phraseWordStart.subarray(0, np + 1),
       phraseWords: this.phraseWords.subarray(0, this.phraseWordStart[np]), phraseLength: this.phraseLength.subarray(0, np),
       words: this.words.values.slice(), reasons: [...this.notScoredReasons],
+      ...(this.counts && this.miss && this.countedRows === n && this.missRanges.length === 1
+        ? { counts: this.counts, miss: this.miss } : {}),
     };
   }
 
@@ -456,6 +490,28 @@ export class InsightTable {
     for (let i = 1; i <= n; i++) this.boxStart[r0 + i] = b0 + p.boxStart[i];
     for (const [reason, count] of p.reasons) this.countReason(reason, count);
     this.size = r0 + n;
+    if (p.counts && p.miss && this.countedRows === r0) this.appendCounts(p, splitMap, wordMap, phraseMap);
+  }
+
+  /** Add the counts of appended parts (their rows follow rows counted here) under this table's split and word ids. */
+  private appendCounts(p: InsightTableParts, splitMap: readonly number[], wordMap: Int32Array, phraseMap: Uint32Array): void {
+    const counts = p.counts!;
+    // Every word counted there occurs in a phrase appended here: new phrases mapped their words, known ones
+    // were interned with their words before.
+    for (let w = 0; w < wordMap.length; w++) {
+      if (wordMap[w] >= 0 || (counts.byWord.queries[w] === 0 && counts.byWord.notScored[w] === 0)) continue;
+      wordMap[w] = this.findWord(p.words[w]);
+      if (wordMap[w] < 0) return;   // cannot happen; the rows stay uncounted and computeInsights counts them
+    }
+    const c = rowCounts(this, this.counts);
+    c.overall.addFrom(counts.overall); c.byLength.addFrom(counts.byLength); c.byBoxes.addFrom(counts.byBoxes);
+    c.byArea.addFrom(counts.byArea); c.bySplit.addFrom(counts.bySplit, splitMap); c.byWord.addFrom(counts.byWord, wordMap);
+    const miss = this.miss ?? emptyMissSums();
+    addMissSums(miss, p.miss!, phraseMap);
+    this.missRanges.push(this.countedRows);
+    this.counts = c;
+    this.miss = miss;
+    this.countedRows = this.size;
   }
 
   splitId(split: string | null | undefined): number { return this.splits.id(split ?? '(none)'); }
@@ -498,6 +554,18 @@ export class InsightTable {
    */
   phraseIdOfKeyBytes(buf: Uint8Array, from: number, to: number, hash: number): number {
     return this.phraseKeys.find(buf, from, to, hash);
+  }
+
+  /**
+   * A phrase phraseIdOfKeyBytes did not find, given as the same bytes and hash and as `text`, which must already
+   * be in pre_caption form (lower-case ASCII words, single spaces): added without checking or hashing it again.
+   */
+  addPhraseKeyBytes(buf: Uint8Array, from: number, to: number, hash: number, text: string): number {
+    const id = this.phrases.length;
+    this.phrases.push(text);
+    this.phraseKeys.add(buf, from, to, hash, id);
+    this.internWords(text);
+    return id;
   }
 
   private readonly phraseKeys = new ByteIds();
@@ -552,6 +620,14 @@ export class InsightTable {
     return w;
   }
 
+  /** The id of a word already interned, or -1. */
+  private findWord(word: string): number {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
+    for (let w = this.wordFirst.get(hash) ?? -1; w >= 0; w = this.wordNext[w]) if (this.words.values[w] === word) return w;
+    return -1;
+  }
+
   private wordId(word: string): number {
     let hash = 0x811c9dc5;
     for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
@@ -569,6 +645,7 @@ export class InsightTable {
   }
 }
 
+/** hits / queries / not-scored counts per key of one breakdown (key = array index). */
 class Counter {
   queries: Float64Array; hits: Float64Array; notScored: Float64Array;
   constructor(n: number) { this.queries = new Float64Array(n); this.hits = new Float64Array(n); this.notScored = new Float64Array(n); }
@@ -578,21 +655,53 @@ class Counter {
   }
   rate(i: number, key: string): Rate { return rate(key, this.hits[i], this.queries[i], this.notScored[i]); }
   nonEmpty(i: number): boolean { return this.queries[i] + this.notScored[i] > 0; }
+  /** A copy with room for n keys. */
+  sized(n: number): Counter {
+    const c = new Counter(Math.max(n, this.queries.length));
+    c.queries.set(this.queries); c.hits.set(this.hits); c.notScored.set(this.notScored);
+    return c;
+  }
+  /** Add another counter's key i to key map(i) of this one (this one has room for them). */
+  addFrom(o: CounterParts, map?: ArrayLike<number>): void {
+    for (let i = 0; i < o.queries.length; i++) {
+      if (o.queries[i] === 0 && o.notScored[i] === 0) continue;
+      const j = map ? map[i] : i;
+      this.queries[j] += o.queries[i]; this.hits[j] += o.hits[i]; this.notScored[j] += o.notScored[i];
+    }
+  }
 }
 
-/** Every breakdown of the table (see Insights for what each number means). */
-export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Insights {
-  const minCount = opts.minCount ?? 5;
-  const bins = Math.max(1, opts.bins ?? 20);
-  const n = t.size;
+/** A Counter's arrays (a worker thread's counts travel as these). */
+export interface CounterParts { queries: Float64Array; hits: Float64Array; notScored: Float64Array }
 
-  const overall = new Counter(1);
-  const bySplit = new Counter(t.splits.values.length);
-  const byLength = new Counter(MAX_LENGTH_BUCKET + 1);       // index = length (0 .. 10+)
-  const byBoxes = new Counter(MAX_BOXES_BUCKET + 1);         // index = box count (0 .. 5+)
-  const byArea = new Counter(AREA_BUCKETS.length + 1);       // last = size unknown
-  const byWord = new Counter(t.words.values.length);
-  for (let r = 0; r < n; r++) {
+/**
+ * The breakdowns that are sums over rows (everything but the miss targets and the histograms), keyed by the
+ * table's split and word ids: counted where the rows were read (a worker thread counts its range), added up after.
+ */
+export interface RowCounts<C extends CounterParts = CounterParts> {
+  overall: C; bySplit: C; byLength: C; byBoxes: C; byArea: C; byWord: C;
+}
+
+const COUNT_NAMES = ['overall', 'bySplit', 'byLength', 'byBoxes', 'byArea', 'byWord'] as const;
+
+/** Empty counts for table t (or a copy of `from` with room for t's splits and words). */
+function rowCounts(t: InsightTable, from?: RowCounts<Counter>): RowCounts<Counter> {
+  const sizes = {
+    overall: 1, bySplit: t.splits.values.length,
+    byLength: MAX_LENGTH_BUCKET + 1,           // index = length (0 .. 10+)
+    byBoxes: MAX_BOXES_BUCKET + 1,             // index = box count (0 .. 5+)
+    byArea: AREA_BUCKETS.length + 1,           // last = size unknown
+    byWord: t.words.values.length,
+  };
+  const out = {} as RowCounts<Counter>;
+  for (const k of COUNT_NAMES) out[k] = from ? from[k].sized(sizes[k]) : new Counter(sizes[k]);
+  return out;
+}
+
+/** Count rows [from, to) of t into c (sized for t). */
+function countRows(t: InsightTable, c: RowCounts<Counter>, from: number, to: number): void {
+  const { overall, bySplit, byLength, byBoxes, byArea, byWord } = c;
+  for (let r = from; r < to; r++) {
     const s = t.status[r];
     overall.count(0, s);
     bySplit.count(t.split[r], s);
@@ -610,6 +719,19 @@ export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Ins
       byArea.count(bucket, s);
     }
   }
+}
+
+/** Every breakdown of the table (see Insights for what each number means). */
+export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Insights {
+  const minCount = opts.minCount ?? 5;
+  const bins = Math.max(1, opts.bins ?? 20);
+  const n = t.size;
+
+  // Rows counted already (InsightTable.precount: where they were read), then the rest.
+  const pre = t.precounted();
+  const c = rowCounts(t, pre?.counts);
+  countRows(t, c, pre?.rows ?? 0, n);
+  const { overall, bySplit, byLength, byBoxes, byArea, byWord } = c;
 
   const words: Rate[] = [];
   for (let w = 0; w < t.words.values.length; w++) {
@@ -695,53 +817,145 @@ function histogramOn(t: InsightTable, values: Float64Array, edges: readonly numb
   return { edges: [...edges], hits, misses, missing, outside };
 }
 
+/** Where the points of misses land and which queries point to the same object (see MissScratch), over all rows. */
+function missTargets(t: InsightTable, topConfusions: number): Insights['missTarget'] {
+  const n = t.size;
+  // Ranges whose groups were summed where they were read (precount), then the rows nobody summed.
+  const pre = t.precounted();
+  const sums = pre ? copyMissSums(pre.miss) : emptyMissSums();
+  const starts = pre ? [...pre.missRanges] : [];
+  const counted = pre?.rows ?? 0;
+  const scratch = new MissScratch();
+  if (counted < n) { scratch.addRange(t, counted, n, sums); starts.push(counted); }
+  // An image whose rows lie in two or more ranges was summed in parts: take the parts out, add it whole.
+  if (starts.length > 1) fixStraddlingImages(t, starts, sums, scratch);
+
+  const confusions = [...sums.confusion].filter(([, count]) => count > 0)
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, topConfusions).map(([key, count]) => ({
+      phrase: t.phrases[Math.floor(key / PAIR)], landedOn: t.phrases[key % PAIR], count,
+    }));
+  return {
+    misses: sums.misses, borderMargin: BORDER_MARGIN,
+    counts: { 'other-box': sums.otherBox, border: sums.border, background: sums.background, 'size-unknown': sums.sizeUnknown },
+    confusions,
+    sameObject: { queries: sums.sameQueries, misses: sums.sameMisses, objects: sums.sameObjects },
+  };
+}
+
+/** Confusion keys: the query's phrase id × PAIR + the box owner's (exact below 2^26 phrases). */
+const PAIR = 2 ** 26;
+
+/** The miss-target numbers summed over groups of rows (each group adds its own: they add up over ranges). */
+export interface MissSums {
+  misses: number; otherBox: number; border: number; background: number; sizeUnknown: number;
+  sameQueries: number; sameMisses: number; sameObjects: number;
+  /** Misses by (query phrase id × PAIR + box owner's phrase id). */
+  confusion: Map<number, number>;
+}
+
+function emptyMissSums(): MissSums {
+  return { misses: 0, otherBox: 0, border: 0, background: 0, sizeUnknown: 0, sameQueries: 0, sameMisses: 0, sameObjects: 0,
+    confusion: new Map() };
+}
+
+function copyMissSums(m: MissSums): MissSums { return { ...m, confusion: new Map(m.confusion) }; }
+
+/** Add `from` (its phrase ids mapped through phraseMap) to `to`. */
+function addMissSums(to: MissSums, from: MissSums, phraseMap?: ArrayLike<number>): void {
+  to.misses += from.misses; to.otherBox += from.otherBox; to.border += from.border; to.background += from.background;
+  to.sizeUnknown += from.sizeUnknown; to.sameQueries += from.sameQueries; to.sameMisses += from.sameMisses;
+  to.sameObjects += from.sameObjects;
+  for (const [key, count] of from.confusion) {
+    const k = phraseMap ? phraseMap[Math.floor(key / PAIR)] * PAIR + phraseMap[key % PAIR] : key;
+    to.confusion.set(k, (to.confusion.get(k) ?? 0) + count);
+  }
+}
+
+/** Images with rows in two or more of the ranges [starts[k], starts[k + 1]) (the last to t.size): re-summed whole. */
+function fixStraddlingImages(t: InsightTable, starts: number[], sums: MissSums, scratch: MissScratch): void {
+  const nImages = t.images.values.length;
+  const rangeOf = new Int32Array(nImages).fill(-1);
+  const straddles = new Uint8Array(nImages);
+  let any = false;
+  for (let k = 0; k < starts.length; k++) {
+    const end = k + 1 < starts.length ? starts[k + 1] : t.size;
+    for (let r = starts[k]; r < end; r++) {
+      const g = t.image[r];
+      if (g === NO_IMAGE) continue;
+      if (rangeOf[g] < 0) rangeOf[g] = k;
+      else if (rangeOf[g] !== k && !straddles[g]) { straddles[g] = 1; any = true; }
+    }
+  }
+  if (!any) return;
+  const rowsOf = new Map<number, number[]>();
+  for (let r = 0; r < t.size; r++) {
+    const g = t.image[r];
+    if (g !== NO_IMAGE && straddles[g]) { const list = rowsOf.get(g); if (list) list.push(r); else rowsOf.set(g, [r]); }
+  }
+  for (const list of rowsOf.values()) {
+    const rows = Uint32Array.from(list);
+    // Take out each range's part as that range summed it (same rows, same order), then add the image whole.
+    for (let k = 0, i = 0; k < starts.length; k++) {
+      const end = k + 1 < starts.length ? starts[k + 1] : t.size;
+      const j0 = i;
+      while (i < rows.length && rows[i] < end) i++;
+      if (i > j0) scratch.addGroup(t, rows.subarray(j0, i), sums, -1);
+    }
+    scratch.addGroup(t, rows, sums, 1);
+  }
+}
+
 /**
- * Where the points of misses land, and which queries point to the same object. Queries are grouped by image;
- * an object is a distinct GT box (same four numbers) of any query on that image, scored or not. A miss lands
- * "in another box" when its point is strictly inside (the hit rule) one of them: the smallest such box, owned
- * by the first query listing it. Otherwise it is "on the border" when within BORDER_MARGIN of an edge, else
- * "background"; without an image size only "other box" or "size unknown" can be said. A query points to an
+ * Where the points of misses land, group by group (scratch arrays reused from group to group). Queries are
+ * grouped by image; an object is a distinct GT box (same four numbers) of any query on that image, scored or not.
+ * A miss lands "in another box" when its point is strictly inside (the hit rule) one of them: the smallest such
+ * box, owned by the first query listing it. Otherwise it is "on the border" when within BORDER_MARGIN of an edge,
+ * else "background"; without an image size only "other box" or "size unknown" can be said. A query points to an
  * object: a hit to its smallest own box around the point, a miss to the box found above; an object pointed to
  * by queries of two or more different phrases counts once in `objects`, each of those queries in `queries`.
  */
-function missTargets(t: InsightTable, topConfusions: number): Insights['missTarget'] {
-  const n = t.size;
-  const counts: Record<MissLocation, number> = { 'other-box': 0, border: 0, background: 0, 'size-unknown': 0 };
-  let misses = 0, sameQueries = 0, sameMisses = 0, sameObjects = 0;
-  const confusion = new Map<number, number>();
-  const nPhrases = t.phrases.length;
+class MissScratch {
+  private uniq = new Float64Array(64 * 4);
+  private owner = new Uint32Array(64);
+  private rowBoxStart = new Int32Array(64);
+  private rowBoxes = new Int32Array(64);
+  private pointedAt = new Int32Array(64);
+  // Per distinct box of the group: queries pointing to it, misses among them, the phrase of the first, whether
+  // another phrase points to it too.
+  private objQueries = new Uint32Array(64);
+  private objMisses = new Uint32Array(64);
+  private objPhrase = new Uint32Array(64);
+  private objMixed = new Uint8Array(64);
+  private readonly solo = new Uint32Array(1);
 
-  // Rows grouped by image (counting sort); rows without an image are groups of one.
-  const nImages = t.images.values.length;
-  const start = new Uint32Array(nImages + 2);
-  for (let r = 0; r < n; r++) start[(t.image[r] === NO_IMAGE ? nImages : t.image[r]) + 1]++;
-  for (let i = 0; i <= nImages; i++) start[i + 1] += start[i];
-  const order = new Uint32Array(n);
-  const fill = start.slice(0, nImages + 1);
-  for (let r = 0; r < n; r++) order[fill[t.image[r] === NO_IMAGE ? nImages : t.image[r]]++] = r;
+  /** Sum the groups of rows [from, to) (grouped within the range: an image's rows elsewhere are not seen). */
+  addRange(t: InsightTable, from: number, to: number, sums: MissSums): void {
+    const n = to - from;
+    // Rows grouped by image (counting sort); rows without an image are groups of one.
+    const nImages = t.images.values.length;
+    const start = new Uint32Array(nImages + 2);
+    for (let r = from; r < to; r++) start[(t.image[r] === NO_IMAGE ? nImages : t.image[r]) + 1]++;
+    for (let i = 0; i <= nImages; i++) start[i + 1] += start[i];
+    const order = new Uint32Array(n);
+    const fill = start.slice(0, nImages + 1);
+    for (let r = from; r < to; r++) order[fill[t.image[r] === NO_IMAGE ? nImages : t.image[r]]++] = r;
+    for (let g = 0; g < nImages; g++) if (start[g + 1] > start[g]) this.addGroup(t, order.subarray(start[g], start[g + 1]), sums, 1);
+    for (let i = start[nImages]; i < n; i++) { this.solo[0] = order[i]; this.addGroup(t, this.solo, sums, 1); }
+  }
 
-  // Per group scratch: distinct boxes (x1 y1 x2 y2), the first row owning each, and what each row points to.
-  let uniq = new Float64Array(64 * 4);
-  let owner = new Uint32Array(64);
-  let rowBoxStart = new Int32Array(64);
-  let rowBoxes = new Int32Array(64);
-  const pointedAt: number[] = [];
-  const solo = new Uint32Array(1);
-  const groupOf = (g: number): Uint32Array => order.subarray(start[g], start[g + 1]);
-  const groups = nImages + (start[nImages + 1] - start[nImages]); // images, then each image-less row alone
-  for (let g = 0; g < groups; g++) {
-    let rows: Uint32Array;
-    if (g < nImages) rows = groupOf(g);
-    else { solo[0] = order[start[nImages] + (g - nImages)]; rows = solo; }
+  /** Add (sign 1) or take out (sign -1) the sums of one group of rows (in table order). */
+  addGroup(t: InsightTable, rows: Uint32Array, sums: MissSums, sign: number): void {
     let anyScored = false;
     for (let i = 0; i < rows.length && !anyScored; i++) anyScored = t.status[rows[i]] !== NOT_SCORED;
-    if (!anyScored) continue;
+    if (!anyScored) return;
 
     // Distinct boxes of the image (linear search while few, a map beyond).
     let nUniq = 0;
     const index = rows.length > 32 ? new Map<string, number>() : undefined;
     // Per row of the group: the distinct-box ids of its boxes, rowBoxes[rowBoxStart[i] .. rowBoxStart[i + 1]).
-    if (rows.length + 1 > rowBoxStart.length) rowBoxStart = new Int32Array(2 * rows.length + 1);
+    if (rows.length + 1 > this.rowBoxStart.length) this.rowBoxStart = new Int32Array(2 * rows.length + 1);
+    const rowBoxStart = this.rowBoxStart;
+    let uniq = this.uniq, owner = this.owner, rowBoxes = this.rowBoxes;
     let nRowBoxes = 0;
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
@@ -754,19 +968,22 @@ function missTargets(t: InsightTable, topConfusions: number): Insights['missTarg
           if (uniq[4 * u] === x1 && uniq[4 * u + 1] === y1 && uniq[4 * u + 2] === x2 && uniq[4 * u + 3] === y2) { id = u; break; }
         }
         if (id < 0) {
-          if (4 * (nUniq + 1) > uniq.length) { uniq = grow(uniq, 4 * (nUniq + 1)); owner = grow(owner, nUniq + 1); }
+          if (4 * (nUniq + 1) > uniq.length) {
+            uniq = this.uniq = grow(uniq, 4 * (nUniq + 1)); owner = this.owner = grow(owner, nUniq + 1);
+          }
           uniq[4 * nUniq] = x1; uniq[4 * nUniq + 1] = y1; uniq[4 * nUniq + 2] = x2; uniq[4 * nUniq + 3] = y2;
           owner[nUniq] = r;
           index?.set(`${x1},${y1},${x2},${y2}`, nUniq);
           id = nUniq++;
         }
-        if (nRowBoxes + 1 > rowBoxes.length) rowBoxes = grow(rowBoxes, nRowBoxes + 1);
+        if (nRowBoxes + 1 > rowBoxes.length) rowBoxes = this.rowBoxes = grow(rowBoxes, nRowBoxes + 1);
         rowBoxes[nRowBoxes++] = id;
       }
     }
     rowBoxStart[rows.length] = nRowBoxes;
 
-    pointedAt.length = 0;
+    if (rows.length > this.pointedAt.length) this.pointedAt = new Int32Array(2 * rows.length);
+    const pointedAt = this.pointedAt;
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i], s = t.status[r];
       let target = -1;
@@ -785,43 +1002,41 @@ function missTargets(t: InsightTable, topConfusions: number): Insights['missTarg
           }
         }
         if (s === MISS) {
-          misses++;
+          sums.misses += sign;
           if (target >= 0) {
-            counts['other-box']++;
-            const key = t.phrase[r] * nPhrases + t.phrase[owner[target]];
-            confusion.set(key, (confusion.get(key) ?? 0) + 1);
-          } else if (Number.isNaN(t.width[r]) || Number.isNaN(t.height[r])) counts['size-unknown']++;
-          else if (onBorder(x, y, t.width[r], t.height[r])) counts.border++;
-          else counts.background++;
+            sums.otherBox += sign;
+            const key = t.phrase[r] * PAIR + t.phrase[owner[target]];
+            sums.confusion.set(key, (sums.confusion.get(key) ?? 0) + sign);
+          } else if (Number.isNaN(t.width[r]) || Number.isNaN(t.height[r])) sums.sizeUnknown += sign;
+          else if (onBorder(x, y, t.width[r], t.height[r])) sums.border += sign;
+          else sums.background += sign;
         }
       }
-      pointedAt.push(target);
+      pointedAt[i] = target;
     }
 
     // Objects pointed to by two or more different phrases.
     if (rows.length > 1) {
-      const byObject = new Map<number, number[]>();
-      for (let i = 0; i < rows.length; i++) {
-        if (pointedAt[i] < 0) continue;
-        const list = byObject.get(pointedAt[i]);
-        if (list) list.push(i); else byObject.set(pointedAt[i], [i]);
+      if (nUniq > this.objQueries.length) {
+        this.objQueries = new Uint32Array(2 * nUniq); this.objMisses = new Uint32Array(2 * nUniq);
+        this.objPhrase = new Uint32Array(2 * nUniq); this.objMixed = new Uint8Array(2 * nUniq);
       }
-      for (const list of byObject.values()) {
-        if (list.length < 2) continue;
-        const first = t.phrase[rows[list[0]]];
-        if (!list.some((i) => t.phrase[rows[i]] !== first)) continue;
-        sameObjects++;
-        sameQueries += list.length;
-        for (const i of list) if (t.status[rows[i]] === MISS) sameMisses++;
+      const { objQueries, objMisses, objPhrase, objMixed } = this;
+      objQueries.fill(0, 0, nUniq); objMisses.fill(0, 0, nUniq); objMixed.fill(0, 0, nUniq);
+      for (let i = 0; i < rows.length; i++) {
+        const u = pointedAt[i];
+        if (u < 0) continue;
+        const r = rows[i];
+        if (objQueries[u]++ === 0) objPhrase[u] = t.phrase[r];
+        else if (objPhrase[u] !== t.phrase[r]) objMixed[u] = 1;
+        if (t.status[r] === MISS) objMisses[u]++;
+      }
+      for (let u = 0; u < nUniq; u++) {
+        if (!objMixed[u]) continue;
+        sums.sameObjects += sign;
+        sums.sameQueries += sign * objQueries[u];
+        sums.sameMisses += sign * objMisses[u];
       }
     }
   }
-
-  const confusions = [...confusion].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, topConfusions).map(([key, count]) => ({
-    phrase: t.phrases[Math.floor(key / nPhrases)], landedOn: t.phrases[key % nPhrases], count,
-  }));
-  return {
-    misses, borderMargin: BORDER_MARGIN, counts, confusions,
-    sameObject: { queries: sameQueries, misses: sameMisses, objects: sameObjects },
-  };
 }

@@ -18,6 +18,18 @@ REPORT_SCHEMA_VERSION = 1
 WRITER = "python -m amc_trainer eval"
 
 
+def report_json(report: dict) -> str:
+    """The JSON text of a report in the layout both writers use (docs/reference.md §8; src/cli/report.ts reportJson):
+    indented by one space, except each element of "samples", which is compact on a line of its own."""
+    text = json.dumps({**report, "samples": []}, indent=1)
+    at = text.find('\n "samples": []')  # the only key at one space of indentation ('"' is escaped in strings)
+    if at < 0:
+        raise ValueError('report without a top-level "samples" array')
+    rows = ",\n".join(json.dumps(row, separators=(",", ":")) for row in report["samples"])
+    samples = f'\n "samples": [\n{rows}\n ]' if report["samples"] else '\n "samples": []'
+    return text[:at] + samples + text[at + len('\n "samples": []'):] + "\n"
+
+
 def accuracy_rows(records: list[dict]) -> list[dict]:
     """The report's "accuracy": {split, hits, total, accuracy} per split in order of first appearance, then "all"
     (src/core/math/pointing.ts accuracyBySplit); records without a split are a "(none)" row only beside named splits."""

@@ -35,7 +35,7 @@ from PIL import Image
 from .checkpoint_io import read_checkpoint, state_dict_of
 from .distributed import init_distributed
 from .eval_formats import read_eval_queries
-from .eval_report import accuracy_rows, report_header
+from .eval_report import accuracy_rows, report_header, report_json
 from .images import load_eval_image
 from .losses import LossSwitches, amc_loss_terms
 from .masks import box_mask, clamp_box
@@ -342,7 +342,7 @@ def main(argv: list[str]) -> int:
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w", encoding="utf-8") as fh:
-            json.dump(report, fh, indent=1)
+            fh.write(report_json(report))
     sys.stdout.write(json.dumps({"event": "eval", **summary, "report": args.out}) + "\n")
     sys.stdout.flush()
     for split, s in summary["splits"].items():

@@ -111,8 +111,15 @@ def test_eval_cli_report_per_split_and_per_sample(synth, tiny_checkpoint, tmp_pa
     run = run_cli(["eval", "--checkpoint", str(path), "--data", str(synth / "refcoco+" / "refs(unc).p"),
                    "--out", str(report_path), "--batch-size", "5"])
     assert run.returncode == 0, run.stderr
-    report = json.loads(report_path.read_text())
+    text = report_path.read_text()
+    report = json.loads(text)
     assert validate_report(report) == []
+    # The layout both writers use (docs/reference.md §8): indented, each sample compact on a line of its own.
+    lines = text.split("\n")
+    first = lines.index(' "samples": [') + 1
+    assert lines[0] == "{" and lines[1].startswith(' "')
+    assert [json.loads(line.rstrip(",")) for line in lines[first:first + len(report["samples"])]] == report["samples"]
+    assert lines[first + len(report["samples"])] == " ]"
     queries = load_queries(str(synth / "refcoco+" / "refs(unc).p"))
     assert report["counts"]["queries"] == report["counts"]["evaluated"] == len(queries) == len(report["samples"])
     assert report["grid"] == TINY_RES // 16 and report["imageRes"] == TINY_RES

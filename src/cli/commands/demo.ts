@@ -9,7 +9,7 @@ import { InferenceEngine } from '../../model/engine';
 import { accuracyTable, evaluateDataset, progressLine } from '../../model/evaluate';
 import { maxFileBytesOption, parseCommandArgs } from '../options';
 import { packageRoot, resolveModelDir } from '../../model/locate';
-import { PanelWriter, renderHtml, reportAccuracyRows, type ReportSection } from '../report';
+import { PanelWriter, renderHtml, reportAccuracyRows, reportJson, type ReportSection } from '../report';
 import { intOption, type CliIO } from '../command';
 import { providerOption } from './explain';
 
@@ -65,7 +65,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
           onProgress: (p) => { if (process.stderr.isTTY) process.stderr.write(`\r${progressLine(p)}`); },
         });
         if (process.stderr.isTTY) process.stderr.write('\n');
-        await writeFile(path.join(outDir, `report-${i}.json`), `${JSON.stringify(report, null, 1)}\n`);
+        await writeFile(path.join(outDir, `report-${i}.json`), reportJson(report));
         sections.push({ title: set.title, report, panels: writer.panels });
         notScored += report.counts.notScored;
         for (const r of report.samples.filter((row) => row.error).slice(0, 5)) io.err(`not scored: ${r.error}`);

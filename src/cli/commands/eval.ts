@@ -9,7 +9,7 @@ import { isDatasetFormat, openDataset, DATASET_FORMATS } from '../../core/datase
 import { InferenceEngine } from '../../model/engine';
 import { accuracyTable, evaluateDataset, progressLine, type EvalReport } from '../../model/evaluate';
 import { resolveModelDir } from '../../model/locate';
-import { reportAccuracyRows } from '../report';
+import { reportAccuracyRows, reportJson } from '../report';
 import { intOption, UsageError, type CliIO } from '../command';
 import { maxFileBytesOption, parseCommandArgs, threadsOption } from '../options';
 import { providerOption } from './explain';
@@ -109,7 +109,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       },
     });
     if (tty) process.stderr.write('\n');
-    await writeFile(outFile, `${JSON.stringify(report, null, 1)}\n`);
+    await writeFile(outFile, reportJson(report));
     const failed = report.samples.filter((r) => r.error);
     for (const r of failed.slice(0, NOT_SCORED_LINES)) io.err(`not scored: ${r.error}`);
     if (failed.length > NOT_SCORED_LINES) io.err(`... and ${failed.length - NOT_SCORED_LINES} more not scored (listed in ${outFile})`);

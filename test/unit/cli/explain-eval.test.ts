@@ -98,9 +98,16 @@ describe('amc explain / eval / demo', function () {
     const out = path.join(tmp(), 'report.json');
     const r = amc('eval', REFCOCO_TEST, '--model', TINY, '--out', out, '--worst', '5', '--batch', '4');
     assert.equal(r.code, 0, r.stderr);
-    const rep = JSON.parse(readFileSync(out, 'utf8')) as EvalReport;
+    const text = readFileSync(out, 'utf8');
+    const rep = JSON.parse(text) as EvalReport;
     assert.equal(rep.interrupted, false);
     assert.equal(rep.samples.length, rep.counts.queries);
+    // The layout both writers use (docs/reference.md §8): indented, each sample compact on a line of its own.
+    const lines = text.split('\n');
+    const first = lines.indexOf(' "samples": [') + 1;
+    assert.ok(first > 0 && lines[0] === '{' && lines[1].startsWith(' "'), 'header indented by one space');
+    assert.deepEqual(lines.slice(first, first + rep.samples.length).map((l) => JSON.parse(l.replace(/,$/, '')) as unknown), rep.samples);
+    assert.equal(lines[first + rep.samples.length], ' ]');
     assert.ok(rep.samples.length >= 10);
     for (const s of rep.samples) {
       assert.equal(typeof s.hit, 'boolean');

@@ -127,6 +127,43 @@ describe('insights: breakdowns (hand-computed cases)', () => {
     assert.deepEqual(i.bySplit.map((r) => [r.key, r.hits, r.queries, r.notScored]), [['test', 2, 2, 0], ['val', 0, 1, 0], ['(none)', 1, 1, 1]]);
   });
 
+  it('sums counted where the rows were read (precount, appendParts of counted parts) equal counting them at the end', () => {
+    const b = [10, 10, 20, 20];
+    // Image i1 has rows in both parts (and between them), i2 only in the first, i3 only in the second: misses
+    // land in other queries' boxes (confusions) and several phrases point to one object, across the parts.
+    const big = [0, 0, 60, 60], right = [40, 40, 90, 90];
+    const rows: InsightRow[] = [
+      hit('the red dog', { split: 'train', image: 'i1' }), miss('a dog', { split: 'val', boxes: [b, b], image: 'i1' }),
+      failed('the cat', { split: null, image: 'i2' }), hit('Red  CAT!', { split: 'test', width: undefined, image: 'i2' }),
+      miss('the red dog', { split: 'val', boxes: [[0, 0, 100, 100]] }), hit('big one', { boxes: [big], image: 'i1', point: { x: 50, y: 50 } }),
+      miss('a dog', { boxes: [b], image: 'i2', point: { x: 15, y: 15 } }),
+      // the second part: words and splits new here, and ones the first part knows under other ids
+      hit('blue whale', { split: 'extra', image: 'i3', boxes: [right], point: { x: 50, y: 50 } }),
+      miss('cat red', { split: 'test', image: 'i1' }), failed('whale of a dog', { split: 'train', image: 'i1' }),
+      hit('the', { split: 'val', boxes: [], image: 'i3' }), miss('blue', { split: null, boxes: [b, b, b, b, b, b], image: 'i3' }),
+      miss('a dog', { image: 'i1', point: { x: 55, y: 55 }, boxes: [right] }), hit('big one', { boxes: [big], image: 'i1', point: { x: 50, y: 50 } }),
+    ];
+    const whole = computeInsights(table(rows), { minCount: 1 });
+    assert.ok(whole.missTarget.confusions.length >= 2 && whole.missTarget.sameObject.objects >= 1, 'the case covers the miss targets');
+    const first = table(rows.slice(0, 7));
+    first.precount();
+    const second = table(rows.slice(7));
+    second.precount();
+    first.appendParts(second.exportParts());
+    assert.equal(first.precounted()?.rows, rows.length);
+    assert.deepEqual(computeInsights(first, { minCount: 1 }), whole);
+    // Rows added after the counts are counted by computeInsights; parts appended after them are not added twice.
+    const partly = table(rows.slice(0, 3));
+    partly.precount();
+    for (const r of rows.slice(3, 9)) partly.add(r);
+    const rest = table(rows.slice(9));
+    rest.precount();
+    partly.appendParts(rest.exportParts());
+    assert.equal(partly.precounted()?.rows, 3);
+    assert.deepEqual(computeInsights(partly, { minCount: 1 }), whole);
+    assert.deepEqual(computeInsights(partly, { minCount: 1 }), whole, 'computeInsights leaves the counts as they were');
+  });
+
   it('where misses land: another query\'s box (smallest, which phrase), border, background, size unknown; same object', () => {
     const A = { image: 'A.jpg', width: 100, height: 100 };
     const i = computeInsights(table([

@@ -2,11 +2,13 @@
 // column and id for id, and the same breakdowns, on reports with odd content, in every layout; and the fallbacks
 // (ranges that do not line up, a malformed row in a worker's range, a report on one line).
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { computeInsights, InsightTable, MAX_REASONS, OTHER_REASONS } from '../../../src/core/insights';
 import { readReportInto, readReportTable, ReportReadError } from '../../../src/core/reportReader';
+import { reportJson } from '../../../src/cli/report';
+import { generatedHeader, generatedRows, generateReport } from '../../../bench/insights/generate';
 
 const COLUMNS = ['status', 'px', 'py', 'lMean', 'lMax', 'width', 'height', 'split', 'image', 'phrase'] as const;
 
@@ -37,7 +39,8 @@ function oddRows(n: number): Record<string, unknown>[] {
   const rows: Record<string, unknown>[] = [];
   for (let k = 0; k < n; k++) {
     const row: Record<string, unknown> = {
-      index: k, id: `id:${k}`, image: `/imgs/${Math.floor(k / 3)}-"é".jpg`,
+      // most images have 3 rows in a row; a few have rows all over the file (their rows fall in every range)
+      index: k, id: `id:${k}`, image: k % 5 === 2 ? `/imgs/shared-${k % 7}.jpg` : `/imgs/${Math.floor(k / 3)}-"é".jpg`,
       // new phrases keep appearing (ids interned in both halves), old ones recur
       phrase: k % 4 === 0 ? `${phrases[k % phrases.length]} n${k}` : phrases[k % phrases.length],
       boxes: Array.from({ length: 1 + (k % 3) }, () => [rand() * 50, rand() * 50, 50 + rand() * 50, 50 + 1e-7 * k]),
@@ -75,7 +78,8 @@ describe('insights: parallel report read', function () {
     ({ schema: 'amc-eval-report', schemaVersion: 1, model: { name: 'm' }, worst: rows.slice(0, 2), samples: rows, after: { n: rows.length } });
 
   const layouts: [string, (r: unknown) => string][] = [
-    ['indented (amc eval)', (r) => JSON.stringify(r, null, 1)],
+    ['the writers\' layout (indented, each sample compact on its own line)', (r) => reportJson(r as { samples: unknown[] })],
+    ['indented (the writers before 2026-12-03)', (r) => JSON.stringify(r, null, 1)],
     ['indented by 2, CRLF', (r) => JSON.stringify(r, null, 2).replace(/\n/g, '\r\n')],
     ['compact, one line', (r) => JSON.stringify(r)],
     ['one row per line', (r) => JSON.stringify(r).replace(/\},\{"index"/g, '},\n{"index"')],
@@ -92,10 +96,23 @@ describe('insights: parallel report read', function () {
           assert.equal(got.rows, 400);
           assert.deepEqual(got.meta, (await readReportInto(file, new InsightTable())).meta);
           assertSameTable(got.table, want, `${name}, ${threads} threads, chunks of ${chunkBytes}`);
+          // The sums over rows were counted by the threads that read them and added up (not redone at the end).
+          assert.equal(got.table.precounted()?.rows, 400, `${name}, ${threads} threads: rows counted where read`);
         }
       }
     });
   }
+
+  it('the bench generator writes the writers\' layout (and the old one on request), read alike', async () => {
+    const rows = [...generatedRows(300)];
+    const file = path.join(tmp, 'generated.json');
+    await generateReport(file, 300);
+    assert.equal(readFileSync(file, 'utf8'), reportJson({ ...generatedHeader(300), samples: rows }));
+    const old = path.join(tmp, 'generated-indented.json');
+    await generateReport(old, 300, 'indented');
+    assert.equal(readFileSync(old, 'utf8'), `${JSON.stringify({ ...generatedHeader(300), samples: rows }, null, 1)}\n`);
+    assertSameTable(await sequential(old), await sequential(file), 'the two layouts');
+  });
 
   it('gives exactly the one-thread table past the row count at which tables are sized from the bytes per row', async () => {
     const file = write('many.json', JSON.stringify(report(oddRows(5000)), null, 1));
