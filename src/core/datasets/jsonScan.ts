@@ -368,6 +368,8 @@ export interface StreamScanOptions {
   afterChunk?: () => Promise<void> | void;
   /** Scan time between two yields to the event loop (default SCAN_SLICE_BUDGET_MS). */
   sliceBudgetMs?: number;
+  /** Asked at each yield: a promise to wait for before scanning on (Dataset.pauseIndexing), or undefined. */
+  hold?: () => Promise<unknown> | undefined;
   /** Gives the handler the bytes of the elements it checks while indexing. */
   window?: ChunkWindow;
 }
@@ -385,12 +387,14 @@ export const SCAN_SLICE_BUDGET_MS = 10;
  */
 export class SlicedScan {
   private lastYield = performance.now();
-  constructor(private readonly budgetMs = SCAN_SLICE_BUDGET_MS) {}
+  constructor(private readonly budgetMs = SCAN_SLICE_BUDGET_MS, private readonly hold?: () => Promise<unknown> | undefined) {}
 
   /** Time to let others run. */
   due(): boolean { return performance.now() - this.lastYield >= this.budgetMs; }
 
   async yieldNow(): Promise<void> {
+    const held = this.hold?.();
+    if (held) await held.catch(() => undefined);
     await new Promise((resolve) => setImmediate(resolve));
     this.lastYield = performance.now();
   }
@@ -427,7 +431,7 @@ export async function scanFile(file: string, scanner: JsonScanner, options: Stre
   const { handle, size: total } = await openRegularFile(file, { what: 'annotation file', maxBytes: Number.POSITIVE_INFINITY });
   try {
     const buffers = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
-    const sliced = new SlicedScan(options.sliceBudgetMs);
+    const sliced = new SlicedScan(options.sliceBudgetMs, options.hold);
     let position = 0;
     let which = 0;
     let pending = handle.read(buffers[which], 0, firstBytes, position);

@@ -183,6 +183,40 @@ describe('the index yields to the event loop (bench/open-gradcam: webview reques
   });
 });
 
+describe('pauseIndexing (the viewer holds a large file\'s index until its first explanation)', function () {
+  this.timeout(60_000);
+
+  it('indexes nothing more while held, serves the indexed pages, and finishes once released', async () => {
+    const file = await generated();
+    const ds = await openVgRegions(file, { chunkBytes: 64 << 10 });
+    try {
+      let release!: () => void;
+      // Held from the start: the scan stops at its first yield (after ~10 ms of scanning, hundreds of samples).
+      ds.pauseIndexing!(new Promise<void>((resolve) => { release = resolve; }));
+      assert.equal((await ds.page(0, 100)).length, 100);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const held = ds.count();
+      let completed = false;
+      void ds.complete.then(() => { completed = true; });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(ds.count(), held, 'the index grew while held');
+      assert.equal(completed, false);
+      assert.equal((await ds.page(0, 50)).length, 50, 'indexed pages are served while held');
+      release();
+      await ds.complete;
+      assert.ok(ds.count() > held, `${ds.count()} samples after the release, ${held} while held`);
+    } finally { await ds.close(); }
+  });
+
+  it('close() ends a pause that is never released', async () => {
+    const ds = await openVgRegions(await generated(), { chunkBytes: 64 << 10 });
+    await ds.page(0, 10);
+    ds.pauseIndexing!(new Promise(() => undefined));
+    await ds.close();
+    await ds.complete;
+  });
+});
+
 describe('AMC VG streaming index on a generated file', function () {
   this.timeout(60_000);
 
