@@ -123,6 +123,9 @@ export class RowPages {
 
   /** Asks the host for the pages holding these positions unless they are cached or on their way. */
   need(positions: Iterable<number>): void {
+    // No view yet (the list grows with the file's progress before setView is answered): the host would refuse the
+    // request; setView renders again and asks then.
+    if (this.viewId < 0) return;
     const missing = new Set<number>();
     for (const p of positions) if (!this.rowAt(p)) missing.add(Math.floor(p / PAGE_ROWS));
     for (const page of missing) void this.load(page);

@@ -3,6 +3,7 @@
 //   node bench/open-vg/child.mjs ours|ours+phrases|stream-json|json-parse FILE [READER_BUNDLE]
 import { createReadStream, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const [contender, file, bundle] = process.argv.slice(2);
 const PAGE = 100;
@@ -14,15 +15,26 @@ let result;
 try {
   if (contender === 'ours' || contender === 'ours+phrases') {
     const { openVgRegions } = createRequire(import.meta.url)(bundle);
+    // How long a host request (a webview message) waits behind the indexer: the event loop's delay while it runs,
+    // and the longest gap between two ticks of a 5 ms interval timer.
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    let lastTick = performance.now(), maxGapMs = 0;
+    const ticker = setInterval(() => { const now = performance.now(); maxGapMs = Math.max(maxGapMs, now - lastTick); lastTick = now; }, 5);
+    delay.enable();
     const ds = await openVgRegions(file, { phraseIndex: contender === 'ours+phrases' });
     const page = await ds.page(0, PAGE);
     const firstPageMs = ms(), firstPageCpuMs = cpu();
     if (page.length !== PAGE) throw new Error(`first page has ${page.length} samples`);
     await ds.complete;
     const fullMs = ms(), fullCpuMs = cpu();
+    delay.disable();
+    clearInterval(ticker);
+    const loop = {
+      loopP99Ms: Math.round(delay.percentile(99) / 1e6), loopMaxMs: Math.round(delay.max / 1e6), maxGapMs: Math.round(maxGapMs),
+    };
     const last = await ds.page(ds.count() - 1, 1); // the index serves the end of the file too
     if (last.length !== 1) throw new Error('last sample missing');
-    result = { firstPageMs, firstPageCpuMs, fullMs, fullCpuMs, regions: ds.count() };
+    result = { firstPageMs, firstPageCpuMs, fullMs, fullCpuMs, regions: ds.count(), ...loop };
     await ds.close();
   } else if (contender === 'stream-json') {
     // stream-json 3.x (ESM): the top-level array streamed element by element, each image assembled whole.

@@ -3,7 +3,7 @@
 // and JSON.parse (which cannot read the full file: V8's string limit). Reports full-index time, time to the
 // first page of 100 samples and peak RSS. Generated files are cached under bench/out/ (git-ignored).
 //   node bench/open-vg/run.mjs [--images 108077] [--mid-images 30000] [--no-stream-json] [--only-mid]
-//                              [--contenders ours,ours+phrases,stream-json,json-parse]
+//                              [--contenders ours,ours+phrases,stream-json,json-parse] [--no-mid]
 // ours+phrases: our reader as the viewer opens it (OpenOptions.phraseIndex: the text filter's phrase index is built
 // during the same scan).
 import { execFileSync } from 'node:child_process';
@@ -21,7 +21,7 @@ const out = path.join(root, 'bench', 'out', 'open-vg');
 const { values } = parseArgs({
   options: {
     images: { type: 'string', default: '108077' }, 'mid-images': { type: 'string', default: '30000' },
-    'no-stream-json': { type: 'boolean' }, 'only-mid': { type: 'boolean' },
+    'no-stream-json': { type: 'boolean' }, 'only-mid': { type: 'boolean' }, 'no-mid': { type: 'boolean' },
     contenders: { type: 'string', default: 'ours,ours+phrases,stream-json,json-parse' },
   },
 });
@@ -52,7 +52,7 @@ function runChild(contender, file) {
   return JSON.parse(text.trim().split('\n').pop());
 }
 
-const sizes = [Number(values['mid-images'])];
+const sizes = values['no-mid'] ? [] : [Number(values['mid-images'])];
 if (!values['only-mid']) sizes.push(Number(values.images));
 const rows = [];
 for (const images of sizes) {
@@ -65,11 +65,13 @@ for (const images of sizes) {
 const s = (v) => (v === undefined ? '—' : (v / 1000).toFixed(2));
 console.log(`\nopen-vg: VG-shaped region_descriptions.json (+ image_data.json), node ${process.version}, ${new Date().toISOString()}`);
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores (wall times stretch with load; CPU times less)`);
-console.log('| file | contender | regions | first page of 100: wall (s) | CPU (s) | full index: wall (s) | CPU (s) | peak RSS (MB) | note |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| file | contender | regions | first page of 100: wall (s) | CPU (s) | full index: wall (s) | CPU (s) | peak RSS (MB) | '
+  + 'event-loop delay while indexing: p99 / max (ms) | longest 5 ms-timer gap (ms) | note |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(`| ${r.file} | ${r.contender} | ${r.regions?.toLocaleString('en-US') ?? '—'} | ${s(r.firstPageMs)} | ${s(r.firstPageCpuMs)} | ` +
-    `${s(r.fullMs)} | ${s(r.fullCpuMs)} | ${r.maxRssMB} | ${r.error ? `fails after ${s(r.atMs)} s: ${r.error}` : ''} |`);
+    `${s(r.fullMs)} | ${s(r.fullCpuMs)} | ${r.maxRssMB} | ${r.loopMaxMs === undefined ? '—' : `${r.loopP99Ms} / ${r.loopMaxMs}`} | `
+    + `${r.maxGapMs ?? '—'} | ${r.error ? `fails after ${s(r.atMs)} s: ${r.error}` : ''} |`);
 }
 for (const contender of ['ours', 'ours+phrases']) {
   const goal = rows.filter((r) => r.contender === contender).pop();

@@ -12,6 +12,7 @@ import { errorMessage } from '../core/errors';
 import type { Sample } from '../core/types';
 import type { MissingImages } from '../shared/protocol';
 import type { ViewerDiagnostics } from './diagnostics';
+import { lintStartGate } from './problemsPanel';
 import { ImageAccess, viewerImageRoots } from './imageRoots';
 
 /** What changed: the dataset (reloaded), the Problems count (the lint finished), the missing-images state. */
@@ -28,6 +29,13 @@ export interface AnnotationDocumentServices {
 /** How many of the first samples' images are looked for on open: none found = the folder is elsewhere. */
 const PROBE_SAMPLES = 20;
 const MAX_IMAGE_CHECKS = 10_000;
+/** The longest the indexing of a large file waits for the first explanation after its first page. */
+const INDEX_PAUSE_MAX_MS = 4000;
+
+function firstExplanationOrTimeout(shown: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([shown, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]).finally(() => clearTimeout(timer));
+}
 
 interface Loaded { dataset: Dataset | undefined; openError: string | undefined; imageRoot: string | undefined; }
 
@@ -49,6 +57,9 @@ export class AnnotationDocument implements vscode.CustomDocument, vscode.Disposa
   private generation = 0;
   private readonly subscriptions: vscode.Disposable[] = [];
   private disposed = false;
+  /** Resolved when a viewer of the file first showed an explanation; the whole-file lint waits for it (or a timeout). */
+  private markExplanationShown: () => void = () => undefined;
+  private readonly explanationShown = new Promise<void>((resolve) => { this.markExplanationShown = resolve; });
 
   private constructor(readonly uri: vscode.Uri, private readonly services: AnnotationDocumentServices) {
     // The user edited amc.imageRoots (or a folder was chosen in another window): this file's entry decides.
@@ -87,6 +98,9 @@ export class AnnotationDocument implements vscode.CustomDocument, vscode.Disposa
   get missingImages(): MissingImagesState | undefined { return this.missing; }
   get imageRoots(): string[] { return this.imageAccess.roots(); }
 
+  /** A viewer of this file showed its first explanation: the whole-file lint may start once the file is indexed. */
+  explanationSent(): void { this.markExplanationShown(); }
+
   /**
    * Opens the file again with `imageRoot` (default: its amc.imageRoots entry) and fires 'dataset'; the viewers
    * rebuild their sessions. On failure the old dataset stays and the promise rejects with the reason.
@@ -111,6 +125,9 @@ export class AnnotationDocument implements vscode.CustomDocument, vscode.Disposa
     if (this.disposed) { void dataset.close(); return; }
     // A file readable only in part still opens: the first samples may be all there is (the session says where it stops).
     const first = await dataset.page(0, 200).catch(() => [] as Sample[]);
+    // The first page is there: the rest of a large file waits until a viewer sent its first explanation (or a few
+    // seconds), so the model, the webview and that explanation get the 2 cores (bench/open-gradcam: 10–13 s → ~2 s).
+    dataset.pauseIndexing?.(firstExplanationOrTimeout(this.explanationShown, INDEX_PAUSE_MAX_MS));
     const missing = await probeImages(first);
     // The new state at once (no await below): a check of the old dataset's images that ends later is ignored.
     this.generation++;
@@ -124,9 +141,12 @@ export class AnnotationDocument implements vscode.CustomDocument, vscode.Disposa
     this.publishProblems(dataset);
   }
 
-  /** Whole-file lint into Problems (background); then the viewers' status lines count what the panel holds. */
+  /**
+   * Whole-file lint into Problems (background), started once the file is indexed and the first explanation is on
+   * screen (lintStartGate), so it does not compete with them; then the viewers' status lines count what the panel holds.
+   */
   private publishProblems(dataset: Dataset): void {
-    void this.services.diagnostics.publish(dataset).then((result) => {
+    void this.services.diagnostics.publish(dataset, lintStartGate(dataset.complete, this.explanationShown)).then((result) => {
       if (!result || this.loaded.dataset !== dataset || this.disposed) return;
       this.lintedProblems = result.report.errors + result.report.warnings;
       this.changed.fire('problems');

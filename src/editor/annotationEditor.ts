@@ -157,6 +157,7 @@ export class AnnotationViewerProvider implements vscode.CustomReadonlyEditorProv
         colormap: getSettings().colormap,
         post,
         testHooks: testHooksEnabled(this.context.extensionMode),
+        onExplanationSent: () => document.explanationSent(),
         onFirstShown: (ms, shown) => log(`viewer: first explanation (“${shown.phrase}”) shown ${ms} ms after opening ${document.file}`),
       });
       if (document.problemCount !== undefined) viewer.session.setProblemCount(document.problemCount);

@@ -29,12 +29,15 @@ export class ViewerDiagnostics implements vscode.Disposable {
     this.collection.set(uri, [new vscode.Diagnostic(new vscode.Range(0, 0, 0, 1), message, vscode.DiagnosticSeverity.Error)]);
   }
 
-  /** Lints the whole dataset in the background and publishes what it finds; resolves with the result (undefined: cancelled). */
-  publish(ds: Dataset): Promise<PanelResult | undefined> {
+  /**
+   * Lints the whole dataset in the background (once `startAfter` settled) and publishes what it finds; resolves with
+   * the result (undefined: cancelled).
+   */
+  publish(ds: Dataset, startAfter?: Promise<unknown>): Promise<PanelResult | undefined> {
     this.cancel(ds.file);
     const abort = new AbortController();
     const t0 = Date.now();
-    const done = computeProblemsPanel(ds, { signal: abort.signal }).then((result) => {
+    const done = computeProblemsPanel(ds, { signal: abort.signal, startAfter }).then((result) => {
       if (abort.signal.aborted) return undefined;
       this.clearFiles(ds.file);
       this.collection.delete(vscode.Uri.file(ds.file)); // an earlier "could not be opened" entry, if any
@@ -47,7 +50,7 @@ export class ViewerDiagnostics implements vscode.Disposable {
       this.publishedTo.set(ds.file, uris);
       const { report } = result;
       this.log(`viewer: lint of ${ds.file}: ${report.samples} samples, ${report.badEntries} bad entries skipped, ${report.errors} error(s), `
-        + `${report.warnings} warning(s) in ${Date.now() - t0} ms`);
+        + `${report.warnings} warning(s), ${Date.now() - t0} ms after the open`);
       return result;
     }, (err: unknown) => {
       if (!abort.signal.aborted) this.log(`viewer: lint of ${ds.file} failed: ${errorMessage(err)}`);

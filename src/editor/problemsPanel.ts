@@ -33,12 +33,33 @@ export interface PanelResult {
   report: LintReport;
 }
 
+/** Without a first explanation on screen, the lint starts this long after the file opened (once it is indexed). */
+export const LINT_START_FALLBACK_MS = 5000;
+
+/**
+ * When the viewer's whole-file lint may start: after the reader's indexing ended (`complete`, resolved or rejected)
+ * AND after the first explanation was shown (`firstShown`) or `fallbackMs` passed since this call. On the 695 MB VG
+ * file the lint started at open competed with the indexing and the first GradCAM for the 2 cores (bench/open-gradcam).
+ */
+export async function lintStartGate(complete: Promise<unknown>, firstShown: Promise<unknown>,
+  fallbackMs: number = LINT_START_FALLBACK_MS): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fallback = new Promise<void>((resolve) => { timer = setTimeout(resolve, fallbackMs); });
+  try {
+    await Promise.all([complete.catch(() => undefined), Promise.race([firstShown.catch(() => undefined), fallback])]);
+  } finally { clearTimeout(timer); }
+}
+
 /**
  * Lints the whole dataset (in the background: lintDataset yields between pages; `signal` cancels it) and lays the
- * problems out per file for the Problems panel, `cap` entries per file plus one "… and N more" entry.
+ * problems out per file for the Problems panel, `cap` entries per file plus one "… and N more" entry. `startAfter`:
+ * no page is read before it settles (the viewer passes lintStartGate).
  */
-export async function computeProblemsPanel(ds: Dataset, options: LintOptions & { cap?: number } = {}): Promise<PanelResult> {
+export async function computeProblemsPanel(ds: Dataset,
+  options: LintOptions & { cap?: number; startAfter?: Promise<unknown> } = {}): Promise<PanelResult> {
   const cap = options.cap ?? MAX_PANEL_ENTRIES_PER_FILE;
+  if (options.startAfter) await options.startAfter.catch(() => undefined);
+  if (options.signal?.aborted) throw new Error('cancelled');
   const report = await lintDataset(ds, options);
   const byFile = new Map<string, Problem[]>();
   for (const p of report.problems) {

@@ -63,6 +63,8 @@ export interface ViewerSessionOptions {
   startEvaluation?(): void;
   colormap: 'jet' | 'viridis';
   post(message: HostToWebview): void;
+  /** Called after each explanation of a sample the host sent to the webview (the whole-file lint waits for the first). */
+  onExplanationSent?(): void;
   /** Called once, when the webview first drew an explanation (ms since the session was created; test hooks only). */
   onFirstShown?(ms: number, report: ShownReport): void;
   /** Accept the test-only `reportShown` (InitResult.testHooks); see src/editor/testHooks.ts. Default off. */
@@ -435,6 +437,7 @@ export class ViewerSession {
         const { payload, recorded } = await explainSampleIn(this.caches(), async () => (await this.loadExplainer()).engine,
           () => this.sample(index), index, signal);
         if (recorded) this.server.emit('rowsComputed', { rows: [this.row(recorded)], computedCount: this.store.computedCount });
+        this.opts.onExplanationSent?.();
         return payload;
       },
 

@@ -40,6 +40,30 @@ function sample(i: number): Sample {
   };
 }
 
+describe('viewer webview: boot while the file is being read', () => {
+  after(async () => { await closeBrowser(); });
+
+  it('asks for no rows of a view that does not exist yet while the list grows before setView is answered', async () => {
+    const ds = new StagedDataset(Array.from({ length: 3000 }, (_, i) => sample(i)));
+    ds.release(500);
+    // The host answers setView late (busy indexing); meanwhile its progress events grow the list (every 300 ms).
+    const viewer = await TestViewer.open({
+      dataset: ds, explainer: async () => { throw new Error('no model in this test'); }, imageRoots: [], requestDelayMs: { setView: 2000 },
+    });
+    try {
+      for (const n of [1000, 1500, 2000]) {
+        await new Promise((r) => setTimeout(r, 400));
+        ds.release(n);
+      }
+      await viewer.page.waitForFunction(() => document.querySelector('.list-row[aria-rowindex="2"] .c-phrase')?.textContent === 'a tree 0',
+        null, { timeout: 15_000 });
+      const early = viewer.requests('getRows').filter((m) => (m.params as { viewId: number }).viewId < 0);
+      assert.equal(early.length, 0, `${early.length} getRows request(s) for view -1 (refused by the host, asked again)`);
+      assert.ok(viewer.requests('getRows').length > 0, viewer.sent.map((m) => ('method' in m ? m.method : m.kind)).join(' '));
+    } finally { await viewer.close(); }
+  });
+});
+
 describe('viewer webview: text filter while the file is being read', () => {
   const viewers: TestViewer[] = [];
   afterEach(async () => { for (const v of viewers.splice(0)) await v.close(); });

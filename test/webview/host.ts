@@ -49,6 +49,8 @@ export interface ViewerOptions {
   /** The file's missing-images state and "Choose image folder…", as the editor's AnnotationDocument gives them. */
   missingImages?: ViewerSessionOptions['missingImages'];
   chooseImageFolder?: ViewerSessionOptions['chooseImageFolder'];
+  /** Requests the host receives this many ms late, per method (a host busy indexing a large file). */
+  requestDelayMs?: Partial<Record<string, number>>;
 }
 
 /** One viewer page plus its host session; records every message both ways for assertions. */
@@ -166,7 +168,9 @@ export class TestViewer {
 
   private fromWebview(message: WebviewToHost): void {
     this.sent.push(message);
-    if (this.session) this.session.receive(message); else this.fallback?.receive(message);
+    const delay = message.kind === 'request' ? this.opts.requestDelayMs?.[message.method] : undefined;
+    const deliver = () => { if (this.session) this.session.receive(message); else this.fallback?.receive(message); };
+    if (delay) setTimeout(deliver, delay); else deliver();
   }
 
   async reload(): Promise<void> {

@@ -37,6 +37,12 @@ export interface Dataset {
    * page of a 700 MB file is served while indexing continues); returns fewer at the end.
    */
   page(start: number, limit: number): Promise<Sample[]>;
+  /**
+   * Large files indexed in the background: hold the indexing (at its next yield) until `until` settles, so the
+   * viewer's first explanation gets the cores (bench/open-gradcam). Pages already indexed are still served; pages
+   * beyond wait. Absent: the reader indexes at open, nothing to hold.
+   */
+  pauseIndexing?(until: Promise<unknown>): void;
   /** Problems found so far (bad boxes, entries skipped with a reason, ...). */
   problems(): Problem[];
   /**

@@ -49,6 +49,8 @@ export abstract class IndexedJsonDataset<I extends IndexedJsonIndexer> implement
   private readHandle: Promise<FileHandle> | undefined;
   private readonly abort = new AbortController();
   private closed = false;
+  /** Set by pauseIndexing; the scan waits for it at its next yield (closing ends the wait). */
+  private held: Promise<unknown> | undefined;
 
   /** `phrases`: filled by the indexer when the opener asked for it (OpenOptions.phraseIndex). */
   protected constructor(readonly file: string, protected readonly indexer: I, protected readonly opts: ScanOpenOptions,
@@ -69,7 +71,8 @@ export abstract class IndexedJsonDataset<I extends IndexedJsonIndexer> implement
     const scanner = new JsonScanner(indexer, this.shape.depths);
     try {
       await scanFile(this.file, scanner, {
-        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, window: indexer.window, afterChunk: async () => {
+        signal, onProgress: this.opts.onProgress, chunkBytes: this.opts.chunkBytes, window: indexer.window, hold: () => this.held,
+        afterChunk: async () => {
           const before = this.beforeStep();
           if (before) await before;
           await this.progress.step(indexer.committed);
@@ -94,6 +97,13 @@ export abstract class IndexedJsonDataset<I extends IndexedJsonIndexer> implement
   private phrasesDone(): void { if (this.phrases) this.phrases.complete = true; }
 
   count(): number { return this.progress.committed; }
+
+  pauseIndexing(until: Promise<unknown>): void {
+    const closed = new Promise<void>((resolve) => this.abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+    const held: Promise<unknown> = Promise.race([until.catch(() => undefined), closed])
+      .finally(() => { if (this.held === held) this.held = undefined; });
+    this.held = held;
+  }
 
   phraseIndex(): PhraseIndex | undefined { return this.phrases; }
 

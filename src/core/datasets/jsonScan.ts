@@ -361,15 +361,66 @@ export interface StreamScanOptions {
   chunkBytes?: number;
   onProgress?: (bytesRead: number, totalBytes: number) => void;
   signal?: AbortSignal;
-  /** Called after each chunk is scanned (readers publish newly indexed entries here); awaited before the next chunk. */
+  /**
+   * Called after each chunk is scanned, and before the scan yields inside a chunk (readers publish newly indexed
+   * entries here); awaited before the scan goes on.
+   */
   afterChunk?: () => Promise<void> | void;
+  /** Scan time between two yields to the event loop (default SCAN_SLICE_BUDGET_MS). */
+  sliceBudgetMs?: number;
+  /** Asked at each yield: a promise to wait for before scanning on (Dataset.pauseIndexing), or undefined. */
+  hold?: () => Promise<unknown> | undefined;
   /** Gives the handler the bytes of the elements it checks while indexing. */
   window?: ChunkWindow;
 }
 
+/** Bytes scanned between two looks at the clock (~0.5 ms unloaded): the overshoot of a slice budget. */
+const SLICE_BYTES = 64 << 10;
+/** Scan time after which the scanner lets the event loop run (a webview request waits at most about this long). */
+export const SCAN_SLICE_BUDGET_MS = 10;
+
+/**
+ * Scans `bytes` (at absolute offset `base`) in slices and lets the event loop run (setImmediate) whenever
+ * `budgetMs` of scanning passed since the last time it did, so the extension host answers webview requests
+ * while a large file is indexed (a 4 MiB chunk took 40–100 ms unloaded, several times that on a loaded machine).
+ * `atYield` runs just before each yield (readers publish progress there). Results are those of one push.
+ */
+export class SlicedScan {
+  private lastYield = performance.now();
+  constructor(private readonly budgetMs = SCAN_SLICE_BUDGET_MS, private readonly hold?: () => Promise<unknown> | undefined) {}
+
+  /** Time to let others run. */
+  due(): boolean { return performance.now() - this.lastYield >= this.budgetMs; }
+
+  async yieldNow(): Promise<void> {
+    const held = this.hold?.();
+    if (held) await held.catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    this.lastYield = performance.now();
+  }
+
+  async push(scanner: JsonScanner, bytes: Uint8Array, base: number, opts: {
+    window?: ChunkWindow; signal?: AbortSignal; atYield?: () => Promise<void> | void;
+  } = {}): Promise<void> {
+    // The window spans the whole of `bytes` (an element crossing slices is located in it, not copied slice by slice).
+    opts.window?.begin(bytes, base);
+    for (let from = 0; from < bytes.length; from += SLICE_BYTES) {
+      scanner.push(bytes.subarray(from, Math.min(from + SLICE_BYTES, bytes.length)), base + from);
+      if (from + SLICE_BYTES < bytes.length && this.due()) {
+        const paused = opts.atYield?.();
+        if (paused) await paused;
+        if (this.due()) await this.yieldNow();
+        if (opts.signal?.aborted) throw new Error('indexing aborted');
+      }
+    }
+    opts.window?.end();
+  }
+}
+
 /**
  * Feed a whole file through a scanner. Reads ahead into a second buffer while the current one is scanned, and
- * awaits between chunks so page requests are served while a large file is still being indexed.
+ * yields between slices of each chunk (SlicedScan) and awaits between chunks, so page requests and the host's
+ * other messages are served while a large file is still being indexed.
  */
 export async function scanFile(file: string, scanner: JsonScanner, options: StreamScanOptions = {}): Promise<number> {
   const chunkBytes = options.chunkBytes ?? 4 << 20;
@@ -380,6 +431,7 @@ export async function scanFile(file: string, scanner: JsonScanner, options: Stre
   const { handle, size: total } = await openRegularFile(file, { what: 'annotation file', maxBytes: Number.POSITIVE_INFINITY });
   try {
     const buffers = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
+    const sliced = new SlicedScan(options.sliceBudgetMs, options.hold);
     let position = 0;
     let which = 0;
     let pending = handle.read(buffers[which], 0, firstBytes, position);
@@ -392,13 +444,12 @@ export async function scanFile(file: string, scanner: JsonScanner, options: Stre
       const next = position + bytesRead;
       pending = handle.read(buffers[which], 0, chunkBytes, next);
       const chunk = current.subarray(0, bytesRead);
-      options.window?.begin(chunk, position);
-      scanner.push(chunk, position);
-      options.window?.end();
+      await sliced.push(scanner, chunk, position, { window: options.window, signal: options.signal, atYield: options.afterChunk });
       position = next;
       const paused = options.afterChunk?.();
       if (paused) await paused;
       options.onProgress?.(position, total);
+      if (sliced.due()) await sliced.yieldNow();
     }
     scanner.finish();
     return position;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { run as lintCli } from '../../../src/cli/commands/lint';
 import { openDataset } from '../../../src/core/datasets/index';
-import { computeProblemsPanel, panelCounts, type PanelResult } from '../../../src/editor/problemsPanel';
+import { computeProblemsPanel, lintStartGate, panelCounts, type PanelResult } from '../../../src/editor/problemsPanel';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const DATASETS = path.join(ROOT, 'test', 'fixtures', 'datasets');
@@ -123,6 +123,41 @@ describe('viewer Problems panel = amc lint, whole file (issue 12 item 5)', funct
         assertSameAsCli(panel, cli, 'capped');
       } finally { await ds.close(); }
     });
+
+    it('the viewer\'s lint reads no page before the index is complete and the first explanation was shown (bench/open-gradcam)',
+      async () => {
+        const cli = await cliLint(path.join(dir, 'region_descriptions.json'));
+        const real = await openDataset(path.join(dir, 'region_descriptions.json'));
+        try {
+          let indexed!: () => void, shown!: () => void;
+          const complete = new Promise<void>((resolve) => { indexed = resolve; });
+          const firstShown = new Promise<void>((resolve) => { shown = resolve; });
+          const pages: number[] = [];
+          // The real dataset, with `complete` held back and its page reads recorded.
+          const ds = Object.create(real, {
+            complete: { value: complete },
+            page: { value: (start: number, limit: number) => { pages.push(start); return real.page(start, limit); } },
+          }) as typeof real;
+          const events: string[] = [];
+          const running = computeProblemsPanel(ds, { startAfter: lintStartGate(complete, firstShown, 60_000) })
+            .then((panel) => { events.push('linted'); return panel; });
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          assert.deepEqual(pages, [], 'no page read while the file is indexed and nothing is shown');
+          events.push('shown');
+          shown();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          assert.deepEqual(pages, [], 'no page read before the index is complete');
+          events.push('complete');
+          indexed();
+          const panel = await running;
+          assert.deepEqual(events, ['shown', 'complete', 'linted']);
+          assertSameAsCli(panel, cli, 'gated');
+          // Nothing shown: the lint still starts once the file is indexed and the fallback delay has passed.
+          const t0 = Date.now();
+          await computeProblemsPanel(real, { startAfter: lintStartGate(real.complete, new Promise(() => undefined), 150) });
+          assert.ok(Date.now() - t0 >= 140, 'waited for the fallback delay');
+        } finally { await real.close(); }
+      });
 
     it('runs in the background: the event loop keeps turning, and an abort stops it', async () => {
       const ds = await openDataset(path.join(dir, 'region_descriptions.json'));

@@ -153,6 +153,70 @@ describe('VG streaming index on a generated multi-MB file', function () {
   });
 });
 
+describe('the index yields to the event loop (bench/open-gradcam: webview requests waited behind scan chunks)', function () {
+  this.timeout(180_000);
+
+  it('an interval timer keeps firing while a 40 MB file is indexed in one 64 MiB read', async () => {
+    const dir = path.join(WORK, 'gen-6000');
+    const file = path.join(dir, 'region_descriptions.json');
+    if (!existsSync(path.join(dir, 'image_data.json'))) {
+      mkdirSync(WORK, { recursive: true });
+      const { generate } = await import('../../../../bench/open-vg/generate.mjs');
+      await generate(dir, { images: 6000, meanRegions: 50, seed: 7 });
+    }
+    // One read holds the whole file after the first 256 KiB, so only the scan's own slicing lets the timer run.
+    const ds = await openVgRegions(file, { chunkBytes: 64 << 20, phraseIndex: true });
+    let last = performance.now(), maxGap = 0, ticks = 0;
+    const t0 = performance.now();
+    const timer = setInterval(() => { const now = performance.now(); maxGap = Math.max(maxGap, now - last); last = now; ticks++; }, 5);
+    try {
+      await ds.complete;
+    } finally { clearInterval(timer); }
+    const fullMs = performance.now() - t0;
+    maxGap = Math.max(maxGap, performance.now() - last);
+    assert.ok(ds.count() > 250_000, `${ds.count()} regions`);
+    // Relative to the whole index, so machine load (which stretches both) does not make it flaky: before the
+    // scanner yielded inside a chunk, the gap was the whole 40 MB scan. Unloaded: ~300 ms index, gaps of 10–25 ms.
+    assert.ok(maxGap < fullMs / 3, `the longest gap between timer ticks was ${maxGap.toFixed(0)} ms of a ${fullMs.toFixed(0)} ms index`);
+    assert.ok(ticks >= 10, `${ticks} timer ticks during a ${fullMs.toFixed(0)} ms index`);
+    await ds.close();
+  });
+});
+
+describe('pauseIndexing (the viewer holds a large file\'s index until its first explanation)', function () {
+  this.timeout(60_000);
+
+  it('indexes nothing more while held, serves the indexed pages, and finishes once released', async () => {
+    const file = await generated();
+    const ds = await openVgRegions(file, { chunkBytes: 64 << 10 });
+    try {
+      let release!: () => void;
+      // Held from the start: the scan stops at its first yield (after ~10 ms of scanning, hundreds of samples).
+      ds.pauseIndexing!(new Promise<void>((resolve) => { release = resolve; }));
+      assert.equal((await ds.page(0, 100)).length, 100);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const held = ds.count();
+      let completed = false;
+      void ds.complete.then(() => { completed = true; });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(ds.count(), held, 'the index grew while held');
+      assert.equal(completed, false);
+      assert.equal((await ds.page(0, 50)).length, 50, 'indexed pages are served while held');
+      release();
+      await ds.complete;
+      assert.ok(ds.count() > held, `${ds.count()} samples after the release, ${held} while held`);
+    } finally { await ds.close(); }
+  });
+
+  it('close() ends a pause that is never released', async () => {
+    const ds = await openVgRegions(await generated(), { chunkBytes: 64 << 10 });
+    await ds.page(0, 10);
+    ds.pauseIndexing!(new Promise(() => undefined));
+    await ds.close();
+    await ds.complete;
+  });
+});
+
 describe('AMC VG streaming index on a generated file', function () {
   this.timeout(60_000);
 
