@@ -1,6 +1,7 @@
 // The generated evaluation report of bench/insights (run.ts: breakdowns; load.ts: loading it into a viewer): a
 // Visual-Genome-like 1 M-query report in exactly the layout `amc eval --out` writes, and the same rows as samples.
 import { createWriteStream } from 'node:fs';
+import { reportFloat } from '../../src/cli/report';
 import { isHit } from '../../src/core/math/pointing';
 import type { EvalReport, EvalRow } from '../../src/model/evaluate';
 
@@ -72,18 +73,21 @@ export function* generatedRows(queries: number): Generator<EvalRow> {
           y: Math.floor(b[1] + 1 + rand() * Math.max(0, b[3] - b[1] - 2)),
         }
         : { x: Math.floor(rand() * width), y: Math.floor(rand() * height) };
+      // float32 metrics as the writers write them: 9 significant digits (src/cli/report.ts reportFloat).
+      const f32 = (x: number): number => reportFloat(Math.fround(x));
       const lMax = rand() * 1.2;
       Object.assign(row, {
-        width, height, hit: isHit(point, boxes), point, score: rand() * 8 - 4, itmProbability: rand(),
-        lMean: rand() * 0.4, lMax, total: 0.2 * rand() * 0.4 + 0.8 * lMax, maskEmpty: false,
+        width, height, hit: isHit(point, boxes), point, score: f32(rand() * 8 - 4), itmProbability: f32(rand()),
+        lMean: f32(rand() * 0.4), lMax: f32(lMax), total: reportFloat(0.2 * rand() * 0.4 + 0.8 * Math.fround(lMax)), maskEmpty: false,
       });
     }
     yield row;
   }
 }
 
-/** Names the generator's output in the bench's stamp file (v2: error rows carry "reason"; v3: the writers' layout). */
-export const GENERATOR_VERSION = 'v3';
+/** Names the generator's output in the bench's stamp file (v2: error rows carry "reason"; v3: the writers' layout;
+ * v4: float32 metrics with 9 significant digits, as the writers write them). */
+export const GENERATOR_VERSION = 'v4';
 
 /** The header of the generated report (everything but "samples", which is empty here). */
 export function generatedHeader(queries: number): EvalReport {

@@ -148,18 +148,41 @@ ${body}
 `;
 }
 
+/** Significant digits of a sample's floats in a report: 9, the float32 round-trip precision (docs/reference.md §8). */
+export const REPORT_FLOAT_DIGITS = 9;
+
+/**
+ * A sample's float as a report writes it: rounded to {@link REPORT_FLOAT_DIGITS} significant digits. The metrics are
+ * float32 quantities (float32 maps; ≤ 1e-4 between the two engines), so further digits are float64 noise, and ≤ 15
+ * digits parse on the readers' exact fast path. Integers and non-finite values are kept (JSON.stringify writes the
+ * latter as null, as before). Ties round away from zero, as the Python writer does (eval_report.py report_float).
+ */
+export function reportFloat(x: number): number {
+  return Number.isFinite(x) && !Number.isInteger(x) ? Number(x.toPrecision(REPORT_FLOAT_DIGITS)) : x;
+}
+
+/** A sample with each of its own number fields (score, itmProbability, lMean, lMax, total…) rounded by reportFloat;
+ * nested values (boxes, point) unchanged. */
+function reportRowNumbers(row: unknown): unknown {
+  if (row === null || typeof row !== 'object' || Array.isArray(row)) return row;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) out[key] = typeof value === 'number' ? reportFloat(value) : value;
+  return out;
+}
+
 /**
  * The JSON text of an evaluation report (`amc eval --out`, `amc demo`'s report-*.json), the layout both writers
  * use (docs/reference.md §8): the report indented by one space, except each element of "samples", which is compact
  * on a line of its own (~30 % fewer bytes than indenting every field; `amc insights` cuts the file at those lines
- * to read it on several threads). The Python writer (trainer/amc_trainer/eval_report.py report_json) writes the same.
+ * to read it on several threads); each sample's floats with 9 significant digits (reportFloat). The Python writer
+ * (trainer/amc_trainer/eval_report.py report_json) writes the same.
  */
 export function reportJson(report: { samples: readonly unknown[] }): string {
   const text = JSON.stringify({ ...report, samples: [] }, null, 1);
   // The top-level key is the only one at an indentation of one space ('"' is escaped inside string values).
   const at = text.indexOf('\n "samples": []');
   if (at < 0) throw new Error('report without a top-level "samples" array');
-  const rows = report.samples.map((row) => JSON.stringify(row)).join(',\n');
+  const rows = report.samples.map((row) => JSON.stringify(reportRowNumbers(row))).join(',\n');
   const samples = report.samples.length ? `\n "samples": [\n${rows}\n ]` : '\n "samples": []';
   return `${text.slice(0, at)}${samples}${text.slice(at + '\n "samples": []'.length)}\n`;
 }

@@ -5,8 +5,10 @@ per-split accuracy rows, and `validate_report`, the Python twin of the TypeScrip
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import hashlib
 import json
+import math
 import os
 from typing import Any, Optional
 
@@ -18,14 +20,37 @@ REPORT_SCHEMA_VERSION = 1
 WRITER = "python -m amc_trainer eval"
 
 
+# Significant digits of a sample's floats in a report: 9, the float32 round-trip precision (docs/reference.md §8).
+REPORT_FLOAT_DIGITS = 9
+_FLOAT_CONTEXT = decimal.Context(prec=REPORT_FLOAT_DIGITS, rounding=decimal.ROUND_HALF_UP)
+
+
+def report_float(x: float) -> float:
+    """A sample's float as a report writes it: rounded to 9 significant digits from its exact binary value, ties away
+    from zero -- what src/cli/report.ts reportFloat (Number.prototype.toPrecision) gives, so both writers agree even
+    on an exact tie such as 2**-14 (format(x, ".9g") would round that tie to even). Non-finite values are kept."""
+    if not math.isfinite(x) or x == int(x):
+        return x
+    return float(_FLOAT_CONTEXT.create_decimal(decimal.Decimal(x)))
+
+
+def _row_numbers(row: Any) -> Any:
+    """A sample with each of its own float fields (score, lMean, lMax, total...) rounded by report_float; nested
+    values (boxes, point) unchanged."""
+    if not isinstance(row, dict):
+        return row
+    return {k: report_float(v) if isinstance(v, float) else v for k, v in row.items()}
+
+
 def report_json(report: dict) -> str:
     """The JSON text of a report in the layout both writers use (docs/reference.md §8; src/cli/report.ts reportJson):
-    indented by one space, except each element of "samples", which is compact on a line of its own."""
+    indented by one space, except each element of "samples", which is compact on a line of its own; each sample's
+    floats with 9 significant digits (report_float)."""
     text = json.dumps({**report, "samples": []}, indent=1)
     at = text.find('\n "samples": []')  # the only key at one space of indentation ('"' is escaped in strings)
     if at < 0:
         raise ValueError('report without a top-level "samples" array')
-    rows = ",\n".join(json.dumps(row, separators=(",", ":")) for row in report["samples"])
+    rows = ",\n".join(json.dumps(_row_numbers(row), separators=(",", ":")) for row in report["samples"])
     samples = f'\n "samples": [\n{rows}\n ]' if report["samples"] else '\n "samples": []'
     return text[:at] + samples + text[at + len('\n "samples": []'):] + "\n"
 

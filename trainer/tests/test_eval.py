@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import subprocess
+
+import numpy as np
 
 import pytest
 import torch
@@ -13,7 +16,7 @@ import torch.nn.functional as F
 
 from amc_trainer.model import gradcam_training_map
 
-from amc_trainer.eval_report import validate_report
+from amc_trainer.eval_report import report_json, validate_report
 from amc_trainer.evaluate import evaluate_queries, is_hit, load_queries, pointing_point, sample_losses, summarize
 from train_helpers import PYTHON, TINY_MODEL, TINY_RES, TRAINER_DIR, env, run_cli
 
@@ -120,6 +123,10 @@ def test_eval_cli_report_per_split_and_per_sample(synth, tiny_checkpoint, tmp_pa
     assert lines[0] == "{" and lines[1].startswith(' "')
     assert [json.loads(line.rstrip(",")) for line in lines[first:first + len(report["samples"])]] == report["samples"]
     assert lines[first + len(report["samples"])] == " ]"
+    # Each sample's floats with at most 9 significant digits, the float32 round-trip precision (docs/reference.md §8).
+    written = [significant_digits(m) for line in lines[first:first + len(report["samples"])]
+               for m in re.findall(r'"(?:score|itmProbability|lMean|lMax|total)":(-?[\d.]+(?:[eE][-+]?\d+)?)', line)]
+    assert len(written) >= 4 * len(report["samples"]) and max(written) <= 9
     queries = load_queries(str(synth / "refcoco+" / "refs(unc).p"))
     assert report["counts"]["queries"] == report["counts"]["evaluated"] == len(queries) == len(report["samples"])
     assert report["grid"] == TINY_RES // 16 and report["imageRes"] == TINY_RES
@@ -189,3 +196,36 @@ def test_accuracy_rows_of_a_file_without_splits_is_the_all_row_alone():
     assert [(r["split"], r["hits"], r["total"]) for r in rows] == [("all", 1, 2)]
     mixed = accuracy_rows([{"split": "val", "hit": True}, {"split": None, "hit": False}])
     assert [r["split"] for r in mixed] == ["val", "(none)", "all"]
+
+
+def significant_digits(text: str) -> int:
+    """Significant digits of a JSON number as written ("0.000123" -> 3, "6.1e-05" -> 2, "3.0" -> 1)."""
+    return len(re.split("[eE]", text)[0].replace("-", "").replace(".", "").lstrip("0").rstrip("0"))
+
+
+def test_report_json_writes_sample_floats_with_9_significant_digits_at_float32_precision():
+    """docs/reference.md §8: each sample's floats with 9 significant digits, the float32 round-trip precision (the
+    metrics are float32 quantities; 17 digits of float64 noise also miss the readers' exact fast path)."""
+    gen = torch.Generator().manual_seed(3)
+    values = (torch.rand(2000, 4, generator=gen, dtype=torch.float32) * torch.tensor([8.0, 1.0, 0.4, 1.2])).tolist()
+    rows = [{"index": i, "id": str(i), "boxes": [[1.25, 2.123456789012345, 30.5, 40.0]], "point": {"x": 3, "y": 4},
+             "score": s - 4, "itmProbability": p, "lMean": lm, "lMax": lx, "total": 0.2 * lm + 0.8 * lx}
+            for i, (s, p, lm, lx) in enumerate(values)]
+    text = report_json({"schema": "amc-eval-report", "accuracy": [{"accuracy": 1 / 3}], "samples": rows})
+    lines = text.split("\n")
+    first = lines.index(' "samples": [') + 1
+    written = lines[first:first + len(rows)]
+    parsed = json.loads(text)
+    assert parsed["accuracy"][0]["accuracy"] == 1 / 3  # the header is not rounded
+    digits = []
+    for row, line, back in zip(rows, written, parsed["samples"]):
+        for key in ("score", "itmProbability", "lMean", "lMax", "total"):
+            digits.append(significant_digits(re.search(f'"{key}":([^,}}]+)', line).group(1)))
+            assert abs(back[key] - row[key]) <= 1e-7 * abs(row[key]), (key, back[key], row[key])
+            if key != "total":  # a float32 value round-trips through its 9 digits
+                assert np.float32(back[key]) == np.float32(row[key]), (key, back[key], row[key])
+        assert (back["index"], back["point"], back["boxes"]) == (row["index"], row["point"], row["boxes"])
+    assert 8 <= max(digits) <= 9
+    # An exact tie rounds away from zero, as src/cli/report.ts (Number.prototype.toPrecision) does.
+    tie = json.loads(report_json({"samples": [{"score": 2.0 ** -14, "lMean": -(2.0 ** -14)}]}))["samples"][0]
+    assert (tie["score"], tie["lMean"]) == (6.10351563e-05, -6.10351563e-05)

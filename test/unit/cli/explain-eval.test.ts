@@ -108,6 +108,10 @@ describe('amc explain / eval / demo', function () {
     assert.ok(first > 0 && lines[0] === '{' && lines[1].startsWith(' "'), 'header indented by one space');
     assert.deepEqual(lines.slice(first, first + rep.samples.length).map((l) => JSON.parse(l.replace(/,$/, '')) as unknown), rep.samples);
     assert.equal(lines[first + rep.samples.length], ' ]');
+    // Each sample's floats with at most 9 significant digits, the float32 round-trip precision (docs/reference.md §8).
+    const floats = lines.slice(first, first + rep.samples.length).flatMap((l) =>
+      [...l.matchAll(/"(?:score|itmProbability|lMean|lMax|total)":-?([\d.]+)(?:e|,|\})/g)].map((m) => m[1].replace('.', '').replace(/^0+/, '')));
+    assert.ok(floats.length >= 4 * rep.samples.length && floats.every((d) => d.length <= 9), floats.find((d) => d.length > 9));
     assert.ok(rep.samples.length >= 10);
     for (const s of rep.samples) {
       assert.equal(typeof s.hit, 'boolean');
