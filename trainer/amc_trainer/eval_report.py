@@ -34,23 +34,36 @@ def report_float(x: float) -> float:
     return float(_FLOAT_CONTEXT.create_decimal(decimal.Decimal(x)))
 
 
+def _finite_or_null(value: Any) -> Any:
+    """NaN and infinities as null, anywhere in the report: json.dumps would write NaN / Infinity, which is not JSON
+    (the TypeScript writer writes null, and the readers refuse the bare tokens)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    return value
+
+
 def _row_numbers(row: Any) -> Any:
     """A sample with each of its own float fields (score, lMean, lMax, total...) rounded by report_float; nested
-    values (boxes, point) unchanged."""
+    values (boxes, point) unchanged; non-finite values null."""
     if not isinstance(row, dict):
-        return row
-    return {k: report_float(v) if isinstance(v, float) else v for k, v in row.items()}
+        return _finite_or_null(row)
+    return _finite_or_null({k: report_float(v) if isinstance(v, float) else v for k, v in row.items()})
 
 
 def report_json(report: dict) -> str:
     """The JSON text of a report in the layout both writers use (docs/reference.md §8; src/cli/report.ts reportJson):
     indented by one space, except each element of "samples", which is compact on a line of its own; each sample's
     floats with 9 significant digits (report_float)."""
-    text = json.dumps({**report, "samples": []}, indent=1)
+    text = json.dumps(_finite_or_null({**report, "samples": []}), indent=1, allow_nan=False)
     at = text.find('\n "samples": []')  # the only key at one space of indentation ('"' is escaped in strings)
     if at < 0:
         raise ValueError('report without a top-level "samples" array')
-    rows = ",\n".join(json.dumps(_row_numbers(row), separators=(",", ":")) for row in report["samples"])
+    rows = ",\n".join(
+        json.dumps(_row_numbers(row), separators=(",", ":"), allow_nan=False) for row in report["samples"])
     samples = f'\n "samples": [\n{rows}\n ]' if report["samples"] else '\n "samples": []'
     return text[:at] + samples + text[at + len('\n "samples": []'):] + "\n"
 

@@ -229,3 +229,19 @@ def test_report_json_writes_sample_floats_with_9_significant_digits_at_float32_p
     # An exact tie rounds away from zero, as src/cli/report.ts (Number.prototype.toPrecision) does.
     tie = json.loads(report_json({"samples": [{"score": 2.0 ** -14, "lMean": -(2.0 ** -14)}]}))["samples"][0]
     assert (tie["score"], tie["lMean"]) == (6.10351563e-05, -6.10351563e-05)
+
+
+def test_report_json_writes_non_finite_values_as_null_like_the_typescript_writer():
+    """A NaN or infinite metric (e.g. a loss over an empty mask) is written as null: json.dumps would write the bare
+    tokens NaN / Infinity, which are not JSON and which the viewer's report reader refuses."""
+    accuracy = [{"split": "all", "hits": 0, "total": 0, "accuracy": float("nan")}]
+    report = {"schema": "amc-eval-report", "accuracy": accuracy,
+              "samples": [{"index": 0, "id": "0", "lMean": float("nan"), "lMax": float("inf"), "score": -float("inf"),
+                           "boxes": [[0.0, 0.0, 1.0, 1.0]], "point": {"x": 0, "y": 0}}]}
+
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+
+    parsed = json.loads(report_json(report), parse_constant=refuse)
+    assert parsed["samples"][0]["lMean"] is None and parsed["samples"][0]["lMax"] is None
+    assert parsed["samples"][0]["score"] is None and parsed["accuracy"][0]["accuracy"] is None
