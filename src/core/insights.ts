@@ -180,62 +180,83 @@ export function onBorder(x: number, y: number, width: number, height: number, ma
  * hash collision never merges two.
  */
 export class ByteIds {
-  // Open addressing on typed arrays (a Map with ~10^6 number keys is several times slower here): slot -> entry + 1.
-  private slots = new Int32Array(1 << 12);
+  // Open addressing on typed arrays (a Map with ~10^6 number keys is several times slower here). A slot holds
+  // [hash, entry + 1] side by side and an entry [start, length, id]: with 10^6 entries the table is far larger
+  // than the caches, and a probe then costs one miss for the slot and one for the entry, not one per array.
+  private slots = new Int32Array(2 << 12);
   private arena = new Uint8Array(1 << 16);
   private used = 0;
-  private start = new Uint32Array(1024);
-  private length = new Uint32Array(1024);
+  private entries = new Uint32Array(3 * 1024);
   private hashes = new Int32Array(1024);
-  private ids = new Uint32Array(1024);
   private count = 0;
+  // The entry found or added last, tried first: rows of one image follow each other, and so do its path's lookups.
+  private lastHash = 0;
+  private lastEntry = -1;
+
+  /** How many byte strings were added (entry e, 0 <= e < size, is the e-th added). */
+  get size(): number { return this.count; }
 
   find(buf: Uint8Array, from: number, to: number, hash: number): number {
-    const mask = this.slots.length - 1, n = to - from;
+    const slots = this.slots, mask = (slots.length >> 1) - 1, n = to - from;
+    if (hash === this.lastHash && this.lastEntry >= 0 && this.same(this.lastEntry, buf, from, n)) return this.entries[3 * this.lastEntry + 2];
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const e = this.slots[slot] - 1;
+      const e = slots[2 * slot + 1] - 1;
       if (e < 0) return -1;
-      if (this.hashes[e] === hash && this.length[e] === n) {
-        const a = this.arena, s = this.start[e];
-        let i = 0;
-        while (i < n && a[s + i] === buf[from + i]) i++;
-        if (i === n) return this.ids[e];
-      }
+      if (slots[2 * slot] !== hash || !this.same(e, buf, from, n)) continue;
+      this.lastHash = hash;
+      this.lastEntry = e;
+      return this.entries[3 * e + 2];
     }
+  }
+
+  private same(e: number, buf: Uint8Array, from: number, n: number): boolean {
+    const entries = this.entries;
+    if (entries[3 * e + 1] !== n) return false;
+    const a = this.arena, s = entries[3 * e];
+    let i = 0;
+    while (i < n && a[s + i] === buf[from + i]) i++;
+    return i === n;
   }
 
   add(buf: Uint8Array, from: number, to: number, hash: number, id: number): void {
     const n = to - from, e = this.count++;
-    if (e >= this.ids.length) {
-      const grow = <T extends Uint32Array | Int32Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(a.length * 2); b.set(a); return b;
-      };
-      this.start = grow(this.start); this.length = grow(this.length); this.hashes = grow(this.hashes); this.ids = grow(this.ids);
+    if (e >= this.hashes.length) {
+      this.hashes = grow(this.hashes, 2 * this.hashes.length);
+      this.entries = grow(this.entries, 3 * this.hashes.length);
     }
     if (this.used + n > this.arena.length) {
       const bigger = new Uint8Array(Math.max(this.arena.length * 2, this.used + n));
       bigger.set(this.arena.subarray(0, this.used));
       this.arena = bigger;
     }
-    this.arena.set(buf.subarray(from, to), this.used);
-    this.start[e] = this.used; this.length[e] = n; this.hashes[e] = hash; this.ids[e] = id;
+    for (let i = 0; i < n; i++) this.arena[this.used + i] = buf[from + i];
+    this.entries[3 * e] = this.used; this.entries[3 * e + 1] = n; this.entries[3 * e + 2] = id;
+    this.hashes[e] = hash;
+    this.lastHash = hash;
+    this.lastEntry = e;
     this.used += n;
-    if (2 * this.count > this.slots.length) this.rehash(this.slots.length * 2);
+    if (4 * this.count > this.slots.length) this.rehash(this.slots.length * 2);
     else this.place(e);
   }
 
-  /** Entry e's bytes are bytes[start[e] .. start[e] + length[e]), ids[e] its id (views of this table's arrays). */
+  /** Entry e's bytes (a view of this table's arena). */
+  bytesOf(e: number): Uint8Array {
+    const s = this.entries[3 * e];
+    return this.arena.subarray(s, s + this.entries[3 * e + 1]);
+  }
+
+  /** Entry e's bytes are bytes[entries[3e] .. + entries[3e + 1]), entries[3e + 2] its id (views of this table's arrays). */
   export(): ByteIdsParts {
     const n = this.count;
-    return { bytes: this.arena.subarray(0, this.used), start: this.start.subarray(0, n), length: this.length.subarray(0, n),
-      hashes: this.hashes.subarray(0, n), ids: this.ids.subarray(0, n) };
+    return { bytes: this.arena.subarray(0, this.used), entries: this.entries.subarray(0, 3 * n), hashes: this.hashes.subarray(0, n) };
   }
 
   private place(e: number): void {
-    const mask = this.slots.length - 1;
-    let slot = this.hashes[e] & mask;
-    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
-    this.slots[slot] = e + 1;
+    const slots = this.slots, mask = (slots.length >> 1) - 1, hash = this.hashes[e];
+    let slot = hash & mask;
+    while (slots[2 * slot + 1] !== 0) slot = (slot + 1) & mask;
+    slots[2 * slot] = hash;
+    slots[2 * slot + 1] = e + 1;
   }
 
   private rehash(size: number): void {
@@ -245,7 +266,7 @@ export class ByteIds {
 }
 
 /** ByteIds.export(). */
-export interface ByteIdsParts { bytes: Uint8Array; start: Uint32Array; length: Uint32Array; hashes: Int32Array; ids: Uint32Array }
+export interface ByteIdsParts { bytes: Uint8Array; entries: Uint32Array; hashes: Int32Array }
 
 /** FNV-1a over bytes [from, to), as an int32 (the hash ByteIds takes). */
 export function fnv1a(bytes: ArrayLike<number>, from: number, to: number): number {
@@ -320,8 +341,11 @@ export class InsightTable {
   boxes = new Float64Array(4096);
   readonly splits = new Interner();
   readonly images = new Interner();
-  /** Phrases by their pre_caption form (ids by phraseId); the words of each, interned. */
-  readonly phrases: string[] = [];
+  /**
+   * Phrases by the UTF-8 bytes of their pre_caption form (ids by phraseId; id e is entry e): no string is made per
+   * phrase (a report has up to millions of distinct ones); phraseText makes one when it is asked for.
+   */
+  private readonly phraseKeys = new ByteIds();
   /** Phrase p's distinct word ids are phraseWords[phraseWordStart[p] .. phraseWordStart[p + 1]) (flat: no array per phrase). */
   phraseWordStart = new Uint32Array(1025);
   phraseWords = new Uint32Array(4096);
@@ -414,7 +438,7 @@ export class InsightTable {
    * table's own (transferable without a copy): the table is not to be used afterwards.
    */
   exportParts(): InsightTableParts {
-    const n = this.size, np = this.phrases.length;
+    const n = this.size, np = this.phraseCount;
     return {
       size: n, status: this.status.subarray(0, n), px: this.px.subarray(0, n), py: this.py.subarray(0, n),
       lMean: this.lMean.subarray(0, n), lMax: this.lMax.subarray(0, n), width: this.width.subarray(0, n),
@@ -451,14 +475,13 @@ export class InsightTable {
     const imageMap = p.images.map((v) => this.images.id(v));
     const wordMap = new Int32Array(p.words.length).fill(-1);
     const k = p.phraseKeys;
-    const phraseMap = new Uint32Array(k.ids.length);
-    const decoder = new TextDecoder();
-    for (let e = 0; e < k.ids.length; e++) {
-      const from = k.start[e], to = from + k.length[e], other = k.ids[e];
+    const nk = k.hashes.length;
+    const phraseMap = new Uint32Array(nk);
+    for (let e = 0; e < nk; e++) {
+      const from = k.entries[3 * e], to = from + k.entries[3 * e + 1], other = k.entries[3 * e + 2];
       let id = this.phraseKeys.find(k.bytes, from, to, k.hashes[e]);
       if (id < 0) {
-        id = this.phrases.length;
-        this.phrases.push(decoder.decode(k.bytes.subarray(from, to)));
+        id = this.phraseCount;
         this.phraseKeys.add(k.bytes, from, to, k.hashes[e], id);
         const w0 = p.phraseWordStart[other], w1 = p.phraseWordStart[other + 1];
         if (id + 2 > this.phraseWordStart.length) this.phraseWordStart = grow(this.phraseWordStart, id + 2);
@@ -537,12 +560,7 @@ export class InsightTable {
     } else bytes = this.encoder.encode(normal);
     const hash = fnv1a(bytes, 0, bytes.length);
     let id = this.phraseKeys.find(bytes, 0, bytes.length, hash);
-    if (id < 0) {
-      id = this.phrases.length;
-      this.phrases.push(normal);
-      this.phraseKeys.add(bytes, 0, bytes.length, hash, id);
-      this.internWords(normal);
-    }
+    if (id < 0) id = this.addPhraseKeyBytes(bytes, 0, bytes.length, hash);
     if (rememberRaw) this.rawPhrase.set(raw, id);
     return id;
   }
@@ -557,44 +575,59 @@ export class InsightTable {
   }
 
   /**
-   * A phrase phraseIdOfKeyBytes did not find, given as the same bytes and hash and as `text`, which must already
-   * be in pre_caption form (lower-case ASCII words, single spaces): added without checking or hashing it again.
+   * A phrase phraseIdOfKeyBytes did not find, given as the same bytes and hash, which must already be the UTF-8 of
+   * its pre_caption form (e.g. lower-case ASCII words, single spaces): added without checking or hashing it again.
    */
-  addPhraseKeyBytes(buf: Uint8Array, from: number, to: number, hash: number, text: string): number {
-    const id = this.phrases.length;
-    this.phrases.push(text);
+  addPhraseKeyBytes(buf: Uint8Array, from: number, to: number, hash: number): number {
+    const id = this.phraseKeys.size;
     this.phraseKeys.add(buf, from, to, hash, id);
-    this.internWords(text);
+    this.internWords(buf, from, to);
     return id;
   }
 
-  private readonly phraseKeys = new ByteIds();
+  /** How many distinct phrases (ids 0 .. phraseCount - 1). */
+  get phraseCount(): number { return this.phraseKeys.size; }
+
+  /** Phrase `id` in its pre_caption form. */
+  phraseText(id: number): string {
+    const bytes = this.phraseKeys.bytesOf(id);
+    let ascii = true;
+    for (let i = 0; i < bytes.length && ascii; i++) ascii = bytes[i] < 0x80;
+    // Short ASCII (most phrases) without the decoder's call overhead.
+    return ascii && bytes.length <= 256 ? String.fromCharCode.apply(null, bytes as unknown as number[]) : this.decoder.decode(bytes);
+  }
+
+  /** Every phrase in id order (a string each: for tests and small tables). */
+  phraseList(): string[] {
+    return Array.from({ length: this.phraseCount }, (_, i) => this.phraseText(i));
+  }
+
   private scratch = new Uint8Array(256);
   private readonly encoder = new TextEncoder();
+  private readonly decoder = new TextDecoder();
 
-  // Words by a hash of their characters (no substring made for a word already known).
-  private readonly wordFirst = new Map<number, number>();
-  private readonly wordNext: number[] = [];
+  /** Words by their UTF-8 bytes (entry w is word id w, its string words.values[w]). */
+  private readonly wordKeys = new ByteIds();
 
-  private internWords(normal: string): void {
-    const p = this.phrases.length - 1;
-    if (p + 2 > this.phraseWordStart.length) this.phraseWordStart = grow(this.phraseWordStart, p + 2);
-    if (p + 1 > this.phraseLength.length) this.phraseLength = grow(this.phraseLength, p + 1);
+  /** The words of the newest phrase, bytes [from, to) of its pre_caption form: its distinct word ids and length. */
+  private internWords(buf: Uint8Array, from: number, to: number): void {
+    const p = this.phraseKeys.size - 1;
+    if (p + 2 > this.phraseWordStart.length) this.phraseWordStart = grow(this.phraseWordStart, 2 * (p + 2));
+    if (p + 1 > this.phraseLength.length) this.phraseLength = grow(this.phraseLength, 2 * (p + 1));
     const start = this.phraseWordStart[p];
-    let distinct = 0;
-    let length = 0;
-    for (let i = 0; i < normal.length && length < DEFAULT_MAX_WORDS;) {
-      let j = i, hash = 0x811c9dc5;
-      while (j < normal.length && normal.charCodeAt(j) !== 0x20) { hash = Math.imul(hash ^ normal.charCodeAt(j), 0x01000193); j++; }
+    if (start + DEFAULT_MAX_WORDS > this.phraseWords.length) this.phraseWords = grow(this.phraseWords, 2 * (start + DEFAULT_MAX_WORDS));
+    const words = this.phraseWords;
+    let distinct = 0, length = 0;
+    for (let i = from; i < to && length < DEFAULT_MAX_WORDS;) {
+      let j = i, hash = 0x811c9dc5 | 0;
+      while (j < to && buf[j] !== 0x20) { hash = Math.imul(hash ^ buf[j], 0x01000193); j++; }
       if (j > i) {
         length++;
-        const w = this.wordAt(normal, i, j, hash);
+        let w = this.wordKeys.find(buf, i, j, hash);
+        if (w < 0) w = this.addWord(buf, i, j, hash);
         let seen = false;
-        for (let k = start; k < start + distinct && !seen; k++) seen = this.phraseWords[k] === w;
-        if (!seen) {
-          if (start + distinct + 1 > this.phraseWords.length) this.phraseWords = grow(this.phraseWords, start + distinct + 1);
-          this.phraseWords[start + distinct++] = w;
-        }
+        for (let k = start; k < start + distinct && !seen; k++) seen = words[k] === w;
+        if (!seen) words[start + distinct++] = w;
       }
       i = j + 1;
     }
@@ -602,36 +635,23 @@ export class InsightTable {
     this.phraseLength[p] = length;
   }
 
-  /** The id of the word normal[i, j) (hash: FNV-1a of its UTF-16 code units), interned the first time. */
-  private wordAt(normal: string, i: number, j: number, hash: number): number {
-    let w = this.wordFirst.get(hash) ?? -1;
-    while (w >= 0) {
-      const word = this.words.values[w];
-      if (word.length === j - i) {
-        let k = 0;
-        while (k < word.length && word.charCodeAt(k) === normal.charCodeAt(i + k)) k++;
-        if (k === word.length) return w;
-      }
-      w = this.wordNext[w];
-    }
-    w = this.words.id(normal.slice(i, j));
-    this.wordNext[w] = this.wordFirst.get(hash) ?? -1;
-    this.wordFirst.set(hash, w);
+  private addWord(buf: Uint8Array, from: number, to: number, hash: number): number {
+    const w = this.words.id(this.decoder.decode(buf.subarray(from, to)));
+    this.wordKeys.add(buf, from, to, hash, w);
     return w;
   }
 
   /** The id of a word already interned, or -1. */
   private findWord(word: string): number {
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
-    for (let w = this.wordFirst.get(hash) ?? -1; w >= 0; w = this.wordNext[w]) if (this.words.values[w] === word) return w;
-    return -1;
+    const bytes = this.encoder.encode(word);
+    return this.wordKeys.find(bytes, 0, bytes.length, fnv1a(bytes, 0, bytes.length));
   }
 
   private wordId(word: string): number {
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
-    return this.wordAt(word, 0, word.length, hash);
+    const bytes = this.encoder.encode(word);
+    const hash = fnv1a(bytes, 0, bytes.length);
+    const w = this.wordKeys.find(bytes, 0, bytes.length, hash);
+    return w >= 0 ? w : this.addWord(bytes, 0, bytes.length, hash);
   }
 
   private reserve(n: number): void {
@@ -832,7 +852,7 @@ function missTargets(t: InsightTable, topConfusions: number): Insights['missTarg
 
   const confusions = [...sums.confusion].filter(([, count]) => count > 0)
     .sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, topConfusions).map(([key, count]) => ({
-      phrase: t.phrases[Math.floor(key / PAIR)], landedOn: t.phrases[key % PAIR], count,
+      phrase: t.phraseText(Math.floor(key / PAIR)), landedOn: t.phraseText(key % PAIR), count,
     }));
   return {
     misses: sums.misses, borderMargin: BORDER_MARGIN,

@@ -180,9 +180,31 @@ class Scanner {
     if (!this.escaped && isPlainPhrase(this.buf, start + 1, close)) {
       const id = table.phraseIdOfKeyBytes(this.buf, start + 1, close, this.hash);
       this.pos = close + 1;
-      return id >= 0 ? id : table.addPhraseKeyBytes(this.buf, start + 1, close, this.hash, latin1(this.buf, start + 1, close));
+      return id >= 0 ? id : table.addPhraseKeyBytes(this.buf, start + 1, close, this.hash);
     }
     return this.internedString(this.phraseIds, (v) => table.phraseId(v, false), 'phrase');
+  }
+
+  // The keys of the last rows, in order, each as its bytes from the opening quote to the ':' (both writers write
+  // every row's keys in the same order): a key that is exactly those bytes again is known by one comparison.
+  private readonly layout: { bytes: Buffer; key: Key }[] = [];
+
+  /** The i-th key of a row: as the i-th key of the rows before when its bytes are the same, else by key(). */
+  rowKey(i: number): Key {
+    const expected = this.layout[i];
+    if (expected !== undefined && this.ws() === 0x22) {
+      const b = expected.bytes, p = this.pos, n = b.length, buf = this.buf;
+      if (p + n <= this.end) {
+        let k = 1;
+        while (k < n && buf[p + k] === b[k]) k++;
+        if (k === n) { this.pos = p + n; return expected.key; }
+      }
+    }
+    this.ws();
+    const start = this.pos;
+    const key = this.key();
+    if (i < 64) this.layout[i] = { bytes: Buffer.from(this.buf.subarray(start, this.pos)), key };
+    return key;
   }
 
   /** A row key: which of KEYS it is (compared as bytes, no string made), the scanner after its ':'. */
@@ -284,10 +306,22 @@ class Scanner {
     return true;
   }
 
+  /** The index after the closing quote of the string whose opening quote is at p (not decoded, not hashed). */
+  private stringAfter(p: number): number {
+    const buf = this.buf, end = this.end;
+    for (p++; ; p++) {
+      if (p >= end) this.more();
+      const c = buf[p];
+      if (c === 0x22) return p + 1;
+      if (c === 0x5c) p++;
+      else if (c < 0x20) { this.pos = p; this.fail('control character inside a string'); }
+    }
+  }
+
   /** Skip any JSON value. */
   skip(): void {
     const c = this.ws();
-    if (c === 0x22) { this.pos = this.stringEnd() + 1; return; }
+    if (c === 0x22) { this.pos = this.stringAfter(this.pos); return; }
     if (c === 0x2d || (c >= 0x30 && c <= 0x39)) { this.skipNumber(); return; }
     if (c === 0x74 || c === 0x66 || c === 0x6e) { this.literal(); return; }
     if (c !== 0x7b && c !== 0x5b) this.fail(`expected a value, found ${this.found()}`);
@@ -297,7 +331,7 @@ class Scanner {
     for (;;) {
       if (p >= this.end) this.more();
       const b = buf[p];
-      if (b === 0x22) { this.pos = p; p = this.stringEnd() + 1; continue; }
+      if (b === 0x22) { p = this.stringAfter(p); continue; }
       if (b === 0x7b || b === 0x5b) depth++;
       else if (b === 0x7d || b === 0x5d) { if (--depth === 0) { this.pos = p + 1; return; } }
       p++;
@@ -392,8 +426,8 @@ class Scanner {
     this.rowId = undefined;
     this.rowScore = NaN;
     if (this.ws() === 0x7d) this.pos++;
-    else for (;;) {
-      switch (this.key()) {
+    else for (let field = 0; ; field++) {
+      switch (this.rowKey(field)) {
         case Key.Phrase: phrase = this.phrase(table); break;
         case Key.Split: split = this.isNull() ? -1 : this.internedString(this.splitIds, (v) => table.splitId(v), 'split'); break;
         case Key.Image: image = this.isNull() ? NO_IMAGE : this.internedString(this.imageIds, (v) => table.imageId(v), 'image'); break;
@@ -673,7 +707,7 @@ export function partsTransferList(p: InsightTableParts): ArrayBuffer[] {
   const k = p.phraseKeys;
   const counts = p.counts ? Object.values(p.counts).flatMap((c) => [c.queries, c.hits, c.notScored]) : [];
   return [p.status, p.px, p.py, p.lMean, p.lMax, p.width, p.height, p.split, p.image, p.phrase, p.boxStart, p.boxes,
-    k.bytes, k.start, k.length, k.hashes, k.ids, p.phraseWordStart, p.phraseWords, p.phraseLength, ...counts]
+    k.bytes, k.entries, k.hashes, p.phraseWordStart, p.phraseWords, p.phraseLength, ...counts]
     .map((a) => a.buffer as ArrayBuffer);
 }
 

@@ -128,7 +128,7 @@ export async function loadReportInto(
         throw new ReportRefused(`${file}: samples[${r}] has id ${JSON.stringify(id)}, which ${path.basename(dataset.file)} does not contain`);
       }
       // The table keeps phrases in their pre_caption form: compare in that form.
-      const theirs = table.phrases[table.phrase[r]];
+      const theirs = table.phraseText(table.phrase[r]);
       if (phraseKey(phraseAt[index]) !== theirs) {
         throw new ReportRefused(`${file}: samples[${r}] (id ${JSON.stringify(id)}) has the phrase ${JSON.stringify(theirs)}, ` +
           `but ${path.basename(dataset.file)} has ${JSON.stringify(phraseAt[index])} there`);

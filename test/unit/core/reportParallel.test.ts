@@ -17,11 +17,11 @@ function assertSameTable(got: InsightTable, want: InsightTable, what: string): v
   for (const col of COLUMNS) assert.deepEqual(Array.from(got[col].subarray(0, got.size)), Array.from(want[col].subarray(0, want.size)), `${what}: ${col}`);
   assert.deepEqual(Array.from(got.boxStart.subarray(0, got.size + 1)), Array.from(want.boxStart.subarray(0, want.size + 1)), `${what}: boxStart`);
   assert.deepEqual(Array.from(got.boxes.subarray(0, got.boxStart[got.size])), Array.from(want.boxes.subarray(0, want.boxStart[want.size])), `${what}: boxes`);
-  assert.deepEqual(got.phrases, want.phrases, `${what}: phrases`);
+  assert.deepEqual(got.phraseList(), want.phraseList(), `${what}: phrases`);
   assert.deepEqual(got.images.values, want.images.values, `${what}: images`);
   assert.deepEqual(got.splits.values, want.splits.values, `${what}: splits`);
   assert.deepEqual(got.words.values, want.words.values, `${what}: words`);
-  const np = want.phrases.length;
+  const np = want.phraseList().length;
   assert.deepEqual(Array.from(got.phraseWordStart.subarray(0, np + 1)), Array.from(want.phraseWordStart.subarray(0, np + 1)), `${what}: phraseWordStart`);
   const words = want.phraseWordStart[np];
   assert.deepEqual(Array.from(got.phraseWords.subarray(0, words)), Array.from(want.phraseWords.subarray(0, words)), `${what}: phraseWords`);
