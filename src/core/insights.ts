@@ -198,7 +198,8 @@ export class ByteIds {
 
   find(buf: Uint8Array, from: number, to: number, hash: number): number {
     const slots = this.slots, mask = (slots.length >> 1) - 1, n = to - from;
-    if (hash === this.lastHash && this.lastEntry >= 0 && this.same(this.lastEntry, buf, from, n)) return this.entries[3 * this.lastEntry + 2];
+    const last = this.lastEntry;
+    if (hash === this.lastHash && last >= 0 && this.same(last, buf, from, n)) return this.entries[3 * last + 2];
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const e = slots[2 * slot + 1] - 1;
       if (e < 0) return -1;
