@@ -141,17 +141,20 @@ export function unionArea(boxes: ArrayLike<number>, from: number, to: number, wi
     const h = clip(boxes[from + 3], height) - clip(boxes[from + 1], height);
     return w > 0 && h > 0 ? w * h : 0;
   }
-  const xs: number[] = [], ys: number[] = [];
-  for (let b = from; b < to; b += 4) {
-    xs.push(clip(boxes[b], width), clip(boxes[b + 2], width));
-    ys.push(clip(boxes[b + 1], height), clip(boxes[b + 3], height));
+  // Scratch arrays sorted by insertion (2n values): arrays and a sort with a comparator per call were a tenth of
+  // the breakdowns' time over a million rows.
+  if (2 * n > unionXs.length) { unionXs = new Float64Array(4 * n); unionYs = new Float64Array(4 * n); }
+  const xs = unionXs, ys = unionYs;
+  for (let k = 0, b = from; b < to; b += 4, k += 2) {
+    insertSorted(xs, k, clip(boxes[b], width)); insertSorted(xs, k + 1, clip(boxes[b + 2], width));
+    insertSorted(ys, k, clip(boxes[b + 1], height)); insertSorted(ys, k + 1, clip(boxes[b + 3], height));
   }
-  xs.sort((a, b) => a - b); ys.sort((a, b) => a - b);
+  const m = 2 * n;
   let area = 0;
-  for (let i = 0; i + 1 < xs.length; i++) {
+  for (let i = 0; i + 1 < m; i++) {
     const x0 = xs[i], x1 = xs[i + 1];
     if (x1 <= x0) continue;
-    for (let j = 0; j + 1 < ys.length; j++) {
+    for (let j = 0; j + 1 < m; j++) {
       const y0 = ys[j], y1 = ys[j + 1];
       if (y1 <= y0) continue;
       const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
@@ -161,6 +164,15 @@ export function unionArea(boxes: ArrayLike<number>, from: number, to: number, wi
     }
   }
   return area;
+}
+
+let unionXs = new Float64Array(64), unionYs = new Float64Array(64);
+
+/** Put v into a[0 .. count] keeping a[0 .. count) sorted ascending. */
+function insertSorted(a: Float64Array, count: number, v: number): void {
+  let i = count;
+  while (i > 0 && a[i - 1] > v) { a[i] = a[i - 1]; i--; }
+  a[i] = v;
 }
 
 /** The bucket key of a GT area fraction. */
@@ -195,8 +207,11 @@ export class ByteIds {
 
   /** How many byte strings were added (entry e, 0 <= e < size, is the e-th added). */
   get size(): number { return this.count; }
+  /** Their bytes in all. */
+  get bytes(): number { return this.used; }
 
   find(buf: Uint8Array, from: number, to: number, hash: number): number {
+    if (this.placed < this.count) this.placeAll();
     const slots = this.slots, mask = (slots.length >> 1) - 1, n = to - from;
     const last = this.lastEntry;
     if (hash === this.lastHash && last >= 0 && this.same(last, buf, from, n)) return this.entries[3 * last + 2];
@@ -219,7 +234,11 @@ export class ByteIds {
     return i === n;
   }
 
-  add(buf: Uint8Array, from: number, to: number, hash: number, id: number): void {
+  /**
+   * Add a byte string not in the table (find gave -1). index false: the caller knows it is new (not looked up) and
+   * adds many; the slots are filled only when find is next called (a slot write is a cache miss per entry).
+   */
+  add(buf: Uint8Array, from: number, to: number, hash: number, id: number, index = true): void {
     const n = to - from, e = this.count++;
     if (e >= this.hashes.length) {
       this.hashes = grow(this.hashes, 2 * this.hashes.length);
@@ -236,8 +255,40 @@ export class ByteIds {
     this.lastHash = hash;
     this.lastEntry = e;
     this.used += n;
+    if (!index || this.placed < e) return;
     if (4 * this.count > this.slots.length) this.rehash(this.slots.length * 2);
-    else this.place(e);
+    else { this.place(e); this.placed = this.count; }
+  }
+
+  /** Entries [0, placed) are in the slots. */
+  private placed = 0;
+
+  private placeAll(): void {
+    let slots = this.slots.length;
+    while (slots < 4 * this.count) slots *= 2;
+    if (slots > this.slots.length) this.rehash(slots);
+    else { for (let e = this.placed; e < this.count; e++) this.place(e); this.placed = this.count; }
+  }
+
+  /**
+   * Room for `entries` entries and `bytes` bytes of them in all, allocated once: each doubling of the slots re-places
+   * every entry at a random slot (a cache miss each), which was half the cost of adding 10^5..10^6 phrases.
+   */
+  reserve(entries: number, bytes: number): void {
+    if (entries > this.hashes.length) {
+      this.hashes = grow(this.hashes, entries);
+      this.entries = grow(this.entries, 3 * entries);
+    }
+    if (bytes > this.arena.length) {
+      const bigger = new Uint8Array(bytes);
+      bigger.set(this.arena.subarray(0, this.used));
+      this.arena = bigger;
+    }
+    // The slots are sized when they are next filled (find) if entries wait unplaced.
+    if (this.placed < this.count) return;
+    let slots = this.slots.length;
+    while (slots < 4 * entries) slots *= 2;
+    if (slots > this.slots.length) this.rehash(slots);
   }
 
   /** Entry e's bytes (a view of this table's arena). */
@@ -263,6 +314,7 @@ export class ByteIds {
   private rehash(size: number): void {
     this.slots = new Int32Array(size);
     for (let e = 0; e < this.count; e++) this.place(e);
+    this.placed = this.count;
   }
 }
 
@@ -286,11 +338,34 @@ class Interner {
   }
 }
 
-function grow<T extends Float64Array | Uint32Array | Int32Array | Int8Array>(a: T, need: number): T {
+function grow<T extends Float64Array | Uint32Array | Int32Array | Int8Array | Uint8Array>(a: T, need: number): T {
   if (need <= a.length) return a;
   const next = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2));
   next.set(a);
   return next;
+}
+
+/** Raw phrases not in pre_caption form whose form an InsightTable remembers (pendPhraseText). */
+const MAX_RAW_PHRASES = 100_000;
+
+/** Row indices 0 .. n - 1 sorted by hashes[i] (as unsigned), equal hashes in index order (stable). */
+function sortByHash(hashes: Int32Array, n: number): Uint32Array {
+  const out = new Uint32Array(n);
+  if (n < 4096) {
+    for (let i = 0; i < n; i++) out[i] = i;
+    out.sort((a, b) => (hashes[a] >>> 0) - (hashes[b] >>> 0) || a - b);
+    return out;
+  }
+  // Two stable counting passes of 16 bits each (least significant first).
+  const low = new Uint32Array(n), count = new Uint32Array(65537);
+  for (let i = 0; i < n; i++) count[(hashes[i] & 0xffff) + 1]++;
+  for (let k = 1; k <= 65536; k++) count[k] += count[k - 1];
+  for (let i = 0; i < n; i++) low[count[hashes[i] & 0xffff]++] = i;
+  count.fill(0);
+  for (let i = 0; i < n; i++) count[(hashes[i] >>> 16) + 1]++;
+  for (let k = 1; k <= 65536; k++) count[k] += count[k - 1];
+  for (let x = 0; x < n; x++) { const i = low[x]; out[count[hashes[i] >>> 16]++] = i; }
+  return out;
 }
 
 /** Distinct not-scored reasons an InsightTable names (the rest are counted together as OTHER_REASONS). */
@@ -320,6 +395,8 @@ export interface InsightTableParts {
 /** Row status values of InsightTable.status. */
 export const HIT = 1, MISS = 0, NOT_SCORED = -1;
 export const NO_IMAGE = 0xffffffff;
+/** Where InsightTable.push finds each number of a row in its `values`. */
+export const ROW_PX = 0, ROW_PY = 1, ROW_L_MEAN = 2, ROW_L_MAX = 3, ROW_WIDTH = 4, ROW_HEIGHT = 5, ROW_VALUES = 6;
 
 /**
  * The rows of a report in columns. `add` copies what the breakdowns need and keeps no reference to the row, so a
@@ -336,7 +413,8 @@ export class InsightTable {
   height = new Float64Array(1024);
   split = new Uint32Array(1024);
   image = new Uint32Array(1024);
-  phrase = new Uint32Array(1024);
+  /** Row r's phrase id (see `phrase`); valid for rows before resolvedRows. */
+  private ids = new Uint32Array(1024);
   /** Row r's boxes are boxes[boxStart[r] .. boxStart[r + 1]), 4 numbers each. */
   boxStart = new Uint32Array(1025);
   boxes = new Float64Array(4096);
@@ -347,13 +425,26 @@ export class InsightTable {
    * phrase (a report has up to millions of distinct ones); phraseText makes one when it is asked for.
    */
   private readonly phraseKeys = new ByteIds();
-  /** Phrase p's distinct word ids are phraseWords[phraseWordStart[p] .. phraseWordStart[p + 1]) (flat: no array per phrase). */
-  phraseWordStart = new Uint32Array(1025);
-  phraseWords = new Uint32Array(4096);
-  /** Words in phrase p (with repeats), for the length breakdown. */
-  phraseLength = new Uint32Array(1024);
+  private wordStart = new Uint32Array(1025);
+  private wordList = new Uint32Array(4096);
+  private lengths = new Uint32Array(1024);
   readonly words = new Interner();
-  private readonly rawPhrase = new Map<string, number>();
+  // Rows get their phrase ids in batches (resolvePhrases): a row's phrase waits as bytes (pre_caption form, UTF-8)
+  // with their hash, rows [resolvedRows, size) at pending[pendingStart[i] .. pendingStart[i + 1]) for i = r -
+  // resolvedRows. Looking each phrase up in a table of 10^5..10^6 phrases as it is read cost ~0.9 us a row (cache
+  // misses: 0.9 of 2.8 s reading 1 M rows); sorting a batch by hash and grouping it costs a few passes over arrays.
+  private resolvedRows = 0;
+  private pending = new Uint8Array(1 << 14);
+  private pendingStart = new Uint32Array(1025);
+  private pendingHash = new Int32Array(1024);
+
+  /** Row r's phrase id (0 .. phraseCount - 1, in the order phrases first occur). */
+  get phrase(): Uint32Array { this.resolvePhrases(); return this.ids; }
+  /** Phrase p's distinct word ids are phraseWords[phraseWordStart[p] .. phraseWordStart[p + 1]) (flat: no array per phrase). */
+  get phraseWordStart(): Uint32Array { this.resolvePhrases(); return this.wordStart; }
+  get phraseWords(): Uint32Array { this.resolvePhrases(); return this.wordList; }
+  /** Words in phrase p (with repeats), for the length breakdown. */
+  get phraseLength(): Uint32Array { this.resolvePhrases(); return this.lengths; }
   readonly notScoredReasons = new Map<string, number>();
   /** Rows [0, countedRows) are counted in `counts` (precount, appendParts); computeInsights counts the rest. */
   private countedRows = 0;
@@ -368,6 +459,7 @@ export class InsightTable {
    */
   precount(): void {
     if (this.countedRows === this.size) return;
+    this.resolvePhrases();
     const c = rowCounts(this, this.counts);
     countRows(this, c, this.countedRows, this.size);
     const miss = this.miss ?? emptyMissSums();
@@ -389,20 +481,27 @@ export class InsightTable {
     if (this.flat.length < 4 * nBoxes) this.flat = new Float64Array(4 * nBoxes);
     for (let i = 0; i < nBoxes; i++) for (let k = 0; k < 4; k++) this.flat[4 * i + k] = row.boxes[i][k];
     const scored = typeof row.hit === 'boolean' && row.error === undefined && row.point !== undefined;
-    this.push(scored ? (row.hit ? HIT : MISS) : NOT_SCORED, scored ? row.point!.x : NaN, scored ? row.point!.y : NaN,
-      row.lMean ?? NaN, row.lMax ?? NaN, row.width ?? NaN, row.height ?? NaN, this.splitId(row.split),
-      this.imageId(row.image), this.phraseId(row.phrase), this.flat, nBoxes,
+    const v = this.values;
+    v[ROW_PX] = scored ? row.point!.x : NaN; v[ROW_PY] = scored ? row.point!.y : NaN;
+    v[ROW_L_MEAN] = row.lMean ?? NaN; v[ROW_L_MAX] = row.lMax ?? NaN; v[ROW_WIDTH] = row.width ?? NaN; v[ROW_HEIGHT] = row.height ?? NaN;
+    this.pendPhraseText(row.phrase);
+    this.push(scored ? (row.hit ? HIT : MISS) : NOT_SCORED, v, this.splitId(row.split),
+      this.imageId(row.image), this.flat, nBoxes,
       scored ? undefined : row.error ?? (typeof row.hit !== 'boolean' ? 'no hit' : 'no point'));
   }
 
   private flat = new Float64Array(64);
+  private readonly values = new Float64Array(ROW_VALUES);
 
   /**
-   * Append one row from its parts (ids from splitId/imageId/phraseId; boxes: nBoxes × xyxy, flat).
-   * status: 1 hit, 0 miss, -1 not scored (then give the reason); NaN for what the row does not state.
+   * Append one row from its parts (its phrase given just before by pendPhrase or pendPhraseText; ids from
+   * splitId/imageId; values: point, L_mean, L_max and image size
+   * at ROW_PX .. ROW_HEIGHT; boxes: nBoxes × xyxy, flat). status: 1 hit, 0 miss, -1 not scored (then give the
+   * reason); NaN for what the row does not state. The numbers come in an array: passed one by one, each double
+   * was boxed on the heap (145 MB of garbage per million rows).
    */
-  push(status: number, px: number, py: number, lMean: number, lMax: number, width: number, height: number,
-    split: number, image: number, phrase: number, boxes: ArrayLike<number>, nBoxes: number, notScoredReason?: string): void {
+  push(status: number, values: Float64Array, split: number, image: number, boxes: ArrayLike<number>,
+    nBoxes: number, notScoredReason?: string): void {
     const r = this.size;
     if (r + 1 >= this.status.length) this.reserve(r + 2);
     const b0 = this.boxStart[r];
@@ -413,15 +512,15 @@ export class InsightTable {
     if (status === NOT_SCORED) {
       this.countReason(notScoredReason ?? 'no hit', 1);
     }
-    this.px[r] = px;
-    this.py[r] = py;
-    this.lMean[r] = lMean;
-    this.lMax[r] = lMax;
+    this.px[r] = values[ROW_PX];
+    this.py[r] = values[ROW_PY];
+    this.lMean[r] = values[ROW_L_MEAN];
+    this.lMax[r] = values[ROW_L_MAX];
+    const width = values[ROW_WIDTH], height = values[ROW_HEIGHT];
     this.width[r] = width > 0 ? width : NaN;
     this.height[r] = height > 0 ? height : NaN;
     this.split[r] = split;
     this.image[r] = image;
-    this.phrase[r] = phrase;
     this.size = r + 1;
   }
 
@@ -439,15 +538,16 @@ export class InsightTable {
    * table's own (transferable without a copy): the table is not to be used afterwards.
    */
   exportParts(): InsightTableParts {
-    const n = this.size, np = this.phraseCount;
+    this.resolvePhrases();
+    const n = this.size, np = this.phraseKeys.size;
     return {
       size: n, status: this.status.subarray(0, n), px: this.px.subarray(0, n), py: this.py.subarray(0, n),
       lMean: this.lMean.subarray(0, n), lMax: this.lMax.subarray(0, n), width: this.width.subarray(0, n),
       height: this.height.subarray(0, n), split: this.split.subarray(0, n), image: this.image.subarray(0, n),
-      phrase: this.phrase.subarray(0, n), boxStart: this.boxStart.subarray(0, n + 1), boxes: this.boxes.subarray(0, this.boxStart[n]),
+      phrase: this.ids.subarray(0, n), boxStart: this.boxStart.subarray(0, n + 1), boxes: this.boxes.subarray(0, this.boxStart[n]),
       splits: this.splits.values.slice(), images: this.images.values.slice(),
-      phraseKeys: this.phraseKeys.export(), phraseWordStart: this.phraseWordStart.subarray(0, np + 1),
-      phraseWords: this.phraseWords.subarray(0, this.phraseWordStart[np]), phraseLength: this.phraseLength.subarray(0, np),
+      phraseKeys: this.phraseKeys.export(), phraseWordStart: this.wordStart.subarray(0, np + 1),
+      phraseWords: this.wordList.subarray(0, this.wordStart[np]), phraseLength: this.lengths.subarray(0, np),
       words: this.words.values.slice(), reasons: [...this.notScoredReasons],
       ...(this.counts && this.miss && this.countedRows === n && this.missRanges.length === 1
         ? { counts: this.counts, miss: this.miss } : {}),
@@ -458,9 +558,25 @@ export class InsightTable {
    * Room for `rows` rows and `boxes` boxes in all, allocated once (a reader that can estimate the count from the
    * file size saves the doubling and the garbage it leaves: a 1 M-row table's columns are ~150 MB).
    */
-  reserveRows(rows: number, boxes: number): void {
+  reserveRows(rows: number, boxes: number, phraseBytes = 0): void {
     if (rows + 1 > this.status.length) this.reserve(rows + 1);
     this.boxes = grow(this.boxes, 4 * boxes);
+    const waiting = rows - this.resolvedRows;
+    this.pendingStart = grow(this.pendingStart, waiting + 1);
+    this.pendingHash = grow(this.pendingHash, waiting);
+    this.pending = grow(this.pending, phraseBytes);
+  }
+
+  /** Bytes of the phrases of the rows that wait for their ids (see resolvePhrases). */
+  get pendingPhraseBytes(): number { return this.pendingStart[this.size - this.resolvedRows]; }
+
+  /** Room for `count` distinct phrases of `bytes` bytes in all (their table, word lists and lengths). */
+  private reservePhrases(count: number, bytes: number): void {
+    this.phraseKeys.reserve(count, bytes);
+    this.wordStart = grow(this.wordStart, count + 2);
+    this.lengths = grow(this.lengths, count + 1);
+    const np = this.phraseKeys.size;
+    this.wordList = grow(this.wordList, Math.ceil((np ? this.wordStart[np] / np : 4) * count * 1.05));
   }
 
   /**
@@ -472,30 +588,32 @@ export class InsightTable {
    * The other table must have kept every distinct not-scored reason (maxReasons: Infinity) for the counts to be exact.
    */
   appendParts(p: InsightTableParts): void {
+    this.resolvePhrases();
     const splitMap = p.splits.map((v) => this.splits.id(v));
     const imageMap = p.images.map((v) => this.images.id(v));
     const wordMap = new Int32Array(p.words.length).fill(-1);
     const k = p.phraseKeys;
     const nk = k.hashes.length;
+    this.reservePhrases(this.phraseKeys.size + nk, this.phraseKeys.bytes + k.bytes.length);
     const phraseMap = new Uint32Array(nk);
     for (let e = 0; e < nk; e++) {
       const from = k.entries[3 * e], to = from + k.entries[3 * e + 1], other = k.entries[3 * e + 2];
       let id = this.phraseKeys.find(k.bytes, from, to, k.hashes[e]);
       if (id < 0) {
-        id = this.phraseCount;
+        id = this.phraseKeys.size;
         this.phraseKeys.add(k.bytes, from, to, k.hashes[e], id);
         const w0 = p.phraseWordStart[other], w1 = p.phraseWordStart[other + 1];
-        if (id + 2 > this.phraseWordStart.length) this.phraseWordStart = grow(this.phraseWordStart, id + 2);
-        if (id + 1 > this.phraseLength.length) this.phraseLength = grow(this.phraseLength, id + 1);
-        const start = this.phraseWordStart[id];
-        if (start + w1 - w0 > this.phraseWords.length) this.phraseWords = grow(this.phraseWords, start + w1 - w0);
+        if (id + 2 > this.wordStart.length) this.wordStart = grow(this.wordStart, id + 2);
+        if (id + 1 > this.lengths.length) this.lengths = grow(this.lengths, id + 1);
+        const start = this.wordStart[id];
+        if (start + w1 - w0 > this.wordList.length) this.wordList = grow(this.wordList, start + w1 - w0);
         for (let i = w0; i < w1; i++) {
           const w = p.phraseWords[i];
           if (wordMap[w] < 0) wordMap[w] = this.wordId(p.words[w]);
-          this.phraseWords[start + i - w0] = wordMap[w];
+          this.wordList[start + i - w0] = wordMap[w];
         }
-        this.phraseWordStart[id + 1] = start + w1 - w0;
-        this.phraseLength[id] = p.phraseLength[other];
+        this.wordStart[id + 1] = start + w1 - w0;
+        this.lengths[id] = p.phraseLength[other];
       }
       phraseMap[other] = id;
     }
@@ -506,7 +624,7 @@ export class InsightTable {
     for (let i = 0; i < n; i++) {
       this.split[r0 + i] = splitMap[p.split[i]];
       this.image[r0 + i] = p.image[i] === NO_IMAGE ? NO_IMAGE : imageMap[p.image[i]];
-      this.phrase[r0 + i] = phraseMap[p.phrase[i]];
+      this.ids[r0 + i] = phraseMap[p.phrase[i]];
     }
     const b0 = this.boxStart[r0];
     this.boxes = grow(this.boxes, b0 + p.boxStart[n]);
@@ -514,6 +632,7 @@ export class InsightTable {
     for (let i = 1; i <= n; i++) this.boxStart[r0 + i] = b0 + p.boxStart[i];
     for (const [reason, count] of p.reasons) this.countReason(reason, count);
     this.size = r0 + n;
+    this.resolvedRows = this.size;
     if (p.counts && p.miss && this.countedRows === r0) this.appendCounts(p, splitMap, wordMap, phraseMap);
   }
 
@@ -542,52 +661,116 @@ export class InsightTable {
   imageId(image: string | undefined): number { return image === undefined ? NO_IMAGE : this.images.id(image); }
 
   /**
-   * The id of a phrase's pre_caption form, its words interned the first time it is seen. rememberRaw: false
-   * when the caller already maps raw phrases to ids (the report reader does, by bytes).
+   * The phrase of the row pushed next (push), as the UTF-8 bytes [from, to) of its pre_caption form (a reader whose
+   * raw phrase is already in that form, lower-case words and single spaces, gives them as read) and their FNV-1a
+   * hash. The row gets its id in resolvePhrases.
    */
-  phraseId(raw: string, rememberRaw = true): number {
-    if (rememberRaw) {
-      const known = this.rawPhrase.get(raw);
-      if (known !== undefined) return known;
+  pendPhrase(buf: Uint8Array, from: number, to: number, hash: number): void {
+    const i = this.size - this.resolvedRows, n = to - from;
+    if (i + 2 > this.pendingStart.length) {
+      this.pendingStart = grow(this.pendingStart, 2 * (i + 2));
+      this.pendingHash = grow(this.pendingHash, 2 * (i + 2));
     }
-    const normal = phraseKey(raw);
-    // Distinct phrases run to the millions: look the pre_caption form up by its bytes (see ByteIds).
-    let bytes: Uint8Array;
-    // eslint-disable-next-line no-control-regex -- the test is "all ASCII", and \x00 is ASCII
-    if (/^[\x00-\x7f]*$/.test(normal)) {
-      if (this.scratch.length < normal.length) this.scratch = new Uint8Array(2 * normal.length);
-      for (let i = 0; i < normal.length; i++) this.scratch[i] = normal.charCodeAt(i);
-      bytes = this.scratch.subarray(0, normal.length);
-    } else bytes = this.encoder.encode(normal);
-    const hash = fnv1a(bytes, 0, bytes.length);
-    let id = this.phraseKeys.find(bytes, 0, bytes.length, hash);
-    if (id < 0) id = this.addPhraseKeyBytes(bytes, 0, bytes.length, hash);
-    if (rememberRaw) this.rawPhrase.set(raw, id);
-    return id;
+    const at = this.pendingStart[i];
+    if (at + n > this.pending.length) this.pending = grow(this.pending, 2 * (at + n));
+    const pending = this.pending;
+    for (let k = 0; k < n; k++) pending[at + k] = buf[from + k];
+    this.pendingStart[i + 1] = at + n;
+    this.pendingHash[i] = hash;
   }
 
-  /**
-   * The id of a phrase given as the UTF-8 bytes of its pre_caption form and their FNV-1a hash, or -1 if not seen:
-   * a reader whose raw phrase is already in that form (lower-case words and single spaces) looks it up without
-   * making a string.
-   */
-  phraseIdOfKeyBytes(buf: Uint8Array, from: number, to: number, hash: number): number {
-    return this.phraseKeys.find(buf, from, to, hash);
+  /** pendPhrase of a raw phrase (any text: put in pre_caption form here). */
+  pendPhraseText(raw: string): void {
+    let key = this.rawPhrase.get(raw);
+    if (key === undefined) {
+      const normal = phraseKey(raw);
+      let bytes: Uint8Array;
+      // eslint-disable-next-line no-control-regex -- the test is "all ASCII", and \x00 is ASCII
+      if (/^[\x00-\x7f]*$/.test(normal)) {
+        if (this.scratch.length < normal.length) this.scratch = new Uint8Array(2 * normal.length);
+        for (let i = 0; i < normal.length; i++) this.scratch[i] = normal.charCodeAt(i);
+        bytes = this.scratch.subarray(0, normal.length);
+      } else bytes = this.encoder.encode(normal);
+      // Only phrases not already in that form are remembered (the others cost a regular-expression test).
+      if (normal === raw) { this.pendPhrase(bytes, 0, bytes.length, fnv1a(bytes, 0, bytes.length)); return; }
+      key = { bytes: bytes.slice(), hash: fnv1a(bytes, 0, bytes.length) };
+      if (this.rawPhrase.size < MAX_RAW_PHRASES) this.rawPhrase.set(raw, key);
+    }
+    this.pendPhrase(key.bytes, 0, key.bytes.length, key.hash);
   }
 
+  private readonly rawPhrase = new Map<string, { bytes: Uint8Array; hash: number }>();
+
   /**
-   * A phrase phraseIdOfKeyBytes did not find, given as the same bytes and hash, which must already be the UTF-8 of
-   * its pre_caption form (e.g. lower-case ASCII words, single spaces): added without checking or hashing it again.
+   * Give the rows that wait (pendPhrase) their phrase ids: the rows are sorted by their phrase's hash, equal
+   * phrases grouped (a group's first row leads it), then the rows are taken in order, so that each phrase new to
+   * the table gets the next id when its first row comes (ids in the order phrases first occur, as if each row
+   * had been looked up as it came), and its words are interned then.
    */
-  addPhraseKeyBytes(buf: Uint8Array, from: number, to: number, hash: number): number {
-    const id = this.phraseKeys.size;
-    this.phraseKeys.add(buf, from, to, hash, id);
-    this.internWords(buf, from, to);
-    return id;
+  resolvePhrases(): void {
+    const from = this.resolvedRows, n = this.size - from;
+    if (n <= 0) return;
+    const hashes = this.pendingHash, start = this.pendingStart, bytes = this.pending;
+    const order = sortByHash(hashes, n);
+    // leader[i]: the first row (pending index) with row i's phrase.
+    const leader = new Uint32Array(n);
+    const leaders: number[] = [];
+    let newCount = 0, newBytes = 0;
+    for (let a = 0; a < n;) {
+      const h = hashes[order[a]];
+      let b = a + 1;
+      while (b < n && hashes[order[b]] === h) b++;
+      if (b === a + 1) {
+        const i = order[a];
+        leader[i] = i; newCount++; newBytes += start[i + 1] - start[i];
+        a = b;
+        continue;
+      }
+      // The same hash: almost always the same phrase. Compared with this run's leaders (the order is stable: a
+      // leader comes before the rows it leads).
+      leaders.length = 0;
+      for (let x = a; x < b; x++) {
+        const i = order[x], i0 = start[i], len = start[i + 1] - i0;
+        let found = -1;
+        for (const j of leaders) {
+          const j0 = start[j];
+          if (start[j + 1] - j0 !== len) continue;
+          let k = 0;
+          while (k < len && bytes[j0 + k] === bytes[i0 + k]) k++;
+          if (k === len) { found = j; break; }
+        }
+        if (found < 0) { leaders.push(i); found = i; newCount++; newBytes += len; }
+        leader[i] = found;
+      }
+      a = b;
+    }
+    // Phrases of earlier batches are in the table; this batch's leaders are distinct from each other.
+    const known = this.phraseKeys.size > 0;
+    this.reservePhrases(this.phraseKeys.size + newCount, this.phraseKeys.bytes + newBytes);
+    const ids = this.ids;
+    for (let i = 0; i < n; i++) {
+      const l = leader[i];
+      if (l !== i) { ids[from + i] = ids[from + l]; continue; }
+      const a = start[i], b = start[i + 1];
+      let id = known ? this.phraseKeys.find(bytes, a, b, hashes[i]) : -1;
+      if (id < 0) {
+        id = this.phraseKeys.size;
+        // Into the table's lookup slots only when a later batch looks a phrase up (one read never does).
+        this.phraseKeys.add(bytes, a, b, hashes[i], id, known);
+        this.internWords(bytes, a, b);
+      }
+      ids[from + i] = id;
+    }
+    this.resolvedRows = this.size;
+    // A large batch's bytes are not needed any more.
+    if (this.pending.length > 1 << 20) {
+      this.pending = new Uint8Array(1 << 14); this.pendingStart = new Uint32Array(1025); this.pendingHash = new Int32Array(1024);
+    }
+    this.pendingStart[0] = 0;
   }
 
   /** How many distinct phrases (ids 0 .. phraseCount - 1). */
-  get phraseCount(): number { return this.phraseKeys.size; }
+  get phraseCount(): number { this.resolvePhrases(); return this.phraseKeys.size; }
 
   /** Phrase `id` in its pre_caption form. */
   phraseText(id: number): string {
@@ -613,11 +796,11 @@ export class InsightTable {
   /** The words of the newest phrase, bytes [from, to) of its pre_caption form: its distinct word ids and length. */
   private internWords(buf: Uint8Array, from: number, to: number): void {
     const p = this.phraseKeys.size - 1;
-    if (p + 2 > this.phraseWordStart.length) this.phraseWordStart = grow(this.phraseWordStart, 2 * (p + 2));
-    if (p + 1 > this.phraseLength.length) this.phraseLength = grow(this.phraseLength, 2 * (p + 1));
-    const start = this.phraseWordStart[p];
-    if (start + DEFAULT_MAX_WORDS > this.phraseWords.length) this.phraseWords = grow(this.phraseWords, 2 * (start + DEFAULT_MAX_WORDS));
-    const words = this.phraseWords;
+    if (p + 2 > this.wordStart.length) this.wordStart = grow(this.wordStart, 2 * (p + 2));
+    if (p + 1 > this.lengths.length) this.lengths = grow(this.lengths, 2 * (p + 1));
+    const start = this.wordStart[p];
+    if (start + DEFAULT_MAX_WORDS > this.wordList.length) this.wordList = grow(this.wordList, 2 * (start + DEFAULT_MAX_WORDS));
+    const words = this.wordList;
     let distinct = 0, length = 0;
     for (let i = from; i < to && length < DEFAULT_MAX_WORDS;) {
       let j = i, hash = 0x811c9dc5 | 0;
@@ -632,8 +815,8 @@ export class InsightTable {
       }
       i = j + 1;
     }
-    this.phraseWordStart[p + 1] = start + distinct;
-    this.phraseLength[p] = length;
+    this.wordStart[p + 1] = start + distinct;
+    this.lengths[p] = length;
   }
 
   private addWord(buf: Uint8Array, from: number, to: number, hash: number): number {
@@ -659,7 +842,7 @@ export class InsightTable {
     this.status = grow(this.status, n); this.px = grow(this.px, n); this.py = grow(this.py, n);
     this.lMean = grow(this.lMean, n); this.lMax = grow(this.lMax, n);
     this.width = grow(this.width, n); this.height = grow(this.height, n);
-    this.split = grow(this.split, n); this.image = grow(this.image, n); this.phrase = grow(this.phrase, n);
+    this.split = grow(this.split, n); this.image = grow(this.image, n); this.ids = grow(this.ids, n);
     // boxStart has one entry more than the rows: grown with status, not on its own (its doubling fell behind
     // status' and rows past 2049 lost their box offsets).
     this.boxStart = grow(this.boxStart, this.status.length + 1);
@@ -722,13 +905,14 @@ function rowCounts(t: InsightTable, from?: RowCounts<Counter>): RowCounts<Counte
 /** Count rows [from, to) of t into c (sized for t). */
 function countRows(t: InsightTable, c: RowCounts<Counter>, from: number, to: number): void {
   const { overall, bySplit, byLength, byBoxes, byArea, byWord } = c;
+  const phrase = t.phrase, lengths = t.phraseLength, wordStart = t.phraseWordStart, words = t.phraseWords;
   for (let r = from; r < to; r++) {
     const s = t.status[r];
     overall.count(0, s);
     bySplit.count(t.split[r], s);
-    const p = t.phrase[r];
-    byLength.count(Math.min(t.phraseLength[p], MAX_LENGTH_BUCKET), s);
-    for (let i = t.phraseWordStart[p]; i < t.phraseWordStart[p + 1]; i++) byWord.count(t.phraseWords[i], s);
+    const p = phrase[r];
+    byLength.count(Math.min(lengths[p], MAX_LENGTH_BUCKET), s);
+    for (let i = wordStart[p]; i < wordStart[p + 1]; i++) byWord.count(words[i], s);
     const b0 = t.boxStart[r], b1 = t.boxStart[r + 1];
     byBoxes.count(Math.min((b1 - b0) / 4, MAX_BOXES_BUCKET), s);
     const w = t.width[r], h = t.height[r];
@@ -747,6 +931,7 @@ export function computeInsights(t: InsightTable, opts: InsightOptions = {}): Ins
   const minCount = opts.minCount ?? 5;
   const bins = Math.max(1, opts.bins ?? 20);
   const n = t.size;
+  t.resolvePhrases();   // words are interned with the phrases: before the counters are sized
 
   // Rows counted already (InsightTable.precount: where they were read), then the rest.
   const pre = t.precounted();
@@ -966,6 +1151,7 @@ class MissScratch {
 
   /** Add (sign 1) or take out (sign -1) the sums of one group of rows (in table order). */
   addGroup(t: InsightTable, rows: Uint32Array, sums: MissSums, sign: number): void {
+    const phrase = t.phrase;
     let anyScored = false;
     for (let i = 0; i < rows.length && !anyScored; i++) anyScored = t.status[rows[i]] !== NOT_SCORED;
     if (!anyScored) return;
@@ -1026,7 +1212,7 @@ class MissScratch {
           sums.misses += sign;
           if (target >= 0) {
             sums.otherBox += sign;
-            const key = t.phrase[r] * PAIR + t.phrase[owner[target]];
+            const key = phrase[r] * PAIR + phrase[owner[target]];
             sums.confusion.set(key, (sums.confusion.get(key) ?? 0) + sign);
           } else if (Number.isNaN(t.width[r]) || Number.isNaN(t.height[r])) sums.sizeUnknown += sign;
           else if (onBorder(x, y, t.width[r], t.height[r])) sums.border += sign;
@@ -1048,8 +1234,8 @@ class MissScratch {
         const u = pointedAt[i];
         if (u < 0) continue;
         const r = rows[i];
-        if (objQueries[u]++ === 0) objPhrase[u] = t.phrase[r];
-        else if (objPhrase[u] !== t.phrase[r]) objMixed[u] = 1;
+        if (objQueries[u]++ === 0) objPhrase[u] = phrase[r];
+        else if (objPhrase[u] !== phrase[r]) objMixed[u] = 1;
         if (t.status[r] === MISS) objMisses[u]++;
       }
       for (let u = 0; u < nUniq; u++) {

@@ -11,7 +11,10 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { openRegularFile } from './boundedRead';
 import { REPORT_SCHEMA, REPORT_SCHEMA_VERSION } from './evalReportSchema';
-import { ByteIds, HIT, InsightTable, MISS, NO_IMAGE, NOT_SCORED, type InsightTableParts } from './insights';
+import {
+  ByteIds, HIT, InsightTable, MISS, NO_IMAGE, NOT_SCORED, ROW_HEIGHT, ROW_L_MAX, ROW_L_MEAN, ROW_PX, ROW_PY, ROW_VALUES, ROW_WIDTH,
+  type InsightTableParts,
+} from './insights';
 
 /** A report that cannot be read: the message names the file, the entry (samples[i]) or the byte offset. */
 export class ReportReadError extends Error {
@@ -156,33 +159,35 @@ class Scanner {
     return this.decode(start, close);
   }
 
-  /** A string value as an id: looked up by its bytes, `resolve`d (and remembered) the first time. */
-  internedString(ids: ByteIds, resolve: (value: string) => number, field: string): number {
+  /**
+   * A string value as the table's id of that split or image: looked up by its bytes, given an id by the table (and
+   * remembered) the first time. (An id function per call would allocate a closure per row.)
+   */
+  internedString(ids: ByteIds, table: InsightTable, field: 'split' | 'image'): number {
     if (this.ws() !== 0x22) this.fail(`"${field}" must be a string, found ${this.found()}`);
     const close = this.stringEnd();
     const start = this.pos;
     this.pos = close + 1;
     const known = ids.find(this.buf, start + 1, close, this.hash);
     if (known >= 0) return known;
-    const id = resolve(this.decode(start, close));
+    const value = this.decode(start, close);
+    const id = field === 'split' ? table.splitId(value) : table.imageId(value);
     ids.add(this.buf, start + 1, close, this.hash, id);
     return id;
   }
 
   /**
-   * "phrase" as the table's phrase id. A phrase already in pre_caption form (lower-case ASCII words, single spaces:
-   * most of them) is looked up in the table by its bytes; others through a cache of raw bytes (internedString).
+   * "phrase", handed to the table as the phrase of the row it is given next (InsightTable.pendPhrase). A phrase
+   * already in pre_caption form (lower-case ASCII words, single spaces: most of them) goes as its bytes; others
+   * as a string, put in that form by the table.
    */
-  phrase(table: InsightTable): number {
+  phrase(table: InsightTable): void {
     if (this.ws() !== 0x22) this.fail(`"phrase" must be a string, found ${this.found()}`);
     const close = this.stringEnd();
     const start = this.pos;
-    if (!this.escaped && isPlainPhrase(this.buf, start + 1, close)) {
-      const id = table.phraseIdOfKeyBytes(this.buf, start + 1, close, this.hash);
-      this.pos = close + 1;
-      return id >= 0 ? id : table.addPhraseKeyBytes(this.buf, start + 1, close, this.hash);
-    }
-    return this.internedString(this.phraseIds, (v) => table.phraseId(v, false), 'phrase');
+    this.pos = close + 1;
+    if (!this.escaped && isPlainPhrase(this.buf, start + 1, close)) table.pendPhrase(this.buf, start + 1, close, this.hash);
+    else table.pendPhraseText(this.decode(start, close));
   }
 
   // The keys of the last rows, in order, each as its bytes from the opening quote to the ':' (both writers write
@@ -239,6 +244,15 @@ class Scanner {
 
   /** A JSON number (grammar checked), exact: short decimals directly (Clinger's fast path), long ones by Number(). */
   number(): number {
+    this.parseNumber();
+    return this.parsed[0];
+  }
+
+  // number()'s result: a double returned by a function that is not inlined is boxed on the heap (~150 MB of
+  // garbage per million rows); written here, and read back by the small wrappers that are inlined, it is not.
+  private readonly parsed = new Float64Array(1);
+
+  private parseNumber(): void {
     const buf = this.buf, end = this.end;
     let p = this.pos;
     const start = p;
@@ -274,7 +288,7 @@ class Scanner {
     let value: number;
     if (digits <= 15 && e10 >= -22 && e10 <= 22) value = e10 < 0 ? mantissa / POW10[-e10] : mantissa * POW10[e10];
     else value = Number(latin1(buf, neg ? start + 1 : start, p));
-    return neg ? -value : value;
+    this.parsed[0] = neg ? -value : value;
   }
 
   /** Step over a number without converting it (fields nobody reads). */
@@ -365,7 +379,11 @@ class Scanner {
         const bigger = new Float64Array(this.flat.length * 2); bigger.set(this.flat); this.flat = bigger;
       }
       for (let k = 0; k < 4; k++) {
-        this.flat[4 * n + k] = this.finiteNumber(`boxes[${n}][${k}]`);
+        // Checked here, not by finiteNumber(`boxes[${n}][${k}]`): that name string, made for every number, was
+        // 575 MB of garbage per million rows.
+        const c = this.ws();
+        if (c !== 0x2d && (c < 0x30 || c > 0x39)) this.fail(`"boxes[${n}][${k}]" must be a number, found ${this.found()}`);
+        this.flat[4 * n + k] = this.number();
         if (this.nextOrClose(0x5d, "']'") !== (k === 3)) this.fail(`"boxes"[${n}] must have exactly 4 numbers`);
       }
       if (this.nextOrClose(0x5d, "']'")) return n + 1;
@@ -407,8 +425,9 @@ class Scanner {
 
   private readonly splitIds = new ByteIds();
   private readonly imageIds = new ByteIds();
-  private readonly phraseIds = new ByteIds();
   private flat = new Float64Array(64);
+  /** The row's numbers for InsightTable.push (ROW_PX ...), in an array: no double boxed per call. */
+  private readonly values = new Float64Array(ROW_VALUES);
 
   /** Decode row ids (ReportReadOptions.onRow); the id, score and not-scored error / reason of the last row read. */
   wantIds = false;
@@ -421,29 +440,31 @@ class Scanner {
   row(table: InsightTable): void {
     if (this.ws() !== 0x7b) this.fail(`expected an object, found ${this.found()}`);
     this.pos++;
-    let phrase = -1, split = -1, image = NO_IMAGE, nBoxes = -1, width = NaN, height = NaN, hit = -1;
-    let px = NaN, py = NaN, lMean = NaN, lMax = NaN, error: string | undefined, reason: string | undefined;
+    let phrase = -1, split = -1, image = NO_IMAGE, nBoxes = -1, hit = -1;
+    let error: string | undefined, reason: string | undefined;
+    const v = this.values;
+    v.fill(NaN);
     this.rowId = undefined;
     this.rowScore = NaN;
     if (this.ws() === 0x7d) this.pos++;
     else for (let field = 0; ; field++) {
       switch (this.rowKey(field)) {
-        case Key.Phrase: phrase = this.phrase(table); break;
-        case Key.Split: split = this.isNull() ? -1 : this.internedString(this.splitIds, (v) => table.splitId(v), 'split'); break;
-        case Key.Image: image = this.isNull() ? NO_IMAGE : this.internedString(this.imageIds, (v) => table.imageId(v), 'image'); break;
+        case Key.Phrase: this.phrase(table); phrase = 1; break;
+        case Key.Split: split = this.isNull() ? -1 : this.internedString(this.splitIds, table, 'split'); break;
+        case Key.Image: image = this.isNull() ? NO_IMAGE : this.internedString(this.imageIds, table, 'image'); break;
         case Key.Boxes: nBoxes = this.boxes(); break;
-        case Key.Width: width = this.isNull() ? NaN : this.finiteNumber('width'); break;
-        case Key.Height: height = this.isNull() ? NaN : this.finiteNumber('height'); break;
+        case Key.Width: v[ROW_WIDTH] = this.isNull() ? NaN : this.finiteNumber('width'); break;
+        case Key.Height: v[ROW_HEIGHT] = this.isNull() ? NaN : this.finiteNumber('height'); break;
         case Key.Hit: {
           const c = this.literal();
           hit = c === 0x74 ? HIT : c === 0x66 ? MISS : -1;
           break;
         }
         case Key.Point:
-          if (this.point()) { px = this.scratchPoint.x; py = this.scratchPoint.y; } else { px = NaN; py = NaN; }
+          if (this.point()) { v[ROW_PX] = this.scratchPoint.x; v[ROW_PY] = this.scratchPoint.y; } else { v[ROW_PX] = NaN; v[ROW_PY] = NaN; }
           break;
-        case Key.LMean: lMean = this.isNull() ? NaN : this.finiteNumber('lMean'); break;
-        case Key.LMax: lMax = this.isNull() ? NaN : this.finiteNumber('lMax'); break;
+        case Key.LMean: v[ROW_L_MEAN] = this.isNull() ? NaN : this.finiteNumber('lMean'); break;
+        case Key.LMax: v[ROW_L_MAX] = this.isNull() ? NaN : this.finiteNumber('lMax'); break;
         case Key.Error: error = this.isNull() ? undefined : this.string(); break;
         case Key.Id:
           if (this.wantIds && this.ws() === 0x22) this.rowId = this.string(); else this.skip();
@@ -459,13 +480,13 @@ class Scanner {
     }
     if (phrase < 0) this.fail('no "phrase"');
     if (nBoxes < 0) this.fail('no "boxes"');
-    const hasPoint = !Number.isNaN(px);
+    const hasPoint = !Number.isNaN(v[ROW_PX]);
     if (hit >= 0 && !hasPoint && error === undefined) this.fail('"hit" without a "point"');
     const scored = hit >= 0 && hasPoint && error === undefined;
     const notScoredError = scored ? undefined : error ?? (hit < 0 ? 'no hit' : 'no point');
     this.rowNotScored = notScoredError === undefined ? undefined : { error: notScoredError, ...(reason !== undefined ? { reason } : {}) };
-    table.push(scored ? hit : NOT_SCORED, px, py, lMean, lMax, width, height, split >= 0 ? split : table.splitId(null),
-      image, phrase, this.flat, nBoxes, notScoredError);
+    table.push(scored ? hit : NOT_SCORED, v, split >= 0 ? split : table.splitId(null),
+      image, this.flat, nBoxes, notScoredError);
   }
 
   /** Move the unfinished entry to the front, grow the buffer if it alone fills it, read more. */
@@ -496,8 +517,8 @@ const ESTIMATE_AFTER = 1024;
 /** Size `table` for the rows of `spanBytes` bytes, from the first `rows` rows of `readBytes` bytes (5 % spare). */
 function reserveFor(table: InsightTable, rows: number, readBytes: number, spanBytes: number): void {
   if (rows <= 0 || readBytes <= 0) return;
-  const expect = Math.ceil((spanBytes / readBytes) * rows * 1.05);
-  table.reserveRows(expect, Math.ceil((table.boxStart[table.size] / 4 / table.size) * expect));
+  const scale = (spanBytes / readBytes) * 1.05, expect = Math.ceil(scale * rows);
+  table.reserveRows(expect, Math.ceil((table.boxStart[table.size] / 4 / table.size) * expect), Math.ceil(scale * table.pendingPhraseBytes));
 }
 
 /** Run a scanner step until it completes, rewinding to its last mark and reading more whenever it runs out of bytes. */
