@@ -205,6 +205,9 @@ export class ByteIds {
   private lastHash = 0;
   private lastEntry = -1;
 
+  /** Entry e's hash. */
+  readonly hashOf = (e: number): number => this.hashes[e];
+
   /** How many byte strings were added (entry e, 0 <= e < size, is the e-th added). */
   get size(): number { return this.count; }
   /** Their bytes in all. */
@@ -298,10 +301,17 @@ export class ByteIds {
   }
 
   /** Entry e's bytes are bytes[entries[3e] .. + entries[3e + 1]), entries[3e + 2] its id (views of this table's arrays). */
-  export(): ByteIdsParts {
+  export(withOrder = false): ByteIdsParts {
     const n = this.count;
-    return { bytes: this.arena.subarray(0, this.used), entries: this.entries.subarray(0, 3 * n), hashes: this.hashes.subarray(0, n) };
+    return { bytes: this.arena.subarray(0, this.used), entries: this.entries.subarray(0, 3 * n), hashes: this.hashes.subarray(0, n),
+      ...(withOrder ? { byHash: this.sortedByHash() } : {}) };
   }
+
+  /** Entries sorted by hash (unsigned), equal hashes in entry order. */
+  sortedByHash(): Uint32Array { return sortByHash(this.hashes, this.count); }
+
+  /** Whether entry e's bytes equal bytes [from, from + n) of buf. */
+  equals(e: number, buf: Uint8Array, from: number, n: number): boolean { return this.same(e, buf, from, n); }
 
   private place(e: number): void {
     const slots = this.slots, mask = (slots.length >> 1) - 1, hash = this.hashes[e];
@@ -319,7 +329,11 @@ export class ByteIds {
 }
 
 /** ByteIds.export(). */
-export interface ByteIdsParts { bytes: Uint8Array; entries: Uint32Array; hashes: Int32Array }
+export interface ByteIdsParts {
+  bytes: Uint8Array; entries: Uint32Array; hashes: Int32Array;
+  /** The entries sorted by hash (unsigned), when asked for (export(true)). */
+  byHash?: Uint32Array;
+}
 
 /** FNV-1a over bytes [from, to), as an int32 (the hash ByteIds takes). */
 export function fnv1a(bytes: ArrayLike<number>, from: number, to: number): number {
@@ -344,6 +358,8 @@ function grow<T extends Float64Array | Uint32Array | Int32Array | Int8Array | Ui
   next.set(a);
   return next;
 }
+
+const NO_PHRASE = 0xffffffff;
 
 /** Raw phrases not in pre_caption form whose form an InsightTable remembers (pendPhraseText). */
 const MAX_RAW_PHRASES = 100_000;
@@ -546,7 +562,7 @@ export class InsightTable {
       height: this.height.subarray(0, n), split: this.split.subarray(0, n), image: this.image.subarray(0, n),
       phrase: this.ids.subarray(0, n), boxStart: this.boxStart.subarray(0, n + 1), boxes: this.boxes.subarray(0, this.boxStart[n]),
       splits: this.splits.values.slice(), images: this.images.values.slice(),
-      phraseKeys: this.phraseKeys.export(), phraseWordStart: this.wordStart.subarray(0, np + 1),
+      phraseKeys: this.phraseKeys.export(true), phraseWordStart: this.wordStart.subarray(0, np + 1),
       phraseWords: this.wordList.subarray(0, this.wordStart[np]), phraseLength: this.lengths.subarray(0, np),
       words: this.words.values.slice(), reasons: [...this.notScoredReasons],
       ...(this.counts && this.miss && this.countedRows === n && this.missRanges.length === 1
@@ -595,26 +611,42 @@ export class InsightTable {
     const k = p.phraseKeys;
     const nk = k.hashes.length;
     this.reservePhrases(this.phraseKeys.size + nk, this.phraseKeys.bytes + k.bytes.length);
-    const phraseMap = new Uint32Array(nk);
-    for (let e = 0; e < nk; e++) {
-      const from = k.entries[3 * e], to = from + k.entries[3 * e + 1], other = k.entries[3 * e + 2];
-      let id = this.phraseKeys.find(k.bytes, from, to, k.hashes[e]);
-      if (id < 0) {
-        id = this.phraseKeys.size;
-        this.phraseKeys.add(k.bytes, from, to, k.hashes[e], id);
-        const w0 = p.phraseWordStart[other], w1 = p.phraseWordStart[other + 1];
-        if (id + 2 > this.wordStart.length) this.wordStart = grow(this.wordStart, id + 2);
-        if (id + 1 > this.lengths.length) this.lengths = grow(this.lengths, id + 1);
-        const start = this.wordStart[id];
-        if (start + w1 - w0 > this.wordList.length) this.wordList = grow(this.wordList, start + w1 - w0);
-        for (let i = w0; i < w1; i++) {
-          const w = p.phraseWords[i];
-          if (wordMap[w] < 0) wordMap[w] = this.wordId(p.words[w]);
-          this.wordList[start + i - w0] = wordMap[w];
+    // Their phrases matched against these by walking both lists in hash order (one pass, no lookup table: the
+    // lookups of 10^5 phrases in a table of 10^5 cost a cache miss each).
+    const phraseMap = new Uint32Array(nk).fill(NO_PHRASE);
+    const mine = this.phraseKeys.sortedByHash(), theirs = k.byHash ?? sortByHash(k.hashes, nk);
+    const myHash = this.phraseKeys.hashOf;
+    for (let i = 0, j = 0; i < mine.length && j < nk;) {
+      const hm = myHash(mine[i]) >>> 0, ht = k.hashes[theirs[j]] >>> 0;
+      if (hm < ht) { i++; continue; }
+      if (hm > ht) { j++; continue; }
+      let i1 = i;
+      while (i1 < mine.length && myHash(mine[i1]) >>> 0 === hm) i1++;
+      for (; j < nk && k.hashes[theirs[j]] >>> 0 === hm; j++) {
+        const e = theirs[j], from = k.entries[3 * e], len = k.entries[3 * e + 1];
+        for (let x = i; x < i1; x++) {
+          if (this.phraseKeys.equals(mine[x], k.bytes, from, len)) { phraseMap[k.entries[3 * e + 2]] = mine[x]; break; }
         }
-        this.wordStart[id + 1] = start + w1 - w0;
-        this.lengths[id] = p.phraseLength[other];
       }
+      i = i1;
+    }
+    // Theirs not here are new, numbered in the order they first occur there.
+    for (let e = 0; e < nk; e++) {
+      const other = k.entries[3 * e + 2];
+      if (phraseMap[other] !== NO_PHRASE) continue;
+      const from = k.entries[3 * e], to = from + k.entries[3 * e + 1];
+      const id = this.phraseKeys.size;
+      this.phraseKeys.add(k.bytes, from, to, k.hashes[e], id, false);
+      const w0 = p.phraseWordStart[other], w1 = p.phraseWordStart[other + 1];
+      const start = this.wordStart[id];
+      if (start + w1 - w0 > this.wordList.length) this.wordList = grow(this.wordList, 2 * (start + w1 - w0));
+      for (let i = w0; i < w1; i++) {
+        const w = p.phraseWords[i];
+        if (wordMap[w] < 0) wordMap[w] = this.wordId(p.words[w]);
+        this.wordList[start + i - w0] = wordMap[w];
+      }
+      this.wordStart[id + 1] = start + w1 - w0;
+      this.lengths[id] = p.phraseLength[other];
       phraseMap[other] = id;
     }
     const r0 = this.size, n = p.size;
@@ -1028,23 +1060,41 @@ function missTargets(t: InsightTable, topConfusions: number): Insights['missTarg
   const n = t.size;
   // Ranges whose groups were summed where they were read (precount), then the rows nobody summed.
   const pre = t.precounted();
-  const sums = pre ? copyMissSums(pre.miss) : emptyMissSums();
+  // What is added here goes to `delta`: the precounted sums stay as they are (computeInsights can run again), and
+  // their confusions (10^5 pairs and more) are not copied.
+  const delta = emptyMissSums();
   const starts = pre ? [...pre.missRanges] : [];
   const counted = pre?.rows ?? 0;
   const scratch = new MissScratch();
-  if (counted < n) { scratch.addRange(t, counted, n, sums); starts.push(counted); }
+  if (counted < n) { scratch.addRange(t, counted, n, delta); starts.push(counted); }
   // An image whose rows lie in two or more ranges was summed in parts: take the parts out, add it whole.
-  if (starts.length > 1) fixStraddlingImages(t, starts, sums, scratch);
+  if (starts.length > 1) fixStraddlingImages(t, starts, delta, scratch);
+  const sums = pre ? pre.miss : emptyMissSums();
+  const total = (k: Exclude<keyof MissSums, 'confusion'>): number => sums[k] + delta[k];
 
-  const confusions = [...sums.confusion].filter(([, count]) => count > 0)
-    .sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, topConfusions).map(([key, count]) => ({
-      phrase: t.phraseText(Math.floor(key / PAIR)), landedOn: t.phraseText(key % PAIR), count,
-    }));
+  // The most frequent pairs (count desc, then key), kept in a short sorted list: no sort of every pair.
+  const top: [number, number][] = [];
+  const offer = (key: number, count: number): void => {
+    if (count <= 0 || topConfusions <= 0) return;
+    if (top.length === topConfusions) {
+      const [lastKey, lastCount] = top[top.length - 1];
+      if (count < lastCount || (count === lastCount && key > lastKey)) return;
+      top.pop();
+    }
+    let i = top.length;
+    while (i > 0 && (top[i - 1][1] < count || (top[i - 1][1] === count && top[i - 1][0] > key))) i--;
+    top.splice(i, 0, [key, count]);
+  };
+  for (const [key, count] of sums.confusion) offer(key, count + (delta.confusion.get(key) ?? 0));
+  for (const [key, count] of delta.confusion) if (!sums.confusion.has(key)) offer(key, count);
+  const confusions = top.map(([key, count]) => ({
+    phrase: t.phraseText(Math.floor(key / PAIR)), landedOn: t.phraseText(key % PAIR), count,
+  }));
   return {
-    misses: sums.misses, borderMargin: BORDER_MARGIN,
-    counts: { 'other-box': sums.otherBox, border: sums.border, background: sums.background, 'size-unknown': sums.sizeUnknown },
+    misses: total('misses'), borderMargin: BORDER_MARGIN,
+    counts: { 'other-box': total('otherBox'), border: total('border'), background: total('background'), 'size-unknown': total('sizeUnknown') },
     confusions,
-    sameObject: { queries: sums.sameQueries, misses: sums.sameMisses, objects: sums.sameObjects },
+    sameObject: { queries: total('sameQueries'), misses: total('sameMisses'), objects: total('sameObjects') },
   };
 }
 
@@ -1064,7 +1114,6 @@ function emptyMissSums(): MissSums {
     confusion: new Map() };
 }
 
-function copyMissSums(m: MissSums): MissSums { return { ...m, confusion: new Map(m.confusion) }; }
 
 /** Add `from` (its phrase ids mapped through phraseMap) to `to`. */
 function addMissSums(to: MissSums, from: MissSums, phraseMap?: ArrayLike<number>): void {

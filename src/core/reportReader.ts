@@ -728,7 +728,7 @@ export function partsTransferList(p: InsightTableParts): ArrayBuffer[] {
   const k = p.phraseKeys;
   const counts = p.counts ? Object.values(p.counts).flatMap((c) => [c.queries, c.hits, c.notScored]) : [];
   return [p.status, p.px, p.py, p.lMean, p.lMax, p.width, p.height, p.split, p.image, p.phrase, p.boxStart, p.boxes,
-    k.bytes, k.entries, k.hashes, p.phraseWordStart, p.phraseWords, p.phraseLength, ...counts]
+    k.bytes, k.entries, k.hashes, ...(k.byHash ? [k.byHash] : []), p.phraseWordStart, p.phraseWords, p.phraseLength, ...counts]
     .map((a) => a.buffer as ArrayBuffer);
 }
 
@@ -778,9 +778,8 @@ async function findCuts(file: string, from: number, size: number, parts: number)
     const line = head.lastIndexOf(0x0a, brace);
     const indent = line >= 0 ? Buffer.from(head.subarray(line + 1, brace)) : undefined;
     for (let k = 1; k < parts; k++) {
-      // Equal ranges: this thread appends the other ranges' rows only once they are all read (every thread also
-      // counts its rows for the breakdowns), so a shorter range here only waits longer (measured 2026-12-03).
-      const target = Math.floor(from + ((size - from) * k) / parts);
+      const first = (1 - FIRST_RANGE_DISCOUNT) / parts, rest = (1 - first) / (parts - 1);
+      const target = Math.floor(from + (size - from) * (first + (k - 1) * rest));
       const { bytesRead } = await handle.read(window, 0, window.length, target);
       const cut = rowStartIn(window.subarray(0, bytesRead), indent);
       if (cut < 0) return `no row boundary found near byte ${target}`;
@@ -792,6 +791,12 @@ async function findCuts(file: string, from: number, size: number, parts: number)
     await handle.close();
   }
 }
+
+/**
+ * The first range (this thread's) is this much shorter than an equal share: after the ranges are read this thread
+ * alone appends the others' rows and computes the breakdowns, so it starts that sooner.
+ */
+const FIRST_RANGE_DISCOUNT = 0;
 
 const PARALLEL_CHUNK_BYTES = 4 << 20;
 
