@@ -778,8 +778,9 @@ async function findCuts(file: string, from: number, size: number, parts: number)
     const line = head.lastIndexOf(0x0a, brace);
     const indent = line >= 0 ? Buffer.from(head.subarray(line + 1, brace)) : undefined;
     for (let k = 1; k < parts; k++) {
-      const first = (1 - FIRST_RANGE_DISCOUNT) / parts, rest = (1 - first) / (parts - 1);
-      const target = Math.floor(from + (size - from) * (first + (k - 1) * rest));
+      // Equal ranges: this thread appends the others' rows and computes the breakdowns after the read, yet a
+      // first range 8-15 % shorter measured no faster on 2 cores (the threads share them with the GC's).
+      const target = Math.floor(from + ((size - from) * k) / parts);
       const { bytesRead } = await handle.read(window, 0, window.length, target);
       const cut = rowStartIn(window.subarray(0, bytesRead), indent);
       if (cut < 0) return `no row boundary found near byte ${target}`;
@@ -791,12 +792,6 @@ async function findCuts(file: string, from: number, size: number, parts: number)
     await handle.close();
   }
 }
-
-/**
- * The first range (this thread's) is this much shorter than an equal share: after the ranges are read this thread
- * alone appends the others' rows and computes the breakdowns, so it starts that sooner.
- */
-const FIRST_RANGE_DISCOUNT = 0;
 
 const PARALLEL_CHUNK_BYTES = 4 << 20;
 
