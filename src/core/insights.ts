@@ -205,9 +205,6 @@ export class ByteIds {
   private lastHash = 0;
   private lastEntry = -1;
 
-  /** Entry e's hash. */
-  readonly hashOf = (e: number): number => this.hashes[e];
-
   /** How many byte strings were added (entry e, 0 <= e < size, is the e-th added). */
   get size(): number { return this.count; }
   /** Their bytes in all. */
@@ -304,11 +301,11 @@ export class ByteIds {
   export(withOrder = false): ByteIdsParts {
     const n = this.count;
     return { bytes: this.arena.subarray(0, this.used), entries: this.entries.subarray(0, 3 * n), hashes: this.hashes.subarray(0, n),
-      ...(withOrder ? { byHash: this.sortedByHash() } : {}) };
+      ...(withOrder ? { byHash: this.hashOrder() } : {}) };
   }
 
-  /** Entries sorted by hash (unsigned), equal hashes in entry order. */
-  sortedByHash(): Uint32Array { return sortByHash(this.hashes, this.count); }
+  /** The entries in hash order (equal hashes in entry order). */
+  hashOrder(): HashOrder { return hashOrderOf(this.hashes, this.count); }
 
   /** Whether entry e's bytes equal bytes [from, from + n) of buf. */
   equals(e: number, buf: Uint8Array, from: number, n: number): boolean { return this.same(e, buf, from, n); }
@@ -331,9 +328,12 @@ export class ByteIds {
 /** ByteIds.export(). */
 export interface ByteIdsParts {
   bytes: Uint8Array; entries: Uint32Array; hashes: Int32Array;
-  /** The entries sorted by hash (unsigned), when asked for (export(true)). */
-  byHash?: Uint32Array;
+  /** The entries sorted by hash and those hashes (unsigned), when asked for (export(true)). */
+  byHash?: HashOrder;
 }
+
+/** Entries of a ByteIds in hash order: order[i] is an entry, hashes[i] its hash (unsigned, ascending). */
+export interface HashOrder { order: Uint32Array; hashes: Uint32Array }
 
 /** FNV-1a over bytes [from, to), as an int32 (the hash ByteIds takes). */
 export function fnv1a(bytes: ArrayLike<number>, from: number, to: number): number {
@@ -363,6 +363,13 @@ const NO_PHRASE = 0xffffffff;
 
 /** Raw phrases not in pre_caption form whose form an InsightTable remembers (pendPhraseText). */
 const MAX_RAW_PHRASES = 100_000;
+
+/** Indices 0 .. n - 1 in the order of their hashes (sortByHash) and those hashes, unsigned. */
+function hashOrderOf(hashes: Int32Array, n: number): HashOrder {
+  const order = sortByHash(hashes, n), sorted = new Uint32Array(n);
+  for (let i = 0; i < n; i++) sorted[i] = hashes[order[i]];
+  return { order, hashes: sorted };
+}
 
 /** Row indices 0 .. n - 1 sorted by hashes[i] (as unsigned), equal hashes in index order (stable). */
 function sortByHash(hashes: Int32Array, n: number): Uint32Array {
@@ -596,6 +603,18 @@ export class InsightTable {
   }
 
   /**
+   * This table's phrases in hash order, for appendParts (kept until a phrase is added): a reader calls it while
+   * it waits for the other ranges, so that the append does not sort them.
+   */
+  prepareAppend(): HashOrder {
+    this.resolvePhrases();
+    if (this.appendOrder?.order.length !== this.phraseKeys.size) this.appendOrder = this.phraseKeys.hashOrder();
+    return this.appendOrder;
+  }
+
+  private appendOrder: HashOrder | undefined;
+
+  /**
    * Append the rows of another table (exportParts) after these, as if they had been pushed one by one: ids of
    * splits, images, phrases and words new to this table are given in the order the other table first saw them,
    * so reading a report in ranges and appending them in order gives exactly the table of one sequential read.
@@ -614,18 +633,19 @@ export class InsightTable {
     // Their phrases matched against these by walking both lists in hash order (one pass, no lookup table: the
     // lookups of 10^5 phrases in a table of 10^5 cost a cache miss each).
     const phraseMap = new Uint32Array(nk).fill(NO_PHRASE);
-    const mine = this.phraseKeys.sortedByHash(), theirs = k.byHash ?? sortByHash(k.hashes, nk);
-    const myHash = this.phraseKeys.hashOf;
-    for (let i = 0, j = 0; i < mine.length && j < nk;) {
-      const hm = myHash(mine[i]) >>> 0, ht = k.hashes[theirs[j]] >>> 0;
+    const mine = this.prepareAppend(), theirs = k.byHash ?? hashOrderOf(k.hashes, nk);
+    const nm = mine.order.length, mineH = mine.hashes, theirsH = theirs.hashes;
+    for (let i = 0, j = 0; i < nm && j < nk;) {
+      const hm = mineH[i], ht = theirsH[j];
       if (hm < ht) { i++; continue; }
       if (hm > ht) { j++; continue; }
       let i1 = i;
-      while (i1 < mine.length && myHash(mine[i1]) >>> 0 === hm) i1++;
-      for (; j < nk && k.hashes[theirs[j]] >>> 0 === hm; j++) {
-        const e = theirs[j], from = k.entries[3 * e], len = k.entries[3 * e + 1];
+      while (i1 < nm && mineH[i1] === hm) i1++;
+      for (; j < nk && theirsH[j] === hm; j++) {
+        const e = theirs.order[j], from = k.entries[3 * e], len = k.entries[3 * e + 1];
         for (let x = i; x < i1; x++) {
-          if (this.phraseKeys.equals(mine[x], k.bytes, from, len)) { phraseMap[k.entries[3 * e + 2]] = mine[x]; break; }
+          const m = mine.order[x];
+          if (this.phraseKeys.equals(m, k.bytes, from, len)) { phraseMap[k.entries[3 * e + 2]] = m; break; }
         }
       }
       i = i1;

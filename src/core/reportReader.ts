@@ -165,15 +165,37 @@ class Scanner {
    */
   internedString(ids: ByteIds, table: InsightTable, field: 'split' | 'image'): number {
     if (this.ws() !== 0x22) this.fail(`"${field}" must be a string, found ${this.found()}`);
+    // Rows of one image follow each other: the same bytes as the last value are compared before anything else.
+    const last = field === 'split' ? this.lastSplit : this.lastImage;
+    const same = this.sameAsLast(last);
+    if (same >= 0) return same;
     const close = this.stringEnd();
     const start = this.pos;
     this.pos = close + 1;
-    const known = ids.find(this.buf, start + 1, close, this.hash);
-    if (known >= 0) return known;
-    const value = this.decode(start, close);
-    const id = field === 'split' ? table.splitId(value) : table.imageId(value);
-    ids.add(this.buf, start + 1, close, this.hash, id);
+    let id = ids.find(this.buf, start + 1, close, this.hash);
+    if (id < 0) {
+      const value = this.decode(start, close);
+      id = field === 'split' ? table.splitId(value) : table.imageId(value);
+      ids.add(this.buf, start + 1, close, this.hash, id);
+    }
+    const n = close - start - 1;
+    if (!this.escaped && n <= last.bytes.length) { this.buf.copy(last.bytes, 0, start + 1, close); last.length = n; last.id = id; }
+    else last.length = -1;
     return id;
+  }
+
+  private readonly lastSplit: LastString = { bytes: Buffer.alloc(256), length: -1, id: -1 };
+  private readonly lastImage: LastString = { bytes: Buffer.alloc(1024), length: -1, id: -1 };
+
+  /** The id of `last` when the string at pos (its '"') has exactly its bytes (then consumed), else -1. */
+  private sameAsLast(last: LastString): number {
+    const n = last.length, buf = this.buf, from = this.pos + 1;
+    if (n < 0 || from + n >= this.end) return -1;
+    const b = last.bytes;
+    for (let i = 0; i < n; i++) if (buf[from + i] !== b[i]) return -1;
+    if (buf[from + n] !== 0x22) return -1;
+    this.pos = from + n + 1;
+    return last.id;
   }
 
   /**
@@ -183,6 +205,23 @@ class Scanner {
    */
   phrase(table: InsightTable): void {
     if (this.ws() !== 0x22) this.fail(`"phrase" must be a string, found ${this.found()}`);
+    // One pass for the common case: hash the bytes while checking that they are words of [a-z0-9] separated by
+    // single spaces (isPlainPhrase); anything else (or the chunk's end) goes the general way below.
+    const buf = this.buf, end = this.end, from = this.pos + 1;
+    let p = from, hash = 0x811c9dc5 | 0, plain = true, afterSpace = true;
+    for (; p < end; p++) {
+      const c = buf[p];
+      if (c === 0x22) break;
+      if (c === 0x20) { if (afterSpace) { plain = false; break; } afterSpace = true; }
+      else if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39)) afterSpace = false;
+      else { plain = false; break; }
+      hash = Math.imul(hash ^ c, 0x01000193);
+    }
+    if (plain && p < end && p > from && !afterSpace) {
+      table.pendPhrase(buf, from, p, hash);
+      this.pos = p + 1;
+      return;
+    }
     const close = this.stringEnd();
     const start = this.pos;
     this.pos = close + 1;
@@ -653,6 +692,8 @@ export async function readReportInto(file: string, table: InsightTable,
   return readReport(file, table, opts);
 }
 
+interface LastString { bytes: Buffer; length: number; id: number }
+
 /** One range of a parallel read, as the worker thread (reportWorker.ts) gets it. */
 export interface RangeTask {
   file: string;
@@ -728,7 +769,7 @@ export function partsTransferList(p: InsightTableParts): ArrayBuffer[] {
   const k = p.phraseKeys;
   const counts = p.counts ? Object.values(p.counts).flatMap((c) => [c.queries, c.hits, c.notScored]) : [];
   return [p.status, p.px, p.py, p.lMean, p.lMax, p.width, p.height, p.split, p.image, p.phrase, p.boxStart, p.boxes,
-    k.bytes, k.entries, k.hashes, ...(k.byHash ? [k.byHash] : []), p.phraseWordStart, p.phraseWords, p.phraseLength, ...counts]
+    k.bytes, k.entries, k.hashes, ...(k.byHash ? [k.byHash.order, k.byHash.hashes] : []), p.phraseWordStart, p.phraseWords, p.phraseLength, ...counts]
     .map((a) => a.buffer as ArrayBuffer);
 }
 
@@ -864,6 +905,7 @@ export async function readReportTable(file: string, opts: ParallelReadOptions = 
           let rows = 0, resumeAt = -1;
           // Count this thread's rows for the breakdowns while the workers still read (they count theirs).
           table.precount();
+          table.prepareAppend();
           for (const [k, p] of pending.entries()) {
             const r = await p;
             // Its isolate (phrases, words, its read buffer) is not needed any more: free it before appending.
