@@ -769,7 +769,8 @@ export function partsTransferList(p: InsightTableParts): ArrayBuffer[] {
   const k = p.phraseKeys;
   const counts = p.counts ? Object.values(p.counts).flatMap((c) => [c.queries, c.hits, c.notScored]) : [];
   return [p.status, p.px, p.py, p.lMean, p.lMax, p.width, p.height, p.split, p.image, p.phrase, p.boxStart, p.boxes,
-    k.bytes, k.entries, k.hashes, ...(k.byHash ? [k.byHash.order, k.byHash.hashes] : []), p.phraseWordStart, p.phraseWords, p.phraseLength, ...counts]
+    k.bytes, k.entries, k.hashes, ...(k.byHash ? [k.byHash.order, k.byHash.hashes] : []), p.phraseWordStart, p.phraseWords,
+    p.phraseLength, ...counts]
     .map((a) => a.buffer as ArrayBuffer);
 }
 
