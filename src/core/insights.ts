@@ -249,8 +249,10 @@ export class ByteIds {
       bigger.set(this.arena.subarray(0, this.used));
       this.arena = bigger;
     }
-    for (let i = 0; i < n; i++) this.arena[this.used + i] = buf[from + i];
-    this.entries[3 * e] = this.used; this.entries[3 * e + 1] = n; this.entries[3 * e + 2] = id;
+    const arena = this.arena, at = this.used;
+    for (let i = 0; i < n; i++) arena[at + i] = buf[from + i];
+    const entries = this.entries;
+    entries[3 * e] = at; entries[3 * e + 1] = n; entries[3 * e + 2] = id;
     this.hashes[e] = hash;
     this.lastHash = hash;
     this.lastEntry = e;
@@ -284,8 +286,9 @@ export class ByteIds {
       bigger.set(this.arena.subarray(0, this.used));
       this.arena = bigger;
     }
-    // The slots are sized when they are next filled (find) if entries wait unplaced.
-    if (this.placed < this.count) return;
+    // The slots are sized when they are next filled (find) if entries wait unplaced, or none are in yet (the
+    // entries about to come may never be looked up: add(..., false)).
+    if (this.placed < this.count || this.count === 0) return;
     let slots = this.slots.length;
     while (slots < 4 * entries) slots *= 2;
     if (slots > this.slots.length) this.rehash(slots);
@@ -364,31 +367,28 @@ const NO_PHRASE = 0xffffffff;
 /** Raw phrases not in pre_caption form whose form an InsightTable remembers (pendPhraseText). */
 const MAX_RAW_PHRASES = 100_000;
 
-/** Indices 0 .. n - 1 in the order of their hashes (sortByHash) and those hashes, unsigned. */
+/**
+ * Indices 0 .. n - 1 sorted by hashes[i] (as unsigned; equal hashes in index order, stable) and those hashes in
+ * that order.
+ */
 function hashOrderOf(hashes: Int32Array, n: number): HashOrder {
-  const order = sortByHash(hashes, n), sorted = new Uint32Array(n);
-  for (let i = 0; i < n; i++) sorted[i] = hashes[order[i]];
-  return { order, hashes: sorted };
-}
-
-/** Row indices 0 .. n - 1 sorted by hashes[i] (as unsigned), equal hashes in index order (stable). */
-function sortByHash(hashes: Int32Array, n: number): Uint32Array {
-  const out = new Uint32Array(n);
+  const order = new Uint32Array(n), sorted = new Uint32Array(n);
   if (n < 4096) {
-    for (let i = 0; i < n; i++) out[i] = i;
-    out.sort((a, b) => (hashes[a] >>> 0) - (hashes[b] >>> 0) || a - b);
-    return out;
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => (hashes[a] >>> 0) - (hashes[b] >>> 0) || a - b);
+    for (let i = 0; i < n; i++) sorted[i] = hashes[order[i]];
+    return { order, hashes: sorted };
   }
-  // Two stable counting passes of 16 bits each (least significant first).
-  const low = new Uint32Array(n), count = new Uint32Array(65537);
+  // Two stable counting passes of 16 bits each (least significant first), the hashes carried along.
+  const low = new Uint32Array(n), lowHash = new Uint32Array(n), count = new Uint32Array(65537);
   for (let i = 0; i < n; i++) count[(hashes[i] & 0xffff) + 1]++;
   for (let k = 1; k <= 65536; k++) count[k] += count[k - 1];
-  for (let i = 0; i < n; i++) low[count[hashes[i] & 0xffff]++] = i;
+  for (let i = 0; i < n; i++) { const h = hashes[i] >>> 0, at = count[h & 0xffff]++; low[at] = i; lowHash[at] = h; }
   count.fill(0);
-  for (let i = 0; i < n; i++) count[(hashes[i] >>> 16) + 1]++;
+  for (let x = 0; x < n; x++) count[(lowHash[x] >>> 16) + 1]++;
   for (let k = 1; k <= 65536; k++) count[k] += count[k - 1];
-  for (let x = 0; x < n; x++) { const i = low[x]; out[count[hashes[i] >>> 16]++] = i; }
-  return out;
+  for (let x = 0; x < n; x++) { const h = lowHash[x], at = count[h >>> 16]++; order[at] = low[x]; sorted[at] = h; }
+  return { order, hashes: sorted };
 }
 
 /** Distinct not-scored reasons an InsightTable names (the rest are counted together as OTHER_REASONS). */
@@ -763,18 +763,17 @@ export class InsightTable {
     const from = this.resolvedRows, n = this.size - from;
     if (n <= 0) return;
     const hashes = this.pendingHash, start = this.pendingStart, bytes = this.pending;
-    const order = sortByHash(hashes, n);
+    const { order, hashes: sorted } = hashOrderOf(hashes, n);
     // leader[i]: the first row (pending index) with row i's phrase.
     const leader = new Uint32Array(n);
     const leaders: number[] = [];
-    let newCount = 0, newBytes = 0;
     for (let a = 0; a < n;) {
-      const h = hashes[order[a]];
+      const h = sorted[a];
       let b = a + 1;
-      while (b < n && hashes[order[b]] === h) b++;
+      while (b < n && sorted[b] === h) b++;
       if (b === a + 1) {
         const i = order[a];
-        leader[i] = i; newCount++; newBytes += start[i + 1] - start[i];
+        leader[i] = i;
         a = b;
         continue;
       }
@@ -791,14 +790,15 @@ export class InsightTable {
           while (k < len && bytes[j0 + k] === bytes[i0 + k]) k++;
           if (k === len) { found = j; break; }
         }
-        if (found < 0) { leaders.push(i); found = i; newCount++; newBytes += len; }
+        if (found < 0) { leaders.push(i); found = i; }
         leader[i] = found;
       }
       a = b;
     }
     // Phrases of earlier batches are in the table; this batch's leaders are distinct from each other.
     const known = this.phraseKeys.size > 0;
-    this.reservePhrases(this.phraseKeys.size + newCount, this.phraseKeys.bytes + newBytes);
+    // Room for every row's phrase being new (an upper bound: counting the new ones exactly costs a pass).
+    this.reservePhrases(this.phraseKeys.size + n, this.phraseKeys.bytes + start[n]);
     const ids = this.ids;
     for (let i = 0; i < n; i++) {
       const l = leader[i];
