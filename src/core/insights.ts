@@ -1202,6 +1202,10 @@ class MissScratch {
   private objPhrase = new Uint32Array(64);
   private objMixed = new Uint8Array(64);
   private readonly solo = new Uint32Array(1);
+  // The group's box table: slot -> distinct-box id, valid where boxSlotGen is this group's generation.
+  private boxSlot = new Int32Array(64);
+  private boxSlotGen = new Uint32Array(64);
+  private generation = 0;
 
   /** Sum the groups of rows [from, to) (grouped within the range: an image's rows elsewhere are not seen). */
   addRange(t: InsightTable, from: number, to: number, sums: MissSums): void {
@@ -1225,9 +1229,16 @@ class MissScratch {
     for (let i = 0; i < rows.length && !anyScored; i++) anyScored = t.status[rows[i]] !== NOT_SCORED;
     if (!anyScored) return;
 
-    // Distinct boxes of the image (linear search while few, a map beyond).
+    // Distinct boxes of the image, found through a small open-addressing table of this group's boxes (a linear
+    // search made it quadratic in the boxes of an image; a Map keyed by strings allocated per box).
     let nUniq = 0;
-    const index = rows.length > 32 ? new Map<string, number>() : undefined;
+    let groupBoxes = 0;
+    for (let i = 0; i < rows.length; i++) groupBoxes += (t.boxStart[rows[i] + 1] - t.boxStart[rows[i]]) / 4;
+    let slotCount = 16;
+    while (slotCount < 2 * groupBoxes) slotCount *= 2;
+    if (slotCount > this.boxSlot.length) { this.boxSlot = new Int32Array(slotCount); this.boxSlotGen = new Uint32Array(slotCount); }
+    if (this.generation === 0xfffffffe) { this.boxSlotGen.fill(0); this.generation = 0; }
+    const boxSlot = this.boxSlot, boxSlotGen = this.boxSlotGen, gen = ++this.generation, mask = slotCount - 1;
     // Per row of the group: the distinct-box ids of its boxes, rowBoxes[rowBoxStart[i] .. rowBoxStart[i + 1]).
     if (rows.length + 1 > this.rowBoxStart.length) this.rowBoxStart = new Int32Array(2 * rows.length + 1);
     const rowBoxStart = this.rowBoxStart;
@@ -1239,8 +1250,11 @@ class MissScratch {
       for (let b = t.boxStart[r]; b < t.boxStart[r + 1]; b += 4) {
         const x1 = t.boxes[b], y1 = t.boxes[b + 1], x2 = t.boxes[b + 2], y2 = t.boxes[b + 3];
         let id = -1;
-        if (index) id = index.get(`${x1},${y1},${x2},${y2}`) ?? -1;
-        else for (let u = 0; u < nUniq; u++) {
+        const h = Math.imul(x1 | 0, 0x9e3779b1) ^ Math.imul(y1 | 0, 0x85ebca77) ^
+          Math.imul(x2 | 0, 0xc2b2ae3d) ^ Math.imul(y2 | 0, 0x27d4eb2f);
+        let slot = (h ^ (h >>> 15)) & mask;
+        for (; boxSlotGen[slot] === gen; slot = (slot + 1) & mask) {
+          const u = boxSlot[slot];
           if (uniq[4 * u] === x1 && uniq[4 * u + 1] === y1 && uniq[4 * u + 2] === x2 && uniq[4 * u + 3] === y2) { id = u; break; }
         }
         if (id < 0) {
@@ -1249,7 +1263,8 @@ class MissScratch {
           }
           uniq[4 * nUniq] = x1; uniq[4 * nUniq + 1] = y1; uniq[4 * nUniq + 2] = x2; uniq[4 * nUniq + 3] = y2;
           owner[nUniq] = r;
-          index?.set(`${x1},${y1},${x2},${y2}`, nUniq);
+          boxSlotGen[slot] = gen;
+          boxSlot[slot] = nUniq;
           id = nUniq++;
         }
         if (nRowBoxes + 1 > rowBoxes.length) rowBoxes = this.rowBoxes = grow(rowBoxes, nRowBoxes + 1);
