@@ -5,7 +5,7 @@
 // Reads the schema-1 report (src/core/evalReportSchema.ts) and the reports written before it (the TypeScript one,
 // and the trainer's with "point": [x, y] and no lMean/lMax); refuses another "schema" or a newer "schemaVersion".
 import { existsSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -881,24 +881,35 @@ export async function readReportTable(file: string, opts: ParallelReadOptions = 
   const worker = resolveRangeWorker(opts.workerScript);
   if (!worker) return sequential('the report worker script was not found');
   const started: Worker[] = [];
+  const results: Promise<RangeResult>[] = [];
+  const startWorker = (): void => {
+    const w = new Worker(worker.file, { execArgv: worker.execArgv });
+    started.push(w);
+    results.push(new Promise<RangeResult>((resolve) => {
+      w.once('message', (m: RangeResult) => resolve(m));
+      w.once('error', (e) => resolve({ ok: false, mismatch: false, message: `report worker failed: ${e.message}` }));
+      w.once('exit', (code) => resolve({ ok: false, mismatch: false, message: `report worker exited (code ${code})` }));
+    }));
+  };
+  const minBytes = opts.minParallelBytes ?? 32 << 20;
+  // A worker takes ~50 ms to start (an isolate, its script): they start now, while this thread reads the header.
+  try {
+    if ((await stat(file)).size >= minBytes) for (let k = 1; k < threads; k++) startWorker();
+  } catch { /* the read below says what is wrong with the file */ }
   let because: string | undefined;
   const table = new InsightTable();
   try {
     const result = await readReport(file, table, opts, async (samplesAt, size) => {
-      if (size - samplesAt < (opts.minParallelBytes ?? 32 << 20)) { because = 'the report is small'; return undefined; }
+      if (size - samplesAt < minBytes) { because = 'the report is small'; return undefined; }
       const cuts = await findCuts(file, samplesAt, size, threads);
       if (typeof cuts === 'string') { because = cuts; return undefined; }
       const pending = cuts.map((start, k) => {
         const task: RangeTask = {
           file, start, stopAt: k + 1 < cuts.length ? cuts[k + 1] : -1, chunkBytes: opts.chunkBytes, maxEntryBytes: opts.maxEntryBytes,
         };
-        const w = new Worker(worker.file, { workerData: task, execArgv: worker.execArgv });
-        started.push(w);
-        return new Promise<RangeResult>((resolve) => {
-          w.once('message', (m: RangeResult) => resolve(m));
-          w.once('error', (e) => resolve({ ok: false, mismatch: false, message: `report worker failed: ${e.message}` }));
-          w.once('exit', (code) => resolve({ ok: false, mismatch: false, message: `report worker exited (code ${code})` }));
-        });
+        if (k >= started.length) startWorker();
+        started[k].postMessage(task);
+        return results[k];
       });
       return {
         stopAt: cuts[0],

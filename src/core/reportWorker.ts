@@ -5,7 +5,12 @@ import { partsTransferList, readReportRange, type RangeTask } from './reportRead
 
 if (parentPort) {
   const port = parentPort;
-  void readReportRange(workerData as RangeTask).then((result) => {
-    port.postMessage(result, result.ok ? partsTransferList(result.parts) : []);
-  });
+  const run = (task: RangeTask): void => {
+    void readReportRange(task).then((result) => {
+      port.postMessage(result, result.ok ? partsTransferList(result.parts) : []);
+    });
+  };
+  // The task comes with the worker or, from a worker started before the ranges were known, as the first message.
+  if (workerData) run(workerData as RangeTask);
+  else port.once('message', run);
 }
