@@ -282,7 +282,8 @@ export class ByteIds {
       this.entries = grow(this.entries, 3 * entries);
     }
     if (bytes > this.arena.length) {
-      const bigger = new Uint8Array(bytes);
+      // At least doubled: a streaming read reserves batch after batch.
+      const bigger = new Uint8Array(Math.max(bytes, 2 * this.arena.length));
       bigger.set(this.arena.subarray(0, this.used));
       this.arena = bigger;
     }
