@@ -311,8 +311,6 @@ export class ByteIds {
   /** The entries in hash order (equal hashes in entry order). */
   hashOrder(): HashOrder { return hashOrderOf(this.hashes, this.count); }
 
-  /** Whether entry e's bytes equal bytes [from, from + n) of buf. */
-  equals(e: number, buf: Uint8Array, from: number, n: number): boolean { return this.same(e, buf, from, n); }
 
   private place(e: number): void {
     const slots = this.slots, mask = (slots.length >> 1) - 1, hash = this.hashes[e];
@@ -363,7 +361,8 @@ function grow<T extends Float64Array | Uint32Array | Int32Array | Int8Array | Ui
   return next;
 }
 
-const NO_PHRASE = 0xffffffff;
+/** matchPhrases: not in that table. */
+export const NO_PHRASE = 0xffffffff;
 
 /** Raw phrases not in pre_caption form whose form an InsightTable remembers (pendPhraseText). */
 const MAX_RAW_PHRASES = 100_000;
@@ -414,6 +413,39 @@ export interface InsightTableParts {
   counts?: RowCounts;
   /** The miss targets summed over these rows' images (phrase ids of these parts), with counts. */
   miss?: MissSums;
+}
+
+/** A table's phrases (its phrase keys) and their hash order: what matchPhrases matches against. */
+export interface PhraseKeySet { keys: ByteIdsParts; order: HashOrder }
+
+/**
+ * For each phrase of `theirs` (another table's phrase keys, id = entry), the id of the same phrase in `mine`, or
+ * NO_PHRASE: both walked in hash order, one pass (looking 10^5 phrases up in a table of 10^5 costs a cache
+ * miss each); equal hashes are told apart by their bytes.
+ */
+export function matchPhrases(mine: PhraseKeySet, theirs: ByteIdsParts): Uint32Array {
+  const nk = theirs.hashes.length, match = new Uint32Array(nk).fill(NO_PHRASE);
+  const their = theirs.byHash ?? hashOrderOf(theirs.hashes, nk);
+  const m = mine.keys, nm = mine.order.order.length, mineH = mine.order.hashes, theirsH = their.hashes;
+  for (let i = 0, j = 0; i < nm && j < nk;) {
+    const hm = mineH[i], ht = theirsH[j];
+    if (hm < ht) { i++; continue; }
+    if (hm > ht) { j++; continue; }
+    let i1 = i;
+    while (i1 < nm && mineH[i1] === hm) i1++;
+    for (; j < nk && theirsH[j] === hm; j++) {
+      const e = their.order[j], from = theirs.entries[3 * e], len = theirs.entries[3 * e + 1];
+      for (let x = i; x < i1; x++) {
+        const me = mine.order.order[x], at = m.entries[3 * me];
+        if (m.entries[3 * me + 1] !== len) continue;
+        let k = 0;
+        while (k < len && m.bytes[at + k] === theirs.bytes[from + k]) k++;
+        if (k === len) { match[theirs.entries[3 * e + 2]] = m.entries[3 * me + 2]; break; }
+      }
+    }
+    i = i1;
+  }
+  return match;
 }
 
 /** Row status values of InsightTable.status. */
@@ -615,6 +647,12 @@ export class InsightTable {
 
   private appendOrder: HashOrder | undefined;
 
+  /** This table's phrases and their hash order (views of its own arrays), for matchPhrases. */
+  phraseKeySet(): PhraseKeySet {
+    const order = this.prepareAppend();
+    return { keys: this.phraseKeys.export(), order };
+  }
+
   /**
    * Append the rows of another table (exportParts) after these, as if they had been pushed one by one: ids of
    * splits, images, phrases and words new to this table are given in the order the other table first saw them,
@@ -631,26 +669,8 @@ export class InsightTable {
     const k = p.phraseKeys;
     const nk = k.hashes.length;
     this.reservePhrases(this.phraseKeys.size + nk, this.phraseKeys.bytes + k.bytes.length);
-    // Their phrases matched against these by walking both lists in hash order (one pass, no lookup table: the
-    // lookups of 10^5 phrases in a table of 10^5 cost a cache miss each).
-    const phraseMap = new Uint32Array(nk).fill(NO_PHRASE);
-    const mine = this.prepareAppend(), theirs = k.byHash ?? hashOrderOf(k.hashes, nk);
-    const nm = mine.order.length, mineH = mine.hashes, theirsH = theirs.hashes;
-    for (let i = 0, j = 0; i < nm && j < nk;) {
-      const hm = mineH[i], ht = theirsH[j];
-      if (hm < ht) { i++; continue; }
-      if (hm > ht) { j++; continue; }
-      let i1 = i;
-      while (i1 < nm && mineH[i1] === hm) i1++;
-      for (; j < nk && theirsH[j] === hm; j++) {
-        const e = theirs.order[j], from = k.entries[3 * e], len = k.entries[3 * e + 1];
-        for (let x = i; x < i1; x++) {
-          const m = mine.order[x];
-          if (this.phraseKeys.equals(m, k.bytes, from, len)) { phraseMap[k.entries[3 * e + 2]] = m; break; }
-        }
-      }
-      i = i1;
-    }
+    // Their phrases found among these.
+    const phraseMap = matchPhrases(this.phraseKeySet(), k);
     // Theirs not here are new, numbered in the order they first occur there.
     for (let e = 0; e < nk; e++) {
       const other = k.entries[3 * e + 2];
