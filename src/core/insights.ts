@@ -402,7 +402,9 @@ export interface InsightTableParts {
   px: Float64Array; py: Float64Array; lMean: Float64Array; lMax: Float64Array; width: Float64Array; height: Float64Array;
   split: Uint32Array; image: Uint32Array; phrase: Uint32Array;
   boxStart: Uint32Array; boxes: Float64Array;
-  splits: string[]; images: string[];
+  splits: string[];
+  /** Image paths by their UTF-8 bytes; entry e is image e. */
+  images: ByteIdsParts;
   /** Phrases (pre_caption form) by their UTF-8 bytes; entry e is phrase ids[e]. */
   phraseKeys: ByteIdsParts;
   phraseWordStart: Uint32Array; phraseWords: Uint32Array; phraseLength: Uint32Array;
@@ -475,7 +477,9 @@ export class InsightTable {
   boxStart = new Uint32Array(1025);
   boxes = new Float64Array(4096);
   readonly splits = new Interner();
-  readonly images = new Interner();
+  // Image paths by their UTF-8 bytes (id e is entry e): a report names up to 10^5..10^6 images, and only their
+  // identity counts here (a string and a Map entry each cost more than the bytes).
+  private readonly imageKeys = new ByteIds();
   /**
    * Phrases by the UTF-8 bytes of their pre_caption form (ids by phraseId; id e is entry e): no string is made per
    * phrase (a report has up to millions of distinct ones); phraseText makes one when it is asked for.
@@ -601,7 +605,7 @@ export class InsightTable {
       lMean: this.lMean.subarray(0, n), lMax: this.lMax.subarray(0, n), width: this.width.subarray(0, n),
       height: this.height.subarray(0, n), split: this.split.subarray(0, n), image: this.image.subarray(0, n),
       phrase: this.ids.subarray(0, n), boxStart: this.boxStart.subarray(0, n + 1), boxes: this.boxes.subarray(0, this.boxStart[n]),
-      splits: this.splits.values.slice(), images: this.images.values.slice(),
+      splits: this.splits.values.slice(), images: this.imageKeys.export(),
       phraseKeys: this.phraseKeys.export(true), phraseWordStart: this.wordStart.subarray(0, np + 1),
       phraseWords: this.wordList.subarray(0, this.wordStart[np]), phraseLength: this.lengths.subarray(0, np),
       words: this.words.values.slice(), reasons: [...this.notScoredReasons],
@@ -664,7 +668,11 @@ export class InsightTable {
   appendParts(p: InsightTableParts): void {
     this.resolvePhrases();
     const splitMap = p.splits.map((v) => this.splits.id(v));
-    const imageMap = p.images.map((v) => this.images.id(v));
+    const ik = p.images, imageMap = new Uint32Array(ik.hashes.length);
+    for (let e = 0; e < imageMap.length; e++) {
+      const from = ik.entries[3 * e];
+      imageMap[ik.entries[3 * e + 2]] = this.imageIdOfBytes(ik.bytes, from, from + ik.entries[3 * e + 1], ik.hashes[e]);
+    }
     const wordMap = new Int32Array(p.words.length).fill(-1);
     const k = p.phraseKeys;
     const nk = k.hashes.length;
@@ -731,7 +739,28 @@ export class InsightTable {
   }
 
   splitId(split: string | null | undefined): number { return this.splits.id(split ?? '(none)'); }
-  imageId(image: string | undefined): number { return image === undefined ? NO_IMAGE : this.images.id(image); }
+  imageId(image: string | undefined): number {
+    if (image === undefined) return NO_IMAGE;
+    const bytes = this.encoder.encode(image);
+    return this.imageIdOfBytes(bytes, 0, bytes.length, fnv1a(bytes, 0, bytes.length));
+  }
+
+  /** The id of the image whose path is the UTF-8 bytes [from, to) of buf (FNV-1a hash given), new ones numbered next. */
+  imageIdOfBytes(buf: Uint8Array, from: number, to: number, hash: number): number {
+    const known = this.imageKeys.find(buf, from, to, hash);
+    if (known >= 0) return known;
+    const id = this.imageKeys.size;
+    this.imageKeys.add(buf, from, to, hash, id);
+    return id;
+  }
+
+  /** How many distinct images (ids 0 .. imageCount - 1). */
+  get imageCount(): number { return this.imageKeys.size; }
+
+  /** Every image path in id order (a string each: for tests and small tables). */
+  imageList(): string[] {
+    return Array.from({ length: this.imageCount }, (_, i) => this.decoder.decode(this.imageKeys.bytesOf(i)));
+  }
 
   /**
    * The phrase of the row pushed next (push), as the UTF-8 bytes [from, to) of its pre_caption form (a reader whose
@@ -1169,7 +1198,7 @@ function addMissSums(to: MissSums, from: MissSums, phraseMap?: ArrayLike<number>
 
 /** Images with rows in two or more of the ranges [starts[k], starts[k + 1]) (the last to t.size): re-summed whole. */
 function fixStraddlingImages(t: InsightTable, starts: number[], sums: MissSums, scratch: MissScratch): void {
-  const nImages = t.images.values.length;
+  const nImages = t.imageCount;
   const rangeOf = new Int32Array(nImages).fill(-1);
   const straddles = new Uint8Array(nImages);
   let any = false;
@@ -1232,7 +1261,7 @@ class MissScratch {
   addRange(t: InsightTable, from: number, to: number, sums: MissSums): void {
     const n = to - from;
     // Rows grouped by image (counting sort); rows without an image are groups of one.
-    const nImages = t.images.values.length;
+    const nImages = t.imageCount;
     const start = new Uint32Array(nImages + 2);
     for (let r = from; r < to; r++) start[(t.image[r] === NO_IMAGE ? nImages : t.image[r]) + 1]++;
     for (let i = 0; i <= nImages; i++) start[i + 1] += start[i];

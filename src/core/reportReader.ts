@@ -163,7 +163,7 @@ class Scanner {
    * A string value as the table's id of that split or image: looked up by its bytes, given an id by the table (and
    * remembered) the first time. (An id function per call would allocate a closure per row.)
    */
-  internedString(ids: ByteIds, table: InsightTable, field: 'split' | 'image'): number {
+  internedString(ids: ByteIds | undefined, table: InsightTable, field: 'split' | 'image'): number {
     if (this.ws() !== 0x22) this.fail(`"${field}" must be a string, found ${this.found()}`);
     // Rows of one image follow each other: the same bytes as the last value are compared before anything else.
     const last = field === 'split' ? this.lastSplit : this.lastImage;
@@ -172,11 +172,16 @@ class Scanner {
     const close = this.stringEnd();
     const start = this.pos;
     this.pos = close + 1;
-    let id = ids.find(this.buf, start + 1, close, this.hash);
-    if (id < 0) {
-      const value = this.decode(start, close);
-      id = field === 'split' ? table.splitId(value) : table.imageId(value);
-      ids.add(this.buf, start + 1, close, this.hash, id);
+    let id: number;
+    // An image is looked up in the table by its bytes (the UTF-8 of the path when it has no escape).
+    if (field === 'image' && !this.escaped) id = table.imageIdOfBytes(this.buf, start + 1, close, this.hash);
+    else if (field === 'image') id = table.imageId(this.decode(start, close));
+    else {
+      id = ids!.find(this.buf, start + 1, close, this.hash);
+      if (id < 0) {
+        id = table.splitId(this.decode(start, close));
+        ids!.add(this.buf, start + 1, close, this.hash, id);
+      }
     }
     const n = close - start - 1;
     if (!this.escaped && n <= last.bytes.length) { this.buf.copy(last.bytes, 0, start + 1, close); last.length = n; last.id = id; }
@@ -463,7 +468,6 @@ class Scanner {
   }
 
   private readonly splitIds = new ByteIds();
-  private readonly imageIds = new ByteIds();
   private flat = new Float64Array(64);
   /** The row's numbers for InsightTable.push (ROW_PX ...), in an array: no double boxed per call. */
   private readonly values = new Float64Array(ROW_VALUES);
@@ -490,7 +494,7 @@ class Scanner {
       switch (this.rowKey(field)) {
         case Key.Phrase: this.phrase(table); phrase = 1; break;
         case Key.Split: split = this.isNull() ? -1 : this.internedString(this.splitIds, table, 'split'); break;
-        case Key.Image: image = this.isNull() ? NO_IMAGE : this.internedString(this.imageIds, table, 'image'); break;
+        case Key.Image: image = this.isNull() ? NO_IMAGE : this.internedString(undefined, table, 'image'); break;
         case Key.Boxes: nBoxes = this.boxes(); break;
         case Key.Width: v[ROW_WIDTH] = this.isNull() ? NaN : this.finiteNumber('width'); break;
         case Key.Height: v[ROW_HEIGHT] = this.isNull() ? NaN : this.finiteNumber('height'); break;

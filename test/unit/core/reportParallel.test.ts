@@ -18,7 +18,7 @@ function assertSameTable(got: InsightTable, want: InsightTable, what: string): v
   assert.deepEqual(Array.from(got.boxStart.subarray(0, got.size + 1)), Array.from(want.boxStart.subarray(0, want.size + 1)), `${what}: boxStart`);
   assert.deepEqual(Array.from(got.boxes.subarray(0, got.boxStart[got.size])), Array.from(want.boxes.subarray(0, want.boxStart[want.size])), `${what}: boxes`);
   assert.deepEqual(got.phraseList(), want.phraseList(), `${what}: phrases`);
-  assert.deepEqual(got.images.values, want.images.values, `${what}: images`);
+  assert.deepEqual(got.imageList(), want.imageList(), `${what}: images`);
   assert.deepEqual(got.splits.values, want.splits.values, `${what}: splits`);
   assert.deepEqual(got.words.values, want.words.values, `${what}: words`);
   const np = want.phraseList().length;
