@@ -184,7 +184,11 @@ class Scanner {
       }
     }
     const n = close - start - 1;
-    if (!this.escaped && n <= last.bytes.length) { this.buf.copy(last.bytes, 0, start + 1, close); last.length = n; last.id = id; }
+    if (!this.escaped && n <= last.bytes.length) {
+      const b = last.bytes, buf = this.buf;
+      for (let i = 0; i < n; i++) b[i] = buf[start + 1 + i];
+      last.length = n; last.id = id;
+    }
     else last.length = -1;
     return id;
   }
@@ -411,6 +415,14 @@ class Scanner {
     return this.number();
   }
 
+  /** finiteNumber into to[i] (a double returned by a call that is not inlined is boxed: 30 MB a million rows). */
+  numberInto(to: Float64Array, i: number, field: string): void {
+    const c = this.ws();
+    if (c !== 0x2d && (c < 0x30 || c > 0x39)) this.fail(`"${field}" must be a number, found ${this.found()}`);
+    this.parseNumber();
+    to[i] = this.parsed[0];
+  }
+
   /** "boxes" into this.flat (x1 y1 x2 y2 each); returns how many. */
   boxes(): number {
     if (this.ws() !== 0x5b) this.fail(`"boxes" must be an array of [x1, y1, x2, y2], found ${this.found()}`);
@@ -434,25 +446,21 @@ class Scanner {
     }
   }
 
-  private readonly scratchPoint = { x: 0, y: 0 };
-
-  /** {"x", "y"} or the trainer's [x, y]; the object is reused from row to row. */
-  point(): { x: number; y: number } | undefined {
-    const out = this.scratchPoint;
+  /** {"x", "y"} or the trainer's [x, y] into v[ROW_PX], v[ROW_PY]; null: both NaN. */
+  point(v: Float64Array): void {
+    v[ROW_PX] = NaN; v[ROW_PY] = NaN;
     const c = this.ws();
-    if (c === 0x6e) { this.literal(); return undefined; }
+    if (c === 0x6e) { this.literal(); return; }
     if (c === 0x5b) { // the trainer's [x, y]
       this.pos++;
-      const x = this.finiteNumber('point[0]');
+      this.numberInto(v, ROW_PX, 'point[0]');
       if (this.nextOrClose(0x5d, "']'")) this.fail('"point" must be [x, y]');
-      const y = this.finiteNumber('point[1]');
+      this.numberInto(v, ROW_PY, 'point[1]');
       if (!this.nextOrClose(0x5d, "']'")) this.fail('"point" must be [x, y]');
-      out.x = x; out.y = y;
-      return out;
+      return;
     }
     if (c !== 0x7b) this.fail(`"point" must be {"x", "y"} or [x, y], found ${this.found()}`);
     this.pos++;
-    let x = NaN, y = NaN;
     if (this.ws() === 0x7d) this.pos++;
     else for (;;) {
       // "x" or "y" told by their one byte (a string per key was 70 ms of a million rows); escaped keys decoded.
@@ -463,14 +471,12 @@ class Scanner {
       if (this.escaped) { const v = this.decode(start, close); k = v === 'x' ? 0x78 : v === 'y' ? 0x79 : -1; }
       else if (close === start + 2) k = this.buf[start + 1];
       this.expect(0x3a, "':'");
-      if (k === 0x78) x = this.finiteNumber('point.x');
-      else if (k === 0x79) y = this.finiteNumber('point.y');
+      if (k === 0x78) this.numberInto(v, ROW_PX, 'point.x');
+      else if (k === 0x79) this.numberInto(v, ROW_PY, 'point.y');
       else this.skip();
       if (this.nextOrClose(0x7d, "'}'")) break;
     }
-    if (Number.isNaN(x) || Number.isNaN(y)) this.fail('"point" needs both x and y');
-    out.x = x; out.y = y;
-    return out;
+    if (Number.isNaN(v[ROW_PX]) || Number.isNaN(v[ROW_PY])) this.fail('"point" needs both x and y');
   }
 
   private readonly splitIds = new ByteIds();
@@ -502,18 +508,18 @@ class Scanner {
         case Key.Split: split = this.isNull() ? -1 : this.internedString(this.splitIds, table, 'split'); break;
         case Key.Image: image = this.isNull() ? NO_IMAGE : this.internedString(undefined, table, 'image'); break;
         case Key.Boxes: nBoxes = this.boxes(); break;
-        case Key.Width: v[ROW_WIDTH] = this.isNull() ? NaN : this.finiteNumber('width'); break;
-        case Key.Height: v[ROW_HEIGHT] = this.isNull() ? NaN : this.finiteNumber('height'); break;
+        case Key.Width: if (this.isNull()) v[ROW_WIDTH] = NaN; else this.numberInto(v, ROW_WIDTH, 'width'); break;
+        case Key.Height: if (this.isNull()) v[ROW_HEIGHT] = NaN; else this.numberInto(v, ROW_HEIGHT, 'height'); break;
         case Key.Hit: {
           const c = this.literal();
           hit = c === 0x74 ? HIT : c === 0x66 ? MISS : -1;
           break;
         }
         case Key.Point:
-          if (this.point()) { v[ROW_PX] = this.scratchPoint.x; v[ROW_PY] = this.scratchPoint.y; } else { v[ROW_PX] = NaN; v[ROW_PY] = NaN; }
+          this.point(v);
           break;
-        case Key.LMean: v[ROW_L_MEAN] = this.isNull() ? NaN : this.finiteNumber('lMean'); break;
-        case Key.LMax: v[ROW_L_MAX] = this.isNull() ? NaN : this.finiteNumber('lMax'); break;
+        case Key.LMean: if (this.isNull()) v[ROW_L_MEAN] = NaN; else this.numberInto(v, ROW_L_MEAN, 'lMean'); break;
+        case Key.LMax: if (this.isNull()) v[ROW_L_MAX] = NaN; else this.numberInto(v, ROW_L_MAX, 'lMax'); break;
         case Key.Error: error = this.isNull() ? undefined : this.string(); break;
         case Key.Id:
           if (this.wantIds && this.ws() === 0x22) this.rowId = this.string(); else this.skip();
