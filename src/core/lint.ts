@@ -125,6 +125,7 @@ export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promi
   const ids = new IdTracker();
   // AMC VG sample ids are positions (entry:caption), unique by construction; other formats carry source ids.
   const trackIds = ds.format !== 'amc-vg';
+  if (trackIds) ids.reserve(ds.count());
   const checkImages = options.checkImages ?? true;
   const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const imageSize = options.imageSize ?? ((file: string) => readImageHeader(file, { maxBytes }));
@@ -233,14 +234,20 @@ export async function lintDataset(ds: Dataset, options: LintOptions = {}): Promi
 }
 
 /**
- * Finds repeated sample ids without a Map of millions of strings: integer ids (VG region ids) go into a
- * Float64Array that is sorted once; other ids into a Set.
+ * Finds repeated sample ids without a Map of millions of strings: integer ids (VG region ids) go into a typed array
+ * that is sorted once (32-bit while every id fits, which halves it for the 5.4 M ids of Visual Genome: ~65 MB in
+ * all instead of ~140 MB); other ids into a Map.
  */
-class IdTracker {
-  private numeric = new Float64Array(1024);
+export class IdTracker {
+  private numeric: Uint32Array | Float64Array = new Uint32Array(1024);
   private sampleIndex = new Uint32Array(1024);
   private numericCount = 0;
   private readonly textual = new Map<string, number[]>();
+
+  /** Room for `n` integer ids, allocated once (a dataset that knows its count: no doubling and its garbage). */
+  reserve(n: number): void {
+    if (n > this.numeric.length) this.resize(n);
+  }
 
   add(id: string, index: number): void {
     const n = /^(0|[1-9]\d{0,14})$/.test(id) ? Number(id) : NaN;
@@ -249,17 +256,20 @@ class IdTracker {
       if (list) list.push(index); else this.textual.set(id, [index]);
       return;
     }
-    if (this.numericCount === this.numeric.length) {
-      const ids = new Float64Array(this.numeric.length * 2);
-      ids.set(this.numeric);
-      this.numeric = ids;
-      const indices = new Uint32Array(this.sampleIndex.length * 2);
-      indices.set(this.sampleIndex);
-      this.sampleIndex = indices;
-    }
+    if (this.numericCount === this.numeric.length) this.resize(this.numeric.length * 2);
+    if (n > 0xffffffff && this.numeric instanceof Uint32Array) this.numeric = Float64Array.from(this.numeric);
     this.numeric[this.numericCount] = n;
     this.sampleIndex[this.numericCount] = index;
     this.numericCount++;
+  }
+
+  private resize(size: number): void {
+    const ids = this.numeric instanceof Uint32Array ? new Uint32Array(size) : new Float64Array(size);
+    ids.set(this.numeric.subarray(0, this.numericCount));
+    this.numeric = ids;
+    const indices = new Uint32Array(size);
+    indices.set(this.sampleIndex.subarray(0, this.numericCount));
+    this.sampleIndex = indices;
   }
 
   /** Each repeated id with the sample indices that use it. */
