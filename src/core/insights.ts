@@ -481,8 +481,8 @@ export class InsightTable {
   // identity counts here (a string and a Map entry each cost more than the bytes).
   private readonly imageKeys = new ByteIds();
   /**
-   * Phrases by the UTF-8 bytes of their pre_caption form (ids by phraseId; id e is entry e): no string is made per
-   * phrase (a report has up to millions of distinct ones); phraseText makes one when it is asked for.
+   * Phrases by the UTF-8 bytes of their pre_caption form (ids given by resolvePhrases; id e is entry e): no string
+   * is made per phrase (a report has up to millions of distinct ones); phraseText makes one when it is asked for.
    */
   private readonly phraseKeys = new ByteIds();
   private wordStart = new Uint32Array(1025);
@@ -615,8 +615,9 @@ export class InsightTable {
   }
 
   /**
-   * Room for `rows` rows and `boxes` boxes in all, allocated once (a reader that can estimate the count from the
-   * file size saves the doubling and the garbage it leaves: a 1 M-row table's columns are ~150 MB).
+   * Room for `rows` rows, `boxes` boxes and `phraseBytes` bytes of their waiting phrases in all, allocated once (a
+   * reader that can estimate the count from the file size saves the doubling and the garbage it leaves: a 1 M-row
+   * table's columns are ~150 MB).
    */
   reserveRows(rows: number, boxes: number, phraseBytes = 0): void {
     if (rows + 1 > this.status.length) this.reserve(rows + 1);
