@@ -92,6 +92,21 @@ describe('lint: image checks (issue 12 item 5)', function () {
     assert.match(byEntry.get('unreadable-image entry [5]')!, /zero\.jpg: the image is a character device/);
   });
 
+  it('image problems come in the order the images first occur, whatever order their checks finish in', async () => {
+    const file = path.join(dir, 'order.json');
+    writeFileSync(file, JSON.stringify(Array.from({ length: 10 }, (_, i) => ({ image: `img/n${i}.jpg`, caption: `c${i}`, bbox: [[1, 1, 2, 2]] }))));
+    const ds = await openDataset(file);
+    // The first image's check finishes last.
+    const report = await lintDataset(ds, { imageSize: async (f) => {
+      const i = Number(/n(\d)\.jpg$/.exec(f)![1]);
+      await new Promise((resolve) => setTimeout(resolve, 5 * (10 - i)));
+      return { error: 'not decodable here' };
+    } });
+    await ds.close();
+    assert.deepEqual(report.problems.map((p) => path.basename(/image file (\S+)/.exec(p.message)![1])),
+      Array.from({ length: 10 }, (_, i) => `n${i}.jpg`));
+  });
+
   it('an image-size function passed in by the host (e.g. sharp metadata) is used instead of the header parser', async () => {
     const ds = await openDataset(path.join(dir, 'amc.json'));
     const report = await lintDataset(ds, { imageSize: async () => ({ width: 1000, height: 1000, format: 'test' }) });
