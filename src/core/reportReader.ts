@@ -160,10 +160,11 @@ class Scanner {
   }
 
   /**
-   * A string value as the table's id of that split or image: looked up by its bytes, given an id by the table (and
-   * remembered) the first time. (An id function per call would allocate a closure per row.)
+   * A string value as the table's id of that split or image: an image looked up in the table by its bytes, a split
+   * (a handful of values) through this scanner's cache of their bytes. (An id function per call would allocate a
+   * closure per row.)
    */
-  internedString(ids: ByteIds | undefined, table: InsightTable, field: 'split' | 'image'): number {
+  internedString(table: InsightTable, field: 'split' | 'image'): number {
     if (this.ws() !== 0x22) this.fail(`"${field}" must be a string, found ${this.found()}`);
     // Rows of one image follow each other: the same bytes as the last value are compared before anything else.
     const last = field === 'split' ? this.lastSplit : this.lastImage;
@@ -177,10 +178,10 @@ class Scanner {
     if (field === 'image' && !this.escaped) id = table.imageIdOfBytes(this.buf, start + 1, close, this.hash);
     else if (field === 'image') id = table.imageId(this.decode(start, close));
     else {
-      id = ids!.find(this.buf, start + 1, close, this.hash);
+      id = this.splitIds.find(this.buf, start + 1, close, this.hash);
       if (id < 0) {
         id = table.splitId(this.decode(start, close));
-        ids!.add(this.buf, start + 1, close, this.hash, id);
+        this.splitIds.add(this.buf, start + 1, close, this.hash, id);
       }
     }
     const n = close - start - 1;
@@ -505,8 +506,8 @@ class Scanner {
     else for (let field = 0; ; field++) {
       switch (this.rowKey(field)) {
         case Key.Phrase: this.phrase(table); phrase = 1; break;
-        case Key.Split: split = this.isNull() ? -1 : this.internedString(this.splitIds, table, 'split'); break;
-        case Key.Image: image = this.isNull() ? NO_IMAGE : this.internedString(undefined, table, 'image'); break;
+        case Key.Split: split = this.isNull() ? -1 : this.internedString(table, 'split'); break;
+        case Key.Image: image = this.isNull() ? NO_IMAGE : this.internedString(table, 'image'); break;
         case Key.Boxes: nBoxes = this.boxes(); break;
         case Key.Width: if (this.isNull()) v[ROW_WIDTH] = NaN; else this.numberInto(v, ROW_WIDTH, 'width'); break;
         case Key.Height: if (this.isNull()) v[ROW_HEIGHT] = NaN; else this.numberInto(v, ROW_HEIGHT, 'height'); break;
